@@ -1,0 +1,41 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEBS := docker.io docker-registry skopeo umoci runc busybox-static debootstrap bzip2 xz-utils zstd
+PYTEST_ARGS ?=
+
+.PHONY: install deps test demo lint bench clean
+
+$(BIN)/lamina: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(BIN)/lamina
+
+install: $(BIN)/lamina
+
+# Debian packages the tests use as real peers (only when root and missing).
+deps:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "not root: tests needing$$missing will report what is missing"; fi; \
+	fi
+
+test: deps install
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+demo: install
+	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
+
+lint: install
+	$(BIN)/ruff check src tests
+
+bench: install
+	$(BIN)/python bench/store_bench.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

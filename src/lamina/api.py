@@ -1,0 +1,414 @@
+"""The public Python API: everything the CLI does, callable from Python.
+
+    import lamina
+    client = lamina.Client(root="/tmp/store")
+    image_id = client.import_image("rootfs.tar", "busybox:latest")
+    for image in client.images():
+        print(image.repository, image.tag, image.id)
+
+Methods are named like the docker verbs, return typed results and raise subclasses of
+:class:`lamina.errors.LaminaError`. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from lamina.errors import ImageNotFoundError, LaminaError, UsageError
+from lamina.oci.digest import short_id
+from lamina.oci.reference import parse_reference
+from lamina.oci.timefmt import parse_rfc3339
+from lamina.store.store import RemovalReport, Store
+
+
+@dataclass(slots=True)
+class ImageSummary:
+    """One row of ``lamina images``: an image under one of its names (or ``<none>``)."""
+
+    id: str
+    repository: str
+    tag: str
+    digest: str
+    created: str
+    created_ts: float
+    size: int
+    labels: dict[str, str]
+    dangling: bool
+    intermediate: bool
+
+
+@dataclass(slots=True)
+class HistoryEntry:
+    id: str            # image ID for the topmost entry of a local image, else "<missing>"
+    created: str
+    created_ts: float
+    created_by: str
+    size: int
+    comment: str
+    empty_layer: bool
+
+
+@dataclass(slots=True)
+class PruneReport:
+    untagged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    space_reclaimed: int = 0
+
+
+@dataclass(slots=True)
+class FsckProblem:
+    kind: str      # 'corrupt-blob', 'missing-blob', 'orphan-blob', 'missing-layer', 'dangling-tag', 'bad-config'
+    subject: str
+    detail: str
+
+
+@dataclass(slots=True)
+class FsckReport:
+    checked_blobs: int = 0
+    problems: list[FsckProblem] = field(default_factory=list)
+    repaired: bool = False
+
+
+class Client:
+    """A handle on one lamina store (``root``; default ``$LAMINA_ROOT`` or the per-user dir)."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None):
+        self._root = Path(root) if root is not None else None
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self._root)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ----- listing --------------------------------------------------------------------
+    def images(self, reference: str | None = None, *, all: bool = False,
+               filters: Sequence[str] = ()) -> list[ImageSummary]:
+        """``docker images``: one row per tag; untagged images as ``<none>``."""
+        from lamina.api_filters import ImageFilter
+
+        image_filter = ImageFilter.parse(filters, self)
+        records = self.store.list_images()
+        parents = {r.parent for r in records if r.parent}
+        rows: list[ImageSummary] = []
+        for record in records:
+            intermediate = not record.tags and not record.repo_digests and record.id in parents
+            dangling = not record.tags and not record.repo_digests and not intermediate
+            if intermediate and not all:
+                continue
+            names: list[tuple[str, str, str]] = []
+            digests_by_repo: dict[str, str] = {}
+            for repo_digest in record.repo_digests:
+                ref = parse_reference(repo_digest, default_tag=False)
+                digests_by_repo.setdefault(ref.familiar_repository, ref.digest or "")
+            for name in record.tags:
+                ref = parse_reference(name)
+                names.append((ref.familiar_repository, ref.tag or "", digests_by_repo.get(ref.familiar_repository, "")))
+            tagged_repos = {n[0] for n in names}
+            for repo, digest in digests_by_repo.items():
+                if repo not in tagged_repos:
+                    names.append((repo, "<none>", digest))
+            if not names:
+                names.append(("<none>", "<none>", ""))
+            for repository, tag, digest in names:
+                row = ImageSummary(record.id, repository, tag, digest or "<none>", record.created,
+                                   record.created_ts, record.size, record.labels, dangling, intermediate)
+                if reference and not _matches_reference(reference, repository, tag):
+                    continue
+                if image_filter.accepts(row):
+                    rows.append(row)
+        return rows
+
+    def inspect_image(self, name: str) -> dict[str, Any]:
+        """``docker image inspect``: docker's keys, from the stored config."""
+        from lamina.oci.models import decode_json
+
+        image_id = self.store.resolve(name)
+        record = self.store.image(image_id)
+        document = decode_json(self.store.config_bytes(image_id))
+        config = _docker_container_config(document.get("config") or {})
+        return {
+            "Id": image_id,
+            "RepoTags": [parse_reference(t).familiar for t in record.tags],
+            "RepoDigests": [parse_reference(d, default_tag=False).familiar for d in record.repo_digests],
+            "Parent": record.parent,
+            "Comment": document.get("comment", ""),
+            "Created": document.get("created", ""),
+            "DockerVersion": document.get("docker_version", ""),
+            "Author": document.get("author", ""),
+            "Config": config,
+            "Architecture": document.get("architecture", ""),
+            **({"Variant": document["variant"]} if document.get("variant") else {}),
+            "Os": document.get("os", ""),
+            "Size": record.size,
+            "VirtualSize": record.size,
+            "RootFS": {"Type": "layers", "Layers": list((document.get("rootfs") or {}).get("diff_ids") or [])},
+            "Metadata": {"LastTagTime": ""},
+        }
+
+    def history(self, name: str) -> list[HistoryEntry]:
+        """``docker history``: newest first; layer sizes matched to non-empty entries."""
+        image_id = self.store.resolve(name)
+        config = self.store.config(image_id)
+        diff_ids = list(config.rootfs.diff_ids)
+        sizes = []
+        for diff_id in diff_ids:
+            layer = self.store.layer_for(diff_id)
+            sizes.append(layer.diff_size if layer else 0)
+        entries: list[HistoryEntry] = []
+        layer_index = 0
+        history = config.history or [None] * len(diff_ids)  # type: ignore[list-item]
+        for item in history:
+            empty = bool(item.empty_layer) if item is not None else False
+            size = 0
+            if not empty and layer_index < len(sizes):
+                size = sizes[layer_index]
+                layer_index += 1
+            created = (item.created if item is not None else None) or ""
+            entries.append(HistoryEntry("<missing>", created, parse_rfc3339(created),
+                                        (item.created_by or "") if item else "", size,
+                                        (item.comment or "") if item else "", empty))
+        entries.reverse()
+        if entries:
+            entries[0].id = image_id
+        return entries
+
+    # ----- names ----------------------------------------------------------------------
+    def tag(self, source: str, target: str) -> str:
+        image_id = self.store.resolve(source)
+        ref = parse_reference(target)
+        if ref.digest is not None:
+            raise UsageError(f"refusing to create a tag with a digest reference: {target}")
+        self.store.tag(image_id, ref)
+        return image_id
+
+    def remove_images(self, names: Sequence[str], *, force: bool = False,
+                      prune: bool = True) -> list[RemovalReport | LaminaError]:
+        """``docker rmi``: one report (or the error) per name, in order; the rest still run."""
+        results: list[RemovalReport | LaminaError] = []
+        for name in names:
+            try:
+                results.append(self.store.remove(name, force=force, prune=prune))
+            except LaminaError as exc:
+                results.append(exc)
+        return results
+
+    # ----- archives -------------------------------------------------------------------
+    def import_image(self, source: str | BinaryIO, reference: str | None = None, *,
+                     changes: Sequence[str] = (), message: str = "", platform: str | None = None) -> str:
+        """``docker import``: a rootfs tarball (file path, URL, ``-``, or a stream) → image ID."""
+        from lamina.archive.changes import apply_changes
+        from lamina.archive.importer import import_rootfs
+
+        ref = parse_reference(reference) if reference else None
+        config = apply_changes({}, changes)
+        plat = None
+        if platform:
+            from lamina.oci.platform import parse_platform
+
+            p = parse_platform(platform)
+            plat = (p.os, p.architecture, p.variant)
+        with _open_source(source) as (stream, source_name):
+            image_id = import_rootfs(self.store, stream, source_name=source_name, config=config,
+                                     message=message, platform=plat)
+        if ref is not None:
+            self.store.tag(image_id, ref)
+        return image_id
+
+    def save(self, names: Sequence[str], out: BinaryIO) -> None:
+        """``docker save``: several images into one archive written to ``out``."""
+        from lamina.archive.save import SaveItem, save_archive
+
+        items: dict[str, SaveItem] = {}
+        for name in names:
+            image_id = self.store.resolve(name)
+            item = items.setdefault(image_id, SaveItem(image_id, []))
+            ref = None
+            with contextlib.suppress(LaminaError):
+                candidate = parse_reference(name)
+                if self.store.lookup(candidate) == image_id and candidate.tag is not None:
+                    ref = candidate
+            if ref is None and not name.startswith("sha256:") and not _is_id_prefix_of(name, image_id):
+                # a repository name without tag: docker saves every tag of it
+                record = self.store.image(image_id)
+                ref_repo = parse_reference(name, default_tag=False)
+                for tag in record.tags:
+                    tagged = parse_reference(tag)
+                    if tagged.repository == ref_repo.repository and tagged not in item.refs:
+                        item.refs.append(tagged)
+            elif ref is not None and ref not in item.refs:
+                item.refs.append(ref)
+        save_archive(self.store, list(items.values()), out)
+
+    def load(self, source: str | BinaryIO) -> list:
+        """``docker load``: returns ``LoadedImage`` records (image ID, tags, replaced tags)."""
+        from lamina.archive.load import load_archive
+
+        with _open_source(source) as (stream, source_name):
+            return load_archive(self.store, stream, what=source_name)
+
+    # ----- cleanup --------------------------------------------------------------------
+    def prune_images(self, *, all: bool = False, filters: Sequence[str] = ()) -> PruneReport:
+        """``docker image prune``: dangling images (``all``: every image without a container)."""
+        from lamina.api_filters import PruneFilter
+
+        prune_filter = PruneFilter.parse(filters)
+        report = PruneReport()
+        before = _store_bytes(self.store)
+        records = self.store.list_images()
+        parents = {r.parent for r in records if r.parent}
+        for record in records:
+            named = bool(record.tags or record.repo_digests)
+            if (named and not all) or (record.id in parents and not named):
+                continue
+            if not prune_filter.accepts(record):
+                continue
+            try:
+                result = self.store.remove(record.id, force=True)
+            except (ImageNotFoundError, LaminaError):
+                continue
+            report.untagged += result.untagged
+            report.deleted += result.deleted
+        report.space_reclaimed = max(0, before - _store_bytes(self.store))
+        return report
+
+    def fsck(self, *, repair: bool = False) -> FsckReport:
+        from lamina.store.fsck import check_store
+
+        return check_store(self.store, repair=repair)
+
+    def system_df(self) -> dict[str, Any]:
+        """``docker system df`` for images: count, active, total size, reclaimable."""
+        records = self.store.list_images()
+        total = _store_bytes(self.store)
+        dangling = [r for r in records if not r.tags and not r.repo_digests]
+        shared = {}
+        for record in records:
+            for diff_id in self.store.image_diff_ids(record.id):
+                shared.setdefault(diff_id, set()).add(record.id)
+        reclaimable = 0
+        for record in dangling:
+            for diff_id in self.store.image_diff_ids(record.id):
+                if shared[diff_id] <= {r.id for r in dangling}:
+                    layer = self.store.layer_for(diff_id)
+                    reclaimable += layer.blob_size if layer else 0
+        return {"Images": len(records), "Active": 0, "Size": total, "Reclaimable": reclaimable,
+                "BuildCache": 0, "Containers": 0}
+
+
+def _store_bytes(store: Store) -> int:
+    total = 0
+    for digest in store.content.digests():
+        with contextlib.suppress(FileNotFoundError):
+            total += store.content.size(digest)
+    return total
+
+
+def _is_id_prefix_of(name: str, image_id: str) -> bool:
+    body = name.removeprefix("sha256:")
+    return image_id.removeprefix("sha256:").startswith(body)
+
+
+def _matches_reference(pattern: str, repository: str, tag: str) -> bool:
+    """``images REPO[:TAG]``: the repository (and tag) must match, globbing allowed."""
+    slash, colon = pattern.rfind("/"), pattern.rfind(":")
+    repo_pattern, tag_pattern = (pattern[:colon], pattern[colon + 1 :]) if colon > slash else (pattern, "")
+    if not fnmatch.fnmatchcase(repository, repo_pattern):
+        try:
+            normalized = parse_reference(repo_pattern, default_tag=False).familiar_repository
+        except LaminaError:
+            return False
+        if normalized != repository:
+            return False
+    return not tag_pattern or fnmatch.fnmatchcase(tag, tag_pattern)
+
+
+_DOCKER_CONFIG_KEYS = (
+    ("Hostname", ""), ("Domainname", ""), ("User", ""), ("AttachStdin", False), ("AttachStdout", False),
+    ("AttachStderr", False), ("Tty", False), ("OpenStdin", False), ("StdinOnce", False), ("Env", None),
+    ("Cmd", None), ("Image", ""), ("Volumes", None), ("WorkingDir", ""), ("Entrypoint", None),
+    ("OnBuild", None), ("Labels", None),
+)
+
+
+def _docker_container_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The image config's ``config`` with docker's defaults filled in, as docker inspect shows it."""
+    result = {key: config.get(key, default) for key, default in _DOCKER_CONFIG_KEYS}
+    for key, value in config.items():
+        if key not in result:
+            result[key] = value
+    return result
+
+
+@contextlib.contextmanager
+def _open_source(source: str | BinaryIO):
+    """A path, ``-`` (stdin), an http(s) URL, or an open binary stream."""
+    import sys
+
+    if not isinstance(source, str):
+        yield source, getattr(source, "name", "stream")
+        return
+    if source == "-":
+        yield sys.stdin.buffer, "-"
+        return
+    if source.startswith(("http://", "https://")):
+        import httpx
+
+        with httpx.stream("GET", source, follow_redirects=True, timeout=60) as response:
+            if response.status_code != 200:
+                raise LaminaError(f"{source}: HTTP {response.status_code}")
+            yield _IterStream(response.iter_raw()), source
+        return
+    try:
+        with open(source, "rb") as stream:
+            yield stream, source
+    except FileNotFoundError:
+        raise LaminaError(f"open {source}: no such file or directory") from None
+    except IsADirectoryError:
+        raise LaminaError(f"{source}: is a directory, not an archive") from None
+
+
+class _IterStream:
+    """A read()-able view of an iterator of byte chunks."""
+
+    def __init__(self, chunks: Iterable[bytes]):
+        self._chunks = iter(chunks)
+        self._buffer = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        if size < 0:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+
+def now() -> float:
+    return time.time()
+
+
+__all__ = ["Client", "FsckReport", "HistoryEntry", "ImageSummary", "PruneReport", "short_id"]

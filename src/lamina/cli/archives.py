@@ -1,0 +1,73 @@
+"""Archive commands: import, save, load."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+import click
+
+from lamina.cli.main import client_from
+from lamina.errors import UsageError
+
+
+@click.command("import")
+@click.argument("source")
+@click.argument("reference", required=False)
+@click.option("-c", "--change", "changes", multiple=True, help="Apply Dockerfile instruction to the created image")
+@click.option("-m", "--message", default="", help="Set commit message for imported image")
+@click.option("--platform", help="Set platform if server is multi-platform capable")
+@click.pass_context
+def import_(ctx, source, reference, changes, message, platform):
+    """Import the contents from a tarball to create a filesystem image."""
+    with client_from(ctx) as client:
+        image_id = client.import_image(source, reference, changes=changes, message=message, platform=platform)
+    sys.stdout.write(image_id + "\n")
+
+
+@click.command("save")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-o", "--output", help="Write to a file, instead of STDOUT")
+@click.pass_context
+def save(ctx, names, output):
+    """Save one or more images to a tar archive (streamed to STDOUT by default)."""
+    if not output and sys.stdout.isatty():
+        raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    with client_from(ctx) as client:
+        if not output:
+            client.save(names, sys.stdout.buffer)
+            return
+        directory = os.path.dirname(os.path.abspath(output))
+        fd, temp = tempfile.mkstemp(dir=directory, prefix=".lamina-save-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                client.save(names, out)
+            os.chmod(temp, 0o644)
+            os.replace(temp, output)
+        except BaseException:
+            if os.path.exists(temp):
+                os.unlink(temp)
+            raise
+
+
+@click.command("load")
+@click.option("-i", "--input", "input_", help="Read from tar archive file, instead of STDIN")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress the load output")
+@click.pass_context
+def load(ctx, input_, quiet):
+    """Load an image from a tar archive or STDIN."""
+    if not input_ and sys.stdin.isatty():
+        raise UsageError("requested load from stdin, but stdin is empty")
+    from lamina.oci.digest import short_id  # noqa: F401
+
+    with client_from(ctx) as client:
+        loaded = client.load(input_ or "-")
+    for image in loaded:
+        for name, old_id in image.replaced:
+            sys.stdout.write(f"The image {name} already exists, renaming the old one with ID {old_id} to empty string\n")
+        if image.tags:
+            for name in image.tags:
+                sys.stdout.write(f"Loaded image: {name}\n")
+        else:
+            sys.stdout.write(f"Loaded image ID: {image.image_id}\n")

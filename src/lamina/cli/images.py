@@ -1,0 +1,227 @@
+"""Image commands: images/image ls, tag, rmi, inspect, history, image prune. Formatting only."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from lamina.cli.main import client_from
+from lamina.cli.output import go_time, human_size, print_formatted, since, tabulate
+from lamina.oci.digest import short_id
+
+_IMAGE_HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "Digest": "DIGEST",
+                  "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
+                  "Containers": "CONTAINERS", "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE",
+                  "UniqueSize": "UNIQUE SIZE"}
+
+
+class _ImageRow:
+    """The fields docker's image formatter offers to ``--format`` templates."""
+
+    def __init__(self, summary, no_trunc: bool):
+        self.ID = summary.id if no_trunc else short_id(summary.id)
+        self.Repository = summary.repository
+        self.Tag = summary.tag
+        self.Digest = summary.digest
+        self.CreatedSince = since(summary.created_ts)
+        self.CreatedAt = go_time(summary.created_ts)
+        self.Size = human_size(summary.size)
+        self.VirtualSize = self.Size
+        self.SharedSize = "N/A"
+        self.UniqueSize = "N/A"
+        self.Containers = "N/A"
+
+    def template_fields(self) -> dict:
+        return {k: getattr(self, k) for k in sorted(_IMAGE_HEADERS)}
+
+
+@click.command("images")
+@click.argument("reference", required=False)
+@click.option("-a", "--all", "all_", is_flag=True, help="Show all images (default hides intermediate images)")
+@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs")
+@click.option("--digests", is_flag=True, help="Show digests")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.option("-f", "--filter", "filters", multiple=True, help="Filter output based on conditions provided")
+@click.option("--format", "format_", help="Format output using a custom template ('table', 'table TEMPLATE', 'json', 'TEMPLATE')")
+@click.pass_context
+def images(ctx, reference, all_, quiet, digests, no_trunc, filters, format_):
+    """List images."""
+    with client_from(ctx) as client:
+        summaries = client.images(reference, all=all_, filters=filters)
+    rows = [_ImageRow(s, no_trunc) for s in summaries]
+    if quiet:
+        seen = []
+        for row in rows:
+            if row.ID not in seen:
+                seen.append(row.ID)
+        sys.stdout.write("".join(i + "\n" for i in seen))
+        return
+    if format_ and format_ != "table":
+        print_formatted(rows, format_, _IMAGE_HEADERS)
+        return
+    header = ["REPOSITORY", "TAG"] + (["DIGEST"] if digests else []) + ["IMAGE ID", "CREATED", "SIZE"]
+    table = [header]
+    for row in rows:
+        table.append([row.Repository, row.Tag] + ([row.Digest] if digests else [])
+                     + [row.ID, row.CreatedSince, row.Size])
+    sys.stdout.write(tabulate(table))
+
+
+@click.command("tag")
+@click.argument("source")
+@click.argument("target")
+@click.pass_context
+def tag(ctx, source, target):
+    """Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE."""
+    with client_from(ctx) as client:
+        client.tag(source, target)
+
+
+@click.command("rmi")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--force", is_flag=True, help="Force removal of the image")
+@click.option("--no-prune", is_flag=True, help="Do not delete untagged parents")
+@click.pass_context
+def rmi(ctx, names, force, no_prune):
+    """Remove one or more images."""
+    from lamina.errors import LaminaError
+
+    failed = False
+    with client_from(ctx) as client:
+        for result in client.remove_images(names, force=force, prune=not no_prune):
+            if isinstance(result, LaminaError):
+                failed = True
+                sys.stderr.write(f"lamina: error: {result}\n")
+                continue
+            for name in result.untagged:
+                sys.stdout.write(f"Untagged: {name}\n")
+            for digest in result.deleted:
+                sys.stdout.write(f"Deleted: {digest}\n")
+    if failed:
+        sys.exit(1)
+
+
+@click.command("inspect")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--format", "format_", help="Format output using a custom template")
+@click.option("--type", "type_", type=click.Choice(["image"]), default=None, help="Return JSON for specified type")
+@click.pass_context
+def inspect(ctx, names, format_, type_):
+    """Return low-level information on images."""
+    from lamina.cli.gotemplate import render
+    from lamina.errors import LaminaError
+
+    documents, failed = [], False
+    with client_from(ctx) as client:
+        for name in names:
+            try:
+                documents.append(client.inspect_image(name))
+            except LaminaError as exc:
+                failed = True
+                sys.stderr.write(f"lamina: error: {exc}\n")
+    if format_:
+        for document in documents:
+            sys.stdout.write(render(format_.replace("\\n", "\n").replace("\\t", "\t"), document) + "\n")
+    else:
+        sys.stdout.write(json.dumps(documents, indent=4, ensure_ascii=False) + "\n")
+    if failed:
+        sys.exit(1)
+
+
+@click.command("history")
+@click.argument("name")
+@click.option("-H", "--human", type=bool, default=True, show_default=True,
+              help="Print sizes and dates in human readable format")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs")
+@click.option("--format", "format_", help="Format output using a custom template")
+@click.pass_context
+def history(ctx, name, human, no_trunc, quiet, format_):
+    """Show the history of an image."""
+    with client_from(ctx) as client:
+        entries = client.history(name)
+    if quiet:
+        for entry in entries:
+            sys.stdout.write((entry.id if no_trunc or entry.id == "<missing>" else short_id(entry.id)) + "\n")
+        return
+    rows = []
+    for entry in entries:
+        created_by = entry.created_by.replace("\t", " ")
+        if not no_trunc and len(created_by) > 45:
+            created_by = created_by[:44] + "…"
+        rows.append(_HistoryRow(
+            ID=entry.id if no_trunc or entry.id == "<missing>" else short_id(entry.id),
+            CreatedSince=since(entry.created_ts) if human else entry.created,
+            CreatedAt=entry.created, CreatedBy=created_by,
+            Size=human_size(entry.size) if human else str(entry.size), Comment=entry.comment))
+    headers = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
+               "Size": "SIZE", "Comment": "COMMENT"}
+    if format_ and format_ != "table":
+        print_formatted(rows, format_, headers)
+        return
+    table = [["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]]
+    table += [[r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment] for r in rows]
+    sys.stdout.write(tabulate(table))
+
+
+class _HistoryRow:
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def template_fields(self) -> dict:
+        return dict(sorted(self.__dict__.items()))
+
+
+@click.command("prune")
+@click.option("-a", "--all", "all_", is_flag=True, help="Remove all unused images, not just dangling ones")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.option("--filter", "filters", multiple=True, help="Provide filter values (e.g. 'until=<timestamp>')")
+@click.pass_context
+def prune(ctx, all_, force, filters):
+    """Remove unused images."""
+    if not force:
+        warning = ("WARNING! This will remove all images without at least one container associated to them."
+                   if all_ else "WARNING! This will remove all dangling images.")
+        if not sys.stdin.isatty():
+            sys.stderr.write(warning + "\n")
+            raise click.Abort()
+        if not click.confirm(warning + "\nAre you sure you want to continue?", default=False):
+            return
+    with client_from(ctx) as client:
+        report = client.prune_images(all=all_, filters=filters)
+    if report.untagged or report.deleted:
+        sys.stdout.write("Deleted Images:\n")
+        for name in report.untagged:
+            sys.stdout.write(f"untagged: {name}\n")
+        for digest in report.deleted:
+            sys.stdout.write(f"deleted: {digest}\n")
+        sys.stdout.write("\n")
+    sys.stdout.write(f"Total reclaimed space: {human_size(report.space_reclaimed)}\n")
+
+
+@click.group("image")
+def image_group():
+    """Manage images."""
+
+
+image_group.add_command(images, "ls")
+image_group.add_command(images, "list")
+image_group.add_command(tag, "tag")
+image_group.add_command(rmi, "rm")
+image_group.add_command(rmi, "remove")
+image_group.add_command(inspect, "inspect")
+image_group.add_command(history, "history")
+image_group.add_command(prune, "prune")
+
+
+def _lazy_archive_commands() -> None:
+    from lamina.cli import archives
+
+    image_group.add_command(archives.save, "save")
+    image_group.add_command(archives.load, "load")
+    image_group.add_command(archives.import_, "import")
+
+
+_lazy_archive_commands()

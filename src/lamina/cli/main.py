@@ -1,0 +1,109 @@
+"""The ``lamina`` command: a click group whose subcommands load on first use (fast ``--help``)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+# command name → "module:attribute"; modules import only when the command runs.
+COMMANDS = {
+    "images": "lamina.cli.images:images",
+    "image": "lamina.cli.images:image_group",
+    "tag": "lamina.cli.images:tag",
+    "rmi": "lamina.cli.images:rmi",
+    "inspect": "lamina.cli.images:inspect",
+    "history": "lamina.cli.images:history",
+    "import": "lamina.cli.archives:import_",
+    "save": "lamina.cli.archives:save",
+    "load": "lamina.cli.archives:load",
+    "fsck": "lamina.cli.system:fsck",
+    "system": "lamina.cli.system:system_group",
+}
+HELP = {
+    "images": "List images",
+    "image": "Manage images",
+    "tag": "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+    "rmi": "Remove one or more images",
+    "inspect": "Return low-level information on images",
+    "history": "Show the history of an image",
+    "import": "Import the contents from a tarball to create a filesystem image",
+    "save": "Save one or more images to a tar archive (streamed to STDOUT by default)",
+    "load": "Load an image from a tar archive or STDIN",
+    "fsck": "Verify every blob and metadata row of the store",
+    "system": "Manage lamina (disk usage)",
+}
+
+
+class LazyGroup(click.Group):
+    def __init__(self, *args, lazy: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            module_name, attribute = self.lazy[name].split(":")
+            return getattr(importlib.import_module(module_name), attribute)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, HELP.get(name, "")) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, envvar="LAMINA_DEBUG", help="Show tracebacks for errors.")
+@click.option("--root", envvar="LAMINA_ROOT", type=click.Path(file_okay=False), help="Store root (LAMINA_ROOT).")
+@click.version_option(package_name="lamina", prog_name="lamina")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, root: str | None) -> None:
+    """lamina: a daemonless, docker-compatible container-image manager."""
+    ctx.obj = {"debug": debug, "root": root}
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv[1:] or bool(os.environ.get("LAMINA_DEBUG"))
+    from lamina.errors import LaminaError
+
+    try:
+        cli.main(prog_name="lamina", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.stderr.write("Aborted.\n")
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        sys.stderr.write(f"lamina: error: {exc.format_message()}\n")
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            sys.stderr.write(f"See '{exc.ctx.command_path} --help'.\n")
+        sys.exit(125 if isinstance(exc, click.UsageError) else exc.exit_code)
+    except LaminaError as exc:
+        if debug:
+            raise
+        message = str(exc).replace("\n", " ")
+        sys.stderr.write(f"lamina: error: {message}\n")
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(141)
+    except KeyboardInterrupt:
+        sys.stderr.write("\nInterrupted.\n")
+        sys.exit(130)
+    except OSError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"lamina: error: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}\n")
+        sys.exit(1)
+
+
+def client_from(ctx: click.Context):
+    from lamina.api import Client
+
+    root = (ctx.find_root().obj or {}).get("root")
+    return Client(root=root)

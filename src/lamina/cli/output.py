@@ -1,0 +1,118 @@
+"""Docker's output conventions: human sizes and durations, tabwriter tables, ``--format``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from lamina.cli.gotemplate import render
+
+_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+_BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+
+
+def human_size(size: float, precision: int = 3) -> str:
+    """go-units HumanSizeWithPrecision: decimal units, ``%.3g`` (``1.24MB``, ``0B``)."""
+    index = 0
+    while size >= 1000 and index < len(_UNITS) - 1:
+        size /= 1000.0
+        index += 1
+    return f"{_go_g(size, precision)}{_UNITS[index]}"
+
+
+def bytes_size(size: float) -> str:
+    """go-units BytesSize (binary units, ``%.4g``) used by a few docker messages."""
+    index = 0
+    while size >= 1024 and index < len(_BINARY_UNITS) - 1:
+        size /= 1024.0
+        index += 1
+    return f"{_go_g(size, 4)}{_BINARY_UNITS[index]}"
+
+
+def _go_g(value: float, precision: int) -> str:
+    text = f"{value:.{precision}g}"
+    if "e+" in text:  # Go writes e+03 where Python writes e+03 too; keep as is
+        return text
+    return text
+
+
+def human_duration(seconds: float) -> str:
+    """go-units HumanDuration."""
+    if seconds < 1:
+        return "Less than a second"
+    if int(seconds) == 1:
+        return "1 second"
+    if seconds < 60:
+        return f"{int(seconds)} seconds"
+    minutes = int(seconds / 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds / 3600 + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds / 3600 / 24 / 365)} years"
+
+
+def since(timestamp: float) -> str:
+    if not timestamp:
+        return "N/A"
+    return human_duration(max(0.0, time.time() - timestamp)) + " ago"
+
+
+def go_time(timestamp: float) -> str:
+    """Go's time.Time String() in UTC, as docker prints CreatedAt: ``2024-01-02 15:04:05 +0000 UTC``."""
+    if not timestamp:
+        return "0001-01-01 00:00:00 +0000 UTC"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+
+
+def tabulate(rows: Sequence[Sequence[str]], *, minwidth: int = 10, padding: int = 3) -> str:
+    """Go's tabwriter as docker configures it (minwidth 10, padding 3; last column unpadded)."""
+    if not rows:
+        return ""
+    columns = max(len(r) for r in rows)
+    widths = [0] * columns
+    for row in rows:
+        for i, cell in enumerate(row[:-1]):
+            widths[i] = max(widths[i], len(cell) + padding, minwidth)
+    lines = []
+    for row in rows:
+        parts = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
+        parts.append(row[-1])
+        lines.append("".join(parts).rstrip() if not row[-1] else "".join(parts))
+    return "\n".join(lines) + "\n"
+
+
+def print_formatted(items: Sequence[Any], template: str, headers: dict[str, str]) -> None:
+    """``--format``: ``table …`` adds a header row and aligns; ``json`` = one JSON object per line."""
+    out = sys.stdout
+    if template == "json":
+        template = "{{json .}}"
+    if template.startswith("table"):
+        body = template[len("table"):].lstrip() or None
+        if body is None:
+            return
+        body = body.replace("\\t", "\t")
+        header = body
+        for field, title in headers.items():
+            header = header.replace("{{." + field + "}}", title).replace("{{ ." + field + " }}", title)
+        rows = [render(header, {}).split("\t")]
+        rows += [render(body, item).split("\t") for item in items]
+        out.write(tabulate(rows))
+        return
+    template = template.replace("\\t", "\t").replace("\\n", "\n")
+    for item in items:
+        out.write(render(template, item) + "\n")

@@ -1,0 +1,144 @@
+"""The content store: immutable blobs addressed by digest.
+
+Every blob is written to a temp file inside the store, hashed while it streams in, checked
+against the digest (and size) it was announced with, and only then renamed into
+``blobs/<alg>/<hex>``. A crash or a mismatch never leaves a wrong or partial blob visible.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from lamina.errors import StoreError
+from lamina.oci.digest import Hasher, split_digest, validate_digest
+
+CHUNK = 1 << 20
+
+
+class ContentStore:
+    def __init__(self, root: Path):
+        self.root = root
+        self.blobs = root / "blobs"
+        self.ingest_dir = root / "ingest"
+
+    def ensure(self) -> None:
+        (self.blobs / "sha256").mkdir(parents=True, exist_ok=True)
+        self.ingest_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, digest: str) -> Path:
+        algorithm, encoded = split_digest(digest)
+        return self.blobs / algorithm / encoded
+
+    def has(self, digest: str) -> bool:
+        return self.path(digest).exists()
+
+    def size(self, digest: str) -> int:
+        return self.path(digest).stat().st_size
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return open(self.path(digest), "rb")
+        except FileNotFoundError:
+            raise StoreError(f"blob {digest} is missing from the store (run 'lamina fsck')") from None
+
+    def read(self, digest: str) -> bytes:
+        with self.open(digest) as blob:
+            return blob.read()
+
+    def writer(self, expected_digest: str | None = None, expected_size: int | None = None) -> BlobWriter:
+        if expected_digest is not None:
+            validate_digest(expected_digest)
+        return BlobWriter(self, expected_digest, expected_size)
+
+    def ingest(
+        self, stream: BinaryIO, expected_digest: str | None = None, expected_size: int | None = None
+    ) -> tuple[str, int]:
+        """Copy a stream into the store; returns (digest, size)."""
+        with self.writer(expected_digest, expected_size) as writer:
+            while chunk := stream.read(CHUNK):
+                writer.write(chunk)
+            return writer.commit()
+
+    def ingest_bytes(self, data: bytes, expected_digest: str | None = None) -> str:
+        with self.writer(expected_digest, len(data)) as writer:
+            writer.write(data)
+            return writer.commit()[0]
+
+    def delete(self, digest: str) -> int:
+        """Remove a blob; returns the bytes freed (0 if it was not there)."""
+        path = self.path(digest)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        return size
+
+    def digests(self) -> Iterator[str]:
+        if not self.blobs.exists():
+            return
+        for algorithm_dir in self.blobs.iterdir():
+            for entry in os.scandir(algorithm_dir):
+                yield f"{algorithm_dir.name}:{entry.name}"
+
+    def verify(self, digest: str) -> bool:
+        hasher = Hasher.for_digest(digest)
+        with self.open(digest) as blob:
+            while chunk := blob.read(CHUNK):
+                hasher.update(chunk)
+        return hasher.digest == digest
+
+
+class BlobWriter:
+    """Streams bytes into a temp file while hashing; ``commit`` verifies and publishes it."""
+
+    def __init__(self, store: ContentStore, expected_digest: str | None, expected_size: int | None):
+        self.store = store
+        self.expected_digest = expected_digest
+        self.expected_size = expected_size
+        self.hasher = Hasher.for_digest(expected_digest)
+        store.ensure()
+        fd, self.temp_path = tempfile.mkstemp(dir=store.ingest_dir, prefix="blob-")
+        self.file = os.fdopen(fd, "wb", buffering=0)
+        self.committed: tuple[str, int] | None = None
+        self.created = False  # whether commit() put a new blob in place (vs one already there)
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        self.hasher.update(chunk)
+        view = memoryview(chunk)
+        while view:
+            written = self.file.write(view)
+            view = view[written:]
+
+    def commit(self, what: str = "blob") -> tuple[str, int]:
+        self.file.close()
+        digest = self.hasher.verify(self.expected_digest, self.expected_size, what)
+        target = self.store.path(digest)
+        if target.exists():
+            os.unlink(self.temp_path)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.temp_path, 0o644)
+            os.rename(self.temp_path, target)
+            self.created = True
+        self.committed = (digest, self.hasher.size)
+        return self.committed
+
+    def abort(self) -> None:
+        if not self.file.closed:
+            self.file.close()
+        try:
+            os.unlink(self.temp_path)
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.committed is None:
+            self.abort()

@@ -1,0 +1,84 @@
+"""``lamina fsck``: verify every blob and metadata row; with ``repair``, remove what is wrong."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lamina.store import locks
+
+if TYPE_CHECKING:
+    from lamina.api import FsckReport
+    from lamina.store.store import Store
+
+
+def check_store(store: Store, *, repair: bool = False) -> FsckReport:
+    from lamina.api import FsckProblem, FsckReport
+
+    report = FsckReport()
+    problems = report.problems
+    with locks.gc_lock(store.root):
+        corrupt: set[str] = set()
+        for digest in list(store.content.digests()):
+            report.checked_blobs += 1
+            try:
+                ok = store.content.verify(digest)
+            except Exception as exc:  # unreadable, bad name
+                ok = False
+                problems.append(FsckProblem("corrupt-blob", digest, str(exc)))
+            if not ok:
+                corrupt.add(digest)
+                problems.append(FsckProblem("corrupt-blob", digest, "content does not match its digest"))
+        present = set(store.content.digests()) - corrupt
+        referenced: set[str] = set()
+        for (image_id,) in store.meta.query("SELECT id FROM images"):
+            referenced.add(image_id)
+            if image_id not in present:
+                problems.append(FsckProblem("missing-blob", image_id, "image config is missing or corrupt"))
+                continue
+            try:
+                config = store.config(image_id)
+            except Exception as exc:
+                problems.append(FsckProblem("bad-config", image_id, str(exc)))
+                continue
+            if list(config.rootfs.diff_ids) != store.image_diff_ids(image_id):
+                problems.append(FsckProblem("bad-config", image_id, "layer rows disagree with rootfs.diff_ids"))
+            for diff_id in config.rootfs.diff_ids:
+                blobs = [layer.blob_digest for layer in store.layers_of(diff_id)]
+                referenced.update(blobs)
+                if not any(b in present for b in blobs):
+                    problems.append(FsckProblem("missing-layer", image_id, f"no stored blob for layer {diff_id}"))
+        for (digest,) in store.meta.query("SELECT digest FROM manifests"):
+            referenced.add(digest)
+            if digest not in present:
+                problems.append(FsckProblem("missing-blob", digest, "kept manifest is missing"))
+        for name, image_id in store.meta.query(
+            "SELECT name, image_id FROM tags WHERE image_id NOT IN (SELECT id FROM images)"
+        ):
+            problems.append(FsckProblem("dangling-tag", name, f"points at missing image {image_id}"))
+        for digest in sorted(present - referenced):
+            problems.append(FsckProblem("orphan-blob", digest, "not referenced by any image"))
+        integrity = store.meta.query("PRAGMA integrity_check")[0][0]
+        if integrity != "ok":
+            problems.append(FsckProblem("metadata", "metadata.db", integrity))
+        if repair and problems:
+            _repair(store, corrupt, problems)
+            report.repaired = True
+    return report
+
+
+def _repair(store: Store, corrupt: set[str], problems) -> None:
+    """Drop corrupt blobs and everything that needs them; then sweep orphans."""
+    for digest in corrupt:
+        store.content.delete(digest)
+    broken_images = {p.subject for p in problems if p.kind in ("missing-blob", "missing-layer", "bad-config")}
+    with store.meta.transaction() as db:
+        for image_id in broken_images:
+            db.execute("DELETE FROM tags WHERE image_id=?", (image_id,))
+            db.execute("DELETE FROM repo_digests WHERE image_id=?", (image_id,))
+            db.execute("DELETE FROM image_layers WHERE image_id=?", (image_id,))
+            db.execute("DELETE FROM manifests WHERE image_id=? OR digest=?", (image_id, image_id))
+            db.execute("DELETE FROM images WHERE id=?", (image_id,))
+        for digest in corrupt:
+            db.execute("DELETE FROM layers WHERE blob_digest=?", (digest,))
+        db.execute("DELETE FROM tags WHERE image_id NOT IN (SELECT id FROM images)")
+    store._sweep()

@@ -1,0 +1,374 @@
+"""The local image store: content + metadata, and the image operations on them.
+
+Layout of the store root (``LAMINA_ROOT``)::
+
+    blobs/sha256/<hex>   configs, layers, manifests, indexes (immutable, verified)
+    ingest/              temp files of blobs being written
+    metadata.db          SQLite (WAL): images, layers, tags, repo digests, manifests
+    gc.lock              leases vs. garbage collection
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lamina.errors import ConflictError, ImageNotFoundError, InvalidReferenceError, ManifestError
+from lamina.oci.digest import looks_like_id_prefix, short_id
+from lamina.oci.models import ConfigView, parse_config
+from lamina.oci.reference import Reference, parse_reference
+from lamina.oci.timefmt import parse_rfc3339
+from lamina.store import locks
+from lamina.store.content import ContentStore
+from lamina.store.metadata import Metadata
+
+
+def default_root() -> Path:
+    """``$LAMINA_ROOT``, else ``/var/lib/lamina`` for root, else the per-user data dir."""
+    env = os.environ.get("LAMINA_ROOT")
+    if env:
+        return Path(env)
+    if os.geteuid() == 0:
+        return Path("/var/lib/lamina")
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("lamina"))
+
+
+@dataclass(frozen=True, slots=True)
+class LayerRecord:
+    """One stored representation of a layer: its diffID and the blob holding it."""
+
+    diff_id: str
+    blob_digest: str
+    media_type: str
+    blob_size: int
+    diff_size: int
+
+
+@dataclass(slots=True)
+class ImageRecord:
+    id: str
+    config_media_type: str
+    created: str
+    created_ts: float
+    size: int
+    parent: str
+    labels: dict[str, str]
+    tags: list[str] = field(default_factory=list)          # full references
+    repo_digests: list[str] = field(default_factory=list)  # repo@digest, full
+
+
+@dataclass(slots=True)
+class RemovalReport:
+    untagged: list[str] = field(default_factory=list)  # familiar references
+    deleted: list[str] = field(default_factory=list)   # image IDs and layer chain IDs
+
+
+class Store:
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else default_root()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.content = ContentStore(self.root)
+        self.content.ensure()
+        self.meta = Metadata(self.root / "metadata.db")
+
+    def close(self) -> None:
+        self.meta.close()
+
+    # ----- leases -------------------------------------------------------------------
+    def lease(self):
+        return locks.lease(self.root)
+
+    # ----- images -------------------------------------------------------------------
+    def add_image(
+        self,
+        config_bytes: bytes,
+        config_media_type: str,
+        layers: Sequence[LayerRecord],
+        *,
+        parent: str = "",
+    ) -> str:
+        """Record an image whose config and layer blobs are already in the content store."""
+        config = parse_config(config_bytes)
+        diff_ids = [layer.diff_id for layer in layers]
+        if config.rootfs.diff_ids != diff_ids:
+            raise ManifestError("image config's rootfs.diff_ids do not match its layers")
+        image_id = self.content.ingest_bytes(config_bytes)
+        for layer in layers:
+            if not self.content.has(layer.blob_digest):
+                raise ManifestError(f"layer blob {layer.blob_digest} is missing")
+        labels = (config.config or {}).get("Labels") or {}
+        created = config.created or ""
+        with self.meta.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO layers VALUES (?,?,?,?,?)",
+                [(x.diff_id, x.blob_digest, x.media_type, x.blob_size, x.diff_size) for x in layers],
+            )
+            if db.execute("SELECT 1 FROM images WHERE id=?", (image_id,)).fetchone():
+                return image_id
+            size = sum(self._diff_size(db, diff_id) for diff_id in set(diff_ids))
+            db.execute(
+                "INSERT INTO images VALUES (?,?,?,?,?,?,?,?)",
+                (image_id, config_media_type, created, parse_rfc3339(created), size, parent,
+                 json.dumps(labels), time.time()),
+            )
+            db.executemany(
+                "INSERT INTO image_layers VALUES (?,?,?)",
+                [(image_id, i, diff_id) for i, diff_id in enumerate(diff_ids)],
+            )
+        return image_id
+
+    @staticmethod
+    def _diff_size(db, diff_id: str) -> int:
+        row = db.execute("SELECT diff_size FROM layers WHERE diff_id=? LIMIT 1", (diff_id,)).fetchone()
+        return row[0] if row else 0
+
+    def layer_for(self, diff_id: str) -> LayerRecord | None:
+        """The preferred stored blob for a diffID: uncompressed first (fast save/snapshots)."""
+        rows = self.meta.query(
+            "SELECT * FROM layers WHERE diff_id=? ORDER BY (blob_digest = diff_id) DESC", (diff_id,)
+        )
+        for row in rows:
+            if self.content.has(row["blob_digest"]):
+                return LayerRecord(*tuple(row))
+        return None
+
+    def layers_of(self, diff_id: str) -> list[LayerRecord]:
+        return [LayerRecord(*tuple(r)) for r in self.meta.query("SELECT * FROM layers WHERE diff_id=?", (diff_id,))]
+
+    def add_layer_record(self, layer: LayerRecord) -> None:
+        with self.meta.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO layers VALUES (?,?,?,?,?)",
+                (layer.diff_id, layer.blob_digest, layer.media_type, layer.blob_size, layer.diff_size),
+            )
+
+    def image_diff_ids(self, image_id: str) -> list[str]:
+        rows = self.meta.query("SELECT diff_id FROM image_layers WHERE image_id=? ORDER BY position", (image_id,))
+        return [row[0] for row in rows]
+
+    def config_bytes(self, image_id: str) -> bytes:
+        return self.content.read(image_id)
+
+    def config(self, image_id: str) -> ConfigView:
+        return parse_config(self.config_bytes(image_id))
+
+    def image(self, image_id: str) -> ImageRecord:
+        rows = self.meta.query("SELECT * FROM images WHERE id=?", (image_id,))
+        if not rows:
+            raise ImageNotFoundError(f"No such image: {image_id}")
+        return self._records(rows)[0]
+
+    def list_images(self) -> list[ImageRecord]:
+        return self._records(self.meta.query("SELECT * FROM images ORDER BY created_ts DESC, id"))
+
+    def _records(self, rows) -> list[ImageRecord]:
+        records = {
+            row["id"]: ImageRecord(
+                row["id"], row["config_media_type"], row["created"], row["created_ts"], row["size"],
+                row["parent"], json.loads(row["labels"]),
+            )
+            for row in rows
+        }
+        if len(records) == 1:
+            (image_id,) = records
+            tag_rows = self.meta.query("SELECT name, image_id FROM tags WHERE image_id=? ORDER BY name", (image_id,))
+            digest_rows = self.meta.query(
+                "SELECT repository, manifest_digest, image_id FROM repo_digests WHERE image_id=? ORDER BY 1,2",
+                (image_id,),
+            )
+        else:
+            tag_rows = self.meta.query("SELECT name, image_id FROM tags ORDER BY name")
+            digest_rows = self.meta.query("SELECT repository, manifest_digest, image_id FROM repo_digests ORDER BY 1,2")
+        for row in tag_rows:
+            if row[1] in records:
+                records[row[1]].tags.append(row[0])
+        for row in digest_rows:
+            if row[2] in records:
+                records[row[2]].repo_digests.append(f"{row[0]}@{row[1]}")
+        return list(records.values())
+
+    def children(self, image_id: str) -> list[str]:
+        return [r[0] for r in self.meta.query("SELECT id FROM images WHERE parent=?", (image_id,))]
+
+    # ----- names --------------------------------------------------------------------
+    def resolve(self, name: str) -> str:
+        """Image ID for a name the way docker resolves it: ID, tag, digest, then ID prefix."""
+        if name.startswith("sha256:") and len(name) == 71:
+            if self.meta.query("SELECT 1 FROM images WHERE id=?", (name,)):
+                return name
+            raise ImageNotFoundError(f"No such image: {name}")
+        ref: Reference | None
+        try:
+            ref = parse_reference(name)
+        except InvalidReferenceError:
+            ref = None
+            if not looks_like_id_prefix(name):
+                raise
+        if ref is not None:
+            image_id = self.lookup(ref)
+            if image_id:
+                return image_id
+        if looks_like_id_prefix(name):
+            prefix = name if name.startswith("sha256:") else "sha256:" + name
+            rows = self.meta.query("SELECT id FROM images WHERE id >= ? AND id < ? LIMIT 2", (prefix, prefix + "g"))
+            if len(rows) == 1:
+                return rows[0][0]
+            if len(rows) > 1:
+                raise ImageNotFoundError(f"ambiguous image ID prefix {name!r}: more than one image matches")
+        raise ImageNotFoundError(f"No such image: {name}")
+
+    def lookup(self, ref: Reference) -> str | None:
+        if ref.digest is not None:
+            rows = self.meta.query(
+                "SELECT image_id FROM repo_digests WHERE repository=? AND manifest_digest=?",
+                (ref.repository, ref.digest),
+            )
+            if not rows:  # a digest may also name a manifest we keep (e.g. from a save/load)
+                rows = self.meta.query(
+                    "SELECT image_id FROM manifests WHERE digest=? AND image_id != ''", (ref.digest,)
+                )
+        else:
+            rows = self.meta.query("SELECT image_id FROM tags WHERE name=?", (str(ref),))
+        return rows[0][0] if rows else None
+
+    def tag(self, image_id: str, ref: Reference) -> str | None:
+        """Point ``ref`` (tag form) at an image; returns the image it pointed at before, if any."""
+        if ref.tag is None:
+            raise InvalidReferenceError(f"refusing to create a tag with a digest reference: {ref.familiar}")
+        with self.meta.transaction() as db:
+            if not db.execute("SELECT 1 FROM images WHERE id=?", (image_id,)).fetchone():
+                raise ImageNotFoundError(f"No such image: {image_id}")
+            previous = db.execute("SELECT image_id FROM tags WHERE name=?", (str(ref),)).fetchone()
+            db.execute(
+                "INSERT OR REPLACE INTO tags(name, repository, tag, image_id) VALUES (?,?,?,?)",
+                (str(ref), ref.repository, ref.tag, image_id),
+            )
+        return previous[0] if previous and previous[0] != image_id else None
+
+    def add_repo_digest(self, repository: str, manifest_digest: str, image_id: str) -> None:
+        with self.meta.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO repo_digests VALUES (?,?,?)", (repository, manifest_digest, image_id))
+
+    def add_manifest(self, digest: str, media_type: str, image_id: str = "", platform: str = "",
+                     children: Iterable[str] = ()) -> None:
+        with self.meta.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO manifests VALUES (?,?,?,?)", (digest, media_type, image_id, platform))
+            db.executemany("INSERT OR IGNORE INTO index_children VALUES (?,?)", [(digest, c) for c in children])
+
+    def manifests_of(self, image_id: str) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self.meta.query(
+            "SELECT digest, media_type FROM manifests WHERE image_id=? ORDER BY digest", (image_id,))]
+
+    # ----- removal ------------------------------------------------------------------
+    def remove(self, name: str, *, force: bool = False, prune: bool = True) -> RemovalReport:
+        """docker rmi for one name: untag, or delete the image when nothing else names it."""
+        report = RemovalReport()
+        image_id = self.resolve(name)
+        record = self.image(image_id)
+        by_name = self._is_name(name, image_id)
+        if by_name is not None and (len(record.tags) + len(record.repo_digests) > 1 or self.children(image_id)):
+            with self.meta.transaction() as db:
+                self._untag(db, by_name, report)
+            if self._references(image_id) or self.children(image_id):
+                return report
+        else:
+            repositories = {t.rsplit(":", 1)[0] for t in record.tags} | {d.split("@")[0] for d in record.repo_digests}
+            if self.children(image_id):
+                raise ConflictError(
+                    f"conflict: unable to delete {short_id(image_id)} (cannot be forced) - image has dependent child images"
+                )
+            if len(repositories) > 1 and not force:
+                raise ConflictError(
+                    f"conflict: unable to delete {short_id(image_id)} (must be forced) - "
+                    "image is referenced in multiple repositories"
+                )
+        self._delete(image_id, report, prune=prune)
+        return report
+
+    def _is_name(self, name: str, image_id: str) -> Reference | None:
+        """The reference ``name`` stands for, if it names the image by tag or digest (not by ID)."""
+        try:
+            ref = parse_reference(name)
+        except InvalidReferenceError:
+            return None
+        return ref if self.lookup(ref) == image_id else None
+
+    def _references(self, image_id: str) -> int:
+        return (self.meta.query("SELECT COUNT(*) FROM tags WHERE image_id=?", (image_id,))[0][0]
+                + self.meta.query("SELECT COUNT(*) FROM repo_digests WHERE image_id=?", (image_id,))[0][0])
+
+    @staticmethod
+    def _untag(db, ref: Reference, report: RemovalReport) -> None:
+        if ref.digest is not None:
+            db.execute("DELETE FROM repo_digests WHERE repository=? AND manifest_digest=?", (ref.repository, ref.digest))
+        else:
+            db.execute("DELETE FROM tags WHERE name=?", (str(ref),))
+        report.untagged.append(ref.familiar)
+
+    def _delete(self, image_id: str, report: RemovalReport, *, prune: bool) -> None:
+        from lamina.oci.identity import chain_ids
+
+        pending = [image_id]
+        with locks.gc_lock(self.root):
+            while pending:
+                current = pending.pop()
+                record = self.image(current)
+                diff_ids = self.image_diff_ids(current)
+                with self.meta.transaction() as db:
+                    for name in record.tags:
+                        db.execute("DELETE FROM tags WHERE name=?", (name,))
+                        report.untagged.append(parse_reference(name).familiar)
+                    for repo_digest in record.repo_digests:
+                        repository, digest = repo_digest.split("@")
+                        db.execute("DELETE FROM repo_digests WHERE repository=? AND manifest_digest=?",
+                                   (repository, digest))
+                        report.untagged.append(parse_reference(repo_digest, default_tag=False).familiar)
+                    db.execute("DELETE FROM image_layers WHERE image_id=?", (current,))
+                    db.execute("DELETE FROM images WHERE id=?", (current,))
+                    db.execute("DELETE FROM manifests WHERE image_id=?", (current,))
+                    still_used = {
+                        r[0] for r in db.execute(
+                            f"SELECT DISTINCT diff_id FROM image_layers WHERE diff_id IN ({','.join('?' * len(diff_ids))})",
+                            diff_ids,
+                        )
+                    } if diff_ids else set()
+                report.deleted.append(current)
+                chains = chain_ids(diff_ids)
+                report.deleted.extend(c for c, d in zip(chains, diff_ids, strict=True) if d not in still_used)
+                if prune and record.parent:
+                    parent = self.meta.query("SELECT id FROM images WHERE id=?", (record.parent,))
+                    if parent and not self._references(record.parent) and not self.children(record.parent):
+                        pending.append(record.parent)
+            self._sweep()
+
+    # ----- garbage collection -------------------------------------------------------
+    def collect_garbage(self) -> int:
+        with locks.gc_lock(self.root):
+            return self._sweep()
+
+    def _sweep(self) -> int:
+        """Delete metadata rows and blobs nothing references; caller holds the GC lock."""
+        with self.meta.transaction() as db:
+            db.execute("DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)")
+            db.execute("DELETE FROM manifests WHERE image_id != '' AND image_id NOT IN (SELECT id FROM images)")
+            db.execute(
+                "DELETE FROM index_children WHERE child_digest NOT IN (SELECT digest FROM manifests)")
+            db.execute(
+                "DELETE FROM manifests WHERE image_id = '' AND digest NOT IN (SELECT index_digest FROM index_children)")
+            live = {r[0] for r in db.execute("SELECT id FROM images")}
+            live |= {r[0] for r in db.execute("SELECT blob_digest FROM layers")}
+            live |= {r[0] for r in db.execute("SELECT digest FROM manifests")}
+        freed = 0
+        for digest in list(self.content.digests()):
+            if digest not in live:
+                freed += self.content.delete(digest)
+        for leftover in self.content.ingest_dir.iterdir():  # temp files of crashed writers
+            if time.time() - leftover.stat().st_mtime > 3600:
+                leftover.unlink(missing_ok=True)
+        return freed

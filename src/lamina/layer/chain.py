@@ -1,0 +1,32 @@
+"""Chain IDs: the identity of a stack of layers (OCI image-spec config.md).
+
+A snapshot of layers L0..Ln is named by its chain ID, not by the diffID of Ln alone, because the
+same layer applied over different parents gives different trees:
+ChainID(L0) = DiffID(L0); ChainID(L0..n) = sha256(ChainID(L0..n-1) + " " + DiffID(Ln)).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+__all__ = ["chain_id", "chain_ids"]
+
+
+def chain_id(diff_ids: Sequence[str]) -> str:
+    """The chain ID (``sha256:<hex>``) of the layers with these diffIDs, bottom layer first."""
+    if not diff_ids:
+        raise ValueError("a chain ID needs at least one layer diffID")
+    return chain_ids(diff_ids)[-1]
+
+
+def chain_ids(diff_ids: Sequence[str]) -> list[str]:
+    """The chain ID of every prefix of the stack: one per layer, as snapshots are keyed."""
+    result: list[str] = []
+    for diff_id in diff_ids:
+        if result:
+            digest = hashlib.sha256(f"{result[-1]} {diff_id}".encode()).hexdigest()
+            result.append(f"sha256:{digest}")
+        else:
+            result.append(diff_id)
+    return result

@@ -1,0 +1,163 @@
+"""Layer tars from an overlayfs upper directory (what a RUN step or a container changed).
+
+overlayfs already recorded the diff: new and changed files are in the upper dir, a deleted path is
+a 0/0 character device, and a directory that replaced a lower one carries
+``trusted.overlay.opaque=y``. This turns those into OCI whiteouts (``.wh.<name>`` and
+``<dir>/.wh..wh..opq``) with the same deterministic encoding as ``write_dir_tar``.
+
+The runtime leaves traces that are not the step's work: runc creates missing mount points
+(``/proc``, ``/sys``, ``/dev``, ``/etc/resolv.conf``…) in the rootfs, so they land in the upper
+dir. Those are dropped when they are empty and absent from the lower layers, and so is an
+``/etc`` or ``/dev`` that only holds such mount points (created or merely copied up for them).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from lamina.errors import LayerError
+from lamina.layer.tarwrite import LayerTarWriter, TreeWalk, read_xattrs
+
+__all__ = ["write_overlay_diff"]
+
+_WHITEOUT_PREFIX = b".wh."
+_OPAQUE_MARKER = b".wh..wh..opq"
+_OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
+# Present when the mount used redirect_dir or metacopy: the upper dir alone is then not the diff.
+_UNSUPPORTED_XATTRS = (
+    "trusted.overlay.redirect", "trusted.overlay.metacopy", "user.overlay.redirect", "user.overlay.metacopy",
+)
+
+# Mount points an OCI runtime creates in a rootfs that lacks them (docker's default mounts).
+_MOUNTPOINTS = frozenset((b"proc", b"sys", b"dev", b".dockerenv", b"etc/resolv.conf", b"etc/hosts", b"etc/hostname"))
+_MOUNTPOINT_PARENTS = frozenset((b"etc", b"dev"))
+
+
+def write_overlay_diff(
+    upper: Path,
+    out: BinaryIO,
+    *,
+    lowers: Sequence[Path] = (),
+    skip_mountpoints: bool = True,
+    mtime_clamp: int | None = None,
+) -> None:
+    """Write the changes recorded in the overlayfs ``upper`` dir to ``out`` as a layer tar.
+
+    ``lowers`` are the mount's lower dirs, topmost first; they decide whether a runtime mount
+    point already existed in the image (then it is kept). The mount must not have used
+    ``redirect_dir`` or ``metacopy`` (LayerError if it did).
+    """
+    lower_roots = [os.fsencode(lower) for lower in lowers]
+    writer = LayerTarWriter(out, mtime_clamp=mtime_clamp)
+    walk = TreeWalk(os.fsencode(upper))
+    for rel, path, st in walk:
+        if skip_mountpoints and _is_runtime_mountpoint(rel, path, st, lower_roots):
+            walk.skip_children()
+            continue
+        mode = st.st_mode
+        if stat.S_ISCHR(mode) and st.st_rdev == 0:
+            directory, _, name = rel.rpartition(b"/")
+            whiteout = (directory + b"/" if directory else b"") + _WHITEOUT_PREFIX + name
+            writer.add_empty_file(whiteout, mode=0o600, uid=st.st_uid, gid=st.st_gid, mtime=_seconds(st))
+            continue
+        xattrs = read_xattrs(path, include_overlay=True)
+        opaque = False
+        for name in _OPAQUE_XATTRS:
+            opaque = opaque or xattrs.pop(name, None) == b"y"
+        if any(name in xattrs for name in _UNSUPPORTED_XATTRS):
+            raise LayerError(
+                f"overlay upper dir {os.fsdecode(path)} uses redirect_dir/metacopy; "
+                "mount with redirect_dir=off,metacopy=off to take a layer diff"
+            )
+        writer.add(rel, path, st, xattrs={k: v for k, v in xattrs.items() if not _is_overlay_xattr(k)})
+        if opaque and stat.S_ISDIR(mode):
+            writer.add_empty_file(
+                rel + b"/" + _OPAQUE_MARKER, mode=stat.S_IMODE(mode) & 0o777,
+                uid=st.st_uid, gid=st.st_gid, mtime=_seconds(st),
+            )
+    writer.close()
+
+
+def _seconds(st: os.stat_result) -> int:
+    return st.st_mtime_ns // 1_000_000_000
+
+
+def _is_overlay_xattr(name: str) -> bool:
+    return name.startswith(("trusted.overlay.", "user.overlay."))
+
+
+def _is_runtime_mountpoint(rel: bytes, path: bytes, st: os.stat_result, lowers: list[bytes]) -> bool:
+    """True when ``rel`` holds only what the runtime created to mount over, and the image never had."""
+    in_scope = rel in _MOUNTPOINTS or rel in _MOUNTPOINT_PARENTS or rel.startswith(b"dev/")
+    if not in_scope:
+        return False
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        if st.st_size != 0 or rel in _MOUNTPOINT_PARENTS:
+            return False
+        return _lower_lstat(rel, lowers) is None
+    if not stat.S_ISDIR(mode):
+        return False
+    if any(read_xattrs(path, include_overlay=True).get(name) == b"y" for name in _OPAQUE_XATTRS):
+        return False  # the step deleted and recreated it: that is content
+    children = sorted(os.listdir(path))
+    for child in children:
+        child_rel = rel + b"/" + child
+        child_path = path + b"/" + child
+        if not _is_runtime_mountpoint(child_rel, child_path, os.lstat(child_path), lowers):
+            return False
+    lower = _lower_lstat(rel, lowers)
+    if lower is None:
+        # An empty /etc the runtime did not need is the step's own mkdir; /proc etc. are not.
+        return rel in _MOUNTPOINTS or bool(children)
+    # Copied up only because a mount point was created inside: nothing of its own changed
+    # (its mtime did, by that very creation).
+    return (
+        bool(children) and rel in _MOUNTPOINT_PARENTS and stat.S_ISDIR(lower.st_mode)
+        and stat.S_IMODE(lower.st_mode) == stat.S_IMODE(mode)
+        and (lower.st_uid, lower.st_gid) == (st.st_uid, st.st_gid)
+    )
+
+
+def _lower_lstat(rel: bytes, lowers: list[bytes]) -> os.stat_result | None:
+    """What the merged lower layers show at ``rel`` (None if nothing), as overlayfs looks it up."""
+    parts = rel.split(b"/")
+    for lower in lowers:
+        path = lower
+        for depth, part in enumerate(parts):
+            path = path + b"/" + part
+            try:
+                st = os.lstat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                break  # not in this layer: look in the next one down
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                return None  # whited out here: hidden from everything below
+            if depth == len(parts) - 1:
+                return st
+            if not stat.S_ISDIR(st.st_mode):
+                return None  # a file shadows the directory of lower layers
+            if any(_xattr(path, name) == b"y" for name in _OPAQUE_XATTRS):
+                # Opaque: lower layers are hidden below this point; keep looking in this one only.
+                return _lstat_within(path, parts[depth + 1:])
+    return None
+
+
+def _lstat_within(base: bytes, parts: list[bytes]) -> os.stat_result | None:
+    try:
+        st = os.lstat(base + b"/" + b"/".join(parts))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+        return None
+    return st
+
+
+def _xattr(path: bytes, name: str) -> bytes | None:
+    try:
+        return os.getxattr(path, name, follow_symlinks=False)
+    except OSError:
+        return None

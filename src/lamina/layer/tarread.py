@@ -1,0 +1,309 @@
+"""A streaming tar reader for layer blobs.
+
+Why not tarfile's stream mode (``r|``): it re-slices its whole read buffer on every read (slow
+with a large buffer, many tiny reads with a small one), its header parser costs ~40 % of an
+extraction of small files, it keeps every member in a list, and it stops silently at a corrupt
+header after the first member. This reader parses ustar/GNU/PAX headers with one struct unpack,
+hands out file data as zero-copy slices of 1 MiB reads, and is strict: a truncated or corrupt
+archive is a LayerError, never a shorter layer. The tests check it against tarfile and GNU tar.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from lamina.errors import LayerError
+
+__all__ = ["TarMember", "TarReader"]
+
+BLOCK = 512
+_READ_SIZE = 1 << 20
+
+# Entries that carry no data even when their size field says otherwise (as Go and tarfile read them).
+_HEADER_ONLY = frozenset((b"1", b"2", b"3", b"4", b"5", b"6"))
+_REGULAR = frozenset((b"0", b"\0", b"7"))
+_KNOWN = _HEADER_ONLY | _REGULAR
+
+
+@dataclass(slots=True)
+class TarMember:
+    """One archive member with its PAX and GNU extensions already merged in."""
+
+    name: str
+    type: bytes
+    size: int
+    mode: int
+    uid: int
+    gid: int
+    mtime_ns: int
+    linkname: str = ""
+    devmajor: int = 0
+    devminor: int = 0
+    xattrs: dict[str, bytes] = field(default_factory=dict)
+    offset: int = 0
+
+    @property
+    def is_regular(self) -> bool:
+        return self.type in _REGULAR
+
+
+class TarReader:
+    """Iterates the members of an uncompressed tar stream, in order, reading it exactly once.
+
+    After each member is yielded its data may be consumed with ``copy_data`` (or left alone: it
+    is skipped before the next header). When the end-of-archive block is reached the rest of the
+    stream is drained, so a digest-verifying reader underneath sees all of its bytes.
+    """
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self._chunk: bytes = b""
+        self._pos = 0
+        self._offset = 0  # archive offset of self._chunk[0]
+        self._unread = 0  # data bytes (with padding) of the current member not yet consumed
+        self._data_left = 0
+        self._global: dict[str, bytes] = {}
+
+    def __iter__(self) -> Iterator[TarMember]:
+        while True:
+            self._skip_current()
+            member = self._next_member()
+            if member is None:
+                self._drain()
+                return
+            if member.is_regular:
+                self._data_left = member.size
+                self._unread = member.size + (-member.size % BLOCK)
+            yield member
+
+    def copy_data(self, write: Callable[[memoryview], object]) -> int:
+        """Pass the current member's data to ``write`` in large slices; returns the byte count."""
+        total = 0
+        while self._data_left:
+            view = self._view(self._data_left)
+            write(view)
+            total += len(view)
+            self._data_left -= len(view)
+            self._unread -= len(view)
+        return total
+
+    # -- framing -----------------------------------------------------------------------------
+
+    @property
+    def position(self) -> int:
+        return self._offset + self._pos
+
+    def _fill(self) -> bool:
+        """Replace the exhausted chunk with the next one from the stream; False at EOF."""
+        self._offset += len(self._chunk)
+        self._chunk = self._stream.read(_READ_SIZE)
+        self._pos = 0
+        return bool(self._chunk)
+
+    def _view(self, wanted: int) -> memoryview:
+        """Up to ``wanted`` bytes from the buffer without copying, refilling it when empty."""
+        if self._pos >= len(self._chunk) and not self._fill():
+            raise LayerError(f"layer tar is truncated (unexpected end of data at byte {self.position})")
+        end = min(len(self._chunk), self._pos + wanted)
+        view = memoryview(self._chunk)[self._pos:end]
+        self._pos = end
+        return view
+
+    def _take(self, count: int) -> bytes:
+        """Exactly ``count`` bytes (headers, PAX data), or b'' at a clean end of stream."""
+        end = self._pos + count
+        if end <= len(self._chunk):
+            data = self._chunk[self._pos:end]
+            self._pos = end
+            return data
+        parts = [self._chunk[self._pos:]]
+        have = len(parts[0])
+        self._pos = len(self._chunk)
+        while have < count:
+            if not self._fill():
+                if have == 0:
+                    return b""
+                raise LayerError(f"layer tar is truncated (unexpected end of data at byte {self.position})")
+            piece = self._chunk[: count - have]
+            self._pos = len(piece)
+            parts.append(piece)
+            have += len(piece)
+        return b"".join(parts)
+
+    def _skip_current(self) -> None:
+        while self._unread:
+            self._unread -= len(self._view(self._unread))
+        self._data_left = 0
+
+    def _drain(self) -> None:
+        self._pos = len(self._chunk)
+        while self._fill():
+            self._pos = len(self._chunk)
+
+    # -- headers -----------------------------------------------------------------------------
+
+    def _next_member(self) -> TarMember | None:
+        pax: dict[str, bytes] = {}
+        long_name: str | None = None
+        long_link: str | None = None
+        while True:
+            offset = self.position
+            block = self._take(BLOCK)
+            if not block:
+                if offset == 0:
+                    return None  # a zero-byte blob: an empty layer, as docker reads it
+                raise LayerError(f"layer tar is truncated (no end-of-archive marker after byte {offset})")
+            if block.count(0) == BLOCK:
+                return None
+            header = _parse_header(block, offset)
+            kind = header.type
+            if kind in (b"x", b"g", b"L", b"K"):
+                data = self._take_extension(header.size, offset)
+                if kind == b"x":
+                    pax.update(_parse_pax(data, offset))
+                elif kind == b"g":
+                    self._global.update(_parse_pax(data, offset))
+                elif kind == b"L":
+                    long_name = _decode(data.split(b"\0", 1)[0])
+                else:
+                    long_link = _decode(data.split(b"\0", 1)[0])
+                continue
+            if kind not in _KNOWN:
+                label = {b"S": "GNU sparse file", b"V": "volume label", b"M": "multi-volume continuation"}
+                what = label.get(kind, f"entry type {kind!r}")
+                raise LayerError(f"layer tar member {header.name!r}: {what} is not supported")
+            if pax or self._global or long_name is not None or long_link is not None:
+                _merge_extensions(header, {**self._global, **pax}, long_name, long_link)
+            if kind == b"\0":
+                # Pre-POSIX archives mark directories with a trailing slash only.
+                header.type = b"5" if header.name.endswith("/") else b"0"
+            return header
+
+    def _take_extension(self, size: int, offset: int) -> bytes:
+        if size > 16 << 20:
+            raise LayerError(f"layer tar is corrupt: {size}-byte extended header at byte {offset}")
+        data = self._take(size + (-size % BLOCK))
+        if len(data) < size:
+            raise LayerError(f"layer tar is truncated (unexpected end of data at byte {self.position})")
+        return data[:size]
+
+
+
+_USTAR = struct.Struct("100s8s8s8s12s12s8sc100s8s32s32s8s8s155s12x")
+_POSIX_MAGIC = b"ustar\x0000"
+_CHECKSUM_SPACES = 8 * 0x20
+
+
+def _parse_header(block: bytes, offset: int) -> TarMember:
+    """Decode one 512-byte ustar/GNU/v7 header (the values PAX and GNU records may override)."""
+    (name, mode, uid, gid, size, mtime, checksum, kind, linkname, magic,
+     _uname, _gname, devmajor, devminor, prefix) = _USTAR.unpack(block)
+    try:
+        stored = _number(checksum)
+        if stored != sum(block) - sum(checksum) + _CHECKSUM_SPACES and stored != _signed_checksum(block):
+            raise ValueError("bad checksum")
+        if stored < 0 or _number(size) < 0:
+            raise ValueError("negative number")
+        if kind == b"\0" or kind == b"0":
+            kind = b"0"
+        member = TarMember(
+            name="", type=kind, size=_number(size), mode=_number(mode), uid=_number(uid),
+            gid=_number(gid), mtime_ns=_number(mtime) * 1_000_000_000,
+            devmajor=_number(devmajor), devminor=_number(devminor), offset=offset,
+        )
+    except ValueError as exc:
+        raise LayerError(f"layer tar is corrupt: invalid header at byte {offset} ({exc})") from None
+    raw_name = name.split(b"\0", 1)[0]
+    if magic == _POSIX_MAGIC and prefix[0]:
+        raw_name = prefix.split(b"\0", 1)[0] + b"/" + raw_name
+    member.name = _decode(raw_name)
+    member.linkname = _decode(linkname.split(b"\0", 1)[0])
+    return member
+
+
+def _number(field: bytes) -> int:
+    """A numeric header field: NUL/space-terminated octal, or GNU base-256 for large values."""
+    lead = field[0]
+    if lead & 0x80:
+        value = int.from_bytes(field[1:], "big")
+        if lead == 0xFF:
+            value -= 256 ** (len(field) - 1)
+        return value
+    text = field.split(b"\0", 1)[0].strip()
+    return int(text, 8) if text else 0
+
+
+def _signed_checksum(block: bytes) -> int:
+    """Some old tars summed the header as signed chars."""
+    signed = struct.unpack("148b8x356b", block)
+    return sum(signed) + _CHECKSUM_SPACES
+
+
+def _merge_extensions(
+    member: TarMember, pax: dict[str, bytes], long_name: str | None, long_link: str | None
+) -> None:
+    if long_name is not None:
+        member.name = long_name
+    if long_link is not None:
+        member.linkname = long_link
+    for key, value in pax.items():
+        if key == "path":
+            member.name = _decode(value)
+        elif key == "linkpath":
+            member.linkname = _decode(value)
+        elif key in ("size", "uid", "gid", "mtime"):
+            try:
+                if key == "mtime":
+                    member.mtime_ns = _parse_pax_time(value)
+                elif key == "size":
+                    member.size = int(value)
+                elif key == "uid":
+                    member.uid = int(value)
+                else:
+                    member.gid = int(value)
+            except ValueError:
+                raise LayerError(f"layer tar member {member.name!r}: bad PAX {key} {value!r}") from None
+        elif key.startswith("SCHILY.xattr."):
+            member.xattrs[key[len("SCHILY.xattr."):]] = value
+        elif key.startswith("GNU.sparse."):
+            raise LayerError(f"layer tar member {member.name!r}: GNU sparse file is not supported")
+    if member.size < 0:
+        raise LayerError(f"layer tar member {member.name!r}: negative size")
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _parse_pax(data: bytes, offset: int) -> dict[str, bytes]:
+    """PAX records (``"<len> <key>=<value>\\n"``); values stay bytes (xattrs are binary)."""
+    records: dict[str, bytes] = {}
+    pos = 0
+    while pos < len(data) and data[pos] != 0:
+        space = data.find(b" ", pos)
+        try:
+            length = int(data[pos:space]) if space > pos else 0
+        except ValueError:
+            length = 0
+        end = pos + length
+        if length <= 0 or end > len(data) or data[end - 1] != 0x0A:
+            raise LayerError(f"layer tar is corrupt: malformed PAX header at byte {offset}")
+        key, eq, value = data[space + 1:end - 1].partition(b"=")
+        if not eq:
+            raise LayerError(f"layer tar is corrupt: malformed PAX header at byte {offset}")
+        records[_decode(key)] = value
+        pos = end
+    return records
+
+
+def _parse_pax_time(value: bytes) -> int:
+    """A PAX time (``"1700000000.123456789"``, maybe negative) as integer nanoseconds."""
+    text = value.decode("ascii")
+    sign = -1 if text.startswith("-") else 1
+    whole, _, frac = text.lstrip("+-").partition(".")
+    if not whole.isdigit() or (frac and not frac.isdigit()):
+        raise ValueError(text)
+    return sign * (int(whole) * 1_000_000_000 + int((frac + "000000000")[:9]))

@@ -21,7 +21,7 @@ pytestmark = needs_root
 # security.capability v2: effective, permitted = CAP_SETUID(7) | CAP_NET_RAW(13): not UTF-8.
 CAPABILITY = struct.pack("<IIIII", 0x02000001, (1 << 7) | (1 << 13), 0, 0, 0)
 LONG_COMPONENT = "n" * 120
-DEEP_DIR = "/".join(["segment%02d" % i for i in range(30)])  # > 255 bytes in all
+DEEP_DIR = "/".join([f"segment{i:02d}" for i in range(30)])  # > 255 bytes in all
 
 
 def build_rich_tree(root: Path) -> None:
@@ -38,7 +38,7 @@ def build_rich_tree(root: Path) -> None:
         "etc-file": b"x" * 1000,
         f"{DEEP_DIR}/leaf.txt": b"deep\n",
         f"{LONG_COMPONENT}.txt": b"long name\n",
-        "ünïcødé/文件.txt": "non-ascii\n".encode(),
+        "ünïcødé/文件.txt": b"non-ascii\n",
         "big.bin": os.urandom(3 << 20),
         "linked-a": b"shared inode\n",
     }

@@ -151,7 +151,10 @@ def _load_oci_layout(store: Store, archive: _Archive, what: str) -> list[LoadedI
     results = []
     for descriptor in index.manifests:
         annotations = descriptor.annotations or {}
-        name = annotations.get("io.containerd.image.name") or annotations.get("org.opencontainers.image.ref.name")
+        name = annotations.get("io.containerd.image.name")
+        ref_name = annotations.get("org.opencontainers.image.ref.name", "")
+        if not name and (":" in ref_name or "/" in ref_name):
+            name = ref_name  # a full reference; a bare "latest" is only a tag and names no repository
         tags = []
         if name:
             try:

@@ -11,6 +11,24 @@ from lamina.cli.main import client_from
 from lamina.cli.output import go_time, human_size, print_formatted, since, tabulate
 from lamina.oci.digest import short_id
 
+class _GoBool(click.ParamType):
+    """A bool flag value as pflag accepts it, including the ``-H=false`` spelling."""
+
+    name = "bool"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, bool):
+            return value
+        text = str(value).lstrip("=").lower()
+        if text in ("1", "t", "true", "yes", "y", "on"):
+            return True
+        if text in ("0", "f", "false", "no", "n", "off"):
+            return False
+        self.fail(f"invalid boolean value {value!r}", param, ctx)
+
+
+GO_BOOL = _GoBool()
+
 _IMAGE_HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "Digest": "DIGEST",
                   "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
                   "Containers": "CONTAINERS", "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE",
@@ -51,12 +69,8 @@ def images(ctx, reference, all_, quiet, digests, no_trunc, filters, format_):
     with client_from(ctx) as client:
         summaries = client.images(reference, all=all_, filters=filters)
     rows = [_ImageRow(s, no_trunc) for s in summaries]
-    if quiet:
-        seen = []
-        for row in rows:
-            if row.ID not in seen:
-                seen.append(row.ID)
-        sys.stdout.write("".join(i + "\n" for i in seen))
+    if quiet:  # one line per row, like docker (an image with two tags prints twice)
+        sys.stdout.write("".join(row.ID + "\n" for row in rows))
         return
     if format_ and format_ != "table":
         print_formatted(rows, format_, _IMAGE_HEADERS)
@@ -132,7 +146,7 @@ def inspect(ctx, names, format_, type_):
 
 @click.command("history")
 @click.argument("name")
-@click.option("-H", "--human", type=bool, default=True, show_default=True,
+@click.option("-H", "--human", type=GO_BOOL, default=True, show_default=True,
               help="Print sizes and dates in human readable format")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output")
 @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs")

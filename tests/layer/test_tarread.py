@@ -1,0 +1,133 @@
+"""Our tar reader sees the same members as tarfile in every format GNU tar and tarfile write."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from lamina.errors import LayerError
+from lamina.layer.tarread import TarReader
+
+from .helpers import MTIME, make_tar
+
+
+def _ours(data: bytes) -> list[tuple]:
+    reader = TarReader(io.BytesIO(data))
+    result = []
+    for member in reader:
+        body = bytearray()
+        reader.copy_data(body.extend)
+        name = member.name.rstrip("/")
+        kind = b"0" if member.type in (b"\0", b"7") else member.type
+        result.append((name, kind, member.size if member.is_regular else 0, member.mode & 0o7777,
+                       member.uid, member.gid, member.mtime_ns // 10**9, member.linkname, bytes(body)))
+    return result
+
+
+def _theirs(data: bytes) -> list[tuple]:
+    archive = tarfile.open(fileobj=io.BytesIO(data))
+    result = []
+    for info in archive:
+        body = archive.extractfile(info).read() if info.isreg() else b""
+        kind = tarfile.REGTYPE if info.type in (tarfile.AREGTYPE, tarfile.CONTTYPE) else info.type
+        result.append((info.name.rstrip("/"), kind, info.size if info.isreg() else 0, info.mode & 0o7777,
+                       info.uid, info.gid, int(info.mtime), info.linkname, body))
+    return result
+
+
+@pytest.fixture(scope="module")
+def sample_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sample")
+    long_dir = root / ("d" * 120) / ("e" * 120)
+    long_dir.mkdir(parents=True)
+    (long_dir / ("f" * 110)).write_bytes(b"long\n" * 300)
+    (root / "small").write_bytes(b"s")
+    (root / "empty").write_bytes(b"")
+    (root / "ü-name").write_bytes(b"u")
+    os.symlink("l" * 130, root / "long-link")
+    os.link(root / "small", root / "hard")
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (MTIME, MTIME), follow_symlinks=False)
+    return root
+
+
+@pytest.mark.parametrize("fmt", ["gnu", "oldgnu", "posix", "ustar", "v7"])
+def test_reads_gnu_tar_formats_like_tarfile(sample_tree: Path, fmt: str):
+    if fmt in ("ustar", "v7"):
+        # These formats cannot hold the long names; archive only the short ones.
+        names = ["small", "empty", "hard"]
+    else:
+        names = ["."]
+    data = subprocess.run(
+        ["tar", f"--format={fmt}", "-cf", "-", "-C", str(sample_tree), *names],
+        check=True, capture_output=True,
+    ).stdout
+    assert _ours(data) == _theirs(data)
+
+
+@pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])
+def test_reads_tarfile_formats_like_tarfile(fmt: int):
+    name = "x" * 99 if fmt == tarfile.USTAR_FORMAT else "y" * 300
+    data = make_tar(("dir", "d"), ("file", f"d/{name}", b"abc" * 1000), ("symlink", "s", "d"), fmt=fmt)
+    assert _ours(data) == _theirs(data)
+
+
+def test_reads_large_ids_in_base_256_and_pax():
+    for fmt in (tarfile.GNU_FORMAT, tarfile.PAX_FORMAT):
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w", format=fmt) as archive:
+            info = tarfile.TarInfo("big-ids")
+            info.uid, info.gid, info.mtime = 10**9, 2**31, 2**40
+            archive.addfile(info, io.BytesIO(b""))
+        (member,) = TarReader(io.BytesIO(buffer.getvalue()))
+        assert (member.uid, member.gid, member.mtime_ns) == (10**9, 2**31, 2**40 * 10**9)
+
+
+def test_reads_pax_mtime_with_nanoseconds():
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        info = tarfile.TarInfo("f")
+        info.pax_headers = {"mtime": "1700000000.123456789"}
+        archive.addfile(info, io.BytesIO(b""))
+    (member,) = TarReader(io.BytesIO(buffer.getvalue()))
+    assert member.mtime_ns == 1_700_000_000_123_456_789
+
+
+def test_a_zero_byte_stream_is_an_empty_layer():
+    assert list(TarReader(io.BytesIO(b""))) == []
+
+
+def test_garbage_is_a_layer_error():
+    with pytest.raises(LayerError, match="invalid header at byte 0"):
+        list(TarReader(io.BytesIO(os.urandom(4096))))
+
+
+def test_garbage_after_a_good_member_is_a_layer_error():
+    good = make_tar(("file", "a", b"x"))[:1024]  # header + body, no end marker
+    with pytest.raises(LayerError, match="invalid header at byte 1024"):
+        list(TarReader(io.BytesIO(good + b"\x01" * 512)))
+
+
+def test_missing_end_marker_is_a_layer_error():
+    good = make_tar(("file", "a", b"x"))[:1024]
+    with pytest.raises(LayerError, match="no end-of-archive marker"):
+        list(TarReader(io.BytesIO(good)))
+
+
+def test_truncated_data_is_a_layer_error():
+    data = make_tar(("file", "a", b"x" * 5000))
+    reader = TarReader(io.BytesIO(data[:3000]))
+    with pytest.raises(LayerError, match="truncated"):
+        for _ in reader:
+            reader.copy_data(lambda view: None)
+
+
+def test_the_stream_is_drained_after_the_end_marker():
+    stream = io.BytesIO(make_tar(("file", "a", b"x")) + bytes(8192))
+    list(TarReader(stream))
+    assert stream.read() == b""

@@ -5,6 +5,30 @@ instructions split into build stages, ``process_word``/``process_words`` docker'
 expansion.
 """
 
+from lamina.build.dockerfile.expansion import Expanded, expand_instruction
+from lamina.build.dockerfile.instructions import (
+    Add,
+    Arg,
+    Cmd,
+    Copy,
+    Entrypoint,
+    Env,
+    Expose,
+    From,
+    Healthcheck,
+    Instruction,
+    Label,
+    Maintainer,
+    OnBuild,
+    Run,
+    Shell,
+    StopSignal,
+    User,
+    Volume,
+    Workdir,
+    from_node,
+)
+from lamina.build.dockerfile.mounts import Mount, parse_mount
 from lamina.build.dockerfile.parser import Directive, Heredoc, Node, ParsedDockerfile, parse
 from lamina.build.dockerfile.shell_words import (
     EXPANDING_FLAGS,
@@ -16,8 +40,37 @@ from lamina.build.dockerfile.shell_words import (
     process_word,
     process_words,
 )
+from lamina.build.dockerfile.stages import Dockerfile, Stage, parse_stages, parse_trigger
 
 __all__ = [
+    "Add",
+    "Arg",
+    "Cmd",
+    "Copy",
+    "Dockerfile",
+    "Entrypoint",
+    "Env",
+    "Expanded",
+    "Expose",
+    "From",
+    "Healthcheck",
+    "Instruction",
+    "Label",
+    "Maintainer",
+    "Mount",
+    "OnBuild",
+    "Run",
+    "Shell",
+    "Stage",
+    "StopSignal",
+    "User",
+    "Volume",
+    "Workdir",
+    "expand_instruction",
+    "from_node",
+    "parse_mount",
+    "parse_stages",
+    "parse_trigger",
     "EXPANDING_FLAGS",
     "EXPANDING_INSTRUCTIONS",
     "Directive",

@@ -1,0 +1,119 @@
+"""Apply ARG/ENV values to an instruction's words, as docker does at build time.
+
+Only some instructions and flags expand (see ``EXPANDING_INSTRUCTIONS``); RUN, CMD, ENTRYPOINT
+and SHELL text goes to the shell untouched. The variables each expansion used are collected for
+the build cache and for "unused build-arg" warnings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from lamina.build.dockerfile.instructions import (
+    Add,
+    Arg,
+    Copy,
+    Env,
+    Expose,
+    From,
+    Instruction,
+    Label,
+    StopSignal,
+    User,
+    Volume,
+    Workdir,
+)
+from lamina.build.dockerfile.parser import Heredoc
+from lamina.build.dockerfile.shell_words import ShellLex, ShellWordError
+from lamina.errors import DockerfileError
+
+
+@dataclass(slots=True)
+class Expanded:
+    instruction: Instruction
+    used: set[str] = field(default_factory=set)
+    unset: set[str] = field(default_factory=set)
+
+
+def expand_instruction(
+    instruction: Instruction, env: Mapping[str, str], escape: str = "\\", filename: str = "Dockerfile"
+) -> Expanded:
+    """Return ``instruction`` with its expandable words expanded in ``env``.
+
+    For FROM pass the global ARGs (those before the first FROM) as ``env``. Instructions that do
+    not expand come back unchanged. Errors (``${V:?}``, bad syntax) name the instruction's line.
+    """
+    expander = _Expander(ShellLex(escape), env)
+    try:
+        expanded = _expand(instruction, expander)
+    except ShellWordError as exc:
+        raise DockerfileError(str(exc), filename=filename, line=instruction.line) from None
+    return Expanded(expanded, expander.used, expander.unset)
+
+
+class _Expander:
+    def __init__(self, lex: ShellLex, env: Mapping[str, str]) -> None:
+        self.lex = lex
+        self.env = env
+        self.used: set[str] = set()
+        self.unset: set[str] = set()
+
+    def word(self, text: str) -> str:
+        expansion = self.lex.expand(text, self.env)
+        self.used |= expansion.used
+        self.unset |= expansion.unset
+        return expansion.result
+
+    def optional(self, text: str | None) -> str | None:
+        return None if text is None else self.word(text) or None
+
+    def words(self, text: str) -> list[str]:
+        expansion = self.lex.expand(text, self.env)
+        self.used |= expansion.used
+        self.unset |= expansion.unset
+        return expansion.words
+
+    def heredoc(self, heredoc: Heredoc) -> Heredoc:
+        """Inline files expand ``$VARS`` but keep quotes, unless the delimiter was quoted."""
+        if not heredoc.expand:
+            return heredoc
+        raw = ShellLex("\\", skip_quotes=True).expand(heredoc.content, self.env)
+        self.used |= raw.used
+        self.unset |= raw.unset
+        return dataclasses.replace(heredoc, content=raw.result)
+
+
+def _expand(instruction: Instruction, x: _Expander) -> Instruction:
+    replace = dataclasses.replace
+    if isinstance(instruction, Env | Label):
+        return replace(instruction, pairs=tuple((x.word(k), x.word(v)) for k, v in instruction.pairs))
+    if isinstance(instruction, Arg):
+        pairs = tuple((x.word(k), None if v is None else x.word(v)) for k, v in instruction.pairs)
+        return replace(instruction, pairs=pairs)
+    if isinstance(instruction, Copy | Add):
+        changes: dict[str, object] = {
+            "chown": x.optional(instruction.chown),
+            "chmod": x.optional(instruction.chmod),
+            "sources": tuple(x.word(source) for source in instruction.sources),
+            "dest": x.word(instruction.dest),
+            "heredocs": tuple(x.heredoc(heredoc) for heredoc in instruction.heredocs),
+        }
+        if isinstance(instruction, Add):
+            changes["checksum"] = x.optional(instruction.checksum)
+        return replace(instruction, **changes)
+    if isinstance(instruction, Workdir):
+        return replace(instruction, path=x.word(instruction.path))
+    if isinstance(instruction, User):
+        return replace(instruction, user=x.word(instruction.user))
+    if isinstance(instruction, StopSignal):
+        return replace(instruction, signal=x.word(instruction.signal))
+    if isinstance(instruction, Volume):
+        return replace(instruction, paths=tuple(x.word(path) for path in instruction.paths))
+    if isinstance(instruction, Expose):
+        # EXPOSE is the one instruction where a variable may hold several words: EXPOSE $PORTS
+        return replace(instruction, ports=tuple(word for port in instruction.ports for word in x.words(port)))
+    if isinstance(instruction, From):
+        return replace(instruction, image=x.word(instruction.image), platform=x.optional(instruction.platform))
+    return instruction

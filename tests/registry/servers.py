@@ -349,7 +349,7 @@ class Fault:
 
     method: str
     path: str
-    action: str  # drop_response | drop_request | status | slow | tamper | redirect | paginate
+    action: str  # drop_response | drop_request | cut_request | status | slow | tamper | redirect | paginate
     times: int = 1
     status: int = 503
     headers: dict[str, str] = field(default_factory=dict)
@@ -462,7 +462,22 @@ class FaultProxy:
                     self.rfile.read(min(length, fault.after_bytes))
                     self._drop()
                     return None
+                if fault and fault.action == "cut_request":
+                    self._forward_partial(length, fault.after_bytes)
+                    return None
                 return self.rfile.read(length) if length else b""
+
+            def _forward_partial(self, length: int, forwarded: int) -> None:
+                # The registry sees a request whose body stops part way, as after a network cut.
+                upstream = socket.create_connection(("127.0.0.1", proxy.upstream_port))
+                head = [f"{self.command} {self.path} HTTP/1.1"]
+                head += [f"{k}: {v}" for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP]
+                upstream.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+                upstream.sendall(self.rfile.read(min(length, forwarded)))
+                time.sleep(0.1)
+                upstream.close()
+                time.sleep(0.1)
+                self._drop()
 
             def _read_chunked(self) -> bytes:
                 pieces = []

@@ -94,6 +94,10 @@ class RegistryResponseError(RegistryError):
         self.codes = tuple(codes)
 
 
+class RegistryAuthResponseError(AuthError, RegistryResponseError):
+    """The registry refused us (401/403): wrong credentials, none where some are needed, or no access."""
+
+
 class _Dropped(Exception):
     """A transfer stopped part way (connection lost, short body); worth resuming."""
 
@@ -841,13 +845,16 @@ class RegistryClient:
         status = response.status_code
         if status == 401:
             error = state.authenticator.unauthorized(pulling=self._display(pulling) if pulling else None)
-            return RegistryResponseError(str(error), status=status, codes=codes)
+            return RegistryAuthResponseError(str(error), status=status, codes=codes)
         if pulling is not None and (status == 403 or "NAME_UNKNOWN" in codes or "DENIED" in codes):
-            return RegistryResponseError(
+            kind = RegistryAuthResponseError if status in (401, 403) else RegistryResponseError
+            return kind(
                 f"pull access denied for {self._display(pulling)}, repository does not exist or may require "
                 "'lamina login'",
                 status=status, codes=codes,
             )
+        if status == 403:
+            return RegistryAuthResponseError(f"{text or 'denied'} ({where})", status=status, codes=codes)
         if "MANIFEST_UNKNOWN" in codes and pulling is not None:
             return RegistryResponseError(f"manifest for {where} not found: manifest unknown", status=status, codes=codes)
         if not text:

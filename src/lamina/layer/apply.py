@@ -126,6 +126,10 @@ def clean_member_path(name: str) -> str:
     return posixpath.normpath("/" + name).lstrip("/")
 
 
+def _in_aufs_meta_dir(parent: str) -> bool:
+    return any(part.startswith(_AUFS_META_PREFIX) for part in parent.split("/"))
+
+
 class _Applier:
     def __init__(self, target: Path, same_owner: bool):
         self.root = os.path.abspath(target)
@@ -163,6 +167,8 @@ class _Applier:
         if leaf.startswith(WHITEOUT_PREFIX):
             self._whiteout(member, parent, leaf)
             return
+        if _AUFS_META_PREFIX in parent and _in_aufs_meta_dir(parent):
+            return  # contents of aufs bookkeeping dirs (.wh..wh.plnk/...) are not image content
         if not rel:
             if member.type != b"5":
                 raise LayerError(f"layer tar member {member.name!r}: the root must be a directory")

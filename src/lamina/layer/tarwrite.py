@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from lamina.errors import LayerError
 
-__all__ = ["LayerTarWriter", "TreeWalk", "read_xattrs", "write_dir_tar"]
+__all__ = ["LayerTarWriter", "TreeWalk", "encode_header", "read_xattrs", "write_dir_tar"]
 
 BLOCK = 512
 _FLUSH_AT = 1 << 20

@@ -1,0 +1,177 @@
+"""Hostile layers either land inside the target or raise LayerError; nothing outside changes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from lamina.errors import LayerError
+from lamina.layer.apply import apply_layer
+from lamina.layer.tarwrite import encode_header
+
+from .helpers import MTIME, listing, make_tar
+
+
+@pytest.fixture
+def arena(tmp_path: Path):
+    """A target three levels deep with sentinel trees beside and above it."""
+    target = tmp_path / "outer" / "inner" / "root"
+    target.mkdir(parents=True)
+    for sentinel in (tmp_path / "etc", tmp_path / "outer" / "etc", tmp_path / "outer" / "inner" / "sibling"):
+        sentinel.mkdir(parents=True)
+        (sentinel / "passwd").write_text("sentinel\n")
+        (sentinel / "x").write_text("sentinel\n")
+    before = listing(tmp_path, skip=target)
+    host_passwd = hashlib.sha256(Path("/etc/passwd").read_bytes()).hexdigest()
+    host_etc = sorted(os.listdir("/etc"))
+    yield target
+    assert listing(tmp_path, skip=target) == before, "something outside the target changed"
+    assert hashlib.sha256(Path("/etc/passwd").read_bytes()).hexdigest() == host_passwd
+    assert sorted(os.listdir("/etc")) == host_etc
+
+
+def apply(target: Path, data: bytes):
+    return apply_layer(io.BytesIO(data), target)
+
+
+@pytest.mark.parametrize("name", ["../../etc/x", "a/../../x", "..", "../", "./../x", "a/b/../../../x", "/../x"])
+def test_names_climbing_out_are_refused(arena: Path, name: str):
+    with pytest.raises(LayerError, match="escapes the root"):
+        apply(arena, make_tar(("file", name, b"pwned")))
+
+
+def test_long_pax_name_climbing_out_is_refused(arena: Path):
+    name = "../" * 40 + "etc/x" + "y" * 200
+    with pytest.raises(LayerError, match="escapes the root"):
+        apply(arena, make_tar(("file", name, b"pwned")))
+
+
+def test_absolute_names_land_inside(arena: Path):
+    apply(arena, make_tar(("file", "/etc/x", b"inside")))
+    assert (arena / "etc/x").read_bytes() == b"inside"
+
+
+def test_dotdot_that_stays_inside_is_resolved(arena: Path):
+    apply(arena, make_tar(("file", "a/b/../c", b"c")))
+    assert (arena / "a/c").read_bytes() == b"c"
+
+
+def test_symlink_to_root_then_write_through_it_stays_inside(arena: Path):
+    apply(arena, make_tar(("symlink", "a", "/"), ("file", "a/etc/passwd", b"inside\n")))
+    assert (arena / "etc/passwd").read_bytes() == b"inside\n"
+    assert os.readlink(arena / "a") == "/"
+
+
+def test_symlink_to_etc_then_write_through_it_stays_inside(arena: Path):
+    apply(arena, make_tar(("symlink", "a", "/etc"), ("file", "a/passwd", b"inside\n")))
+    assert (arena / "etc/passwd").read_bytes() == b"inside\n"
+
+
+def test_relative_symlink_climbing_out_is_clamped_to_the_root(arena: Path):
+    apply(arena, make_tar(("symlink", "a", "../../.."), ("file", "a/x", b"inside")))
+    assert (arena / "x").read_bytes() == b"inside"
+
+
+def test_chained_symlinks_climbing_out_are_clamped(arena: Path):
+    apply(arena, make_tar(
+        ("dir", "d"), ("symlink", "d/up", ".."), ("symlink", "d/upup", "up/../.."),
+        ("symlink", "hop", "d/upup/etc"), ("file", "hop/x", b"inside"),
+    ))
+    assert (arena / "etc/x").read_bytes() == b"inside"
+
+
+def test_symlink_loop_is_refused(arena: Path):
+    with pytest.raises(LayerError, match="too many levels of symbolic links"):
+        apply(arena, make_tar(("symlink", "a", "b"), ("symlink", "b", "a"), ("file", "a/x", b"")))
+
+
+def test_a_file_over_an_escaping_symlink_replaces_the_symlink(arena: Path):
+    target_file = arena.parent / "sibling" / "passwd"
+    apply(arena, make_tar(("symlink", "f", str(target_file)), ("file", "f", b"replaced")))
+    assert not (arena / "f").is_symlink()
+    assert (arena / "f").read_bytes() == b"replaced"
+
+
+def test_a_directory_replaced_by_an_escaping_symlink_is_not_followed_later(arena: Path):
+    apply(arena, make_tar(
+        ("dir", "d"), ("file", "d/a", b"a"), ("symlink", "d", "../../../etc"), ("file", "d/x", b"inside"),
+    ))
+    assert (arena / "etc/x").read_bytes() == b"inside"
+    assert os.readlink(arena / "d") == "../../../etc"
+
+
+def test_hard_link_climbing_out_is_refused(arena: Path):
+    with pytest.raises(LayerError, match="escapes the root"):
+        apply(arena, make_tar(("hardlink", "h", "../../etc/passwd")))
+
+
+def test_hard_link_through_an_escaping_symlink_stays_inside(arena: Path):
+    # The link target resolves inside the root: <root>/etc/passwd, which does not exist.
+    with pytest.raises(LayerError, match="does not exist"):
+        apply(arena, make_tar(("symlink", "up", "../../.."), ("hardlink", "h", "up/etc/passwd")))
+
+
+def test_hard_link_to_an_escaping_symlink_links_the_symlink_itself(arena: Path):
+    apply(arena, make_tar(("symlink", "s", "/etc/passwd"), ("hardlink", "h", "s"), ("file", "h2", b"")))
+    assert os.readlink(arena / "h") == "/etc/passwd"
+    assert os.path.samestat(os.lstat(arena / "h"), os.lstat(arena / "s"))
+
+
+def test_writing_over_a_hard_link_never_changes_the_other_name(arena: Path):
+    apply(arena, make_tar(("file", "original", b"keep"), ("hardlink", "alias", "original"), ("file", "alias", b"new")))
+    assert (arena / "original").read_bytes() == b"keep"
+    assert (arena / "alias").read_bytes() == b"new"
+
+
+def test_whiteout_through_an_escaping_symlink_stays_inside(arena: Path):
+    (arena / "etc").mkdir()
+    (arena / "etc/passwd").write_text("lower\n")
+    apply(arena, make_tar(("symlink", "up", "../../.."), ("file", "up/etc/.wh.passwd")))
+    assert not (arena / "etc/passwd").exists()
+
+
+def test_opaque_through_an_escaping_symlink_stays_inside(arena: Path):
+    apply(arena, make_tar(("symlink", "up", "../../../etc"), ("file", "up/.wh..wh..opq")))
+
+
+def test_whiteout_of_dotdot_is_refused(arena: Path):
+    with pytest.raises(LayerError):
+        apply(arena, make_tar(("file", "a/.wh...")))
+
+
+def test_nul_in_a_pax_path_is_refused(arena: Path):
+    data = encode_header("é\0b".encode(), b"0", 0o644, 0, 0, 0, MTIME, xattrs={}) + bytes(1024)
+    with pytest.raises(LayerError):
+        apply(arena, data)
+
+
+def test_duplicate_entries_end_with_the_last(arena: Path):
+    apply(arena, make_tar(("file", "d", b"file"), ("dir", "d"), ("file", "d/x", b"x"), ("symlink", "d", "/etc")))
+    assert os.readlink(arena / "d") == "/etc"
+
+
+def test_truncated_tar_is_a_layer_error(arena: Path):
+    data = make_tar(("file", "a", b"x" * 4000), ("file", "b", b"y"))
+    for cut in (100, 600, 2000, 4608, 5200, 5632):  # headers, data, member and archive ends
+        with pytest.raises(LayerError, match="truncated"):
+            apply(arena, data[:cut])
+
+
+def test_zero_byte_layer_is_empty(arena: Path):
+    assert apply(arena, b"").entries == 0
+    assert os.listdir(arena) == []
+
+
+def test_garbage_is_a_layer_error(arena: Path):
+    with pytest.raises(LayerError, match="corrupt"):
+        apply(arena, bytes(range(256)) * 8)
+
+
+def test_unsupported_member_type_is_named(arena: Path):
+    data = encode_header(b"vol", b"V", 0o644, 0, 0, 0, MTIME, xattrs={}) + bytes(1024)
+    with pytest.raises(LayerError, match="'vol': volume label is not supported"):
+        apply(arena, data)

@@ -229,9 +229,7 @@ class Client:
             plat = (p.os, p.architecture, p.variant)
         with _open_source(source) as (stream, source_name):
             image_id = import_rootfs(self.store, stream, source_name=source_name, config=config,
-                                     message=message, platform=plat)
-        if ref is not None:
-            self.store.tag(image_id, ref)
+                                     message=message, platform=plat, tags=[ref] if ref else [])
         return image_id
 
     def save(self, names: Sequence[str], out: BinaryIO) -> None:
@@ -283,7 +281,10 @@ class Client:
             if not prune_filter.accepts(record):
                 continue
             try:
-                result = self.store.remove(record.id, force=True)
+                if named:  # prune -a: tagged but unused images go too
+                    result = self.store.remove(record.id, force=True)
+                else:
+                    result = self.store.remove_dangling(record.id)
             except (ImageNotFoundError, LaminaError):
                 continue
             report.untagged += result.untagged

@@ -17,7 +17,8 @@ from lamina.store.store import LayerRecord, Store
 
 
 def import_rootfs(store: Store, stream: BinaryIO, *, source_name: str, config: dict | None = None,
-                  message: str = "", platform: tuple[str, str, str] | None = None) -> str:
+                  message: str = "", platform: tuple[str, str, str] | None = None,
+                  tags: Sequence = ()) -> str:
     """Store the (decompressed) tar as one layer and write an image config around it."""
     reader, _ = open_decompressed(stream)
     with store.lease():
@@ -48,7 +49,7 @@ def import_rootfs(store: Store, stream: BinaryIO, *, source_name: str, config: d
                 document["comment"] = message
                 document["history"][0]["comment"] = message
             layer_record = LayerRecord(diff_id, diff_id, mt.DOCKER_LAYER, size, size)
-            return store.add_image(encode(document), mt.DOCKER_CONFIG, [layer_record])
+            return store.add_image(encode(document), mt.DOCKER_CONFIG, [layer_record], tags=tags)
         except BaseException:
             if writer.created:
                 store.content.delete(diff_id)

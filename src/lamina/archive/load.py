@@ -225,15 +225,10 @@ def _docker_only(config_bytes: bytes) -> bool:
 
 def _commit(store: Store, config_bytes: bytes, media_type: str, layers: list[LayerRecord], tags: list[str],
             *, what: str) -> LoadedImage:
-    image_id = store.add_image(config_bytes, media_type, layers)
-    loaded = LoadedImage(image_id)
-    for tag in tags:
-        ref = parse_reference(tag)
-        previous = store.tag(image_id, ref)
-        if previous:
-            loaded.replaced.append((ref.familiar, previous))
-        loaded.tags.append(ref.familiar)
-    return loaded
+    refs = [parse_reference(tag) for tag in tags]
+    replaced: list = []
+    image_id = store.add_image(config_bytes, media_type, layers, tags=refs, replaced=replaced)
+    return LoadedImage(image_id, [ref.familiar for ref in refs], [(ref.familiar, old) for ref, old in replaced])
 
 
 def _discard_new_blobs(store: Store, archive: _Archive) -> None:

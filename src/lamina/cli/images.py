@@ -11,6 +11,7 @@ from lamina.cli.main import client_from
 from lamina.cli.output import go_time, human_size, print_formatted, since, tabulate
 from lamina.oci.digest import short_id
 
+
 class _GoBool(click.ParamType):
     """A bool flag value as pflag accepts it, including the ``-H=false`` spelling."""
 

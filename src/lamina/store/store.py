@@ -92,8 +92,14 @@ class Store:
         layers: Sequence[LayerRecord],
         *,
         parent: str = "",
+        tags: Sequence[Reference] = (),
+        replaced: list[tuple[Reference, str]] | None = None,
     ) -> str:
-        """Record an image whose config and layer blobs are already in the content store."""
+        """Record an image whose config and layer blobs are already in the content store.
+
+        ``tags`` are set in the same transaction, so a concurrent prune never sees the new
+        image untagged; tags that pointed elsewhere before are appended to ``replaced``.
+        """
         config = parse_config(config_bytes)
         diff_ids = [layer.diff_id for layer in layers]
         if config.rootfs.diff_ids != diff_ids:
@@ -109,19 +115,25 @@ class Store:
                 "INSERT OR IGNORE INTO layers VALUES (?,?,?,?,?)",
                 [(x.diff_id, x.blob_digest, x.media_type, x.blob_size, x.diff_size) for x in layers],
             )
-            if db.execute("SELECT 1 FROM images WHERE id=?", (image_id,)).fetchone():
-                return image_id
-            size = sum(self._diff_size(db, diff_id) for diff_id in set(diff_ids))
-            db.execute(
-                "INSERT INTO images VALUES (?,?,?,?,?,?,?,?)",
-                (image_id, config_media_type, created, parse_rfc3339(created), size, parent,
-                 json.dumps(labels), time.time()),
-            )
-            db.executemany(
-                "INSERT INTO image_layers VALUES (?,?,?)",
-                [(image_id, i, diff_id) for i, diff_id in enumerate(diff_ids)],
-            )
+            if not db.execute("SELECT 1 FROM images WHERE id=?", (image_id,)).fetchone():
+                self._insert_image(db, image_id, config_media_type, created, diff_ids, parent, labels)
+            for ref in tags:
+                previous = self._set_tag(db, image_id, ref)
+                if previous and replaced is not None:
+                    replaced.append((ref, previous))
         return image_id
+
+    def _insert_image(self, db, image_id, config_media_type, created, diff_ids, parent, labels) -> None:
+        size = sum(self._diff_size(db, diff_id) for diff_id in set(diff_ids))
+        db.execute(
+            "INSERT INTO images VALUES (?,?,?,?,?,?,?,?)",
+            (image_id, config_media_type, created, parse_rfc3339(created), size, parent,
+             json.dumps(labels), time.time()),
+        )
+        db.executemany(
+            "INSERT INTO image_layers VALUES (?,?,?)",
+            [(image_id, i, diff_id) for i, diff_id in enumerate(diff_ids)],
+        )
 
     @staticmethod
     def _diff_size(db, diff_id: str) -> int:
@@ -244,11 +256,17 @@ class Store:
         with self.meta.transaction() as db:
             if not db.execute("SELECT 1 FROM images WHERE id=?", (image_id,)).fetchone():
                 raise ImageNotFoundError(f"No such image: {image_id}")
-            previous = db.execute("SELECT image_id FROM tags WHERE name=?", (str(ref),)).fetchone()
-            db.execute(
-                "INSERT OR REPLACE INTO tags(name, repository, tag, image_id) VALUES (?,?,?,?)",
-                (str(ref), ref.repository, ref.tag, image_id),
-            )
+            return self._set_tag(db, image_id, ref)
+
+    @staticmethod
+    def _set_tag(db, image_id: str, ref: Reference) -> str | None:
+        if ref.tag is None:
+            raise InvalidReferenceError(f"refusing to create a tag with a digest reference: {ref.familiar}")
+        previous = db.execute("SELECT image_id FROM tags WHERE name=?", (str(ref),)).fetchone()
+        db.execute(
+            "INSERT OR REPLACE INTO tags(name, repository, tag, image_id) VALUES (?,?,?,?)",
+            (str(ref), ref.repository, ref.tag, image_id),
+        )
         return previous[0] if previous and previous[0] != image_id else None
 
     def add_repo_digest(self, repository: str, manifest_digest: str, image_id: str) -> None:
@@ -266,6 +284,12 @@ class Store:
             "SELECT digest, media_type FROM manifests WHERE image_id=? ORDER BY digest", (image_id,))]
 
     # ----- removal ------------------------------------------------------------------
+    def remove_dangling(self, image_id: str) -> RemovalReport:
+        """Delete an image only if, under the GC lock, nothing names it and nothing builds on it."""
+        report = RemovalReport()
+        self._delete(image_id, report, prune=True, only_if_unreferenced=True)
+        return report
+
     def remove(self, name: str, *, force: bool = False, prune: bool = True) -> RemovalReport:
         """docker rmi for one name: untag, or delete the image when nothing else names it."""
         report = RemovalReport()
@@ -311,13 +335,18 @@ class Store:
             db.execute("DELETE FROM tags WHERE name=?", (str(ref),))
         report.untagged.append(ref.familiar)
 
-    def _delete(self, image_id: str, report: RemovalReport, *, prune: bool) -> None:
+    def _delete(self, image_id: str, report: RemovalReport, *, prune: bool,
+                only_if_unreferenced: bool = False) -> None:
         from lamina.oci.identity import chain_ids
 
         pending = [image_id]
         with locks.gc_lock(self.root):
             while pending:
                 current = pending.pop()
+                if not self.meta.query("SELECT 1 FROM images WHERE id=?", (current,)):
+                    continue  # another process removed it meanwhile
+                if only_if_unreferenced and (self._references(current) or self.children(current)):
+                    continue
                 record = self.image(current)
                 diff_ids = self.image_diff_ids(current)
                 with self.meta.transaction() as db:

@@ -182,3 +182,21 @@ def test_list_layer_reports_whiteouts_and_opaque_dirs():
         ("etc/hosts", "file", 10, ""),
         ("etc/h", "hardlink", 0, "etc/hosts"),
     ]
+
+
+@needs_root
+def test_without_same_owner_files_belong_to_the_caller(tmp_path: Path):
+    header = encode_header(b"f", b"0", 0o4755, 4242, 4243, 1, MTIME, xattrs={})
+    applied = apply_layer(io.BytesIO(header + b"x" + bytes(511) + bytes(1024)), tmp_path, same_owner=False)
+    st = os.lstat(tmp_path / "f")
+    assert (st.st_uid, st.st_gid) == (os.geteuid(), os.getegid())
+    assert stat.S_IMODE(st.st_mode) == 0o4755
+    assert applied.skipped == 0
+
+
+def test_xattrs_the_kernel_refuses_are_counted_not_fatal(tmp_path: Path):
+    # user.* xattrs are not allowed on symlinks.
+    header = encode_header(b"s", b"2", 0o777, 0, 0, 0, MTIME, linkname=b"t", xattrs={"user.x": b"1"})
+    applied = apply_layer(io.BytesIO(header + bytes(1024)), tmp_path, same_owner=os.geteuid() == 0)
+    assert os.readlink(tmp_path / "s") == "t"
+    assert applied.skipped == 1

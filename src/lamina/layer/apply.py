@@ -49,8 +49,9 @@ _KIND_BY_TYPE = {
 class AppliedLayer:
     """What applying a layer did: members processed and file bytes written.
 
-    ``skipped`` counts what could not be applied for lack of privilege (device nodes, chown,
-    xattrs when not root or on a filesystem without xattr support): best effort, like docker.
+    ``skipped`` counts what could not be applied for lack of privilege or support (device
+    nodes without ``same_owner``, xattrs the kernel or filesystem refuses): best effort, like
+    docker.
     """
 
     entries: int
@@ -80,8 +81,9 @@ def apply_layer(tar_stream: BinaryIO, target: Path, *, same_owner: bool = True) 
     """Extract the uncompressed layer tar ``tar_stream`` onto the directory ``target``.
 
     ``target`` holds the lower layers already (or nothing, for a base layer). With
-    ``same_owner`` (root), owners, device nodes and all xattrs are applied exactly; without it
-    they are applied where the kernel allows and counted in ``AppliedLayer.skipped``.
+    ``same_owner`` (root) owners and device nodes are applied exactly; without it files belong
+    to the caller and device nodes that cannot be made are skipped. xattrs the kernel refuses
+    (EPERM/ENOTSUP) are skipped either way; both are counted in ``AppliedLayer.skipped``.
     Raises LayerError, naming the member, for anything unsafe or unappliable.
     """
     return _Applier(Path(target), same_owner).run(TarReader(tar_stream))
@@ -271,15 +273,12 @@ class _Applier:
         os.utime(path, ns=(member.mtime_ns, member.mtime_ns), follow_symlinks=False)
 
     def _owner(self, member: TarMember, path: str | int) -> None:
-        try:
-            if isinstance(path, int):
-                os.chown(path, member.uid, member.gid)
-            else:
-                os.chown(path, member.uid, member.gid, follow_symlinks=False)
-        except PermissionError:
-            if self.same_owner:
-                raise
-            self.skipped += 1
+        if not self.same_owner:
+            return  # like tar --no-same-owner: everything belongs to whoever applies the layer
+        if isinstance(path, int):
+            os.chown(path, member.uid, member.gid)
+        else:
+            os.chown(path, member.uid, member.gid, follow_symlinks=False)
 
     def _xattrs(self, member: TarMember, path: str | int) -> None:
         for name, value in member.xattrs.items():

@@ -92,12 +92,12 @@ def _is_overlay_xattr(name: str) -> bool:
 
 def _is_runtime_mountpoint(rel: bytes, path: bytes, st: os.stat_result, lowers: list[bytes]) -> bool:
     """True when ``rel`` holds only what the runtime created to mount over, and the image never had."""
-    in_scope = rel in _MOUNTPOINTS or rel in _MOUNTPOINT_PARENTS or rel.startswith(b"dev/")
-    if not in_scope:
+    is_mountpoint = rel in _MOUNTPOINTS or rel.startswith(b"dev/")
+    if not is_mountpoint and rel not in _MOUNTPOINT_PARENTS:
         return False
     mode = st.st_mode
     if stat.S_ISREG(mode):
-        if st.st_size != 0 or rel in _MOUNTPOINT_PARENTS:
+        if st.st_size != 0 or not is_mountpoint:
             return False
         return _lower_lstat(rel, lowers) is None
     if not stat.S_ISDIR(mode):
@@ -113,7 +113,7 @@ def _is_runtime_mountpoint(rel: bytes, path: bytes, st: os.stat_result, lowers: 
     lower = _lower_lstat(rel, lowers)
     if lower is None:
         # An empty /etc the runtime did not need is the step's own mkdir; /proc etc. are not.
-        return rel in _MOUNTPOINTS or bool(children)
+        return is_mountpoint or bool(children)
     # Copied up only because a mount point was created inside: nothing of its own changed
     # (its mtime did, by that very creation).
     return (

@@ -1,0 +1,154 @@
+"""The build context on disk: walking it and resolving COPY/ADD sources inside it.
+
+A Dockerfile must not reach outside its context, whatever its paths or the context's symlinks
+say: ``COPY ../secret``, ``COPY /etc/passwd`` and a symlink to ``/`` all stay inside. Symlinks
+are never followed while walking; the source named by COPY is followed (once per path
+component, resolved as if the context were ``/``), the way BuildKit does.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from lamina.build.dockerignore import PatternMatcher, go_match
+from lamina.errors import BuildError
+
+_MAX_SYMLINKS = 255
+_GLOB_CHARS = frozenset("*?[\\")
+
+
+class ContextError(BuildError):
+    """A COPY/ADD source is missing from the build context (or excluded by .dockerignore)."""
+
+
+def walk_context(root: str | os.PathLike[str], matcher: PatternMatcher | None = None) -> Iterator[tuple[str, os.stat_result]]:
+    """Yield ``(relative_path, lstat)`` for every entry of the context not excluded, in lexical order.
+
+    Paths use ``/``. An excluded directory is not yielded; its children are visited only when a
+    ``!`` exception could re-include one of them, so consumers create parent directories as needed.
+    """
+    base = Path(root).resolve()
+    yield from _walk(base, "", matcher, None)
+
+
+def _walk(
+    directory: Path, prefix: str, matcher: PatternMatcher | None, parent: list[bool] | None
+) -> Iterator[tuple[str, os.stat_result]]:
+    try:
+        with os.scandir(directory) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        relative = prefix + entry.name
+        info = entry.stat(follow_symlinks=False)
+        results = None
+        if matcher is not None and matcher.patterns:
+            excluded, results = matcher.matches_with_parents(relative, parent)
+            if excluded:
+                if stat.S_ISDIR(info.st_mode) and matcher.exclusions and matcher.may_include_below(relative):
+                    yield from _walk(Path(entry.path), relative + "/", matcher, results)
+                continue
+        yield relative, info
+        if stat.S_ISDIR(info.st_mode):
+            yield from _walk(Path(entry.path), relative + "/", matcher, results)
+
+
+def resolve_sources(root: str | os.PathLike[str], source: str, matcher: PatternMatcher | None = None) -> list[str]:
+    """The context paths a COPY/ADD source names, relative to the context (``.`` for the root).
+
+    ``source`` is cleaned as if the context were ``/`` (so ``..`` cannot climb out); wildcards
+    match per path component with Go ``filepath.Match`` rules; the matched path itself is
+    followed if it is a symlink, without leaving the context. Raises :class:`ContextError` when
+    nothing matches.
+    """
+    base = Path(root).resolve()
+    cleaned = _rooted(source)
+    if not any(ch in _GLOB_CHARS for ch in cleaned):
+        candidates = [cleaned]
+    else:
+        candidates = _glob(base, cleaned)
+    found = []
+    for candidate in candidates:
+        resolved = resolve_in_context(base, candidate)
+        if resolved in found:
+            continue  # reached twice, e.g. through a symlinked directory
+        if os.path.lexists(_host(base, resolved)) and not _excluded(matcher, candidate, resolved):
+            found.append(resolved)
+    if not found:
+        if candidates and cleaned == candidates[0]:
+            raise ContextError(f'"{source}": not found in build context (or excluded by .dockerignore)')
+        raise ContextError(f'no source files were specified for "{source}"')
+    return found
+
+
+def resolve_in_context(root: str | os.PathLike[str], path: str) -> str:
+    """Resolve every symlink in ``path`` as if ``root`` were ``/``; return the path relative to root."""
+    base = Path(root)
+    pending = [part for part in _rooted(path).split("/") if part not in ("", ".")]
+    resolved: list[str] = []
+    links = 0
+    while pending:
+        part = pending.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = base.joinpath(*resolved, part)
+        try:
+            is_link = candidate.is_symlink()
+        except OSError:
+            is_link = False
+        if not is_link:
+            resolved.append(part)
+            continue
+        links += 1
+        if links > _MAX_SYMLINKS:
+            raise ContextError(f"too many levels of symbolic links in {path!r}")
+        target = os.readlink(candidate)
+        if target.startswith("/"):
+            resolved = []
+        pending = [p for p in target.split("/") if p not in ("", ".")] + pending
+    return "/".join(resolved) or "."
+
+
+def _rooted(path: str) -> str:
+    """Clean ``path`` relative to the context root; ``/a/../../b`` → ``b``, ``/`` → ``.``."""
+    cleaned = posixpath.normpath("/" + path).lstrip("/")
+    return cleaned or "."
+
+
+def _glob(base: Path, pattern: str) -> list[str]:
+    """Expand a wildcard path one component at a time, following directories inside the context."""
+    matches = [""]
+    for component in pattern.split("/"):
+        expanded = []
+        for prefix in matches:
+            if not any(ch in _GLOB_CHARS for ch in component):
+                expanded.append(prefix + component)
+                continue
+            directory = _host(base, resolve_in_context(base, prefix.rstrip("/") or "."))
+            try:
+                names = sorted(os.listdir(directory))
+            except (NotADirectoryError, FileNotFoundError):
+                continue
+            try:
+                expanded.extend(prefix + name for name in names if go_match(component, name))
+            except ValueError:
+                raise ContextError(f"invalid pattern {pattern!r}: syntax error in pattern") from None
+        matches = [match + "/" for match in expanded]
+    return [match.rstrip("/") for match in matches]
+
+
+def _excluded(matcher: PatternMatcher | None, *paths: str) -> bool:
+    if matcher is None:
+        return False
+    return any(path != "." and matcher.matches(path) for path in paths)
+
+
+def _host(base: Path, relative: str) -> Path:
+    return base if relative == "." else base / relative

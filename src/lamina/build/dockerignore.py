@@ -1,0 +1,305 @@
+""".dockerignore: which files of the build context the builder never sees.
+
+Same rules as docker (moby/patternmatcher and its ignorefile reader): Go ``filepath.Match``
+globs plus ``**``; the last matching pattern wins; ``!pattern`` re-includes; a pattern that matches
+a directory excludes everything below it, yet a later ``!`` exception can still bring back a
+child. ``<Dockerfile>.dockerignore`` beside the Dockerfile wins over the context's ``.dockerignore``.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lamina.errors import BuildError
+
+_GO_TRIM = "\t\n\v\f\r \x85\xa0"
+_REGEX_ESCAPED = frozenset(".+()|{}$")
+
+
+class IgnorePatternError(BuildError):
+    """A .dockerignore pattern is not valid Go glob syntax."""
+
+
+def read_ignore_file(content: str | bytes) -> list[str]:
+    """The patterns of an ignore file: ``#`` comments at column 0, blanks skipped, paths cleaned."""
+    if isinstance(content, bytes):
+        content = content.decode("utf-8", errors="replace")
+    if content.startswith("\ufeff"):
+        content = content[1:]
+    patterns = []
+    for raw in content.split("\n"):
+        line = raw[:-1] if raw.endswith("\r") else raw
+        if line.startswith("#"):
+            continue
+        pattern = line.strip(_GO_TRIM)
+        if not pattern:
+            continue
+        invert = pattern.startswith("!")
+        if invert:
+            pattern = pattern[1:].strip(_GO_TRIM)
+        if pattern:
+            pattern = go_clean(pattern)
+            if len(pattern) > 1 and pattern.startswith("/"):
+                pattern = pattern[1:]
+        patterns.append("!" + pattern if invert else pattern)
+    return patterns
+
+
+def load_ignore_patterns(context_dir: str | os.PathLike[str], dockerfile: str | os.PathLike[str] | None = None) -> list[str]:
+    """Patterns for a build: ``<dockerfile>.dockerignore`` if it exists, else ``<context>/.dockerignore``."""
+    candidates = []
+    if dockerfile is not None:
+        candidates.append(Path(str(dockerfile) + ".dockerignore"))
+    candidates.append(Path(context_dir) / ".dockerignore")
+    for candidate in candidates:
+        try:
+            return read_ignore_file(candidate.read_bytes())
+        except FileNotFoundError:
+            continue
+    return []
+
+
+def go_clean(path: str) -> str:
+    """Go's ``path.Clean``: like ``posixpath.normpath`` but ``//x`` becomes ``/x`` and "" becomes "."."""
+    if not path:
+        return "."
+    cleaned = posixpath.normpath(path)
+    if cleaned.startswith("//"):
+        cleaned = "/" + cleaned.lstrip("/")
+    return cleaned
+
+
+@dataclass(slots=True)
+class _Pattern:
+    text: str  # cleaned, without the "!"
+    exclusion: bool
+    kind: str = ""  # exact, prefix, suffix or regex; compiled on first use
+    regex: re.Pattern[str] | None = None
+    error: bool = False
+
+    def match(self, path: str) -> bool:
+        if not self.kind and not self.error:
+            self._compile()
+        if self.error:
+            raise IgnorePatternError(f"invalid .dockerignore pattern {self.text!r}: syntax error in pattern")
+        if self.kind == "exact":
+            return path == self.text
+        if self.kind == "prefix":
+            return path.startswith(self.text[:-2])
+        if self.kind == "suffix":
+            suffix = self.text[2:]
+            return path.endswith(suffix) or (suffix.startswith("/") and path == suffix[1:])
+        assert self.regex is not None
+        return self.regex.match(path) is not None
+
+    def _compile(self) -> None:
+        """Translate to a regex, noting the cheap cases (exact, ``dir/**``, ``**/name``) as patternmatcher does."""
+        pattern = self.text
+        out = ["^"]
+        kind = "exact"
+        i = 0
+        iteration = 0
+        n = len(pattern)
+        while i < n:
+            ch = pattern[i]
+            i += 1
+            if ch == "*":
+                if i < n and pattern[i] == "*":
+                    i += 1
+                    if i < n and pattern[i] == "/":
+                        i += 1
+                    if i >= n:
+                        if kind == "exact":
+                            kind = "prefix"
+                        else:
+                            out.append(".*")
+                            kind = "regex"
+                    else:
+                        out.append("(.*/)?")
+                        kind = "regex"
+                    if iteration == 0:
+                        kind = "suffix"
+                else:
+                    out.append("[^/]*")
+                    kind = "regex"
+            elif ch == "?":
+                out.append("[^/]")
+                kind = "regex"
+            elif ch in _REGEX_ESCAPED:
+                out.append("\\" + ch)
+            elif ch == "\\":
+                if i < n:
+                    out.append("\\" + pattern[i])
+                    i += 1
+                    kind = "regex"
+                else:
+                    out.append("\\\\")
+            elif ch in "[]":
+                out.append(ch)
+                kind = "regex"
+            else:
+                out.append(ch)
+            iteration += 1
+        self.kind = kind
+        if kind == "regex":
+            try:
+                self.regex = re.compile("".join(out) + "$", re.S)
+            except re.error:
+                self.error = True
+
+
+class PatternMatcher:
+    """Decides whether a context path is excluded; build it once per build, query per path."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.patterns: list[_Pattern] = []
+        for raw in patterns:
+            text = raw.strip(_GO_TRIM)
+            if not text:
+                continue
+            text = go_clean(text)
+            exclusion = text.startswith("!")
+            if exclusion:
+                if len(text) == 1:
+                    raise IgnorePatternError('illegal exclusion pattern: "!"')
+                text = text[1:]
+            try:
+                go_match(text, ".")
+            except ValueError:
+                raise IgnorePatternError(f"invalid .dockerignore pattern {raw!r}: syntax error in pattern") from None
+            self.patterns.append(_Pattern(text, exclusion))
+        self.exclusions = any(p.exclusion for p in self.patterns)
+
+    def matches(self, path: str) -> bool:
+        """True when ``path`` (slash-separated, relative to the context) is excluded."""
+        if go_clean(path) == ".":
+            return False  # the context root itself is never excluded
+        excluded, _ = self.matches_with_parents(path, None)
+        return excluded
+
+    def matches_with_parents(self, path: str, parent: Sequence[bool] | None) -> tuple[bool, list[bool]]:
+        """Like :meth:`matches`, reusing the per-pattern results of the parent directory.
+
+        Returns the verdict and this path's per-pattern results, to pass for its children.
+        A pattern that matched a parent directory matches everything below it.
+        """
+        path = go_clean(path)
+        excluded = False
+        results = [False] * len(self.patterns)
+        for index, pattern in enumerate(self.patterns):
+            matched = bool(parent) and parent[index]  # type: ignore[index]
+            if not matched:
+                if pattern.exclusion != excluded:
+                    continue
+                matched = pattern.match(path)
+                if not matched and not parent:
+                    matched = any(pattern.match(ancestor) for ancestor in _ancestors(path))
+            results[index] = matched
+            if matched:
+                excluded = not pattern.exclusion
+        return excluded, results
+
+    def may_include_below(self, directory: str) -> bool:
+        """Could an exception pattern re-include something inside an excluded ``directory``?"""
+        prefix = directory.rstrip("/") + "/"
+        for pattern in self.patterns:
+            if not pattern.exclusion:
+                continue
+            literal = _literal_prefix(pattern.text)
+            if literal == pattern.text:
+                if (pattern.text + "/").startswith(prefix):
+                    return True
+            elif literal.startswith(prefix) or prefix.startswith(literal):
+                return True
+        return False
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _literal_prefix(pattern: str) -> str:
+    """The part of a pattern before its first wildcard or escape."""
+    for index, ch in enumerate(pattern):
+        if ch in "*?[\\":
+            return pattern[:index]
+    return pattern
+
+
+def go_match(pattern: str, name: str) -> bool:
+    """Go's ``filepath.Match`` on Linux: ``*``/``?`` never match ``/``; raise ValueError on bad syntax."""
+    return _glob_regex(pattern).fullmatch(name) is not None
+
+
+_GLOB_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    cached = _GLOB_CACHE.get(pattern)
+    if cached is not None:
+        return cached
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "\\":
+            if i >= n:
+                raise ValueError("syntax error in pattern")
+            out.append(re.escape(pattern[i]))
+            i += 1
+        elif ch == "[":
+            klass, i = _glob_class(pattern, i)
+            out.append(klass)
+        else:
+            out.append(re.escape(ch))
+    compiled = re.compile("".join(out), re.S)
+    if len(_GLOB_CACHE) < 4096:
+        _GLOB_CACHE[pattern] = compiled
+    return compiled
+
+
+def _glob_class(pattern: str, i: int) -> tuple[str, int]:
+    """Translate a ``[...]`` class starting after ``[``; Go rejects ``[]``, ``[-x]``, ``[x-]``."""
+    n = len(pattern)
+    negate = i < n and pattern[i] == "^"
+    if negate:
+        i += 1
+    ranges: list[str] = []
+    count = 0
+    while True:
+        if i >= n:
+            raise ValueError("syntax error in pattern")
+        if pattern[i] == "]" and count > 0:
+            i += 1
+            break
+        low, i = _class_char(pattern, i)
+        high = low
+        if i < n and pattern[i] == "-":
+            high, i = _class_char(pattern, i + 1)
+        count += 1
+        if low <= high:  # Go accepts an inverted range; it just matches nothing
+            ranges.append(re.escape(low) if low == high else f"{re.escape(low)}-{re.escape(high)}")
+    if not ranges:
+        return ("[\\s\\S]" if negate else "(?!)"), i
+    return "[" + ("^" if negate else "") + "".join(ranges) + "]", i
+
+
+def _class_char(pattern: str, i: int) -> tuple[str, int]:
+    if i >= len(pattern) or pattern[i] in "-]":
+        raise ValueError("syntax error in pattern")
+    if pattern[i] == "\\":
+        i += 1
+        if i >= len(pattern):
+            raise ValueError("syntax error in pattern")
+    return pattern[i], i + 1

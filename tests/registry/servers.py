@@ -356,6 +356,7 @@ class Fault:
     after_bytes: int = 0
     delay: float = 0.0
     target: str = ""
+    skip: int = 0  # let this many matching requests through first
 
 
 @dataclass
@@ -411,6 +412,9 @@ class FaultProxy:
         with self.lock:
             for fault in self.faults:
                 if fault.times > 0 and fault.method in (method, "*") and re.search(fault.path, path):
+                    if fault.skip:
+                        fault.skip -= 1
+                        continue
                     fault.times -= 1
                     return fault
         return None

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from servers import Fault, FaultProxy, digest_of, free_port, make_client, opener, push_blob, random_bytes
+from servers import Fault, FaultProxy, free_port, make_client, push_blob, random_bytes
 
 from lamina.errors import DigestMismatchError, RegistryError
 from lamina.registry.client import RegistryClient
@@ -140,19 +140,9 @@ def test_upload_resumes_at_the_offset_the_registry_reports(fault_proxy: FaultPro
     # The second chunk's PATCH is cut before it reaches the registry: the registry holds the
     # first chunk, says so on GET <location>, and the upload continues from there.
     data = random_bytes(3 * MIB)
-    fault_proxy.add(Fault("PATCH", "/blobs/uploads/", "drop_request", after_bytes=4096))
-    fault_proxy.faults[-1].times = 0
+    fault_proxy.add(Fault("PATCH", "/blobs/uploads/", "drop_request", after_bytes=4096, skip=1))
     with make_client(fault_proxy.host) as client:
-        digest = digest_of(data)
-        first_patch_done = {"n": 0}
-
-        def arm_after_first_chunk(done: int, total: int | None) -> None:
-            if done >= MIB and first_patch_done["n"] == 0:
-                first_patch_done["n"] = 1
-                fault_proxy.faults[-1].times = 1
-
-        client.upload_blob("faults/resume", digest, len(data), opener(data), chunk_size=MIB,
-                           progress=arm_after_first_chunk)
+        digest = push_blob(client, "faults/resume", data, chunk_size=MIB)
         assert fetch(client, digest, len(data), "faults/resume") == data
     patches = fault_proxy.requests("PATCH")
     ranges = [p.headers.get("Content-Range") for p in patches]

@@ -202,11 +202,7 @@ class _Applier:
             self._remove(path)
             fd = os.open(path, flags, 0o600)
         try:
-            def write_all(view: memoryview) -> None:
-                while view:
-                    view = view[os.write(fd, view):]
-
-            self.bytes += reader.copy_data(write_all)
+            self.bytes += reader.copy_data_to_fd(fd)
             self._owner(member, fd)
             self._xattrs(member, fd)
             os.chmod(fd, member.mode & 0o7777)

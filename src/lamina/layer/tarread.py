@@ -10,6 +10,7 @@ archive is a LayerError, never a shorter layer. The tests check it against tarfi
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -78,6 +79,18 @@ class TarReader:
                 self._data_left = member.size
                 self._unread = member.size + (-member.size % BLOCK)
             yield member
+
+    def copy_data_to_fd(self, fd: int) -> int:
+        """Write the current member's data to the file descriptor ``fd``; returns the byte count."""
+        total = 0
+        while self._data_left:
+            view = self._view(self._data_left)
+            total += len(view)
+            self._data_left -= len(view)
+            self._unread -= len(view)
+            while view:
+                view = view[os.write(fd, view):]
+        return total
 
     def copy_data(self, write: Callable[[memoryview], object]) -> int:
         """Pass the current member's data to ``write`` in large slices; returns the byte count."""
@@ -192,40 +205,59 @@ class TarReader:
 
 
 
-_USTAR = struct.Struct("100s8s8s8s12s12s8sc100s8s32s32s8s8s155s12x")
+# ustar layout: name 100, mode 8, uid 8, gid 8, size 12, mtime 12, checksum 8, typeflag 1,
+# linkname 100, magic+version 8, uname 32, gname 32, devmajor 8, devminor 8, prefix 155, pad 12.
+_TEXT = struct.Struct("100s48x8xc100s8s32x32x8x8x155s12x")
+# The numeric fields alone, read from a copy of the block with NULs turned into spaces so that
+# int(field, 8) takes them as they are ("0000644\0", " 644 ", ...): one C call per field.
+_NUMERIC = struct.Struct("100x8s8s8s12s12s8s1x100x8x32x32x8s8s155x12x")
+_NUL_TO_SPACE = bytes.maketrans(b"\0", b" ")
 _POSIX_MAGIC = b"ustar\x0000"
 _CHECKSUM_SPACES = 8 * 0x20
+_DEVICES = (b"3", b"4")
 
 
 def _parse_header(block: bytes, offset: int) -> TarMember:
     """Decode one 512-byte ustar/GNU/v7 header (the values PAX and GNU records may override)."""
-    (name, mode, uid, gid, size, mtime, checksum, kind, linkname, magic,
-     _uname, _gname, devmajor, devminor, prefix) = _USTAR.unpack(block)
+    name, kind, linkname, magic, prefix = _TEXT.unpack(block)
+    numbers = _NUMERIC.unpack(block.translate(_NUL_TO_SPACE))
     try:
-        stored = _number(checksum)
-        if stored != sum(block) - sum(checksum) + _CHECKSUM_SPACES and stored != _signed_checksum(block):
+        try:
+            mode, uid, gid = int(numbers[0], 8), int(numbers[1], 8), int(numbers[2], 8)
+            size, mtime, checksum = int(numbers[3], 8), int(numbers[4], 8), int(numbers[5], 8)
+        except ValueError:  # empty or base-256 fields
+            mode, uid, gid, size, mtime, checksum = (_number(numbers[i], i, block) for i in range(6))
+        if checksum != sum(block) - sum(block[148:156]) + _CHECKSUM_SPACES and checksum != _signed_checksum(block):
             raise ValueError("bad checksum")
-        if stored < 0 or _number(size) < 0:
-            raise ValueError("negative number")
-        if kind == b"\0" or kind == b"0":
-            kind = b"0"
-        member = TarMember(
-            name="", type=kind, size=_number(size), mode=_number(mode), uid=_number(uid),
-            gid=_number(gid), mtime_ns=_number(mtime) * 1_000_000_000,
-            devmajor=_number(devmajor), devminor=_number(devminor), offset=offset,
-        )
+        if size < 0:
+            raise ValueError("negative size")
+        devmajor = devminor = 0
+        if kind in _DEVICES:
+            devmajor, devminor = _number(numbers[6], 6, block), _number(numbers[7], 7, block)
     except ValueError as exc:
         raise LayerError(f"layer tar is corrupt: invalid header at byte {offset} ({exc})") from None
     raw_name = name.split(b"\0", 1)[0]
     if magic == _POSIX_MAGIC and prefix[0]:
         raw_name = prefix.split(b"\0", 1)[0] + b"/" + raw_name
-    member.name = _decode(raw_name)
-    member.linkname = _decode(linkname.split(b"\0", 1)[0])
-    return member
+    return TarMember(
+        name=_decode(raw_name), type=kind, size=size, mode=mode, uid=uid, gid=gid,
+        mtime_ns=mtime * 1_000_000_000, linkname=_decode(linkname.split(b"\0", 1)[0]),
+        devmajor=devmajor, devminor=devminor, offset=offset,
+    )
 
 
-def _number(field: bytes) -> int:
-    """A numeric header field: NUL/space-terminated octal, or GNU base-256 for large values."""
+# Where each of _NUMERIC's fields sits in the raw block, for the slow path.
+_NUMERIC_SPANS = ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148), (148, 156), (329, 337), (337, 345))
+
+
+def _number(spaced: bytes, index: int, block: bytes) -> int:
+    """A numeric header field: octal (the fast path), or GNU base-256 for large values."""
+    try:
+        return int(spaced, 8)
+    except ValueError:
+        pass
+    start, end = _NUMERIC_SPANS[index]
+    field = block[start:end]
     lead = field[0]
     if lead & 0x80:
         value = int.from_bytes(field[1:], "big")

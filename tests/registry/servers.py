@@ -349,7 +349,7 @@ class Fault:
 
     method: str
     path: str
-    action: str  # drop_response | drop_request | cut_request | status | slow | tamper | redirect | paginate
+    action: str  # drop_response | drop_request | cut_request | status | slow | tamper | redirect | paginate | add_headers
     times: int = 1
     status: int = 503
     headers: dict[str, str] = field(default_factory=dict)
@@ -502,6 +502,8 @@ class FaultProxy:
                     payload = response.read()
                     passthrough = [(k, v) for k, v in passthrough if k.lower() != "content-length"]
                     passthrough.append(("Content-Length", str(len(payload))))
+                if fault and fault.action == "add_headers":
+                    passthrough += list(fault.headers.items())
                 for key, value in passthrough:
                     self.send_header(key, value)
                 self.end_headers()

@@ -56,6 +56,16 @@ def test_chunked_upload_sends_several_patches_with_content_range(fault_proxy) ->
     assert sink.getvalue() == data
 
 
+def test_chunk_minimum_announced_by_the_registry_is_honoured(fault_proxy) -> None:
+    data = random_bytes(2 * 1024 * 1024 + 10)
+    fault_proxy.add(Fault("POST", "/blobs/uploads/", "add_headers", headers={"OCI-Chunk-Min-Length": "1048576"}))
+    with make_client(fault_proxy.host) as client:
+        digest = push_blob(client, "rt/min-chunk", data, chunk_size=256 * 1024)
+        assert client.blob_exists("rt/min-chunk", digest) == len(data)
+    patches = fault_proxy.requests("PATCH")
+    assert [p.headers["Content-Range"] for p in patches] == ["0-1048575", "1048576-2097151", "2097152-2097161"]
+
+
 def test_existing_blob_is_not_uploaded_again(anon_client: RegistryClient) -> None:
     data = random_bytes(1000)
     push_blob(anon_client, "rt/again", data)

@@ -18,7 +18,7 @@ from lamina.layer.apply import apply_layer, list_layer
 from lamina.layer.overlaydiff import write_overlay_diff
 from lamina.layer.tarwrite import write_dir_tar
 
-from .helpers import IS_ROOT, MTIME, tree_state
+from .helpers import IS_ROOT, MTIME, make_tar, tree_state
 
 pytestmark = pytest.mark.skipif(not IS_ROOT, reason="mounting overlayfs needs root")
 
@@ -221,3 +221,35 @@ def test_runc_mountpoints_do_not_leak_into_the_diff(overlay: Overlay, tmp_path: 
     overlay.unmount()
     assert (overlay.upper / "proc").is_dir() and (overlay.upper / "etc/resolv.conf").exists()
     assert members(overlay.diff()) == [("bin", "dir"), ("bin/rm", "whiteout"), ("hello", "file")]
+
+
+def test_applying_onto_a_mounted_overlay_records_overlay_whiteouts(overlay: Overlay, tmp_path: Path):
+    """The snapshotter's path: apply a layer on the merged view, then the upper dir is that layer."""
+    lower = overlay.lower
+    (lower / "keep").mkdir()
+    (lower / "keep/old").write_text("old")
+    (lower / "gone").write_text("gone")
+    (lower / "opaque/sub").mkdir(parents=True)
+    (lower / "opaque/sub/old").write_text("old")
+    os.symlink("keep", lower / "alias")  # a parent symlink from a lower layer must be followed
+    overlay.mount()
+    layer = io.BytesIO()
+    layer.write(make_tar(
+        ("file", ".wh.gone"), ("dir", "opaque"), ("file", "opaque/new", b"new"),
+        ("file", "opaque/.wh..wh..opq"), ("file", "alias/through-link", b"t"), ("hardlink", "keep/link", "keep/old"),
+    ))
+    layer.seek(0)
+    apply_layer(layer, overlay.merged)
+    expected = tree_state(overlay.merged)
+    overlay.unmount()
+    assert os.stat(overlay.upper / "gone").st_rdev == 0  # an overlay whiteout, made by overlayfs
+    assert (overlay.upper / "keep/through-link").read_text() == "t"
+
+    rebuilt = tmp_path / "rebuilt"
+    rebuilt.mkdir()
+    base_layer = io.BytesIO()
+    write_dir_tar(lower, base_layer)
+    base_layer.seek(0)
+    apply_layer(base_layer, rebuilt)
+    apply_layer(io.BytesIO(overlay.diff()), rebuilt)
+    assert tree_state(rebuilt) == expected

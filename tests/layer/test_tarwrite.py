@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from lamina.errors import LayerError
 from lamina.layer.tarwrite import write_dir_tar
 
 from .helpers import MTIME, needs_root
@@ -171,3 +172,8 @@ def test_gnu_tar_lists_what_docker_would_show(tmp_path: Path):
         f"prw-r--r-- 0/0 0 {when} fifo",
         f"crw-r--r-- 0/0 1,3 {when} null",
     ]
+
+
+def test_missing_root_is_an_error_not_an_empty_layer(tmp_path: Path):
+    with pytest.raises(LayerError, match="not a directory"):
+        write_dir_tar(tmp_path / "missing", io.BytesIO())

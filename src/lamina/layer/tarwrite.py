@@ -77,6 +77,8 @@ class TreeWalk:
     """
 
     def __init__(self, root: bytes):
+        if not os.path.isdir(root):
+            raise LayerError(f"cannot archive {os.fsdecode(root)}: not a directory")
         self._root = root.rstrip(b"/") or b"/"
         self._skip = False
 

@@ -19,6 +19,9 @@ from lamina.build.dockerfile.shell_words import GO_SPACE, go_quote
 # Blanks that separate words in FROM/EXPOSE/legacy ENV; unlike GO_SPACE it excludes newlines.
 BLANKS = re.compile(r"[\t\v\f\r ]+")
 _GO_STRIP = "".join(sorted(GO_SPACE))
+_GO_SPACES = re.compile("[" + re.escape(_GO_STRIP) + "]+")
+# A flag word without quotes or escape tokens: the common case, taken without a character loop.
+_PLAIN_FLAG = re.compile("--[^" + re.escape(_GO_STRIP) + "'\"\\\\`]*(?=[" + re.escape(_GO_STRIP) + "]|\\Z)")
 
 
 class ArgumentError(ValueError):
@@ -60,6 +63,13 @@ def extract_flags(text: str, escape: str) -> tuple[str, list[str]]:
             return "", flags
         if not text.startswith("--", pos):
             return text[pos:], flags
+        plain = _PLAIN_FLAG.match(text, pos)
+        if plain is not None:
+            pos = plain.end()
+            if plain.group() == "--":
+                return (text[pos:] if pos < n else ""), flags
+            flags.append(plain.group())
+            continue
         word: list[str] = []
         quoted = False  # an empty quoted value ("") still makes a word
         quote = ""
@@ -93,6 +103,8 @@ def extract_flags(text: str, escape: str) -> tuple[str, list[str]]:
 
 def parse_words(text: str, escape: str) -> list[str]:
     """Split on unquoted blanks, keeping quotes and escapes in the words (ENV/LABEL/ARG)."""
+    if "'" not in text and '"' not in text and escape not in text:
+        return [word for word in _GO_SPACES.split(text) if word]
     words: list[str] = []
     word: list[str] = []
     keep_empty = False

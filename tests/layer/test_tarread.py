@@ -131,3 +131,43 @@ def test_the_stream_is_drained_after_the_end_marker():
     stream = io.BytesIO(make_tar(("file", "a", b"x")) + bytes(8192))
     list(TarReader(stream))
     assert stream.read() == b""
+
+
+class Dribble(io.RawIOBase):
+    """A stream that returns short reads of odd sizes, like a pipe or a decompressor."""
+
+    def __init__(self, data: bytes, seed: int):
+        self._data = memoryview(data)
+        self._pos = 0
+        self._sizes = [1, 7, 511, 513, 1000, 4096, 100_000]
+        self._seed = seed
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        self._seed = (self._seed * 1103515245 + 12345) % 2**31
+        step = min(size if size >= 0 else len(self._data), self._sizes[self._seed % len(self._sizes)])
+        chunk = bytes(self._data[self._pos:self._pos + step])
+        self._pos += len(chunk)
+        return chunk
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_short_unaligned_reads_give_the_same_members(sample_tree: Path, seed: int):
+    data = subprocess.run(
+        ["tar", "--format=posix", "-cf", "-", "-C", str(sample_tree), "."], check=True, capture_output=True
+    ).stdout
+    reader = TarReader(Dribble(data, seed))
+    dribbled = []
+    for member in reader:
+        body = bytearray()
+        reader.copy_data(body.extend)
+        dribbled.append((member.name, member.type, member.size, bytes(body)))
+    reader = TarReader(io.BytesIO(data))
+    whole = []
+    for member in reader:
+        body = bytearray()
+        reader.copy_data(body.extend)
+        whole.append((member.name, member.type, member.size, bytes(body)))
+    assert dribbled == whole and len(whole) > 5

@@ -72,6 +72,14 @@ def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryS
 
 
 @pytest.fixture(scope="session")
+def mtls_registry(tmp_path_factory: pytest.TempPathFactory, tls_registry: RegistryServer) -> Iterator[RegistryServer]:
+    """A TLS registry that also requires a client certificate signed by the same test CA."""
+    server = RegistryServer(tmp_path_factory.mktemp("mtls"), tls=tls_registry.tls, require_client_cert=True).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def _session_proxy(anon_registry: RegistryServer) -> Iterator[FaultProxy]:
     proxy = FaultProxy(anon_registry.port).start()
     yield proxy

@@ -90,6 +90,8 @@ class TLSMaterial:
     ca_cert: Path
     server_cert: Path
     server_key: Path
+    client_cert: Path
+    client_key: Path
 
 
 def make_tls(directory: Path) -> TLSMaterial:
@@ -102,7 +104,13 @@ def make_tls(directory: Path) -> TLSMaterial:
     (directory / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
             "-out", "server.crt", "-days", "2", "-extfile", "ext.cnf", cwd=directory)
-    return TLSMaterial(directory / "ca.crt", directory / "server.crt", directory / "server.key")
+    openssl("req", *ec, "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=lamina client",
+            cwd=directory)
+    (directory / "client-ext.cnf").write_text("extendedKeyUsage=clientAuth\n")
+    openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "client.cert", "-days", "2", "-extfile", "client-ext.cnf", cwd=directory)
+    return TLSMaterial(directory / "ca.crt", directory / "server.crt", directory / "server.key",
+                       directory / "client.cert", directory / "client.key")
 
 
 # -- the registry ----------------------------------------------------------------------------------
@@ -111,7 +119,9 @@ def make_tls(directory: Path) -> TLSMaterial:
 class RegistryServer:
     """``docker-registry serve`` on a free loopback port with its own storage directory."""
 
-    def __init__(self, workdir: Path, *, auth_yaml: str = "", tls: TLSMaterial | None = None) -> None:
+    def __init__(
+        self, workdir: Path, *, auth_yaml: str = "", tls: TLSMaterial | None = None, require_client_cert: bool = False
+    ) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -121,6 +131,8 @@ class RegistryServer:
         tls_yaml = ""
         if tls:
             tls_yaml = f"  tls:\n    certificate: {tls.server_cert}\n    key: {tls.server_key}\n"
+            if require_client_cert:
+                tls_yaml += f"    clientcas:\n      - {tls.ca_cert}\n"
         config = (
             "version: 0.1\n"
             "log:\n  level: info\n  accesslog:\n    disabled: false\n"
@@ -165,6 +177,7 @@ class RegistryServer:
                 import ssl
 
                 context = ssl.create_default_context(cafile=str(self.tls.ca_cert))
+                context.load_cert_chain(str(self.tls.client_cert), str(self.tls.client_key))
                 conn: http.client.HTTPConnection = http.client.HTTPSConnection(
                     "127.0.0.1", self.port, timeout=1, context=context
                 )

@@ -223,6 +223,21 @@ def test_tls_failure_says_where_to_put_the_ca(tls_registry, tmp_path) -> None:
     assert str(tmp_path / "certs.d" / tls_registry.host / "ca.crt") in message
 
 
+def test_client_certificate_from_certs_d_is_presented(mtls_registry, tmp_path) -> None:
+    certs = tmp_path / "certs.d" / mtls_registry.host
+    certs.mkdir(parents=True)
+    (certs / "ca.crt").write_bytes(mtls_registry.tls.ca_cert.read_bytes())
+    config = RegistryConfig(certs_dirs=(tmp_path / "certs.d",), loopback_insecure=False)
+    with make_client(mtls_registry.host, config=config) as client, pytest.raises(RegistryError):
+        client.ping()  # no client certificate yet: the handshake is refused
+    (certs / "client.cert").write_bytes(mtls_registry.tls.client_cert.read_bytes())
+    (certs / "client.key").write_bytes(mtls_registry.tls.client_key.read_bytes())
+    with make_client(mtls_registry.host, config=config) as client:
+        client.retry_attempts = 1
+        assert client.ping() is None
+        assert push_blob(client, "mtls/app", b"mutual") == digest_of(b"mutual")
+
+
 def test_loopback_tls_registry_is_insecure_by_default_like_docker(tls_registry) -> None:
     with make_client(tls_registry.host) as client:
         assert client.ping() is None

@@ -110,6 +110,8 @@ class _EndpointState:
         self.authenticator = authenticator
         self.base_url: str | None = None
         self.challenge: Challenge | None = None
+        # A mirror that could not be reached is not asked again by this client.
+        self.unreachable = False
         self.lock = threading.Lock()
 
     @property
@@ -325,6 +327,8 @@ class RegistryClient:
             download.adopt_prefix(offset)
         last_error: RegistryError | None = None
         for state in self._endpoints:
+            if state.unreachable:
+                continue
             try:
                 self._download(state, repository, download)
                 return download.finish(self._display(repository, digest))
@@ -472,10 +476,11 @@ class RegistryClient:
             for index, scheme in enumerate(schemes):
                 base = f"{scheme}://{endpoint.host}{endpoint.path_prefix}"
                 client = self._http_for(base, insecure=endpoint.insecure)
-                last = index == len(schemes) - 1
+                # A mirror gets one try: the registry behind it can answer instead.
+                retry = index == len(schemes) - 1 and not endpoint.mirror
                 try:
                     response = self._exchange(
-                        client, lambda b=base, c=client: c.build_request("GET", f"{b}/v2/"), retry=last
+                        client, lambda b=base, c=client: c.build_request("GET", f"{b}/v2/"), retry=retry
                     )
                 except httpx.TransportError as exc:
                     failure = exc
@@ -490,6 +495,7 @@ class RegistryClient:
                 state.base_url = base
                 return base
             assert failure is not None
+            state.unreachable = endpoint.mirror
             raise self._transport_error(state, failure)
 
     def _request(
@@ -591,6 +597,8 @@ class RegistryClient:
     def _with_fallback(self, operation: Callable[[_EndpointState], Any]) -> Any:
         """Run a read against each mirror in turn, then the registry; the registry's error wins."""
         for state in self._endpoints:
+            if state.unreachable:
+                continue
             try:
                 return operation(state)
             except RegistryError:

@@ -41,10 +41,6 @@ class Endpoint:
     mirror: bool = False
     insecure: bool = False
 
-    @property
-    def name(self) -> str:
-        return f"{self.scheme}://{self.host}{self.path_prefix}" if self.scheme else self.host
-
 
 @dataclass(frozen=True)
 class TLSFiles:

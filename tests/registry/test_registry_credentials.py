@@ -161,3 +161,20 @@ def test_missing_helper_is_a_clear_error(docker_config: CredentialStore) -> None
 def test_credential_repr_hides_secrets() -> None:
     text = repr(Credential("user", "hunter2", "tok-123"))
     assert "hunter2" not in text and "tok-123" not in text and "user" in text
+
+
+def test_failing_helper_message_does_not_echo_the_secret(
+    docker_config: CredentialStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin-echo"
+    bin_dir.mkdir()
+    helper = bin_dir / "docker-credential-echo"
+    helper.write_text("#!/bin/sh\necho \"cannot store: $(cat)\"\nexit 3\n")
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    docker_config.path.parent.mkdir(parents=True)
+    docker_config.path.write_text(json.dumps({"credsStore": "echo"}))
+    with pytest.raises(RegistryError) as caught:
+        docker_config.store("ghcr.io", Credential("grace", "very-secret-value"))
+    assert "docker-credential-echo store failed" in str(caught.value)
+    assert "very-secret-value" not in str(caught.value)

@@ -781,6 +781,8 @@ class RegistryClient:
                 response = self._request(
                     state, "PATCH", session.location, scopes=scopes, headers=headers, body=body, retry=False
                 )
+            except AuthError:
+                raise
             except RegistryError as exc:
                 raise _Dropped(str(exc)) from None
             response.close()
@@ -800,6 +802,8 @@ class RegistryClient:
             response = self._request(
                 state, "PUT", url, scopes=scopes, headers={"Content-Length": "0"}, body=b"", retry=False
             )
+        except AuthError:
+            raise
         except RegistryError as exc:
             raise _Dropped(str(exc)) from None
         response.close()

@@ -280,13 +280,16 @@ def _run_helper(helper: str, action: str, stdin: str) -> subprocess.CompletedPro
         raise RegistryError(f"credential helper {program} {action} failed: {exc}") from None
 
 
-def _helper_failure(helper: str, action: str, result: subprocess.CompletedProcess[str]) -> RegistryError:
-    # A helper's output may echo what it was given; only its first line is shown, and never stdin.
-    reason = (result.stdout or result.stderr).strip().splitlines()
-    return RegistryError(
-        f"credential helper docker-credential-{helper} {action} failed: "
-        f"{reason[0] if reason else f'exit status {result.returncode}'}"
-    )
+def _helper_failure(
+    helper: str, action: str, result: subprocess.CompletedProcess[str], secret: str = ""
+) -> RegistryError:
+    # A helper's output may echo what it was given: only its first line is shown, with the
+    # secret we sent blanked out.
+    lines = (result.stdout or result.stderr).strip().splitlines()
+    reason = lines[0] if lines else f"exit status {result.returncode}"
+    if secret:
+        reason = reason.replace(secret, "********")
+    return RegistryError(f"credential helper docker-credential-{helper} {action} failed: {reason}")
 
 
 def _helper_get(helper: str, key: str) -> Credential | None:
@@ -315,7 +318,7 @@ def _helper_store(helper: str, key: str, credential: Credential) -> None:
         payload = {"ServerURL": key, "Username": credential.username, "Secret": credential.password}
     result = _run_helper(helper, "store", json.dumps(payload))
     if result.returncode != 0:
-        raise _helper_failure(helper, "store", result)
+        raise _helper_failure(helper, "store", result, payload["Secret"])
 
 
 def _helper_erase(helper: str, key: str) -> bool:

@@ -41,7 +41,6 @@ class Snapshots:
         layer = self.store.layer_for(diff_id)
         if layer is None:
             raise StoreError(f"layer {diff_id} is not in the store")
-        from lamina.layer.apply import apply_layer
 
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix="unpack-", dir=self.root))

@@ -1074,11 +1074,15 @@ def _is_tls_error(exc: BaseException) -> bool:
 
 
 def _tls_reason(exc: BaseException) -> str:
-    text = str(exc)
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        return "certificate signed by unknown authority" if "unable to get local issuer" in text or "self" in text \
-            else "certificate verification failed"
-    return text.split("\n")[0][:200] or type(exc).__name__
+    """The TLS library's own words (``self-signed certificate``, ``unable to get local issuer``...)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError) and seen.verify_message:
+            return f"certificate verify failed: {seen.verify_message}"
+        if isinstance(seen, ssl.SSLError) and seen.reason:
+            return str(seen.reason).lower().replace("_", " ")
+        seen = seen.__cause__ or seen.__context__
+    return str(exc).split("\n")[0][:200] or type(exc).__name__
 
 
 def _transport_reason(exc: httpx.TransportError) -> str:

@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-DEBS := docker.io docker-registry skopeo umoci runc busybox-static debootstrap bzip2 xz-utils zstd
+DEBS := docker.io docker-registry skopeo umoci runc busybox-static debootstrap bzip2 xz-utils zstd openssl slirp4netns
 PYTEST_ARGS ?=
 
 .PHONY: install deps test demo lint bench clean

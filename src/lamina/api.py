@@ -315,6 +315,92 @@ class Client:
         return {"Images": len(records), "Active": 0, "Size": total, "Reclaimable": reclaimable,
                 "BuildCache": 0, "Containers": 0}
 
+    # ----- registries -----------------------------------------------------------------
+    def _registry(self, host: str):
+        from lamina.registry.client import RegistryClient
+
+        return RegistryClient(host)
+
+    def pull(self, name: str, *, all_tags: bool = False, platform: str | None = None, events=None,
+             announce=None):
+        """``docker pull``: yields (PullResult, downloaded_newer) per tag pulled."""
+        from lamina.oci.platform import parse_platform
+        from lamina.registry.pull import pull_image
+        from lamina.registry.transfer_events import ignore
+
+        ref = parse_reference(name)
+        wanted = parse_platform(platform) if platform else None
+        with self._registry(ref.domain) as registry:
+            if all_tags:
+                refs = [ref.with_tag(tag) for tag in registry.list_tags(ref.path)]
+            else:
+                refs = [ref]
+            for target in refs:
+                if announce:
+                    what = target.tag or target.digest
+                    announce(f"{what}: Pulling from {target.path}")
+                before = self.store.lookup(target)
+                result = pull_image(self.store, registry, target, platform=wanted, events=events or ignore,
+                                    max_concurrent=registry.config.max_concurrent_downloads)
+                yield result, (before != result.image_id or result.downloaded)
+
+    def push(self, name: str, *, all_tags: bool = False, compression: str = "gzip", events=None, announce=None):
+        """``docker push``: yields a PushResult per tag pushed."""
+        from lamina.registry.push import push_image
+        from lamina.registry.transfer_events import ignore
+
+        ref = parse_reference(name, default_tag=False)
+        if all_tags or (ref.tag is None and ref.digest is None):
+            rows = self.store.meta.query("SELECT name FROM tags WHERE repository=? ORDER BY tag", (ref.repository,))
+            targets = [parse_reference(row[0]) for row in rows]
+            if not targets:
+                raise ImageNotFoundError(f"An image does not exist locally with the tag: {ref.familiar}")
+        else:
+            targets = [ref]
+        with self._registry(ref.domain) as registry:
+            if announce:
+                announce(f"The push refers to repository [{ref.repository}]")
+            for target in targets:
+                try:
+                    image_id = self.store.resolve(str(target))
+                except ImageNotFoundError:
+                    raise ImageNotFoundError(
+                        f"An image does not exist locally with the tag: {target.familiar_repository}") from None
+                yield push_image(self.store, registry, target, image_id, compression=compression,
+                                 events=events or ignore,
+                                 max_concurrent=registry.config.max_concurrent_uploads)
+
+    def login(self, server: str, username: str, password: str) -> str:
+        from lamina.registry.credentials import login
+
+        return login(server, username, password)
+
+    def logout(self, server: str) -> str:
+        from lamina.registry.credentials import logout
+
+        return logout(server)
+
+    def search(self, term: str, *, limit: int = 25, filters: Sequence[str] = (), registry: str | None = None):
+        """``docker search``: Docker Hub's search API, or the /v2/_catalog of other registries."""
+        from lamina.registry.search import search
+
+        return search(term, limit=limit, filters=filters, registry=registry)
+
+    def manifest_inspect(self, name: str):
+        ref = parse_reference(name)
+        with self._registry(ref.domain) as registry:
+            return registry.get_manifest(ref.path, ref.digest or ref.tag or "latest")
+
+    def copy(self, source: str, destination: str, *, all_platforms: bool = False, events=None) -> str:
+        """Registry to registry, blob by blob (mounted when both are on one registry)."""
+        from lamina.registry.copy import copy_image
+        from lamina.registry.transfer_events import ignore
+
+        src, dst = parse_reference(source), parse_reference(destination)
+        with self._registry(src.domain) as source_registry, self._registry(dst.domain) as target_registry:
+            return copy_image(self.store, source_registry, src, target_registry, dst,
+                              all_platforms=all_platforms, events=events or ignore)
+
 
 def _store_bytes(store: Store) -> int:
     total = 0

@@ -21,6 +21,13 @@ COMMANDS = {
     "load": "lamina.cli.archives:load",
     "fsck": "lamina.cli.system:fsck",
     "system": "lamina.cli.system:system_group",
+    "pull": "lamina.cli.registry:pull",
+    "push": "lamina.cli.registry:push",
+    "login": "lamina.cli.registry:login",
+    "logout": "lamina.cli.registry:logout",
+    "search": "lamina.cli.registry:search",
+    "manifest": "lamina.cli.registry:manifest_group",
+    "copy": "lamina.cli.registry:copy",
 }
 HELP = {
     "images": "List images",
@@ -34,6 +41,13 @@ HELP = {
     "load": "Load an image from a tar archive or STDIN",
     "fsck": "Verify every blob and metadata row of the store",
     "system": "Manage lamina (disk usage)",
+    "pull": "Download an image from a registry",
+    "push": "Upload an image to a registry",
+    "login": "Log in to a registry",
+    "logout": "Log out from a registry",
+    "search": "Search a registry for images",
+    "manifest": "Inspect manifests in a registry",
+    "copy": "Copy an image between registries without unpacking it",
 }
 
 

@@ -8,6 +8,7 @@ point at it. Several lamina processes may share one store: every write is a tran
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,6 +77,7 @@ class Metadata:
         self.path = path
         self.connection = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
         self.connection.row_factory = sqlite3.Row
+        self._lock = threading.RLock()  # one connection, shared by a command's worker threads
         self.connection.execute("PRAGMA busy_timeout=60000")
         if self.connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self.connection.execute("PRAGMA journal_mode=WAL")
@@ -89,16 +91,18 @@ class Metadata:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction, taken up front so concurrent writers queue instead of failing."""
-        self.connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.connection
-        except BaseException:
-            self.connection.execute("ROLLBACK")
-            raise
-        self.connection.execute("COMMIT")
+        with self._lock:
+            self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.connection
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
+            self.connection.execute("COMMIT")
 
     def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-        return self.connection.execute(sql, params).fetchall()
+        with self._lock:
+            return self.connection.execute(sql, params).fetchall()
 
     def close(self) -> None:
         self.connection.close()

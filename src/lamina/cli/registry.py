@@ -1,0 +1,174 @@
+"""Registry commands: pull, push, login, logout, search, manifest inspect."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from lamina.cli.main import client_from
+from lamina.cli.output import print_formatted, tabulate
+
+
+class _PlainProgress:
+    """docker's non-TTY progress: one line per status change of each blob (no byte counters)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+
+    def __call__(self, event) -> None:
+        if self.quiet or event.status == "Downloading":
+            return
+        sys.stdout.write(f"{event.id}: {event.status}\n" if event.id else f"{event.status}\n")
+        sys.stdout.flush()
+
+
+@click.command("pull")
+@click.argument("name")
+@click.option("-a", "--all-tags", is_flag=True, help="Download all tagged images in the repository")
+@click.option("--platform", help="Set platform if server is multi-platform capable")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output")
+@click.pass_context
+def pull(ctx, name, all_tags, platform, quiet):
+    """Download an image from a registry."""
+    progress = _PlainProgress(quiet)
+    with client_from(ctx) as client:
+        for result, header in client.pull(name, all_tags=all_tags, platform=platform, events=progress,
+                                          announce=(lambda text: None) if quiet else _announce):
+            if quiet:
+                sys.stdout.write(str(result.reference) + "\n")
+                continue
+            sys.stdout.write(f"Digest: {result.digest}\n")
+            status = ("Downloaded newer image for " if header else "Image is up to date for ") + result.reference.familiar
+            sys.stdout.write(f"Status: {status}\n{result.reference}\n")
+
+
+def _announce(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+@click.command("push")
+@click.argument("name")
+@click.option("-a", "--all-tags", is_flag=True, help="Push all tags of an image to the repository")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output")
+@click.option("--compression", type=click.Choice(["gzip", "zstd", "none"]), default="gzip", show_default=True,
+              help="Compression of layers stored uncompressed")
+@click.pass_context
+def push(ctx, name, all_tags, quiet, compression):
+    """Upload an image to a registry."""
+    progress = _PlainProgress(quiet)
+    with client_from(ctx) as client:
+        for result in client.push(name, all_tags=all_tags, compression=compression, events=progress,
+                                  announce=(lambda text: None) if quiet else _announce):
+            tag = result.reference.tag or "latest"
+            if quiet:
+                sys.stdout.write(f"{result.reference.familiar}\n")
+            else:
+                sys.stdout.write(f"{tag}: digest: {result.digest} size: {result.size}\n")
+
+
+@click.command("login")
+@click.argument("server", required=False)
+@click.option("-u", "--username")
+@click.option("-p", "--password")
+@click.option("--password-stdin", is_flag=True, help="Take the password from stdin")
+@click.pass_context
+def login(ctx, server, username, password, password_stdin):
+    """Log in to a registry (credentials are stored where docker keeps them)."""
+    from lamina.errors import UsageError
+
+    if password and password_stdin:
+        raise UsageError("--password and --password-stdin are mutually exclusive")
+    if password_stdin:
+        if not username:
+            raise UsageError("Must provide --username with --password-stdin")
+        password = sys.stdin.read().rstrip("\r\n")
+    elif password:
+        sys.stderr.write("WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n")
+    if not username:
+        username = click.prompt("Username")
+    if not password:
+        password = click.prompt("Password", hide_input=True)
+    with client_from(ctx) as client:
+        message = client.login(server or "docker.io", username, password)
+    sys.stdout.write(message + "\n")
+
+
+@click.command("logout")
+@click.argument("server", required=False)
+@click.pass_context
+def logout(ctx, server):
+    """Log out from a registry."""
+    with client_from(ctx) as client:
+        sys.stdout.write(client.logout(server or "docker.io") + "\n")
+
+
+@click.command("search")
+@click.argument("term")
+@click.option("--limit", type=int, default=25, show_default=True, help="Max number of search results")
+@click.option("-f", "--filter", "filters", multiple=True, help="Filter output based on conditions provided")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.option("--format", "format_", help="Pretty-print search using a Go template")
+@click.option("--registry", help="Registry to search (default: docker.io, or the host named in TERM)")
+@click.pass_context
+def search(ctx, term, limit, filters, no_trunc, format_, registry):
+    """Search a registry for images."""
+    with client_from(ctx) as client:
+        results = client.search(term, limit=limit, filters=filters, registry=registry)
+    rows = []
+    for item in results:
+        description = item.description
+        if not no_trunc and len(description) > 45:
+            description = description[:44] + "…"
+        rows.append(_Row(Name=item.name, Description=description, StarCount=str(item.stars),
+                         IsOfficial="[OK]" if item.official else "", IsAutomated="[OK]" if item.automated else ""))
+    headers = {"Name": "NAME", "Description": "DESCRIPTION", "StarCount": "STARS", "IsOfficial": "OFFICIAL",
+               "IsAutomated": "AUTOMATED"}
+    if format_:
+        print_formatted(rows, format_, headers)
+        return
+    table = [["NAME", "DESCRIPTION", "STARS", "OFFICIAL"]]
+    table += [[r.Name, r.Description, r.StarCount, r.IsOfficial] for r in rows]
+    sys.stdout.write(tabulate(table))
+
+
+class _Row:
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def template_fields(self) -> dict:
+        return dict(sorted(self.__dict__.items()))
+
+
+@click.group("manifest")
+def manifest_group():
+    """Inspect manifests in a registry."""
+
+
+@manifest_group.command("inspect")
+@click.argument("name")
+@click.option("-v", "--verbose", is_flag=True, help="Output additional info")
+@click.pass_context
+def manifest_inspect(ctx, name, verbose):
+    """Display an image manifest or manifest list as the registry serves it."""
+    with client_from(ctx) as client:
+        manifest = client.manifest_inspect(name)
+    document = json.loads(manifest.data)
+    if verbose:
+        document = {"Ref": name, "Descriptor": {"mediaType": manifest.media_type, "digest": manifest.digest,
+                                                 "size": len(manifest.data)}, "Raw": document}
+    sys.stdout.write(json.dumps(document, indent=4) + "\n")
+
+
+@click.command("copy")
+@click.argument("source")
+@click.argument("destination")
+@click.option("-a", "--all", "all_platforms", is_flag=True, help="Copy every platform of a multi-platform image")
+@click.pass_context
+def copy(ctx, source, destination, all_platforms):
+    """Copy an image from one registry to another without unpacking it."""
+    with client_from(ctx) as client:
+        digest = client.copy(source, destination, all_platforms=all_platforms, events=_PlainProgress(False))
+    sys.stdout.write(f"Copied {source} to {destination}: digest: {digest}\n")

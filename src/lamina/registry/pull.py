@@ -1,0 +1,185 @@
+"""``lamina pull``: registry → store, verified, parallel, skipping what the store has.
+
+Every blob is streamed into the content store through a BlobWriter (digest and size checked
+before it becomes visible); layers are hashed uncompressed in the same pass to learn their
+diffIDs, which must match the image config. Nothing is recorded until all of it checks out.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from lamina.archive.ingest import _DiffHasher
+from lamina.errors import DigestMismatchError, ManifestError
+from lamina.oci import mediatypes as mt
+from lamina.oci.models import Descriptor, parse_config, parse_index, parse_manifest
+from lamina.oci.platform import Platform, host_platform
+from lamina.oci.reference import Reference
+from lamina.registry.client import Manifest, RegistryClient
+from lamina.registry.transfer_events import EventSink, TransferEvent, ignore, short
+from lamina.store.store import LayerRecord, Store
+
+
+@dataclass(slots=True)
+class PullResult:
+    reference: Reference
+    image_id: str
+    digest: str                 # what the user pulled: the index digest for multi-platform images
+    downloaded: bool            # False: everything was already in the store ("Image is up to date")
+    layers_fetched: int = 0
+    platforms: list[str] = field(default_factory=list)
+
+
+def pull_image(store: Store, client: RegistryClient, ref: Reference, *, platform: Platform | None = None,
+               events: EventSink = ignore, max_concurrent: int = 3) -> PullResult:
+    repository = ref.path
+    top = client.get_manifest(repository, ref.digest or ref.tag or "latest")
+    wanted = platform or host_platform()
+    manifest_doc, index_doc = _resolve_platform(client, repository, top, wanted)
+    manifest = parse_manifest(manifest_doc.data, where=f"manifest {manifest_doc.digest}")
+    with store.lease():
+        new_blobs: list[str] = []
+        try:
+            config_bytes = _fetch_small(store, client, repository, manifest.config, new_blobs)
+            config = parse_config(config_bytes, where=f"config {manifest.config.digest}")
+            if len(config.rootfs.diff_ids) != len(manifest.layers):
+                raise ManifestError(f"{ref.familiar}: manifest lists {len(manifest.layers)} layers, config {len(config.rootfs.diff_ids)}")
+            layers, fetched = _fetch_layers(store, client, repository, manifest.layers, config.rootfs.diff_ids,
+                                            events, max_concurrent, new_blobs)
+            store.content.ingest_bytes(manifest_doc.data, manifest_doc.digest)
+            if index_doc is not None:
+                store.content.ingest_bytes(index_doc.data, index_doc.digest)
+            tags = [ref] if ref.tag is not None else []
+            image_id = store.add_image(config_bytes, manifest.config.mediaType, layers, tags=tags)
+        except BaseException:
+            for digest in new_blobs:
+                store.content.delete(digest)
+            raise
+        store.add_manifest(manifest_doc.digest, manifest_doc.media_type, image_id, platform=str(wanted))
+        if index_doc is not None:
+            store.add_manifest(index_doc.digest, index_doc.media_type, children=[manifest_doc.digest])
+        store.add_repo_digest(ref.repository, top.digest, image_id)
+        record_locations(store, client.host, repository, [layer.blob_digest for layer in layers])
+    return PullResult(ref, image_id, top.digest, downloaded=bool(fetched) or bool(new_blobs), layers_fetched=fetched)
+
+
+def _resolve_platform(client: RegistryClient, repository: str, top: Manifest,
+                      wanted: Platform) -> tuple[Manifest, Manifest | None]:
+    if top.media_type not in mt.INDEXES:
+        return top, None
+    index = parse_index(top.data, where=f"index {top.digest}")
+    choice = _choose(index.manifests, wanted)
+    if choice is None:
+        available = ", ".join(
+            f"{d.platform.os}/{d.platform.architecture}" for d in index.manifests if d.platform is not None
+        )
+        raise ManifestError(f"no matching manifest for {wanted} in the manifest list entries (available: {available})")
+    return client.get_manifest(repository, choice.digest), top
+
+
+def _choose(descriptors: list[Descriptor], wanted: Platform) -> Descriptor | None:
+    exact = [d for d in descriptors if d.platform is not None
+             and wanted.matches(d.platform.os, d.platform.architecture, d.platform.variant or "")]
+    if exact:
+        return exact[0]
+    loose = [d for d in descriptors if d.platform is not None
+             and (d.platform.os, d.platform.architecture) == (wanted.os, wanted.architecture)]
+    return loose[0] if loose else None
+
+
+def _fetch_small(store: Store, client: RegistryClient, repository: str, descriptor: Descriptor,
+                 new_blobs: list[str]) -> bytes:
+    if not store.content.has(descriptor.digest):
+        with store.content.writer(descriptor.digest, descriptor.size) as writer:
+            client.fetch_blob(repository, descriptor.digest, writer, expected_size=descriptor.size)
+            writer.commit("config")
+            if writer.created:
+                new_blobs.append(descriptor.digest)
+    return store.content.read(descriptor.digest)
+
+
+class _LayerSink:
+    """Receives a layer's bytes: into the blob writer, and decompressed into the diffID hasher."""
+
+    def __init__(self, writer, compression: str):
+        self.writer = writer
+        self.diff = _DiffHasher(compression) if compression in ("gzip", "zstd") else None
+
+    def write(self, data) -> int:
+        self.writer.write(data)
+        if self.diff is not None:
+            self.diff.feed(bytes(data))
+        return len(data)
+
+
+def _fetch_layers(store: Store, client: RegistryClient, repository: str, descriptors: list[Descriptor],
+                  diff_ids: list[str], events: EventSink, max_concurrent: int,
+                  new_blobs: list[str]) -> tuple[list[LayerRecord], int]:
+    records: list[LayerRecord | None] = [None] * len(descriptors)
+    todo: list[int] = []
+    for i, (descriptor, diff_id) in enumerate(zip(descriptors, diff_ids, strict=True)):
+        known = [r for r in store.layers_of(diff_id) if store.content.has(r.blob_digest)]
+        same_blob = [r for r in known if r.blob_digest == descriptor.digest]
+        if same_blob or (known and not store.content.has(descriptor.digest)):
+            # the layer's content is here (maybe as another blob): docker's "Already exists"
+            records[i] = same_blob[0] if same_blob else LayerRecord(
+                diff_id, known[0].blob_digest, known[0].media_type, known[0].blob_size, known[0].diff_size)
+            events(TransferEvent(short(descriptor.digest), "Already exists"))
+        else:
+            todo.append(i)
+            events(TransferEvent(short(descriptor.digest), "Pulling fs layer"))
+    lock = threading.Lock()
+
+    def fetch(i: int) -> LayerRecord:
+        descriptor, diff_id = descriptors[i], diff_ids[i]
+        if not mt.is_layer(descriptor.mediaType):
+            raise ManifestError(f"unknown layer media type {descriptor.mediaType}")
+        compression = mt.layer_compression(descriptor.mediaType)
+        name = short(descriptor.digest)
+
+        def progress(done: int, total: int | None) -> None:
+            events(TransferEvent(name, "Downloading", done, total))
+
+        with store.content.writer(descriptor.digest, descriptor.size) as writer:
+            sink = _LayerSink(writer, compression)
+            client.fetch_blob(repository, descriptor.digest, sink, expected_size=descriptor.size, progress=progress)
+            events(TransferEvent(name, "Verifying Checksum"))
+            actual_diff, diff_size = sink.diff.finish() if sink.diff else (descriptor.digest, descriptor.size)
+            if actual_diff != diff_id:
+                raise DigestMismatchError(f"layer {descriptor.digest}: uncompressed content hashes to {actual_diff}, "
+                                          f"but the image config expects {diff_id}")
+            writer.commit(f"layer {descriptor.digest}")
+            if writer.created:
+                with lock:
+                    new_blobs.append(descriptor.digest)
+        events(TransferEvent(name, "Download complete"))
+        return LayerRecord(diff_id, descriptor.digest, descriptor.mediaType, descriptor.size, diff_size)
+
+    if todo:
+        with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
+            futures = {i: pool.submit(fetch, i) for i in todo}
+            for i in todo:  # docker extracts in order: report "Pull complete" in layer order
+                records[i] = futures[i].result()
+                events(TransferEvent(short(descriptors[i].digest), "Pull complete"))
+    return [r for r in records if r is not None], len(todo)
+
+
+_LOCATIONS_SCHEMA = """CREATE TABLE IF NOT EXISTS blob_locations (
+    blob_digest TEXT NOT NULL, registry TEXT NOT NULL, repository TEXT NOT NULL,
+    PRIMARY KEY (blob_digest, registry, repository))"""
+
+
+def record_locations(store: Store, registry: str, repository: str, digests: list[str]) -> None:
+    """Remember where blobs live remotely, so a push to another repository can mount them."""
+    store.meta.connection.execute(_LOCATIONS_SCHEMA)
+    with store.meta.transaction() as db:
+        db.executemany("INSERT OR IGNORE INTO blob_locations VALUES (?,?,?)",
+                       [(d, registry, repository) for d in digests])
+
+
+def known_locations(store: Store, registry: str, digest: str) -> list[str]:
+    store.meta.connection.execute(_LOCATIONS_SCHEMA)
+    return [r[0] for r in store.meta.query(
+        "SELECT repository FROM blob_locations WHERE blob_digest=? AND registry=?", (digest, registry))]

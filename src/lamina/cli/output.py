@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from lamina.cli.gotemplate import render
@@ -76,6 +75,8 @@ def go_time(timestamp: float) -> str:
     """Go's time.Time String() in UTC, as docker prints CreatedAt: ``2024-01-02 15:04:05 +0000 UTC``."""
     if not timestamp:
         return "0001-01-01 00:00:00 +0000 UTC"
+    from datetime import UTC, datetime
+
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
 
 

@@ -16,15 +16,18 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lamina.errors import ConflictError, ImageNotFoundError, InvalidReferenceError, ManifestError
 from lamina.oci.digest import looks_like_id_prefix, short_id
-from lamina.oci.models import ConfigView, parse_config
 from lamina.oci.reference import Reference, parse_reference
 from lamina.oci.timefmt import parse_rfc3339
 from lamina.store import locks
 from lamina.store.content import ContentStore
 from lamina.store.metadata import Metadata
+
+if TYPE_CHECKING:
+    from lamina.oci.models import ConfigView
 
 
 def default_root() -> Path:
@@ -100,6 +103,8 @@ class Store:
         ``tags`` are set in the same transaction, so a concurrent prune never sees the new
         image untagged; tags that pointed elsewhere before are appended to ``replaced``.
         """
+        from lamina.oci.models import parse_config
+
         config = parse_config(config_bytes)
         diff_ids = [layer.diff_id for layer in layers]
         if config.rootfs.diff_ids != diff_ids:
@@ -168,6 +173,8 @@ class Store:
         return self.content.read(image_id)
 
     def config(self, image_id: str) -> ConfigView:
+        from lamina.oci.models import parse_config
+
         return parse_config(self.config_bytes(image_id))
 
     def image(self, image_id: str) -> ImageRecord:

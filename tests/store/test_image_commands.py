@@ -176,3 +176,34 @@ def test_help_and_images_start_fast(lamina: Lamina):
             "print('HEAVY:' + ','.join(heavy))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, env=lamina.env(), check=True)
     assert result.stdout.decode().splitlines()[-1] == "HEAVY:"
+
+
+def test_import_from_an_http_url(lamina: Lamina, busybox_tar):
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(busybox_tar.parent))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/{busybox_tar.name}"
+        image_id = lamina.out("import", url, "fromurl:1").strip()
+        [document] = json.loads(lamina.out("inspect", "fromurl:1"))
+        assert document["Id"] == image_id
+        assert json.loads((lamina.root / "blobs" / "sha256" / image_id[7:]).read_text())["history"][0]["comment"] \
+            == f"Imported from {url}"
+        assert "HTTP 404" in lamina.fails("import", url + ".missing")
+    finally:
+        server.shutdown()
+
+
+def test_system_df_counts_images_and_reclaimable_space(lamina: Lamina, busybox_tar):
+    lamina.out("import", str(busybox_tar), "kept:1")
+    lamina.out("import", str(busybox_tar), "-c", "ENV DANGLING=1")
+    lines = lamina.out("system", "df").splitlines()
+    assert lines[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    images = lines[1].split()
+    assert images[:3] == ["Images", "2", "0"]

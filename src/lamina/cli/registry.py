@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -9,19 +10,7 @@ import click
 
 from lamina.cli.main import client_from
 from lamina.cli.output import print_formatted, tabulate
-
-
-class _PlainProgress:
-    """docker's non-TTY progress: one line per status change of each blob (no byte counters)."""
-
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-
-    def __call__(self, event) -> None:
-        if self.quiet or event.status == "Downloading":
-            return
-        sys.stdout.write(f"{event.id}: {event.status}\n" if event.id else f"{event.status}\n")
-        sys.stdout.flush()
+from lamina.cli.progress import PlainProgress, progress_for
 
 
 @click.command("pull")
@@ -32,16 +21,25 @@ class _PlainProgress:
 @click.pass_context
 def pull(ctx, name, all_tags, platform, quiet):
     """Download an image from a registry."""
-    progress = _PlainProgress(quiet)
-    with client_from(ctx) as client:
+    progress = progress_for(quiet)
+    with client_from(ctx) as client, _closing(progress):
         for result, header in client.pull(name, all_tags=all_tags, platform=platform, events=progress,
                                           announce=(lambda text: None) if quiet else _announce):
+            progress.close()
             if quiet:
                 sys.stdout.write(str(result.reference) + "\n")
                 continue
             sys.stdout.write(f"Digest: {result.digest}\n")
             status = ("Downloaded newer image for " if header else "Image is up to date for ") + result.reference.familiar
             sys.stdout.write(f"Status: {status}\n{result.reference}\n")
+
+
+@contextlib.contextmanager
+def _closing(progress):
+    try:
+        yield progress
+    finally:
+        progress.close()
 
 
 def _announce(text: str) -> None:
@@ -58,10 +56,11 @@ def _announce(text: str) -> None:
 @click.pass_context
 def push(ctx, name, all_tags, quiet, compression):
     """Upload an image to a registry."""
-    progress = _PlainProgress(quiet)
-    with client_from(ctx) as client:
+    progress = progress_for(quiet)
+    with client_from(ctx) as client, _closing(progress):
         for result in client.push(name, all_tags=all_tags, compression=compression, events=progress,
                                   announce=(lambda text: None) if quiet else _announce):
+            progress.close()
             tag = result.reference.tag or "latest"
             if quiet:
                 sys.stdout.write(f"{result.reference.familiar}\n")
@@ -170,5 +169,5 @@ def manifest_inspect(ctx, name, verbose):
 def copy(ctx, source, destination, all_platforms):
     """Copy an image from one registry to another without unpacking it."""
     with client_from(ctx) as client:
-        digest = client.copy(source, destination, all_platforms=all_platforms, events=_PlainProgress(False))
+        digest = client.copy(source, destination, all_platforms=all_platforms, events=PlainProgress(False))
     sys.stdout.write(f"Copied {source} to {destination}: digest: {digest}\n")

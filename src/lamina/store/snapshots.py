@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lamina.errors import StoreError
 from lamina.layer.compression import decompressing_reader
+from lamina.layer.overlayapply import apply_layer_as_overlay
 from lamina.oci import mediatypes as mt
 from lamina.oci.identity import chain_ids
 
@@ -31,10 +32,17 @@ class Snapshots:
 
     def lower_dirs(self, diff_ids: Sequence[str]) -> list[Path]:
         """Unpacked dirs for an image's layers, topmost first (overlayfs lowerdir order)."""
-        dirs = [self.ensure(chain, diff_id) for chain, diff_id in zip(chain_ids(diff_ids), diff_ids, strict=True)]
-        return list(reversed(dirs))
+        topmost_first: list[Path] = []
+        for chain, diff_id in zip(chain_ids(diff_ids), diff_ids, strict=True):
+            topmost_first.insert(0, self.ensure(chain, diff_id, lowers=topmost_first))
+        return topmost_first
 
-    def ensure(self, chain_id: str, diff_id: str) -> Path:
+    def ensure(self, chain_id: str, diff_id: str, *, lowers: Sequence[Path] = ()) -> Path:
+        """The unpacked dir of the layer ``diff_id`` whose chain is ``chain_id``, made if missing.
+
+        ``lowers`` are the dirs of the layers below it, topmost first: they give parent
+        directories the layer tar omits their attributes (see ``lamina.layer.overlayapply``).
+        """
         target = self.path(chain_id)
         if target.is_dir():
             return target
@@ -48,7 +56,7 @@ class Snapshots:
             (staging / "fs").mkdir()
             with self.store.content.open(layer.blob_digest) as blob:
                 stream = decompressing_reader(blob, mt.layer_compression(layer.media_type))
-                apply_overlay_layer(stream, staging / "fs")
+                apply_layer_as_overlay(stream, staging / "fs", lowers=lowers)
             target.parent.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.rename(staging, target.parent)
@@ -68,13 +76,6 @@ class Snapshots:
                 continue
             if f"sha256:{entry.name}" not in live_chain_ids:
                 shutil.rmtree(entry, ignore_errors=True)
-
-
-def apply_overlay_layer(stream, target: Path) -> None:
-    """Apply one layer onto an empty dir, turning its whiteouts into overlayfs whiteouts."""
-    from lamina.layer.apply import apply_layer_as_overlay
-
-    apply_layer_as_overlay(stream, target)
 
 
 class MergedView:

@@ -1,0 +1,173 @@
+"""Applying one layer tar onto an empty directory in overlayfs form (a snapshot lower dir).
+
+A snapshot holds exactly one layer, so a stack of them can be handed to overlayfs as
+``lowerdir=top:...:base`` instead of copying every layer into one tree. Whiteouts therefore stay
+in the form overlayfs reads, not applied:
+
+* ``.wh.<name>`` becomes a character device 0/0 called ``<name>``;
+* ``<dir>/.wh..wh..opq`` becomes the xattr ``trusted.overlay.opaque=y`` on ``<dir>``.
+
+Everything else (path cleaning, symlink-safe parent resolution, fresh file creation, hard link
+confinement) is :mod:`lamina.layer.apply`'s extractor, reused. Two things differ because the
+layer below is not in ``target``:
+
+* a parent directory the tar does not list is created with the attributes the lower layers
+  give it (overlayfs shows the topmost layer's directory attributes, so a plain ``0755 root``
+  directory here would silently change the image), and a parent that is a symlink in a lower
+  layer is followed, as applying onto the full tree would;
+* ``trusted.overlay.*`` and ``user.overlay.*`` xattrs in the tar are dropped: overlayfs would
+  obey them (redirects, opaque markers), so a layer must not be able to plant them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from lamina.errors import LayerError
+from lamina.layer.apply import OPAQUE_MARKER, WHITEOUT_PREFIX, AppliedLayer, _Applier
+from lamina.layer.tarread import TarMember, TarReader
+
+__all__ = ["OPAQUE_XATTR", "apply_layer_as_overlay", "lower_entry"]
+
+OPAQUE_XATTR = "trusted.overlay.opaque"
+_AUFS_META_PREFIX = ".wh..wh."
+_OVERLAY_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
+_MAX_SYMLINK_HOPS = 40
+
+
+def apply_layer_as_overlay(tar_stream: BinaryIO, target: Path, *, lowers: Sequence[Path] = ()) -> AppliedLayer:
+    """Extract the layer tar ``tar_stream`` onto the empty dir ``target``, keeping whiteouts.
+
+    ``lowers`` are the unpacked dirs of the layers below, topmost first (the overlayfs
+    ``lowerdir`` order); they supply the attributes of parent directories the tar omits.
+    Needs root (device-node whiteouts, ``trusted.*`` xattrs). Raises LayerError as
+    :func:`lamina.layer.apply.apply_layer` does.
+    """
+    target = Path(target)
+    if target.is_dir() and any(os.scandir(target)):
+        raise LayerError(f"cannot unpack a layer in overlay form into {target}: the directory is not empty")
+    return _OverlayApplier(target, [os.fspath(lower) for lower in lowers]).run(TarReader(tar_stream))
+
+
+class _OverlayApplier(_Applier):
+    def __init__(self, target: Path, lowers: list[str]):
+        super().__init__(target, same_owner=True)
+        self.lowers = lowers
+
+    def _whiteout(self, member: TarMember, parent: str, leaf: str) -> None:
+        self.whiteouts += 1
+        if leaf == OPAQUE_MARKER:
+            real_dir = self._resolve_dir(parent, member, create=True)
+            assert real_dir is not None
+            path = f"{self.root}/{real_dir}" if real_dir else self.root
+            os.setxattr(path, OPAQUE_XATTR, b"y", follow_symlinks=False)
+            return
+        if leaf.startswith(_AUFS_META_PREFIX):
+            return  # aufs bookkeeping (.wh..wh.plnk etc.), not content
+        hidden = leaf[len(WHITEOUT_PREFIX):]
+        if hidden in ("", ".", ".."):
+            raise LayerError(f"layer tar member {member.name!r}: whiteout without a name to hide")
+        real_dir = self._resolve_dir(parent, member, create=True)
+        assert real_dir is not None
+        real = f"{real_dir}/{hidden}" if real_dir else hidden
+        if real in self.written:
+            return  # a whiteout only hides lower layers, never this layer's own files
+        path = f"{self.root}/{real}"
+        try:
+            self._replace(path, lambda: os.mknod(path, stat.S_IFCHR, os.makedev(0, 0)))
+        except PermissionError:
+            raise LayerError(
+                f"layer tar member {member.name!r}: an overlay whiteout needs root (CAP_MKNOD)"
+            ) from None
+
+    def _xattrs(self, member: TarMember, path: str | int) -> None:
+        if any(name.startswith(_OVERLAY_XATTR_PREFIXES) for name in member.xattrs):
+            kept = {k: v for k, v in member.xattrs.items() if not k.startswith(_OVERLAY_XATTR_PREFIXES)}
+            member = dataclasses.replace(member, xattrs=kept)
+        super()._xattrs(member, path)
+
+    def _step(self, real_parent: str, name: str, member: TarMember, create: bool, hops: int) -> str | None:
+        """Resolve one component; a component missing here is looked up in the lower layers."""
+        if name in ("", ".", "..") or not self.lowers:
+            return super()._step(real_parent, name, member, create, hops)
+        real = f"{real_parent}/{name}" if real_parent else name
+        if os.path.lexists(f"{self.root}/{real}"):
+            return super()._step(real_parent, name, member, create, hops)
+        lower = self._lower_entry(real)
+        if lower is None or not create:
+            return super()._step(real_parent, name, member, create, hops)
+        lower_path, lower_st = lower
+        if stat.S_ISLNK(lower_st.st_mode):
+            if hops >= _MAX_SYMLINK_HOPS:
+                raise LayerError(f"layer tar member {member.name!r}: too many levels of symbolic links")
+            link = os.readlink(lower_path)
+            current: str | None = "" if link.startswith("/") else real_parent
+            for part in link.split("/"):
+                assert current is not None
+                current = self._step(current, part, member, create, hops + 1)
+                if current is None:
+                    return None
+            return current
+        if not stat.S_ISDIR(lower_st.st_mode):
+            return super()._step(real_parent, name, member, create, hops)
+        path = f"{self.root}/{real}"
+        os.mkdir(path, 0o700)
+        os.chown(path, lower_st.st_uid, lower_st.st_gid)
+        os.chmod(path, stat.S_IMODE(lower_st.st_mode))
+        # Not added to ``written``: a whiteout or opaque marker may still apply to it, and its
+        # mtime is set last, like a listed directory's.
+        self.dir_mtimes.setdefault(real, lower_st.st_mtime_ns)
+        return real
+
+    def _lower_entry(self, real: str) -> tuple[str, os.stat_result] | None:
+        return lower_entry(self.lowers, real)
+
+
+def lower_entry(lowers: Sequence[str | os.PathLike[str]], rel: str) -> tuple[str, os.stat_result] | None:
+    """What a stack of unpacked layers (topmost first) shows at ``rel``: its path and lstat.
+
+    Looked up as overlayfs does: whiteouts hide, opaque dirs stop the search, a non-directory
+    shadows lower directories; symlinks on the way are never followed.
+    """
+    parts = rel.split("/")
+    for lower in lowers:
+        entry, final = _lookup_in_layer(os.fspath(lower), parts)
+        if final:
+            return entry
+    return None
+
+
+def _lookup_in_layer(layer: str, parts: list[str]) -> tuple[tuple[str, os.stat_result] | None, bool]:
+    """Look ``parts`` up in one layer dir, one component at a time (never following symlinks).
+
+    Returns the entry (or None) and whether the answer is final: found, whited out, shadowed
+    by a non-directory, or missing below an opaque directory; else lower layers decide.
+    """
+    path = layer
+    below_opaque = False
+    for depth, part in enumerate(parts):
+        path = f"{path}/{part}"
+        try:
+            st = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None, below_opaque
+        if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+            return None, True  # whited out: hidden from everything below
+        if depth == len(parts) - 1:
+            return (path, st), True
+        if not stat.S_ISDIR(st.st_mode):
+            return None, True  # a non-directory shadows the lower layers' directory
+        below_opaque = below_opaque or _is_opaque(path)
+    return None, below_opaque
+
+
+def _is_opaque(path: str) -> bool:
+    try:
+        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+    except OSError:
+        return False

@@ -1,0 +1,153 @@
+"""The overlay rootfs of a container: mount lowers + a fresh upper, unmount, find leftovers.
+
+A container dir holds everything one overlay mount needs, side by side::
+
+    <base>/l/0 … l/N   symlinks to the lower dirs, topmost first
+    <base>/upper       what the container writes (the layer diff)
+    <base>/work        overlayfs scratch space
+    <base>/rootfs      the mount point
+    <base>/empty       the only lower dir when the image has no layers
+
+The kernel takes all mount options in one page (4096 bytes), which absolute snapshot paths
+(~90 bytes each) would fill at about 40 layers. ``mount`` is therefore run *from* ``<base>``
+with short relative names (``lowerdir=l/0:l/1:…``, at most 5 bytes a layer): overlayfs resolves
+them, symlinks included, at mount time. That reaches overlayfs' own limit of 500 lower dirs
+before the page limit, so nothing needs merging.
+
+``redirect_dir`` and ``metacopy`` are off so the upper dir alone is the diff; ``index`` is off so
+an upper dir is never tied to one set of lower inodes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lamina.errors import RuntimeError_
+
+__all__ = ["MAX_LOWER_DIRS", "OverlayDirs", "mount_overlay", "mounts_under", "remove_container_dir", "unmount"]
+
+MAX_LOWER_DIRS = 500  # overlayfs' OVL_MAX_STACK
+_PAGE = 4096
+_MNT_DETACH = 2
+_OPTIONS = "redirect_dir=off,metacopy=off,index=off"
+
+
+@dataclass(frozen=True, slots=True)
+class OverlayDirs:
+    """The directories of one container's overlay (see the module docstring)."""
+
+    base: Path
+
+    @property
+    def upper(self) -> Path:
+        return self.base / "upper"
+
+    @property
+    def work(self) -> Path:
+        return self.base / "work"
+
+    @property
+    def rootfs(self) -> Path:
+        return self.base / "rootfs"
+
+
+def mount_overlay(base: Path, lowers: Sequence[Path]) -> OverlayDirs:
+    """Mount ``lowers`` (topmost first) with a fresh upper dir at ``<base>/rootfs``."""
+    if len(lowers) > MAX_LOWER_DIRS:
+        raise RuntimeError_(f"an image with {len(lowers)} layers cannot be mounted: overlayfs stacks at most "
+                            f"{MAX_LOWER_DIRS}")
+    dirs = OverlayDirs(Path(base))
+    links = dirs.base / "l"
+    for path in (dirs.upper, dirs.work, dirs.rootfs, links):
+        path.mkdir(parents=True, exist_ok=True)
+    names = []
+    for index, lower in enumerate(lowers or [dirs.base / "empty"]):
+        if not lowers:
+            lower.mkdir(exist_ok=True)
+        link = links / str(index)
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(os.path.abspath(lower))
+        names.append(f"l/{index}")
+    options = f"lowerdir={':'.join(names)},upperdir=upper,workdir=work,{_OPTIONS}"
+    if len(options) >= _PAGE:
+        raise RuntimeError_(f"overlay mount options for {len(names)} layers exceed one page")
+    result = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, "rootfs"],
+                            cwd=dirs.base, capture_output=True, text=True)
+    if result.returncode != 0:
+        reason = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit {result.returncode}"
+        raise RuntimeError_(f"cannot mount the container's overlay rootfs: {reason}")
+    return dirs
+
+
+def unmount(path: Path) -> None:
+    """Unmount ``path``; a busy mount is detached lazily (it goes once its last user exits)."""
+    target = os.fsencode(path)
+    if _libc().umount2(target, 0) == 0:
+        return
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOENT):
+        return  # not mounted (any more)
+    if code == errno.EBUSY and _libc().umount2(target, _MNT_DETACH) == 0:
+        return
+    raise RuntimeError_(f"cannot unmount {path}: {os.strerror(code)}")
+
+
+def mounts_under(path: Path) -> list[str]:
+    """Mount points at or below ``path`` in this mount namespace, deepest first."""
+    prefix = os.path.abspath(path)
+    found = []
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as mountinfo:
+        for line in mountinfo:
+            point = _unescape(line.split(" ", 5)[4])
+            if point == prefix or point.startswith(prefix + "/"):
+                found.append(point)
+    return sorted(found, key=lambda p: p.count("/"), reverse=True)
+
+
+def remove_container_dir(base: Path) -> bool:
+    """Unmount what is left under ``base``, then delete it; False (nothing deleted) if a mount
+    stays. Never deletes through a mount: that would reach into the lower layers or a bind."""
+    for point in mounts_under(base):
+        try:
+            unmount(Path(point))
+        except RuntimeError_:
+            pass
+    if mounts_under(base):
+        return False
+    shutil.rmtree(base, ignore_errors=True)
+    return not os.path.lexists(base)
+
+
+def _unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes."""
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and i + 4 <= len(field) and field[i + 1:i + 4].isdigit():
+            out.append(chr(int(field[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+_LIBC: ctypes.CDLL | None = None
+
+
+def _libc() -> ctypes.CDLL:
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        _LIBC.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
+    return _LIBC

@@ -1,0 +1,329 @@
+"""Run one process on top of an image's layers and take what it changed as a new layer.
+
+This is a RUN step (and, later, ``lamina run --rm``): the image's snapshots are the overlayfs
+lower dirs, a fresh upper dir takes the writes, runc runs the process, and the upper dir
+becomes the layer diff. Everything a step needs lives in one container dir,
+``<store>/runtime/ephemeral/<id>`` (see ``lamina.runtime.mounts``), held under an flock by the
+process running it. A process that dies (SIGKILL, power loss) leaves that dir unlocked:
+:func:`cleanup_stale` kills what is left of its container, unmounts and deletes it; every
+``run_in_snapshot`` calls it once per store and process.
+
+The caller holds ``store.lease()`` from the first step until the image is recorded, so a
+concurrent prune does not take the layers committed here.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import selectors
+import signal
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lamina.errors import RuntimeError_
+from lamina.layer.overlayapply import lower_entry
+from lamina.layer.overlaydiff import write_overlay_diff
+from lamina.oci import mediatypes as mt
+from lamina.runtime.mounts import OverlayDirs, mount_overlay, remove_container_dir, unmount
+from lamina.runtime.network import NETWORK_MODES, container_hostname, write_etc_files
+from lamina.runtime.runc import Runc
+from lamina.runtime.spec import Mount, ProcessSpec, Resources, container_env, runtime_spec, write_config
+from lamina.runtime.users import resolve_user
+from lamina.store.snapshots import Snapshots
+from lamina.store.store import LayerRecord, Store
+
+__all__ = ["EMPTY_LAYER_DIFF_ID", "StepResult", "cleanup_stale", "commit_upper", "run_in_snapshot", "runc_for"]
+
+# sha256 of a tar with no members (two zero blocks): what docker records for a step that
+# changed nothing.
+EMPTY_LAYER_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
+_EMPTY_TAR_SIZE = 1024
+_OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
+
+_cleaned_roots: set[str] = set()
+_cleaned_lock = threading.Lock()
+
+
+@dataclass(slots=True)
+class StepResult:
+    """How a step ended and where its changes are; ``discard()`` (or ``with``) removes them."""
+
+    exit_code: int
+    upper_dir: Path
+    lowers: list[Path]
+    container_id: str
+    seconds: float
+    _base: Path = field(repr=False)
+    _lock_fd: int | None = field(default=None, repr=False)
+
+    def discard(self) -> None:
+        if self._lock_fd is None:
+            return
+        remove_container_dir(self._base)
+        os.close(self._lock_fd)
+        self._lock_fd = None
+
+    def __enter__(self) -> StepResult:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.discard()
+
+
+def run_in_snapshot(
+    store: Store,
+    diff_ids: Sequence[str],
+    process: ProcessSpec,
+    *,
+    network: str = "host",
+    mounts: Sequence[Mount] = (),
+    timeout: float | None = None,
+    output: Callable[[bytes], None] | None = None,
+    resources: Resources | None = None,
+) -> StepResult:
+    """Run ``process`` in a container whose rootfs is the layers ``diff_ids`` plus a fresh upper.
+
+    ``process.env`` is the image's env (plus build args); ``PATH``/``HOSTNAME``/``HOME`` are
+    added like docker. ``output`` receives the container's stdout and stderr, interleaved, as
+    they come. After ``timeout`` seconds the container is killed (exit code 137). Mount points
+    that only ``mounts`` needed are removed from the upper dir. Ctrl-C or SIGTERM kill the
+    container and remove everything before the exception goes on.
+    Raises RuntimeError_ if the container cannot be started (runc's reason in one line).
+    """
+    if network not in NETWORK_MODES:
+        raise RuntimeError_(f"network mode {network!r} is not supported for RUN (use host or none)")
+    store_root = Path(store.root)
+    runc = runc_for(store_root)
+    cleanup_stale(store_root, runc, once=True)
+    lowers = Snapshots(store).lower_dirs(list(diff_ids))
+
+    container_id = secrets.token_hex(32)
+    base = _ephemeral_root(store_root) / container_id
+    base.mkdir(parents=True)
+    lock_fd = os.open(base / "lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    fcntl.flock(lock_fd, fcntl.LOCK_EX)
+    result = StepResult(-1, base / "upper", lowers, container_id, 0.0, base, lock_fd)
+    started = time.monotonic()
+    try:
+        with _sigterm_raises():
+            dirs = mount_overlay(base, lowers)
+            try:
+                result.exit_code = _run(runc, dirs, container_id, process, network, mounts, resources,
+                                        timeout, output)
+            finally:
+                unmount(dirs.rootfs)
+            remove_mount_stubs(dirs.upper, lowers, [mount.destination for mount in mounts])
+    except BaseException:
+        result.discard()
+        raise
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def commit_upper(store: Store, upper: Path, lowers: Sequence[Path], *, keep_empty: bool = False) -> LayerRecord | None:
+    """Store the changes in ``upper`` as an uncompressed layer blob (diffID = digest).
+
+    Returns None when nothing changed, unless ``keep_empty`` (docker's classic builder records
+    an empty layer for such a RUN). The record is added to the store's layer table.
+    """
+    with store.content.writer() as writer:
+        write_overlay_diff(upper, writer, lowers=lowers)
+        if writer.hasher.size == _EMPTY_TAR_SIZE and not keep_empty:
+            return None  # the writer's exit discards the temp file
+        digest, size = writer.commit("layer")
+    record = LayerRecord(diff_id=digest, blob_digest=digest, media_type=mt.DOCKER_LAYER, blob_size=size,
+                         diff_size=size)
+    store.add_layer_record(record)
+    return record
+
+
+def cleanup_stale(store_root: Path, runc: Runc | None = None, *, once: bool = False) -> int:
+    """Remove containers of processes that died: kill, delete, unmount, rm. Returns how many.
+
+    A container dir whose flock nobody holds belongs to no live process. Safe to call while
+    other processes run steps on the same store: their dirs are locked.
+    """
+    key = os.path.abspath(store_root)
+    if once:
+        with _cleaned_lock:
+            if key in _cleaned_roots:
+                return 0
+            _cleaned_roots.add(key)
+    ephemeral = _ephemeral_root(Path(store_root))
+    if not ephemeral.is_dir():
+        return 0
+    removed = 0
+    for base in ephemeral.iterdir():
+        try:
+            lock_fd = os.open(base / "lock", os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            lock_fd = None  # died before taking the lock (or while deleting): nobody owns it
+        except OSError:
+            continue
+        try:
+            if lock_fd is not None:
+                try:
+                    fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live process owns it
+            if runc is None:
+                runc = runc_for(Path(store_root))
+            runc.kill_and_delete(base.name)
+            if remove_container_dir(base):
+                removed += 1
+        finally:
+            if lock_fd is not None:
+                os.close(lock_fd)
+    return removed
+
+
+def runc_for(store_root: Path) -> Runc:
+    return Runc(Path(store_root) / "runtime" / "runc")
+
+
+def remove_mount_stubs(upper: Path, lowers: Sequence[Path], destinations: Sequence[str]) -> None:
+    """Drop what the runtime created in ``upper`` only to mount over (like BuildKit does).
+
+    A destination absent from the image that is now an empty file or dir in ``upper`` is a
+    stub; so are parents made for it (new and empty) or copied up only because of it (same
+    mode and owner as below, nothing else inside).
+    """
+    for destination in sorted(set(destinations), key=lambda d: -d.count("/")):
+        rel = os.path.normpath("/" + destination).lstrip("/")
+        if not rel:
+            continue
+        path = upper / rel
+        if _lower_lstat(lowers, rel) is not None or not _is_empty_stub(path):
+            continue
+        _remove(path)
+        parent = os.path.dirname(rel)
+        while parent:
+            parent_path = upper / parent
+            if not _is_empty_stub(parent_path) or _is_opaque(parent_path):
+                break
+            below = _lower_lstat(lowers, parent)
+            if below is not None:
+                st = os.lstat(parent_path)
+                same = (stat.S_ISDIR(below.st_mode) and stat.S_IMODE(below.st_mode) == stat.S_IMODE(st.st_mode)
+                        and (below.st_uid, below.st_gid) == (st.st_uid, st.st_gid))
+                if not same:
+                    break
+            _remove(parent_path)
+            parent = os.path.dirname(parent)
+
+
+# -- internals ---------------------------------------------------------------------------------
+
+
+def _run(runc: Runc, dirs: OverlayDirs, container_id: str, process: ProcessSpec, network: str,
+         mounts: Sequence[Mount], resources: Resources | None, timeout: float | None,
+         output: Callable[[bytes], None] | None) -> int:
+    user = resolve_user(dirs.rootfs, process.user)
+    hostname = container_hostname(network, container_id)
+    etc_files = write_etc_files(dirs.base / "etc", network, hostname)
+    env = container_env(process.env, hostname=hostname, home=user.home)
+    spec = runtime_spec(
+        rootfs=dirs.rootfs.resolve(),
+        process=ProcessSpec(args=process.args, env=env, cwd=process.cwd or "/", user=process.user,
+                            terminal=False),
+        user=user, hostname=hostname, network=network, etc_files=etc_files, mounts=mounts,
+        resources=resources,
+    )
+    write_config(dirs.base, spec)
+    read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+    try:
+        proc = runc.start(dirs.base, container_id, stdout=write_fd, stderr=write_fd)
+    except BaseException:
+        os.close(read_fd)
+        os.close(write_fd)
+        raise
+    os.close(write_fd)
+    try:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if _pump(read_fd, output, deadline):
+            runc.kill(container_id, "KILL")  # timed out
+        return runc.wait(proc, dirs.base)  # ``runc run`` deletes the container as it exits
+    except BaseException:
+        runc.kill_and_delete(container_id)
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        os.close(read_fd)
+
+
+def _pump(read_fd: int, output: Callable[[bytes], None] | None, deadline: float | None) -> bool:
+    """Copy the container's output to ``output`` until EOF; True if ``deadline`` passed first."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(read_fd, selectors.EVENT_READ)
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not selector.select(wait):
+                return True
+            chunk = os.read(read_fd, 65536)
+            if not chunk:
+                return False
+            if output is not None:
+                output(chunk)
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit(143) while a container runs, so clean-up code runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _ephemeral_root(store_root: Path) -> Path:
+    return store_root / "runtime" / "ephemeral"
+
+
+def _is_empty_stub(path: Path) -> bool:
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if stat.S_ISREG(st.st_mode):
+        return st.st_size == 0
+    if stat.S_ISDIR(st.st_mode):
+        return not any(os.scandir(path))
+    return False
+
+
+def _is_opaque(path: Path) -> bool:
+    for name in _OPAQUE_XATTRS:
+        try:
+            if os.getxattr(path, name, follow_symlinks=False) == b"y":
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        path.rmdir()
+    else:
+        path.unlink()
+
+
+def _lower_lstat(lowers: Sequence[Path], rel: str) -> os.stat_result | None:
+    entry = lower_entry(lowers, rel)
+    return None if entry is None else entry[1]

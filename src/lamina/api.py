@@ -16,7 +16,7 @@ import contextlib
 import fnmatch
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -263,6 +263,39 @@ class Client:
 
         with _open_source(source) as (stream, source_name):
             return load_archive(self.store, stream, what=source_name)
+
+    # ----- build ----------------------------------------------------------------------
+    def build(self, context: str | os.PathLike[str] | BinaryIO, *, dockerfile: str | None = None,
+              tags: Sequence[str] = (), build_args: Sequence[str] = (), target: str | None = None,
+              labels: Sequence[str] = (), no_cache: bool = False, network: str = "default",
+              platform: str | None = None, secrets: Sequence[str] = (),
+              progress: Callable[[Any], None] | None = None) -> Any:
+        """``docker build`` (classic builder semantics): returns a ``BuildResult`` (image ID, tags).
+
+        ``context`` is a directory, ``-`` (stdin: a tar context or a bare Dockerfile) or a tar
+        stream; ``build_args``/``labels`` are ``K=V`` strings as on the command line; ``progress``
+        receives ``lamina.build.events`` objects.
+        """
+        import tempfile
+
+        from lamina.build.executor import BuildOptions, build
+        from lamina.build.inputs import (
+            check_network,
+            parse_build_args,
+            parse_labels,
+            parse_secrets,
+            prepare_context,
+        )
+
+        with prepare_context(context, dockerfile) as prepared, tempfile.TemporaryDirectory(prefix="lamina-secrets-") as temp:
+            options = BuildOptions(
+                context_dir=prepared.directory, dockerfile=prepared.dockerfile,
+                dockerfile_text=prepared.dockerfile_text, tags=list(tags),
+                build_args=parse_build_args(build_args), target=target, labels=parse_labels(labels),
+                no_cache=no_cache, network=check_network(network), platform=platform,
+                secrets=parse_secrets(secrets, Path(temp)),
+            )
+            return build(self.store, options, progress)
 
     # ----- cleanup --------------------------------------------------------------------
     def prune_images(self, *, all: bool = False, filters: Sequence[str] = ()) -> PruneReport:

@@ -66,6 +66,17 @@ def resolve_sources(root: str | os.PathLike[str], source: str, matcher: PatternM
     followed if it is a symlink, without leaving the context. Raises :class:`ContextError` when
     nothing matches.
     """
+    return [resolved for _, resolved in match_sources(root, source, matcher)]
+
+
+def match_sources(
+    root: str | os.PathLike[str], source: str, matcher: PatternMatcher | None = None
+) -> list[tuple[str, str]]:
+    """Like :func:`resolve_sources`, as ``(matched, resolved)`` pairs.
+
+    ``matched`` is the path as named (before following symlinks): a copied file keeps the name
+    of the symlink that pointed at it.
+    """
     base = Path(root).resolve()
     cleaned = _rooted(source)
     if not any(ch in _GLOB_CHARS for ch in cleaned):
@@ -75,10 +86,10 @@ def resolve_sources(root: str | os.PathLike[str], source: str, matcher: PatternM
     found = []
     for candidate in candidates:
         resolved = resolve_in_context(base, candidate)
-        if resolved in found:
+        if any(resolved == seen for _, seen in found):
             continue  # reached twice, e.g. through a symlinked directory
         if os.path.lexists(_host(base, resolved)) and not _excluded(matcher, candidate, resolved):
-            found.append(resolved)
+            found.append((candidate, resolved))
     if not found:
         if candidates and cleaned == candidates[0]:
             raise ContextError(f'"{source}": not found in build context (or excluded by .dockerignore)')

@@ -28,6 +28,7 @@ COMMANDS = {
     "search": "lamina.cli.registry:search",
     "manifest": "lamina.cli.registry:manifest_group",
     "copy": "lamina.cli.registry:copy",
+    "build": "lamina.cli.build:build",
 }
 HELP = {
     "images": "List images",
@@ -48,6 +49,7 @@ HELP = {
     "search": "Search a registry for images",
     "manifest": "Inspect manifests in a registry",
     "copy": "Copy an image between registries without unpacking it",
+    "build": "Build an image from a Dockerfile",
 }
 
 

@@ -1,0 +1,522 @@
+"""``lamina build``: run a Dockerfile's stages and store the image, as docker's classic builder does.
+
+The executor walks the stages the target needs, one instruction at a time. Every step commits
+an image on top of the previous one (see commit.py), so history, layers and config come out
+the way ``DOCKER_BUILDKIT=0 docker build`` makes them, and those step images double as the
+build cache. Metadata instructions only change the config; WORKDIR, COPY and ADD write layers
+from a plan (copy.py); RUN goes to :func:`lamina.build.run_step.execute_run`.
+
+Errors name the Dockerfile line: ``Dockerfile:7: COPY failed: "x": not found in build context``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lamina.build import imageconfig
+from lamina.build.args import BuildArgs, environment
+from lamina.build.cache import BuildCache, step_key
+from lamina.build.commit import base_state, begin_stage, comment_command, commit_step, scratch_state
+from lamina.build.copy import ROOT_OWNER, CopyPlan, lookup_owner, parse_chmod, write_plan
+from lamina.build.dockerfile import (
+    Add,
+    Arg,
+    Copy,
+    Dockerfile,
+    Instruction,
+    Label,
+    Run,
+    Stage,
+    Workdir,
+    expand_instruction,
+    parse_stages,
+    parse_trigger,
+)
+from lamina.build.dockerignore import PatternMatcher, load_ignore_patterns
+from lamina.build.events import (
+    BuildEvent,
+    BuildWarning,
+    Built,
+    ContextSent,
+    StepFinished,
+    StepStarted,
+    Tagged,
+    TriggersRunning,
+)
+from lamina.build.imageconfig import ImageState
+from lamina.build.remote import download
+from lamina.build.rootfs import RootfsViews
+from lamina.build.run_step import RunRequest, execute_run
+from lamina.build.sources import ContextTree, Source, SourceTree, source_checksum
+from lamina.build.state import StageState
+from lamina.errors import BuildError, DockerfileError, ImageNotFoundError, InvalidReferenceError, LaminaError
+from lamina.oci.reference import Reference, parse_reference
+from lamina.store.store import Store
+
+SCRATCH = "scratch"
+
+
+@dataclass(slots=True)
+class BuildOptions:
+    """What ``lamina build`` was asked to do.
+
+    ``dockerfile`` defaults to ``<context>/Dockerfile``; ``dockerfile_text`` replaces the file
+    (``-f -``). ``build_args`` values of None mean "declared without a value". ``pull_image``
+    fetches a base image missing from the store and returns its ID (the API passes the
+    registry puller in; without one a missing base image is an error).
+    """
+
+    context_dir: Path
+    dockerfile: Path | None = None
+    dockerfile_text: bytes | None = None
+    tags: Sequence[str] = ()
+    build_args: Mapping[str, str | None] = field(default_factory=dict)
+    target: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    no_cache: bool = False
+    network: str = "default"
+    platform: str | None = None
+    secrets: Mapping[str, Path] = field(default_factory=dict)
+    pull_image: Callable[[str], str] | None = None
+
+
+@dataclass(slots=True)
+class BuildResult:
+    image_id: str
+    tags: list[str] = field(default_factory=list)  # familiar references
+    warnings: list[str] = field(default_factory=list)
+
+
+def build(store: Store, options: BuildOptions, emit: Callable[[BuildEvent], None] | None = None) -> BuildResult:
+    """Build the Dockerfile in ``options`` into ``store``; progress goes to ``emit``."""
+    return _Build(store, options, emit or (lambda event: None)).run()
+
+
+def normalize_dest(workdir: str, dest: str) -> str:
+    """COPY's destination as an absolute path: relative ones continue from WORKDIR; a final ``/`` stays."""
+    if dest.startswith("/"):
+        return dest
+    joined = posixpath.normpath(posixpath.join("/", workdir or "/", dest))
+    return joined + "/" if dest.endswith("/") and joined != "/" else joined
+
+
+@dataclass(slots=True)
+class _StagePlan:
+    stage: Stage
+    base: str                     # FROM's image after expansion
+    base_stage: int | None = None  # index of the stage it builds on, if any
+
+
+class _Build:
+    def __init__(self, store: Store, options: BuildOptions, emit: Callable[[BuildEvent], None]):
+        self.store = store
+        self.options = options
+        self.emit = emit
+        self.warnings: list[str] = []
+        self.args = BuildArgs(from_options=dict(options.build_args))
+        self.results: dict[int, StageState] = {}
+        self.step = 0
+        self.total = 0
+
+    # -- the whole build ---------------------------------------------------------------------
+
+    def run(self) -> BuildResult:
+        options = self.options
+        tags = [_parse_tag(tag) for tag in options.tags]
+        dockerfile = self._read_dockerfile()
+        for warning in dockerfile.warnings:
+            self._warn(warning)
+        self.filename = dockerfile.filename
+        self.escape = dockerfile.escape
+        patterns = load_ignore_patterns(options.context_dir, options.dockerfile)
+        context = ContextTree(options.context_dir, PatternMatcher(patterns))
+        self.context = context
+        self.emit(ContextSent(context.tar_size()))
+        plans = self._plan(dockerfile)
+        self.cache = BuildCache(self.store)
+        with tempfile.TemporaryDirectory(prefix="lamina-build-") as workdir, self.store.lease():
+            self.workdir = Path(workdir)
+            self.views = RootfsViews(self.store, self.workdir)
+            try:
+                for arg in dockerfile.global_args:
+                    self._meta_arg(arg)
+                for index in sorted(plans):
+                    self.results[index] = self._run_stage(plans[index], last=index == max(plans))
+            finally:
+                self.views.close()
+        final = self.results[max(plans)]
+        if not final.image_id:
+            raise BuildError("No image was generated. Is your Dockerfile empty?")
+        unused = self.args.unused()
+        if unused:
+            self._warn(f"One or more build-args [{' '.join(unused)}] were not consumed")
+        self.emit(Built(final.image_id))
+        names = []
+        for ref in tags:
+            self.store.tag(final.image_id, ref)
+            names.append(ref.familiar)
+            self.emit(Tagged(ref.familiar))
+        return BuildResult(final.image_id, names, self.warnings)
+
+    def _read_dockerfile(self) -> Dockerfile:
+        options = self.options
+        if options.dockerfile_text is not None:
+            return parse_stages(options.dockerfile_text, "Dockerfile")
+        path = options.dockerfile or options.context_dir / "Dockerfile"
+        if options.dockerfile is None and not path.exists() and (options.context_dir / "dockerfile").exists():
+            path = options.context_dir / "dockerfile"
+        try:
+            text = path.read_bytes()
+        except FileNotFoundError:
+            raise BuildError(f"Cannot locate specified Dockerfile: {path}") from None
+        except IsADirectoryError:
+            raise BuildError(f"the Dockerfile ({path}) cannot be a directory") from None
+        return parse_stages(text, path.name)
+
+    # -- which stages, in which order ---------------------------------------------------------
+
+    def _plan(self, dockerfile: Dockerfile) -> dict[int, _StagePlan]:
+        """The stages the target needs (BuildKit's rule), with FROM expanded and checked up front."""
+        meta = BuildArgs(from_options=self.args.from_options)
+        for arg in dockerfile.global_args:
+            expanded = expand_instruction(arg, meta.stage_values(), self.escape, self.filename).instruction
+            assert isinstance(expanded, Arg)
+            for name, default in expanded.pairs:
+                meta.declare_meta(name, default)
+        stages = dockerfile.stages
+        target = len(stages) - 1
+        if self.options.target:
+            try:
+                target = dockerfile.stage(self.options.target.lower()).index
+            except (KeyError, IndexError):
+                raise BuildError(f"failed to reach build target {self.options.target} in Dockerfile") from None
+        plans: dict[int, _StagePlan] = {}
+        for stage in stages[: target + 1]:
+            assert stage.from_ is not None
+            image = expand_instruction(stage.from_, meta.meta_values(), self.escape, self.filename).instruction
+            base = getattr(image, "image", stage.base)
+            if not base:
+                raise DockerfileError(f"base name ({stage.base}) should not be blank", filename=self.filename, line=stage.line)
+            plan = _StagePlan(stage, base, self._earlier_stage(stages, stage.index, base, by_index=False))
+            plans[stage.index] = plan
+        self.stages = stages
+        needed = self._needed(plans, target)
+        for index in needed:
+            plan = plans[index]
+            if plan.base_stage is None and plan.base.lower() != SCRATCH:
+                try:
+                    parse_reference(plan.base)
+                except InvalidReferenceError as exc:
+                    raise DockerfileError(f"{exc}: {plan.base}" if plan.base not in str(exc) else str(exc),
+                                          filename=self.filename, line=plan.stage.line) from None
+        self.total = len(dockerfile.global_args) + sum(1 + len(plans[i].stage.instructions) for i in needed)
+        self.total += len(self.options.labels)
+        return {index: plans[index] for index in needed}
+
+    def _needed(self, plans: Mapping[int, _StagePlan], target: int) -> list[int]:
+        needed: set[int] = set()
+        pending = [target]
+        while pending:
+            index = pending.pop()
+            if index in needed:
+                continue
+            needed.add(index)
+            plan = plans[index]
+            if plan.base_stage is not None:
+                pending.append(plan.base_stage)
+            for instruction in plan.stage.instructions:
+                if isinstance(instruction, Copy) and instruction.from_:
+                    earlier = self._earlier_stage(self.stages, index, instruction.from_, by_index=True)
+                    if earlier is not None:
+                        pending.append(earlier)
+        return sorted(needed)
+
+    @staticmethod
+    def _earlier_stage(stages: Sequence[Stage], current: int, name: str, *, by_index: bool) -> int | None:
+        """The index of an earlier stage called ``name`` (or numbered, for ``--from``)."""
+        wanted = name.lower()
+        for stage in stages[:current]:
+            if stage.name == wanted:
+                return stage.index
+        if by_index and name.isdigit() and int(name) < current:
+            return int(name)
+        return None
+
+    # -- steps ------------------------------------------------------------------------------------
+
+    def _meta_arg(self, arg: Arg) -> None:
+        self._start(arg.source)
+        expanded = self._expand(arg, self.args.stage_values())
+        assert isinstance(expanded, Arg)
+        for name, default in expanded.pairs:
+            self.args.declare_meta(name, default)
+
+    def _run_stage(self, plan: _StagePlan, *, last: bool) -> StageState:
+        stage = plan.stage
+        self.current_stage = stage.index
+        self._start(stage.from_.source if stage.from_ else f"FROM {stage.base}")
+        state = begin_stage(self._base(plan))
+        stage_args = self.args.for_stage()
+        triggers = list(state.config.get("OnBuild") or [])
+        if triggers:
+            config = dict(state.config)
+            config["OnBuild"] = None
+            state = dataclasses.replace(state, config=config)
+            self.emit(TriggersRunning(len(triggers)))
+            for expression in triggers:
+                try:
+                    trigger = parse_trigger(expression, self.filename)
+                except DockerfileError as exc:
+                    raise DockerfileError(f"ONBUILD trigger: {exc}", filename=self.filename, line=stage.line) from None
+                trigger = dataclasses.replace(trigger, line=stage.line, end_line=stage.line)
+                state = self._dispatch(trigger, state, stage_args)
+        self.emit(StepFinished(state.image_id))
+        instructions: Iterable[Instruction] = stage.instructions
+        if last:
+            instructions = [*stage.instructions, *self._label_steps()]
+        for instruction in instructions:
+            self._start(instruction.source)
+            before = state.image_id
+            state = self._dispatch(instruction, state, stage_args)
+            self.emit(StepFinished(state.image_id, cached=self._cached and state.image_id != before))
+        return state
+
+    def _label_steps(self) -> list[Instruction]:
+        """``--label`` becomes one LABEL step per label, sorted, at the end (as docker does it)."""
+        return [Label(pairs=((key, value),), source=f"LABEL {key}={value}")
+                for key, value in sorted(self.options.labels.items())]
+
+    def _base(self, plan: _StagePlan) -> StageState:
+        if plan.base_stage is not None:
+            return self.results[plan.base_stage]
+        if plan.base.lower() == SCRATCH:
+            return scratch_state()
+        try:
+            image_id = self._image(plan.base)
+        except LaminaError as exc:
+            raise DockerfileError(str(exc), filename=self.filename, line=plan.stage.line) from None
+        return base_state(self.store, image_id)
+
+    def _image(self, name: str) -> str:
+        try:
+            return self.store.resolve(name)
+        except ImageNotFoundError:
+            if self.options.pull_image is None:
+                raise ImageNotFoundError(
+                    f"pull access denied for {name}: No such image in the local store (pull it first)"
+                ) from None
+        return self.options.pull_image(name)
+
+    def _start(self, text: str) -> None:
+        self.step += 1
+        self.emit(StepStarted(self.step, self.total, text))
+        self._cached = False
+
+    def _dispatch(self, instruction: Instruction, state: StageState, stage_args: BuildArgs) -> StageState:
+        try:
+            return self._dispatch_step(instruction, state, stage_args)
+        except DockerfileError:
+            raise
+        except (LaminaError, OSError) as exc:
+            message = str(exc) if isinstance(exc, LaminaError) else f"{exc.strerror or exc}: {exc.filename or ''}"
+            if isinstance(instruction, Copy | Add) and not message.startswith(instruction.keyword.upper()):
+                message = f"{instruction.keyword.upper()} failed: {message}"
+            raise DockerfileError(message, filename=self.filename, line=instruction.line) from None
+
+    def _dispatch_step(self, instruction: Instruction, state: StageState, stage_args: BuildArgs) -> StageState:
+        env = environment(state.config.get("Env"))
+        visible = {**stage_args.visible(env), **env}
+        if isinstance(instruction, Label) and not instruction.line:
+            expanded = instruction  # --label values are taken literally
+        else:
+            expanded = self._expand(instruction, visible)
+        if isinstance(expanded, Arg):
+            for name, default in expanded.pairs:
+                stage_args.declare(name, default)
+        image_state = ImageState(state.config, state.author, state.cmd_set)
+        after = imageconfig.apply_instruction(image_state, expanded)
+        if isinstance(expanded, Run):
+            return self._run(expanded, state, after, stage_args, env)
+        if isinstance(expanded, Copy | Add):
+            return self._copy(expanded, state, after)
+        created_by = imageconfig.created_by(expanded, after)
+        make_layer = None
+        if isinstance(expanded, Workdir):
+            make_layer = self._workdir_layer(state, str(after.config.get("WorkingDir") or "/"))
+        return self._commit(state, after, created_by, comment_command(after.config, created_by), make_layer)
+
+    def _expand(self, instruction: Instruction, env: Mapping[str, str]) -> Instruction:
+        return expand_instruction(instruction, env, self.escape, self.filename).instruction
+
+    def _commit(
+        self,
+        state: StageState,
+        after: ImageState,
+        created_by: str,
+        command: Sequence[str],
+        make_layer: Callable[[], Any] | None,
+    ) -> StageState:
+        """Reuse the cached image for this step or make it (``make_layer`` writes its layer)."""
+        key = step_key(created_by, after.config, after.author)
+        if not self.options.no_cache:
+            cached = self.cache.lookup(state.image_id, key)
+            if cached is not None:
+                self._cached = True
+                found = base_state(self.store, cached)
+                return dataclasses.replace(found, config=dict(after.config), author=after.author,
+                                           cmd_set=after.cmd_set)
+        layer = make_layer() if make_layer is not None else None
+        new_state = commit_step(self.store, state, after.config, created_by, command, layer,
+                                author=after.author, cmd_set=after.cmd_set)
+        self.cache.record(state.image_id, key, new_state.image_id)
+        return new_state
+
+    # -- WORKDIR, COPY/ADD, RUN -------------------------------------------------------------------
+
+    def _workdir_layer(self, state: StageState, workdir: str) -> Callable[[], Any]:
+        def make() -> Any:
+            plan = CopyPlan(self.views.view(state.diff_ids))
+            resolved, _ = plan.resolve_dest(workdir)
+            if not plan.is_directory(resolved):
+                plan.add_directory(resolved, ROOT_OWNER)
+            return write_plan(self.store, plan)
+
+        return make
+
+    def _copy(self, instruction: Copy | Add, state: StageState, after: ImageState) -> StageState:
+        sources = self._sources(instruction, state)
+        dest = instruction.dest
+        if len(sources) > 1 and not dest.endswith("/"):
+            keyword = instruction.keyword.upper()
+            raise BuildError(
+                f"When using {keyword} with more than one source file, the destination must be a directory and end with a /"
+            )
+        checksum = source_checksum(sources) if sources else "file:" + "0" * 64
+        created_by = imageconfig.created_by(instruction, after, source_hash=checksum)
+        workdir = str(state.config.get("WorkingDir") or "/")
+        chmod = parse_chmod(instruction.chmod)
+        unpack = isinstance(instruction, Add) and instruction.unpack is not False
+
+        def make() -> Any:
+            plan = CopyPlan(self.views.view(state.diff_ids))
+            try:
+                owner: tuple[int, int] | None = ROOT_OWNER
+                if instruction.chown:
+                    owner = lookup_owner(instruction.chown, plan.image_root)
+                resolved, ends_in_slash = plan.resolve_dest(normalize_dest(workdir, dest))
+                for source in sources:
+                    source_owner = None if source.preserve_owner and not instruction.chown else owner
+                    target, is_dir = resolved, ends_in_slash
+                    if source.under:
+                        target, is_dir = posixpath.join(resolved, source.under), True
+                    plan.add(source, target, dest_is_dir=is_dir, owner=source_owner, mode=chmod,
+                             unpack=unpack and source.local)
+                return write_plan(self.store, plan)
+            finally:
+                plan.close()
+
+        return self._commit(state, after, created_by, comment_command(after.config, created_by), make)
+
+    def _sources(self, instruction: Copy | Add, state: StageState) -> list[Source]:
+        """Every file or directory the instruction's sources name, in order."""
+        excludes = PatternMatcher(instruction.exclude) if instruction.exclude else None
+        tree: SourceTree = self.context
+        local = True
+        preserve = False
+        if isinstance(instruction, Copy) and instruction.from_:
+            tree = SourceTree(self.views.view(self._from_layers(instruction.from_, state)))
+            local, preserve = False, True
+        sources: list[Source] = []
+        for heredoc in instruction.heredocs:
+            sources.append(self._heredoc_source(heredoc.name, heredoc.text()))
+        for written in instruction.sources:
+            if _is_url(written):
+                if isinstance(instruction, Copy):
+                    raise BuildError("source can't be a URL for COPY")
+                sources.append(self._url_source(written, instruction))
+                continue
+            for matched, resolved in tree.match(written):
+                if excludes is not None and excludes.matches(matched):
+                    continue
+                is_dir = stat.S_ISDIR(tree.lstat(resolved).st_mode)
+                name = posixpath.basename(matched) or posixpath.basename(resolved)
+                under = ""
+                if isinstance(instruction, Copy) and instruction.parents:
+                    kept = _parents_path(written, matched)
+                    under = kept if is_dir else posixpath.dirname(kept)
+                sources.append(Source(tree, resolved, name, is_dir, local, preserve, under))
+        return sources
+
+    def _from_layers(self, name: str, state: StageState) -> tuple[str, ...]:
+        index = self._earlier_stage(self.stages, self.current_stage, name, by_index=True)
+        if index is not None and index in self.results:
+            return self.results[index].diff_ids
+        try:
+            image_id = self._image(name)
+        except LaminaError as exc:
+            raise BuildError(f"invalid from flag value {name}: {exc}") from None
+        return base_state(self.store, image_id).diff_ids
+
+    def _heredoc_source(self, name: str, content: str) -> Source:
+        directory = Path(tempfile.mkdtemp(prefix="heredoc-", dir=self.workdir))
+        path = directory / name
+        path.write_text(content)
+        path.chmod(0o644)
+        return Source(SourceTree(directory), name, name, False, local=False)
+
+    def _url_source(self, url: str, instruction: Add) -> Source:
+        directory = Path(tempfile.mkdtemp(prefix="download-", dir=self.workdir))
+        name = download(url, directory, checksum=instruction.checksum)
+        return Source(SourceTree(directory), name, name, False, local=bool(instruction.unpack))
+
+    def _run(self, instruction: Run, state: StageState, after: ImageState, stage_args: BuildArgs,
+             env: Mapping[str, str]) -> StageState:
+        history_args = stage_args.history_values(env)
+        command = imageconfig.run_command(instruction, after.config, history_args)
+        created_by = " ".join(command)
+        network = instruction.network if instruction.network != "default" else self.options.network
+
+        def make() -> Any:
+            request = RunRequest(
+                store=self.store, instruction=instruction, state=state, build_args=stage_args.visible(env),
+                network=network, secrets=self.options.secrets, context_dir=self.options.context_dir,
+                stage_layers=lambda name: self._from_layers(name, state), emit=self.emit, filename=self.filename,
+            )
+            return execute_run(request).layer
+
+        return self._commit(state, after, created_by, command, make)
+
+    def _warn(self, text: str) -> None:
+        self.warnings.append(text)
+        self.emit(BuildWarning(text))
+
+
+def _parse_tag(tag: str) -> Reference:
+    try:
+        ref = parse_reference(tag)
+    except InvalidReferenceError:
+        raise BuildError(f'invalid argument "{tag}" for "-t, --tag" flag: invalid reference format') from None
+    if ref.digest is not None:
+        raise BuildError(f'invalid argument "{tag}" for "-t, --tag" flag: a tag cannot hold a digest')
+    return ref
+
+
+def _is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def _parents_path(written: str, matched: str) -> str:
+    """``COPY --parents``: the path kept under the destination (after a ``/./`` pivot, if any)."""
+    pivot = written.find("/./")
+    if pivot == -1:
+        return posixpath.normpath(matched)
+    depth = len([part for part in posixpath.normpath(written[:pivot]).split("/") if part not in ("", ".")])
+    return "/".join(matched.split("/")[depth:])
+

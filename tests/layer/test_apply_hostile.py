@@ -175,3 +175,12 @@ def test_unsupported_member_type_is_named(arena: Path):
     data = encode_header(b"vol", b"V", 0o644, 0, 0, 0, MTIME, xattrs={}) + bytes(1024)
     with pytest.raises(LayerError, match="'vol': volume label is not supported"):
         apply(arena, data)
+
+
+def test_overlayfs_xattrs_cannot_be_planted(arena: Path):
+    header = encode_header(b"d/", b"5", 0o755, 0, 0, 0, MTIME, xattrs={
+        "trusted.overlay.redirect": b"/etc", "trusted.overlay.opaque": b"y", "user.overlay.opaque": b"y",
+    })
+    applied = apply(arena, header + bytes(1024))
+    assert os.listxattr(arena / "d") == []
+    assert applied.skipped == 3

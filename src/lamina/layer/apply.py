@@ -38,6 +38,7 @@ WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 _AUFS_META_PREFIX = ".wh..wh."
 _MAX_SYMLINK_HOPS = 40
+_OVERLAY_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
 
 _KIND_BY_TYPE = {
     b"0": "file", b"\0": "file", b"7": "file", b"1": "hardlink", b"2": "symlink",
@@ -278,6 +279,11 @@ class _Applier:
 
     def _xattrs(self, member: TarMember, path: str | int) -> None:
         for name, value in member.xattrs.items():
+            if name.startswith(_OVERLAY_XATTR_PREFIXES):
+                # overlayfs obeys these (redirects, opaque dirs) when the tree becomes a lower
+                # dir; image content must not be able to steer it.
+                self.skipped += 1
+                continue
             try:
                 if isinstance(path, int):
                     os.setxattr(path, name, value)

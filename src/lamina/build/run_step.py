@@ -7,14 +7,25 @@ records the result (history, cache, the next image) itself. A RUN that changes n
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from lamina.build.args import environment
 from lamina.build.dockerfile import Run
-from lamina.build.events import BuildEvent
+from lamina.build.dockerfile.mounts import MountError, parse_mount
+from lamina.build.dockerfile.parser import parse_heredoc_word
+from lamina.build.dockerfile.shell_words import process_word
+from lamina.build.events import BuildEvent, RunStarted, StepOutput
+from lamina.build.imageconfig import resolve_command, shell_of
+from lamina.build.run_mounts import RunMounts
 from lamina.build.state import StageState
-from lamina.errors import DockerfileError
+from lamina.errors import DockerfileError, RuntimeError_
+from lamina.runtime.spec import Mount, ProcessSpec
+from lamina.runtime.step import commit_upper, run_in_snapshot
 from lamina.store.store import LayerRecord, Store
 
 
@@ -62,5 +73,109 @@ def execute_run(request: RunRequest) -> RunResult:
     """Run ``request.instruction`` in a container on the stage's layers and capture its changes.
 
     The layer blob must be in the content store (the executor holds a lease) before returning.
+    A non-zero exit is a BuildError naming the line, with docker's wording and exit code; the
+    last lines of the output ride along in ``output_tail``.
     """
-    raise DockerfileError("RUN is not supported yet", filename=request.filename, line=request.instruction.line)
+    instruction = request.instruction
+    config = request.state.config
+    argv, script = run_argv(instruction, config)
+    env = [*(config.get("Env") or []), *(f"{key}={value}" for key, value in request.build_args.items())]
+    expand_env = {**environment(list(config.get("Env") or [])), **request.build_args}
+    try:
+        mount_requests = [parse_mount(spec, lambda word: process_word(word, expand_env))
+                          for spec in instruction.mount_specs]
+    except MountError as exc:
+        raise DockerfileError(str(exc), filename=request.filename, line=instruction.line) from None
+    tail = _Tail()
+
+    def output(chunk: bytes) -> None:
+        tail.add(chunk)
+        if request.emit is not None:
+            request.emit(StepOutput(chunk))
+
+    container_id = secrets.token_hex(32)
+    if request.emit is not None:
+        request.emit(RunStarted(container_id))
+    with RunMounts(request.store, mount_requests, secrets=request.secrets, context_dir=request.context_dir,
+                   stage_layers=request.stage_layers) as run_mounts:
+
+        def prepare(scratch: Path) -> list[Mount]:
+            mounts = run_mounts.prepare(scratch)
+            if script is not None:
+                mounts.append(_script_mount(scratch, *script))
+            return mounts
+
+        process = ProcessSpec(args=argv, env=[*env, *run_mounts.secret_env()],
+                              cwd=str(config.get("WorkingDir") or "/"), user=str(config.get("User") or ""))
+        try:
+            result = run_in_snapshot(
+                request.store, request.state.diff_ids, process, network=_network(request.network),
+                output=output, prepare_mounts=prepare, container_id=container_id,
+            )
+        except RuntimeError_ as exc:
+            raise DockerfileError(str(exc), filename=request.filename, line=instruction.line) from None
+    with result:
+        if result.exit_code != 0:
+            error = DockerfileError(f"The command '{' '.join(argv)}' returned a non-zero code: {result.exit_code}",
+                                    filename=request.filename, line=instruction.line)
+            error.exit_code = result.exit_code
+            error.output_tail = tail.text()  # type: ignore[attr-defined]
+            raise error
+        layer = commit_upper(request.store, result.upper_dir, result.lowers)
+    state = request.state
+    if layer is not None:
+        state = dataclasses.replace(state, diff_ids=(*state.diff_ids, layer.diff_id))
+    return RunResult(layer=layer, state=state)
+
+
+def run_argv(instruction: Run, config: Mapping[str, Any]) -> tuple[list[str], tuple[str, str] | None]:
+    """The argv of a RUN, and a script to mount at ``/dev/pipes/<name>`` (name, text) if any.
+
+    Heredocs go to the shell as BuildKit hands them over: ``RUN <<EOF`` alone runs the body
+    as the shell's command string (or, starting with ``#!``, as an executable file at
+    ``/dev/pipes/EOF``); a command with heredocs gets them appended, for the shell to read.
+    """
+    if instruction.json_form or not instruction.heredocs:
+        return resolve_command(instruction.command, instruction.json_form, config), None
+    command = " ".join(instruction.command)
+    first = instruction.heredocs[0]
+    if parse_heredoc_word(command) is not None and len(instruction.heredocs) == 1:
+        body = first.text()
+        if body.startswith("#!"):
+            return [*shell_of(config), f"{PIPES_DIR}/{first.name}"], (first.name, body)
+        return [*shell_of(config), body], None
+    text = command + "".join(f"\n{heredoc.content}{heredoc.name}" for heredoc in instruction.heredocs)
+    return [*shell_of(config), text], None
+
+
+PIPES_DIR = "/dev/pipes"
+
+
+def _script_mount(scratch: Path, name: str, body: str) -> Mount:
+    script = scratch / "pipes" / name
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(body)
+    script.chmod(0o755)
+    return Mount.bind(script, f"{PIPES_DIR}/{name}", read_only=True)
+
+
+def _network(mode: str) -> str:
+    """``default`` is host networking: lamina has no bridge, and RUN apt-get must work."""
+    return "none" if mode == "none" else "host"
+
+
+class _Tail:
+    """The last lines a step printed, for the error message of a failed RUN."""
+
+    def __init__(self, limit: int = 4096):
+        self.limit = limit
+        self.data = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        if len(self.data) > 2 * self.limit:
+            del self.data[: len(self.data) - self.limit]
+
+    def text(self) -> str:
+        lines = bytes(self.data[-self.limit:]).decode(errors="replace").splitlines()
+        return "\n".join(lines[-20:])

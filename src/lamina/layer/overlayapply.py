@@ -8,20 +8,16 @@ in the form overlayfs reads, not applied:
 * ``<dir>/.wh..wh..opq`` becomes the xattr ``trusted.overlay.opaque=y`` on ``<dir>``.
 
 Everything else (path cleaning, symlink-safe parent resolution, fresh file creation, hard link
-confinement) is :mod:`lamina.layer.apply`'s extractor, reused. Two things differ because the
-layer below is not in ``target``:
-
-* a parent directory the tar does not list is created with the attributes the lower layers
-  give it (overlayfs shows the topmost layer's directory attributes, so a plain ``0755 root``
-  directory here would silently change the image), and a parent that is a symlink in a lower
-  layer is followed, as applying onto the full tree would;
-* ``trusted.overlay.*`` and ``user.overlay.*`` xattrs in the tar are dropped: overlayfs would
-  obey them (redirects, opaque markers), so a layer must not be able to plant them.
+confinement, refusing overlayfs xattrs from the tar) is :mod:`lamina.layer.apply`'s extractor,
+reused. One thing differs because the layer below is not in ``target``: a parent directory the
+tar does not list is created with the attributes the lower layers give it (overlayfs shows the
+topmost layer's directory attributes, so a plain ``0755 root`` directory here would silently
+change the image), and a parent that is a symlink in a lower layer is followed, as applying
+onto the full tree would.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import stat
 from collections.abc import Sequence
@@ -36,7 +32,6 @@ __all__ = ["OPAQUE_XATTR", "apply_layer_as_overlay", "lower_entry"]
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 _AUFS_META_PREFIX = ".wh..wh."
-_OVERLAY_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
 _MAX_SYMLINK_HOPS = 40
 
 
@@ -84,12 +79,6 @@ class _OverlayApplier(_Applier):
             raise LayerError(
                 f"layer tar member {member.name!r}: an overlay whiteout needs root (CAP_MKNOD)"
             ) from None
-
-    def _xattrs(self, member: TarMember, path: str | int) -> None:
-        if any(name.startswith(_OVERLAY_XATTR_PREFIXES) for name in member.xattrs):
-            kept = {k: v for k, v in member.xattrs.items() if not k.startswith(_OVERLAY_XATTR_PREFIXES)}
-            member = dataclasses.replace(member, xattrs=kept)
-        super()._xattrs(member, path)
 
     def _step(self, real_parent: str, name: str, member: TarMember, create: bool, hops: int) -> str | None:
         """Resolve one component; a component missing here is looked up in the lower layers."""

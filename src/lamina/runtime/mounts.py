@@ -32,7 +32,7 @@ from pathlib import Path
 
 from lamina.errors import RuntimeError_
 
-__all__ = ["MAX_LOWER_DIRS", "OverlayDirs", "mount_overlay", "mounts_under", "remove_container_dir", "unmount"]
+__all__ = ["MAX_LOWER_DIRS", "OverlayDirs", "mount_overlay", "mount_view", "mounts_under", "remove_container_dir", "unmount"]
 
 MAX_LOWER_DIRS = 500  # overlayfs' OVL_MAX_STACK
 _PAGE = 4096
@@ -61,31 +61,59 @@ class OverlayDirs:
 
 def mount_overlay(base: Path, lowers: Sequence[Path]) -> OverlayDirs:
     """Mount ``lowers`` (topmost first) with a fresh upper dir at ``<base>/rootfs``."""
+    dirs = OverlayDirs(Path(base))
+    for path in (dirs.upper, dirs.work, dirs.rootfs):
+        path.mkdir(parents=True, exist_ok=True)
+    names = _link_lowers(dirs.base, lowers)
+    _mount(dirs.base, f"lowerdir={':'.join(names)},upperdir=upper,workdir=work,{_OPTIONS}", len(names))
+    return dirs
+
+
+def mount_view(base: Path, lowers: Sequence[Path]) -> Path:
+    """A read-only merged view of ``lowers`` (topmost first) at ``<base>/rootfs``, returned.
+
+    One lower dir is returned as it is: nothing to merge.
+    """
+    if len(lowers) == 1:
+        return Path(lowers[0])
+    dirs = OverlayDirs(Path(base))
+    dirs.rootfs.mkdir(parents=True, exist_ok=True)
+    names = _link_lowers(dirs.base, lowers)
+    if len(names) == 1:
+        names.append(names[0])  # overlayfs wants two lower dirs when there is no upper dir
+    _mount(dirs.base, f"ro,lowerdir={':'.join(names)},{_OPTIONS}", len(names))
+    return dirs.rootfs
+
+
+def _link_lowers(base: Path, lowers: Sequence[Path]) -> list[str]:
+    """Short relative names (``l/0``…) for the lower dirs, as symlinks under ``base``."""
     if len(lowers) > MAX_LOWER_DIRS:
         raise RuntimeError_(f"an image with {len(lowers)} layers cannot be mounted: overlayfs stacks at most "
                             f"{MAX_LOWER_DIRS}")
-    dirs = OverlayDirs(Path(base))
-    links = dirs.base / "l"
-    for path in (dirs.upper, dirs.work, dirs.rootfs, links):
-        path.mkdir(parents=True, exist_ok=True)
+    links = base / "l"
+    links.mkdir(parents=True, exist_ok=True)
+    if not lowers:
+        empty = base / "empty"
+        empty.mkdir(exist_ok=True)
+        lowers = [empty]
     names = []
-    for index, lower in enumerate(lowers or [dirs.base / "empty"]):
-        if not lowers:
-            lower.mkdir(exist_ok=True)
+    for index, lower in enumerate(lowers):
         link = links / str(index)
         if link.is_symlink():
             link.unlink()
         link.symlink_to(os.path.abspath(lower))
         names.append(f"l/{index}")
-    options = f"lowerdir={':'.join(names)},upperdir=upper,workdir=work,{_OPTIONS}"
+    return names
+
+
+def _mount(base: Path, options: str, layers: int) -> None:
     if len(options) >= _PAGE:
-        raise RuntimeError_(f"overlay mount options for {len(names)} layers exceed one page")
+        raise RuntimeError_(f"overlay mount options for {layers} layers exceed one page")
     result = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, "rootfs"],
-                            cwd=dirs.base, capture_output=True, text=True)
+                            cwd=base, capture_output=True, text=True)
     if result.returncode != 0:
         reason = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit {result.returncode}"
-        raise RuntimeError_(f"cannot mount the container's overlay rootfs: {reason}")
-    return dirs
+        raise RuntimeError_(f"cannot mount an overlay rootfs: {reason}")
 
 
 def unmount(path: Path) -> None:

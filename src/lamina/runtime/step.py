@@ -87,14 +87,19 @@ def run_in_snapshot(
     timeout: float | None = None,
     output: Callable[[bytes], None] | None = None,
     resources: Resources | None = None,
+    prepare_mounts: Callable[[Path], Sequence[Mount]] | None = None,
+    container_id: str | None = None,
 ) -> StepResult:
     """Run ``process`` in a container whose rootfs is the layers ``diff_ids`` plus a fresh upper.
 
     ``process.env`` is the image's env (plus build args); ``PATH``/``HOSTNAME``/``HOME`` are
     added like docker. ``output`` receives the container's stdout and stderr, interleaved, as
-    they come. After ``timeout`` seconds the container is killed (exit code 137). Mount points
-    that only ``mounts`` needed are removed from the upper dir. Ctrl-C or SIGTERM kill the
-    container and remove everything before the exception goes on.
+    they come. After ``timeout`` seconds the container is killed (exit code 137).
+    ``prepare_mounts`` is called with a private scratch dir inside the container dir (removed
+    with it, even after a crash) to stage what it mounts there (secrets, scripts, copies,
+    read-only views); its mounts follow ``mounts``. Mount points that only the mounts needed
+    are removed from the upper dir. Ctrl-C or SIGTERM kill the container and remove everything
+    before the exception goes on.
     Raises RuntimeError_ if the container cannot be started (runc's reason in one line).
     """
     if network not in NETWORK_MODES:
@@ -104,7 +109,7 @@ def run_in_snapshot(
     cleanup_stale(store_root, runc, once=True)
     lowers = Snapshots(store).lower_dirs(list(diff_ids))
 
-    container_id = secrets.token_hex(32)
+    container_id = container_id or secrets.token_hex(32)
     base = _ephemeral_root(store_root) / container_id
     base.mkdir(parents=True)
     lock_fd = os.open(base / "lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
@@ -113,6 +118,10 @@ def run_in_snapshot(
     started = time.monotonic()
     try:
         with _sigterm_raises():
+            if prepare_mounts is not None:
+                scratch = base / "scratch"
+                scratch.mkdir(mode=0o700)
+                mounts = [*mounts, *prepare_mounts(scratch)]
             dirs = mount_overlay(base, lowers)
             try:
                 result.exit_code = _run(runc, dirs, container_id, process, network, mounts, resources,

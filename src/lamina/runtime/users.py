@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lamina.errors import RuntimeError_
 
-__all__ = ["ExecUser", "GroupEntry", "PasswdEntry", "parse_group", "parse_passwd", "read_in_root", "resolve_user"]
+__all__ = ["ExecUser", "GroupEntry", "PasswdEntry", "parse_group", "parse_passwd", "read_in_root", "resolve_in_root", "resolve_user"]
 
 _MAX_ID = 2**31 - 1
 _MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -121,7 +121,7 @@ def parse_group(text: str) -> list[GroupEntry]:
 
 def read_in_root(rootfs: Path, relative: str) -> str | None:
     """The text of ``relative`` inside ``rootfs``, symlinks resolved within it; None if absent."""
-    path = _resolve_in_root(os.fspath(rootfs), relative)
+    path = resolve_in_root(os.fspath(rootfs), relative)
     if path is None:
         return None
     try:
@@ -134,8 +134,9 @@ def read_in_root(rootfs: Path, relative: str) -> str | None:
         return handle.read(_MAX_FILE_BYTES).decode("utf-8", "surrogateescape")
 
 
-def _resolve_in_root(root: str, relative: str) -> str | None:
-    """Follow ``relative`` one component at a time, treating ``root`` as ``/``."""
+def resolve_in_root(root: str, relative: str) -> str | None:
+    """The host path of ``relative`` inside ``root``, following symlinks one component at a time
+    with ``root`` as ``/`` (so nothing resolves outside it); None if a component is missing."""
     pending = [part for part in relative.split("/") if part]
     pending.reverse()
     resolved: list[str] = []

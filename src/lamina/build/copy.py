@@ -104,6 +104,20 @@ class CopyPlan:
         """Make ``path`` (and missing parents) a 0755 directory, as WORKDIR does."""
         self.make_dirs(path, owner)
 
+    def add_existing_parents(self) -> None:
+        """Give every entry its parent directories, as they are in the image.
+
+        A layer must carry the directories its files sit in: with overlayfs each layer is its
+        own directory tree, and a parent missing from the tar would be made 0755 root there,
+        hiding the image's real mode and owner (docker's own diffs carry them, copied up).
+        """
+        for path in list(self.entries):
+            parent = _parent(path)
+            while parent and parent not in self.entries:
+                host = self.image_root / parent
+                self.entries[parent] = PlannedEntry(host, os.lstat(host), keep_xattrs=True)
+                parent = _parent(parent)
+
     def close(self) -> None:
         for directory in self._scratch:
             shutil.rmtree(directory, ignore_errors=True)
@@ -174,6 +188,7 @@ def write_plan(store: Store, plan: CopyPlan) -> LayerRecord | None:
     """Stream the plan into a layer blob (sorted, parents first); None when it adds nothing."""
     if not plan.entries:
         return None
+    plan.add_existing_parents()
     ordered = sorted(plan.entries.items(), key=lambda item: item[0].split("/"))
     with store.content.writer() as blob:
         writer = LayerTarWriter(blob)  # type: ignore[arg-type]
@@ -271,9 +286,20 @@ def is_tar_header(block: bytes) -> bool:
 
 
 def _header(info: os.stat_result, owner: tuple[int, int] | None, mode: int | None) -> os.stat_result:
-    """``info`` with the owner (and permission bits) a copy gives it."""
+    """``info`` with the owner (and permission bits) a copy gives it.
+
+    docker chowns what it copied, and the kernel drops setuid (and group-executable setgid)
+    from a regular file on chown, even root's: copied files lose those bits unless the
+    owners are kept (``COPY --from`` without ``--chown``).
+    """
     uid, gid = owner if owner is not None else (info.st_uid, info.st_gid)
-    st_mode = info.st_mode if mode is None else (stat.S_IFMT(info.st_mode) | mode)
+    st_mode = info.st_mode
+    if owner is not None and stat.S_ISREG(st_mode):
+        st_mode &= ~stat.S_ISUID
+        if st_mode & stat.S_IXGRP:
+            st_mode &= ~stat.S_ISGID
+    if mode is not None:
+        st_mode = stat.S_IFMT(st_mode) | mode
     if (uid, gid, st_mode) == (info.st_uid, info.st_gid, info.st_mode):
         return info
     return _stat(info, st_mode, uid, gid)

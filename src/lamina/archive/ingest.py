@@ -1,8 +1,8 @@
-"""Ingest one layer stream into the content store, learning its diffID on the way.
+"""Ingest one blob into the content store, learning a layer's diffID on the way.
 
-A layer may arrive plain or compressed; either way we store the bytes as they came (so
-their digest stays the one a manifest names) and hash the uncompressed stream in the same
-pass to get the diffID, which is what image configs and the build cache speak in.
+A layer may arrive plain or compressed; either way we store the bytes as they came (so their
+digest stays the one a manifest names) and hash the uncompressed stream in the same pass to
+get the diffID, which is what image configs and the build cache speak in.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from lamina.errors import ArchiveError
-from lamina.layer.compression import decompressing_reader, detect_compression
+from lamina.layer.compression import detect_compression
 from lamina.oci import mediatypes as mt
 from lamina.oci.digest import Hasher
 from lamina.store.content import ContentStore
@@ -21,22 +21,51 @@ from lamina.store.content import ContentStore
 class IngestedBlob:
     digest: str
     size: int
-    compression: str  # '', 'gzip', 'zstd', 'bzip2', 'xz'
+    compression: str  # '', 'gzip' or 'zstd'
     diff_id: str      # sha256 of the uncompressed bytes (== digest when plain)
     diff_size: int
     created: bool     # False when the store already had it
 
 
-class _ChunkFeed:
-    """A file-like view over chunks pushed in, for decompressors that pull."""
+class BlobIngest:
+    """Push-style ingest: ``write`` chunks as they arrive, then ``finish`` verifies and stores.
 
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
+    The first chunk decides whether the blob is compressed; if so its decompressed bytes are
+    hashed in the same pass to get the diffID. Use as a context manager: an unfinished ingest
+    leaves nothing behind.
+    """
 
-    def read(self, size: int = -1) -> bytes:
-        if not self.chunks:
-            return b""
-        return self.chunks.pop(0)
+    def __init__(self, content: ContentStore, *, expected_digest: str | None = None,
+                 expected_size: int | None = None, detect: bool = True, what: str = "blob"):
+        self.writer = content.writer(expected_digest, expected_size)
+        self.detect = detect
+        self.what = what
+        self.diff: _DiffHasher | None = None
+        self.compression = ""
+        self._first = True
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        if self._first:
+            self._first = False
+            kind = detect_compression(bytes(chunk[:6])) if self.detect else ""
+            if kind in ("gzip", "zstd"):
+                self.compression, self.diff = kind, _DiffHasher(kind)
+        self.writer.write(chunk)
+        if self.diff is not None:
+            self.diff.feed(bytes(chunk))
+
+    def finish(self) -> IngestedBlob:
+        diff_id, diff_size = self.diff.finish() if self.diff is not None else ("", 0)
+        digest, size = self.writer.commit(self.what)
+        if self.diff is None:
+            return IngestedBlob(digest, size, "", digest, size, self.writer.created)
+        return IngestedBlob(digest, size, self.compression, diff_id, diff_size, self.writer.created)
+
+    def __enter__(self) -> BlobIngest:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.writer.__exit__(*exc_info)
 
 
 def ingest_chunks(
@@ -44,30 +73,11 @@ def ingest_chunks(
     expected_size: int | None = None, detect: bool = True, what: str = "blob",
 ) -> IngestedBlob:
     """Store chunks as one blob; when ``detect``, also hash its decompressed form."""
-    with content.writer(expected_digest, expected_size) as writer:
-        iterator = iter(chunks)
-        first = next(iterator, b"")
-        compression = detect_compression(first[:6]) if detect else ""
-        if compression in ("gzip", "zstd"):
-            diff = _DiffHasher(compression)
-        else:
-            diff = None
-            compression = ""
-        for chunk in _prepend(first, iterator):
-            writer.write(chunk)
-            if diff is not None:
-                diff.feed(chunk)
-        diff_id, diff_size = diff.finish() if diff is not None else ("", 0)
-        digest, size = writer.commit(what)
-        if diff is None:
-            return IngestedBlob(digest, size, "", digest, size, writer.created)
-        return IngestedBlob(digest, size, compression, diff_id, diff_size, writer.created)
-
-
-def _prepend(first: bytes, rest: Iterable[bytes]) -> Iterable[bytes]:
-    if first:
-        yield first
-    yield from rest
+    with BlobIngest(content, expected_digest=expected_digest, expected_size=expected_size, detect=detect,
+                    what=what) as ingest:
+        for chunk in chunks:
+            ingest.write(chunk)
+        return ingest.finish()
 
 
 class _DiffHasher:
@@ -114,5 +124,3 @@ def layer_media_type(compression: str, *, oci: bool = True) -> str:
     return mt.oci_layer_type(compression) if oci else mt.docker_layer_type(compression)
 
 
-# Re-exported for callers that need to read a stored layer uncompressed.
-__all__ = ["IngestedBlob", "decompressing_reader", "ingest_chunks", "layer_media_type"]

@@ -9,13 +9,14 @@ the blobs this load added are removed again, so the store is exactly as before.
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from lamina.archive.ingest import IngestedBlob, ingest_chunks, layer_media_type
-from lamina.archive.tarstream import TarReader
-from lamina.errors import ArchiveError, LaminaError, ManifestError
+from lamina.archive.ingest import BlobIngest, IngestedBlob, ingest_chunks, layer_media_type
+from lamina.errors import ArchiveError, LaminaError, LayerError, ManifestError
 from lamina.layer.compression import decompressing_reader, open_decompressed
+from lamina.layer.tarread import TarReader
 from lamina.layer.validate import check_layer_tar
 from lamina.oci import mediatypes as mt
 from lamina.oci.digest import is_digest
@@ -47,7 +48,14 @@ def load_archive(store: Store, stream: BinaryIO, *, what: str = "archive") -> li
     archive = _Archive()
     with store.lease():
         try:
-            _read(store, TarReader(reader, what), archive)
+            try:
+                _read(store, TarReader(reader, what), archive)
+            except LayerError as exc:
+                detail = str(exc).replace("layer tar", "the archive")
+                position = re.search(r"at byte (\d+)", detail)
+                if position and int(position.group(1)) < 512:
+                    raise ArchiveError(f"{what} is not a tar archive ({detail})") from None
+                raise ArchiveError(f"{what}: {detail}") from None
             if "manifest.json" in archive.small:
                 return _load_docker(store, archive, what)
             if "index.json" in archive.small:
@@ -59,25 +67,28 @@ def load_archive(store: Store, stream: BinaryIO, *, what: str = "archive") -> li
 
 
 def _read(store: Store, reader: TarReader, archive: _Archive) -> None:
-    for member in reader.members():
-        if member.type not in (b"0", b"\0", b"7"):
+    members = 0
+    for member in reader:
+        members += 1
+        if not member.is_regular:
             continue
         path = posixpath.normpath(member.name.lstrip("/")).removeprefix("./")
         expected = _digest_from_path(path)
-        is_blob = expected is not None or path.endswith("/layer.tar") or member.size > SMALL_FILE
-        if is_blob:
-            archive.blobs[path] = ingest_chunks(
-                store.content, reader.iter_body(), expected_digest=expected, expected_size=member.size,
-                what=f"{reader.what}: {path}",
-            )
-            if member.size <= SMALL_FILE and archive.small_total < SMALL_TOTAL:
-                pass  # small blobs (configs, manifests) are read back from the store when needed
+        if expected is not None or path.endswith("/layer.tar") or member.size > SMALL_FILE:
+            with BlobIngest(store.content, expected_digest=expected, expected_size=member.size,
+                            what=f"{reader.what}: {path}") as ingest:
+                reader.copy_data(ingest.write)
+                archive.blobs[path] = ingest.finish()
         else:
-            data = reader.read_body()
+            buffer = bytearray()
+            reader.copy_data(buffer.extend)
+            data = bytes(buffer)
             archive.small_total += len(data)
             if archive.small_total > SMALL_TOTAL:
                 raise ArchiveError(f"{reader.what}: too much metadata outside blobs/ (over 64 MiB)")
             archive.small[path] = data
+    if not members:
+        raise ArchiveError(f"{reader.what} is empty: not a tar archive")
 
 
 def _digest_from_path(path: str) -> str | None:

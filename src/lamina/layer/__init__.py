@@ -9,9 +9,9 @@ Compression lives in ``lamina.layer.compression``.
 """
 
 from lamina.layer.apply import AppliedLayer, LayerEntry, apply_layer, list_layer
-from lamina.layer.chain import chain_id, chain_ids
 from lamina.layer.overlaydiff import write_overlay_diff
 from lamina.layer.tarwrite import write_dir_tar
+from lamina.oci.identity import chain_id, chain_ids
 
 __all__ = [
     "AppliedLayer",

@@ -59,8 +59,13 @@ class TarReader:
     stream is drained, so a digest-verifying reader underneath sees all of its bytes.
     """
 
-    def __init__(self, stream: BinaryIO):
+    def __init__(self, stream: BinaryIO, what: str = "layer tar"):
         self._stream = stream
+        self.what = what
+        try:  # a file on disk: skipped member data is seeked over instead of read
+            self._seekable = bool(stream.seekable())
+        except (AttributeError, ValueError, OSError):
+            self._seekable = False
         self._chunk: bytes = b""
         self._pos = 0
         self._offset = 0  # archive offset of self._chunk[0]
@@ -119,7 +124,7 @@ class TarReader:
     def _view(self, wanted: int) -> memoryview:
         """Up to ``wanted`` bytes from the buffer without copying, refilling it when empty."""
         if self._pos >= len(self._chunk) and not self._fill():
-            raise LayerError(f"layer tar is truncated (unexpected end of data at byte {self.position})")
+            raise LayerError(f"{self.what} is truncated (unexpected end of data at byte {self.position})")
         end = min(len(self._chunk), self._pos + wanted)
         view = memoryview(self._chunk)[self._pos:end]
         self._pos = end
@@ -139,7 +144,7 @@ class TarReader:
             if not self._fill():
                 if have == 0:
                     return b""
-                raise LayerError(f"layer tar is truncated (unexpected end of data at byte {self.position})")
+                raise LayerError(f"{self.what} is truncated (unexpected end of data at byte {self.position})")
             piece = self._chunk[: count - have]
             self._pos = len(piece)
             parts.append(piece)
@@ -147,6 +152,13 @@ class TarReader:
         return b"".join(parts)
 
     def _skip_current(self) -> None:
+        in_buffer = len(self._chunk) - self._pos
+        if self._seekable and self._unread > in_buffer:
+            skip = self._unread - in_buffer
+            self._stream.seek(skip, os.SEEK_CUR)
+            self._offset += len(self._chunk) + skip
+            self._chunk, self._pos, self._unread, self._data_left = b"", 0, 0, 0
+            return
         while self._unread:
             self._unread -= len(self._view(self._unread))
         self._data_left = 0
@@ -168,7 +180,7 @@ class TarReader:
             if not block:
                 if offset == 0:
                     return None  # a zero-byte blob: an empty layer, as docker reads it
-                raise LayerError(f"layer tar is truncated (no end-of-archive marker after byte {offset})")
+                raise LayerError(f"{self.what} is truncated (no end-of-archive marker after byte {offset})")
             if block.count(0) == BLOCK:
                 return None
             header = _parse_header(block, offset)
@@ -197,10 +209,10 @@ class TarReader:
 
     def _take_extension(self, size: int, offset: int) -> bytes:
         if size > 16 << 20:
-            raise LayerError(f"layer tar is corrupt: {size}-byte extended header at byte {offset}")
+            raise LayerError(f"{self.what} is corrupt: {size}-byte extended header at byte {offset}")
         data = self._take(size + (-size % BLOCK))
         if len(data) < size:
-            raise LayerError(f"layer tar is truncated (unexpected end of data at byte {self.position})")
+            raise LayerError(f"{self.what} is truncated (unexpected end of data at byte {self.position})")
         return data[:size]
 
 

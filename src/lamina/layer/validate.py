@@ -10,8 +10,8 @@ import posixpath
 import tarfile
 from typing import BinaryIO
 
-from lamina.archive.tarstream import TarReader
 from lamina.errors import LayerError
+from lamina.layer.tarread import TarReader
 
 
 def normalize_member_name(name: str) -> str:
@@ -25,10 +25,10 @@ def check_layer_tar(stream: BinaryIO, what: str) -> int:
     Returns the number of members. Unsafe: a ``..`` that climbs above the root, a member
     written through a symlink made earlier in the same tar, a hard link to outside the root.
     """
-    reader = TarReader(stream, what, allow_empty=True)
+    reader = TarReader(stream, what)
     symlinks: set[str] = set()
     count = 0
-    for member in reader.members():
+    for member in reader:
         count += 1
         raw = member.name
         if _escapes(raw):

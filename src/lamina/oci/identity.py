@@ -1,21 +1,31 @@
-"""Chain IDs (OCI image-spec config.md): the identity of a stack of layers."""
+"""Chain IDs (OCI image-spec config.md): the identity of a stack of layers.
+
+A snapshot of layers L0..Ln is named by its chain ID, not by the diffID of Ln alone, because the
+same layer applied over different parents gives different trees:
+ChainID(L0) = DiffID(L0); ChainID(L0..n) = sha256(ChainID(L0..n-1) + " " + DiffID(Ln)).
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
 
+__all__ = ["chain_id", "chain_ids"]
+
 
 def chain_ids(diff_ids: Sequence[str]) -> list[str]:
-    """ChainID(L0) = DiffID(L0); ChainID(L0..n) = sha256(ChainID(L0..n-1) + " " + DiffID(n))."""
+    """The chain ID of every prefix of the stack: one per layer, as snapshots are keyed."""
     result: list[str] = []
     for diff_id in diff_ids:
-        if not result:
-            result.append(diff_id)
-        else:
+        if result:
             result.append("sha256:" + hashlib.sha256(f"{result[-1]} {diff_id}".encode()).hexdigest())
+        else:
+            result.append(diff_id)
     return result
 
 
 def chain_id(diff_ids: Sequence[str]) -> str:
-    return chain_ids(diff_ids)[-1] if diff_ids else ""
+    """The chain ID (``sha256:<hex>``) of the layers with these diffIDs, bottom layer first."""
+    if not diff_ids:
+        raise ValueError("a chain ID needs at least one layer diffID")
+    return chain_ids(diff_ids)[-1]

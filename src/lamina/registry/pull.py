@@ -142,7 +142,8 @@ def _fetch_layers(store: Store, client: RegistryClient, repository: str, descrip
         def progress(done: int, total: int | None) -> None:
             events(TransferEvent(name, "Downloading", done, total))
 
-        with store.content.writer(descriptor.digest, descriptor.size) as writer:
+        # fetch_blob hashes every byte and raises before we commit: no second sha256 here
+        with store.content.writer(descriptor.digest, descriptor.size, verified_upstream=True) as writer:
             sink = _LayerSink(writer, compression)
             client.fetch_blob(repository, descriptor.digest, sink, expected_size=descriptor.size, progress=progress)
             events(TransferEvent(name, "Verifying Checksum"))

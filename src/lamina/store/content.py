@@ -49,10 +49,15 @@ class ContentStore:
         with self.open(digest) as blob:
             return blob.read()
 
-    def writer(self, expected_digest: str | None = None, expected_size: int | None = None) -> BlobWriter:
+    def writer(self, expected_digest: str | None = None, expected_size: int | None = None, *,
+               verified_upstream: bool = False) -> BlobWriter:
+        """A writer for one blob. ``verified_upstream``: the caller hashes the same bytes itself
+        and raises before ``commit`` on a mismatch (a registry download), so we only count them."""
         if expected_digest is not None:
             validate_digest(expected_digest)
-        return BlobWriter(self, expected_digest, expected_size)
+        if verified_upstream and expected_digest is None:
+            raise ValueError("verified_upstream needs the expected digest")
+        return BlobWriter(self, expected_digest, expected_size, hash_bytes=not verified_upstream)
 
     def ingest(
         self, stream: BinaryIO, expected_digest: str | None = None, expected_size: int | None = None
@@ -96,11 +101,13 @@ class ContentStore:
 class BlobWriter:
     """Streams bytes into a temp file while hashing; ``commit`` verifies and publishes it."""
 
-    def __init__(self, store: ContentStore, expected_digest: str | None, expected_size: int | None):
+    def __init__(self, store: ContentStore, expected_digest: str | None, expected_size: int | None,
+                 *, hash_bytes: bool = True):
         self.store = store
         self.expected_digest = expected_digest
         self.expected_size = expected_size
         self.hasher = Hasher.for_digest(expected_digest)
+        self.hash_bytes = hash_bytes
         store.ensure()
         fd, self.temp_path = tempfile.mkstemp(dir=store.ingest_dir, prefix="blob-")
         self.file = os.fdopen(fd, "wb", buffering=0)
@@ -108,7 +115,10 @@ class BlobWriter:
         self.created = False  # whether commit() put a new blob in place (vs one already there)
 
     def write(self, chunk: bytes | memoryview) -> None:
-        self.hasher.update(chunk)
+        if self.hash_bytes:
+            self.hasher.update(chunk)
+        else:
+            self.hasher.size += len(chunk)
         view = memoryview(chunk)
         while view:
             written = self.file.write(view)
@@ -116,7 +126,11 @@ class BlobWriter:
 
     def commit(self, what: str = "blob") -> tuple[str, int]:
         self.file.close()
-        digest = self.hasher.verify(self.expected_digest, self.expected_size, what)
+        if self.hash_bytes:
+            digest = self.hasher.verify(self.expected_digest, self.expected_size, what)
+        else:
+            self.hasher.verify(None, self.expected_size, what)
+            digest = self.expected_digest
         target = self.store.path(digest)
         if target.exists():
             os.unlink(self.temp_path)

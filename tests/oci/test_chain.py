@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from lamina.layer.chain import chain_id, chain_ids
+from lamina.oci.identity import chain_id, chain_ids
 
 
 def _sha256(text: str) -> str:

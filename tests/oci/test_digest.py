@@ -1,4 +1,4 @@
-"""Digests are validated and verified; chain IDs follow the OCI image-spec."""
+"""Digests are validated and verified."""
 
 import hashlib
 
@@ -6,7 +6,6 @@ import pytest
 
 from lamina.errors import DigestMismatchError, InvalidDigestError
 from lamina.oci.digest import Hasher, validate_digest
-from lamina.oci.identity import chain_ids
 
 
 def test_sha256_and_sha512_are_accepted():
@@ -28,11 +27,3 @@ def test_hasher_verifies_digest_and_size():
         hasher.verify(None, 6)
     with pytest.raises(DigestMismatchError, match="hashes to"):
         hasher.verify("sha256:" + "0" * 64)
-
-
-def test_chain_ids_follow_the_spec_recursion():
-    a, b, c = ("sha256:" + hashlib.sha256(x).hexdigest() for x in (b"a", b"b", b"c"))
-    ab = "sha256:" + hashlib.sha256(f"{a} {b}".encode()).hexdigest()
-    abc = "sha256:" + hashlib.sha256(f"{ab} {c}".encode()).hexdigest()
-    assert chain_ids([a, b, c]) == [a, ab, abc]
-    assert chain_ids([]) == []

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from lamina.cli.main import client_from
-from lamina.cli.output import go_time, human_size, print_formatted, since, tabulate
+from lamina.cli.output import (
+    TemplateRow,
+    go_time,
+    human_size,
+    inspect_documents,
+    print_formatted,
+    since,
+    tabulate,
+)
 from lamina.oci.digest import short_id
 
 
@@ -125,23 +132,9 @@ def rmi(ctx, names, force, no_prune):
 @click.pass_context
 def inspect(ctx, names, format_, type_):
     """Return low-level information on images."""
-    from lamina.cli.gotemplate import render
-    from lamina.errors import LaminaError
-
-    documents, failed = [], False
     with client_from(ctx) as client:
-        for name in names:
-            try:
-                documents.append(client.inspect_image(name))
-            except LaminaError as exc:
-                failed = True
-                sys.stderr.write(f"lamina: error: {exc}\n")
-    if format_:
-        for document in documents:
-            sys.stdout.write(render(format_.replace("\\n", "\n").replace("\\t", "\t"), document) + "\n")
-    else:
-        sys.stdout.write(json.dumps(documents, indent=4, ensure_ascii=False) + "\n")
-    if failed:
+        ok = inspect_documents(client.inspect_image, names, format_)
+    if not ok:
         sys.exit(1)
 
 
@@ -166,7 +159,7 @@ def history(ctx, name, human, no_trunc, quiet, format_):
         created_by = entry.created_by.replace("\t", " ")
         if not no_trunc and len(created_by) > 45:
             created_by = created_by[:44] + "…"
-        rows.append(_HistoryRow(
+        rows.append(TemplateRow(
             ID=entry.id if no_trunc or entry.id == "<missing>" else short_id(entry.id),
             CreatedSince=since(entry.created_ts) if human else entry.created,
             CreatedAt=entry.created, CreatedBy=created_by,
@@ -179,14 +172,6 @@ def history(ctx, name, human, no_trunc, quiet, format_):
     table = [["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]]
     table += [[r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment] for r in rows]
     sys.stdout.write(tabulate(table))
-
-
-class _HistoryRow:
-    def __init__(self, **fields):
-        self.__dict__.update(fields)
-
-    def template_fields(self) -> dict:
-        return dict(sorted(self.__dict__.items()))
 
 
 @click.command("prune")

@@ -117,3 +117,39 @@ def print_formatted(items: Sequence[Any], template: str, headers: dict[str, str]
     template = template.replace("\\t", "\t").replace("\\n", "\n")
     for item in items:
         out.write(render(template, item) + "\n")
+
+
+class TemplateRow:
+    """A row of named string fields for ``--format`` templates (``{{.Name}}``, ``{{json .}}``)."""
+
+    def __init__(self, **fields: str):
+        self.__dict__.update(fields)
+
+    def template_fields(self) -> dict:
+        return dict(sorted(self.__dict__.items()))
+
+
+def inspect_documents(lookup, names: Sequence[str], template: str | None) -> bool:
+    """``inspect``: a JSON array (4-space indent, like docker) or one rendered template per document.
+
+    ``lookup(name)`` returns a document or raises LaminaError; errors are printed as they come
+    and the rest still print. Returns False when any name failed (the caller exits 1).
+    """
+    import json
+
+    from lamina.errors import LaminaError
+
+    documents, ok = [], True
+    for name in names:
+        try:
+            documents.append(lookup(name))
+        except LaminaError as exc:
+            ok = False
+            sys.stderr.write(f"lamina: error: {exc}\n")
+    if template:
+        template = template.replace("\\n", "\n").replace("\\t", "\t")
+        for document in documents:
+            sys.stdout.write(render(template, document) + "\n")
+    else:
+        sys.stdout.write(json.dumps(documents, indent=4, ensure_ascii=False) + "\n")
+    return ok

@@ -9,7 +9,7 @@ import sys
 import click
 
 from lamina.cli.main import client_from
-from lamina.cli.output import print_formatted, tabulate
+from lamina.cli.output import TemplateRow, print_formatted, tabulate
 from lamina.cli.progress import PlainProgress, progress_for
 
 
@@ -121,7 +121,7 @@ def search(ctx, term, limit, filters, no_trunc, format_, registry):
         description = item.description
         if not no_trunc and len(description) > 45:
             description = description[:44] + "…"
-        rows.append(_Row(Name=item.name, Description=description, StarCount=str(item.stars),
+        rows.append(TemplateRow(Name=item.name, Description=description, StarCount=str(item.stars),
                          IsOfficial="[OK]" if item.official else "", IsAutomated="[OK]" if item.automated else ""))
     headers = {"Name": "NAME", "Description": "DESCRIPTION", "StarCount": "STARS", "IsOfficial": "OFFICIAL",
                "IsAutomated": "AUTOMATED"}
@@ -131,14 +131,6 @@ def search(ctx, term, limit, filters, no_trunc, format_, registry):
     table = [["NAME", "DESCRIPTION", "STARS", "OFFICIAL"]]
     table += [[r.Name, r.Description, r.StarCount, r.IsOfficial] for r in rows]
     sys.stdout.write(tabulate(table))
-
-
-class _Row:
-    def __init__(self, **fields):
-        self.__dict__.update(fields)
-
-    def template_fields(self) -> dict:
-        return dict(sorted(self.__dict__.items()))
 
 
 @click.group("manifest")

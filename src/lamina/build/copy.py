@@ -170,7 +170,7 @@ class CopyPlan:
         if not existed and owner is not None and dest:
             planned = self.entries[dest]
             planned.info = _header(planned.info, owner, None)
-        for sub, host, info in source.tree.below(source.rel):
+        for sub, host, info in source.entries():
             self.put(_join(dest, sub), host, _header(info, owner, mode), keep_xattrs=source.preserve_owner)
 
     def _extract(self, archive: Path, dest: str) -> None:

@@ -451,7 +451,7 @@ class _Build:
                 if isinstance(instruction, Copy) and instruction.parents:
                     kept = _parents_path(written, matched)
                     under = kept if is_dir else posixpath.dirname(kept)
-                sources.append(Source(tree, resolved, name, is_dir, local, preserve, under))
+                sources.append(Source(tree, resolved, name, is_dir, local, preserve, under, excludes))
         return sources
 
     def _from_layers(self, name: str, state: StageState) -> tuple[str, ...]:

@@ -118,6 +118,13 @@ class Source:
     local: bool = True
     preserve_owner: bool = False
     under: str = ""  # COPY --parents: the source's directory path, kept below the destination
+    exclude: PatternMatcher | None = None  # --exclude, matched below a directory source
+
+    def entries(self) -> Iterator[tuple[str, Path, os.stat_result]]:
+        """What a directory source copies (``--exclude`` applied), parents first."""
+        for sub, path, info in self.tree.below(self.rel):
+            if self.exclude is None or not self.exclude.matches(sub):
+                yield sub, path, info
 
     @property
     def host_path(self) -> Path:
@@ -142,7 +149,7 @@ def _one_checksum(source: Source) -> str:
         digest = hashlib.sha256(_entry_line(source.name, info, source.host_path)).hexdigest()
         return "file:" + digest
     digest = hashlib.sha256()
-    for sub, path, info in source.tree.below(source.rel):
+    for sub, path, info in source.entries():
         digest.update(_entry_line(sub, info, path))
     return "dir:" + digest.hexdigest()
 

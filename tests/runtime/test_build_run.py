@@ -35,6 +35,9 @@ RUN ["/bin/sh", "-c", "echo exec > /exec"]
 RUN rm -rf /d && mkdir /d && echo new > /d/new && chmod 0700 /d && chown 65534:65534 /d/new
 WORKDIR /work
 RUN pwd > pwd && env | grep -v -e HOSTNAME -e PWD -e SHLVL | sort > /work/env
+RUN mkdir /vol && echo keep > /vol/keep
+VOLUME /vol /newvol
+RUN echo lost > /vol/lost && cat /vol/keep > /kept
 USER nobody
 RUN id > /dev/null
 """
@@ -115,7 +118,10 @@ def test_run_steps_build_what_dockers_classic_builder_builds(lamina_with_base: L
     assert len(mine["RootFS"]["Layers"]) == len(theirs["RootFS"]["Layers"])
     assert [entry for entry, _ in _history(docker, "rt-subject/run:1")] == [
         entry for entry, _ in _history(docker, "rt-oracle/run:1")]
-    assert _exported_tree(docker, "rt-subject/run:1") == _exported_tree(docker, "rt-oracle/run:1")
+    tree = _exported_tree(docker, "rt-subject/run:1")
+    assert tree == _exported_tree(docker, "rt-oracle/run:1")
+    # VOLUME: RUN writes below it are discarded, a new volume's mount point stays (classic builder).
+    assert "newvol" in tree and "kept" in tree and "vol/lost" not in tree
 
 
 def test_a_failing_run_stops_the_build_with_its_exit_code(lamina_with_base: Lamina, tmp_path: Path):

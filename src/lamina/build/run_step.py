@@ -111,6 +111,7 @@ def execute_run(request: RunRequest) -> RunResult:
             result = run_in_snapshot(
                 request.store, request.state.diff_ids, process, network=_network(request.network),
                 output=output, prepare_mounts=prepare, container_id=container_id,
+                volumes=list(config.get("Volumes") or {}),
             )
         except RuntimeError_ as exc:
             raise DockerfileError(str(exc), filename=request.filename, line=instruction.line) from None

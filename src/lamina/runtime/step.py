@@ -20,6 +20,7 @@ import secrets
 import selectors
 import signal
 import stat
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,7 +36,7 @@ from lamina.runtime.mounts import OverlayDirs, mount_overlay, remove_container_d
 from lamina.runtime.network import NETWORK_MODES, container_hostname, write_etc_files
 from lamina.runtime.runc import Runc
 from lamina.runtime.spec import Mount, ProcessSpec, Resources, container_env, runtime_spec, write_config
-from lamina.runtime.users import resolve_user
+from lamina.runtime.users import resolve_in_root, resolve_user
 from lamina.store.snapshots import Snapshots
 from lamina.store.store import LayerRecord, Store
 
@@ -88,6 +89,7 @@ def run_in_snapshot(
     output: Callable[[bytes], None] | None = None,
     resources: Resources | None = None,
     prepare_mounts: Callable[[Path], Sequence[Mount]] | None = None,
+    volumes: Sequence[str] = (),
     container_id: str | None = None,
 ) -> StepResult:
     """Run ``process`` in a container whose rootfs is the layers ``diff_ids`` plus a fresh upper.
@@ -98,8 +100,10 @@ def run_in_snapshot(
     ``prepare_mounts`` is called with a private scratch dir inside the container dir (removed
     with it, even after a crash) to stage what it mounts there (secrets, scripts, copies,
     read-only views); its mounts follow ``mounts``. Mount points that only the mounts needed
-    are removed from the upper dir. Ctrl-C or SIGTERM kill the container and remove everything
-    before the exception goes on.
+    are removed from the upper dir. ``volumes`` (the image's ``VOLUME`` paths) each get an
+    anonymous volume seeded with the image's content there, as docker does for every container:
+    what the process writes there is discarded, the mount point itself stays in the diff.
+    Ctrl-C or SIGTERM kill the container and remove everything before the exception goes on.
     Raises RuntimeError_ if the container cannot be started (runc's reason in one line).
     """
     if network not in NETWORK_MODES:
@@ -118,13 +122,15 @@ def run_in_snapshot(
     started = time.monotonic()
     try:
         with _sigterm_raises():
+            scratch = base / "scratch"
+            scratch.mkdir(mode=0o700)
             if prepare_mounts is not None:
-                scratch = base / "scratch"
-                scratch.mkdir(mode=0o700)
                 mounts = [*mounts, *prepare_mounts(scratch)]
             dirs = mount_overlay(base, lowers)
             try:
-                result.exit_code = _run(runc, dirs, container_id, process, network, mounts, resources,
+                volume_mounts = _anonymous_volumes(dirs.rootfs, scratch / "volumes", volumes)
+                all_mounts = sorted([*volume_mounts, *mounts], key=lambda m: _depth(m.destination))
+                result.exit_code = _run(runc, dirs, container_id, process, network, all_mounts, resources,
                                         timeout, output)
             finally:
                 unmount(dirs.rootfs)
@@ -266,6 +272,30 @@ def _run(runc: Runc, dirs: OverlayDirs, container_id: str, process: ProcessSpec,
         raise
     finally:
         os.close(read_fd)
+
+
+def _anonymous_volumes(rootfs: Path, directory: Path, volumes: Sequence[str]) -> list[Mount]:
+    """A fresh directory per ``VOLUME``, holding a copy of what the image has there (``cp -a``)."""
+    mounts = []
+    for index, destination in enumerate(dict.fromkeys(volumes)):
+        rel = os.path.normpath("/" + destination).lstrip("/")
+        if not rel:
+            continue
+        source = directory / str(index)
+        source.mkdir(parents=True)
+        existing = resolve_in_root(os.fspath(rootfs), rel)
+        if existing is not None and os.path.isdir(existing):
+            copied = subprocess.run(["cp", "-a", "--", f"{existing}/.", f"{source}/"], capture_output=True, text=True)
+            if copied.returncode != 0:
+                raise RuntimeError_(f"cannot populate the volume at {destination}: {copied.stderr.strip()}")
+        elif existing is not None and os.path.lexists(existing):
+            continue  # docker refuses a volume over a file; the path just stays as it is
+        mounts.append(Mount.bind(source, "/" + rel, read_only=False))
+    return mounts
+
+
+def _depth(destination: str) -> int:
+    return os.path.normpath("/" + destination).count("/")
 
 
 def _pump(read_fd: int, output: Callable[[bytes], None] | None, deadline: float | None) -> bool:

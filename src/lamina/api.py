@@ -311,6 +311,8 @@ class Client:
             named = bool(record.tags or record.repo_digests)
             if (named and not all) or (record.id in parents and not named):
                 continue
+            if self.store.containers_using(record.id):
+                continue  # docker keeps every image a container was created from
             if not prune_filter.accepts(record):
                 continue
             try:
@@ -345,8 +347,10 @@ class Client:
                 if shared[diff_id] <= {r.id for r in dangling}:
                     layer = self.store.layer_for(diff_id)
                     reclaimable += layer.blob_size if layer else 0
-        return {"Images": len(records), "Active": 0, "Size": total, "Reclaimable": reclaimable,
-                "BuildCache": 0, "Containers": 0}
+        containers = self._container_usage()
+        active = sum(1 for record in records if self.store.containers_using(record.id))
+        return {"Images": len(records), "Active": active, "Size": total, "Reclaimable": reclaimable,
+                "BuildCache": 0, **containers}
 
     # ----- registries -----------------------------------------------------------------
     def _registry(self, host: str):
@@ -435,11 +439,177 @@ class Client:
                               all_platforms=all_platforms, events=events or ignore)
 
 
+    # ----- containers -----------------------------------------------------------------
+    @property
+    def container_store(self):
+        """The store's containers (``lamina.runtime.containers.ContainerStore``)."""
+        from lamina.runtime.containers import ContainerStore
+
+        if getattr(self, "_container_store", None) is None or self._container_store.store is not self.store:
+            self._container_store = ContainerStore(self.store)
+        return self._container_store
+
+    def container(self, name: str):
+        """A container by ID, name or unique ID prefix (ContainerNotFoundError otherwise)."""
+        return self.container_store.resolve(name)
+
+    def create_container(self, image: str, options, *, announce=None, events=None) -> str:
+        """``docker create``: pulls the image per ``options.pull``; returns the container ID."""
+        from lamina.oci.models import decode_json
+        from lamina.runtime import lifecycle
+        from lamina.runtime.slirp import find_slirp4netns
+
+        image_id = self._image_for_run(image, options.pull, announce=announce, events=events)
+        image_config = (decode_json(self.store.config_bytes(image_id)).get("config") or {})
+        default_network = "private" if find_slirp4netns() else "none"
+        container = lifecycle.create(self.container_store, image, image_id, image_config, options,
+                                     default_network=default_network)
+        return container.id
+
+    def start_container(self, name: str, *, attach=None) -> int | None:
+        """``docker start``: detached (returns None once it runs) or attached (``attach``, a
+        ``lamina.runtime.monitor.Attach``: runs here until it exits, returns the exit code)."""
+        from lamina.runtime.monitor import launch_monitor, supervise
+
+        container = self.container(name)
+        if container.running:
+            return None
+        if attach is not None:
+            return supervise(self.store, container.id, attach=attach)
+        launch_monitor(self.store.root, container.id)
+        return None
+
+    def stop_container(self, name: str, *, timeout: int | None = None) -> None:
+        from lamina.runtime import lifecycle
+
+        lifecycle.stop(self.container_store, self.container(name), timeout)
+
+    def restart_container(self, name: str, *, timeout: int | None = None) -> None:
+        self.stop_container(name, timeout=timeout)
+        self.start_container(name)
+
+    def kill_container(self, name: str, *, signal: str = "KILL") -> None:
+        from lamina.runtime import lifecycle
+
+        lifecycle.kill(self.container_store, self.container(name), signal)
+
+    def wait_container(self, name: str) -> int:
+        from lamina.runtime import lifecycle
+
+        return lifecycle.wait(self.container_store, self.container(name))
+
+    def remove_container(self, name: str, *, force: bool = False, volumes: bool = False) -> str:
+        from lamina.runtime import lifecycle
+
+        container = self.container(name)
+        lifecycle.remove(self.container_store, container, force=force, volumes=volumes)
+        return container.id
+
+    def list_containers(self, *, all: bool = False, filters: Sequence[str] = ()) -> list:
+        """``docker ps``: running containers (``all``: every one), newest first."""
+        from lamina.runtime.filters import ContainerFilter
+
+        container_filter = ContainerFilter.parse(filters, self)
+        return [c for c in self.container_store.list()
+                if (all or c.running or container_filter.wants_stopped) and container_filter.accepts(c)]
+
+    def inspect_container(self, name: str) -> dict[str, Any]:
+        from lamina.runtime import lifecycle
+
+        return lifecycle.inspect_document(self.container_store, self.container(name))
+
+    def container_logs(self, name: str, *, follow: bool = False, tail: int | None = None, since: str | None = None,
+                       until: str | None = None):
+        """``docker logs``: yields ``LogEntry`` (stream, text, time_ns)."""
+        from lamina.runtime.logs import parse_since, read_log
+
+        container = self.container(name)
+        containers = self.container_store
+
+        def still_running() -> bool:
+            current = containers.get(container.id)
+            return current is not None and containers.refresh(current).running
+
+        yield from read_log(container.log_path, tail=tail, since_ns=parse_since(since) if since else 0,
+                            until_ns=parse_since(until) if until else 0, follow=still_running if follow else None)
+
+    def exec_in_container(self, name: str, command: Sequence[str], **options) -> int:
+        from lamina.runtime import lifecycle
+
+        return lifecycle.exec_process(self.container_store, self.container(name), list(command), **options)
+
+    def export_container(self, name: str, out: BinaryIO) -> None:
+        from lamina.runtime import lifecycle
+
+        lifecycle.export(self.container_store, self.container(name), out)
+
+    def commit_container(self, name: str, reference: str | None = None, *, changes: Sequence[str] = (),
+                         message: str = "", author: str = "", pause: bool = True) -> str:
+        from lamina.runtime import lifecycle
+
+        tags = [parse_reference(reference)] if reference else []
+        return lifecycle.commit(self.container_store, self.container(name), changes=list(changes),
+                                message=message, author=author, pause=pause, tags=tags)
+
+    def prune_containers(self) -> tuple[list[str], int]:
+        from lamina.runtime import lifecycle
+
+        return lifecycle.prune(self.container_store)
+
+    def _container_usage(self) -> dict[str, int]:
+        """``system df``'s Containers row: count, running, bytes written, bytes of stopped ones."""
+        import sqlite3
+
+        try:
+            rows = self.store.meta.query("SELECT id, status FROM containers")
+        except sqlite3.OperationalError:
+            rows = []
+        total = reclaimable = running = 0
+        for container_id, status in rows:
+            size = _dir_bytes(Path(self.store.root) / "containers" / container_id / "upper")
+            total += size
+            if status in ("running", "paused"):
+                running += 1
+            else:
+                reclaimable += size
+        return {"Containers": len(rows), "ContainersActive": running, "ContainersSize": total,
+                "ContainersReclaimable": reclaimable}
+
+    def _image_for_run(self, image: str, pull: str, *, announce=None, events=None) -> str:
+        """The image ID to run: local, else pulled (``--pull missing|always|never``)."""
+        if pull not in ("missing", "always", "never"):
+            raise UsageError(f'invalid pull option: \'{pull}\': must be one of "always", "missing" or "never"')
+        if pull != "always":
+            try:
+                return self.store.resolve(image)
+            except ImageNotFoundError:
+                if pull == "never":
+                    raise ImageNotFoundError(f"No such image: {image}") from None
+                try:
+                    parse_reference(image)
+                except LaminaError:
+                    raise ImageNotFoundError(f"No such image: {image}") from None
+                if announce is not None:
+                    announce(f"Unable to find image '{parse_reference(image).familiar}' locally")
+        for result, _ in self.pull(image, events=events, announce=announce):
+            return result.image_id
+        raise ImageNotFoundError(f"No such image: {image}")
+
+
 def _store_bytes(store: Store) -> int:
     total = 0
     for digest in store.content.digests():
         with contextlib.suppress(FileNotFoundError):
             total += store.content.size(digest)
+    return total
+
+
+def _dir_bytes(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
     return total
 
 

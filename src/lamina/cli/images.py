@@ -128,14 +128,32 @@ def rmi(ctx, names, force, no_prune):
 @click.command("inspect")
 @click.argument("names", nargs=-1, required=True)
 @click.option("-f", "--format", "format_", help="Format output using a custom template")
-@click.option("--type", "type_", type=click.Choice(["image"]), default=None, help="Return JSON for specified type")
+@click.option("--type", "type_", type=click.Choice(["image", "container"]), default=None,
+              help="Return JSON for specified type")
 @click.pass_context
 def inspect(ctx, names, format_, type_):
     """Return low-level information on images."""
     with client_from(ctx) as client:
-        ok = inspect_documents(client.inspect_image, names, format_)
+        ok = inspect_documents(lambda name: _inspect_one(client, name, type_), names, format_)
     if not ok:
         sys.exit(1)
+
+
+def _inspect_one(client, name: str, type_: str | None) -> dict:
+    """An image, else (or with ``--type container``) a container of that name or ID."""
+    from lamina.errors import ImageNotFoundError, InvalidReferenceError, LaminaError
+
+    if type_ == "container":
+        return client.inspect_container(name)
+    try:
+        return client.inspect_image(name)
+    except (ImageNotFoundError, InvalidReferenceError) as exc:
+        if type_ == "image":
+            raise
+        try:
+            return client.inspect_container(name)
+        except LaminaError:
+            raise exc from None
 
 
 @click.command("history")

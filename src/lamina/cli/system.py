@@ -36,7 +36,9 @@ def df(ctx, verbose):
     percent = f" ({reclaimable * 100 // size}%)" if size else ""
     rows = [["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
             ["Images", str(usage["Images"]), str(usage["Active"]), human_size(size), human_size(reclaimable) + percent],
-            ["Containers", str(usage["Containers"]), "0", "0B", "0B"],
+            ["Containers", str(usage["Containers"]), str(usage.get("ContainersActive", 0)),
+             human_size(usage.get("ContainersSize", 0)), _reclaimable(usage.get("ContainersReclaimable", 0),
+                                                                      usage.get("ContainersSize", 0))],
             ["Local Volumes", "0", "0", "0B", "0B"],
             ["Build Cache", "0", "0", human_size(usage["BuildCache"]), "0B"]]
     sys.stdout.write(tabulate(rows))
@@ -48,3 +50,7 @@ def system_group():
 
 
 system_group.add_command(df, "df")
+
+
+def _reclaimable(amount: int, total: int) -> str:
+    return human_size(amount) + (f" ({amount * 100 // total}%)" if total else "")

@@ -308,6 +308,8 @@ class Store:
                 self._untag(db, by_name, report)
             if self._references(image_id) or self.children(image_id):
                 return report
+        elif self._containers_block(name, image_id, by_name, force, report):
+            return report
         else:
             repositories = {t.rsplit(":", 1)[0] for t in record.tags} | {d.split("@")[0] for d in record.repo_digests}
             if self.children(image_id):
@@ -321,6 +323,42 @@ class Store:
                 )
         self._delete(image_id, report, prune=prune)
         return report
+
+    def containers_using(self, image_id: str) -> list[tuple[str, str]]:
+        """(container ID, status) of the containers created from the image (the runtime's
+        ``containers`` table, absent until the first container)."""
+        import sqlite3
+
+        try:
+            rows = self.meta.query("SELECT id, status FROM containers WHERE image_id=? ORDER BY created", (image_id,))
+        except sqlite3.OperationalError:
+            return []
+        return [(row[0], row[1]) for row in rows]
+
+    def _containers_block(self, name: str, image_id: str, by_name: Reference | None, force: bool,
+                          report: RemovalReport) -> bool:
+        """docker's rmi conflicts with containers. Raises ConflictError, or returns True when the
+        image must stay (``-f`` untagged it, but a container still uses it)."""
+        using = self.containers_using(image_id)
+        if not using:
+            return False
+        running = [cid for cid, status in using if status in ("running", "paused")]
+        if by_name is None and running:
+            raise ConflictError(f"conflict: unable to delete {short_id(image_id)} (cannot be forced) - image is "
+                                f"being used by running container {running[0][:12]}")
+        if not force:
+            if by_name is not None:
+                raise ConflictError(f'conflict: unable to remove repository reference "{name}" (must force) - '
+                                    f"container {using[0][0][:12]} is using its referenced image {short_id(image_id)}")
+            raise ConflictError(f"conflict: unable to delete {short_id(image_id)} (must be forced) - image is being "
+                                f"used by stopped container {using[0][0][:12]}")
+        record = self.image(image_id)
+        with self.meta.transaction() as db:
+            for tag in record.tags:
+                self._untag(db, parse_reference(tag), report)
+            for repo_digest in record.repo_digests:
+                self._untag(db, parse_reference(repo_digest, default_tag=False), report)
+        return True
 
     def _is_name(self, name: str, image_id: str) -> Reference | None:
         """The reference ``name`` stands for, if it names the image by tag or digest (not by ID)."""
@@ -352,7 +390,8 @@ class Store:
                 current = pending.pop()
                 if not self.meta.query("SELECT 1 FROM images WHERE id=?", (current,)):
                     continue  # another process removed it meanwhile
-                if only_if_unreferenced and (self._references(current) or self.children(current)):
+                if only_if_unreferenced and (self._references(current) or self.children(current)
+                                             or self.containers_using(current)):
                     continue
                 record = self.image(current)
                 diff_ids = self.image_diff_ids(current)
@@ -379,7 +418,8 @@ class Store:
                 report.deleted.extend(c for c, d in zip(chains, diff_ids, strict=True) if d not in still_used)
                 if prune and record.parent:
                     parent = self.meta.query("SELECT id FROM images WHERE id=?", (record.parent,))
-                    if parent and not self._references(record.parent) and not self.children(record.parent):
+                    if (parent and not self._references(record.parent) and not self.children(record.parent)
+                            and not self.containers_using(record.parent)):
                         pending.append(record.parent)
             self._sweep()
 

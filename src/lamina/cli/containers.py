@@ -1,0 +1,476 @@
+"""Container commands: run, create, start, stop, restart, kill, wait, rm, ps, logs, exec,
+export, commit, container inspect/prune. Formatting only; the work is in ``Client``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import click
+
+from lamina.cli.main import client_from
+from lamina.cli.output import go_time, human_duration, human_size, print_formatted, tabulate
+
+_RUN_SETTINGS = {"allow_interspersed_args": False, "help_option_names": ["--help"]}
+_PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+               "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE",
+               "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS"}
+
+
+def _run_options(function):
+    """The flags ``run`` and ``create`` share (docker's names and short forms)."""
+    options = [
+        click.option("--name", help="Assign a name to the container"),
+        click.option("-e", "--env", multiple=True, help="Set environment variables"),
+        click.option("--env-file", multiple=True, help="Read in a file of environment variables"),
+        click.option("-w", "--workdir", help="Working directory inside the container"),
+        click.option("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])"),
+        click.option("--entrypoint", help="Overwrite the default ENTRYPOINT of the image"),
+        click.option("-v", "--volume", "volumes", multiple=True, help="Bind mount a volume"),
+        click.option("--mount", "mounts", multiple=True, help="Attach a filesystem mount to the container"),
+        click.option("--tmpfs", multiple=True, help="Mount a tmpfs directory"),
+        click.option("-p", "--publish", multiple=True, help="Publish a container's port(s) to the host"),
+        click.option("-P", "--publish-all", is_flag=True, help="Publish all exposed ports to random ports"),
+        click.option("--expose", multiple=True, help="Expose a port or a range of ports"),
+        click.option("--network", "--net", "network", help="Connect a container to a network (private, host, none)"),
+        click.option("-h", "--hostname", help="Container host name"),
+        click.option("--read-only", is_flag=True, help="Mount the container's root filesystem as read only"),
+        click.option("-m", "--memory", help="Memory limit"),
+        click.option("--memory-swap", help="Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),
+        click.option("--cpus", help="Number of CPUs"),
+        click.option("--pids-limit", type=int, help="Tune container pids limit (set -1 for unlimited)"),
+        click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached"),
+        click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY"),
+        click.option("--init", is_flag=True, help="Run an init inside the container that forwards signals and reaps"),
+        click.option("--pull", default="missing", help='Pull image before running ("always"|"missing"|"never")'),
+        click.option("-l", "--label", multiple=True, help="Set meta data on a container"),
+        click.option("--stop-signal", help="Signal to stop the container"),
+        click.option("--stop-timeout", type=int, help="Timeout (in seconds) to stop a container"),
+        click.option("--rm", "auto_remove", is_flag=True, help="Automatically remove the container when it exits"),
+        click.option("-q", "--quiet", is_flag=True, help="Suppress the pull output"),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _make_options(params: dict, command: tuple[str, ...], detach: bool):
+    from lamina.runtime.runconfig import RunOptions
+
+    pids = params["pids_limit"]
+    return RunOptions(
+        command=list(command), name=params["name"], detach=detach, auto_remove=params["auto_remove"],
+        env=list(params["env"]), env_files=list(params["env_file"]), workdir=params["workdir"], user=params["user"],
+        entrypoint=params["entrypoint"], volumes=list(params["volumes"]), mounts=list(params["mounts"]),
+        tmpfs=list(params["tmpfs"]), publish=list(params["publish"]), publish_all=params["publish_all"],
+        expose=list(params["expose"]), network=params["network"], hostname=params["hostname"],
+        read_only=params["read_only"], memory=params["memory"], memory_swap=params["memory_swap"],
+        cpus=params["cpus"], pids_limit=None if pids is None or pids <= 0 else pids,
+        interactive=params["interactive"], tty=params["tty"], init=params["init"], labels=list(params["label"]),
+        stop_signal=params["stop_signal"], stop_timeout=params["stop_timeout"], pull=params["pull"],
+    )
+
+
+def _create(client, image: str, options, quiet: bool) -> str:
+    """Create the container; a pull it needs reports on stderr (stdout is the container's)."""
+    return client.create_container(image, options, events=None if quiet else _pull_event,
+                                   announce=None if quiet else _to_stderr)
+
+
+@click.command("run", context_settings=_RUN_SETTINGS)
+@click.argument("image")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.option("-d", "--detach", is_flag=True, help="Run container in background and print container ID")
+@_run_options
+@click.pass_context
+def run(ctx, image, command, detach, quiet, **params):
+    """Create and run a new container from an image."""
+    from lamina.runtime.monitor import Attach
+
+    options = _make_options(params, command, detach)
+    with client_from(ctx) as client:
+        container_id = _create(client, image, options, quiet)
+        if detach:
+            client.start_container(container_id)
+            sys.stdout.write(container_id + "\n")
+            return
+        sys.stdout.flush()
+        attach = Attach(stdin=0 if options.interactive else None, stdout=1, stderr=2)
+        from lamina.runtime.lifecycle import _raw_terminal
+
+        with _raw_terminal(0 if options.tty and options.interactive else None):
+            code = client.start_container(container_id, attach=attach)
+    sys.exit(code or 0)
+
+
+@click.command("create", context_settings=_RUN_SETTINGS)
+@click.argument("image")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@_run_options
+@click.pass_context
+def create(ctx, image, command, quiet, **params):
+    """Create a new container."""
+    options = _make_options(params, command, True)
+    with client_from(ctx) as client:
+        sys.stdout.write(_create(client, image, options, quiet) + "\n")
+
+
+@click.command("start")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-a", "--attach", is_flag=True, help="Attach STDOUT/STDERR and forward signals")
+@click.option("-i", "--interactive", is_flag=True, help="Attach container's STDIN")
+@click.pass_context
+def start(ctx, names, attach, interactive):
+    """Start one or more stopped containers."""
+    from lamina.runtime.monitor import Attach
+
+    if attach or interactive:
+        if len(names) > 1:
+            raise click.UsageError("you cannot start and attach multiple containers at once")
+        with client_from(ctx) as client:
+            code = client.start_container(names[0], attach=Attach(stdin=0 if interactive else None))
+        sys.exit(code or 0)
+    _each(ctx, names, lambda client, name: client.start_container(name))
+
+
+@click.command("stop")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-t", "--time", "timeout", type=int, help="Seconds to wait for stop before killing it")
+@click.pass_context
+def stop(ctx, names, timeout):
+    """Stop one or more running containers."""
+    _each(ctx, names, lambda client, name: client.stop_container(name, timeout=timeout))
+
+
+@click.command("restart")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-t", "--time", "timeout", type=int, help="Seconds to wait for stop before killing the container")
+@click.pass_context
+def restart(ctx, names, timeout):
+    """Restart one or more containers."""
+    _each(ctx, names, lambda client, name: client.restart_container(name, timeout=timeout))
+
+
+@click.command("kill")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-s", "--signal", "signal_", default="KILL", help="Signal to send to the container")
+@click.pass_context
+def kill(ctx, names, signal_):
+    """Kill one or more running containers."""
+    from lamina.runtime.signals import parse_signal
+
+    parse_signal(signal_)
+    _each(ctx, names, lambda client, name: client.kill_container(name, signal=signal_))
+
+
+@click.command("wait")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_context
+def wait(ctx, names):
+    """Block until one or more containers stop, then print their exit codes."""
+    _each(ctx, names, lambda client, name: client.wait_container(name), echo_result=True)
+
+
+@click.command("rm")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--force", is_flag=True, help="Force the removal of a running container (uses SIGKILL)")
+@click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes associated with the container")
+@click.pass_context
+def rm(ctx, names, force, volumes):
+    """Remove one or more containers."""
+    _each(ctx, names, lambda client, name: client.remove_container(name, force=force, volumes=volumes))
+
+
+class _PsRow:
+    """The fields docker's container formatter offers to ``--format`` templates."""
+
+    def __init__(self, container, no_trunc: bool, image_label: str):
+        from lamina.runtime.ports import format_ports
+
+        document = container.document
+        command = " ".join([document["Path"], *document["Args"]])
+        self.ID = container.id if no_trunc else container.id[:12]
+        self.Image = image_label
+        self.Command = json.dumps(command if no_trunc else _ellipsis(command, 20), ensure_ascii=False)
+        self.CreatedAt = go_time(container.created)
+        self.RunningFor = human_duration(max(0.0, time.time() - container.created)) + " ago"
+        self.Ports = format_ports(_port_map(container)) if container.running else ""
+        self.State = container.status
+        self.Status = _status(container)
+        self.Size = "0B"
+        self.Names = container.name
+        self.Labels = ",".join(f"{k}={v}" for k, v in sorted((container.config.get("Labels") or {}).items()))
+        self.Mounts = ",".join(m.get("Name") or m.get("Source", "") for m in document.get("Mounts") or [])
+        self.Networks = container.host_config.get("NetworkMode", "")
+
+    def template_fields(self) -> dict:
+        return {k: getattr(self, k) for k in sorted(_PS_HEADERS)}
+
+
+@click.command("ps")
+@click.option("-a", "--all", "all_", is_flag=True, help="Show all containers (default shows just running)")
+@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.option("-f", "--filter", "filters", multiple=True, help="Filter output based on conditions provided")
+@click.option("--format", "format_", help="Pretty-print containers using a Go template")
+@click.option("-n", "--last", type=int, default=-1, help="Show n last created containers (includes all states)")
+@click.option("-l", "--latest", is_flag=True, help="Show the latest created container (includes all states)")
+@click.option("-s", "--size", is_flag=True, help="Display total file sizes")
+@click.pass_context
+def ps(ctx, all_, quiet, no_trunc, filters, format_, last, latest, size):
+    """List containers."""
+    if latest:
+        last = 1
+    with client_from(ctx) as client:
+        containers = client.list_containers(all=all_ or last > 0, filters=filters)
+        if last > 0:
+            containers = containers[:last]
+        if quiet:
+            sys.stdout.write("".join((c.id if no_trunc else c.id[:12]) + "\n" for c in containers))
+            return
+        labels = _image_labels(client, containers)
+    rows = [_PsRow(c, no_trunc, labels[c.id]) for c in containers]
+    if format_ and format_ != "table":
+        print_formatted(rows, format_, _PS_HEADERS)
+        return
+    table = [["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]]
+    table += [[r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names] for r in rows]
+    sys.stdout.write(tabulate(table))
+
+
+@click.command("logs")
+@click.argument("name")
+@click.option("-f", "--follow", is_flag=True, help="Follow log output")
+@click.option("-n", "--tail", default="all", help='Number of lines to show from the end of the logs')
+@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps")
+@click.option("--since", help="Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m)")
+@click.option("--until", help="Show logs before a timestamp or relative duration")
+@click.option("--details", is_flag=True, help="Show extra details provided to logs")
+@click.pass_context
+def logs(ctx, name, follow, tail, timestamps, since, until, details):
+    """Fetch the logs of a container."""
+    from lamina.runtime.logs import format_nano_fixed
+
+    tail_count = None if tail == "all" else _int(tail, "--tail")
+    if tail_count is not None and tail_count < 0:
+        tail_count = None
+    outputs = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
+    with client_from(ctx) as client:
+        for entry in client.container_logs(name, follow=follow, tail=tail_count, since=since, until=until):
+            out = outputs.get(entry.stream, sys.stdout.buffer)
+            prefix = format_nano_fixed(entry.time_ns) + " " if timestamps else ""
+            out.write((prefix + entry.text).encode("utf-8", "surrogateescape"))
+            if follow:
+                out.flush()
+
+
+@click.command("exec", context_settings=_RUN_SETTINGS)
+@click.argument("name")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.option("-d", "--detach", is_flag=True, help="Detached mode: run command in the background")
+@click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached")
+@click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY")
+@click.option("-e", "--env", multiple=True, help="Set environment variables")
+@click.option("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])")
+@click.option("-w", "--workdir", help="Working directory inside the container")
+@click.pass_context
+def exec_(ctx, name, command, detach, interactive, tty, env, user, workdir):
+    """Execute a command in a running container."""
+    with client_from(ctx) as client:
+        code = client.exec_in_container(name, command, tty=tty, interactive=interactive, detach=detach,
+                                        env=list(env), user=user, workdir=workdir)
+    sys.exit(code)
+
+
+@click.command("export")
+@click.argument("name")
+@click.option("-o", "--output", help="Write to a file, instead of STDOUT")
+@click.pass_context
+def export(ctx, name, output):
+    """Export a container's filesystem as a tar archive."""
+    from lamina.errors import UsageError
+
+    if not output and sys.stdout.isatty():
+        raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    with client_from(ctx) as client:
+        if output:
+            temporary = f"{output}.lamina-tmp"
+            try:
+                with open(temporary, "wb") as out:
+                    client.export_container(name, out)
+                os.replace(temporary, output)
+            finally:
+                if os.path.exists(temporary):
+                    os.unlink(temporary)
+        else:
+            sys.stdout.flush()
+            client.export_container(name, sys.stdout.buffer)
+
+
+@click.command("commit")
+@click.argument("name")
+@click.argument("reference", required=False)
+@click.option("-a", "--author", default="", help='Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
+@click.option("-c", "--change", multiple=True, help="Apply Dockerfile instruction to the created image")
+@click.option("-m", "--message", default="", help="Commit message")
+@click.option("-p", "--pause", default=True, type=click.BOOL, help="Pause container during commit")
+@click.pass_context
+def commit(ctx, name, reference, author, change, message, pause):
+    """Create a new image from a container's changes."""
+    with client_from(ctx) as client:
+        image_id = client.commit_container(name, reference, changes=change, message=message, author=author,
+                                           pause=pause)
+    sys.stdout.write(image_id + "\n")
+
+
+@click.command("inspect")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--format", "format_", help="Format output using a custom template")
+@click.option("-s", "--size", is_flag=True, help="Display total file sizes")
+@click.pass_context
+def inspect(ctx, names, format_, size):
+    """Display detailed information on one or more containers."""
+    from lamina.cli.gotemplate import render
+    from lamina.errors import LaminaError
+
+    documents, failed = [], False
+    with client_from(ctx) as client:
+        for name in names:
+            try:
+                documents.append(client.inspect_container(name))
+            except LaminaError as exc:
+                failed = True
+                sys.stderr.write(f"lamina: error: {exc}\n")
+    if format_:
+        for document in documents:
+            sys.stdout.write(render(format_.replace("\\n", "\n").replace("\\t", "\t"), document) + "\n")
+    else:
+        sys.stdout.write(json.dumps(documents, indent=4, ensure_ascii=False) + "\n")
+    if failed:
+        sys.exit(1)
+
+
+@click.command("prune")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.option("--filter", "filters", multiple=True, help="Provide filter values (not supported yet)")
+@click.pass_context
+def prune(ctx, force, filters):
+    """Remove all stopped containers."""
+    if filters:
+        raise click.UsageError("container prune --filter is not supported by lamina yet")
+    warning = "WARNING! This will remove all stopped containers."
+    if not force:
+        if not sys.stdin.isatty():
+            sys.stderr.write(warning + "\n")
+            raise click.Abort()
+        if not click.confirm(warning + "\nAre you sure you want to continue?", default=False):
+            return
+    with client_from(ctx) as client:
+        removed, reclaimed = client.prune_containers()
+    if removed:
+        sys.stdout.write("Deleted Containers:\n" + "".join(f"{i}\n" for i in removed) + "\n")
+    sys.stdout.write(f"Total reclaimed space: {human_size(reclaimed)}\n")
+
+
+@click.group("container")
+def container_group():
+    """Manage containers."""
+
+
+for _command, _names in ((run, ["run"]), (create, ["create"]), (start, ["start"]), (stop, ["stop"]),
+                         (restart, ["restart"]), (kill, ["kill"]), (wait, ["wait"]), (rm, ["rm", "remove"]),
+                         (ps, ["ls", "ps", "list"]), (logs, ["logs"]), (exec_, ["exec"]), (export, ["export"]),
+                         (commit, ["commit"]), (inspect, ["inspect"]), (prune, ["prune"])):
+    for _name in _names:
+        container_group.add_command(_command, _name)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _each(ctx, names, action, *, echo_result: bool = False) -> None:
+    """Run ``action`` per name like docker: print the name (or result), report failures, exit 1."""
+    from lamina.errors import LaminaError
+
+    failed = False
+    with client_from(ctx) as client:
+        for name in names:
+            try:
+                result = action(client, name)
+            except LaminaError as exc:
+                failed = True
+                sys.stderr.write(f"lamina: error: {exc}\n")
+                continue
+            sys.stdout.write(f"{result if echo_result else name}\n")
+            sys.stdout.flush()
+    if failed:
+        sys.exit(1)
+
+
+def _status(container) -> str:
+    now = time.time()
+    if container.status == "running":
+        return "Up " + human_duration(max(0.0, now - container.started_at))
+    if container.status == "paused":
+        return "Up " + human_duration(max(0.0, now - container.started_at)) + " (Paused)"
+    if container.status == "exited":
+        if not container.finished_at:
+            return f"Exited ({container.exit_code})"
+        return f"Exited ({container.exit_code}) {human_duration(max(0.0, now - container.finished_at))} ago"
+    return {"created": "Created", "dead": "Dead", "removing": "Removal In Progress"}.get(container.status,
+                                                                                         container.status)
+
+
+def _port_map(container) -> dict:
+    ports: dict = dict.fromkeys(container.config.get("ExposedPorts") or {})
+    for container_port, protocol, host_ip, host_port in container.document.get("Ports") or []:
+        key = f"{container_port}/{protocol}"
+        ports[key] = [*(ports.get(key) or []), {"HostIp": host_ip, "HostPort": str(host_port)}]
+    return ports
+
+
+def _image_labels(client, containers) -> dict[str, str]:
+    """docker shows the image as it was named, or the short ID once that name moved on."""
+    from lamina.errors import LaminaError
+
+    resolved: dict[str, str | None] = {}
+    labels = {}
+    for container in containers:
+        name = container.image
+        if name not in resolved:
+            try:
+                resolved[name] = client.store.resolve(name)
+            except LaminaError:
+                resolved[name] = None
+        if name.startswith("sha256:") and len(name) == 71:
+            labels[container.id] = container.image_id.removeprefix("sha256:")[:12]
+        elif resolved[name] == container.image_id:
+            labels[container.id] = name
+        else:
+            labels[container.id] = container.image_id.removeprefix("sha256:")[:12]
+    return labels
+
+
+def _ellipsis(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _int(value: str, flag: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise click.UsageError(f"invalid argument {value!r} for {flag}") from None
+
+
+def _to_stderr(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def _pull_event(event) -> None:
+    """docker's plain pull lines (``<id>: Pull complete``), without byte counters."""
+    if event.status == "Downloading":
+        return
+    sys.stderr.write(f"{event.id}: {event.status}\n" if event.id else f"{event.status}\n")

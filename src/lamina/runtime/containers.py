@@ -1,0 +1,256 @@
+"""Container records: the ``containers`` table of the store's SQLite metadata, and the
+container directories under ``<store>/containers/<id>``.
+
+A row holds the fields commands filter and sort on (name, image, status, times, exit code)
+plus one JSON document (Config, HostConfig, Path, Args, Mounts, port bindings) written once at
+create time. The monitor of a running container holds an flock on ``<dir>/monitor.lock``; a
+row that says ``running`` while nobody holds the lock belongs to a monitor that died
+(SIGKILL, power loss): :meth:`ContainerStore.refresh` then asks whether the container's init
+still lives and records what is true.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lamina.errors import ConflictError, LaminaError
+from lamina.store.store import Store
+
+__all__ = ["Container", "ContainerNotFoundError", "ContainerStore", "container_runc", "discard", "new_container_id"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS containers (
+    id TEXT PRIMARY KEY,                   -- 64 hex digits
+    name TEXT NOT NULL UNIQUE,             -- without docker's leading '/'
+    image_id TEXT NOT NULL,                -- the image's config digest
+    image TEXT NOT NULL,                   -- the image as the user named it
+    created REAL NOT NULL,
+    status TEXT NOT NULL,                  -- created, running, paused, exited, dead
+    pid INTEGER NOT NULL DEFAULT 0,
+    exit_code INTEGER NOT NULL DEFAULT 0,
+    oom_killed INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    started_at REAL NOT NULL DEFAULT 0,
+    finished_at REAL NOT NULL DEFAULT 0,
+    document TEXT NOT NULL                 -- JSON: Path, Args, Config, HostConfig, Mounts, Ports
+);
+CREATE INDEX IF NOT EXISTS containers_image ON containers(image_id);
+"""
+_COLUMNS = ("id", "name", "image_id", "image", "created", "status", "pid", "exit_code", "oom_killed", "error",
+            "started_at", "finished_at", "document")
+ACTIVE = ("running", "paused")
+
+
+class ContainerNotFoundError(LaminaError):
+    """No container answers to the given name or ID."""
+
+
+@dataclass(slots=True)
+class Container:
+    id: str
+    name: str
+    image_id: str
+    image: str
+    created: float
+    status: str
+    pid: int
+    exit_code: int
+    oom_killed: bool
+    error: str
+    started_at: float
+    finished_at: float
+    document: dict[str, Any] = field(repr=False)
+    base: Path = field(default=Path(), repr=False)
+
+    @property
+    def running(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.document["Config"]
+
+    @property
+    def host_config(self) -> dict[str, Any]:
+        return self.document["HostConfig"]
+
+    @property
+    def log_path(self) -> Path:
+        return self.base / f"{self.id}-json.log"
+
+
+def new_container_id() -> str:
+    return secrets.token_hex(32)
+
+
+def container_runc(store_root: Path):
+    """runc with the store's state root (the one RUN steps use too: ``runtime/runc``)."""
+    from lamina.runtime.runc import Runc
+
+    return Runc(Path(store_root) / "runtime" / "runc")
+
+
+class ContainerStore:
+    """The containers of one store."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.root = Path(store.root) / "containers"
+        self.volumes_root = Path(store.root) / "volumes"
+        if not store.meta.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='containers'"):
+            with store.meta.transaction() as db:  # executescript would commit on its own
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+
+    def base(self, container_id: str) -> Path:
+        return self.root / container_id
+
+    # ----- rows -----------------------------------------------------------------------
+    def insert(self, container: Container) -> None:
+        """Record a new container; ConflictError (docker's wording) if the name is taken."""
+        row = self._row(container)
+        try:
+            with self.store.meta.transaction() as db:
+                db.execute(f"INSERT INTO containers VALUES ({','.join('?' * len(_COLUMNS))})", row)
+        except sqlite3.IntegrityError:
+            owner = self.store.meta.query("SELECT id FROM containers WHERE name=?", (container.name,))
+            holder = owner[0][0] if owner else "another container"
+            raise ConflictError(f'Conflict. The container name "/{container.name}" is already in use by container '
+                                f'"{holder}". You have to remove (or rename) that container to be able to reuse '
+                                "that name.") from None
+
+    def update(self, container_id: str, **fields: Any) -> None:
+        if "document" in fields:
+            fields["document"] = json.dumps(fields["document"])
+        assignments = ", ".join(f"{key}=?" for key in fields)
+        with self.store.meta.transaction() as db:
+            db.execute(f"UPDATE containers SET {assignments} WHERE id=?", (*fields.values(), container_id))
+
+    def delete(self, container_id: str) -> None:
+        with self.store.meta.transaction() as db:
+            db.execute("DELETE FROM containers WHERE id=?", (container_id,))
+
+    def get(self, container_id: str) -> Container | None:
+        rows = self.store.meta.query("SELECT * FROM containers WHERE id=?", (container_id,))
+        return self._container(rows[0]) if rows else None
+
+    def names(self) -> set[str]:
+        return {row[0] for row in self.store.meta.query("SELECT name FROM containers")}
+
+    def list(self) -> list[Container]:
+        """Every container, newest first, with statuses made true (see :meth:`refresh`)."""
+        rows = self.store.meta.query("SELECT * FROM containers ORDER BY created DESC")
+        return [self.refresh(self._container(row)) for row in rows]
+
+    def resolve(self, name_or_id: str) -> Container:
+        """docker's lookup order: full ID, exact name, then a unique ID prefix."""
+        key = name_or_id.strip()
+        rows = self.store.meta.query("SELECT * FROM containers WHERE id=? OR name=?", (key, key.lstrip("/")))
+        if len(rows) > 1:
+            rows = [row for row in rows if row["id"] == key]
+        if not rows and key and all(c in "0123456789abcdef" for c in key):
+            rows = self.store.meta.query("SELECT * FROM containers WHERE id >= ? AND id < ? LIMIT 2",
+                                         (key, key + "g"))
+            if len(rows) > 1:
+                raise ContainerNotFoundError(f"multiple IDs found with provided prefix: {key}")
+        if not rows:
+            raise ContainerNotFoundError(f"No such container: {name_or_id}")
+        return self.refresh(self._container(rows[0]))
+
+    def using_image(self, image_id: str) -> list[Container]:
+        rows = self.store.meta.query("SELECT * FROM containers WHERE image_id=?", (image_id,))
+        return [self._container(row) for row in rows]
+
+    # ----- liveness -------------------------------------------------------------------
+    def monitor_alive(self, container_id: str) -> bool:
+        """True while some process holds the container's monitor lock."""
+        try:
+            fd = os.open(self.base(container_id) / "monitor.lock", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def refresh(self, container: Container) -> Container:
+        """Make a ``running`` row whose monitor died tell the truth.
+
+        If the container's init still runs, it is still running (unsupervised: its exit code
+        will not be known). If it is gone, the row becomes ``exited`` with exit code 255 and an
+        error saying why; its runtime state and mounts are cleaned by ``rm`` or the next start.
+        """
+        if container.status not in ACTIVE or self.monitor_alive(container.id):
+            return container
+        if container.pid and _process_alive(container.pid, container.document.get("_PidStart", 0)):
+            if not container.error:
+                container.error = "monitor process died; the container runs unsupervised"
+                self.update(container.id, error=container.error)
+            return container
+        container.status, container.exit_code = "exited", 255
+        container.finished_at = container.finished_at or time.time()
+        container.error = "monitor process died; exit status unknown"
+        self.update(container.id, status="exited", exit_code=255, finished_at=container.finished_at,
+                    error=container.error, pid=0)
+        container.pid = 0
+        return container
+
+    # ----- helpers --------------------------------------------------------------------
+    def _container(self, row: sqlite3.Row) -> Container:
+        values = tuple(row)
+        document = json.loads(values[-1])
+        return Container(*values[:8], bool(values[8]), *values[9:12], document, self.base(values[0]))
+
+    @staticmethod
+    def _row(container: Container) -> tuple:
+        return (container.id, container.name, container.image_id, container.image, container.created,
+                container.status, container.pid, container.exit_code, int(container.oom_killed), container.error,
+                container.started_at, container.finished_at, json.dumps(container.document))
+
+
+def process_start_time(pid: int) -> int:
+    """The kernel's start time of ``pid`` (clock ticks since boot), 0 if it is gone: with the
+    pid it names one process for good, even after the pid is reused."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            text = stat.read()
+    except OSError:
+        return 0
+    return int(text[text.rindex(b")") + 2:].split()[19])
+
+
+def _process_alive(pid: int, start_time: int) -> bool:
+    current = process_start_time(pid)
+    if not current:
+        return False
+    return not start_time or current == start_time
+
+
+def discard(containers: ContainerStore, container: Container, *, volumes: bool) -> None:
+    """Remove what is left of a stopped container: runc state, mounts, its dir, its row and,
+    with ``volumes``, its anonymous volumes. Idempotent, so a monitor's ``--rm`` and a
+    concurrent ``rm -f`` may both run it."""
+    from lamina.errors import RuntimeError_
+    from lamina.runtime.mounts import remove_container_dir
+    from lamina.runtime.volumes import remove_volumes
+
+    runc = container_runc(containers.store.root)
+    if (runc.state_root / container.id).exists():
+        runc.delete(container.id)
+    if container.base.exists() and not remove_container_dir(container.base):
+        raise RuntimeError_(f"cannot remove container {container.id[:12]}: its rootfs is still mounted")
+    if volumes:
+        remove_volumes(container.document.get("Mounts") or [], containers.volumes_root)
+    containers.delete(container.id)

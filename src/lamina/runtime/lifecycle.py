@@ -1,0 +1,448 @@
+"""Container operations behind the CLI verbs: create, stop, kill, wait, rm, exec, export,
+commit, prune, and the inspect document. The monitor (``lamina.runtime.monitor``) runs
+containers; these functions talk to it only through the store (rows, the monitor lock) and
+to runc (signals, exec)."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from lamina.errors import ConflictError, RuntimeError_
+from lamina.runtime.containers import Container, ContainerStore, container_runc, discard, new_container_id
+from lamina.runtime.logs import format_nano
+from lamina.runtime.names import check_name, random_name
+from lamina.runtime.runconfig import RunOptions, container_document
+from lamina.runtime.signals import parse_signal
+
+__all__ = ["commit", "create", "exec_process", "export", "inspect_document", "kill", "prune", "remove", "stop",
+           "wait"]
+
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+_POLL = 0.02
+
+
+def create(containers: ContainerStore, image: str, image_id: str, image_config: dict[str, Any],
+           options: RunOptions, *, default_network: str) -> Container:
+    """``docker create``: check the flags, record the container, make its dir and volumes."""
+    name = check_name(options.name) if options.name else None
+    if name is not None and containers.store.meta.query("SELECT 1 FROM containers WHERE name=?", (name,)):
+        holder = containers.resolve(name).id
+        raise ConflictError(f'Conflict. The container name "/{name}" is already in use by container "{holder}". '
+                            "You have to remove (or rename) that container to be able to reuse that name.")
+    document = container_document(options, image, image_id, image_config, containers.volumes_root,
+                                  default_network=default_network)
+    container_id = new_container_id()
+    base = containers.base(container_id)
+    container = Container(container_id, name or random_name(containers.names()), image_id, image, time.time(),
+                          "created", 0, 0, False, "", 0.0, 0.0, document, base)
+    base.mkdir(parents=True)
+    try:
+        containers.insert(container)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            from lamina.runtime.volumes import remove_volumes
+
+            remove_volumes(document["Mounts"], containers.volumes_root)
+        base.rmdir()
+        raise
+    return container
+
+
+def stop(containers: ContainerStore, container: Container, timeout: int | None = None) -> None:
+    """``docker stop``: the image's StopSignal (default SIGTERM), SIGKILL after ``timeout`` s."""
+    container = containers.refresh(container)
+    if not container.running:
+        return
+    signal_number = parse_signal(container.config.get("StopSignal") or "SIGTERM")
+    if timeout is None:
+        timeout = container.config.get("StopTimeout", 10)
+    _runc(containers, "kill", container.id, str(signal_number))
+    if timeout is not None and timeout >= 0 and _wait_stopped(containers, container, float(timeout)):
+        return
+    if timeout is not None and timeout < 0:
+        _wait_stopped(containers, container, None)
+        return
+    _runc(containers, "kill", "--all", container.id, "KILL")
+    if not _wait_stopped(containers, container, 10.0, killed_by=signal.SIGKILL):
+        raise RuntimeError_(f"cannot stop container {container.id[:12]}: it did not exit after SIGKILL")
+
+
+def kill(containers: ContainerStore, container: Container, signal_text: str = "KILL") -> None:
+    """``docker kill``: one signal to the container's init."""
+    number = parse_signal(signal_text)
+    container = containers.refresh(container)
+    if not container.running:
+        raise ConflictError(f"Cannot kill container: {container.id[:12]}: Container {container.id} is not running")
+    result = _runc(containers, "kill", container.id, str(number))
+    if result.returncode != 0:
+        raise RuntimeError_(f"Cannot kill container: {container.id[:12]}: {result.stderr.strip() or 'runc kill failed'}")
+    if not containers.monitor_alive(container.id) and number in (signal.SIGKILL, signal.SIGTERM):
+        _wait_stopped(containers, container, 5.0, killed_by=number)
+
+
+def wait(containers: ContainerStore, container: Container) -> int:
+    """``docker wait``: block until the container stops; its exit code."""
+    _wait_stopped(containers, container, None)
+    final = containers.get(container.id)
+    return final.exit_code if final is not None else container.exit_code
+
+
+def remove(containers: ContainerStore, container: Container, *, force: bool = False, volumes: bool = False) -> None:
+    """``docker rm``: refuses a running container unless ``force`` (then SIGKILL first)."""
+    container = containers.refresh(container)
+    if container.running:
+        if not force:
+            raise ConflictError(f"You cannot remove a running container {container.id}. Stop the container before "
+                                "attempting removal or force remove")
+        _runc(containers, "kill", "--all", container.id, "KILL")
+        _wait_stopped(containers, container, 10.0, killed_by=signal.SIGKILL)
+    discard(containers, container, volumes=volumes)
+
+
+def prune(containers: ContainerStore) -> tuple[list[str], int]:
+    """``docker container prune``: remove every stopped container; (IDs, bytes reclaimed)."""
+    removed, reclaimed = [], 0
+    for container in containers.list():
+        if container.running or containers.monitor_alive(container.id):
+            continue
+        size = _tree_size(container.base / "upper")
+        with contextlib.suppress(ConflictError, RuntimeError_):
+            discard(containers, container, volumes=False)
+            removed.append(container.id)
+            reclaimed += size
+    return removed, reclaimed
+
+
+def exec_process(containers: ContainerStore, container: Container, command: list[str], *, tty: bool = False,
+                 interactive: bool = False, detach: bool = False, env: list[str] = (), user: str | None = None,
+                 workdir: str | None = None) -> int:
+    """``docker exec``: run ``command`` in the running container (runc exec); its exit code."""
+    from lamina.runtime.bundle import process_env
+    from lamina.runtime.monitor import _start_error
+    from lamina.runtime.users import resolve_user
+
+    container = containers.refresh(container)
+    if not container.running:
+        raise ConflictError(f"Container {container.id} is not running")
+    if not command:
+        raise RuntimeError_("exec needs a command to run")
+    spec = json.loads((container.base / "config.json").read_text())
+    rootfs = container.base / "rootfs"
+    exec_user = resolve_user(rootfs, user if user is not None else container.config.get("User") or "")
+    process = dict(spec["process"])
+    process.update(
+        terminal=tty, args=list(command), cwd=workdir or container.config.get("WorkingDir") or "/",
+        env=process_env(container, spec.get("hostname") or container.id[:12], exec_user.home, list(env)),
+        user={"uid": exec_user.uid, "gid": exec_user.gid, "additionalGids": list(exec_user.additional_gids)},
+    )
+    if tty and not any(e.startswith("TERM=") for e in process["env"]):
+        process["env"].append("TERM=xterm")
+    runc = container_runc(containers.store.root)
+    with tempfile.TemporaryDirectory(prefix="lamina-exec-") as scratch:
+        process_file = Path(scratch) / "process.json"
+        process_file.write_text(json.dumps(process))
+        log = Path(scratch) / "runc.log"
+        command_line = [runc.binary, "--root", os.fspath(runc.state_root), "--log", os.fspath(log), "--log-format",
+                        "json", "exec", "--process", os.fspath(process_file)]
+        if detach:
+            command_line.append("--detach")
+        if tty:
+            console = Path(scratch) / "console.sock"
+            command_line += ["--tty", "--console-socket", os.fspath(console)]
+            code = _exec_with_tty(command_line + [container.id], console, detach=detach, interactive=interactive)
+        else:
+            stdin = None if interactive else subprocess.DEVNULL
+            code = subprocess.run(command_line + [container.id], stdin=stdin).returncode
+        if code != 0:
+            error = _start_error(log, "exec failed")
+            if "unknown error" not in str(error):
+                raise error
+    return code
+
+
+def export(containers: ContainerStore, container: Container, out: BinaryIO) -> None:
+    """``docker export``: the container's filesystem (image + changes, no volumes) as a tar."""
+    from lamina.layer.tarwrite import write_dir_tar
+
+    with _rootfs(containers, container) as rootfs:
+        write_dir_tar(rootfs, out)
+
+
+def commit(containers: ContainerStore, container: Container, *, changes: list[str] = (), message: str = "",
+           author: str = "", pause: bool = True, tags: list = ()) -> str:
+    """``docker commit``: the container's changes as a new layer on its image; the image ID."""
+    from lamina.archive.changes import apply_changes
+    from lamina.oci import mediatypes as mt
+    from lamina.oci.models import decode_json, encode
+    from lamina.oci.timefmt import format_rfc3339
+    from lamina.runtime.bundle import container_lowers
+    from lamina.runtime.step import commit_upper
+
+    store = containers.store
+    container = containers.refresh(container)
+    document = decode_json(store.config_bytes(container.image_id))
+    container_config = copy.deepcopy(container.config)
+    config = apply_changes(copy.deepcopy(container.config), list(changes))
+    config["Image"] = container.image_id
+    upper = container.base / "upper"
+    upper.mkdir(parents=True, exist_ok=True)
+    lowers = container_lowers(store, container)
+    paused = False
+    with store.lease():
+        if pause and container.running:
+            paused = _runc(containers, "pause", container.id).returncode == 0
+        try:
+            layer = commit_upper(store, upper, lowers)
+        finally:
+            if paused:
+                _runc(containers, "resume", container.id)
+        created = format_rfc3339()
+        history_entry: dict[str, Any] = {"created": created}
+        if author:
+            history_entry["author"] = author
+        history_entry["created_by"] = " ".join(container.config.get("Cmd") or [])
+        if message:
+            history_entry["comment"] = message
+        if layer is None:
+            history_entry["empty_layer"] = True
+        diff_ids = list((document.get("rootfs") or {}).get("diff_ids") or [])
+        new_document = {k: v for k, v in document.items() if k not in ("config", "container_config", "history",
+                                                                         "rootfs", "created", "author", "comment",
+                                                                         "container", "parent", "id")}
+        new_document.update(
+            author=author, config=config, container=container.id, container_config=container_config,
+            created=created, history=[*(document.get("history") or []), history_entry],
+            rootfs={"type": "layers", "diff_ids": diff_ids + ([layer.diff_id] if layer else [])},
+        )
+        if message:
+            new_document["comment"] = message
+        if not author:
+            del new_document["author"]
+        records = [store.layer_for(diff_id) for diff_id in diff_ids]
+        if any(record is None for record in records):
+            raise RuntimeError_(f"the image of container {container.id[:12]} lost a layer; cannot commit")
+        return store.add_image(encode(new_document), mt.DOCKER_CONFIG, [*records, *([layer] if layer else [])],
+                               parent=container.image_id, tags=list(tags))
+
+
+def inspect_document(containers: ContainerStore, container: Container) -> dict[str, Any]:
+    """``docker container inspect``: docker's keys and shapes."""
+    document = container.document
+    running = container.running
+    mounts = [{k: v for k, v in point.items() if k not in ("Anonymous", "NoCopy", "Options")}
+              for point in document.get("Mounts") or []]
+    ports: dict[str, Any] = {}
+    if running or container.status == "paused":
+        ports = dict.fromkeys(container.config.get("ExposedPorts") or {})
+        for port in document.get("Ports") or []:
+            container_port, protocol, host_ip, host_port = port
+            ports.setdefault(f"{container_port}/{protocol}", None)
+            bindings = ports[f"{container_port}/{protocol}"] or []
+            bindings.append({"HostIp": host_ip or "0.0.0.0", "HostPort": str(host_port)})
+            ports[f"{container_port}/{protocol}"] = bindings
+    base = os.fspath(container.base)
+    network = container.host_config.get("NetworkMode", "")
+    address = "10.0.2.100" if network == "private" and running else ""
+    return {
+        "Id": container.id,
+        "Created": _time(container.created),
+        "Path": document["Path"],
+        "Args": document["Args"],
+        "State": {
+            "Status": container.status, "Running": running, "Paused": container.status == "paused",
+            "Restarting": False, "OOMKilled": container.oom_killed, "Dead": container.status == "dead",
+            "Pid": container.pid if running else 0, "ExitCode": container.exit_code, "Error": container.error,
+            "StartedAt": _time(container.started_at), "FinishedAt": _time(container.finished_at),
+        },
+        "Image": container.image_id,
+        "ResolvConfPath": f"{base}/etc/resolv.conf",
+        "HostnamePath": f"{base}/etc/hostname",
+        "HostsPath": f"{base}/etc/hosts",
+        "LogPath": os.fspath(container.log_path),
+        "Name": "/" + container.name,
+        "RestartCount": 0,
+        "Driver": "overlay",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": container.host_config,
+        "GraphDriver": {"Name": "overlay", "Data": {"UpperDir": f"{base}/upper", "WorkDir": f"{base}/work",
+                                                    "MergedDir": f"{base}/rootfs"}},
+        "Mounts": mounts,
+        "Config": container.config,
+        "NetworkSettings": {
+            "Bridge": "", "SandboxID": "", "HairpinMode": False, "Ports": ports,
+            "SandboxKey": f"/proc/{container.pid}/ns/net" if running and network != "host" else "",
+            "IPAddress": address, "Gateway": "10.0.2.2" if address else "", "IPPrefixLen": 24 if address else 0,
+            "MacAddress": "",
+            "Networks": {network: {"IPAddress": address, "Gateway": "10.0.2.2" if address else "",
+                                   "IPPrefixLen": 24 if address else 0}},
+        },
+    }
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _time(timestamp: float) -> str:
+    return format_nano(int(timestamp * 1_000_000_000)) if timestamp else _ZERO_TIME
+
+
+def _runc(containers: ContainerStore, *args: str) -> subprocess.CompletedProcess:
+    runc = container_runc(containers.store.root)
+    return subprocess.run([runc.binary, "--root", os.fspath(runc.state_root), *args], capture_output=True, text=True)
+
+
+def _wait_stopped(containers: ContainerStore, container: Container, timeout: float | None, *,
+                  killed_by: int | None = None) -> bool:
+    """Until the container is not running: its monitor finished, or (unsupervised) its init
+    is gone, in which case the row and mounts are settled here. False on timeout."""
+    from lamina.runtime.containers import _process_alive
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        if containers.monitor_alive(container.id):
+            pass
+        else:
+            current = containers.get(container.id)
+            if current is None or current.status not in ("running", "paused"):
+                return True
+            if not _process_alive(current.pid, current.document.get("_PidStart", 0)):
+                _settle_unsupervised(containers, current, killed_by)
+                return True
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL)
+
+
+def _settle_unsupervised(containers: ContainerStore, container: Container, killed_by: int | None) -> None:
+    """Record the end of a container whose monitor died: its exit status is unknowable, so
+    128+signal when we killed it, else 255; then delete its runc state and unmount."""
+    from lamina.runtime.mounts import unmount
+
+    runc = container_runc(containers.store.root)
+    runc.delete(container.id)
+    with contextlib.suppress(RuntimeError_):
+        unmount(container.base / "rootfs")
+    code = 128 + killed_by if killed_by else 255
+    containers.update(container.id, status="exited", exit_code=code, finished_at=time.time(), pid=0,
+                      error="monitor process died; exit status unknown")
+
+
+@contextlib.contextmanager
+def _rootfs(containers: ContainerStore, container: Container) -> Iterator[Path]:
+    """The container's merged filesystem: the live mount, or a temporary one (under the
+    monitor lock, so it cannot start meanwhile)."""
+    from lamina.runtime.bundle import container_lowers
+    from lamina.runtime.mounts import mount_overlay, mounts_under, unmount
+
+    rootfs = container.base / "rootfs"
+    if containers.refresh(container).running and mounts_under(rootfs):
+        yield rootfs
+        return
+    fd = os.open(container.base / "monitor.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConflictError(f"container {container.id[:12]} is starting; try again") from None
+        if not (container.base / "init").exists():
+            (container.base / "init").mkdir()
+        if mounts_under(rootfs):
+            unmount(rootfs)
+        dirs = mount_overlay(container.base, container_lowers(containers.store, container))
+        try:
+            yield dirs.rootfs
+        finally:
+            unmount(dirs.rootfs)
+    finally:
+        os.close(fd)
+
+
+def _exec_with_tty(command: list[str], console: Path, *, detach: bool, interactive: bool) -> int:
+    """runc exec with a pty: take the master from the console socket and relay it."""
+    import selectors
+    import socket
+    import sys
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(os.fspath(console))
+    listener.listen(1)
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    master = None
+    listener.settimeout(0.05)
+    with listener:
+        while master is None and process.poll() is None:
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                _, fds, _, _ = socket.recv_fds(connection, 4096, 1)
+            master = fds[0] if fds else None
+    if master is None or detach:
+        if master is not None:
+            os.close(master)
+        return process.wait()
+    stdin = sys.stdin.fileno()
+    stdout = sys.stdout.fileno()
+    with _raw_terminal(stdin if interactive else None), selectors.DefaultSelector() as selector:
+        selector.register(master, selectors.EVENT_READ, "out")
+        if interactive:
+            selector.register(stdin, selectors.EVENT_READ, "in")
+        open_master = True
+        while open_master:
+            for key, _ in selector.select():
+                try:
+                    data = os.read(key.fd, 65536)
+                except OSError:
+                    data = b""
+                if key.data == "out":
+                    if not data:
+                        open_master = False
+                        break
+                    os.write(stdout, data)
+                elif data:
+                    os.write(master, data)
+                else:
+                    selector.unregister(stdin)
+    os.close(master)
+    return process.wait()
+
+
+@contextlib.contextmanager
+def _raw_terminal(fd: int | None) -> Iterator[None]:
+    if fd is None or not os.isatty(fd):
+        yield
+        return
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(fd)
+    tty.setraw(fd)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _tree_size(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total

@@ -1,0 +1,262 @@
+"""What ``lamina run``/``create`` asked for, merged with the image's config the way docker does.
+
+The result is the container's document: docker's ``Config`` and ``HostConfig`` (what
+``inspect`` shows), ``Path``/``Args``, the resolved mount points, and the port bindings. It is
+stored once at create time; every start builds the runtime spec from it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lamina.errors import UsageError
+from lamina.runtime.ports import allocate_host_ports, parse_expose, parse_publish
+from lamina.runtime.slirp import PortBinding
+from lamina.runtime.volumes import (
+    MountRequest,
+    parse_mount_flag,
+    parse_tmpfs_flag,
+    parse_volume_flag,
+    resolve_mounts,
+)
+
+__all__ = ["NETWORK_MODES", "RunOptions", "container_document", "parse_bytes", "parse_env_file"]
+
+NETWORK_MODES = ("private", "host", "none")
+_MIN_MEMORY = 6 * 1024 * 1024
+_BYTES = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$", re.I)
+_MULTIPLIERS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+@dataclass(slots=True)
+class RunOptions:
+    """The flags of ``docker run``/``create`` that lamina supports, as given."""
+
+    command: list[str] = field(default_factory=list)
+    name: str | None = None
+    detach: bool = False
+    auto_remove: bool = False
+    env: list[str] = field(default_factory=list)
+    env_files: list[str] = field(default_factory=list)
+    workdir: str | None = None
+    user: str | None = None
+    entrypoint: str | None = None          # None: not given; "": reset
+    volumes: list[str] = field(default_factory=list)
+    mounts: list[str] = field(default_factory=list)
+    tmpfs: list[str] = field(default_factory=list)
+    publish: list[str] = field(default_factory=list)
+    publish_all: bool = False
+    expose: list[str] = field(default_factory=list)
+    network: str | None = None
+    hostname: str | None = None
+    read_only: bool = False
+    memory: str | None = None
+    memory_swap: str | None = None
+    cpus: str | None = None
+    pids_limit: int | None = None
+    interactive: bool = False
+    tty: bool = False
+    init: bool = False
+    labels: list[str] = field(default_factory=list)
+    stop_signal: str | None = None
+    stop_timeout: int | None = None
+    pull: str = "missing"
+
+
+def container_document(options: RunOptions, image: str, image_id: str, image_config: dict[str, Any],
+                       volumes_root: Path, *, default_network: str) -> dict[str, Any]:
+    """Config, HostConfig, Path, Args, Mounts and port bindings for a new container.
+
+    Raises UsageError for flags docker would refuse (the CLI exits 125 before anything exists);
+    creates volumes and missing ``-v`` host dirs only once everything else checked out.
+    """
+    network = options.network or default_network
+    if network in ("bridge", "default"):
+        network = default_network
+    if network not in NETWORK_MODES:
+        raise UsageError(f"network {network} not found (lamina offers: private, host, none)")
+    bindings = [binding for spec in options.publish for binding in parse_publish(spec)]
+    exposed = dict.fromkeys(image_config.get("ExposedPorts") or {}, {})
+    for spec in options.expose:
+        exposed.update(dict.fromkeys(parse_expose(spec), {}))
+    for binding in bindings:
+        exposed.setdefault(binding.key, {})
+    if options.publish_all:
+        taken = {b.key for b in bindings}
+        for key in exposed:
+            number, _, protocol = key.partition("/")
+            if key not in taken:
+                bindings.append(PortBinding(int(number), protocol or "tcp"))
+    if bindings and network != "private":
+        if network == "host":
+            bindings = []  # docker: published ports are discarded in host mode
+        else:
+            raise UsageError(f"published ports need --network private (not {network})")
+    path, args = _command(options, image_config)
+    env = _environment(image_config.get("Env") or [], options)
+    labels = dict(image_config.get("Labels") or {})
+    for label in options.labels:
+        key, _, value = label.partition("=")
+        labels[key] = value
+    memory = parse_bytes(options.memory) if options.memory else 0
+    if memory and memory < _MIN_MEMORY:
+        raise UsageError("Minimum memory limit allowed is 6MB")
+    memory_swap = _swap(options.memory_swap, memory)
+    nano_cpus = _nano_cpus(options.cpus) if options.cpus else 0
+    requests: list[MountRequest] = [parse_volume_flag(v) for v in options.volumes]
+    requests += [parse_mount_flag(m) for m in options.mounts] + [parse_tmpfs_flag(t) for t in options.tmpfs]
+    if options.stop_signal:
+        from lamina.runtime.signals import parse_signal
+
+        parse_signal(options.stop_signal)
+    bindings = allocate_host_ports(bindings)
+    mounts = resolve_mounts(requests, image_config.get("Volumes"), volumes_root)
+
+    config: dict[str, Any] = {
+        "Hostname": options.hostname or "", "Domainname": "", "User": options.user if options.user is not None
+        else image_config.get("User") or "",
+        "AttachStdin": options.interactive and not options.detach, "AttachStdout": not options.detach,
+        "AttachStderr": not options.detach,
+        **({"ExposedPorts": exposed} if exposed else {}),
+        "Tty": options.tty, "OpenStdin": options.interactive, "StdinOnce": options.interactive and not options.detach,
+        "Env": env, "Cmd": _cmd_field(options, image_config), "Image": image,
+        "Volumes": image_config.get("Volumes") or None,
+        "WorkingDir": options.workdir if options.workdir is not None else image_config.get("WorkingDir") or "",
+        "Entrypoint": _entrypoint_field(options, image_config), "OnBuild": image_config.get("OnBuild") or None,
+        "Labels": labels,
+    }
+    stop_signal = options.stop_signal or image_config.get("StopSignal")
+    if stop_signal:
+        config["StopSignal"] = stop_signal
+    if options.stop_timeout is not None:
+        config["StopTimeout"] = options.stop_timeout
+    port_bindings: dict[str, list[dict[str, str]]] = {}
+    for binding in bindings:
+        port_bindings.setdefault(binding.key, []).append({"HostIp": binding.host_ip,
+                                                          "HostPort": str(binding.host_port)})
+    host_config = {
+        "Binds": [r.spec for r in requests if r.spec in options.volumes] or None,
+        "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
+        "NetworkMode": network, "PortBindings": port_bindings,
+        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "AutoRemove": options.auto_remove,
+        "VolumeDriver": "", "VolumesFrom": None, "CapAdd": None, "CapDrop": None, "Dns": [], "DnsOptions": [],
+        "DnsSearch": [], "ExtraHosts": None, "IpcMode": "private", "PidMode": "", "Privileged": False,
+        "PublishAllPorts": options.publish_all, "ReadonlyRootfs": options.read_only,
+        "SecurityOpt": None, "Tmpfs": {t.partition(":")[0]: t.partition(":")[2] for t in options.tmpfs} or None,
+        "UTSMode": "", "UsernsMode": "", "ShmSize": 67108864, "Runtime": "runc", "Isolation": "",
+        "CpuShares": 0, "Memory": memory, "NanoCpus": nano_cpus, "CgroupParent": "",
+        "MemorySwap": memory_swap, "PidsLimit": options.pids_limit, "Init": options.init or None,
+        "Mounts": [_mount_flag_view(r) for r in requests if r.spec in options.mounts] or None,
+    }
+    return {"Path": path, "Args": args, "Config": config, "HostConfig": host_config, "Mounts": mounts,
+            "Ports": [[b.container_port, b.protocol, b.host_ip, b.host_port] for b in bindings]}
+
+
+def parse_bytes(value: str) -> int:
+    """docker's RAMInBytes: ``512m``, ``1g``, ``100k``, ``1024`` (binary multiples)."""
+    match = _BYTES.match(value.strip())
+    if not match:
+        raise UsageError(f"invalid size: '{value}'")
+    return int(float(match.group(1)) * _MULTIPLIERS[match.group(2).lower()])
+
+
+def parse_env_file(path: str) -> list[str]:
+    """docker's --env-file: ``KEY=VALUE`` lines, ``KEY`` alone takes the value from our
+    environment (dropped when unset), ``#`` comments and blank lines skipped."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as exc:
+        raise UsageError(f"open {path}: {exc.strerror.lower() if exc.strerror else exc}") from None
+    entries = []
+    for number, line in enumerate(lines, 1):
+        line = line.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, _ = line.partition("=")
+        if not key or any(c.isspace() for c in key):
+            raise UsageError(f"{path}:{number}: variable '{key}' contains whitespaces")
+        if sep:
+            entries.append(line)
+        elif key in os.environ:
+            entries.append(f"{key}={os.environ[key]}")
+    return entries
+
+
+def _environment(image_env: list[str], options: RunOptions) -> list[str]:
+    """Image env, then --env-file, then -e; a later KEY replaces an earlier one in place."""
+    given: list[str] = []
+    for path in options.env_files:
+        given += parse_env_file(path)
+    for entry in options.env:
+        key, sep, _ = entry.partition("=")
+        if not key:
+            raise UsageError(f"invalid environment variable: {entry}")
+        if sep:
+            given.append(entry)
+        elif key in os.environ:
+            given.append(f"{key}={os.environ[key]}")
+    merged: dict[str, str] = {}
+    for entry in [*image_env, *given]:
+        merged[entry.partition("=")[0]] = entry
+    return list(merged.values())
+
+
+def _entrypoint_field(options: RunOptions, image_config: dict[str, Any]) -> list[str] | None:
+    if options.entrypoint is None:
+        return image_config.get("Entrypoint") or None
+    return [options.entrypoint] if options.entrypoint else None
+
+
+def _cmd_field(options: RunOptions, image_config: dict[str, Any]) -> list[str] | None:
+    if options.command:
+        return list(options.command)
+    if options.entrypoint is not None:
+        return None  # docker: a new entrypoint drops the image's CMD
+    return image_config.get("Cmd") or None
+
+
+def _command(options: RunOptions, image_config: dict[str, Any]) -> tuple[str, list[str]]:
+    argv = (_entrypoint_field(options, image_config) or []) + (_cmd_field(options, image_config) or [])
+    if not argv:
+        raise UsageError("No command specified")
+    return argv[0], argv[1:]
+
+
+def _swap(value: str | None, memory: int) -> int:
+    if value is None:
+        return memory * 2 if memory else 0
+    if value.strip() == "-1":
+        return -1
+    swap = parse_bytes(value)
+    if memory and swap < memory:
+        raise UsageError("Minimum memoryswap limit should be larger than memory limit, see usage")
+    if not memory:
+        raise UsageError("You should always set the Memory limit when using Memoryswap limit, see usage")
+    return swap
+
+
+def _nano_cpus(value: str) -> int:
+    try:
+        cpus = float(value)
+    except ValueError:
+        raise UsageError(f"invalid argument {value!r} for \"--cpus\" flag") from None
+    if cpus <= 0:
+        raise UsageError("Range of CPUs is from 0.01 to the number of CPUs available on the system")
+    available = os.cpu_count() or 1
+    if cpus > available:
+        raise UsageError(f"Range of CPUs is from 0.01 to {available}.00, as there are only {available} CPUs "
+                         "available")
+    return int(cpus * 1_000_000_000)
+
+
+def _mount_flag_view(request: MountRequest) -> dict[str, Any]:
+    view: dict[str, Any] = {"Type": request.type, "Target": request.target}
+    if request.source:
+        view["Source"] = request.source
+    if request.read_only:
+        view["ReadOnly"] = True
+    return view

@@ -1,0 +1,259 @@
+"""Bind mounts, volumes and tmpfs mounts of a container (``-v``, ``--mount``, ``--tmpfs``, VOLUME).
+
+Volumes live in the store, ``<store>/volumes/<name>/_data`` as in docker; an image's VOLUME
+paths get anonymous volumes (a random 64-hex name) unless a user mount covers them, and
+``rm -v`` deletes those. An empty volume is filled from the image's content at its path the
+first time the container starts (docker's copy-up); ``volume-nocopy`` turns that off.
+
+Docker's quirks kept on purpose: ``-v /host/path:/x`` creates a missing host directory,
+``--mount type=bind`` refuses a missing source.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import secrets
+import shutil
+import stat
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lamina.errors import RuntimeError_, UsageError
+from lamina.runtime.spec import Mount
+
+__all__ = ["MountRequest", "copy_up", "parse_mount_flag", "parse_tmpfs_flag", "parse_volume_flag",
+           "path_in_root", "remove_volumes", "resolve_mounts", "runtime_mounts"]
+
+_VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+_MAX_SYMLINKS = 40
+
+
+@dataclass(frozen=True, slots=True)
+class MountRequest:
+    """One user-requested mount before volumes are created and sources checked."""
+
+    type: str            # bind, volume, tmpfs
+    target: str
+    source: str = ""     # host path (bind) or volume name ("" = anonymous)
+    read_only: bool = False
+    options: tuple[str, ...] = ()   # tmpfs: size=…, mode=…
+    no_copy: bool = False
+    create_source: bool = False     # -v creates a missing host dir; --mount does not
+    spec: str = ""                  # the flag as given (HostConfig.Binds)
+
+
+def parse_volume_flag(spec: str) -> MountRequest:
+    """``-v SRC:DST[:OPTS]``, ``-v NAME:DST``, ``-v DST`` (anonymous)."""
+    parts = spec.split(":")
+    if len(parts) == 1:
+        return MountRequest("volume", _absolute(parts[0], "volume"), spec=spec)
+    if len(parts) > 3 or not parts[0] or not parts[1]:
+        raise UsageError(f"invalid volume specification: '{spec}'")
+    source, target = parts[0], parts[1]
+    options = parts[2].split(",") if len(parts) == 3 else []
+    read_only = False
+    no_copy = False
+    for option in options:
+        if option in ("ro", "rw"):
+            read_only = option == "ro"
+        elif option == "nocopy":
+            no_copy = True
+        elif option not in ("z", "Z", "rprivate", "private", "rslave", "slave", "rshared", "shared",
+                            "consistent", "cached", "delegated", ""):
+            raise UsageError(f"invalid mode: {option}")
+    if source.startswith("/"):
+        return MountRequest("bind", _absolute(target, "bind"), os.path.normpath(source), read_only,
+                            create_source=True, spec=spec)
+    if not _VOLUME_NAME.match(source):
+        raise UsageError(f'create {source}: "{source}" includes invalid characters for a local volume name, '
+                         f'only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, '
+                         'use absolute path')
+    return MountRequest("volume", _absolute(target, "volume"), source, read_only, no_copy=no_copy, spec=spec)
+
+
+def parse_mount_flag(spec: str) -> MountRequest:
+    """``--mount type=bind|volume|tmpfs,source=…,target=…,readonly,…`` (CSV, docker's keys)."""
+    fields: dict[str, str] = {}
+    flags: set[str] = set()
+    for item in spec.split(","):
+        key, sep, value = item.partition("=")
+        key = key.strip().lower()
+        if not sep:
+            flags.add(key)
+        else:
+            fields[key] = value
+    kind = fields.get("type", "volume")
+    if kind not in ("bind", "volume", "tmpfs"):
+        raise UsageError(f"invalid mount config: mount type {kind!r} is not supported (bind, volume, tmpfs)")
+    target = fields.get("target") or fields.get("destination") or fields.get("dst") or ""
+    if not target:
+        raise UsageError(f'invalid mount config for type "{kind}": field Target must not be empty')
+    source = fields.get("source") or fields.get("src") or ""
+    read_only = bool(flags & {"readonly", "ro"}) or _truthy(fields.get("readonly") or fields.get("ro"))
+    if kind == "tmpfs":
+        if source:
+            raise UsageError('invalid mount config for type "tmpfs": field Source must not be specified')
+        options = []
+        if fields.get("tmpfs-size"):
+            options.append(f"size={_bytes(fields['tmpfs-size'])}")
+        if fields.get("tmpfs-mode"):
+            options.append(f"mode={fields['tmpfs-mode']}")
+        return MountRequest("tmpfs", _absolute(target, kind), "", read_only, tuple(options), spec=spec)
+    if kind == "bind":
+        if not source:
+            raise UsageError('invalid mount config for type "bind": field Source must not be empty')
+        return MountRequest("bind", _absolute(target, kind), os.path.abspath(source), read_only, spec=spec)
+    if source and not _VOLUME_NAME.match(source):
+        raise UsageError(f'invalid mount config for type "volume": invalid volume name {source!r}')
+    no_copy = "volume-nocopy" in flags or _truthy(fields.get("volume-nocopy"))
+    return MountRequest("volume", _absolute(target, kind), source, read_only, no_copy=no_copy, spec=spec)
+
+
+def parse_tmpfs_flag(spec: str) -> MountRequest:
+    """``--tmpfs /run[:size=64m,mode=1777]``."""
+    target, _, options = spec.partition(":")
+    return MountRequest("tmpfs", _absolute(target, "tmpfs"), "", False,
+                        tuple(o for o in options.split(",") if o), spec=spec)
+
+
+def resolve_mounts(requests: list[MountRequest], image_volumes: dict[str, Any] | None,
+                   volumes_root: Path) -> list[dict[str, Any]]:
+    """The container's mount points (docker's inspect ``Mounts`` shape plus ``Anonymous``/
+    ``NoCopy``/``Options``): checks sources, creates volumes and missing ``-v`` host dirs."""
+    seen: set[str] = set()
+    mounts: list[dict[str, Any]] = []
+    for request in requests:
+        target = posixpath.normpath(request.target)
+        if target in seen:
+            raise UsageError(f"Duplicate mount point: {target}")
+        seen.add(target)
+        mounts.append(_mount_point(request, target, volumes_root))
+    for path in sorted(image_volumes or {}):
+        target = posixpath.normpath(path)
+        if target in seen:
+            continue
+        seen.add(target)
+        mounts.append(_mount_point(MountRequest("volume", target), target, volumes_root))
+    return mounts
+
+
+def runtime_mounts(mounts: list[dict[str, Any]]) -> list[Mount]:
+    """The runtime-spec mounts for the container's mount points."""
+    result = []
+    for point in mounts:
+        if point["Type"] == "tmpfs":
+            options = ["nosuid", "nodev", "noexec", *point.get("Options", ())]
+            if not point["RW"]:
+                options.append("ro")
+            result.append(Mount(point["Destination"], "tmpfs", "tmpfs", tuple(options)))
+        else:
+            options = ("rbind", "rw" if point["RW"] else "ro", "rprivate")
+            result.append(Mount(point["Destination"], point["Source"], "bind", options))
+    return result
+
+
+def copy_up(rootfs: Path, mounts: list[dict[str, Any]]) -> None:
+    """Fill empty volumes from the image's content at their paths (first start only)."""
+    for point in mounts:
+        if point["Type"] != "volume" or point.get("NoCopy"):
+            continue
+        data = Path(point["Source"])
+        if any(os.scandir(data)):
+            continue
+        inside = path_in_root(rootfs, point["Destination"])
+        try:
+            st = os.lstat(inside)
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            continue
+        os.chown(data, st.st_uid, st.st_gid)
+        os.chmod(data, stat.S_IMODE(st.st_mode))
+        if any(os.scandir(inside)):
+            result = subprocess.run(["cp", "-a", "--", f"{inside}/.", f"{data}/"], capture_output=True, text=True)
+            if result.returncode != 0:
+                raise RuntimeError_(f"cannot copy image content into volume {point['Name']}: "
+                                    f"{result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ''}")
+
+
+def remove_volumes(mounts: list[dict[str, Any]], volumes_root: Path, *, anonymous_only: bool = True) -> None:
+    """Delete the container's anonymous volumes (``rm -v``); named volumes stay, as in docker."""
+    for point in mounts:
+        if point["Type"] == "volume" and (point.get("Anonymous") or not anonymous_only):
+            shutil.rmtree(volumes_root / point["Name"], ignore_errors=True)
+
+
+def path_in_root(root: Path, path: str) -> Path:
+    """``path`` inside ``root`` with every symlink resolved as if ``root`` were ``/``; the
+    missing tail is kept as is. Never leaves ``root``."""
+    root_text = os.fspath(root)
+    pending = [part for part in path.split("/") if part and part != "."]
+    pending.reverse()
+    resolved: list[str] = []
+    hops = 0
+    while pending:
+        part = pending.pop()
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root_text, *resolved, part)
+        try:
+            st = os.lstat(candidate)
+        except OSError:
+            resolved.append(part)
+            resolved.extend(reversed(pending))
+            break
+        if stat.S_ISLNK(st.st_mode):
+            hops += 1
+            if hops > _MAX_SYMLINKS:
+                raise RuntimeError_(f"too many levels of symbolic links in {path}")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                resolved = []
+            pending.extend(reversed([p for p in target.split("/") if p and p != "."]))
+            continue
+        resolved.append(part)
+    return Path(root_text, *resolved)
+
+
+def _mount_point(request: MountRequest, target: str, volumes_root: Path) -> dict[str, Any]:
+    if request.type == "tmpfs":
+        return {"Type": "tmpfs", "Source": "", "Destination": target, "Mode": "", "RW": not request.read_only,
+                "Propagation": "", "Options": list(request.options)}
+    if request.type == "bind":
+        source = Path(request.source)
+        if not source.exists():
+            if not request.create_source:
+                raise UsageError(f'invalid mount config for type "bind": bind source path does not exist: {source}')
+            source.mkdir(parents=True, exist_ok=True)
+        return {"Type": "bind", "Source": os.fspath(source), "Destination": target, "Mode": "",
+                "RW": not request.read_only, "Propagation": "rprivate"}
+    anonymous = not request.source
+    name = request.source or secrets.token_hex(32)
+    data = volumes_root / name / "_data"
+    data.mkdir(parents=True, exist_ok=True)
+    return {"Type": "volume", "Name": name, "Source": os.fspath(data), "Destination": target, "Driver": "local",
+            "Mode": "z" if not anonymous else "", "RW": not request.read_only, "Propagation": "",
+            "Anonymous": anonymous, "NoCopy": request.no_copy}
+
+
+def _absolute(target: str, kind: str) -> str:
+    if not target.startswith("/"):
+        raise UsageError(f'invalid mount config for type "{kind}": invalid mount path: \'{target}\' '
+                         "mount path must be absolute")
+    return target
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes")
+
+
+def _bytes(value: str) -> int:
+    from lamina.runtime.runconfig import parse_bytes
+
+    return parse_bytes(value)

@@ -74,9 +74,16 @@ def _make_options(params: dict, command: tuple[str, ...], detach: bool):
 
 
 def _create(client, image: str, options, quiet: bool) -> str:
-    """Create the container; a pull it needs reports on stderr (stdout is the container's)."""
-    return client.create_container(image, options, events=None if quiet else _pull_event,
-                                   announce=None if quiet else _to_stderr)
+    """Create the container; a pull it needs reports on stderr (stdout is the container's).
+    Every failure here exits 125, as docker's run/create do for daemon errors."""
+    from lamina.errors import LaminaError
+
+    try:
+        return client.create_container(image, options, events=None if quiet else _pull_event,
+                                       announce=None if quiet else _to_stderr)
+    except LaminaError as exc:
+        exc.exit_code = 125
+        raise
 
 
 @click.command("run", context_settings=_RUN_SETTINGS)

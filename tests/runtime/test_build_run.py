@@ -158,3 +158,45 @@ def test_run_mounts_secret_cache_bind_and_tmpfs(lamina_with_base: Lamina, docker
     assert not {"run/secrets", "run/secrets/token", "mnt/data", "scratch", "var/cache/rt"} & set(tree)
     saved = lamina_with_base.run("save", "rt-subject/mounts:1").stdout
     assert b"sup3r-s3cret-value" not in saved
+
+
+def test_heredocs_run_as_buildkit_hands_them_to_the_shell(lamina_with_base: Lamina, docker: Docker, tmp_path: Path):
+    dockerfile = (
+        "FROM rt-base/busybox:1\n"
+        "ENV WHO=world\n"
+        "RUN <<EOF\n"
+        "echo \"hello $WHO\" > /simple\n"
+        "echo second line >> /simple\n"
+        "EOF\n"
+        "RUN <<EOF\n"
+        "#!/bin/sh\n"
+        "echo \"from a script: $0\" > /shebang\n"
+        "EOF\n"
+        "RUN cat <<'EOT' > /complex && echo done >> /complex\n"
+        "literal $WHO\n"
+        "EOT\n"
+    )
+    lamina_with_base.run("build", "--network", "none", "-t", "rt-subject/heredoc:1", str(_context(tmp_path, dockerfile)))
+    _to_docker(lamina_with_base, docker, "rt-subject/heredoc:1", tmp_path)
+    out = docker.out("run", "--rm", "--network", "none", "rt-subject/heredoc:1", "cat", "/simple", "/shebang", "/complex")
+    assert out == "hello world\nsecond line\nfrom a script: /dev/pipes/EOF\nliteral $WHO\ndone\n"
+    assert "dev/pipes" not in "".join(_exported_tree(docker, "rt-subject/heredoc:1"))
+
+
+def test_bind_mounts_from_a_stage_and_writable_binds_leave_no_trace(lamina_with_base: Lamina, docker: Docker,
+                                                                   tmp_path: Path):
+    dockerfile = (
+        "FROM rt-base/busybox:1 AS source\n"
+        "RUN mkdir /out && echo staged > /out/file\n"
+        "FROM rt-base/busybox:1\n"
+        "COPY --from=source /out/file /copied-file\n"
+        "RUN --mount=type=bind,from=source,source=/out,target=/mnt/s cat /mnt/s/file > /from-stage\n"
+        "RUN --mount=type=bind,target=/ctx,rw echo scribble > /ctx/data.txt && cat /ctx/data.txt > /rw-seen\n"
+    )
+    context = _context(tmp_path, dockerfile, {"data.txt": "original\n"})
+    lamina_with_base.run("build", "--network", "none", "-t", "rt-subject/binds:1", str(context))
+    assert (context / "data.txt").read_text() == "original\n"  # writes went to a throw-away copy
+    _to_docker(lamina_with_base, docker, "rt-subject/binds:1", tmp_path)
+    out = docker.out("run", "--rm", "--network", "none", "rt-subject/binds:1", "cat", "/from-stage", "/rw-seen")
+    assert out == "staged\nscribble\n"
+    assert not {"mnt", "mnt/s", "ctx"} & set(_exported_tree(docker, "rt-subject/binds:1"))

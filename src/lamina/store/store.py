@@ -303,6 +303,8 @@ class Store:
         image_id = self.resolve(name)
         record = self.image(image_id)
         by_name = self._is_name(name, image_id)
+        if by_name is not None and not force and len(record.tags) + len(record.repo_digests) == 1:
+            self._containers_block(name, image_id, by_name, force, report)  # raises if one uses it
         if by_name is not None and (len(record.tags) + len(record.repo_digests) > 1 or self.children(image_id)):
             with self.meta.transaction() as db:
                 self._untag(db, by_name, report)

@@ -159,8 +159,11 @@ class Builders:
 
     def build(self, name: str, dockerfile: str, *args: str) -> tuple[dict, dict, str, str]:
         """(docker's view, lamina's view, docker's output, lamina's output)."""
-        oracle = self.docker.run("build", "--no-cache", "--network", "none", "-t", f"lx-oracle/{name}",
-                                 "-f", str(self.context / dockerfile), *args, str(self.context))
+        command = ("build", "--no-cache", "--network", "none", "-t", f"lx-oracle/{name}",
+                   "-f", str(self.context / dockerfile), *args, str(self.context))
+        oracle = self.docker.run(*command, check=False)
+        if oracle.returncode != 0:  # dockerd on this busy machine sometimes loses a layer mid-build
+            oracle = self.docker.run(*command)
         subject = self.lamina.run("build", "--no-cache", "-t", f"lx-subject/{name}",
                                   "-f", str(self.context / dockerfile), *args, str(self.context))
         archive = self.work / f"{name}.tar"

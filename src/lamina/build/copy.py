@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lamina.build.context import resolve_in_context
+from lamina.build.layerwrite import stream_entries
 from lamina.build.sources import Source, SourceTree
 from lamina.errors import BuildError
 from lamina.layer.apply import apply_layer
 from lamina.layer.compression import open_decompressed
-from lamina.layer.tarwrite import LayerTarWriter
 from lamina.oci import mediatypes as mt
 from lamina.store.store import LayerRecord, Store
 
@@ -51,7 +51,7 @@ class PlannedEntry:
     xattrs (files of images and archives; never the build context's host-specific ones).
     """
 
-    host: Path | None
+    host: str | None
     info: os.stat_result
     keep_xattrs: bool = False
 
@@ -114,7 +114,7 @@ class CopyPlan:
         for path in list(self.entries):
             parent = _parent(path)
             while parent and parent not in self.entries:
-                host = self.image_root / parent
+                host = os.path.join(self.image_root, parent)
                 self.entries[parent] = PlannedEntry(host, os.lstat(host), keep_xattrs=True)
                 parent = _parent(parent)
 
@@ -154,7 +154,7 @@ class CopyPlan:
                 raise BuildError(f"mkdir /{current}: not a directory")
             self.entries[current] = PlannedEntry(None, _made_dir(owner, self.now))
 
-    def put(self, path: str, host: Path | None, info: os.stat_result, *, keep_xattrs: bool = False) -> None:
+    def put(self, path: str, host: str | None, info: os.stat_result, *, keep_xattrs: bool = False) -> None:
         previous = self.entries.get(path)
         if previous is not None and previous.is_dir and not stat.S_ISDIR(info.st_mode):
             prefix = path + "/"
@@ -173,7 +173,7 @@ class CopyPlan:
         for sub, host, info in source.entries():
             self.put(_join(dest, sub), host, _header(info, owner, mode), keep_xattrs=source.preserve_owner)
 
-    def _extract(self, archive: Path, dest: str) -> None:
+    def _extract(self, archive: str, dest: str) -> None:
         staging = Path(tempfile.mkdtemp(prefix="lamina-add-"))
         self._scratch.append(staging)
         with open(archive, "rb") as raw:
@@ -184,22 +184,20 @@ class CopyPlan:
             self.put(_join(dest, sub), host, info, keep_xattrs=True)
 
 
-def write_plan(store: Store, plan: CopyPlan) -> LayerRecord | None:
-    """Stream the plan into a layer blob (sorted, parents first); None when it adds nothing."""
+def write_plan(store: Store, plan: CopyPlan) -> tuple[LayerRecord | None, dict[str, str]]:
+    """Stream the plan into a layer blob (sorted, parents first).
+
+    Returns the layer (None when the plan adds nothing) and the sha256 of every file copied,
+    by host path.
+    """
     if not plan.entries:
-        return None
+        return None, {}
     plan.add_existing_parents()
     ordered = sorted(plan.entries.items(), key=lambda item: item[0].split("/"))
     with store.content.writer() as blob:
-        writer = LayerTarWriter(blob)  # type: ignore[arg-type]
-        for path, entry in ordered:
-            name = os.fsencode(path)
-            host = os.fsencode(entry.host) if entry.host is not None else b""
-            xattrs = None if entry.keep_xattrs and entry.host is not None else {}
-            writer.add(name, host, entry.info, xattrs=xattrs)
-        writer.close()
+        digests = stream_entries(blob, ((path, e.host, e.info, e.keep_xattrs) for path, e in ordered))
         digest, size = blob.commit("layer")
-    return LayerRecord(digest, digest, mt.DOCKER_LAYER, size, size)
+    return LayerRecord(digest, digest, mt.DOCKER_LAYER, size, size), digests
 
 
 def parse_chmod(text: str | None) -> int | None:
@@ -248,7 +246,7 @@ def _lookup(name: str, image_root: Path, database: str, kind: str, field: int) -
     raise BuildError(f"can't find {what} {name}: no such {kind}: {name}")
 
 
-def is_archive(path: Path) -> bool:
+def is_archive(path: str | Path) -> bool:
     """Whether ADD unpacks ``path``: it decompresses (or is plain) and starts with a valid tar header."""
     try:
         with open(path, "rb") as raw:

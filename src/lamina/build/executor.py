@@ -18,7 +18,6 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from lamina.build import imageconfig
 from lamina.build.args import BuildArgs, environment
@@ -58,7 +57,7 @@ from lamina.build.sources import ContextTree, Source, SourceTree, source_checksu
 from lamina.build.state import StageState
 from lamina.errors import BuildError, DockerfileError, ImageNotFoundError, InvalidReferenceError, LaminaError
 from lamina.oci.reference import Reference, parse_reference
-from lamina.store.store import Store
+from lamina.store.store import LayerRecord, Store
 
 SCRATCH = "scratch"
 
@@ -361,32 +360,37 @@ class _Build:
         after: ImageState,
         created_by: str,
         command: Sequence[str],
-        make_layer: Callable[[], Any] | None,
+        make_layer: Callable[[], LayerRecord | None] | None,
     ) -> StageState:
         """Reuse the cached image for this step or make it (``make_layer`` writes its layer)."""
-        key = step_key(created_by, after.config, after.author)
         if not self.options.no_cache:
-            cached = self.cache.lookup(state.image_id, key)
+            cached = self.cache.lookup(state.image_id, step_key(created_by, after.config, after.author))
             if cached is not None:
                 self._cached = True
                 found = base_state(self.store, cached)
                 return dataclasses.replace(found, config=dict(after.config), author=after.author,
                                            cmd_set=after.cmd_set)
         layer = make_layer() if make_layer is not None else None
+        return self._store_step(state, after, created_by, command, layer)
+
+    def _store_step(self, state: StageState, after: ImageState, created_by: str, command: Sequence[str],
+                    layer: LayerRecord | None) -> StageState:
+        """Commit the step's image and remember it for later builds."""
         new_state = commit_step(self.store, state, after.config, created_by, command, layer,
                                 author=after.author, cmd_set=after.cmd_set)
+        key = step_key(created_by, after.config, after.author)
         self.cache.record(state.image_id, key, new_state.image_id)
         return new_state
 
     # -- WORKDIR, COPY/ADD, RUN -------------------------------------------------------------------
 
-    def _workdir_layer(self, state: StageState, workdir: str) -> Callable[[], Any]:
-        def make() -> Any:
+    def _workdir_layer(self, state: StageState, workdir: str) -> Callable[[], LayerRecord | None]:
+        def make() -> LayerRecord | None:
             plan = CopyPlan(self.views.view(state.diff_ids))
             resolved, _ = plan.resolve_dest(workdir)
             if not plan.is_directory(resolved):
                 plan.add_directory(resolved, ROOT_OWNER)
-            return write_plan(self.store, plan)
+            return write_plan(self.store, plan)[0]
 
         return make
 
@@ -398,13 +402,11 @@ class _Build:
             raise BuildError(
                 f"When using {keyword} with more than one source file, the destination must be a directory and end with a /"
             )
-        checksum = source_checksum(sources) if sources else "file:" + "0" * 64
-        created_by = imageconfig.created_by(instruction, after, source_hash=checksum)
         workdir = str(state.config.get("WorkingDir") or "/")
         chmod = parse_chmod(instruction.chmod)
         unpack = isinstance(instruction, Add) and instruction.unpack is not False
 
-        def make() -> Any:
+        def make() -> tuple[LayerRecord | None, dict[str, str]]:
             plan = CopyPlan(self.views.view(state.diff_ids))
             try:
                 owner: tuple[int, int] | None = ROOT_OWNER
@@ -422,7 +424,12 @@ class _Build:
             finally:
                 plan.close()
 
-        return self._commit(state, after, created_by, comment_command(after.config, created_by), make)
+        if self.options.no_cache:  # one pass over the files: their digests come from writing the layer
+            layer, digests = make()
+            created_by = imageconfig.created_by(instruction, after, source_hash=source_checksum(sources, digests))
+            return self._store_step(state, after, created_by, comment_command(after.config, created_by), layer)
+        created_by = imageconfig.created_by(instruction, after, source_hash=source_checksum(sources))
+        return self._commit(state, after, created_by, comment_command(after.config, created_by), lambda: make()[0])
 
     def _sources(self, instruction: Copy | Add, state: StageState) -> list[Source]:
         """Every file or directory the instruction's sources name, in order."""
@@ -483,7 +490,7 @@ class _Build:
         created_by = " ".join(command)
         network = instruction.network if instruction.network != "default" else self.options.network
 
-        def make() -> Any:
+        def make() -> LayerRecord | None:
             request = RunRequest(
                 store=self.store, instruction=instruction, state=state, build_args=stage_args.visible(env),
                 network=network, secrets=self.options.secrets, context_dir=self.options.context_dir,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +27,11 @@ class SourceTree:
 
     def __init__(self, root: Path, matcher: PatternMatcher | None = None):
         self.root = root.resolve()
+        self.base = str(self.root)
         self.matcher = matcher if matcher is not None and matcher.patterns else None
 
-    def host_path(self, rel: str) -> Path:
-        return self.root if rel in ("", ".") else self.root / rel
+    def host_path(self, rel: str) -> str:
+        return self.base if rel in ("", ".") else os.path.join(self.base, rel)
 
     def lstat(self, rel: str) -> os.stat_result:
         return os.lstat(self.host_path(rel))
@@ -39,11 +40,11 @@ class SourceTree:
         """``(matched, resolved)`` paths a COPY source names (see :func:`match_sources`)."""
         return match_sources(self.root, source, self.matcher)
 
-    def below(self, rel: str) -> Iterator[tuple[str, Path, os.stat_result]]:
+    def below(self, rel: str) -> Iterator[tuple[str, str, os.stat_result]]:
         """Everything under directory ``rel``: ``(path below rel, host path, lstat)``, parents first."""
         base = self.host_path(rel)
         for sub, info in walk_context(base):
-            yield sub, base / sub, info
+            yield sub, os.path.join(base, sub), info
 
 
 class ContextTree(SourceTree):
@@ -63,7 +64,7 @@ class ContextTree(SourceTree):
                 size += -(-info.st_size // 512) * 512
         return size
 
-    def below(self, rel: str) -> Iterator[tuple[str, Path, os.stat_result]]:
+    def below(self, rel: str) -> Iterator[tuple[str, str, os.stat_result]]:
         if rel in ("", "."):
             prefix, start = "", 0
         else:
@@ -86,11 +87,11 @@ class ContextTree(SourceTree):
                 yield from self._implied_parents(parent, prefix, made, info)
             if stat.S_ISDIR(info.st_mode):
                 made.add(sub)
-            yield sub, self.root / path, info
+            yield sub, os.path.join(self.base, path), info
 
     def _implied_parents(
         self, parent: str, prefix: str, made: set[str], child: os.stat_result
-    ) -> Iterator[tuple[str, Path, os.stat_result]]:
+    ) -> Iterator[tuple[str, str, os.stat_result]]:
         parts = parent.split("/")
         for depth in range(1, len(parts) + 1):
             directory = "/".join(parts[:depth])
@@ -99,7 +100,7 @@ class ContextTree(SourceTree):
             made.add(directory)
             implied = os.stat_result((_IMPLIED_DIR_MODE, 0, 0, 1, 0, 0, 0, 0, int(child.st_mtime), 0),
                                      {"st_mtime_ns": child.st_mtime_ns, "st_rdev": 0})
-            yield directory, self.root / prefix / directory, implied
+            yield directory, os.path.join(self.base, prefix + directory), implied
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,52 +121,54 @@ class Source:
     under: str = ""  # COPY --parents: the source's directory path, kept below the destination
     exclude: PatternMatcher | None = None  # --exclude, matched below a directory source
 
-    def entries(self) -> Iterator[tuple[str, Path, os.stat_result]]:
+    def entries(self) -> Iterator[tuple[str, str, os.stat_result]]:
         """What a directory source copies (``--exclude`` applied), parents first."""
         for sub, path, info in self.tree.below(self.rel):
             if self.exclude is None or not self.exclude.matches(sub):
                 yield sub, path, info
 
     @property
-    def host_path(self) -> Path:
+    def host_path(self) -> str:
         return self.tree.host_path(self.rel)
 
 
-def source_checksum(sources: list[Source]) -> str:
+def source_checksum(sources: list[Source], digests: Mapping[str, str] | None = None) -> str:
     """docker's history digest of a COPY's sources: ``file:<hex>``, ``dir:<hex>`` or ``multi:<hex>``.
 
     Covers paths, contents, modes, owners and link targets, never mtimes, so the build cache
-    hits when nothing that ends up in the image changed.
+    hits when nothing that ends up in the image changed. ``digests`` (host path → sha256 of
+    the content) spares reading files whose digest is already known.
     """
-    parts = [_one_checksum(source) for source in sources]
+    known = digests or {}
+    parts = [_one_checksum(source, known) for source in sources]
     if len(parts) == 1:
         return parts[0]
     return "multi:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _one_checksum(source: Source) -> str:
+def _one_checksum(source: Source, known: Mapping[str, str]) -> str:
     if not source.is_dir:
         info = os.stat(source.host_path)
-        digest = hashlib.sha256(_entry_line(source.name, info, source.host_path)).hexdigest()
+        digest = hashlib.sha256(_entry_line(source.name, info, source.host_path, known)).hexdigest()
         return "file:" + digest
     digest = hashlib.sha256()
     for sub, path, info in source.entries():
-        digest.update(_entry_line(sub, info, path))
+        digest.update(_entry_line(sub, info, path, known))
     return "dir:" + digest.hexdigest()
 
 
-def _entry_line(name: str, info: os.stat_result, path: Path) -> bytes:
+def _entry_line(name: str, info: os.stat_result, path: str, known: Mapping[str, str]) -> bytes:
     mode = info.st_mode
     detail = ""
     if stat.S_ISREG(mode):
-        detail = file_digest(path)
+        detail = known.get(path) or file_digest(path)
     elif stat.S_ISLNK(mode):
         detail = os.readlink(path)
     line = f"{name}\0{mode:o}\0{info.st_uid}:{info.st_gid}\0{info.st_size if stat.S_ISREG(mode) else 0}\0{detail}\n"
     return line.encode("utf-8", "surrogateescape")
 
 
-def file_digest(path: Path) -> str:
+def file_digest(path: str) -> str:
     """sha256 of a file's content (hex), read in large chunks."""
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -18,6 +18,7 @@ import fcntl
 import os
 import secrets
 import selectors
+import shutil
 import signal
 import stat
 import subprocess
@@ -46,6 +47,7 @@ __all__ = ["EMPTY_LAYER_DIFF_ID", "StepResult", "cleanup_stale", "commit_upper",
 # changed nothing.
 EMPTY_LAYER_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
 _EMPTY_TAR_SIZE = 1024
+_STAGING_GRACE_SECONDS = 600
 _OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 
 _cleaned_roots: set[str] = set()
@@ -115,9 +117,7 @@ def run_in_snapshot(
 
     container_id = container_id or secrets.token_hex(32)
     base = _ephemeral_root(store_root) / container_id
-    base.mkdir(parents=True)
-    lock_fd = os.open(base / "lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
-    fcntl.flock(lock_fd, fcntl.LOCK_EX)
+    lock_fd = _create_locked_dir(base)
     result = StepResult(-1, base / "upper", lowers, container_id, 0.0, base, lock_fd)
     started = time.monotonic()
     try:
@@ -176,10 +176,13 @@ def cleanup_stale(store_root: Path, runc: Runc | None = None, *, once: bool = Fa
         return 0
     removed = 0
     for base in ephemeral.iterdir():
+        if base.name.startswith("."):
+            _remove_abandoned_staging(base)
+            continue
         try:
             lock_fd = os.open(base / "lock", os.O_RDWR | os.O_CLOEXEC)
         except FileNotFoundError:
-            lock_fd = None  # died before taking the lock (or while deleting): nobody owns it
+            lock_fd = None  # died while deleting it: nobody owns it
         except OSError:
             continue
         try:
@@ -197,6 +200,29 @@ def cleanup_stale(store_root: Path, runc: Runc | None = None, *, once: bool = Fa
             if lock_fd is not None:
                 os.close(lock_fd)
     return removed
+
+
+def _create_locked_dir(base: Path) -> int:
+    """Make ``base`` with a held flock on ``base/lock``; returns the lock's fd.
+
+    The dir is made and locked under a hidden name, then renamed into place, so a concurrent
+    ``cleanup_stale`` never sees it unlocked.
+    """
+    staging = base.with_name(f".{base.name}")
+    staging.mkdir(parents=True)
+    lock_fd = os.open(staging / "lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    fcntl.flock(lock_fd, fcntl.LOCK_EX)
+    os.rename(staging, base)
+    return lock_fd
+
+
+def _remove_abandoned_staging(staging: Path) -> None:
+    """A hidden dir is one being created; an old one belongs to a process that died doing so."""
+    try:
+        if time.time() - staging.stat().st_mtime > _STAGING_GRACE_SECONDS:
+            shutil.rmtree(staging, ignore_errors=True)  # nothing is mounted there yet
+    except FileNotFoundError:
+        pass
 
 
 def runc_for(store_root: Path) -> Runc:

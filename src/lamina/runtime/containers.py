@@ -14,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import secrets
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -88,6 +87,8 @@ class Container:
 
 
 def new_container_id() -> str:
+    import secrets
+
     return secrets.token_hex(32)
 
 
@@ -209,8 +210,10 @@ class ContainerStore:
 
     # ----- helpers --------------------------------------------------------------------
     def _container(self, row: sqlite3.Row) -> Container:
+        import msgspec  # several times faster than json for ``ps`` over many containers
+
         values = tuple(row)
-        document = json.loads(values[-1])
+        document = msgspec.json.decode(values[-1])
         return Container(*values[:8], bool(values[8]), *values[9:12], document, self.base(values[0]))
 
     @staticmethod

@@ -44,7 +44,8 @@ from lamina.runtime.containers import (
 )
 from lamina.runtime.logs import LogWriter
 from lamina.runtime.mounts import unmount
-from lamina.runtime.slirp import PortBinding, Slirp, start_slirp
+from lamina.runtime.ports import PortBinding
+from lamina.runtime.slirp import Slirp, start_slirp
 from lamina.store.store import Store
 
 __all__ = ["Attach", "StartError", "launch_monitor", "supervise"]
@@ -169,6 +170,10 @@ class _Supervisor:
             self._record_failure(exc)
             raise
         finally:
+            # runc's delete (cgroups, state) runs while the rest is cleaned up here
+            deleting = subprocess.Popen([self.runc.binary, "--root", os.fspath(self.runc.state_root), "delete",
+                                         "--force", container.id], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
             if slirp is not None:
                 slirp.stop()
             if log is not None:
@@ -176,11 +181,11 @@ class _Supervisor:
             if self.started:
                 self.containers.update(container.id, status="exited", exit_code=max(exit_code, 0) if exit_code >= 0
                                        else 255, finished_at=time.time(), oom_killed=int(oom), pid=0)
-            self.runc.delete(container.id)
             if bundle is not None:
                 with contextlib.suppress(RuntimeError_):
                     unmount(bundle.dirs.rootfs)
             shutil.rmtree(scratch, ignore_errors=True)
+            deleting.wait()
             if container.host_config.get("AutoRemove"):
                 with contextlib.suppress(LaminaError):
                     discard(self.containers, container, volumes=True)

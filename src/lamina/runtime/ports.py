@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-import ipaddress
-import socket
+from dataclasses import dataclass
 
 from lamina.errors import UsageError
-from lamina.runtime.slirp import PortBinding
 
-__all__ = ["allocate_host_ports", "format_ports", "parse_expose", "parse_publish"]
+__all__ = ["PortBinding", "allocate_host_ports", "format_ports", "parse_expose", "parse_publish"]
+
+
+@dataclass(frozen=True, slots=True)
+class PortBinding:
+    """``-p [host_ip:]host_port:container_port[/proto]`` after parsing (host_port 0 = any)."""
+
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: str = ""
+    host_port: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.container_port}/{self.protocol}"
 
 
 def parse_publish(spec: str) -> list[PortBinding]:
@@ -21,6 +33,8 @@ def parse_publish(spec: str) -> list[PortBinding]:
         raise UsageError("sctp ports cannot be published with --network private (slirp4netns has no sctp)")
     host_ip, host_part, container_part = _split(text)
     if host_ip:
+        import ipaddress
+
         try:
             ipaddress.ip_address(host_ip)
         except ValueError:
@@ -44,6 +58,8 @@ def parse_expose(spec: str) -> list[str]:
 
 def allocate_host_ports(bindings: list[PortBinding]) -> list[PortBinding]:
     """Give bindings without a host port a free one (docker picks from the ephemeral range)."""
+    import socket
+
     result = []
     for binding in bindings:
         if binding.host_port == 0:

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lamina.errors import UsageError
-from lamina.runtime.ports import allocate_host_ports, parse_expose, parse_publish
-from lamina.runtime.slirp import PortBinding
+from lamina.runtime.ports import PortBinding, allocate_host_ports, parse_expose, parse_publish
 from lamina.runtime.volumes import (
     MountRequest,
     parse_mount_flag,

@@ -17,30 +17,16 @@ import shutil
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from lamina.errors import RuntimeError_
+from lamina.runtime.ports import PortBinding
 
 __all__ = ["CONTAINER_ADDRESS", "DNS_ADDRESS", "PortBinding", "Slirp", "find_slirp4netns", "start_slirp"]
 
 CONTAINER_ADDRESS = "10.0.2.100"
 DNS_ADDRESS = "10.0.2.3"
 _READY_TIMEOUT = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class PortBinding:
-    """``-p [host_ip:]host_port:container_port[/proto]`` after parsing (host_port 0 = any)."""
-
-    container_port: int
-    protocol: str = "tcp"
-    host_ip: str = ""
-    host_port: int = 0
-
-    @property
-    def key(self) -> str:
-        return f"{self.container_port}/{self.protocol}"
 
 
 class Slirp:

@@ -77,6 +77,13 @@ def execute_run(request: RunRequest) -> RunResult:
     last lines of the output ride along in ``output_tail``.
     """
     instruction = request.instruction
+    if instruction.security == "insecure":
+        # BuildKit refuses it unless the builder was started with the security.insecure
+        # entitlement; lamina grants no entitlements.
+        raise DockerfileError("RUN --security=insecure is not allowed: granting entitlement security.insecure "
+                              "is not supported", filename=request.filename, line=instruction.line)
+    if instruction.devices:
+        raise DockerfileError("RUN --device is not supported", filename=request.filename, line=instruction.line)
     config = request.state.config
     argv, script = run_argv(instruction, config)
     env = [*(config.get("Env") or []), *(f"{key}={value}" for key, value in request.build_args.items())]

@@ -591,7 +591,10 @@ class Client:
                     raise ImageNotFoundError(f"No such image: {image}") from None
                 if announce is not None:
                     announce(f"Unable to find image '{parse_reference(image).familiar}' locally")
-        for result, _ in self.pull(image, events=events, announce=announce):
+        for result, newer in self.pull(image, events=events, announce=announce):
+            if announce is not None:
+                status = "Downloaded newer image for " if newer else "Image is up to date for "
+                announce(f"Digest: {result.digest}\nStatus: {status}{result.reference.familiar}")
             return result.image_id
         raise ImageNotFoundError(f"No such image: {image}")
 

@@ -145,8 +145,9 @@ def run_in_snapshot(
 def commit_upper(store: Store, upper: Path, lowers: Sequence[Path], *, keep_empty: bool = False) -> LayerRecord | None:
     """Store the changes in ``upper`` as an uncompressed layer blob (diffID = digest).
 
-    Returns None when nothing changed, unless ``keep_empty`` (docker's classic builder records
-    an empty layer for such a RUN). The record is added to the store's layer table.
+    Returns None when nothing changed (the classic builder then records ``empty_layer``), unless
+    ``keep_empty``: then the empty tar is a layer too, as BuildKit makes one for every RUN. The
+    record is added to the store's layer table.
     """
     with store.content.writer() as writer:
         write_overlay_diff(upper, writer, lowers=lowers)

@@ -30,6 +30,10 @@ from lamina.cli.main import client_from
 def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, network, quiet, iidfile,
           pull, platform, secrets, rm, force_rm, progress):
     """Build an image from a Dockerfile."""
+    import signal
+
+    # A build holds mounts and temp dirs: on SIGTERM unwind like on Ctrl-C so they are released.
+    signal.signal(signal.SIGTERM, _interrupted)
     renderer = None if quiet else _Renderer()
     with client_from(ctx) as client:
         result = client.build(context, dockerfile=dockerfile, tags=tags, build_args=build_args, target=target,
@@ -40,6 +44,10 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
             out.write(result.image_id)
     if quiet:
         sys.stdout.write(result.image_id + "\n")
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class _Renderer:

@@ -268,13 +268,14 @@ class Client:
     def build(self, context: str | os.PathLike[str] | BinaryIO, *, dockerfile: str | None = None,
               tags: Sequence[str] = (), build_args: Sequence[str] = (), target: str | None = None,
               labels: Sequence[str] = (), no_cache: bool = False, network: str = "default",
-              platform: str | None = None, secrets: Sequence[str] = (),
+              platform: str | None = None, secrets: Sequence[str] = (), pull: bool | None = None,
               progress: Callable[[Any], None] | None = None) -> Any:
         """``docker build`` (classic builder semantics): returns a ``BuildResult`` (image ID, tags).
 
         ``context`` is a directory, ``-`` (stdin: a tar context or a bare Dockerfile) or a tar
         stream; ``build_args``/``labels`` are ``K=V`` strings as on the command line; ``progress``
-        receives ``lamina.build.events`` objects.
+        receives ``lamina.build.events`` objects. Images the Dockerfile names are pulled when
+        missing (``pull=None``, docker's default), always (``True``, ``--pull``) or never (``False``).
         """
         import tempfile
 
@@ -293,9 +294,17 @@ class Client:
                 dockerfile_text=prepared.dockerfile_text, tags=list(tags),
                 build_args=parse_build_args(build_args), target=target, labels=parse_labels(labels),
                 no_cache=no_cache, network=check_network(network), platform=platform,
-                secrets=parse_secrets(secrets, Path(temp)),
+                secrets=parse_secrets(secrets, Path(temp)), pull=bool(pull),
+                pull_image=None if pull is False else self._pull_for_build,
             )
             return build(self.store, options, progress)
+
+    def _pull_for_build(self, name: str) -> str:
+        """Pull one image a Dockerfile names; its ID."""
+        image_id = ""
+        for result, _ in self.pull(name):
+            image_id = result.image_id
+        return image_id
 
     # ----- cleanup --------------------------------------------------------------------
     def prune_images(self, *, all: bool = False, filters: Sequence[str] = ()) -> PruneReport:

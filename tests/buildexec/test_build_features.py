@@ -21,7 +21,7 @@ import pytest
 from lamina.api import Client
 from lamina.build import events
 from lamina.build.copy import is_archive
-from lamina.errors import BuildError
+from lamina.errors import BuildError, LaminaError
 from tests.buildexec.conftest import image_files, write
 
 
@@ -178,6 +178,11 @@ def test_from_scratch_gets_the_default_path_and_the_host_platform(client: Client
     assert config["os"] == "linux" and config["architecture"]
     with pytest.raises(BuildError, match="No image was generated"):
         build(client, ctx, "FROM scratch\n")
+
+
+def test_a_missing_base_image_names_the_from_line(client: Client, ctx: Path) -> None:
+    with pytest.raises(LaminaError, match=r"^Dockerfile:3: No such image: no/such-image:1"):
+        build(client, ctx, "FROM busybox\nENV A=1\nFROM no/such-image:1\n", pull=False)
 
 
 def test_labels_from_the_command_line_are_the_last_steps(client: Client, ctx: Path) -> None:

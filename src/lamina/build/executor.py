@@ -68,8 +68,9 @@ class BuildOptions:
 
     ``dockerfile`` defaults to ``<context>/Dockerfile``; ``dockerfile_text`` replaces the file
     (``-f -``). ``build_args`` values of None mean "declared without a value". ``pull_image``
-    fetches a base image missing from the store and returns its ID (the API passes the
-    registry puller in; without one a missing base image is an error).
+    fetches an image (base or ``COPY --from``) and returns its ID: the API passes the registry
+    puller in. It is used for images missing from the store, or for every one with ``pull``;
+    without it a missing image is an error.
     """
 
     context_dir: Path
@@ -83,6 +84,7 @@ class BuildOptions:
     network: str = "default"
     platform: str | None = None
     secrets: Mapping[str, Path] = field(default_factory=dict)
+    pull: bool = False
     pull_image: Callable[[str], str] | None = None
 
 
@@ -304,14 +306,19 @@ class _Build:
         return base_state(self.store, image_id)
 
     def _image(self, name: str) -> str:
+        """A base or ``--from`` image by name: from the store, else (or with ``--pull``) pulled."""
+        puller = self.options.pull_image
+        if puller is not None and self.options.pull:
+            return puller(name)
         try:
             return self.store.resolve(name)
         except ImageNotFoundError:
-            if self.options.pull_image is None:
-                raise ImageNotFoundError(
-                    f"pull access denied for {name}: No such image in the local store (pull it first)"
-                ) from None
-        return self.options.pull_image(name)
+            if puller is None:
+                raise ImageNotFoundError(f"No such image: {name} (it is not in the local store)") from None
+        try:
+            return puller(name)
+        except LaminaError as exc:
+            raise ImageNotFoundError(f"pull access denied for {name}: {exc}") from None
 
     def _start(self, text: str) -> None:
         self.step += 1

@@ -38,7 +38,7 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
     with client_from(ctx) as client:
         result = client.build(context, dockerfile=dockerfile, tags=tags, build_args=build_args, target=target,
                               labels=labels, no_cache=no_cache, network=network, platform=platform,
-                              secrets=secrets, progress=renderer)
+                              secrets=secrets, pull=True if pull else None, progress=renderer)
     if iidfile:
         with open(iidfile, "w") as out:
             out.write(result.image_id)

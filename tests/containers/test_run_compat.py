@@ -3,6 +3,7 @@ environment, user, working dir, entrypoint/cmd combinations."""
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 CASES = [
@@ -28,16 +29,23 @@ CASES = [
 
 
 def test_run_matches_docker(ctr, oracle):
-    """Every case runs in both, concurrently (each run is a process start, mostly waiting)."""
+    """Every case runs in both; lamina's runs go concurrently, docker's one at a time (dockerd
+    20.10's overlay driver races with itself under load: ``Stat …-init/merged/dev: no such
+    file``, or an image file reported missing)."""
+    docker_lock = threading.Lock()
 
     def compare(case):
         label, args = case
         mine = ctr.run("run", "--rm", "--network", "none", *args, check=False)
-        theirs = oracle.run("run", "--rm", "--network", "none", *args, check=False)
+        with docker_lock:
+            theirs = oracle.run("run", "--rm", "--network", "none", *args, check=False)
+            if (mine.returncode, mine.stdout) != (theirs.returncode, theirs.stdout):
+                # dockerd 20.10 sometimes fails a run under load (a layer not yet mounted): ask twice
+                theirs = oracle.run("run", "--rm", "--network", "none", *args, check=False)
         problems = []
         if (mine.returncode, mine.stdout) != (theirs.returncode, theirs.stdout):
             problems.append(f"{label}: lamina rc={mine.returncode} {mine.stdout!r} {mine.stderr!r}, "
-                            f"docker rc={theirs.returncode} {theirs.stdout!r}")
+                            f"docker rc={theirs.returncode} {theirs.stdout!r} {theirs.stderr!r}")
         if mine.returncode in (125, 126, 127):
             lines = mine.stderr.decode().splitlines()
             if len(lines) != 1 or not lines[0].startswith("lamina: error: "):

@@ -12,6 +12,7 @@ import http.server
 import io
 import json
 import lzma
+import os
 import tarfile
 import threading
 from pathlib import Path
@@ -51,6 +52,16 @@ def test_rebuild_reuses_every_step_until_a_source_changes(client: Client, ctx: P
     assert [e.cached for e in seen if isinstance(e, events.StepFinished)] == [False, True, True, False, False]
     fresh, seen = build(client, ctx, dockerfile, no_cache=True)
     assert fresh != changed and not any(e.cached for e in seen if isinstance(e, events.StepFinished))
+
+
+def test_a_same_size_edit_with_the_old_mtime_still_misses_the_cache(client: Client, ctx: Path) -> None:
+    write(ctx, {"a.txt": "aaaa\n"})
+    dockerfile = "FROM busybox\nCOPY a.txt /a\n"
+    first, _ = build(client, ctx, dockerfile)
+    before = (ctx / "a.txt").stat()
+    (ctx / "a.txt").write_text("bbbb\n")
+    os.utime(ctx / "a.txt", ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert build(client, ctx, dockerfile)[0] != first
 
 
 def test_each_step_is_an_image_whose_parent_is_the_step_before(client: Client, ctx: Path) -> None:
@@ -138,8 +149,6 @@ def test_add_url_downloads_with_mode_0600_and_the_server_mtime(client: Client, c
     root, url = web
     (root / "payload.tar").write_bytes(gzip.compress(b"not unpacked either way"))
     modified = 1_600_000_000
-    import os
-
     os.utime(root / "payload.tar", (modified, modified))
     build(client, ctx, f"FROM busybox\nADD {url}/payload.tar /dl/\nADD {url}/payload.tar /named\n", "bx/url")
     files = image_files(client, "bx/url", tmp_path)

@@ -24,6 +24,7 @@ from lamina.build.args import BuildArgs, environment
 from lamina.build.cache import BuildCache, step_key
 from lamina.build.commit import base_state, begin_stage, comment_command, commit_step, scratch_state
 from lamina.build.copy import ROOT_OWNER, CopyPlan, lookup_owner, parse_chmod, write_plan
+from lamina.build.digests import FileDigests
 from lamina.build.dockerfile import (
     Add,
     Arg,
@@ -142,6 +143,7 @@ class _Build:
         self.emit(ContextSent(context.tar_size()))
         plans = self._plan(dockerfile)
         self.cache = BuildCache(self.store)
+        self.digests = FileDigests(self.store)
         with tempfile.TemporaryDirectory(prefix="lamina-build-") as workdir, self.store.lease():
             self.workdir = Path(workdir)
             self.views = RootfsViews(self.store, self.workdir)
@@ -152,6 +154,7 @@ class _Build:
                     self.results[index] = self._run_stage(plans[index], last=index == max(plans))
             finally:
                 self.views.close()
+                self.digests.save()
         final = self.results[max(plans)]
         if not final.image_id:
             raise BuildError("No image was generated. Is your Dockerfile empty?")
@@ -433,9 +436,10 @@ class _Build:
 
         if self.options.no_cache:  # one pass over the files: their digests come from writing the layer
             layer, digests = make()
-            created_by = imageconfig.created_by(instruction, after, source_hash=source_checksum(sources, digests))
+            self.digests.learn(digests)
+            created_by = imageconfig.created_by(instruction, after, source_hash=source_checksum(sources, self.digests))
             return self._store_step(state, after, created_by, comment_command(after.config, created_by), layer)
-        created_by = imageconfig.created_by(instruction, after, source_hash=source_checksum(sources))
+        created_by = imageconfig.created_by(instruction, after, source_hash=source_checksum(sources, self.digests))
         return self._commit(state, after, created_by, comment_command(after.config, created_by), lambda: make()[0])
 
     def _sources(self, instruction: Copy | Add, state: StageState) -> list[Source]:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from lamina.build.context import match_sources, walk_context
+from lamina.build.digests import FileDigests
 from lamina.build.dockerignore import PatternMatcher
 
 _IMPLIED_DIR_MODE = stat.S_IFDIR | 0o755
@@ -132,21 +133,23 @@ class Source:
         return self.tree.host_path(self.rel)
 
 
-def source_checksum(sources: list[Source], digests: Mapping[str, str] | None = None) -> str:
+def source_checksum(sources: list[Source], digests: FileDigests | None = None) -> str:
     """docker's history digest of a COPY's sources: ``file:<hex>``, ``dir:<hex>`` or ``multi:<hex>``.
 
     Covers paths, contents, modes, owners and link targets, never mtimes, so the build cache
-    hits when nothing that ends up in the image changed. ``digests`` (host path → sha256 of
-    the content) spares reading files whose digest is already known.
+    hits when nothing that ends up in the image changed. ``digests`` spares reading files
+    whose content digest is already known.
     """
-    known = digests or {}
+    known = digests if digests is not None else FileDigests()
+    for source in sources:
+        known.prepare(source.tree.base)
     parts = [_one_checksum(source, known) for source in sources]
     if len(parts) == 1:
         return parts[0]
     return "multi:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _one_checksum(source: Source, known: Mapping[str, str]) -> str:
+def _one_checksum(source: Source, known: FileDigests) -> str:
     if not source.is_dir:
         info = os.stat(source.host_path)
         digest = hashlib.sha256(_entry_line(source.name, info, source.host_path, known)).hexdigest()
@@ -157,18 +160,13 @@ def _one_checksum(source: Source, known: Mapping[str, str]) -> str:
     return "dir:" + digest.hexdigest()
 
 
-def _entry_line(name: str, info: os.stat_result, path: str, known: Mapping[str, str]) -> bytes:
+def _entry_line(name: str, info: os.stat_result, path: str, known: FileDigests) -> bytes:
     mode = info.st_mode
     detail = ""
     if stat.S_ISREG(mode):
-        detail = known.get(path) or file_digest(path)
+        detail = known.digest(path, info)
     elif stat.S_ISLNK(mode):
         detail = os.readlink(path)
     line = f"{name}\0{mode:o}\0{info.st_uid}:{info.st_gid}\0{info.st_size if stat.S_ISREG(mode) else 0}\0{detail}\n"
     return line.encode("utf-8", "surrogateescape")
 
-
-def file_digest(path: str) -> str:
-    """sha256 of a file's content (hex), read in large chunks."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -1,0 +1,91 @@
+"""Content digests of build sources, remembered across builds by each file's stat identity.
+
+The build cache keys COPY/ADD on the contents of their sources, so a cached rebuild would read
+every source file again. Like git's index and BuildKit's content-hash cache, a file whose path,
+device, inode, size, mtime and ctime are unchanged keeps the digest computed last time (a write
+changes mtime and ctime; a replacement changes the inode); everything else is hashed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections.abc import Mapping
+
+from lamina.store.store import Store
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS build_file_digests (
+    path TEXT PRIMARY KEY,       -- absolute path of a source file on this host
+    dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+    digest TEXT NOT NULL         -- sha256 of the content, hex
+)
+"""
+
+
+class FileDigests:
+    """sha256 (hex) of files' contents for one build; ``save`` keeps what was learnt for the next."""
+
+    def __init__(self, store: Store | None = None):
+        self.store = store
+        self._known: dict[str, str] = {}
+        self._remembered: dict[str, tuple[tuple[int, ...], str]] = {}
+        self._loaded: set[str] = set()
+        self._learnt: dict[str, tuple[tuple[int, ...], str]] = {}
+
+    def digest(self, path: str, info: os.stat_result) -> str:
+        """The digest of the regular file ``path`` whose lstat (or stat) is ``info``."""
+        known = self._known.get(path)
+        if known is not None:
+            return known
+        identity = _identity(info)
+        remembered = self._remembered.get(path)
+        if remembered is not None and remembered[0] == identity:
+            digest = remembered[1]
+        else:
+            with open(path, "rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            self._learnt[path] = (identity, digest)
+        self._known[path] = digest
+        return digest
+
+    def learn(self, digests: Mapping[str, str]) -> None:
+        """Digests computed elsewhere (while writing a layer) for files as they are now."""
+        for path, digest in digests.items():
+            self._known[path] = digest
+            try:
+                self._learnt[path] = (_identity(os.stat(path)), digest)
+            except OSError:
+                continue
+
+    def save(self) -> None:
+        if self.store is None or not self._learnt:
+            return
+        rows = [(path, *identity, digest) for path, (identity, digest) in self._learnt.items()]
+        with self.store.meta.transaction() as db:
+            db.execute(_SCHEMA)
+            db.executemany("INSERT OR REPLACE INTO build_file_digests VALUES (?,?,?,?,?,?,?)", rows)
+        self._learnt.clear()
+
+    def prepare(self, top: str) -> None:
+        """Read what is remembered for the files under ``top`` (one query per tree)."""
+        if self.store is None:
+            return
+        for loaded in self._loaded:
+            if top == loaded or top.startswith(loaded + "/"):
+                return
+        self._loaded.add(top)
+        try:
+            rows = self.store.meta.query(
+                "SELECT path, dev, ino, size, mtime_ns, ctime_ns, digest FROM build_file_digests "
+                "WHERE path > ? AND path < ?", (top + "/", top + "0"))
+        except sqlite3.OperationalError:  # the table does not exist yet: nothing remembered
+            return
+        for row in rows:
+            self._remembered[row[0]] = ((row[1], row[2], row[3], row[4], row[5]), row[6])
+
+
+def _identity(info: os.stat_result) -> tuple[int, ...]:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)

@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -25,7 +26,11 @@ from enum import StrEnum
 from typing import IO, Any, BinaryIO, NamedTuple, Protocol
 from urllib.parse import urljoin, urlsplit
 
-import httpx
+# httpx's own command line (httpx._main) imports rich and pygments at `import httpx` (~150 ms);
+# lamina never uses it, and httpx falls back cleanly when that import fails.
+if "httpx" not in sys.modules:
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
+import httpx  # noqa: E402
 
 from lamina import __version__
 from lamina.errors import AuthError, DigestMismatchError, InvalidDigestError, RegistryError
@@ -473,7 +478,12 @@ class RegistryClient:
             if state.base_url is not None:
                 return state.base_url
             endpoint = state.endpoint
-            schemes = [endpoint.scheme] if endpoint.scheme else ["https", "http"] if endpoint.insecure else ["https"]
+            if endpoint.scheme:
+                schemes = [endpoint.scheme]
+            elif endpoint.insecure and _is_loopback_host(endpoint.host):
+                schemes = ["http", "https"]  # loopback registries are nearly always plain HTTP: ask that first
+            else:
+                schemes = ["https", "http"] if endpoint.insecure else ["https"]
             failure: httpx.TransportError | None = None
             for index, scheme in enumerate(schemes):
                 base = f"{scheme}://{endpoint.host}{endpoint.path_prefix}"
@@ -488,6 +498,8 @@ class RegistryClient:
                     failure = exc
                     continue
                 response.close()
+                if response.status_code == 400 and scheme == "http" and index < len(schemes) - 1:
+                    continue  # an HTTPS server answering a plain request ("Client sent an HTTP request…")
                 if response.status_code == 401:
                     state.challenge = _preferred_challenge(response)
                 elif response.status_code == 404:
@@ -1101,3 +1113,9 @@ def _plain_http_context() -> ssl.SSLContext:
     if _PLAIN_CONTEXT is None:
         _PLAIN_CONTEXT = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     return _PLAIN_CONTEXT
+
+
+def _is_loopback_host(host: str) -> bool:
+    from lamina.registry.config import _is_loopback, split_host_port
+
+    return _is_loopback(split_host_port(host)[0])

@@ -155,18 +155,18 @@ class _Build:
             finally:
                 self.views.close()
                 self.digests.save()
-        final = self.results[max(plans)]
-        if not final.image_id:
-            raise BuildError("No image was generated. Is your Dockerfile empty?")
-        unused = self.args.unused()
-        if unused:
-            self._warn(f"One or more build-args [{' '.join(unused)}] were not consumed")
-        self.emit(Built(final.image_id))
-        names = []
-        for ref in tags:
-            self.store.tag(final.image_id, ref)
-            names.append(ref.familiar)
-            self.emit(Tagged(ref.familiar))
+            final = self.results[max(plans)]
+            if not final.image_id:
+                raise BuildError("No image was generated. Is your Dockerfile empty?")
+            unused = self.args.unused()
+            if unused:
+                self._warn(f"One or more build-args [{' '.join(unused)}] were not consumed")
+            self.emit(Built(final.image_id))
+            names = []
+            for ref in tags:  # still under the lease: a concurrent prune never sees the image untagged
+                self.store.tag(final.image_id, ref)
+                names.append(ref.familiar)
+                self.emit(Tagged(ref.familiar))
         return BuildResult(final.image_id, names, self.warnings)
 
     def _read_dockerfile(self) -> Dockerfile:

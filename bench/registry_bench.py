@@ -51,10 +51,21 @@ class Registry:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def timed(command: list[str], env: dict | None = None) -> float:
+PEAK_RSS_KB: dict[str, int] = {}
+
+
+def timed(command: list[str], env: dict | None = None, label: str = "") -> float:
+    """Wall seconds of one command; with a label, its peak RSS is kept too (GNU time)."""
+    rss_file = tempfile.mktemp(prefix="rss-")
+    prefix = ["/usr/bin/time", "-f", "%M", "-o", rss_file] if label and os.path.exists("/usr/bin/time") else []
     start = time.perf_counter()
-    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    subprocess.run([*prefix, *command], check=True, env=env, stdout=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    if prefix:
+        with open(rss_file) as rss:
+            PEAK_RSS_KB[label] = max(PEAK_RSS_KB.get(label, 0), int(rss.read().split()[-1]))
+        os.unlink(rss_file)
+    return elapsed
 
 
 def main() -> None:
@@ -91,11 +102,11 @@ def main() -> None:
                         subprocess.run([*lamina, "load", "-i", str(work / "app.tar")], check=True, env=push_env,
                                        stdout=subprocess.DEVNULL)
                         subprocess.run([*lamina, "tag", "bench/app:v1", ref], check=True, env=push_env)
-                        rows.setdefault("lamina push", []).append(timed([*lamina, "push", ref], push_env))
+                        rows.setdefault("lamina push", []).append(timed([*lamina, "push", ref], push_env, "lamina push"))
                         rows.setdefault("lamina push (no-op)", []).append(timed([*lamina, "push", ref], push_env))
                         shutil.rmtree(work / f"push-{round_number}", ignore_errors=True)
                         pull_env = {**os.environ, "LAMINA_ROOT": str(work / f"pull-{round_number}")}
-                        rows.setdefault("lamina pull", []).append(timed([*lamina, "pull", ref], pull_env))
+                        rows.setdefault("lamina pull", []).append(timed([*lamina, "pull", ref], pull_env, "lamina pull"))
                         rows.setdefault("lamina pull (no-op)", []).append(timed([*lamina, "pull", ref], pull_env))
                         shutil.rmtree(work / f"pull-{round_number}", ignore_errors=True)
                     else:
@@ -121,6 +132,8 @@ def main() -> None:
             median = statistics.median(values)
             ref_value = docker_push if "push" in name else docker_pull
             print(f"| {name} | {median:.2f} | {median / ref_value:.2f}x |")
+        for label, kb in PEAK_RSS_KB.items():
+            print(f"peak RSS of {label}: {kb / 1024:.0f} MB")
     finally:
         subprocess.run([*docker, "rmi", "bench/app:v1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(work, ignore_errors=True)

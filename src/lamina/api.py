@@ -187,8 +187,19 @@ class Client:
             entries.append(HistoryEntry("<missing>", created, parse_rfc3339(created),
                                         (item.created_by or "") if item else "", size,
                                         (item.comment or "") if item else "", empty))
+        # Like docker: the entry that tops each image of the local build chain (image, its
+        # parent, …) shows that image's ID; entries from pulled or imported bases stay <missing>.
+        current = image_id
+        while current:
+            count = len(self.store.config(current).history or [])
+            if 0 < count <= len(entries) and entries[count - 1].id == "<missing>":
+                entries[count - 1].id = current
+            try:
+                current = self.store.image(current).parent
+            except ImageNotFoundError:
+                break
         entries.reverse()
-        if entries:
+        if entries and entries[0].id == "<missing>":
             entries[0].id = image_id
         return entries
 

@@ -207,3 +207,14 @@ def test_system_df_counts_images_and_reclaimable_space(lamina: Lamina, busybox_t
     assert lines[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
     images = lines[1].split()
     assert images[:3] == ["Images", "2", "0"]
+
+
+def test_history_of_a_local_build_names_each_step_image(lamina: Lamina, imported_busybox, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nENV A=1\nLABEL b=2\n")
+    final = lamina.out("build", "-q", "-t", "hist:1", str(context)).strip()
+    ids = lamina.out("history", "-q", "--no-trunc", "hist:1").split()
+    assert ids[0] == final
+    assert ids[-1] == imported_busybox  # the imported base is a local image too
+    assert "<missing>" not in ids and len(set(ids)) == 3

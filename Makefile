@@ -32,8 +32,9 @@ deps:
 test: deps install
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
-demo: install
+demo: deps install
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
+	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo-tutorial.sh
 
 lint: install
 	$(BIN)/ruff check src tests

@@ -586,7 +586,9 @@ class Client:
             rows = []
         total = reclaimable = running = 0
         for container_id, status in rows:
-            size = _dir_bytes(Path(self.store.root) / "containers" / container_id / "upper")
+            from lamina.runtime.lifecycle import tree_size
+
+            size = tree_size(Path(self.store.root) / "containers" / container_id / "upper")
             total += size
             if status in ("running", "paused"):
                 running += 1
@@ -624,15 +626,6 @@ def _store_bytes(store: Store) -> int:
     for digest in store.content.digests():
         with contextlib.suppress(FileNotFoundError):
             total += store.content.size(digest)
-    return total
-
-
-def _dir_bytes(path: Path) -> int:
-    total = 0
-    for root, _, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(root, name)).st_size
     return total
 
 

@@ -11,7 +11,7 @@ import time
 import click
 
 from lamina.cli.main import client_from
-from lamina.cli.output import go_time, human_duration, human_size, print_formatted, tabulate
+from lamina.cli.output import confirm_or_abort, go_time, human_duration, human_size, print_formatted, tabulate
 
 _RUN_SETTINGS = {"allow_interspersed_args": False, "help_option_names": ["--help"]}
 _PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
@@ -368,12 +368,8 @@ def prune(ctx, force, filters):
     if filters:
         raise click.UsageError("container prune --filter is not supported by lamina yet")
     warning = "WARNING! This will remove all stopped containers."
-    if not force:
-        if not sys.stdin.isatty():
-            sys.stderr.write(warning + "\n")
-            raise click.Abort()
-        if not click.confirm(warning + "\nAre you sure you want to continue?", default=False):
-            return
+    if not force and not confirm_or_abort(warning):
+        return
     with client_from(ctx) as client:
         removed, reclaimed = client.prune_containers()
     if removed:

@@ -9,6 +9,7 @@ import click
 from lamina.cli.main import client_from
 from lamina.cli.output import (
     TemplateRow,
+    confirm_or_abort,
     go_time,
     human_size,
     inspect_documents,
@@ -202,10 +203,7 @@ def prune(ctx, all_, force, filters):
     if not force:
         warning = ("WARNING! This will remove all images without at least one container associated to them."
                    if all_ else "WARNING! This will remove all dangling images.")
-        if not sys.stdin.isatty():
-            sys.stderr.write(warning + "\n")
-            raise click.Abort()
-        if not click.confirm(warning + "\nAre you sure you want to continue?", default=False):
+        if not confirm_or_abort(warning):
             return
     with client_from(ctx) as client:
         report = client.prune_images(all=all_, filters=filters)

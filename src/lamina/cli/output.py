@@ -153,3 +153,13 @@ def inspect_documents(lookup, names: Sequence[str], template: str | None) -> boo
     else:
         sys.stdout.write(json.dumps(documents, indent=4, ensure_ascii=False) + "\n")
     return ok
+
+
+def confirm_or_abort(warning: str) -> bool:
+    """docker's prune prompt: ask on a terminal; without one (and without -f), refuse."""
+    import click
+
+    if not sys.stdin.isatty():
+        sys.stderr.write(warning + "\n")
+        raise click.Abort()
+    return click.confirm(warning + "\nAre you sure you want to continue?", default=False)

@@ -151,12 +151,16 @@ def _lookup_in_layer(layer: str, parts: list[str]) -> tuple[tuple[str, os.stat_r
             return (path, st), True
         if not stat.S_ISDIR(st.st_mode):
             return None, True  # a non-directory shadows the lower layers' directory
-        below_opaque = below_opaque or _is_opaque(path)
+        below_opaque = below_opaque or is_opaque(path)
     return None, below_opaque
 
 
-def _is_opaque(path: str) -> bool:
-    try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
-    except OSError:
-        return False
+def is_opaque(path: str | os.PathLike[str]) -> bool:
+    """Whether overlayfs treats this upper/lower dir as opaque (hides what lies below it)."""
+    for name in (OPAQUE_XATTR, "user.overlay.opaque"):
+        try:
+            if os.getxattr(path, name, follow_symlinks=False) == b"y":
+                return True
+        except OSError:
+            pass
+    return False

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lamina.errors import RuntimeError_
+from lamina.layer.overlayapply import lower_entry
 from lamina.runtime.containers import Container
 from lamina.runtime.mounts import OverlayDirs, mount_overlay, mounts_under, unmount
 from lamina.runtime.network import write_etc_files
@@ -177,40 +178,6 @@ def _make_init_layer(init: Path, image_lowers: list[Path], mounts: list[dict[str
             (init / rel).mkdir(mode=0o755)
         else:
             (init / rel).touch(mode=0o644)
-
-
-def lower_entry(lowers: list[Path], rel: str) -> tuple[str, os.stat_result] | None:
-    """What the image's layers (topmost first) show at ``rel``, looked up as overlayfs does:
-    whiteouts hide, opaque dirs end the search, a non-directory shadows what is below."""
-    parts = rel.split("/")
-    for lower in lowers:
-        path, below_opaque = os.fspath(lower), False
-        for depth, part in enumerate(parts):
-            path = f"{path}/{part}"
-            try:
-                st = os.lstat(path)
-            except FileNotFoundError:
-                if below_opaque:
-                    return None
-                break  # not in this layer: the layers below decide
-            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-                return None  # whiteout
-            if depth == len(parts) - 1:
-                return path, st
-            if not stat.S_ISDIR(st.st_mode):
-                return None
-            below_opaque = below_opaque or _is_opaque(path)
-    return None
-
-
-def _is_opaque(path: str) -> bool:
-    for name in ("trusted.overlay.opaque", "user.overlay.opaque"):
-        try:
-            if os.getxattr(path, name, follow_symlinks=False) == b"y":
-                return True
-        except OSError:
-            pass
-    return False
 
 
 def _make_parents(init: Path, image_lowers: list[Path], rel: str) -> bool:

@@ -116,7 +116,7 @@ def prune(containers: ContainerStore) -> tuple[list[str], int]:
     for container in containers.list():
         if container.running or containers.monitor_alive(container.id):
             continue
-        size = _tree_size(container.base / "upper")
+        size = tree_size(container.base / "upper")
         with contextlib.suppress(ConflictError, RuntimeError_):
             discard(containers, container, volumes=False)
             removed.append(container.id)
@@ -439,7 +439,8 @@ def _raw_terminal(fd: int | None) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def _tree_size(path: Path) -> int:
+def tree_size(path: Path) -> int:
+    """Bytes of the files below ``path`` (a container's writable layer), as docker's SizeRw counts."""
     total = 0
     for root, _, files in os.walk(path):
         for name in files:

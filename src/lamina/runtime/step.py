@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lamina.errors import RuntimeError_
-from lamina.layer.overlayapply import lower_entry
+from lamina.layer.overlayapply import is_opaque, lower_entry
 from lamina.layer.overlaydiff import write_overlay_diff
 from lamina.oci import mediatypes as mt
 from lamina.runtime.mounts import OverlayDirs, mount_overlay, remove_container_dir, unmount
@@ -48,7 +48,6 @@ __all__ = ["EMPTY_LAYER_DIFF_ID", "StepResult", "cleanup_stale", "commit_upper",
 EMPTY_LAYER_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
 _EMPTY_TAR_SIZE = 1024
 _STAGING_GRACE_SECONDS = 600
-_OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 
 _cleaned_roots: set[str] = set()
 _cleaned_lock = threading.Lock()
@@ -248,7 +247,7 @@ def remove_mount_stubs(upper: Path, lowers: Sequence[Path], destinations: Sequen
         parent = os.path.dirname(rel)
         while parent:
             parent_path = upper / parent
-            if not _is_empty_stub(parent_path) or _is_opaque(parent_path):
+            if not _is_empty_stub(parent_path) or is_opaque(parent_path):
                 break
             below = _lower_lstat(lowers, parent)
             if below is not None:
@@ -370,16 +369,6 @@ def _is_empty_stub(path: Path) -> bool:
         return st.st_size == 0
     if stat.S_ISDIR(st.st_mode):
         return not any(os.scandir(path))
-    return False
-
-
-def _is_opaque(path: Path) -> bool:
-    for name in _OPAQUE_XATTRS:
-        try:
-            if os.getxattr(path, name, follow_symlinks=False) == b"y":
-                return True
-        except OSError:
-            pass
     return False
 
 

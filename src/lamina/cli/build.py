@@ -32,13 +32,23 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
     """Build an image from a Dockerfile."""
     import signal
 
+    from lamina.build.fastpath import FastRequest
+
+    fast = None if no_cache or pull else FastRequest(context, dockerfile, tags, build_args, target, labels,
+                                                     network, platform, secrets)
+    if fast is not None and _replay(ctx, fast, quiet, iidfile):
+        return
     # A build holds mounts and temp dirs: on SIGTERM unwind like on Ctrl-C so they are released.
     signal.signal(signal.SIGTERM, _interrupted)
-    renderer = None if quiet else _Renderer()
+    renderer = _Renderer(echo=not quiet)
     with client_from(ctx) as client:
         result = client.build(context, dockerfile=dockerfile, tags=tags, build_args=build_args, target=target,
                               labels=labels, no_cache=no_cache, network=network, platform=platform,
                               secrets=secrets, pull=True if pull else None, progress=renderer)
+        if fast is not None and renderer.replayable:
+            from lamina.build.fastpath import record
+
+            record(client.store, fast, result.image_id, renderer.step_images, renderer.transcript)
     if iidfile:
         with open(iidfile, "w") as out:
             out.write(result.image_id)
@@ -46,40 +56,86 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
         sys.stdout.write(result.image_id + "\n")
 
 
+def _replay(ctx, fast, quiet: bool, iidfile: str | None) -> bool:
+    """An unchanged rebuild: print what the fully cached build prints, without loading the builder."""
+    from lamina.build.fastpath import lookup
+    from lamina.store.store import Store
+
+    store = Store((ctx.find_root().obj or {}).get("root"))
+    try:
+        answer = lookup(store, fast)
+    finally:
+        store.close()
+    if answer is None:
+        return False
+    if quiet:
+        sys.stdout.write(answer.image_id + "\n")
+    else:
+        for stream, text in answer.transcript:
+            (sys.stderr if stream == "err" else sys.stdout).write(text + "\n")
+    if iidfile:
+        with open(iidfile, "w") as out:
+            out.write(answer.image_id)
+    return True
+
+
 def _interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 class _Renderer:
-    """Prints build events the way ``DOCKER_BUILDKIT=0 docker build`` does."""
+    """Prints build events the way ``DOCKER_BUILDKIT=0 docker build`` does, and keeps the
+    transcript a fully cached rebuild would print (for the no-op fast path)."""
+
+    def __init__(self, echo: bool = True):
+        self.echo = echo
+        self.transcript: list[list[str]] = []
+        self.step_images: list[str] = []
+        self.replayable = True
+        self._step_text = ""
+
+    def _line(self, text: str, *, cached_view: str | None = None, stream: str = "out") -> None:
+        if self.echo:
+            (sys.stderr if stream == "err" else sys.stdout).write(text + "\n")
+        self.transcript.append([stream, text if cached_view is None else cached_view])
 
     def __call__(self, event) -> None:
         from lamina.build import events
         from lamina.cli.output import human_size
         from lamina.oci.digest import short_id
 
-        out = sys.stdout
         if isinstance(event, events.ContextSent):
-            out.write(f"Sending build context to lamina  {human_size(event.size, 4)}\n")
+            self._line(f"Sending build context to lamina  {human_size(event.size, 4)}")
         elif isinstance(event, events.StepStarted):
-            out.write(f"Step {event.number}/{event.total} : {event.text}\n")
+            self._step_text = event.text
+            self._line(f"Step {event.number}/{event.total} : {event.text}")
         elif isinstance(event, events.StepFinished):
-            if event.cached:
-                out.write(" ---> Using cache\n")
-            out.write(f" ---> {short_id(event.image_id) if event.image_id else ''}\n")
+            image = short_id(event.image_id) if event.image_id else ""
+            from_step = self._step_text.split(None, 1)[0].upper() == "FROM" if self._step_text else False
+            if event.cached and self.echo:
+                sys.stdout.write(" ---> Using cache\n")
+            if not from_step:
+                self.transcript.append(["out", " ---> Using cache"])
+            self._line(f" ---> {image}")
+            if event.image_id:
+                self.step_images.append(event.image_id)
         elif isinstance(event, events.TriggersRunning):
-            out.write(f"# Executing {event.count} build trigger{'s' if event.count > 1 else ''}\n")
+            self.replayable = False
+            self._line(f"# Executing {event.count} build trigger{'s' if event.count > 1 else ''}")
         elif isinstance(event, events.RunStarted):
-            out.write(f" ---> Running in {event.container_id[:12]}\n")
+            if self.echo:
+                sys.stdout.write(f" ---> Running in {event.container_id[:12]}\n")
         elif isinstance(event, events.StepOutput):
-            out.flush()
-            sys.stdout.buffer.write(event.data)
-            sys.stdout.buffer.flush()
+            if self.echo:
+                sys.stdout.flush()
+                sys.stdout.buffer.write(event.data)
+                sys.stdout.buffer.flush()
         elif isinstance(event, events.BuildWarning):
-            out.flush()
-            sys.stderr.write(f"[Warning] {event.text}\n")
+            sys.stdout.flush()
+            self._line(f"[Warning] {event.text}", stream="err")
         elif isinstance(event, events.Built):
-            out.write(f"Successfully built {short_id(event.image_id)}\n")
+            self._line(f"Successfully built {short_id(event.image_id)}")
         elif isinstance(event, events.Tagged):
-            out.write(f"Successfully tagged {event.reference}\n")
-        out.flush()
+            self._line(f"Successfully tagged {event.reference}")
+        if self.echo:
+            sys.stdout.flush()

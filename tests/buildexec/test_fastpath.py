@@ -1,0 +1,91 @@
+"""The no-op rebuild fast path answers exactly what the fully cached build prints, and only then."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import Lamina
+
+PROBE = """
+import sys
+sys.argv = ["lamina", *sys.argv[1:]]
+from lamina.cli.main import main
+try:
+    main()
+except SystemExit:
+    pass
+sys.stderr.write("EXECUTOR-LOADED\\n" if "lamina.build.executor" in sys.modules else "FAST\\n")
+"""
+
+
+def _build(lamina: Lamina, *args: str) -> tuple[str, bool]:
+    result = subprocess.run([sys.executable, "-c", PROBE, "build", *args], capture_output=True,
+                            env=lamina.env(), check=True)
+    return result.stdout.decode(), b"FAST\n" in result.stderr
+
+
+@pytest.fixture
+def context(tmp_path, lamina: Lamina, imported_busybox):
+    root = tmp_path / "ctx"
+    root.mkdir()
+    (root / "Dockerfile").write_text("FROM busybox\nENV A=1\nCOPY data.txt /data.txt\nCMD [\"cat\", \"/data.txt\"]\n")
+    (root / "data.txt").write_text("version one\n")
+    return root
+
+
+def test_unchanged_rebuild_replays_the_cached_output(lamina: Lamina, context):
+    _, fast = _build(lamina, "-t", "fp:1", str(context))
+    assert not fast
+    os.utime(context / "data.txt")  # the context changed: the real builder runs, every step cached
+    cached, fast = _build(lamina, "-t", "fp:1", str(context))
+    assert not fast and cached.count("Using cache") == 3
+    replayed, fast = _build(lamina, "-t", "fp:1", str(context))
+    assert fast
+    assert replayed == cached
+    quiet, fast = _build(lamina, "-q", "-t", "fp:1", str(context))
+    assert fast and quiet.strip() == lamina.out("images", "-q", "--no-trunc", "fp:1").strip()
+
+
+def test_a_content_change_that_keeps_size_and_mtime_is_rebuilt(lamina: Lamina, context):
+    _build(lamina, "-t", "fp:1", str(context))
+    before = lamina.out("images", "-q", "--no-trunc", "fp:1").strip()
+    data = context / "data.txt"
+    stamp = data.stat()
+    data.write_text("version two\n")  # same size
+    os.utime(data, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    out, fast = _build(lamina, "-t", "fp:1", str(context))
+    assert not fast
+    assert lamina.out("images", "-q", "--no-trunc", "fp:1").strip() != before
+    assert lamina.out("run", "--rm", "--network", "none", "fp:1") == "version two\n"
+
+
+def test_touching_a_file_takes_the_slow_path_and_keeps_the_cache(lamina: Lamina, context):
+    _build(lamina, "-t", "fp:1", str(context))
+    before = lamina.out("images", "-q", "--no-trunc", "fp:1").strip()
+    os.utime(context / "data.txt")
+    out, fast = _build(lamina, "-t", "fp:1", str(context))
+    assert not fast and out.count("Using cache") == 3
+    assert lamina.out("images", "-q", "--no-trunc", "fp:1").strip() == before
+
+
+def test_a_moved_base_tag_rebuilds(lamina: Lamina, context, busybox_tar):
+    _build(lamina, "-t", "fp:1", str(context))
+    _build(lamina, "-t", "fp:1", str(context))
+    before = lamina.out("images", "-q", "--no-trunc", "fp:1").strip()
+    lamina.out("import", str(busybox_tar), "busybox:latest", "-c", "ENV NEW_BASE=1")
+    out, fast = _build(lamina, "-t", "fp:1", str(context))
+    assert not fast and "Using cache" not in out
+    assert lamina.out("images", "-q", "--no-trunc", "fp:1").strip() != before
+
+
+def test_no_cache_and_build_args_never_replay(lamina: Lamina, context):
+    _build(lamina, "-t", "fp:1", str(context))
+    _build(lamina, "-t", "fp:1", str(context))
+    _, fast = _build(lamina, "--no-cache", "-t", "fp:1", str(context))
+    assert not fast
+    _, fast = _build(lamina, "--build-arg", "X=1", "-t", "fp:1", str(context))
+    assert not fast

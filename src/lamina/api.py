@@ -393,12 +393,9 @@ class Client:
             else:
                 refs = [ref]
             for target in refs:
-                if announce:
-                    what = target.tag or target.digest
-                    announce(f"{what}: Pulling from {target.path}")
                 before = self.store.lookup(target)
                 result = pull_image(self.store, registry, target, platform=wanted, events=events or ignore,
-                                    max_concurrent=registry.config.max_concurrent_downloads)
+                                    max_concurrent=registry.config.max_concurrent_downloads, announce=announce)
                 yield result, (before != result.image_id or result.downloaded)
 
     def push(self, name: str, *, all_tags: bool = False, compression: str = "gzip", events=None, announce=None):

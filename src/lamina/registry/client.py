@@ -496,6 +496,8 @@ class RegistryClient:
                     )
                 except httpx.TransportError as exc:
                     failure = exc
+                    if _refused(exc) and scheme == "http":
+                        break  # the port is closed: HTTPS on it would be refused too
                     continue
                 response.close()
                 if response.status_code == 400 and scheme == "http" and index < len(schemes) - 1:
@@ -581,8 +583,8 @@ class RegistryClient:
             try:
                 response = client.send(build(), stream=stream)
             except httpx.TransportError as exc:
-                if attempt == attempts or _is_tls_error(exc):
-                    raise
+                if attempt == attempts or _is_tls_error(exc) or (attempt == 1 and _refused(exc)):
+                    raise  # nothing listens there at all: say so at once, like docker
                 self._sleep(self._backoff(attempt))
                 continue
             if response.status_code in _RETRY_STATUSES and attempt < attempts:
@@ -1119,3 +1121,19 @@ def _is_loopback_host(host: str) -> bool:
     from lamina.registry.config import _is_loopback, split_host_port
 
     return _is_loopback(split_host_port(host)[0])
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a transport error is a refused TCP connection (no server on that port)."""
+    import errno
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError) or getattr(current, "errno", None) == errno.ECONNREFUSED:
+            return True
+        if "Connection refused" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

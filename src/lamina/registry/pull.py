@@ -33,9 +33,12 @@ class PullResult:
 
 
 def pull_image(store: Store, client: RegistryClient, ref: Reference, *, platform: Platform | None = None,
-               events: EventSink = ignore, max_concurrent: int = 3) -> PullResult:
+               events: EventSink = ignore, max_concurrent: int = 3, announce=None) -> PullResult:
+    """``announce`` gets docker's "<tag>: Pulling from <repo>" line once the manifest is found."""
     repository = ref.path
     top = client.get_manifest(repository, ref.digest or ref.tag or "latest")
+    if announce is not None:
+        announce(f"{ref.tag or ref.digest}: Pulling from {repository}")
     wanted = platform or host_platform()
     manifest_doc, index_doc = _resolve_platform(client, repository, top, wanted)
     manifest = parse_manifest(manifest_doc.data, where=f"manifest {manifest_doc.digest}")

@@ -104,17 +104,65 @@ def _fetch_small(store: Store, client: RegistryClient, repository: str, descript
 
 
 class _LayerSink:
-    """Receives a layer's bytes: into the blob writer, and decompressed into the diffID hasher."""
+    """Receives a layer's bytes: into the blob writer, and decompressed into the diffID hasher.
+
+    Decompressing and hashing run on a thread of their own, fed through a bounded queue, so the
+    download (socket, sha256 of the compressed bytes, file write) and the inflate overlap on
+    two cores; both release the GIL for large chunks.
+    """
+
+    _DONE = None
 
     def __init__(self, writer, compression: str):
         self.writer = writer
         self.diff = _DiffHasher(compression) if compression in ("gzip", "zstd") else None
+        self._error: BaseException | None = None
+        if self.diff is not None:
+            import queue
+
+            self._queue: queue.Queue = queue.Queue(maxsize=16)
+            self._thread = threading.Thread(target=self._inflate, daemon=True)
+            self._thread.start()
 
     def write(self, data) -> int:
         self.writer.write(data)
         if self.diff is not None:
-            self.diff.feed(bytes(data))
+            if self._error is not None:
+                raise self._error
+            self._queue.put(bytes(data))
         return len(data)
+
+    def finish(self) -> tuple[str, int]:
+        """(diffID, uncompressed size) once every byte went through; raises what inflating raised."""
+        if self.diff is None:
+            raise ValueError("not a compressed layer")
+        self._queue.put(self._DONE)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.diff.finish()
+
+    def close(self) -> None:
+        """Stop the inflating thread after a failed download."""
+        if self.diff is not None and self._thread.is_alive():
+            self._error = self._error or RuntimeError("download abandoned")
+            while self._thread.is_alive():
+                try:
+                    self._queue.put(self._DONE, timeout=0.1)
+                except Exception:
+                    pass
+                self._thread.join(0.1)
+
+    def _inflate(self) -> None:
+        while True:
+            chunk = self._queue.get()
+            if chunk is self._DONE:
+                return
+            if self._error is None:
+                try:
+                    self.diff.feed(chunk)
+                except BaseException as exc:  # reported to the downloading thread
+                    self._error = exc
 
 
 def _fetch_layers(store: Store, client: RegistryClient, repository: str, descriptors: list[Descriptor],
@@ -148,9 +196,13 @@ def _fetch_layers(store: Store, client: RegistryClient, repository: str, descrip
         # fetch_blob hashes every byte and raises before we commit: no second sha256 here
         with store.content.writer(descriptor.digest, descriptor.size, verified_upstream=True) as writer:
             sink = _LayerSink(writer, compression)
-            client.fetch_blob(repository, descriptor.digest, sink, expected_size=descriptor.size, progress=progress)
-            events(TransferEvent(name, "Verifying Checksum"))
-            actual_diff, diff_size = sink.diff.finish() if sink.diff else (descriptor.digest, descriptor.size)
+            try:
+                client.fetch_blob(repository, descriptor.digest, sink, expected_size=descriptor.size,
+                                  progress=progress)
+                events(TransferEvent(name, "Verifying Checksum"))
+                actual_diff, diff_size = sink.finish() if sink.diff else (descriptor.digest, descriptor.size)
+            finally:
+                sink.close()
             if actual_diff != diff_id:
                 raise DigestMismatchError(f"layer {descriptor.digest}: uncompressed content hashes to {actual_diff}, "
                                           f"but the image config expects {diff_id}")

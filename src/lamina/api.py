@@ -280,13 +280,15 @@ class Client:
               tags: Sequence[str] = (), build_args: Sequence[str] = (), target: str | None = None,
               labels: Sequence[str] = (), no_cache: bool = False, network: str = "default",
               platform: str | None = None, secrets: Sequence[str] = (), pull: bool | None = None,
-              progress: Callable[[Any], None] | None = None) -> Any:
+              progress: Callable[[Any], None] | None = None, cache_from: Sequence[str] = ()) -> Any:
         """``docker build`` (classic builder semantics): returns a ``BuildResult`` (image ID, tags).
 
         ``context`` is a directory, ``-`` (stdin: a tar context or a bare Dockerfile) or a tar
         stream; ``build_args``/``labels`` are ``K=V`` strings as on the command line; ``progress``
         receives ``lamina.build.events`` objects. Images the Dockerfile names are pulled when
         missing (``pull=None``, docker's default), always (``True``, ``--pull``) or never (``False``).
+        ``cache_from`` names images (local, or pulled when missing) whose history and layers may
+        stand in for steps, as docker's ``--cache-from`` does with the classic builder.
         """
         import tempfile
 
@@ -306,7 +308,7 @@ class Client:
                 build_args=parse_build_args(build_args), target=target, labels=parse_labels(labels),
                 no_cache=no_cache, network=check_network(network), platform=platform,
                 secrets=parse_secrets(secrets, Path(temp)), pull=bool(pull),
-                pull_image=None if pull is False else self._pull_for_build,
+                pull_image=None if pull is False else self._pull_for_build, cache_from=list(cache_from),
             )
             return build(self.store, options, progress)
 

@@ -78,16 +78,25 @@ def commit_step(
     *,
     author: str | None,
     cmd_set: bool,
+    history_entry: Mapping[str, Any] | None = None,
 ) -> StageState:
-    """Store the image one step makes on top of ``before``; returns the state it starts the next step with."""
-    created = format_rfc3339()
+    """Store the image one step makes on top of ``before``; returns the state it starts the next step with.
+
+    ``history_entry``: the step's entry taken whole from a ``--cache-from`` image (its time
+    included), so that the next step still finds that image's history as its prefix.
+    """
     diff_ids = before.diff_ids + ((layer.diff_id,) if layer is not None else ())
-    entry: dict[str, Any] = {"created": created}
-    if author:
-        entry["author"] = author
-    entry["created_by"] = created_by
-    if layer is None:
-        entry["empty_layer"] = True
+    if history_entry is not None:
+        entry = dict(history_entry)
+        created = str(entry.get("created") or format_rfc3339())
+    else:
+        created = format_rfc3339()
+        entry = {"created": created}
+        if author:
+            entry["author"] = author
+        entry["created_by"] = created_by
+        if layer is None:
+            entry["empty_layer"] = True
     history = (*before.history, entry)
     full_config = docker_config(config, before.image_id)
     document: dict[str, Any] = {"architecture": before.platform.get("architecture", "")}

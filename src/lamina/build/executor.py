@@ -87,6 +87,7 @@ class BuildOptions:
     secrets: Mapping[str, Path] = field(default_factory=dict)
     pull: bool = False
     pull_image: Callable[[str], str] | None = None
+    cache_from: Sequence[str] = ()
 
 
 @dataclass(slots=True)
@@ -143,6 +144,7 @@ class _Build:
         self.emit(ContextSent(context.tar_size()))
         plans = self._plan(dockerfile)
         self.cache = BuildCache(self.store)
+        self.cache_sources = self._cache_sources()
         self.digests = FileDigests(self.store)
         with tempfile.TemporaryDirectory(prefix="lamina-build-") as workdir, self.store.lease():
             self.workdir = Path(workdir)
@@ -380,8 +382,59 @@ class _Build:
                 found = base_state(self.store, cached)
                 return dataclasses.replace(found, config=dict(after.config), author=after.author,
                                            cmd_set=after.cmd_set)
+            restored = self._restore_from_sources(state, after, created_by, command)
+            if restored is not None:
+                self._cached = True
+                return restored
         layer = make_layer() if make_layer is not None else None
         return self._store_step(state, after, created_by, command, layer)
+
+    # -- --cache-from: docker's classic image cache over other images' histories -----------------
+
+    def _cache_sources(self) -> list[tuple[tuple, tuple]]:
+        """(history, diff_ids) of each ``--cache-from`` image; missing ones are pulled when possible."""
+        sources = []
+        for name in self.options.cache_from:
+            try:
+                image_id = self.store.resolve(name)
+            except LaminaError:
+                if self.options.pull_image is None:
+                    self._warn(f"--cache-from image {name} is not in the store")
+                    continue
+                try:
+                    image_id = self.options.pull_image(name)
+                except LaminaError as exc:
+                    self._warn(f"--cache-from image {name} could not be pulled: {exc}")
+                    continue
+            document = base_state(self.store, image_id)
+            sources.append((tuple(document.history), tuple(document.diff_ids)))
+        return sources
+
+    def _restore_from_sources(self, state: StageState, after: ImageState, created_by: str,
+                              command: Sequence[str]) -> StageState | None:
+        """A source whose history and layers continue ``state``'s with this very step gives its
+        layer (or empty step) and history entry: the step is not run (moby's imageCache rules)."""
+        depth, layers = len(state.history), len(state.diff_ids)
+        for history, diff_ids in self.cache_sources:
+            if len(history) <= depth or tuple(history[:depth]) != tuple(state.history):
+                continue
+            if tuple(diff_ids[:layers]) != tuple(state.diff_ids):
+                continue
+            entry = history[depth]
+            if entry.get("created_by") != created_by:
+                continue
+            layer = None
+            if not entry.get("empty_layer"):
+                if len(diff_ids) <= layers:
+                    continue
+                layer = self.store.layer_for(diff_ids[layers])
+                if layer is None:
+                    continue
+            new_state = commit_step(self.store, state, after.config, created_by, command, layer,
+                                    author=after.author, cmd_set=after.cmd_set, history_entry=entry)
+            self.cache.record(state.image_id, step_key(created_by, after.config, after.author), new_state.image_id)
+            return new_state
+        return None
 
     def _store_step(self, state: StageState, after: ImageState, created_by: str, command: Sequence[str],
                     layer: LayerRecord | None) -> StageState:

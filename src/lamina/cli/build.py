@@ -23,18 +23,19 @@ from lamina.cli.main import client_from
 @click.option("--pull", is_flag=True, help="Always attempt to pull a newer version of the image")
 @click.option("--platform", help="Set platform if server is multi-platform capable")
 @click.option("--secret", "secrets", multiple=True, help="Secret to expose to the build (id=ID,src=FILE)")
+@click.option("--cache-from", "cache_from", multiple=True, help="Images to consider as cache sources")
 @click.option("--rm/--no-rm", default=True, hidden=True)
 @click.option("--force-rm", is_flag=True, hidden=True)
 @click.option("--progress", hidden=True)
 @click.pass_context
 def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, network, quiet, iidfile,
-          pull, platform, secrets, rm, force_rm, progress):
+          pull, platform, secrets, cache_from, rm, force_rm, progress):
     """Build an image from a Dockerfile."""
     import signal
 
     from lamina.build.fastpath import FastRequest
 
-    fast = None if no_cache or pull else FastRequest(context, dockerfile, tags, build_args, target, labels,
+    fast = None if no_cache or pull or cache_from else FastRequest(context, dockerfile, tags, build_args, target, labels,
                                                      network, platform, secrets)
     if fast is not None and _replay(ctx, fast, quiet, iidfile):
         return
@@ -44,7 +45,8 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
     with client_from(ctx) as client:
         result = client.build(context, dockerfile=dockerfile, tags=tags, build_args=build_args, target=target,
                               labels=labels, no_cache=no_cache, network=network, platform=platform,
-                              secrets=secrets, pull=True if pull else None, progress=renderer)
+                              secrets=secrets, pull=True if pull else None, progress=renderer,
+                              cache_from=cache_from)
         if fast is not None and renderer.replayable:
             from lamina.build.fastpath import record
 

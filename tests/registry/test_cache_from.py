@@ -26,14 +26,16 @@ def test_a_fresh_store_hits_the_cache_of_a_pulled_image(lamina: Lamina, imported
     (context / "Dockerfile").write_text(DOCKERFILE)
     (context / "data.txt").write_text("payload\n")
     ref = f"{anon_registry.host}/cachefrom/app:1"
-    lamina.out("build", "-t", ref, str(context))
+    built = lamina.run("build", "--build-arg", "BUILDKIT_INLINE_CACHE=1", "--cache-to", "type=inline",
+                       "-t", ref, str(context))
+    assert b"not consumed" not in built.stderr  # a builder argument, never "unused"
     lamina.out("push", ref)
     base_archive = tmp_path / "base.tar"
     lamina.run("save", "-o", str(base_archive), "busybox")
 
     fresh = Lamina(tmp_path / "fresh")
     fresh.out("load", "-i", str(base_archive))  # the same base image, as on another machine
-    out = fresh.out("build", "--cache-from", ref, "-t", "rebuilt:1", str(context))
+    out = fresh.out("build", "--cache-from", f"type=registry,ref={ref}", "-t", "rebuilt:1", str(context))
     assert out.count("Using cache") == 5, out
     assert "Running in" not in out
     original = json.loads(lamina.out("inspect", ref))[0]

@@ -16,6 +16,12 @@ PROXY_ARGS = frozenset(
      "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"}
 )
 
+# Arguments addressed to the builder itself, never "unused": BUILDKIT_INLINE_CACHE=1 asks for an
+# image another machine can use as --cache-from, which every lamina image already is (its
+# history and layers are the cache); the others are accepted and have no effect here.
+BUILDER_ARGS = frozenset({"BUILDKIT_INLINE_CACHE", "BUILDKIT_MULTI_PLATFORM", "BUILDKIT_CONTEXT_KEEP_GIT_DIR",
+                          "SOURCE_DATE_EPOCH"})
+
 
 @dataclass(slots=True)
 class BuildArgs:
@@ -73,7 +79,8 @@ class BuildArgs:
 
     def unused(self) -> list[str]:
         """``--build-arg`` names no ARG consumed (docker's warning), sorted."""
-        return sorted(name for name in self.from_options if name not in self.referenced and name not in PROXY_ARGS)
+        return sorted(name for name in self.from_options
+                      if name not in self.referenced and name not in PROXY_ARGS and name not in BUILDER_ARGS)
 
     def _values(self, declared: Mapping[str, str | None]) -> dict[str, str]:
         values: dict[str, str] = {}

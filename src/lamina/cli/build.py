@@ -23,15 +23,23 @@ from lamina.cli.main import client_from
 @click.option("--pull", is_flag=True, help="Always attempt to pull a newer version of the image")
 @click.option("--platform", help="Set platform if server is multi-platform capable")
 @click.option("--secret", "secrets", multiple=True, help="Secret to expose to the build (id=ID,src=FILE)")
-@click.option("--cache-from", "cache_from", multiple=True, help="Images to consider as cache sources")
+@click.option("--cache-from", "cache_from", multiple=True,
+              help="Images to consider as cache sources (IMAGE or type=registry,ref=IMAGE)")
+@click.option("--cache-to", "cache_to", multiple=True,
+              help="Cache export (type=inline: accepted; every lamina image carries its cache)")
 @click.option("--rm/--no-rm", default=True, hidden=True)
 @click.option("--force-rm", is_flag=True, hidden=True)
 @click.option("--progress", hidden=True)
 @click.pass_context
 def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, network, quiet, iidfile,
-          pull, platform, secrets, cache_from, rm, force_rm, progress):
+          pull, platform, secrets, cache_from, cache_to, rm, force_rm, progress):
     """Build an image from a Dockerfile."""
     import signal
+
+    cache_from = [_cache_source(spec) for spec in cache_from]
+    for spec in cache_to:
+        if _cache_fields(spec).get("type", "inline") != "inline":
+            raise click.UsageError(f"--cache-to {spec}: only type=inline is supported")
 
     from lamina.build.fastpath import FastRequest
 
@@ -79,6 +87,20 @@ def _replay(ctx, fast, quiet: bool, iidfile: str | None) -> bool:
         with open(iidfile, "w") as out:
             out.write(answer.image_id)
     return True
+
+
+def _cache_fields(spec: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
+
+
+def _cache_source(spec: str) -> str:
+    """``--cache-from``: an image name, or BuildKit's ``type=registry,ref=NAME`` form."""
+    if "=" not in spec:
+        return spec
+    fields = _cache_fields(spec)
+    if fields.get("type", "registry") not in ("registry", "image") or not fields.get("ref"):
+        raise click.UsageError(f"--cache-from {spec}: use an image name or type=registry,ref=IMAGE")
+    return fields["ref"]
 
 
 def _interrupted(signum: int, frame: object) -> None:

@@ -349,6 +349,33 @@ class Client:
         report.space_reclaimed = max(0, before - _store_bytes(self.store))
         return report
 
+    def prune_build_cache(self, *, all: bool = False) -> PruneReport:
+        """``docker builder prune``: dangling step images and stale cache records; with ``all``,
+        also every cache record and the RUN ``--mount=type=cache`` directories."""
+        import shutil
+
+        report = self.prune_images()  # abandoned step images are dangling images
+        removed_rows = 0
+        with self.store.meta.transaction() as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "build_cache" in tables:
+                condition = "" if all else " WHERE image_id NOT IN (SELECT id FROM images)"
+                removed_rows += db.execute(f"DELETE FROM build_cache{condition}").rowcount
+            if "build_fastpath" in tables:
+                condition = "" if all else " WHERE image_id NOT IN (SELECT id FROM images)"
+                removed_rows += db.execute(f"DELETE FROM build_fastpath{condition}").rowcount
+        mounts = Path(self.store.root) / "cache-mounts"
+        if all and mounts.is_dir():
+            from lamina.runtime.lifecycle import tree_size
+
+            for entry in sorted(mounts.iterdir()):
+                report.space_reclaimed += tree_size(entry)
+                report.deleted.append(f"cache mount {entry.name[:12]}")
+                shutil.rmtree(entry, ignore_errors=True)
+        if removed_rows:
+            report.deleted.append(f"{removed_rows} cache records")
+        return report
+
     def fsck(self, *, repair: bool = False) -> FsckReport:
         from lamina.store.fsck import check_store
 

@@ -89,3 +89,16 @@ def test_no_cache_and_build_args_never_replay(lamina: Lamina, context):
     assert not fast
     _, fast = _build(lamina, "--build-arg", "X=1", "-t", "fp:1", str(context))
     assert not fast
+
+
+def test_builder_prune_forgets_the_cache_and_cache_mounts(lamina: Lamina, context):
+    _build(lamina, "-t", "fp:1", str(context))
+    mounts = lamina.root / "cache-mounts" / "abc"
+    mounts.mkdir(parents=True)
+    (mounts / "blob").write_bytes(b"x" * 4096)
+    out = lamina.out("builder", "prune", "-f")
+    assert "Total reclaimed space:" in out and mounts.exists()  # tagged builds stay cached
+    out = lamina.out("builder", "prune", "-a", "-f")
+    assert "cache mount" in out and not mounts.exists()
+    rebuilt, fast = _build(lamina, "-t", "fp:1", str(context))
+    assert not fast and "Using cache" not in rebuilt  # every cache record is gone

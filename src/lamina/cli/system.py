@@ -54,3 +54,29 @@ system_group.add_command(df, "df")
 
 def _reclaimable(amount: int, total: int) -> str:
     return human_size(amount) + (f" ({amount * 100 // total}%)" if total else "")
+
+
+@click.group("builder")
+def builder_group():
+    """Manage the build cache."""
+
+
+@builder_group.command("prune")
+@click.option("-a", "--all", "all_", is_flag=True, help="Remove all build cache, not just dangling entries")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.pass_context
+def builder_prune(ctx, all_, force):
+    """Remove build cache."""
+    from lamina.cli.output import confirm_or_abort
+
+    if not force and not confirm_or_abort("WARNING! This will remove all dangling build cache."
+                                          if not all_ else "WARNING! This will remove all build cache."):
+        return
+    with client_from(ctx) as client:
+        report = client.prune_build_cache(all=all_)
+    if report.deleted:
+        sys.stdout.write("Deleted build cache objects:\n")
+        for item in report.deleted:
+            sys.stdout.write(f"{item}\n")
+        sys.stdout.write("\n")
+    sys.stdout.write(f"Total reclaimed space: {human_size(report.space_reclaimed)}\n")

@@ -210,6 +210,13 @@ class Client:
         if ref.digest is not None:
             raise UsageError(f"refusing to create a tag with a digest reference: {target}")
         self.store.tag(image_id, ref)
+        index_digest = ""
+        with contextlib.suppress(LaminaError):
+            source_ref = parse_reference(source)
+            if self.store.lookup(source_ref) == image_id and source_ref.tag is not None:
+                index_digest = self.store.tag_target(source_ref)
+        if index_digest:  # the new name stands for the same multi-platform image
+            self.store.set_tag_target(ref, index_digest)
         return image_id
 
     def remove_images(self, names: Sequence[str], *, force: bool = False,
@@ -429,7 +436,7 @@ class Client:
 
     def push(self, name: str, *, all_tags: bool = False, compression: str = "gzip", events=None, announce=None):
         """``docker push``: yields a PushResult per tag pushed."""
-        from lamina.registry.push import push_image
+        from lamina.registry.push import push_image, push_index
         from lamina.registry.transfer_events import ignore
 
         ref = parse_reference(name, default_tag=False)
@@ -449,9 +456,12 @@ class Client:
                 except ImageNotFoundError:
                     raise ImageNotFoundError(
                         f"An image does not exist locally with the tag: {target.familiar_repository}") from None
-                yield push_image(self.store, registry, target, image_id, compression=compression,
-                                 events=events or ignore,
-                                 max_concurrent=registry.config.max_concurrent_uploads)
+                index_digest = self.store.tag_target(target) if target.tag is not None else ""
+                whole = push_index(self.store, registry, target, index_digest, events=events or ignore,
+                                   max_concurrent=registry.config.max_concurrent_uploads) if index_digest else None
+                yield whole or push_image(self.store, registry, target, image_id, compression=compression,
+                                          events=events or ignore,
+                                          max_concurrent=registry.config.max_concurrent_uploads)
 
     def login(self, server: str, username: str, password: str) -> str:
         from lamina.registry.credentials import login

@@ -164,6 +164,15 @@ def test_pull_chooses_this_platform_from_an_index(lamina: Lamina, pushed, anon_r
     assert "ARCH=s390x" in store.out("inspect", "-f", "{{json .Config.Env}}", name)
     stderr = store.fails("pull", "--platform", "linux/riscv64", name)
     assert "no matching manifest" in stderr
+    # both platforms are in the store now: a push sends the multi-platform image whole
+    copy = f"{anon_registry.host}/multicopy/bb:multi"
+    store.out("tag", name, copy)
+    store.out("pull", "--platform", "linux/s390x", name)  # re-point the tag at the index again
+    store.out("tag", name, copy)
+    store.out("push", copy)
+    with RegistryClient(anon_registry.host, config=RegistryConfig()) as client:
+        pushed = client.get_manifest("multicopy/bb", "multi")
+    assert pushed.media_type == index["mediaType"] and pushed.data == encode(index)
 
 
 def test_search_lists_catalog_matches(lamina: Lamina, pushed, anon_registry):

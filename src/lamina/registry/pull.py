@@ -63,6 +63,8 @@ def pull_image(store: Store, client: RegistryClient, ref: Reference, *, platform
         store.add_manifest(manifest_doc.digest, manifest_doc.media_type, image_id, platform=str(wanted))
         if index_doc is not None:
             store.add_manifest(index_doc.digest, index_doc.media_type, children=[manifest_doc.digest])
+            if ref.tag is not None:
+                store.set_tag_target(ref, index_doc.digest)  # push can send the index whole later
         store.add_repo_digest(ref.repository, top.digest, image_id)
         record_locations(store, client.host, repository, [layer.blob_digest for layer in layers])
     return PullResult(ref, image_id, top.digest, downloaded=bool(fetched) or bool(new_blobs), layers_fetched=fetched)

@@ -127,3 +127,41 @@ def _compressed_layer(store: Store, diff_id: str, compression: str) -> LayerReco
     record = LayerRecord(diff_id, digest, media_type, size, plain.diff_size)
     store.add_layer_record(record)
     return record
+
+
+def push_index(store: Store, client: RegistryClient, ref: Reference, index_digest: str, *,
+               events: EventSink = ignore, max_concurrent: int = 5) -> PushResult | None:
+    """Push a multi-platform image whole: every platform's manifest by digest, then the index
+    under the tag. None when some platform is not in the store (the caller pushes the one it has)."""
+    from lamina.oci.models import parse_index
+
+    if not store.content.has(index_digest):
+        return None
+    index_bytes = store.content.read(index_digest)
+    index = parse_index(index_bytes)
+    children = []
+    for descriptor in index.manifests:
+        if not store.content.has(descriptor.digest):
+            return None
+        manifest = parse_manifest(store.content.read(descriptor.digest))
+        blobs = [(d.digest, d.size) for d in (*manifest.layers, manifest.config)]
+        if not all(store.content.has(digest) for digest, _ in blobs):
+            return None
+        children.append((descriptor, blobs))
+    repository = ref.path
+    for descriptor, blobs in children:
+        def upload(item: tuple[str, int]) -> None:
+            digest, size = item
+            sources = [r for r in known_locations(store, client.host, digest) if r != repository]
+            outcome = client.upload_blob(repository, digest, size, lambda: store.content.open(digest),
+                                         mount_from=sources[0] if sources else None)
+            word = f"Mounted from {sources[0]}" if outcome == BlobPushOutcome.MOUNTED else _WORDS[outcome]
+            events(TransferEvent(short(digest), word))
+
+        with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
+            list(pool.map(upload, blobs))
+        client.put_manifest(repository, descriptor.digest, store.content.read(descriptor.digest), descriptor.mediaType)
+        record_locations(store, client.host, repository, [digest for digest, _ in blobs])
+    media_type = index.mediaType or mt.OCI_INDEX
+    digest = client.put_manifest(repository, ref.tag or index_digest, index_bytes, media_type)
+    return PushResult(ref, digest, len(index_bytes))

@@ -276,6 +276,15 @@ class Store:
         )
         return previous[0] if previous and previous[0] != image_id else None
 
+    def set_tag_target(self, ref: Reference, index_digest: str) -> None:
+        """Remember that a tag names a multi-platform image (its index), not only the image it resolves to here."""
+        with self.meta.transaction() as db:
+            db.execute("UPDATE tags SET target_digest=? WHERE name=?", (index_digest, str(ref)))
+
+    def tag_target(self, ref: Reference) -> str:
+        rows = self.meta.query("SELECT target_digest FROM tags WHERE name=?", (str(ref),))
+        return rows[0][0] if rows else ""
+
     def add_repo_digest(self, repository: str, manifest_digest: str, image_id: str) -> None:
         with self.meta.transaction() as db:
             db.execute("INSERT OR REPLACE INTO repo_digests VALUES (?,?,?)", (repository, manifest_digest, image_id))

@@ -33,8 +33,8 @@ RUN rm /x && rm -rf /d/sub && echo c > /d/b && echo $A$B$E > /args
 RUN true
 RUN ["/bin/sh", "-c", "echo exec > /exec"]
 RUN rm -rf /d && mkdir /d && echo new > /d/new && chmod 0700 /d && chown 65534:65534 /d/new
-WORKDIR /work
-RUN pwd > pwd && env | grep -v -e HOSTNAME -e PWD -e SHLVL | sort > /work/env
+WORKDIR /workdir
+RUN pwd > pwd && env | grep -v -e HOSTNAME -e PWD -e SHLVL | sort > /workdir/env
 RUN mkdir /vol && echo keep > /vol/keep
 VOLUME /vol /newvol
 RUN echo lost > /vol/lost && cat /vol/keep > /kept

@@ -174,6 +174,26 @@ class Docker:
     def out(self, *args: str, **kwargs) -> str:
         return self.run(*args, **kwargs).stdout.decode()
 
+    def export_image(self, image: str) -> bytes:
+        """The file tree of ``image`` as docker shows it (``create`` + ``export``), as a tar.
+
+        The same dockerd flake as above sometimes gives a container an empty rootfs; an export
+        with no file in it is taken again with a new container (up to three times)."""
+        import io
+
+        data = b""
+        for _attempt in range(3):
+            container = self.out("create", "--network", "none", image, "/none").strip().splitlines()[-1]
+            try:
+                data = self.run("export", container).stdout
+            finally:
+                self.run("rm", "-f", container, check=False)
+            with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+                if any(member.isfile() for member in archive):
+                    break
+            time.sleep(1)
+        return data
+
 
 @pytest.fixture(scope="session")
 def docker() -> Docker:

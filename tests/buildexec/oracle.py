@@ -50,12 +50,7 @@ def normal_created_by(text: str) -> str:
 
 
 def file_tree(docker: Docker, image: str) -> dict[str, tuple]:
-    container = docker.out("create", "--network", "none", image, "/none").strip().splitlines()[-1]
-    try:
-        exported = docker.run("export", container).stdout
-    finally:
-        docker.run("rm", "-f", container, check=False)
-    return tree_of_tar(exported)
+    return tree_of_tar(docker.export_image(image))
 
 
 def tree_of_tar(data: bytes) -> dict[str, tuple]:

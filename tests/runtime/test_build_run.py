@@ -87,11 +87,7 @@ def _to_docker(lamina: Lamina, docker: Docker, tag: str, tmp_path: Path) -> None
 
 
 def _exported_tree(docker: Docker, tag: str) -> dict[str, tuple]:
-    container = docker.out("create", tag, "true").strip()
-    try:
-        data = docker.run("export", container).stdout
-    finally:
-        docker.run("rm", container)
+    data = docker.export_image(tag)
     tree = {}
     with tarfile.open(fileobj=io.BytesIO(data)) as archive:
         for member in archive:

@@ -398,17 +398,20 @@ class _Applier:
         if stat.S_ISDIR(st.st_mode):
             return real
         if stat.S_ISLNK(st.st_mode):
-            if hops >= _MAX_SYMLINK_HOPS:
-                raise LayerError(f"layer tar member {member.name!r}: too many levels of symbolic links")
-            link = os.readlink(path)
-            current: str | None = "" if link.startswith("/") else real_parent
-            for part in link.split("/"):
-                assert current is not None
-                current = self._step(current, part, member, create, hops + 1)
-                if current is None:
-                    return None
-            return current
+            return self._follow(os.readlink(path), real_parent, member, create, hops)
         raise LayerError(f"layer tar member {member.name!r}: parent {real!r} is not a directory")
+
+    def _follow(self, link: str, real_parent: str, member: TarMember, create: bool, hops: int) -> str | None:
+        """Resolve a symlink met on the way to a member, inside the root (``/`` = the root)."""
+        if hops >= _MAX_SYMLINK_HOPS:
+            raise LayerError(f"layer tar member {member.name!r}: too many levels of symbolic links")
+        current: str | None = "" if link.startswith("/") else real_parent
+        for part in link.split("/"):
+            assert current is not None
+            current = self._step(current, part, member, create, hops + 1)
+            if current is None:
+                return None
+        return current
 
     def _set_dir_mtimes(self) -> None:
         """Directory mtimes go last: creating children would change them again."""

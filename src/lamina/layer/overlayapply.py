@@ -92,16 +92,7 @@ class _OverlayApplier(_Applier):
             return super()._step(real_parent, name, member, create, hops)
         lower_path, lower_st = lower
         if stat.S_ISLNK(lower_st.st_mode):
-            if hops >= _MAX_SYMLINK_HOPS:
-                raise LayerError(f"layer tar member {member.name!r}: too many levels of symbolic links")
-            link = os.readlink(lower_path)
-            current: str | None = "" if link.startswith("/") else real_parent
-            for part in link.split("/"):
-                assert current is not None
-                current = self._step(current, part, member, create, hops + 1)
-                if current is None:
-                    return None
-            return current
+            return self._follow(os.readlink(lower_path), real_parent, member, create, hops)
         if not stat.S_ISDIR(lower_st.st_mode):
             return super()._step(real_parent, name, member, create, hops)
         path = f"{self.root}/{real}"

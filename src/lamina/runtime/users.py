@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lamina.errors import RuntimeError_
+from lamina.runtime.rootpath import secure_join
 
 __all__ = ["ExecUser", "GroupEntry", "PasswdEntry", "parse_group", "parse_passwd", "read_in_root", "resolve_in_root", "resolve_user"]
 
 _MAX_ID = 2**31 - 1
 _MAX_FILE_BYTES = 64 * 1024 * 1024
-_MAX_SYMLINK_HOPS = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,36 +135,9 @@ def read_in_root(rootfs: Path, relative: str) -> str | None:
 
 
 def resolve_in_root(root: str, relative: str) -> str | None:
-    """The host path of ``relative`` inside ``root``, following symlinks one component at a time
-    with ``root`` as ``/`` (so nothing resolves outside it); None if a component is missing."""
-    pending = [part for part in relative.split("/") if part]
-    pending.reverse()
-    resolved: list[str] = []
-    hops = 0
-    while pending:
-        part = pending.pop()
-        if part == ".":
-            continue
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
-        try:
-            st = os.lstat(candidate)
-        except OSError:
-            return None
-        if stat.S_ISLNK(st.st_mode):
-            hops += 1
-            if hops > _MAX_SYMLINK_HOPS:
-                return None
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            pending.extend(reversed([p for p in target.split("/") if p]))
-            continue
-        resolved.append(part)
-    return os.path.join(root, *resolved)
+    """The host path of ``relative`` inside ``root`` (symlinks followed with ``root`` as ``/``);
+    None if a component is missing."""
+    return secure_join(root, relative)
 
 
 def _numeric(value: str, what: str) -> int | None:

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from lamina.errors import RuntimeError_, UsageError
+from lamina.runtime.rootpath import secure_join
 from lamina.runtime.spec import Mount
 
 __all__ = ["MountRequest", "copy_up", "parse_mount_flag", "parse_tmpfs_flag", "parse_volume_flag",
            "path_in_root", "remove_volumes", "resolve_mounts", "runtime_mounts"]
 
 _VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
-_MAX_SYMLINKS = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,35 +190,7 @@ def remove_volumes(mounts: list[dict[str, Any]], volumes_root: Path, *, anonymou
 def path_in_root(root: Path, path: str) -> Path:
     """``path`` inside ``root`` with every symlink resolved as if ``root`` were ``/``; the
     missing tail is kept as is. Never leaves ``root``."""
-    root_text = os.fspath(root)
-    pending = [part for part in path.split("/") if part and part != "."]
-    pending.reverse()
-    resolved: list[str] = []
-    hops = 0
-    while pending:
-        part = pending.pop()
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root_text, *resolved, part)
-        try:
-            st = os.lstat(candidate)
-        except OSError:
-            resolved.append(part)
-            resolved.extend(reversed(pending))
-            break
-        if stat.S_ISLNK(st.st_mode):
-            hops += 1
-            if hops > _MAX_SYMLINKS:
-                raise RuntimeError_(f"too many levels of symbolic links in {path}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            pending.extend(reversed([p for p in target.split("/") if p and p != "."]))
-            continue
-        resolved.append(part)
-    return Path(root_text, *resolved)
+    return Path(secure_join(os.fspath(root), path, keep_missing_tail=True) or root)
 
 
 def _mount_point(request: MountRequest, target: str, volumes_root: Path) -> dict[str, Any]:

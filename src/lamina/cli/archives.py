@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 
 import click
 
@@ -32,23 +30,10 @@ def import_(ctx, source, reference, changes, message, platform):
 @click.pass_context
 def save(ctx, names, output):
     """Save one or more images to a tar archive (streamed to STDOUT by default)."""
-    if not output and sys.stdout.isatty():
-        raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    from lamina.cli.output import write_archive
+
     with client_from(ctx) as client:
-        if not output:
-            client.save(names, sys.stdout.buffer)
-            return
-        directory = os.path.dirname(os.path.abspath(output))
-        fd, temp = tempfile.mkstemp(dir=directory, prefix=".lamina-save-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                client.save(names, out)
-            os.chmod(temp, 0o644)
-            os.replace(temp, output)
-        except BaseException:
-            if os.path.exists(temp):
-                os.unlink(temp)
-            raise
+        write_archive(output, lambda out: client.save(names, out))
 
 
 @click.command("load")

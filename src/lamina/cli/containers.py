@@ -4,7 +4,6 @@ export, commit, container inspect/prune. Formatting only; the work is in ``Clien
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 
@@ -297,23 +296,10 @@ def exec_(ctx, name, command, detach, interactive, tty, env, user, workdir):
 @click.pass_context
 def export(ctx, name, output):
     """Export a container's filesystem as a tar archive."""
-    from lamina.errors import UsageError
+    from lamina.cli.output import write_archive
 
-    if not output and sys.stdout.isatty():
-        raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
     with client_from(ctx) as client:
-        if output:
-            temporary = f"{output}.lamina-tmp"
-            try:
-                with open(temporary, "wb") as out:
-                    client.export_container(name, out)
-                os.replace(temporary, output)
-            finally:
-                if os.path.exists(temporary):
-                    os.unlink(temporary)
-        else:
-            sys.stdout.flush()
-            client.export_container(name, sys.stdout.buffer)
+        write_archive(output, lambda out: client.export_container(name, out))
 
 
 @click.command("commit")

@@ -133,7 +133,7 @@ def rmi(ctx, names, force, no_prune):
               help="Return JSON for specified type")
 @click.pass_context
 def inspect(ctx, names, format_, type_):
-    """Return low-level information on images."""
+    """Return low-level information on images or containers."""
     with client_from(ctx) as client:
         ok = inspect_documents(lambda name: _inspect_one(client, name, type_), names, format_)
     if not ok:

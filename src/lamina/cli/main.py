@@ -50,7 +50,7 @@ HELP = {
     "image": "Manage images",
     "tag": "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
     "rmi": "Remove one or more images",
-    "inspect": "Return low-level information on images",
+    "inspect": "Return low-level information on images or containers",
     "history": "Show the history of an image",
     "import": "Import the contents from a tarball to create a filesystem image",
     "save": "Save one or more images to a tar archive (streamed to STDOUT by default)",

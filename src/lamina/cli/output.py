@@ -163,3 +163,29 @@ def confirm_or_abort(warning: str) -> bool:
         sys.stderr.write(warning + "\n")
         raise click.Abort()
     return click.confirm(warning + "\nAre you sure you want to continue?", default=False)
+
+
+def write_archive(output: str | None, write) -> None:
+    """Send an archive to ``-o FILE`` (made whole or not at all: temp file, then rename) or to
+    stdout, which must not be a terminal (docker's "cowardly refusing")."""
+    import os
+    import tempfile
+
+    from lamina.errors import UsageError
+
+    if not output:
+        if sys.stdout.isatty():
+            raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+        sys.stdout.flush()
+        write(sys.stdout.buffer)
+        return
+    fd, temp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(output)), prefix=".lamina-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+        os.chmod(temp, 0o644)
+        os.replace(temp, output)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise

@@ -133,6 +133,16 @@ def _in_aufs_meta_dir(parent: str) -> bool:
     return any(part.startswith(_AUFS_META_PREFIX) for part in parent.split("/"))
 
 
+def hidden_name(member: TarMember, leaf: str) -> str | None:
+    """The name a ``.wh.<name>`` whiteout hides; None for aufs bookkeeping entries."""
+    if leaf.startswith(_AUFS_META_PREFIX):
+        return None  # .wh..wh.plnk and friends: aufs metadata, not content
+    hidden = leaf[len(WHITEOUT_PREFIX):]
+    if hidden in ("", ".", ".."):
+        raise LayerError(f"layer tar member {member.name!r}: whiteout without a name to hide")
+    return hidden
+
+
 class _Applier:
     def __init__(self, target: Path, same_owner: bool):
         self.root = os.path.abspath(target)
@@ -305,11 +315,9 @@ class _Applier:
             if real_dir is not None:
                 self._clear_lower_children(real_dir)
             return
-        if leaf.startswith(_AUFS_META_PREFIX):
-            return  # aufs bookkeeping (.wh..wh.plnk etc.), not content
-        hidden = leaf[len(WHITEOUT_PREFIX):]
-        if hidden in ("", ".", ".."):
-            raise LayerError(f"layer tar member {member.name!r}: whiteout without a name to hide")
+        hidden = hidden_name(member, leaf)
+        if hidden is None:
+            return
         real_dir = self._resolve_dir(parent, member, create=False)
         if real_dir is None:
             return

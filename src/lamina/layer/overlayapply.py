@@ -25,14 +25,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lamina.errors import LayerError
-from lamina.layer.apply import OPAQUE_MARKER, WHITEOUT_PREFIX, AppliedLayer, _Applier
+from lamina.layer.apply import OPAQUE_MARKER, AppliedLayer, _Applier, hidden_name
 from lamina.layer.tarread import TarMember, TarReader
 
 __all__ = ["OPAQUE_XATTR", "apply_layer_as_overlay", "lower_entry"]
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
-_AUFS_META_PREFIX = ".wh..wh."
-_MAX_SYMLINK_HOPS = 40
 
 
 def apply_layer_as_overlay(tar_stream: BinaryIO, target: Path, *, lowers: Sequence[Path] = ()) -> AppliedLayer:
@@ -62,11 +60,9 @@ class _OverlayApplier(_Applier):
             path = f"{self.root}/{real_dir}" if real_dir else self.root
             os.setxattr(path, OPAQUE_XATTR, b"y", follow_symlinks=False)
             return
-        if leaf.startswith(_AUFS_META_PREFIX):
-            return  # aufs bookkeeping (.wh..wh.plnk etc.), not content
-        hidden = leaf[len(WHITEOUT_PREFIX):]
-        if hidden in ("", ".", ".."):
-            raise LayerError(f"layer tar member {member.name!r}: whiteout without a name to hide")
+        hidden = hidden_name(member, leaf)
+        if hidden is None:
+            return
         real_dir = self._resolve_dir(parent, member, create=True)
         assert real_dir is not None
         real = f"{real_dir}/{hidden}" if real_dir else hidden

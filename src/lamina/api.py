@@ -388,25 +388,41 @@ class Client:
 
         return check_store(self.store, repair=repair)
 
-    def system_df(self) -> dict[str, Any]:
-        """``docker system df`` for images: count, active, total size, reclaimable."""
-        records = self.store.list_images()
-        total = _store_bytes(self.store)
-        dangling = [r for r in records if not r.tags and not r.repo_digests]
-        shared = {}
-        for record in records:
-            for diff_id in self.store.image_diff_ids(record.id):
-                shared.setdefault(diff_id, set()).add(record.id)
-        reclaimable = 0
-        for record in dangling:
-            for diff_id in self.store.image_diff_ids(record.id):
-                if shared[diff_id] <= {r.id for r in dangling}:
-                    layer = self.store.layer_for(diff_id)
-                    reclaimable += layer.blob_size if layer else 0
-        containers = self._container_usage()
-        active = sum(1 for record in records if self.store.containers_using(record.id))
-        return {"Images": len(records), "Active": active, "Size": total, "Reclaimable": reclaimable,
-                "BuildCache": 0, **containers}
+    def system_df(self):
+        """``docker system df``: a ``lamina.diskusage.DiskUsage`` of images, containers,
+        volumes and build cache."""
+        from lamina.diskusage import disk_usage
+
+        return disk_usage(self.store, self.container_store if self._has_containers() else None)
+
+    def _has_containers(self) -> bool:
+        return bool(self.store.meta.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='containers'"))
+
+    # ----- volumes --------------------------------------------------------------------
+    def _volume_store(self):
+        from lamina.runtime.volumestore import VolumeStore
+
+        containers = self.container_store.list() if self._has_containers() else []
+        return VolumeStore(Path(self.store.root), {c.id: c.document.get("Mounts") or [] for c in containers})
+
+    def volumes(self) -> list:
+        """``docker volume ls``: every volume (``lamina.runtime.volumestore.Volume``), by name."""
+        return self._volume_store().list()
+
+    def inspect_volume(self, name: str) -> dict[str, Any]:
+        return self._volume_store().get(name).document()
+
+    def create_volume(self, name: str | None = None, *, driver: str = "local",
+                      labels: dict[str, str] | None = None, options: dict[str, str] | None = None) -> str:
+        """``docker volume create``: returns the volume's name (random when none is given)."""
+        return self._volume_store().create(name, driver=driver, labels=labels, options=options).name
+
+    def remove_volume(self, name: str, *, force: bool = False) -> None:
+        self._volume_store().remove(name, force=force)
+
+    def prune_volumes(self, *, all: bool = False, labels: Sequence[str] = ()) -> tuple[list[str], int]:
+        """``docker volume prune``: unused anonymous volumes (``all``: named ones too)."""
+        return self._volume_store().prune(all=all, labels=list(labels))
 
     # ----- registries -----------------------------------------------------------------
     def _registry(self, host: str):
@@ -611,27 +627,6 @@ class Client:
         from lamina.runtime import lifecycle
 
         return lifecycle.prune(self.container_store)
-
-    def _container_usage(self) -> dict[str, int]:
-        """``system df``'s Containers row: count, running, bytes written, bytes of stopped ones."""
-        import sqlite3
-
-        try:
-            rows = self.store.meta.query("SELECT id, status FROM containers")
-        except sqlite3.OperationalError:
-            rows = []
-        total = reclaimable = running = 0
-        for container_id, status in rows:
-            from lamina.runtime.lifecycle import tree_size
-
-            size = tree_size(Path(self.store.root) / "containers" / container_id / "upper")
-            total += size
-            if status in ("running", "paused"):
-                running += 1
-            else:
-                reclaimable += size
-        return {"Containers": len(rows), "ContainersActive": running, "ContainersSize": total,
-                "ContainersReclaimable": reclaimable}
 
     def _image_for_run(self, image: str, pull: str, *, announce=None, events=None) -> str:
         """The image ID to run: local, else pulled (``--pull missing|always|never``)."""

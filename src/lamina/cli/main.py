@@ -44,6 +44,7 @@ COMMANDS = {
     "export": "lamina.cli.containers:export",
     "commit": "lamina.cli.containers:commit",
     "container": "lamina.cli.containers:container_group",
+    "volume": "lamina.cli.volumes:volume_group",
 }
 HELP = {
     "images": "List images",
@@ -57,6 +58,7 @@ HELP = {
     "load": "Load an image from a tar archive or STDIN",
     "fsck": "Verify every blob and metadata row of the store",
     "system": "Manage lamina (disk usage)",
+    "volume": "Manage volumes",
     "builder": "Manage the build cache",
     "pull": "Download an image from a registry",
     "push": "Upload an image to a registry",

@@ -7,7 +7,7 @@ import sys
 import click
 
 from lamina.cli.main import client_from
-from lamina.cli.output import human_size, tabulate
+from lamina.cli.output import human_size, print_formatted, tabulate
 
 
 @click.command("fsck")
@@ -27,21 +27,84 @@ def fsck(ctx, repair):
 
 @click.command("df")
 @click.option("-v", "--verbose", is_flag=True, help="Show detailed information on space usage")
+@click.option("--format", "format_", help="Pretty-print images using a Go template")
 @click.pass_context
-def df(ctx, verbose):
+def df(ctx, verbose, format_):
     """Show lamina disk usage."""
     with client_from(ctx) as client:
         usage = client.system_df()
-    size, reclaimable = usage["Size"], usage["Reclaimable"]
-    percent = f" ({reclaimable * 100 // size}%)" if size else ""
-    rows = [["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
-            ["Images", str(usage["Images"]), str(usage["Active"]), human_size(size), human_size(reclaimable) + percent],
-            ["Containers", str(usage["Containers"]), str(usage.get("ContainersActive", 0)),
-             human_size(usage.get("ContainersSize", 0)), _reclaimable(usage.get("ContainersReclaimable", 0),
-                                                                      usage.get("ContainersSize", 0))],
-            ["Local Volumes", "0", "0", "0B", "0B"],
-            ["Build Cache", "0", "0", human_size(usage["BuildCache"]), "0B"]]
-    sys.stdout.write(tabulate(rows))
+        if verbose:
+            _df_verbose(client, usage)
+            return
+    rows = [
+        _DfRow("Images", len(usage.images), sum(1 for i in usage.images if i.containers),
+               usage.layers_size, usage.images_reclaimable),
+        _DfRow("Containers", len(usage.containers), usage.containers_active, usage.containers_size,
+               usage.containers_reclaimable),
+        _DfRow("Local Volumes", len(usage.volumes), sum(1 for v in usage.volumes if v.links),
+               sum(v.size for v in usage.volumes), sum(v.size for v in usage.volumes if not v.links)),
+        _DfRow("Build Cache", len(usage.build_cache), 0, sum(c.size for c in usage.build_cache),
+               sum(c.size for c in usage.build_cache)),
+    ]
+    print_formatted(rows, format_ or "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+                    {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
+                     "Reclaimable": "RECLAIMABLE"})
+
+
+class _DfRow:
+    """One row of ``system df`` with the fields docker's template offers."""
+
+    def __init__(self, kind: str, total: int, active: int, size: int, reclaimable: int):
+        self.Type, self.TotalCount, self.Active = kind, str(total), str(active)
+        self.Size = human_size(size, 4)
+        percent = f" ({reclaimable * 100 // size}%)" if size > 0 else ""
+        self.Reclaimable = human_size(reclaimable, 4) + percent
+
+    def template_fields(self) -> dict:
+        return dict(sorted(self.__dict__.items()))
+
+
+def _df_verbose(client, usage) -> None:
+    """docker's ``system df -v``: one table per kind of thing."""
+    import time
+
+    from lamina.cli.output import human_duration
+
+    now = time.time()
+
+    def ago(timestamp: float) -> str:
+        return human_duration(max(0.0, now - timestamp)) + " ago"
+
+    out = sys.stdout
+    out.write("Images space usage:\n\n")
+    rows = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"]]
+    for image in sorted(usage.images, key=lambda i: -i.created_ts):
+        rows.append([image.repository, image.tag, image.id.removeprefix("sha256:")[:12], ago(image.created_ts),
+                     human_size(image.size, 4), human_size(image.shared_size, 4), human_size(image.unique_size, 4),
+                     str(image.containers)])
+    out.write(tabulate(rows) + "\n")
+    out.write("Containers space usage:\n\n")
+    rows = [["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"]]
+    if usage.containers:
+        from lamina.cli.containers import _image_labels, _PsRow
+
+        labels = _image_labels(client, usage.containers)
+        for container in usage.containers:
+            row = _PsRow(container, False, labels[container.id])
+            volumes = sum(1 for m in container.document.get("Mounts") or [] if m.get("Type") == "volume")
+            rows.append([row.ID, row.Image, row.Command, str(volumes),
+                         human_size(usage.container_sizes.get(container.id, 0), 4), row.RunningFor, row.Status,
+                         row.Names])
+    out.write(tabulate(rows) + "\n")
+    out.write("Local Volumes space usage:\n\n")
+    rows = [["VOLUME NAME", "LINKS", "SIZE"]]
+    rows += [[v.name, str(v.links), human_size(v.size, 4)] for v in usage.volumes]
+    out.write(tabulate(rows) + "\n")
+    out.write(f"Build cache usage: {human_size(sum(c.size for c in usage.build_cache), 4)}\n\n")
+    rows = [["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"]]
+    rows += [[c.id[:12], c.kind, human_size(c.size, 4), ago(c.created_ts), ago(c.last_used_ts), "0", "false"]
+             for c in usage.build_cache]
+    out.write(tabulate(rows))
 
 
 @click.group("system")
@@ -50,10 +113,6 @@ def system_group():
 
 
 system_group.add_command(df, "df")
-
-
-def _reclaimable(amount: int, total: int) -> str:
-    return human_size(amount) + (f" ({amount * 100 // total}%)" if total else "")
 
 
 @click.group("builder")

@@ -129,7 +129,7 @@ def execute_run(request: RunRequest) -> RunResult:
             error.exit_code = result.exit_code
             error.output_tail = tail.text()  # type: ignore[attr-defined]
             raise error
-        layer = commit_upper(request.store, result.upper_dir, result.lowers)
+        layer = commit_upper(request.store, result.upper_dir, result.lowers, snapshot_below=request.state.diff_ids)
     state = request.state
     if layer is not None:
         state = dataclasses.replace(state, diff_ids=(*state.diff_ids, layer.diff_id))

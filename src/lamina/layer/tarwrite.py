@@ -114,10 +114,11 @@ def _sorted_names(path: bytes) -> list[bytes]:
         return []
 
 
-def read_xattrs(path: bytes, *, include_overlay: bool = False) -> dict[str, bytes]:
+def read_xattrs(path: bytes, *, include_overlay: bool = False, left_out: list[str] | None = None) -> dict[str, bytes]:
     """The xattrs of ``path`` (not following symlinks) that belong in an image layer.
 
-    ``include_overlay`` also returns overlayfs' own markers, for callers that interpret them.
+    ``include_overlay`` also returns overlayfs' own markers, for callers that interpret them;
+    ``left_out`` collects the names of the others that are not returned (host-specific ones).
     """
     try:
         names = os.listxattr(path, follow_symlinks=False)
@@ -130,6 +131,8 @@ def read_xattrs(path: bytes, *, include_overlay: bool = False) -> dict[str, byte
         if name.startswith(_EXCLUDED_XATTR_PREFIXES) and not (
             include_overlay and name.startswith(_OVERLAY_XATTR_PREFIXES)
         ):
+            if left_out is not None:
+                left_out.append(name)
             continue
         try:
             xattrs[name] = os.getxattr(path, name, follow_symlinks=False)

@@ -31,8 +31,9 @@ from pathlib import Path
 
 from lamina.errors import RuntimeError_
 from lamina.layer.overlayapply import is_opaque, lower_entry
-from lamina.layer.overlaydiff import write_overlay_diff
+from lamina.layer.overlaydiff import SnapshotFixups, upper_to_snapshot, write_overlay_diff
 from lamina.oci import mediatypes as mt
+from lamina.oci.identity import chain_id
 from lamina.runtime.mounts import OverlayDirs, mount_overlay, remove_container_dir, unmount
 from lamina.runtime.network import NETWORK_MODES, container_hostname, write_etc_files
 from lamina.runtime.runc import Runc
@@ -141,22 +142,40 @@ def run_in_snapshot(
     return result
 
 
-def commit_upper(store: Store, upper: Path, lowers: Sequence[Path], *, keep_empty: bool = False) -> LayerRecord | None:
+def commit_upper(store: Store, upper: Path, lowers: Sequence[Path], *, keep_empty: bool = False,
+                 snapshot_below: Sequence[str] | None = None) -> LayerRecord | None:
     """Store the changes in ``upper`` as an uncompressed layer blob (diffID = digest).
 
     Returns None when nothing changed (the classic builder then records ``empty_layer``), unless
     ``keep_empty``: then the empty tar is a layer too, as BuildKit makes one for every RUN. The
-    record is added to the store's layer table.
+    record is added to the store's layer table. ``snapshot_below`` (the diffIDs under the new
+    layer) hands the upper dir over as the new layer's snapshot, so the next step need not
+    unpack it; only for an upper dir nothing uses any more (a finished RUN step).
     """
+    fixups = SnapshotFixups() if snapshot_below is not None else None
     with store.content.writer() as writer:
-        write_overlay_diff(upper, writer, lowers=lowers)
+        write_overlay_diff(upper, writer, lowers=lowers, fixups=fixups)
         if writer.hasher.size == _EMPTY_TAR_SIZE and not keep_empty:
             return None  # the writer's exit discards the temp file
         digest, size = writer.commit("layer")
     record = LayerRecord(diff_id=digest, blob_digest=digest, media_type=mt.DOCKER_LAYER, blob_size=size,
                          diff_size=size)
     store.add_layer_record(record)
+    if fixups is not None and fixups.adoptable:
+        _adopt_upper(store, upper, fixups, chain_id([*snapshot_below, digest]))
     return record
+
+
+def _adopt_upper(store: Store, upper: Path, fixups: SnapshotFixups, chain: str) -> None:
+    """Make ``upper`` the snapshot of ``chain``; on any failure the layer is simply unpacked later."""
+    snapshots = Snapshots(store)
+    if snapshots.path(chain).is_dir():
+        return
+    try:
+        upper_to_snapshot(upper, fixups)
+        snapshots.adopt(chain, upper)
+    except OSError:
+        pass  # the upper dir goes with its container dir
 
 
 def cleanup_stale(store_root: Path, runc: Runc | None = None, *, once: bool = False) -> int:

@@ -4,7 +4,9 @@
 (whiteouts kept as overlayfs whiteouts: char device 0/0 and the opaque xattr), so a stack of
 them is a set of overlayfs lower dirs. They are derived data: deleted freely, rebuilt from
 the content store when missing. A half-made snapshot is never visible: it is unpacked into a
-temp dir and renamed into place.
+temp dir and renamed into place. A RUN step's upper dir, once made into exactly that tree
+(``lamina.layer.overlaydiff.upper_to_snapshot``), is moved in by :meth:`Snapshots.adopt`
+instead of unpacking the layer it was just written to.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from lamina.layer.compression import decompressing_reader
 from lamina.layer.overlayapply import apply_layer_as_overlay
 from lamina.oci import mediatypes as mt
 from lamina.oci.identity import chain_ids
+
+SNAPSHOT_ROOT_MODE = 0o755  # the mode of every snapshot's root dir (unpacked or adopted)
 
 
 class Snapshots:
@@ -54,6 +58,7 @@ class Snapshots:
         staging = Path(tempfile.mkdtemp(prefix="unpack-", dir=self.root))
         try:
             (staging / "fs").mkdir()
+            os.chmod(staging / "fs", SNAPSHOT_ROOT_MODE)
             with self.store.content.open(layer.blob_digest) as blob:
                 stream = decompressing_reader(blob, mt.layer_compression(layer.media_type))
                 apply_layer_as_overlay(stream, staging / "fs", lowers=lowers)
@@ -67,6 +72,27 @@ class Snapshots:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
         return target
+
+    def adopt(self, chain_id: str, tree: Path) -> bool:
+        """Move ``tree`` (in snapshot form, on the store's file system) in as ``chain_id``'s snapshot.
+
+        ``tree`` is first moved into a holder dir next to it (so a crash leaves it where its
+        owner cleans up), then the holder is renamed into place in one step. False when the
+        snapshot exists already or the rename is impossible (another file system): ``tree``
+        then stays where its owner removes it, and the snapshot is unpacked when needed.
+        """
+        target = self.path(chain_id)
+        if target.is_dir():
+            return False
+        holder = tree.parent / f".snapshot-{chain_id.split(':', 1)[1]}"
+        holder.mkdir()
+        os.rename(tree, holder / "fs")
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(holder, target.parent)
+        except OSError:  # another process made it first, or another file system
+            return False
+        return True
 
     def remove_unused(self, live_chain_ids: set[str]) -> None:
         if not self.root.exists():

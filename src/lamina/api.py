@@ -398,6 +398,30 @@ class Client:
     def _has_containers(self) -> bool:
         return bool(self.store.meta.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='containers'"))
 
+    def info(self) -> dict[str, Any]:
+        """``docker info``: counts, storage, runtime, kernel and registry settings (docker's keys)."""
+        from lamina.registry.config import RegistryConfig
+        from lamina.sysinfo import host_info
+
+        states = [c.status for c in self.container_store.list()] if self._has_containers() else []
+        return host_info(self.store, states, RegistryConfig.load())
+
+    def version(self) -> dict[str, Any]:
+        """``docker version``: lamina's version and the runtime it drives."""
+        from lamina.sysinfo import version_document
+
+        return version_document()
+
+    def prune_system(self, *, all: bool = False, volumes: bool = False) -> dict[str, Any]:
+        """``docker system prune``: stopped containers, then unused images (dangling ones unless
+        ``all``), the build cache, and with ``volumes`` unused anonymous volumes."""
+        containers, container_bytes = self.prune_containers() if self._has_containers() else ([], 0)
+        images = self.prune_images(all=all)
+        cache = self.prune_build_cache(all=all)
+        removed_volumes, volume_bytes = self.prune_volumes() if volumes else ([], 0)
+        return {"containers": containers, "images": images, "build_cache": cache, "volumes": removed_volumes,
+                "space_reclaimed": container_bytes + images.space_reclaimed + cache.space_reclaimed + volume_bytes}
+
     # ----- volumes --------------------------------------------------------------------
     def _volume_store(self):
         from lamina.runtime.volumestore import VolumeStore
@@ -527,12 +551,13 @@ class Client:
 
     def create_container(self, image: str, options, *, announce=None, events=None) -> str:
         """``docker create``: pulls the image per ``options.pull``; returns the container ID."""
-        from lamina.oci.models import decode_json
+        import json
+
         from lamina.runtime import lifecycle
         from lamina.runtime.slirp import find_slirp4netns
 
         image_id = self._image_for_run(image, options.pull, announce=announce, events=events)
-        image_config = (decode_json(self.store.config_bytes(image_id)).get("config") or {})
+        image_config = (json.loads(self.store.config_bytes(image_id)).get("config") or {})
         default_network = "private" if find_slirp4netns() else "none"
         container = lifecycle.create(self.container_store, image, image_id, image_config, options,
                                      default_network=default_network)

@@ -123,3 +123,25 @@ def test_volume_listing_matches_docker(ctr, oracle):
     finally:
         for tool in (ctr, oracle):
             tool.run("volume", "rm", "cmp-vol", check=False)
+
+
+def test_system_prune_removes_stopped_containers_dangling_images_and_with_volumes_anonymous_ones(ctr):
+    stopped = ctr.out("create", "--name", "prune-me", "cfgimage").strip()  # has an anonymous /data volume
+    anonymous = json.loads(ctr.out("inspect", stopped))[0]["Mounts"][0]["Name"]
+    ctr.run("rm", stopped)  # without -v: the anonymous volume stays, unused
+    stopped = ctr.out("create", "busybox", "true").strip()
+    running = ctr.out("run", "-d", "busybox", "sleep", "30").strip()
+    dangling = ctr.out("import", "-c", "ENV UNUSED=1", "-", input=ctr.run("export", stopped).stdout).strip()
+    ctr.out("volume", "create", "named-stays")
+    refused = ctr.run("system", "prune", check=False)  # no terminal, no -f: refuses and removes nothing
+    assert refused.returncode != 0 and b"WARNING! This will remove:" in refused.stderr
+    assert stopped in ctr.ids()
+    out = ctr.out("system", "prune", "-f", "--volumes")
+    assert out.startswith("Deleted Containers:\n") and stopped in out and running not in out
+    assert f"Deleted Volumes:\n{anonymous}\n" in out and "named-stays" not in out
+    assert f"deleted: {dangling}" in out and re.search(r"Total reclaimed space: \S+\n$", out)
+    assert ctr.ids() == [running] or running in ctr.ids() and stopped not in ctr.ids()
+    assert ctr.fails("image", "inspect", dangling)
+    assert "busybox" in ctr.out("images", "--format", "{{.Repository}}")  # in use by a running container
+    ctr.run("rm", "-f", running)
+    ctr.out("volume", "rm", "named-stays")

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from lamina.cli.main import client_from
+from lamina.cli.main import LazyGroup, client_from
 from lamina.cli.output import (
     TemplateRow,
     confirm_or_abort,
@@ -217,7 +217,9 @@ def prune(ctx, all_, force, filters):
     sys.stdout.write(f"Total reclaimed space: {human_size(report.space_reclaimed)}\n")
 
 
-@click.group("image")
+@click.group("image", cls=LazyGroup, lazy={
+    "build": "lamina.cli.build:build", "pull": "lamina.cli.registry:pull", "push": "lamina.cli.registry:push",
+    "save": "lamina.cli.archives:save", "load": "lamina.cli.archives:load", "import": "lamina.cli.archives:import_"})
 def image_group():
     """Manage images."""
 
@@ -231,13 +233,3 @@ image_group.add_command(inspect, "inspect")
 image_group.add_command(history, "history")
 image_group.add_command(prune, "prune")
 
-
-def _lazy_archive_commands() -> None:
-    from lamina.cli import archives
-
-    image_group.add_command(archives.save, "save")
-    image_group.add_command(archives.load, "load")
-    image_group.add_command(archives.import_, "import")
-
-
-_lazy_archive_commands()

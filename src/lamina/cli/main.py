@@ -45,6 +45,8 @@ COMMANDS = {
     "commit": "lamina.cli.containers:commit",
     "container": "lamina.cli.containers:container_group",
     "volume": "lamina.cli.volumes:volume_group",
+    "info": "lamina.cli.system:info",
+    "version": "lamina.cli.system:version",
 }
 HELP = {
     "images": "List images",
@@ -57,8 +59,10 @@ HELP = {
     "save": "Save one or more images to a tar archive (streamed to STDOUT by default)",
     "load": "Load an image from a tar archive or STDIN",
     "fsck": "Verify every blob and metadata row of the store",
-    "system": "Manage lamina (disk usage)",
+    "system": "Manage lamina (disk usage, prune, info)",
     "volume": "Manage volumes",
+    "info": "Display system-wide information",
+    "version": "Show the lamina version information",
     "builder": "Manage the build cache",
     "pull": "Download an image from a registry",
     "push": "Upload an image to a registry",
@@ -100,7 +104,10 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, HELP.get(name, "")) for name in self.list_commands(ctx)]
+        rows = []
+        for name in self.list_commands(ctx):
+            command = None if name in self.lazy else super().get_command(ctx, name)
+            rows.append((name, command.get_short_help_str(60) if command else HELP.get(name, "")))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

@@ -7,7 +7,7 @@ import sys
 import click
 
 from lamina.cli.main import client_from
-from lamina.cli.output import human_size, print_formatted, tabulate
+from lamina.cli.output import bytes_size, human_size, print_formatted, tabulate
 
 
 @click.command("fsck")
@@ -107,12 +107,117 @@ def _df_verbose(client, usage) -> None:
     out.write(tabulate(rows))
 
 
+@click.command("prune")
+@click.option("-a", "--all", "all_", is_flag=True, help="Remove all unused images not just dangling ones")
+@click.option("--volumes", is_flag=True, help="Prune anonymous volumes")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.pass_context
+def system_prune(ctx, all_, volumes, force):
+    """Remove unused data: stopped containers, unused images, build cache (and volumes)."""
+    from lamina.cli.output import confirm_or_abort
+
+    items = ["all stopped containers"]
+    if volumes:
+        items.append("all anonymous volumes not used by at least one container")
+    items.append("all images without at least one container associated to them" if all_ else "all dangling images")
+    items.append("all build cache" if all_ else "all dangling build cache")
+    warning = "WARNING! This will remove:\n" + "".join(f"  - {item}\n" for item in items)
+    if not force and not confirm_or_abort(warning):
+        return
+    with client_from(ctx) as client:
+        result = client.prune_system(all=all_, volumes=volumes)
+    out = sys.stdout
+    if result["containers"]:
+        out.write("Deleted Containers:\n" + "".join(f"{c}\n" for c in result["containers"]) + "\n")
+    if result["volumes"]:
+        out.write("Deleted Volumes:\n" + "".join(f"{v}\n" for v in result["volumes"]) + "\n")
+    images = result["images"]
+    if images.untagged or images.deleted:
+        out.write("Deleted Images:\n" + "".join(f"untagged: {n}\n" for n in images.untagged)
+                  + "".join(f"deleted: {d}\n" for d in images.deleted) + "\n")
+    if result["build_cache"].deleted:
+        out.write("Deleted build cache objects:\n" + "".join(f"{i}\n" for i in result["build_cache"].deleted) + "\n")
+    out.write(f"Total reclaimed space: {human_size(result['space_reclaimed'])}\n")
+
+
+@click.command("info")
+@click.option("-f", "--format", "format_", help="Format the output using the given Go template")
+@click.pass_context
+def info(ctx, format_):
+    """Display system-wide information."""
+    with client_from(ctx) as client:
+        document = client.info()
+    if format_:
+        from lamina.cli.gotemplate import render
+
+        sys.stdout.write(render(format_.replace("\\n", "\n").replace("\\t", "\t"), document) + "\n")
+        return
+    lines = [
+        f"Containers: {document['Containers']}",
+        f" Running: {document['ContainersRunning']}",
+        f" Paused: {document['ContainersPaused']}",
+        f" Stopped: {document['ContainersStopped']}",
+        f"Images: {document['Images']}",
+        f"Lamina Version: {document['ServerVersion']}",
+        f"Storage Driver: {document['Driver']}",
+        *(f" {key}: {value}" for key, value in document["DriverStatus"]),
+        f"Cgroup Driver: {document['CgroupDriver']}",
+        f"Cgroup Version: {document['CgroupVersion']}",
+        f"Default Runtime: {document['DefaultRuntime']}",
+        "Security Options:", *(f" {option.split(',')[0].removeprefix('name=')}" for option in document["SecurityOptions"]),
+        f"Kernel Version: {document['KernelVersion']}",
+        f"Operating System: {document['OperatingSystem']}",
+        f"OSType: {document['OSType']}",
+        f"Architecture: {document['Architecture']}",
+        f"CPUs: {document['NCPU']}",
+        f"Total Memory: {bytes_size(document['MemTotal'])}",
+        f"Name: {document['Name']}",
+        f"Lamina Root Dir: {document['DockerRootDir']}",
+        f"Lamina Config: {document['LaminaConfig'] or '(defaults)'}",
+        f"Python Version: {document['PythonVersion']}",
+        "Insecure Registries:", *(f" {entry}" for entry in (document["RegistryConfig"]["InsecureRegistries"]
+                                                            + document["RegistryConfig"]["InsecureRegistryCIDRs"])),
+    ]
+    mirrors = document["RegistryConfig"]["Mirrors"]
+    if mirrors:
+        lines += ["Registry Mirrors:", *(f" {mirror}" for mirror in mirrors)]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+@click.command("version")
+@click.option("-f", "--format", "format_", help="Format the output using the given Go template")
+@click.pass_context
+def version(ctx, format_):
+    """Show lamina's version and the runtime it drives."""
+    with client_from(ctx) as client:
+        document = client.version()
+    if format_:
+        from lamina.cli.gotemplate import render
+
+        sys.stdout.write(render(format_, document) + "\n")
+        return
+    own, runtime = document["Client"], document["Runtime"]
+    lines = ["Client: lamina",
+             f" Version:           {own['Version']}",
+             f" Python version:    {own['PythonVersion']}",
+             f" OS/Arch:           {own['Os']}/{own['Arch']}",
+             "",
+             "Runtime:",
+             " runc:",
+             f"  Version:          {runtime['Version'] or 'not found'}",
+             " slirp4netns:",
+             f"  Version:          {runtime['Slirp4netns'] or 'not found'}"]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
 @click.group("system")
 def system_group():
     """Manage lamina."""
 
 
 system_group.add_command(df, "df")
+system_group.add_command(system_prune, "prune")
+system_group.add_command(info, "info")
 
 
 @click.group("builder")

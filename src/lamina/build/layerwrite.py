@@ -14,6 +14,7 @@ import stat
 from collections.abc import Iterable
 
 from lamina.errors import LayerError
+from lamina.layer.sink import ThreadedSink
 from lamina.layer.tarwrite import encode_header, read_xattrs
 from lamina.store.content import BlobWriter
 
@@ -26,7 +27,7 @@ _TYPES = {stat.S_IFDIR: b"5", stat.S_IFLNK: b"2", stat.S_IFCHR: b"3", stat.S_IFB
 class LayerStream:
     """Writes tar members to ``blob``; ``digests`` maps each copied host file to its sha256 (hex)."""
 
-    def __init__(self, blob: BlobWriter):
+    def __init__(self, blob: BlobWriter | ThreadedSink):
         self.blob = blob
         self.digests: dict[str, str] = {}
         self._buffer = bytearray()
@@ -112,8 +113,9 @@ class LayerStream:
 
 def stream_entries(blob: BlobWriter, entries: Iterable[tuple[str, str | None, os.stat_result, bool]]) -> dict[str, str]:
     """Write ``(name, host, info, keep_xattrs)`` members and the end of the archive; returns the digests."""
-    stream = LayerStream(blob)
-    for name, host, info, keep_xattrs in entries:
-        stream.add(name, host, info, keep_xattrs=keep_xattrs)
-    stream.close()
+    with ThreadedSink(blob) as sink:  # the blob's sha256 and write overlap reading the files
+        stream = LayerStream(sink)
+        for name, host, info, keep_xattrs in entries:
+            stream.add(name, host, info, keep_xattrs=keep_xattrs)
+        stream.close()
     return stream.digests

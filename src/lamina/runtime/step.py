@@ -32,6 +32,7 @@ from pathlib import Path
 from lamina.errors import RuntimeError_
 from lamina.layer.overlayapply import is_opaque, lower_entry
 from lamina.layer.overlaydiff import SnapshotFixups, upper_to_snapshot, write_overlay_diff
+from lamina.layer.sink import ThreadedSink
 from lamina.oci import mediatypes as mt
 from lamina.oci.identity import chain_id
 from lamina.runtime.mounts import OverlayDirs, mount_overlay, remove_container_dir, unmount
@@ -154,7 +155,8 @@ def commit_upper(store: Store, upper: Path, lowers: Sequence[Path], *, keep_empt
     """
     fixups = SnapshotFixups() if snapshot_below is not None else None
     with store.content.writer() as writer:
-        write_overlay_diff(upper, writer, lowers=lowers, fixups=fixups)
+        with ThreadedSink(writer) as sink:  # hashing and storing overlap the walk
+            write_overlay_diff(upper, sink, lowers=lowers, fixups=fixups)
         if writer.hasher.size == _EMPTY_TAR_SIZE and not keep_empty:
             return None  # the writer's exit discards the temp file
         digest, size = writer.commit("layer")

@@ -81,7 +81,11 @@ def ingest_chunks(
 
 
 class _DiffHasher:
-    """Decompresses pushed chunks and hashes the result."""
+    """Decompresses pushed chunks and hashes the result.
+
+    ``feed`` does both; a caller that wants them on separate threads calls ``inflate`` on one
+    and ``hasher.update`` on the other, in order.
+    """
 
     def __init__(self, compression: str):
         self.hasher = Hasher()
@@ -99,20 +103,29 @@ class _DiffHasher:
             self._zstd = zstandard.ZstdDecompressor().decompressobj()
 
     def feed(self, chunk: bytes) -> None:
+        for piece in self.inflate(chunk):
+            self.hasher.update(piece)
+
+    def inflate(self, chunk: bytes) -> list[bytes]:
+        """The uncompressed bytes of the next compressed chunk (possibly none)."""
         if self.compression != "gzip":
-            self.hasher.update(self._zstd.decompress(chunk))
-            return
+            try:
+                return [self._zstd.decompress(chunk)]
+            except Exception as exc:  # zstandard.ZstdError
+                raise ArchiveError(f"corrupt zstd layer: {exc}") from None
+        pieces: list[bytes] = []
         data = chunk
         while data:
             if self._gzip.eof:  # a new member of a concatenated stream, or trailing padding
                 if not data.strip(b"\0"):
-                    return
+                    break
                 self._gzip = self._zlib.decompressobj(31)
             try:
-                self.hasher.update(self._gzip.decompress(data))
+                pieces.append(self._gzip.decompress(data))
             except Exception as exc:
                 raise ArchiveError(f"corrupt gzip layer: {exc}") from None
             data = self._gzip.unused_data if self._gzip.eof else b""
+        return pieces
 
     def finish(self) -> tuple[str, int]:
         if self.compression == "gzip" and not self._gzip.eof:

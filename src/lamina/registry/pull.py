@@ -7,12 +7,14 @@ diffIDs, which must match the image config. Nothing is recorded until all of it 
 
 from __future__ import annotations
 
+import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from lamina.archive.ingest import _DiffHasher
-from lamina.errors import DigestMismatchError, ManifestError
+from lamina.errors import ArchiveError, DigestMismatchError, ManifestError
 from lamina.oci import mediatypes as mt
 from lamina.oci.models import Descriptor, parse_config, parse_index, parse_manifest
 from lamina.oci.platform import Platform, host_platform
@@ -105,66 +107,95 @@ def _fetch_small(store: Store, client: RegistryClient, repository: str, descript
     return store.content.read(descriptor.digest)
 
 
-class _LayerSink:
-    """Receives a layer's bytes: into the blob writer, and decompressed into the diffID hasher.
+class _Stage:
+    """One step of a pipeline on a thread of its own, fed through a bounded queue.
 
-    Decompressing and hashing run on a thread of their own, fed through a bounded queue, so the
-    download (socket, sha256 of the compressed bytes, file write) and the inflate overlap on
-    two cores; both release the GIL for large chunks.
+    The thread releases the GIL inside its work (inflate, sha256), so stages overlap on
+    separate cores. An error inside ``work`` is kept (the rest of the items are then skipped)
+    and raised by ``finish``: a download runs to its end first, so a tampered blob is reported
+    as a digest mismatch rather than as whatever its bytes did to the inflater.
     """
 
     _DONE = None
 
+    def __init__(self, work: Callable[[bytes], object], name: str, maxsize: int = 32):
+        self._work = work
+        self.error: BaseException | None = None
+        self._queue: queue.Queue = queue.Queue(maxsize=maxsize)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def put(self, item: bytes) -> None:
+        self._queue.put(item)
+
+    def finish(self) -> None:
+        """Wait until every item went through; raise what the work raised."""
+        self._queue.put(self._DONE)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def abandon(self) -> None:
+        """Stop the thread without doing the remaining work (after a failed download)."""
+        if not self._thread.is_alive():
+            return
+        self.error = self.error or RuntimeError("download abandoned")
+        while self._thread.is_alive():
+            try:
+                self._queue.put(self._DONE, timeout=0.1)
+            except queue.Full:
+                pass
+            self._thread.join(0.1)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not self._DONE:
+            if self.error is None:
+                try:
+                    self._work(item)
+                except BaseException as exc:  # reported to the feeding thread
+                    self.error = exc
+
+
+class _LayerSink:
+    """Receives a layer's bytes: into the blob writer, and decompressed into the diffID hasher.
+
+    Three threads share the work so that it costs about the slowest step, not the sum: the
+    downloading thread (socket, sha256 of the compressed bytes, file write), an inflating
+    thread and a thread hashing the inflated bytes. Each step runs without the GIL for large
+    chunks, so on two or more cores the pull is bound by the inflate alone.
+    """
+
     def __init__(self, writer, compression: str):
         self.writer = writer
         self.diff = _DiffHasher(compression) if compression in ("gzip", "zstd") else None
-        self._error: BaseException | None = None
         if self.diff is not None:
-            import queue
-
-            self._queue: queue.Queue = queue.Queue(maxsize=16)
-            self._thread = threading.Thread(target=self._inflate, daemon=True)
-            self._thread.start()
+            self._hash = _Stage(self.diff.hasher.update, "diffid-hash")
+            self._inflate = _Stage(self._inflate_one, "inflate")
 
     def write(self, data) -> int:
         self.writer.write(data)
         if self.diff is not None:
-            if self._error is not None:
-                raise self._error
-            self._queue.put(bytes(data))
+            self._inflate.put(data)
         return len(data)
 
     def finish(self) -> tuple[str, int]:
         """(diffID, uncompressed size) once every byte went through; raises what inflating raised."""
         if self.diff is None:
             raise ValueError("not a compressed layer")
-        self._queue.put(self._DONE)
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
+        self._inflate.finish()
+        self._hash.finish()
         return self.diff.finish()
 
     def close(self) -> None:
-        """Stop the inflating thread after a failed download."""
-        if self.diff is not None and self._thread.is_alive():
-            self._error = self._error or RuntimeError("download abandoned")
-            while self._thread.is_alive():
-                try:
-                    self._queue.put(self._DONE, timeout=0.1)
-                except Exception:
-                    pass
-                self._thread.join(0.1)
+        """Stop the threads after a failed download (upstream first: it feeds the other)."""
+        if self.diff is not None:
+            self._inflate.abandon()
+            self._hash.abandon()
 
-    def _inflate(self) -> None:
-        while True:
-            chunk = self._queue.get()
-            if chunk is self._DONE:
-                return
-            if self._error is None:
-                try:
-                    self.diff.feed(chunk)
-                except BaseException as exc:  # reported to the downloading thread
-                    self._error = exc
+    def _inflate_one(self, chunk: bytes) -> None:
+        for piece in self.diff.inflate(chunk):
+            if piece:
+                self._hash.put(piece)
 
 
 def _fetch_layers(store: Store, client: RegistryClient, repository: str, descriptors: list[Descriptor],
@@ -203,6 +234,8 @@ def _fetch_layers(store: Store, client: RegistryClient, repository: str, descrip
                                   progress=progress)
                 events(TransferEvent(name, "Verifying Checksum"))
                 actual_diff, diff_size = sink.finish() if sink.diff else (descriptor.digest, descriptor.size)
+            except ArchiveError as exc:  # the blob matched its digest, but it is not valid gzip/zstd
+                raise ArchiveError(f"layer {descriptor.digest}: {exc}") from None
             finally:
                 sink.close()
             if actual_diff != diff_id:

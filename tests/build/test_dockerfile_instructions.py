@@ -286,9 +286,10 @@ class TestStages:
             parse_stages(text)
         assert str(excinfo.value) == message
 
-    def test_duplicate_stage_names_warn(self):
-        dockerfile = parse_stages("FROM a AS x\nFROM b AS X\n")
-        assert any("Duplicate stage name 'x'" in warning for warning in dockerfile.warnings)
+    def test_duplicate_stage_names_fail_as_in_the_classic_builder(self):
+        with pytest.raises(DockerfileError) as excinfo:
+            parse_stages("FROM a AS x\nFROM b AS X\n")
+        assert str(excinfo.value) == "Dockerfile:2: same stage name already used"
 
 
 class TestExpansion:

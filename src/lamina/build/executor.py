@@ -238,8 +238,11 @@ class _Build:
             if plan.base_stage is not None:
                 pending.append(plan.base_stage)
             for instruction in plan.stage.instructions:
-                if isinstance(instruction, Copy) and instruction.from_:
-                    earlier = self._earlier_stage(self.stages, index, instruction.from_, by_index=True)
+                sources = [instruction.from_] if isinstance(instruction, Copy) and instruction.from_ else []
+                if isinstance(instruction, Run):  # RUN --mount=...,from=<stage> needs that stage too
+                    sources += [mount.from_ for mount in instruction.mounts if mount.from_]
+                for source in sources:
+                    earlier = self._earlier_stage(self.stages, index, source, by_index=True)
                     if earlier is not None:
                         pending.append(earlier)
         return sorted(needed)

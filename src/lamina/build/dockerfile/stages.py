@@ -58,7 +58,8 @@ def parse_stages(source: str | bytes, filename: str = "Dockerfile") -> Dockerfil
         instruction = from_node(node, filename)
         if isinstance(instruction, From):
             if instruction.name and any(stage.name == instruction.name for stage in stages):
-                warnings.append(f"Duplicate stage name {instruction.name!r}, stage names should be unique")
+                # docker's classic builder refuses it (BuildKit only lints): a name must find one stage
+                raise DockerfileError("same stage name already used", filename=filename, line=node.start_line)
             stages.append(
                 Stage(
                     name=instruction.name,

@@ -1,0 +1,553 @@
+"""The compat cases: Dockerfiles built by docker and by lamina, one table entry each.
+
+Written for lamina from the Dockerfile reference; each groups many checks into one build so the
+whole table stays quick. The base image ``cx-base/busybox:1`` (see ``harness.make_base``) has
+users root, app (1000:1000), svc (1001:50, group staff), nobody; ``/data`` owned by app with a
+file ``old``; ``/linkdir`` -> ``/data``; ``CMD ["sh"]``.
+"""
+
+from __future__ import annotations
+
+from tests.compat.harness import Case, Dir, File, Link, tar_of
+
+B = "cx-base/busybox:1"
+
+CASES: list[Case] = [
+    Case(
+        "arg-env-expansion",
+        f"""ARG BASE={B}
+ARG GLOBAL=g
+FROM ${{BASE}} AS first
+ARG A=alpha
+ARG B
+ARG C=
+ARG GLOBAL
+ARG FROMCLI
+ENV E1=${{A:-x}} E2=${{B:-dflt}} E3=${{A:+set}} E4=${{B:+set}} E5="${{C:-empty}}" E6=\\$A E7='$A' E8="q $A q"
+ENV E9=${{UNDEF}}end E10=$A$A E11=${{A}}_${{GLOBAL}} E12=${{FROMCLI}}
+ENV SAME=1 SAMEREF=$SAME
+ENV SAME=2 SAMEREF2=$SAME
+LABEL l1="$A" "l 2"=two l3=${{B:-b}} l4='$A' l5=a\\ b
+RUN echo "A=$A B=$B C=$C G=$GLOBAL F=$FROMCLI U=$UNUSED" > /args.txt
+RUN env | grep -v -e HOSTNAME -e PWD -e SHLVL | sort > /env.txt
+""",
+        args=("--build-arg", "FROMCLI=cli value", "--build-arg", "A=override"),
+        runs=(("cat", "/args.txt", "/env.txt"),),
+    ),
+    Case(
+        "env-forms",
+        f"""FROM {B}
+ENV LEGACY the rest   of   line
+ENV  ONE=1   TWO="two words"  THREE=three\\ escaped
+ENV MULTI=a \\
+    CONT=b
+ENV PATH=/opt/bin:$PATH
+ENV EMPTY=
+ENV QUOTE="it's" DQ='say "hi"'
+ENV TAB="a	b"
+ENV ONE=uno
+RUN echo "$LEGACY|$ONE|$TWO|$THREE|$CONT|$EMPTY|$QUOTE|$DQ" > /out
+""",
+        runs=(("cat", "/out"),),
+    ),
+    Case(
+        "copy-paths",
+        f"""FROM {B}
+COPY f1 /new/
+COPY f1 /newfile
+COPY dir /dircopy
+COPY dir/ /dircopy2/
+COPY dir /dircopy3/
+COPY f* /glob/
+COPY dir/*.txt /txts/
+COPY dir/s?b /qm
+COPY [ "sp ace", "/with space/" ]
+COPY f1 f2 /multi/
+COPY dir/sub/deep.txt /a/b/c/
+WORKDIR /wd
+COPY f1 .
+COPY f2 rel/
+COPY f1 ./rel2/x
+COPY dir ../updir/
+COPY f1 /linkdir/
+COPY f2 /data/old
+COPY empty /emptydir
+""",
+        files={"f1": "one\n", "f2": File("two\n", 0o600), "sp ace": "space\n",
+               "dir/a.txt": "a\n", "dir/b.txt": File("b\n", 0o755), "dir/sub/deep.txt": "deep\n",
+               "dir/sub": Dir(0o700), "dir/link": Link("a.txt"), "empty": Dir(0o750)},
+    ),
+    Case(
+        "copy-chown-variants",
+        f"""FROM {B}
+ARG OWNER=svc:staff
+COPY --chown=app f /c/name
+COPY --chown=1000 f /c/uid
+COPY --chown=1234:55 f /c/uidgid
+COPY --chown=app:staff f /c/namegroup
+COPY --chown=svc:0 f /c/svc0
+COPY --chown=$OWNER f /c/arg
+COPY --chown=app dir /c/dir
+COPY --chown=4321:4321 dir /deep/new/path/
+ADD --chown=app f /c/added
+USER app
+COPY f /c/asuser
+WORKDIR /c/wd-as-user
+""",
+        files={"f": File("f\n", 0o640, 5, 6), "dir/x": File("x\n", 0o4755), "dir/sub": Dir(0o2775)},
+    ),
+    Case(
+        "add-archives",
+        f"""FROM {B}
+ADD plain.tar /plain
+ADD gz.tar.gz /gz/
+ADD bz.tar.bz2 /bz
+ADD xz.tar.xz /xz
+ADD renamed.bin /renamed/
+ADD plain.tar /data/
+COPY plain.tar /copied/
+ADD notar.tar.gz /notar/
+ADD *.tgz /globbed/
+""",
+        files={
+            "plain.tar": tar_of([("top", None, 0o750), ("top/f", "f\n", 0o600), ("loose", "l\n", 0o644)]),
+            "gz.tar.gz": tar_of([("g/file", "g\n", 0o640)], compress="gz"),
+            "bz.tar.bz2": tar_of([("b/file", "b\n", 0o640)], compress="bz2"),
+            "xz.tar.xz": tar_of([("x/file", "x\n", 0o640)], compress="xz"),
+            "renamed.bin": tar_of([("r/file", "r\n", 0o644)], compress="gz"),
+            "notar.tar.gz": "not a tar\n",
+            "one.tgz": tar_of([("one", "1\n", 0o644)], compress="gz"),
+            "two.tgz": tar_of([("two", "2\n", 0o644)], compress="gz"),
+        },
+    ),
+    Case(
+        "dockerignore-patterns",
+        f"""FROM {B}
+COPY . /ctx
+""",
+        files={
+            ".dockerignore": "# comment\n*.log\n!keep.log\n**/tmp\nbuild/\n!build/keep/\n/abs\n./dot\n"
+                             "docs/**/*.md\n!docs/**/README.md\n  spaced  \nDockerfile\n.dockerignore\n"
+                             "sub/*/x\n",
+            "a.log": "x", "keep.log": "k", "tmp": "t", "deep/er/tmp/f": "t", "deep/keep": "k",
+            "build/out": "o", "build/keep/k": "k", "abs": "a", "sub/abs": "kept", "dot": "d",
+            "docs/a.md": "a", "docs/x/y/b.md": "b", "docs/x/README.md": "r", "docs/x/c.txt": "c",
+            "spaced": "s", "sub/q/x": "x", "sub/q/y": "y", "sub/x": "x",
+        },
+    ),
+    Case(
+        "workdir-user",
+        f"""FROM {B}
+WORKDIR rel
+WORKDIR sub
+WORKDIR ../other
+ENV DIR=/env/dir
+WORKDIR $DIR
+WORKDIR ${{DIR}}/more
+WORKDIR /data
+WORKDIR /linkdir/inner
+USER app
+WORKDIR /as-app
+RUN pwd > /tmp/pwd && id > /tmp/id
+USER 1001:50
+RUN id > /tmp/id2
+USER svc:app
+RUN id > /tmp/id3
+USER root
+WORKDIR /
+RUN cat /tmp/pwd /tmp/id /tmp/id2 /tmp/id3 > /summary
+""",
+        runs=(("cat", "/summary"), ("sh", "-c", "pwd")),
+    ),
+    Case(
+        "shell-cmd-entrypoint",
+        f"""FROM {B}
+SHELL ["/bin/sh", "-c", "echo shell-prefix; eval \\"$0\\""]
+RUN echo hi > /out1
+SHELL ["/bin/sh", "-ec"]
+RUN echo "$0" > /out2
+CMD echo from cmd
+ENTRYPOINT echo from entry
+""",
+        runs=((), ("cat", "/out1", "/out2")),
+    ),
+    Case(
+        "entrypoint-resets-inherited-cmd",
+        """FROM cx-pre/with-cmd
+ENTRYPOINT ["/bin/echo", "ep"]
+""",
+        pre=(("cx-pre/with-cmd", f'FROM {B}\nCMD ["inherited", "cmd"]\nENTRYPOINT ["/bin/echo"]\n'),),
+        runs=((),),
+    ),
+    Case(
+        "cmd-after-entrypoint-kept",
+        """FROM cx-pre/with-cmd2
+CMD ["child"]
+""",
+        pre=(("cx-pre/with-cmd2", f'FROM {B}\nENTRYPOINT ["/bin/echo", "p"]\nCMD ["parent"]\n'),),
+        runs=((),),
+    ),
+    Case(
+        "metadata-forms",
+        f"""FROM {B}
+EXPOSE 80 443/udp 8000-8002/tcp
+ENV P=9000
+EXPOSE $P ${{P}}/udp
+VOLUME /v1 /v2
+VOLUME ["/v3", "/v 4"]
+VOLUME $P
+STOPSIGNAL SIGQUIT
+STOPSIGNAL 15
+HEALTHCHECK --interval=10s --timeout=2s --start-period=1m --retries=5 CMD ["/bin/true", "x"]
+HEALTHCHECK CMD true
+LABEL a=1 b=2 \\
+      c="three four"
+LABEL a=override
+MAINTAINER Someone <s@example.com>
+ONBUILD RUN echo trigger
+ONBUILD ENV T=1
+USER app:staff
+""",
+    ),
+    Case(
+        "healthcheck-none",
+        """FROM cx-pre/health
+HEALTHCHECK NONE
+""",
+        pre=(("cx-pre/health", f"FROM {B}\nHEALTHCHECK --retries=3 CMD true\n"),),
+    ),
+    Case(
+        "multistage-chains",
+        f"""ARG V=1
+FROM {B} AS Base
+ARG V
+RUN echo "base $V" > /base
+FROM base AS middle
+RUN echo middle > /middle
+FROM scratch AS files
+COPY f /f
+COPY --from=middle /base /from-middle
+FROM middle
+COPY --from=files / /all/
+COPY --from=0 /base /from-index
+COPY --from={B} /etc/group /grp
+COPY --from=Base /base /case
+RUN cat /base /middle /all/f /all/from-middle > /summary
+""",
+        files={"f": "f\n"},
+        runs=(("cat", "/summary"),),
+    ),
+    Case(
+        "multistage-target",
+        f"""FROM {B} AS one
+RUN echo one > /one
+ENV STAGE=one
+FROM one AS two
+RUN echo two > /two
+FROM {B} AS three
+RUN false
+""",
+        args=("--target", "two"),
+        runs=(("sh", "-c", "cat /one /two; echo $STAGE"),),
+    ),
+    Case(
+        "parser-escape-directive",
+        f"""# escape=`
+# a comment after the directive
+
+FROM {B}
+RUN echo a `
+    b > /out
+COPY f C:\\dir\\
+RUN echo $HOME > /home
+""",
+        files={"f": "f\n"},
+        runs=(("sh", "-c", "cat /out /home; ls /"),),
+    ),
+    Case(
+        "parser-lines-case",
+        f"""  # leading comment
+from {B}
+run echo one \\
+# comment inside
+
+    two \\
+    \\
+    three > /out
+Env  A=1
+	RuN echo tab >> /out
+cOpY f /f
+workdir /w
+Cmd ["sh"]
+""",
+        files={"f": "f\n"},
+        runs=(("cat", "/out"),),
+    ),
+    Case(
+        "syntax-directive",
+        f"""# syntax=docker/dockerfile:1
+FROM {B}
+RUN echo ok > /ok
+""",
+    ),
+    Case(
+        "run-forms",
+        f"""FROM {B}
+RUN ["sh", "-c", "echo exec $HOME > /exec"]
+RUN [ "/bin/sh", "-c", "echo spaced > /spaced" ]
+RUN echo 'single $HOME' "double $HOME" > /quotes
+RUN ["echo", "no shell $HOME"]
+ARG X=1
+RUN echo "$X" > /x
+RUN set -e; echo multi; \\
+    echo line > /multi
+""",
+        runs=(("cat", "/exec", "/spaced", "/quotes", "/x", "/multi"),),
+    ),
+    Case(
+        "from-scratch-only",
+        """FROM scratch
+COPY f /f
+COPY dir /d
+ENV A=1
+CMD ["/f"]
+""",
+        files={"f": File("f\n", 0o755), "dir/x": "x\n"},
+    ),
+    Case(
+        "onbuild-trigger-forms",
+        """FROM cx-pre/onbuild
+RUN cat /trig > /tmp/child-saw
+""",
+        files={"ctxfile": "from child context\n"},
+        pre=(("cx-pre/onbuild", f"""FROM {B}
+ONBUILD ARG OB=default
+ONBUILD RUN echo "ob=$OB" > /trig
+ONBUILD COPY ctxfile /from-ctx
+ONBUILD LABEL triggered=yes
+ONBUILD USER app
+onbuild workdir /obwd
+"""),),
+        runs=(("sh", "-c", "cat /trig /from-ctx /tmp/child-saw; pwd; id"),),
+    ),
+    # --- errors: docker refuses these, lamina must too, with the line --------------------------
+    Case("err-unknown-instruction", f"FROM {B}\nFOO bar\n", fail=r"unknown instruction: FOO", error_line=2),
+    Case("err-no-from", "ENV A=1\nFROM scratch\n", fail=r"", error_line=1),
+    Case("err-empty", "# only a comment\n", fail=r""),
+    Case("err-copy-missing", f"FROM {B}\nRUN true\nCOPY nothere /x\n", fail=r"nothere", error_line=3),
+    Case("err-copy-glob-none", f"FROM {B}\nCOPY *.none /x/\n", fail=r"", error_line=2),
+    Case("err-copy-one-arg", f"FROM {B}\nCOPY onlyone\n", fail=r"", error_line=2),
+    Case("err-chown-unknown-user", f"FROM {B}\nCOPY --chown=ghost f /f\n", files={"f": "f"}, fail=r"ghost",
+         error_line=2),
+    Case("err-chown-unknown-group", f"FROM {B}\nCOPY --chown=app:ghostgrp f /f\n", files={"f": "f"},
+         fail=r"ghostgrp", error_line=2),
+    Case("err-env-no-value", f"FROM {B}\nENV ONLYNAME\n", fail=r"ENV", error_line=2),
+    Case("err-env-missing-equals", f"FROM {B}\nENV A=1 B\n", fail=r"", error_line=2),
+    Case("err-from-no-arg", "FROM\n", fail=r"", error_line=1),
+    Case("err-from-missing-image", "FROM cx-none/missing:1\n", fail=r"cx-none/missing"),
+    Case("err-copy-from-missing-stage", f"FROM {B}\nCOPY --from=nostage /x /y\n", fail=r"nostage"),
+    Case("err-run-fails", f"FROM {B}\nRUN exit 3\n", fail=r"returned a non-zero code: 3", error_line=2),
+    Case("err-healthcheck-bad-interval", f"FROM {B}\nHEALTHCHECK --interval=abc CMD true\n", fail=r"", error_line=2),
+    Case("err-unknown-flag", f"FROM {B}\nCOPY --chwon=1 f /f\n", files={"f": "f"}, fail=r"chwon", error_line=2),
+    Case("err-onbuild-onbuild", f"FROM {B}\nONBUILD ONBUILD RUN true\n", fail=r"ONBUILD", error_line=2),
+    Case("err-onbuild-from", f"FROM {B}\nONBUILD FROM busybox\n", fail=r"FROM", error_line=2),
+    Case("err-expose-bad", f"FROM {B}\nEXPOSE 80/xyz\n", fail=r"", error_line=2),
+    Case("err-user-missing-at-run", f"FROM {B}\nUSER ghost\nRUN true\n", fail=r"ghost", error_line=3),
+    Case("err-copy-outside-context", f"FROM {B}\nCOPY ../outside /x\n", fail=r"", error_line=2),
+    Case("err-maintainer-empty", f"FROM {B}\nMAINTAINER\n", fail=r"", error_line=2),
+    Case("err-stopsignal-bad", f"FROM {B}\nSTOPSIGNAL SIGNOPE\n", fail=r"", error_line=2),
+]
+
+CASES += [
+    Case(
+        "volume-discards-run-changes",
+        f"""FROM {B}
+RUN mkdir /vol && echo before > /vol/before
+VOLUME /vol
+RUN echo after > /vol/after && echo changed > /vol/before
+COPY f /vol/copied
+RUN cat /vol/copied > /seen-copied; ls /vol > /seen-ls
+""",
+        files={"f": "f\n"},
+        runs=(("cat", "/seen-copied", "/seen-ls"),),
+    ),
+    Case(
+        "json-fallbacks",
+        f"""FROM {B}
+CMD [a, b]
+ENTRYPOINT ["sh", "-c", 'single']
+HEALTHCHECK CMD ["broken
+EXPOSE 80/TCP 90/Udp
+LABEL empty="" ünï="cödé"
+USER 1000
+STOPSIGNAL ${{SIG:-SIGUSR2}}
+""",
+    ),
+    Case(
+        "arg-forms",
+        f"""ARG TAG=1
+FROM cx-base/busybox:$TAG
+ARG Q="a b" S='c d' PLAIN
+ARG REF=$Q-ref
+ARG FROMENV
+ENV E=env
+ARG E=arg
+ARG NOVAL
+RUN echo "$Q|$S|$PLAIN|$REF|$FROMENV|$E|${{NOVAL:-unset}}" > /out
+ENV CONCAT=$REF$E
+""",
+        args=("--build-arg", "PLAIN=p", "--build-arg", "E=cli", "--build-arg", "NOTDECLARED=x"),
+        runs=(("cat", "/out"),),
+    ),
+    Case(
+        "copy-more-paths",
+        f"""FROM {B}
+ENV DIR=/envdir
+COPY f $DIR/
+COPY f /\\$dollar
+COPY f /data
+COPY links /links
+COPY links/ /links2/
+COPY hard* /hard/
+COPY dir /data/
+COPY uni* /uni/
+FROM {B} AS src
+RUN mkdir -p /out/sub && echo t > /out/a.txt && echo u > /out/b.txt && ln -s a.txt /out/link && \\
+    ln -s /out/sub /out/dirlink && echo s > /out/sub/s && chown -R 1000:50 /out/sub && chmod 700 /out/sub
+FROM {B}
+COPY --from=src /out/*.txt /txt/
+COPY --from=src /out/link /copied-link
+COPY --from=src /out/dirlink /copied-dirlink
+COPY --from=src /out /outcopy
+COPY --from=src /out/sub/ /subcopy/
+""",
+        files={"f": "f\n", "links/rel": Link("../f"), "links/dangling": Link("/nowhere"), "links/abs": Link("/etc/passwd"),
+               "links/real": "r\n", "hard1": "h\n", "dir/new": "n\n", "dir/old": "replaced\n",
+               "unicodé name ü.txt": "u\n", "uni space": Dir(0o711)},
+    ),
+    Case(
+        "add-archive-members",
+        f"""FROM {B}
+ADD links.tar /links/
+ADD whiteout.tar /wh/
+ADD gzipped-text.gz /gz/
+ADD dironly /dironly/
+ADD empty.tar /empty/
+""",
+        files={"links.tar": tar_of([("d", None, 0o755), ("d/f", "f\n", 0o640), ("d/sym", ("sym", "f"), 0o777),
+                                    ("d/hard", ("hard", "d/f"), 0o640), ("abs", ("sym", "/etc/passwd"), 0o777)]),
+               "whiteout.tar": tar_of([("w/.wh.gone", "", 0o644), ("w/kept", "k\n", 0o644)]),
+               "dironly/nested.tar": tar_of([("n", "n\n", 0o644)]), "gzipped-text.gz": __import__("gzip").compress(b"text\n", mtime=0),
+               "empty.tar": b"\0" * 1024},
+    ),
+    Case(
+        "run-changes-base",
+        f"""FROM {B}
+RUN rm -rf /data/old && rm /linkdir && mkdir /linkdir && echo x > /linkdir/x
+RUN chown 1001:50 /data && chmod 0711 /data
+RUN ln /etc/passwd /hardlink && mkdir -p /opq/a && echo 1 > /opq/a/f
+RUN rm -rf /opq/a && mkdir /opq/a && echo 2 > /opq/a/g
+ENV PATH=/custom:$PATH
+RUN mkdir /custom && printf '#!/bin/sh\\necho custom-cmd\\n' > /custom/mycmd && chmod +x /custom/mycmd
+RUN mycmd > /custom-out
+USER nobody
+RUN id > /tmp/nobody
+""",
+        runs=(("cat", "/custom-out", "/tmp/nobody"), ("mycmd",)),
+    ),
+    Case(
+        "workdir-odd-paths",
+        f"""FROM {B}
+WORKDIR /a/./b/../c/
+RUN pwd > /tmp/1
+WORKDIR //double//slash
+RUN pwd > /tmp/2
+ENV REL=relsub
+WORKDIR $REL
+COPY f ./
+RUN pwd > /tmp/3
+""",
+        files={"f": "f\n"},
+        runs=(("sh", "-c", "cat /tmp/1 /tmp/2 /tmp/3; pwd"),),
+    ),
+    Case("newer-dash-modifier", f"FROM {B}\nARG C=\nENV E=${{C-dash}}\n",
+         lamina_accepts="${V-w} is current BuildKit syntax (docker 20.10: missing ':' in substitution)"),
+    Case("err-copy-from-self", f"FROM {B}\nCOPY --from=0 /bin /x\n", fail=r"", error_line=2),
+    Case("newer-copy-from-later-stage", f"FROM {B}\nCOPY --from=later /bin/sh /x\nFROM {B} AS later\n",
+         lamina_accepts="BuildKit resolves a stage named later in the file; the classic builder pulls an image"),
+    Case("err-from-as-missing-name", f"FROM {B} AS\n", fail=r"", error_line=1),
+    Case("err-from-extra-words", f"FROM {B} extra\n", fail=r"", error_line=1),
+    Case("err-stage-name-invalid", f"FROM {B} AS 1bad\n", fail=r"", error_line=1),
+    Case("err-stage-name-duplicate", f"FROM {B} AS same\nFROM {B} AS same\n", fail=r"same"),
+    Case("err-label-no-value", f"FROM {B}\nLABEL a\n", fail=r"", error_line=2),
+    Case("err-healthcheck-no-cmd", f"FROM {B}\nHEALTHCHECK --interval=5s\n", fail=r"", error_line=2),
+    Case("err-healthcheck-bad-retries", f"FROM {B}\nHEALTHCHECK --retries=-1 CMD true\n", fail=r"", error_line=2),
+    Case("err-healthcheck-tiny-interval", f"FROM {B}\nHEALTHCHECK --interval=1us CMD true\n", fail=r"", error_line=2),
+    Case("err-workdir-empty", f"FROM {B}\nWORKDIR\n", fail=r"", error_line=2),
+    Case("err-user-empty", f"FROM {B}\nUSER\n", fail=r"", error_line=2),
+    Case("err-arg-empty", f"FROM {B}\nARG\n", fail=r"", error_line=2),
+    Case("err-chown-three-parts", f"FROM {B}\nCOPY --chown=a:b:c f /f\n", files={"f": "f"}, fail=r"", error_line=2),
+    Case("expose-mapping", f"FROM {B}\nEXPOSE 8080:80 127.0.0.1:90:91/udp 7000-7001\n"),
+    Case("err-expose-empty", f"FROM {B}\nEXPOSE\n", fail=r"", error_line=2),
+    Case("err-dockerignored-source", f"FROM {B}\nCOPY secret /s\n", files={"secret": "s", ".dockerignore": "secret\n"},
+         fail=r"secret", error_line=2),
+    Case("err-multi-source-no-slash", f"FROM {B}\nCOPY a b /dst\n", files={"a": "a", "b": "b"}, fail=r"", error_line=2),
+    Case("err-onbuild-trigger-fails", "FROM cx-pre/ob-fail\nRUN true\n",
+         pre=(("cx-pre/ob-fail", f"FROM {B}\nONBUILD RUN exit 4\n"),), fail=r"non-zero code: 4"),
+    Case("err-json-non-string", f'FROM {B}\nCMD ["a", 1]\n', fail=r""),
+]
+
+# BuildKit-only syntax, judged against the daemon's BuildKit (DOCKER_BUILDKIT=1 docker build):
+# config, files and runs are compared, history text is not (BuildKit writes its own).
+CASES += [
+    Case(
+        "bk-run-mounts",
+        f"""FROM {B} AS src
+RUN mkdir /out && echo from-stage > /out/s && echo 2 > /out/t
+FROM {B}
+RUN --mount=type=cache,target=/cache echo cached > /cache/c && cat /cache/c > /seen-cache
+RUN --mount=type=cache,target=/cache,id=other ls /cache > /seen-other
+RUN --mount=type=bind,from=src,source=/out,target=/mnt cat /mnt/s /mnt/t > /seen-bind
+RUN --mount=type=bind,source=ctx.txt,target=/etc/ctx.txt cat /etc/ctx.txt > /seen-ctx
+RUN --mount=type=bind,target=/ctx cat /ctx/ctx.txt > /seen-ctxdir
+RUN --mount=type=tmpfs,target=/tmp/t echo x > /tmp/t/x && ls /tmp/t > /seen-tmpfs
+RUN --mount=type=secret,id=tok cat /run/secrets/tok > /seen-secret-len && wc -c < /run/secrets/tok > /seen-secret-len
+RUN --mount=type=secret,id=tok,target=/etc/tok,mode=0400,uid=1000 stat -c '%a %u' /etc/tok > /seen-secret-stat
+""",
+        files={"ctx.txt": "context\n", "tok.secret": "s3cr3t\n",
+               ".dockerignore": "tok.secret\n"},
+        args=("--secret", "id=tok,src=SECRET:tok.secret"),
+        buildkit=True,
+        runs=(("sh", "-c", "cat /seen-*; ls /cache /run 2>&1; find /cache /mnt /ctx /run -type f 2>/dev/null | wc -l"),),
+    ),
+    Case(
+        "bk-copy-chmod",
+        f"""FROM {B}
+COPY --chmod=0755 f /x/exec
+COPY --chmod=600 f g /y/
+COPY --chmod=0700 --chown=app:staff dir /z
+ADD --chmod=0640 f /added
+ADD --chmod=444 arch.tar /unpacked/
+""",
+        files={"f": File("f\n", 0o644), "g": File("g\n", 0o755), "dir/a": "a\n", "dir/sub/b": File("b\n", 0o600),
+               "arch.tar": tar_of([("t/f", "t\n", 0o600)])},
+        buildkit=True,
+    ),
+    Case(
+        "bk-platform-args-and-skipping",
+        f"""FROM {B} AS unused
+RUN exit 9
+FROM --platform=$BUILDPLATFORM {B} AS build
+ARG TARGETPLATFORM
+ARG TARGETOS TARGETARCH BUILDPLATFORM BUILDOS
+RUN echo "$TARGETPLATFORM $TARGETOS $TARGETARCH $BUILDPLATFORM $BUILDOS" > /plat
+FROM {B}
+ARG TARGETARCH
+ENV ARCH=$TARGETARCH
+COPY --from=build /plat /plat
+RUN echo "${{TARGETVARIANT:-novariant}}" > /variant
+""",
+        buildkit=True,
+        runs=(("cat", "/plat", "/variant"),),
+    ),
+]

@@ -1,0 +1,261 @@
+"""Build one compat case with docker and with lamina, and say how the two images differ.
+
+A case (see ``cases.py``) is a Dockerfile, the files of its build context, build flags, the
+commands to run in the result and, for Dockerfiles docker refuses, what the failure must look
+like. Both builders start from one base image (made by ``docker import``, moved to lamina with
+``docker save`` + ``lamina load``, so its ID is the same on both sides); lamina's result goes
+back with ``lamina save`` + ``docker load`` and both are compared as docker shows them (config,
+history, layer count, exported file tree) and by running commands in them with ``docker run``.
+
+Run by hand against a running dockerd: ``python -m tests.compat SOCKET_DIR [CASE-REGEX...]``
+(SOCKET_DIR holds ``d.sock``); it prints the differences of each case.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+from tests.buildexec.oracle import differences, load_into_docker, observe
+from tests.conftest import Docker, Lamina
+
+BASE = "cx-base/busybox:1"
+APPLETS = ("sh", "ls", "cat", "echo", "env", "id", "pwd", "true", "false", "wc", "sleep", "stat", "mkdir",
+           "touch", "ln", "sort", "grep", "find", "chmod", "chown", "printf", "test", "head", "readlink")
+
+
+@dataclasses.dataclass(frozen=True)
+class File:
+    """A context file with a mode and owner (plain ``str``/``bytes`` values are 0644 root)."""
+
+    content: str | bytes = ""
+    mode: int = 0o644
+    uid: int = 0
+    gid: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Dir:
+    mode: int = 0o755
+    uid: int = 0
+    gid: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Link:
+    target: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One Dockerfile built by both builders.
+
+    ``fail``: docker must fail, and lamina with one ``lamina: error:`` line matching this regex
+    (and naming ``Dockerfile:<error_line>`` when set). ``buildkit``: docker builds with BuildKit,
+    whose history text differs, so only config, files and runs are compared."""
+
+    name: str
+    dockerfile: str
+    files: dict = dataclasses.field(default_factory=dict)
+    args: tuple[str, ...] = ()
+    runs: tuple[tuple[str, ...], ...] = ()
+    pre: tuple[tuple[str, str], ...] = ()
+    fail: str | None = None
+    error_line: int | None = None
+    docker_error: str | None = None
+    buildkit: bool = False
+    lamina_accepts: str = ""  # why lamina builds what docker 20.10 refuses (newer BuildKit syntax)
+
+
+def make_base(docker: Docker, work: Path) -> Path:
+    """The shared base image in docker, and its ``docker save`` archive for lamina."""
+    root = work / "base-rootfs"
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "bin").mkdir(parents=True)
+    (root / "etc").mkdir()
+    (root / "tmp").mkdir()
+    os.chmod(root / "tmp", 0o1777)
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    shutil.copy2(busybox, root / "bin" / "busybox")
+    for applet in APPLETS:
+        (root / "bin" / applet).symlink_to("busybox")
+    (root / "etc" / "passwd").write_text(
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n"
+        "svc:x:1001:50:svc:/srv:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n")
+    (root / "etc" / "group").write_text("root:x:0:\napp:x:1000:\nstaff:x:50:svc\nnogroup:x:65534:\n")
+    (root / "data").mkdir()
+    os.chown(root / "data", 1000, 1000)
+    (root / "data" / "old").write_text("old\n")
+    (root / "linkdir").symlink_to("/data")
+    tar = subprocess.run(["tar", "--numeric-owner", "-C", str(root), "-cf", "-", "."], check=True,
+                         capture_output=True).stdout
+    docker.run("import", "-c", 'CMD ["sh"]', "-", BASE, input=tar)
+    archive = work / "base.tar"
+    docker.run("save", "-o", str(archive), BASE)
+    return archive
+
+
+def write_context(context: Path, files: dict) -> None:
+    """Lay out a case's context; entries are made parents first, so modes set on dirs hold."""
+    later: list[tuple[Path, object]] = []
+    for name, spec in files.items():
+        path = context / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(spec, Dir):
+            path.mkdir(exist_ok=True)
+            later.append((path, spec))
+        elif isinstance(spec, Link):
+            path.symlink_to(spec.target)
+        else:
+            spec = spec if isinstance(spec, File) else File(spec)
+            data = spec.content.encode() if isinstance(spec.content, str) else spec.content
+            path.write_bytes(data)
+            later.append((path, spec))
+    for path, spec in reversed(later):  # deepest last-listed first, so dir modes do not block writes
+        os.chown(path, spec.uid, spec.gid)  # type: ignore[attr-defined]
+        os.chmod(path, spec.mode)  # type: ignore[attr-defined]
+
+
+class Builders:
+    """One docker and one lamina store sharing the base image; builds and compares cases."""
+
+    def __init__(self, docker: Docker, lamina: Lamina, work: Path):
+        self.docker, self.lamina, self.work = docker, lamina, work
+
+    def docker_build(self, case: Case, tag: str, dockerfile: Path, context: Path, args: tuple[str, ...]):
+        command = ["build", "--no-cache", "--network", "none", "-t", tag, "-f", str(dockerfile), *args,
+                   str(context)]
+        if not case.buildkit:
+            result = self.docker.run(*command, check=False)
+            if result.returncode != 0 and case.fail is None:  # dockerd here sometimes loses a layer
+                result = self.docker.run(*command, check=False)
+            return result
+        env = {**os.environ, "DOCKER_BUILDKIT": "1", "DOCKER_CONFIG": str(self.docker.base / "cfg")}
+        return subprocess.run([self.docker.client, "-H", f"unix://{self.docker.socket}", *command[:1],
+                               "--progress", "plain", *command[1:]], capture_output=True, env=env, timeout=300)
+
+    def prepare(self, case: Case) -> Path:
+        context = self.work / case.name / "ctx"
+        if context.parent.exists():
+            shutil.rmtree(context.parent)
+        context.mkdir(parents=True)
+        write_context(context, {**case.files, "Dockerfile": case.dockerfile})
+        for tag, text in case.pre:
+            name = f"pre-{tag.replace('/', '-').replace(':', '-')}.Dockerfile"
+            (context.parent / name).write_text(text)
+            pre_case = dataclasses.replace(case, fail=None)
+            oracle = self.docker_build(pre_case, tag, context.parent / name, context, ())
+            assert oracle.returncode == 0, f"docker pre-build {tag}: {oracle.stderr.decode()}"
+            self.lamina.run("build", "--no-cache", "-t", tag, "-f", str(context.parent / name), str(context))
+        return context
+
+    def check(self, case: Case) -> list[str]:
+        """Everything that differs between docker's and lamina's build of ``case``."""
+        context = self.prepare(case)
+        tag = f"cx/{case.name}"
+        args = tuple(arg.replace("SECRET:", f"{context}/") for arg in case.args)  # secret files by path
+        oracle = self.docker_build(case, tag, context / "Dockerfile", context, args)
+        subject = self.lamina.run("build", "--no-cache", "-t", tag, *args, str(context), check=False)
+        said = oracle.stdout.decode() + oracle.stderr.decode()
+        stderr = subject.stderr.decode()
+        if case.lamina_accepts:
+            problems = [] if oracle.returncode else [f"docker did not fail: {said[-500:]}"]
+            return problems + ([f"lamina failed: {stderr[-800:]}"] if subject.returncode else [])
+        if case.fail is not None:
+            return self.check_failure(case, oracle.returncode, said, subject.returncode, stderr)
+        if oracle.returncode != 0:
+            return [f"docker failed: {said[-1500:]}"]
+        if subject.returncode != 0:
+            return [f"lamina failed: {stderr[-1500:]}"]
+        archive = self.work / case.name / "image.tar"
+        self.lamina.run("save", "-o", str(archive), tag)
+        loaded = load_into_docker(self.docker, archive)
+        want, got = observe(self.docker, tag), observe(self.docker, loaded)
+        if case.buildkit:  # BuildKit's history text and empty layers differ from the classic builder's
+            for view in (want, got):
+                view.pop("history"), view.pop("layers"), view.pop("author")
+                view["history"], view["layers"], view["author"] = [], 0, ""
+        problems = differences(want, got)
+        for command in case.runs:
+            expected = self.docker.run("run", "--rm", "--network", "none", tag, *command, check=False)
+            actual = self.docker.run("run", "--rm", "--network", "none", loaded, *command, check=False)
+            if (expected.returncode, expected.stdout) != (actual.returncode, actual.stdout):
+                problems.append(f"run {list(command)}: docker {expected.returncode} {expected.stdout!r}"
+                                f" != lamina {actual.returncode} {actual.stdout!r}")
+        self.docker.run("rmi", "-f", tag, loaded, check=False)
+        return problems
+
+    @staticmethod
+    def check_failure(case: Case, docker_rc: int, said: str, lamina_rc: int, stderr: str) -> list[str]:
+        problems = []
+        if docker_rc == 0:
+            problems.append(f"docker did not fail: {said[-500:]}")
+        elif case.docker_error and not re.search(case.docker_error, said):
+            problems.append(f"docker's error does not match {case.docker_error!r}: {said[-500:]}")
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        if lamina_rc == 0:
+            problems.append("lamina did not fail")
+        elif "Traceback" in stderr or not lines or not lines[-1].startswith("lamina: error: "):
+            problems.append(f"lamina's error is not one 'lamina: error:' line: {stderr[-800:]}")
+        else:
+            message = lines[-1]
+            if not re.search(case.fail, message):  # type: ignore[arg-type]
+                problems.append(f"lamina's error does not match {case.fail!r}: {message}")
+            if case.error_line is not None and f"Dockerfile:{case.error_line}:" not in message:
+                problems.append(f"lamina's error does not name Dockerfile:{case.error_line}: {message}")
+        return problems
+
+
+def tar_of(members: list[tuple[str, str | bytes | tuple | None, int]], *, compress: str = "") -> bytes:
+    """A tar archive (optionally gz/bz2/xz) of (name, content, mode) entries; content None is a
+    directory, ("sym", target) a symlink, ("hard", target) a hard link."""
+    import io
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=f"w:{compress}" if compress else "w") as archive:
+        for name, content, mode in members:
+            info = tarfile.TarInfo(name)
+            info.mode, info.uid, info.gid, info.mtime = mode, 4242, 4343, 1_600_000_000
+            if content is None:
+                info.type = tarfile.DIRTYPE
+                archive.addfile(info)
+            elif isinstance(content, tuple):  # ("sym" | "hard", target)
+                info.type = tarfile.SYMTYPE if content[0] == "sym" else tarfile.LNKTYPE
+                info.linkname = content[1]
+                archive.addfile(info)
+            else:
+                data = content.encode() if isinstance(content, str) else content
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def main(argv: list[str]) -> int:
+    from tests.compat.cases import CASES
+
+    work = Path("/tmp/cx-dev")
+    work.mkdir(exist_ok=True)
+    docker = Docker(Path(argv[0]))
+    lamina = Lamina(work / "store")
+    if not (work / "base.tar").exists():
+        lamina.run("load", "-i", str(make_base(docker, work)))
+    builders = Builders(docker, lamina, work)
+    wanted = argv[1:]
+    failed = 0
+    for case in CASES:
+        if wanted and not any(re.fullmatch(pattern, case.name) for pattern in wanted):
+            continue
+        problems = builders.check(case)
+        failed += bool(problems)
+        print(("FAIL " if problems else "PASS ") + case.name, flush=True)
+        for problem in problems:
+            print("   ", problem)
+    return 1 if failed else 0
+

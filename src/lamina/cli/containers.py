@@ -108,7 +108,7 @@ def run(ctx, image, command, detach, quiet, **params):
 
         with _raw_terminal(0 if options.tty and options.interactive else None):
             code = client.start_container(container_id, attach=attach)
-    sys.exit(code or 0)
+    _exit_now(code or 0)
 
 
 @click.command("create", context_settings=_RUN_SETTINGS)
@@ -396,6 +396,17 @@ def _each(ctx, names, action, *, echo_result: bool = False) -> None:
             sys.stdout.flush()
     if failed:
         sys.exit(1)
+
+
+def _exit_now(code: int) -> None:
+    """Exit with the container's status once everything is flushed and the store closed,
+    skipping the interpreter's teardown of every loaded module (tens of ms: a third of a
+    short ``run``)."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _status(container) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,8 +71,9 @@ def _image_lowers(store: Store, diff_ids: list[str]) -> list[Path]:
     return Snapshots(store).lower_dirs(diff_ids)
 
 
-def prepare_bundle(store: Store, container: Container) -> Bundle:
-    """Mount the rootfs and write ``config.json``; the caller unmounts (``dirs.rootfs``)."""
+def prepare_bundle(store: Store, container: Container, *, network_namespace: str | None = None) -> Bundle:
+    """Mount the rootfs and write ``config.json``; the caller unmounts (``dirs.rootfs``).
+    ``network_namespace``: the path of a namespace made for a ``private`` container."""
     base = container.base
     lowers = container_lowers(store, container)
     config, host_config = container.config, container.host_config
@@ -82,12 +82,12 @@ def prepare_bundle(store: Store, container: Container) -> Bundle:
     _make_init_layer(base / "init", lowers[1:], mounts, with_init=init_binary is not None)
     if mounts_under(base / "rootfs"):
         unmount(base / "rootfs")  # left by a monitor that died
-    dirs = mount_overlay(base, lowers)
+    dirs = mount_overlay(base, lowers, volatile=bool(host_config.get("AutoRemove")))
     try:
         if not container.started_at:
             copy_up(dirs.rootfs, mounts)
         network = host_config["NetworkMode"]
-        hostname = config.get("Hostname") or (socket.gethostname() if network == "host" else container.id[:12])
+        hostname = config.get("Hostname") or (os.uname().nodename if network == "host" else container.id[:12])
         etc_files = _etc_files(base / "etc", network, hostname)
         user = resolve_user(dirs.rootfs, config.get("User") or "")
         cwd = config.get("WorkingDir") or "/"
@@ -106,7 +106,8 @@ def prepare_bundle(store: Store, container: Container) -> Bundle:
                               nano_cpus=host_config.get("NanoCpus") or None,
                               pids_limit=host_config.get("PidsLimit") or None)
         spec = runtime_spec(rootfs=dirs.rootfs.resolve(), process=process, user=user, hostname=hostname,
-                            network="host" if network == "host" else "none", etc_files=etc_files,
+                            network="host" if network == "host" else "none",
+                            network_namespace=network_namespace, etc_files=etc_files,
                             mounts=[*runtime_mounts(mounts), *extra], resources=resources,
                             readonly_rootfs=bool(host_config.get("ReadonlyRootfs")), no_new_privileges=True,
                             cgroups_path=f"/lamina/{container.id}")

@@ -23,10 +23,8 @@ import os
 import selectors
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -44,6 +42,7 @@ from lamina.runtime.containers import (
 )
 from lamina.runtime.logs import LogWriter
 from lamina.runtime.mounts import unmount
+from lamina.runtime.netns import NetnsHolder
 from lamina.runtime.ports import PortBinding
 from lamina.runtime.slirp import Slirp, start_slirp
 from lamina.store.store import Store
@@ -137,31 +136,38 @@ class _Supervisor:
         _set_subreaper()
         if (self.runc.state_root / container.id).exists():
             self.runc.delete(container.id)  # left by a monitor that died
-        scratch = Path(tempfile.mkdtemp(prefix="lamina-"))  # short paths for unix sockets
+        scratch = _scratch_dir(container)
+        holder: NetnsHolder | None = None
         slirp: Slirp | None = None
         log: LogWriter | None = None
         bundle = None
         exit_code = -1
         oom = False
         try:
-            bundle = prepare_bundle(self.store, container)
+            if container.host_config["NetworkMode"] == "private":
+                # slirp4netns comes up while the rootfs is mounted (see lamina.runtime.netns)
+                holder = NetnsHolder()
+                slirp = start_slirp(holder.path, scratch / "slirp.sock", container.base / "slirp.log")
+            bundle = prepare_bundle(self.store, container, network_namespace=holder.path if holder else None)
             log = LogWriter(container.log_path)
+            if slirp is not None:
+                slirp.wait_ready()
+                for port in container.document.get("Ports") or []:
+                    slirp.add_port(PortBinding(*port))
             with _Stdio(container, self.attach, scratch) as stdio:
-                pid = self._create(stdio)
+                pid = self._run_detached(stdio)
+                if holder is not None:
+                    holder.close()  # the container holds its namespace now
                 pidfd = os.pidfd_open(pid)
                 try:
-                    if container.host_config["NetworkMode"] == "private":
-                        slirp = start_slirp(pid, scratch / "slirp.sock", container.base / "slirp.log")
-                        for port in container.document.get("Ports") or []:
-                            slirp.add_port(PortBinding(*port))
-                    self._start(pid)
+                    self._record_running(pid)
                     if on_started is not None:
                         on_started()
                     with self._signal_proxy():
                         exit_code = _pump(pidfd, pid, stdio, log, self.attach)
                 finally:
                     os.close(pidfd)
-                    if exit_code < 0:  # startup failed after create: do not leave the init waiting
+                    if exit_code < 0:  # startup failed after runc: do not leave the container running
                         self.runc.kill_and_delete(container.id)
                         _reap(pid)
             oom = _oom_killed(container.id)
@@ -170,12 +176,17 @@ class _Supervisor:
             self._record_failure(exc)
             raise
         finally:
-            # runc's delete (cgroups, state) runs while the rest is cleaned up here
+            # runc's delete (cgroups, state) runs while the rest is cleaned up here. Nothing
+            # needs its result: a foreground run does not wait for it (its own session lets it
+            # finish after lamina exits), a monitor does, so that its lock still means "busy".
             deleting = subprocess.Popen([self.runc.binary, "--root", os.fspath(self.runc.state_root), "delete",
-                                         "--force", container.id], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
-            if slirp is not None:
-                slirp.stop()
+                                         "--force", container.id], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)
+            if holder is not None:
+                holder.close()
+            if slirp is not None:  # a foreground run waits only when host ports must be free again
+                slirp.stop(wait=self.attach is None or bool(container.document.get("Ports")))
             if log is not None:
                 log.close()
             if self.started:
@@ -184,19 +195,23 @@ class _Supervisor:
             if bundle is not None:
                 with contextlib.suppress(RuntimeError_):
                     unmount(bundle.dirs.rootfs)
-            shutil.rmtree(scratch, ignore_errors=True)
-            deleting.wait()
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+            if self.attach is None:
+                deleting.wait()
             if container.host_config.get("AutoRemove"):
                 with contextlib.suppress(LaminaError):
-                    discard(self.containers, container, volumes=True)
+                    discard(self.containers, container, volumes=True, runc_state=False)
 
-    def _create(self, stdio: _Stdio) -> int:
+    def _run_detached(self, stdio: _Stdio) -> int:
+        """``runc run --detach`` (create and start in one runc process); the init's pid."""
         container = self.container
         pid_file = container.base / "init.pid"
         pid_file.unlink(missing_ok=True)
         (container.base / "runc.log").unlink(missing_ok=True)
         command = [self.runc.binary, "--root", os.fspath(self.runc.state_root), "--log",
-                   os.fspath(container.base / "runc.log"), "--log-format", "json", "create", "--bundle",
+                   os.fspath(container.base / "runc.log"), "--log-format", "json",
+                   "run", "--detach", "--bundle",
                    os.fspath(container.base), "--pid-file", os.fspath(pid_file)]
         if stdio.console_socket is not None:
             command += ["--console-socket", os.fspath(stdio.console_path)]
@@ -209,16 +224,11 @@ class _Supervisor:
         stdio.close_container_ends()
         if code != 0:
             raise _start_error(container.base / "runc.log", "runc create failed")
+        self.started = True
         return int(pid_file.read_text().strip())
 
-    def _start(self, pid: int) -> None:
+    def _record_running(self, pid: int) -> None:
         container = self.container
-        result = subprocess.run([self.runc.binary, "--root", os.fspath(self.runc.state_root), "--log",
-                                 os.fspath(container.base / "runc.log"), "--log-format", "json", "start",
-                                 container.id], capture_output=True)
-        if result.returncode != 0:
-            raise _start_error(container.base / "runc.log", "runc start failed")
-        self.started = True
         document = dict(container.document)
         document["_PidStart"] = process_start_time(pid)
         self.containers.update(container.id, status="running", pid=pid, started_at=time.time(), finished_at=0,
@@ -255,13 +265,13 @@ class _Stdio:
     """The container's stdin/stdout/stderr: pipes, or a pseudo-terminal with ``-t`` (runc
     hands the pty master over a console socket)."""
 
-    def __init__(self, container: Container, attach: Attach | None, scratch: Path):
+    def __init__(self, container: Container, attach: Attach | None, scratch: Path | None):
         self.tty = bool(container.config.get("Tty"))
         interactive = bool(container.config.get("OpenStdin"))
         self.attach = attach
         self.master: int | None = None
-        self.console_socket: socket.socket | None = None
-        self.console_path = scratch / "console.sock"
+        self.console_socket = None
+        self.console_path = scratch / "console.sock" if scratch is not None else None
         self._keep_stdin_open: int | None = None
         self.streams: dict[int, str] = {}
         self._container_ends: list[int] = []
@@ -269,6 +279,8 @@ class _Stdio:
         self.container_stdout: int | None = None
         self.container_stderr: int | None = None
         if self.tty:
+            import socket
+
             self.console_socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.console_socket.bind(os.fspath(self.console_path))
             self.console_socket.listen(1)
@@ -309,6 +321,8 @@ class _Stdio:
         """With a tty, receive the pty master from runc while ``runc create`` runs."""
         if self.console_socket is None:
             return
+        import socket
+
         self.console_socket.settimeout(0.05)
         while True:
             try:
@@ -459,6 +473,16 @@ def _start_error(log: Path, what: str) -> StartError:
     else:
         code = 125
     return StartError(f"{what}: {reason}", code)
+
+
+def _scratch_dir(container: Container) -> Path | None:
+    """A short-named temporary dir for unix sockets (a pty's console, slirp4netns' API),
+    made only when the container needs one."""
+    if not container.config.get("Tty") and container.host_config.get("NetworkMode") != "private":
+        return None
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="lamina-"))
 
 
 def _set_subreaper() -> None:

@@ -59,13 +59,23 @@ class OverlayDirs:
         return self.base / "rootfs"
 
 
-def mount_overlay(base: Path, lowers: Sequence[Path]) -> OverlayDirs:
-    """Mount ``lowers`` (topmost first) with a fresh upper dir at ``<base>/rootfs``."""
+def mount_overlay(base: Path, lowers: Sequence[Path], *, volatile: bool = False) -> OverlayDirs:
+    """Mount ``lowers`` (topmost first) with a fresh upper dir at ``<base>/rootfs``.
+
+    ``volatile`` is for an upper dir that is never mounted again (``run --rm``): the unmount
+    then skips syncing the whole host filesystem, which can take longer than the container ran.
+    """
     dirs = OverlayDirs(Path(base))
     for path in (dirs.upper, dirs.work, dirs.rootfs):
         path.mkdir(parents=True, exist_ok=True)
     names = _link_lowers(dirs.base, lowers)
-    _mount(dirs.base, f"lowerdir={':'.join(names)},upperdir=upper,workdir=work,{_OPTIONS}", len(names))
+    options = f"lowerdir={':'.join(names)},upperdir=upper,workdir=work,{_OPTIONS}"
+    try:
+        _mount(dirs.base, options + (",volatile" if volatile else ""), len(names))
+    except RuntimeError_:
+        if not volatile:
+            raise
+        _mount(dirs.base, options, len(names))  # a kernel before 5.10
     return dirs
 
 

@@ -11,7 +11,7 @@ so nothing a step does to them reaches the image.
 from __future__ import annotations
 
 import re
-import socket
+import os
 from pathlib import Path
 
 from lamina.runtime.spec import EtcFiles
@@ -32,7 +32,7 @@ _LOOPBACK_NAMESERVER = re.compile(r"^\s*nameserver\s+(127\.\S*|::1)\s*$", re.MUL
 
 def container_hostname(network: str, container_id: str) -> str:
     """The host's name with host networking (as docker), else the 12-digit short ID."""
-    return socket.gethostname() if network == "host" else container_id[:12]
+    return os.uname().nodename if network == "host" else container_id[:12]
 
 
 def write_etc_files(directory: Path, network: str, hostname: str) -> EtcFiles:

@@ -58,11 +58,11 @@ def parse_expose(spec: str) -> list[str]:
 
 def allocate_host_ports(bindings: list[PortBinding]) -> list[PortBinding]:
     """Give bindings without a host port a free one (docker picks from the ephemeral range)."""
-    import socket
-
     result = []
     for binding in bindings:
         if binding.host_port == 0:
+            import socket
+
             kind = socket.SOCK_DGRAM if binding.protocol == "udp" else socket.SOCK_STREAM
             family = socket.AF_INET6 if ":" in binding.host_ip else socket.AF_INET
             with socket.socket(family, kind) as probe:

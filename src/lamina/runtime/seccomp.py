@@ -16,7 +16,7 @@ docker's profile, so C libraries fall back to ``clone`` whose flags the filter c
 from __future__ import annotations
 
 import errno
-import platform
+import os
 from typing import Any
 
 __all__ = ["DENIED_SYSCALLS", "default_profile"]
@@ -54,7 +54,7 @@ def default_profile() -> dict[str, Any]:
         {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.ENOSYS},
     ]
     profile: dict[str, Any] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": syscalls}
-    architectures = _ARCHITECTURES.get(platform.machine())
+    architectures = _ARCHITECTURES.get(os.uname().machine)
     if architectures:
         profile["architectures"] = architectures
     return profile
@@ -62,4 +62,4 @@ def default_profile() -> dict[str, Any]:
 
 def _flags_argument() -> int:
     """clone's flags are its first argument, except on s390 where the first two are swapped."""
-    return 1 if platform.machine().startswith("s390") else 0
+    return 1 if os.uname().machine.startswith("s390") else 0

@@ -1,10 +1,10 @@
 """``private`` networking: a container netns with outbound access and published ports, from
 slirp4netns (user-mode TCP/IP), without a bridge or any iptables rule on the host.
 
-slirp4netns joins the container's network namespace by PID, creates ``tap0`` there
-(10.0.2.100/24, gateway 10.0.2.2, DNS forwarder 10.0.2.3) and then lives in the host's
-namespace, where it listens on the published host ports (``add_hostfwd`` over its API socket)
-and relays to the container. It exits when the ``--exit-fd`` pipe closes: the monitor holds
+slirp4netns joins the container's network namespace (made beforehand, see
+``lamina.runtime.netns``), creates ``tap0`` there (10.0.2.100/24, gateway 10.0.2.2, DNS
+forwarder 10.0.2.3) and then lives in the host's namespace, where it listens on the published
+host ports (``add_hostfwd`` over its API socket) and relays to the container. It exits when the ``--exit-fd`` pipe closes: the monitor holds
 the other end, so a monitor that dies takes slirp4netns with it.
 """
 
@@ -14,7 +14,6 @@ import json
 import os
 import select
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -30,12 +29,34 @@ _READY_TIMEOUT = 10.0
 
 
 class Slirp:
-    """A running slirp4netns for one container."""
+    """A slirp4netns for one container: started by :func:`start_slirp`, usable after
+    :meth:`wait_ready`."""
 
-    def __init__(self, process: subprocess.Popen, exit_fd: int, api_socket: Path):
+    def __init__(self, process: subprocess.Popen, exit_fd: int, ready_fd: int, api_socket: Path, log: Path):
         self.process = process
         self._exit_fd: int | None = exit_fd
+        self._ready_fd: int | None = ready_fd
         self.api_socket = api_socket
+        self.log = log
+
+    def wait_ready(self) -> None:
+        """Block until ``tap0`` is configured (RuntimeError_ if slirp4netns failed)."""
+        if self._ready_fd is None:
+            return
+        try:
+            deadline = time.monotonic() + _READY_TIMEOUT
+            ready = b""
+            while not ready:
+                remaining = deadline - time.monotonic()
+                readable, _, _ = select.select([self._ready_fd], [], [], max(0.0, remaining))
+                if not readable:
+                    raise RuntimeError_("slirp4netns did not come up in time")
+                ready = os.read(self._ready_fd, 1)
+                if not ready:
+                    raise RuntimeError_(f"slirp4netns failed: {_last_line(self.log)}")
+        finally:
+            os.close(self._ready_fd)
+            self._ready_fd = None
 
     def add_port(self, binding: PortBinding) -> None:
         """Listen on the host side of ``binding`` (RuntimeError_ with docker's wording if taken)."""
@@ -48,10 +69,15 @@ class Slirp:
             raise RuntimeError_(f"driver failed programming external connectivity: Bind for "
                                 f"{binding.host_ip or '0.0.0.0'}:{binding.host_port} failed: {reason}")
 
-    def stop(self) -> None:
-        if self._exit_fd is not None:
-            os.close(self._exit_fd)
-            self._exit_fd = None
+    def stop(self, *, wait: bool = True) -> None:
+        """Tell slirp4netns to exit (it closes its listening ports); ``wait`` for it."""
+        for name in ("_exit_fd", "_ready_fd"):
+            fd = getattr(self, name)
+            if fd is not None:
+                os.close(fd)
+                setattr(self, name, None)
+        if not wait:
+            return
         try:
             self.process.wait(2)
         except subprocess.TimeoutExpired:
@@ -59,6 +85,8 @@ class Slirp:
             self.process.wait()
 
     def _call(self, request: dict) -> dict:
+        import socket
+
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
             client.settimeout(5)
             client.connect(os.fspath(self.api_socket))
@@ -78,8 +106,9 @@ def find_slirp4netns() -> str | None:
         (p for p in ("/usr/bin/slirp4netns", "/usr/local/bin/slirp4netns") if os.access(p, os.X_OK)), None)
 
 
-def start_slirp(pid: int, api_socket: Path, log: Path) -> Slirp:
-    """Give the network namespace of ``pid`` a configured ``tap0``; returns once it is up."""
+def start_slirp(netns: str, api_socket: Path, log: Path) -> Slirp:
+    """Start configuring ``tap0`` in the network namespace at path ``netns``; returns at once
+    (see :meth:`Slirp.wait_ready`)."""
     binary = find_slirp4netns()
     if binary is None:
         raise RuntimeError_("slirp4netns is not installed (needed for --network private and -p): "
@@ -89,32 +118,19 @@ def start_slirp(pid: int, api_socket: Path, log: Path) -> Slirp:
     api_socket.unlink(missing_ok=True)
     command = [binary, "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-sandbox",
                "--exit-fd", str(exit_read), "--ready-fd", str(ready_write), "--api-socket", os.fspath(api_socket),
-               str(pid), "tap0"]
+               "--netns-type=path", netns, "tap0"]
     with open(log, "ab") as log_file:
         try:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
                                        pass_fds=(exit_read, ready_write), start_new_session=True)
+        except BaseException:
+            for fd in (exit_write, ready_read):
+                os.close(fd)
+            raise
         finally:
             os.close(exit_read)
             os.close(ready_write)
-    slirp = Slirp(process, exit_write, api_socket)
-    try:
-        deadline = time.monotonic() + _READY_TIMEOUT
-        ready = b""
-        while not ready:
-            remaining = deadline - time.monotonic()
-            readable, _, _ = select.select([ready_read], [], [], max(0.0, remaining))
-            if not readable:
-                raise RuntimeError_("slirp4netns did not come up in time")
-            ready = os.read(ready_read, 1)
-            if not ready:
-                raise RuntimeError_(f"slirp4netns failed: {_last_line(log)}")
-    except BaseException:
-        slirp.stop()
-        raise
-    finally:
-        os.close(ready_read)
-    return slirp
+    return Slirp(process, exit_write, ready_read, api_socket, log)
 
 
 def _last_line(log: Path) -> str:

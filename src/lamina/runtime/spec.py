@@ -164,6 +164,7 @@ def runtime_spec(
     user: ExecUser,
     hostname: str,
     network: str = "none",
+    network_namespace: str | None = None,
     etc_files: EtcFiles = EtcFiles(),
     mounts: Sequence[Mount] = (),
     resources: Resources | None = None,
@@ -174,14 +175,15 @@ def runtime_spec(
     """The ``config.json`` document for running ``process`` in ``rootfs``.
 
     ``network`` is ``host`` (share the host's network namespace, like ``--network host``) or
-    ``none`` (a fresh namespace with only ``lo``). ``process.env`` is used as given: build it
+    ``none`` (a fresh namespace with only ``lo``, or the one at ``network_namespace``, which the
+    caller has set up). ``process.env`` is used as given: build it
     with :func:`container_env`.
     """
     if network not in ("host", "none"):
         raise ValueError(f"unsupported network mode {network!r}")
     namespaces = [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]
     if network != "host":
-        namespaces.append({"type": "network"})
+        namespaces.append({"type": "network", **({"path": network_namespace} if network_namespace else {})})
     spec: dict[str, Any] = {
         "ociVersion": OCI_VERSION,
         "process": {

@@ -1,0 +1,88 @@
+"""A network namespace made before its container, for ``private`` networking.
+
+slirp4netns needs a namespace to configure, and the container's process must not start before
+``tap0`` is up. Letting runc make the namespace would force ``runc create`` → slirp4netns →
+``runc start``, one step after the other. A namespace held by a tiny forked child instead lets
+slirp4netns come up while the rootfs is being mounted, and the container then starts in it with
+one ``runc run``. The holder exits once the container has joined (the container keeps the
+namespace alive), or with the process that made it (``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+
+from lamina.errors import RuntimeError_
+
+__all__ = ["NetnsHolder"]
+
+_CLONE_NEWNET = 0x40000000
+_PR_SET_PDEATHSIG = 1
+
+
+class NetnsHolder:
+    """A child process alone in a fresh network namespace; ``path`` names the namespace."""
+
+    def __init__(self) -> None:
+        ready_read, ready_write = os.pipe()
+        hold_read, self._hold_write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: never returns into the caller's code
+            os.close(ready_read)
+            os.close(self._hold_write)
+            _hold(ready_write, hold_read)
+        os.close(ready_write)
+        os.close(hold_read)
+        try:
+            status = os.read(ready_read, 64)
+        finally:
+            os.close(ready_read)
+        if status != b"ok":
+            self.close()
+            raise RuntimeError_(f"cannot create a network namespace: {status.decode(errors='replace') or 'failed'}")
+
+    @property
+    def path(self) -> str:
+        return f"/proc/{self.pid}/ns/net"
+
+    def close(self) -> None:
+        """Let the holder exit and reap it (idempotent)."""
+        if self._hold_write is not None:
+            os.close(self._hold_write)
+            self._hold_write = None
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+
+
+def _hold(ready_write: int, hold_read: int) -> None:
+    """In the child: enter a new network namespace with ``lo`` up, report, wait for EOF."""
+    code = 0
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if libc.unshare(_CLONE_NEWNET) != 0:
+            os.write(ready_write, os.strerror(ctypes.get_errno()).encode())
+            os._exit(1)
+        _loopback_up()
+        os.write(ready_write, b"ok")
+        os.close(ready_write)
+        os.read(hold_read, 1)
+    except BaseException:  # nothing may escape into the parent's code
+        code = 1
+    os._exit(code)
+
+
+def _loopback_up() -> None:
+    """Bring ``lo`` up, as runc does for a namespace it creates itself."""
+    import fcntl
+    import socket
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(probe.fileno(), siocgifflags, request))[1]
+        fcntl.ioctl(probe.fileno(), siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))

@@ -29,13 +29,18 @@ from lamina.cli.main import client_from
               help="Cache export (type=inline: accepted; every lamina image carries its cache)")
 @click.option("--rm/--no-rm", default=True, hidden=True)
 @click.option("--force-rm", is_flag=True, hidden=True)
-@click.option("--progress", hidden=True)
+@click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet"], case_sensitive=False),
+              default="auto", show_default=True,
+              help="Type of progress output: plain (docker's classic builder lines), tty (a live display "
+                   "with the time of each step), auto (tty when stderr is a terminal), quiet")
 @click.pass_context
 def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, network, quiet, iidfile,
           pull, platform, secrets, cache_from, cache_to, rm, force_rm, progress):
     """Build an image from a Dockerfile."""
     import signal
 
+    mode = _progress_mode(progress, quiet)
+    quiet = mode == "quiet"
     cache_from = [_cache_source(spec) for spec in cache_from]
     for spec in cache_to:
         if _cache_fields(spec).get("type", "inline") != "inline":
@@ -45,16 +50,34 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
 
     fast = None if no_cache or pull or cache_from else FastRequest(context, dockerfile, tags, build_args, target, labels,
                                                      network, platform, secrets)
-    if fast is not None and _replay(ctx, fast, quiet, iidfile):
+    if fast is not None and _replay(ctx, fast, mode, iidfile):
         return
     # A build holds mounts and temp dirs: on SIGTERM unwind like on Ctrl-C so they are released.
     signal.signal(signal.SIGTERM, _interrupted)
-    renderer = _Renderer(echo=not quiet)
+    renderer = _Renderer(echo=mode == "plain")
     with client_from(ctx) as client:
-        result = client.build(context, dockerfile=dockerfile, tags=tags, build_args=build_args, target=target,
-                              labels=labels, no_cache=no_cache, network=network, platform=platform,
-                              secrets=secrets, pull=True if pull else None, progress=renderer,
-                              cache_from=cache_from)
+        display = None
+        on_event = renderer
+        if mode == "tty":
+            from lamina.cli.buildtty import LiveBuild
+
+            display = LiveBuild()
+
+            def on_event(event) -> None:
+                renderer(event)
+                display(event)
+
+        try:
+            result = client.build(context, dockerfile=dockerfile, tags=tags, build_args=build_args, target=target,
+                                  labels=labels, no_cache=no_cache, network=network, platform=platform,
+                                  secrets=secrets, pull=True if pull else None, progress=on_event,
+                                  cache_from=cache_from)
+        except BaseException as exc:
+            if display is not None:
+                display.close(failed="CANCELED" if isinstance(exc, KeyboardInterrupt) else "ERROR")
+            raise
+        if display is not None:
+            display.close()
         if fast is not None and renderer.replayable:
             from lamina.build.fastpath import record
 
@@ -66,7 +89,17 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
         sys.stdout.write(result.image_id + "\n")
 
 
-def _replay(ctx, fast, quiet: bool, iidfile: str | None) -> bool:
+def _progress_mode(progress: str | None, quiet: bool) -> str:
+    """quiet, plain or tty: ``auto`` is tty when stderr is a terminal, like BuildKit's."""
+    mode = (progress or "auto").lower()
+    if quiet or mode == "quiet":
+        return "quiet"
+    if mode == "auto":
+        return "tty" if sys.stderr.isatty() else "plain"
+    return mode
+
+
+def _replay(ctx, fast, mode: str, iidfile: str | None) -> bool:
     """An unchanged rebuild: print what the fully cached build prints, without loading the builder."""
     from lamina.build.fastpath import lookup
     from lamina.store.store import Store
@@ -78,8 +111,12 @@ def _replay(ctx, fast, quiet: bool, iidfile: str | None) -> bool:
         store.close()
     if answer is None:
         return False
-    if quiet:
+    if mode == "quiet":
         sys.stdout.write(answer.image_id + "\n")
+    elif mode == "tty":
+        from lamina.cli.buildtty import replay
+
+        replay(answer.transcript, answer.image_id)
     else:
         for stream, text in answer.transcript:
             (sys.stderr if stream == "err" else sys.stdout).write(text + "\n")

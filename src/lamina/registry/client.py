@@ -13,7 +13,6 @@ References and digests come in as plain strings (``repository`` without the host
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import re
@@ -266,6 +265,25 @@ class RegistryClient:
             return ManifestInfo(digest, media_type, size)
 
         return self._with_fallback(attempt)
+
+    def pushed_manifest_digest(self, repository: str, reference: str) -> str | None:
+        """The digest the registry itself (never a mirror) serves under a tag, asked before a push.
+
+        Asks with the push scope the push needs anyway, so a token server is asked once.
+        None when the tag is unknown, or the registry does not say.
+        """
+        state = self._registry
+        response = self._request(
+            state, "HEAD", f"/v2/{repository}/manifests/{reference}",
+            scopes=[repository_scope(repository, "pull", "push")], headers={"Accept": ", ".join(ALL_MANIFEST_TYPES)},
+        )
+        response.close()
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self._error(state, response, self._display(repository, reference))
+        digest = response.headers.get("Docker-Content-Digest", "").strip()
+        return digest if _is_digest(digest) else None
 
     def put_manifest(self, repository: str, reference: str, data: bytes, media_type: str) -> str:
         """Upload a manifest under a tag or its digest; returns the digest of ``data``."""
@@ -604,6 +622,8 @@ class RegistryClient:
             return None
         if value.isdigit():
             return min(float(value), self.max_retry_after)
+        import email.utils  # an HTTP date: rare, and the module is slow to import
+
         try:
             when = email.utils.parsedate_to_datetime(value).timestamp()
         except (TypeError, ValueError):

@@ -7,19 +7,17 @@ diffIDs, which must match the image config. Nothing is recorded until all of it 
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from lamina.archive.ingest import _DiffHasher
 from lamina.errors import ArchiveError, DigestMismatchError, ManifestError
 from lamina.oci import mediatypes as mt
 from lamina.oci.models import Descriptor, parse_config, parse_index, parse_manifest
 from lamina.oci.platform import Platform, host_platform
 from lamina.oci.reference import Reference
 from lamina.registry.client import Manifest, RegistryClient
+from lamina.registry.locations import record_locations
 from lamina.registry.transfer_events import EventSink, TransferEvent, ignore, short
 from lamina.store.store import LayerRecord, Store
 
@@ -119,8 +117,11 @@ class _Stage:
     _DONE = None
 
     def __init__(self, work: Callable[[bytes], object], name: str, maxsize: int = 32):
+        import queue
+
         self._work = work
         self.error: BaseException | None = None
+        self._full = queue.Full
         self._queue: queue.Queue = queue.Queue(maxsize=maxsize)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -143,7 +144,7 @@ class _Stage:
         while self._thread.is_alive():
             try:
                 self._queue.put(self._DONE, timeout=0.1)
-            except queue.Full:
+            except self._full:
                 pass
             self._thread.join(0.1)
 
@@ -166,6 +167,8 @@ class _LayerSink:
     """
 
     def __init__(self, writer, compression: str):
+        from lamina.archive.ingest import _DiffHasher  # not imported by a pull that fetches no layer
+
         self.writer = writer
         self.diff = _DiffHasher(compression) if compression in ("gzip", "zstd") else None
         if self.diff is not None:
@@ -249,28 +252,11 @@ def _fetch_layers(store: Store, client: RegistryClient, repository: str, descrip
         return LayerRecord(diff_id, descriptor.digest, descriptor.mediaType, descriptor.size, diff_size)
 
     if todo:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
             futures = {i: pool.submit(fetch, i) for i in todo}
             for i in todo:  # docker extracts in order: report "Pull complete" in layer order
                 records[i] = futures[i].result()
                 events(TransferEvent(short(descriptors[i].digest), "Pull complete"))
     return [r for r in records if r is not None], len(todo)
-
-
-_LOCATIONS_SCHEMA = """CREATE TABLE IF NOT EXISTS blob_locations (
-    blob_digest TEXT NOT NULL, registry TEXT NOT NULL, repository TEXT NOT NULL,
-    PRIMARY KEY (blob_digest, registry, repository))"""
-
-
-def record_locations(store: Store, registry: str, repository: str, digests: list[str]) -> None:
-    """Remember where blobs live remotely, so a push to another repository can mount them."""
-    store.meta.connection.execute(_LOCATIONS_SCHEMA)
-    with store.meta.transaction() as db:
-        db.executemany("INSERT OR IGNORE INTO blob_locations VALUES (?,?,?)",
-                       [(d, registry, repository) for d in digests])
-
-
-def known_locations(store: Store, registry: str, digest: str) -> list[str]:
-    store.meta.connection.execute(_LOCATIONS_SCHEMA)
-    return [r[0] for r in store.meta.query(
-        "SELECT repository FROM blob_locations WHERE blob_digest=? AND registry=?", (digest, registry))]

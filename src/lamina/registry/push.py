@@ -7,16 +7,15 @@ to another registry) uploads the very same bytes and the manifest digest stays s
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from lamina.errors import ManifestError
-from lamina.layer.compression import gzip_compressor, zstd_compressor
 from lamina.oci import mediatypes as mt
+from lamina.oci.digest import sha256_digest
 from lamina.oci.models import encode, parse_manifest
 from lamina.oci.reference import Reference
 from lamina.registry.client import BlobPushOutcome, RegistryClient
-from lamina.registry.pull import known_locations, record_locations
+from lamina.registry.locations import known_locations, record_locations
 from lamina.registry.transfer_events import EventSink, TransferEvent, ignore, short
 from lamina.store.store import LayerRecord, Store
 
@@ -35,25 +34,21 @@ def push_image(store: Store, client: RegistryClient, ref: Reference, image_id: s
                compression: str = "gzip", events: EventSink = ignore, max_concurrent: int = 5) -> PushResult:
     repository = ref.path
     manifest_bytes, media_type, blobs = _manifest_for(store, image_id, compression, client.host)
-    for digest, _, kind in blobs:
-        if kind == "layer":
-            events(TransferEvent(short(digest), "Preparing"))
-
-    def upload(item: tuple[str, int, str]) -> None:
-        digest, size, _ = item
-        sources = [r for r in known_locations(store, client.host, digest) if r != repository]
-        outcome = client.upload_blob(repository, digest, size, lambda: store.content.open(digest),
-                                     mount_from=sources[0] if sources else None)
-        word = f"Mounted from {sources[0]}" if outcome == BlobPushOutcome.MOUNTED else _WORDS[outcome]
-        events(TransferEvent(short(digest), word))
-
     layers = [b for b in blobs if b[2] == "layer"]
-    with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
-        list(pool.map(upload, layers))
-    for config in (b for b in blobs if b[2] == "config"):
-        client.upload_blob(repository, config[0], config[1], lambda d=config[0]: store.content.open(d))
-    tag = ref.tag or "latest"
-    digest = client.put_manifest(repository, ref.digest or tag, manifest_bytes, media_type)
+    for digest, _, _ in layers:
+        events(TransferEvent(short(digest), "Preparing"))
+    reference = ref.digest or ref.tag or "latest"
+    digest = sha256_digest(manifest_bytes)
+    if client.pushed_manifest_digest(repository, reference) == digest:
+        # The registry serves this very manifest under the tag already, and a registry accepts a
+        # manifest only once it holds its blobs: one HEAD instead of one per blob and a PUT.
+        for layer_digest, _, _ in layers:
+            events(TransferEvent(short(layer_digest), "Layer already exists"))
+    else:
+        _upload_blobs(store, client, repository, [(d, size) for d, size, _ in layers], events, max_concurrent)
+        for config in (b for b in blobs if b[2] == "config"):
+            client.upload_blob(repository, config[0], config[1], lambda d=config[0]: store.content.open(d))
+        digest = client.put_manifest(repository, reference, manifest_bytes, media_type)
     store.content.ingest_bytes(manifest_bytes, digest)
     store.add_manifest(digest, media_type, image_id)
     store.add_repo_digest(ref.repository, digest, image_id)
@@ -76,6 +71,8 @@ def _manifest_for(store: Store, image_id: str, compression: str,
             blobs = [(d.digest, d.size, "layer") for d in manifest.layers]
             return data, media_type, blobs + [(manifest.config.digest, manifest.config.size, "config")]
     config_bytes = store.config_bytes(image_id)
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=2) as pool:  # isal and zstd release the GIL: use both cores
         layers = list(pool.map(lambda diff_id: _compressed_layer(store, diff_id, compression), diff_ids))
     oci = compression == "zstd"
@@ -115,6 +112,8 @@ def _compressed_layer(store: Store, diff_id: str, compression: str) -> LayerReco
         return source  # another compression than asked: push what we have rather than recompress
     if compression == "none":
         return LayerRecord(diff_id, plain.blob_digest, mt.DOCKER_LAYER, plain.blob_size, plain.diff_size)
+    from lamina.layer.compression import gzip_compressor, zstd_compressor  # only when compressing
+
     compressor = gzip_compressor(1) if compression == "gzip" else zstd_compressor(3)
     with store.content.open(plain.blob_digest) as source, store.content.writer() as writer:
         while chunk := source.read(CHUNK):
@@ -149,19 +148,33 @@ def push_index(store: Store, client: RegistryClient, ref: Reference, index_diges
             return None
         children.append((descriptor, blobs))
     repository = ref.path
+    reference = ref.tag or index_digest
+    if client.pushed_manifest_digest(repository, reference) == index_digest:
+        for _, blobs in children:  # the registry holds the index, so every manifest and blob in it
+            for digest, _ in blobs:
+                events(TransferEvent(short(digest), "Layer already exists"))
+        return PushResult(ref, index_digest, len(index_bytes))
     for descriptor, blobs in children:
-        def upload(item: tuple[str, int]) -> None:
-            digest, size = item
-            sources = [r for r in known_locations(store, client.host, digest) if r != repository]
-            outcome = client.upload_blob(repository, digest, size, lambda: store.content.open(digest),
-                                         mount_from=sources[0] if sources else None)
-            word = f"Mounted from {sources[0]}" if outcome == BlobPushOutcome.MOUNTED else _WORDS[outcome]
-            events(TransferEvent(short(digest), word))
-
-        with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
-            list(pool.map(upload, blobs))
+        _upload_blobs(store, client, repository, blobs, events, max_concurrent)
         client.put_manifest(repository, descriptor.digest, store.content.read(descriptor.digest), descriptor.mediaType)
         record_locations(store, client.host, repository, [digest for digest, _ in blobs])
     media_type = index.mediaType or mt.OCI_INDEX
-    digest = client.put_manifest(repository, ref.tag or index_digest, index_bytes, media_type)
+    digest = client.put_manifest(repository, reference, index_bytes, media_type)
     return PushResult(ref, digest, len(index_bytes))
+
+
+def _upload_blobs(store: Store, client: RegistryClient, repository: str, blobs: list[tuple[str, int]],
+                  events: EventSink, max_concurrent: int) -> None:
+    """Upload blobs in parallel, each the cheapest way (exists, mount from a known repository, upload)."""
+    from concurrent.futures import ThreadPoolExecutor  # not imported by a push with nothing to send
+
+    def upload(item: tuple[str, int]) -> None:
+        digest, size = item
+        sources = [r for r in known_locations(store, client.host, digest) if r != repository]
+        outcome = client.upload_blob(repository, digest, size, lambda: store.content.open(digest),
+                                     mount_from=sources[0] if sources else None)
+        word = f"Mounted from {sources[0]}" if outcome == BlobPushOutcome.MOUNTED else _WORDS[outcome]
+        events(TransferEvent(short(digest), word))
+
+    with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
+        list(pool.map(upload, blobs))

@@ -471,7 +471,8 @@ RUN pwd > /tmp/3
         runs=(("sh", "-c", "cat /tmp/1 /tmp/2 /tmp/3; pwd"),),
     ),
     Case("newer-dash-modifier", f"FROM {B}\nARG C=\nENV E=${{C-dash}}\n",
-         lamina_accepts="${V-w} is current BuildKit syntax (docker 20.10: missing ':' in substitution)"),
+         lamina_accepts="${V-w} is current BuildKit syntax (docker 20.10: missing ':' in substitution)",
+         expect=((("sh", "-c", "echo $E"), "\n"),)),
     Case("err-copy-from-self", f"FROM {B}\nCOPY --from=0 /bin /x\n", fail=r"", error_line=2),
     Case("newer-copy-from-later-stage", f"FROM {B}\nCOPY --from=later /bin/sh /x\nFROM {B} AS later\n",
          lamina_accepts="BuildKit resolves a stage named later in the file; the classic builder pulls an image"),
@@ -550,4 +551,123 @@ RUN echo "${{TARGETVARIANT:-novariant}}" > /variant
         buildkit=True,
         runs=(("cat", "/plat", "/variant"),),
     ),
+]
+
+CASES += [
+    Case(
+        "expansion-corners",
+        f"""FROM {B}
+ARG A=a
+ARG EMPTY=
+ENV N1=${{A:-$EMPTY}} N2=${{EMPTY:-${{A}}}} N3=${{EMPTY:-${{NOPE:-deep}}}} N4=${{A:+${{A}}${{A}}}}
+ENV D1=$$ D2=a$ D3=$1 D4=${{A}}}} D5=\\${{A}} D6="\\$A" D7='\\$A' D8=\\\\$A
+ENV W1="a   b" W2=a\\ \\ b W3="x"'y'z W4=${{A}}"$A"'$A'
+LABEL "$A"=key-from-arg l2=${{A:-x}}\\ y l3="multi \\
+line"
+EXPOSE ${{PORT:-8080}}
+VOLUME ["/$A"]
+USER ${{NOPE:-app}}
+WORKDIR /${{A}}dir
+STOPSIGNAL ${{SIG:-SIGTERM}}
+""",
+    ),
+    Case(
+        "arg-env-precedence",
+        f"""FROM {B}
+ENV V=fromenv
+ARG V=fromarg
+RUN echo "$V" > /v1
+ARG W=default
+ENV W=env-$W
+RUN echo "$W" > /w1
+ARG FROMHOSTENV
+ARG EMPTYCLI
+RUN echo "[$FROMHOSTENV][${{EMPTYCLI-unset}}][$EMPTYCLI]" > /cli
+""",
+        args=("--build-arg", "V=cli", "--build-arg", "W=cli", "--build-arg", "EMPTYCLI="),
+        runs=(("cat", "/v1", "/w1", "/cli"),),
+    ),
+    Case(
+        "onbuild-through-stage",
+        """FROM cx-pre/ob2 AS first
+RUN echo first > /first
+FROM first
+RUN ls / > /tmp/ls && cat /trig > /tmp/trig
+""",
+        pre=(("cx-pre/ob2", f"FROM {B}\nONBUILD RUN echo fired >> /trig\n"),),
+        runs=(("cat", "/trig", "/tmp/ls"),),
+    ),
+    Case(
+        "healthcheck-inherit-and-replace",
+        """FROM cx-pre/hc
+HEALTHCHECK CMD ["/bin/true"]
+ENTRYPOINT []
+CMD ["/bin/echo", "cmd"]
+""",
+        pre=(("cx-pre/hc", f"FROM {B}\nHEALTHCHECK --interval=7s --retries=9 CMD false\nENTRYPOINT [\"/bin/sh\"]\n"),),
+        runs=((),),
+    ),
+    Case(
+        "crlf-bom-dockerfile",
+        f"\ufeffFROM {B}\r\nRUN echo crlf \\\r\n  joined > /out\r\nENV A=1 \\\r\n  B=2\r\nLABEL x=y\r\n",
+        runs=(("cat", "/out"),),
+    ),
+    Case(
+        "user-and-ownership",
+        f"""FROM {B}
+USER 1234
+RUN id > /tmp/id-1234 && touch /tmp/made-by-1234
+USER app
+ADD arch.tar /as-app-tar/
+COPY f /as-app-copy
+RUN id > /tmp/id-app && mkdir -p /tmp/app-dir && touch /tmp/app-dir/x
+USER svc:0
+RUN id > /tmp/id-svc
+""",
+        files={"f": "f\n", "arch.tar": tar_of([("t", "t\n", 0o640)])},
+        runs=(("sh", "-c", "cat /tmp/id-*"),),
+    ),
+    Case(
+        "dockerignore-more",
+        f"""FROM {B}
+COPY . /ctx/
+""",
+        files={".dockerignore": "\ufeff*\r\n!keep*\r\n!dir/\r\ndir/**/*.o\r\n!dir/**/main.o\r\n**/.git\r\n",
+               "keep1": "k", "keep2/x": "x", "drop": "d", "dir/a.o": "o", "dir/s/b.o": "o", "dir/s/main.o": "m",
+               "dir/s/c.c": "c", "dir/.git/HEAD": "h"},
+    ),
+    Case(
+        "context-symlinks",
+        f"""FROM {B}
+COPY tree /tree
+COPY linkfile /lf
+COPY linkdir /ld
+COPY linkdir/ /ld2/
+COPY tree/[fsr]* /star/
+""",
+        files={"tree/f": "f\n", "tree/rel": Link("f"), "tree/up": Link("../outside"), "tree/abs": Link("/tmp"),
+               "tree/dirlink": Link("sub"), "tree/sub/g": "g\n", "linkfile": Link("tree/f"), "linkdir": Link("tree/sub"),
+               "outside": "o\n"},
+    ),
+    Case(
+        "newer-heredoc",
+        f"FROM {B}\nRUN <<EOF\necho hi > /hi\nEOF\n",
+        lamina_accepts="heredocs are BuildKit dockerfile/1.4 syntax; docker 20.10 reads 'echo hi' as an instruction",
+        expect=((("cat", "/hi"), "hi\n"),),
+    ),
+    Case("err-host-symlink-source", f"FROM {B}\nCOPY hostlink /x\n", files={"hostlink": Link("/etc/hostname")},
+         fail=r"hostlink|hostname", error_line=2),
+    Case("err-unterminated-brace", f"FROM {B}\nENV A=${{B\n", fail=r"", error_line=2),
+    Case("err-bad-substitution", f"FROM {B}\nENV A=${{B:=x}}\n", fail=r"", error_line=2),
+    Case("err-glob-through-absolute-link", f"FROM {B}\nCOPY tree/* /star/\n",
+         files={"tree/f": "f\n", "tree/abs": Link("/tmp")}, fail=r"tree/abs", error_line=2),
+    Case("add-hostile-tar", f"FROM {B}\nADD evil.tar /evil/\n",
+         files={"evil.tar": tar_of([("../../escape", "x\n", 0o644), ("/abs/file", "a\n", 0o644),
+                                    ("ok/../../up", "u\n", 0o644), ("lnk", ("sym", "/etc"), 0o777)])}),
+    Case("newer-add-tar-through-symlink", f"FROM {B}\nADD evil.tar /evil/\n",
+         files={"evil.tar": tar_of([("lnk", ("sym", "/etc"), 0o777), ("lnk/passwd", "pwned\n", 0o644)])},
+         lamina_accepts="a member below an archive symlink to a missing dir: docker's chrooted open fails, "
+                        "lamina makes the dir inside the destination (/evil/etc/passwd; the image's "
+                        "/etc/passwd is untouched)",
+         expect=((("cat", "/evil/etc/passwd"), "pwned\n"), (("grep", "-c", "pwned", "/etc/passwd"), "0\n"))),
 ]

@@ -71,6 +71,7 @@ class Case:
     docker_error: str | None = None
     buildkit: bool = False
     lamina_accepts: str = ""  # why lamina builds what docker 20.10 refuses (newer BuildKit syntax)
+    expect: tuple[tuple[tuple[str, ...], str], ...] = ()  # lamina_accepts: (command, its stdout) pairs
 
 
 def make_base(docker: Docker, work: Path) -> Path:
@@ -167,7 +168,9 @@ class Builders:
         stderr = subject.stderr.decode()
         if case.lamina_accepts:
             problems = [] if oracle.returncode else [f"docker did not fail: {said[-500:]}"]
-            return problems + ([f"lamina failed: {stderr[-800:]}"] if subject.returncode else [])
+            if subject.returncode:
+                return [*problems, f"lamina failed: {stderr[-800:]}"]
+            return problems + self.check_expected(case, tag)
         if case.fail is not None:
             return self.check_failure(case, oracle.returncode, said, subject.returncode, stderr)
         if oracle.returncode != 0:
@@ -190,6 +193,21 @@ class Builders:
                 problems.append(f"run {list(command)}: docker {expected.returncode} {expected.stdout!r}"
                                 f" != lamina {actual.returncode} {actual.stdout!r}")
         self.docker.run("rmi", "-f", tag, loaded, check=False)
+        return problems
+
+    def check_expected(self, case: Case, tag: str) -> list[str]:
+        """Run ``case.expect`` commands in lamina's image (through docker) and check their output."""
+        if not case.expect:
+            return []
+        archive = self.work / case.name / "image.tar"
+        self.lamina.run("save", "-o", str(archive), tag)
+        loaded = load_into_docker(self.docker, archive)
+        problems = []
+        for command, stdout in case.expect:
+            result = self.docker.run("run", "--rm", "--network", "none", loaded, *command, check=False)
+            if result.stdout.decode() != stdout:
+                problems.append(f"run {list(command)}: {result.stdout.decode()!r} != expected {stdout!r}")
+        self.docker.run("rmi", "-f", loaded, check=False)
         return problems
 
     @staticmethod

@@ -90,6 +90,9 @@ def match_sources(
             continue  # reached twice, e.g. through a symlinked directory
         if os.path.lexists(_host(base, resolved)) and not _excluded(matcher, candidate, resolved):
             found.append((candidate, resolved))
+        elif candidate != cleaned and _dangling_match(base, candidate) and not _excluded(matcher, candidate):
+            # docker stats every wildcard match: a symlink to nothing in the context fails the COPY
+            raise ContextError(f'"{candidate}": not found in build context (or excluded by .dockerignore)')
     if not found:
         if candidates and cleaned == candidates[0]:
             raise ContextError(f'"{source}": not found in build context (or excluded by .dockerignore)')
@@ -153,6 +156,12 @@ def _glob(base: Path, pattern: str) -> list[str]:
                 raise ContextError(f"invalid pattern {pattern!r}: syntax error in pattern") from None
         matches = [match + "/" for match in expanded]
     return [match.rstrip("/") for match in matches]
+
+
+def _dangling_match(base: Path, candidate: str) -> bool:
+    """Whether a wildcard match is an entry of the context (a symlink) whose target is not."""
+    parent, _, name = candidate.rpartition("/")
+    return os.path.lexists(_host(base, resolve_in_context(base, parent or ".")) / name)
 
 
 def _excluded(matcher: PatternMatcher | None, *paths: str) -> bool:

@@ -33,8 +33,9 @@ from lamina.build.context import resolve_in_context
 from lamina.build.layerwrite import stream_entries
 from lamina.build.sources import Source, SourceTree
 from lamina.errors import BuildError
-from lamina.layer.apply import apply_layer
+from lamina.layer.apply import apply_members
 from lamina.layer.compression import open_decompressed
+from lamina.layer.tarread import TarMember, TarReader
 from lamina.oci import mediatypes as mt
 from lamina.store.store import LayerRecord, Store
 
@@ -178,10 +179,26 @@ class CopyPlan:
         self._scratch.append(staging)
         with open(archive, "rb") as raw:
             stream, _ = open_decompressed(raw)
-            apply_layer(stream, staging, same_owner=os.geteuid() == 0)
+            apply_members(_ChrootedNames(stream, "archive"), staging, same_owner=os.geteuid() == 0)
         self.make_dirs(dest, ROOT_OWNER)
         for sub, host, info in SourceTree(staging).below("."):
             self.put(_join(dest, sub), host, info, keep_xattrs=True)
+
+
+class _ChrootedNames(TarReader):
+    """Archive members named as docker's ADD sees them: it unpacks chrooted into the destination,
+    so ``../../x``, ``/x`` and ``a/../../x`` all land at ``x`` (hard-link targets likewise)."""
+
+    def __iter__(self):
+        for member in super().__iter__():
+            yield _chrooted(member)
+
+
+def _chrooted(member: TarMember) -> TarMember:
+    member.name = posixpath.normpath("/" + member.name).lstrip("/") + ("/" if member.name.endswith("/") else "")
+    if member.type == b"1":
+        member.linkname = posixpath.normpath("/" + member.linkname).lstrip("/")
+    return member
 
 
 def write_plan(store: Store, plan: CopyPlan) -> tuple[LayerRecord | None, dict[str, str]]:

@@ -32,7 +32,7 @@ from typing import BinaryIO
 from lamina.errors import LayerError
 from lamina.layer.tarread import TarMember, TarReader
 
-__all__ = ["AppliedLayer", "LayerEntry", "apply_layer", "list_layer"]
+__all__ = ["AppliedLayer", "LayerEntry", "apply_layer", "apply_members", "list_layer"]
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -88,6 +88,11 @@ def apply_layer(tar_stream: BinaryIO, target: Path, *, same_owner: bool = True) 
     Raises LayerError, naming the member, for anything unsafe or unappliable.
     """
     return _Applier(Path(target), same_owner).run(TarReader(tar_stream))
+
+
+def apply_members(reader: TarReader, target: Path, *, same_owner: bool = True) -> AppliedLayer:
+    """:func:`apply_layer` for a reader the caller made (ADD's renames members as docker does)."""
+    return _Applier(Path(target), same_owner).run(reader)
 
 
 def list_layer(tar_stream: BinaryIO) -> Iterator[LayerEntry]:

@@ -16,7 +16,7 @@ from lamina.layer.overlayapply import apply_layer_as_overlay
 from lamina.layer.overlaydiff import SnapshotFixups, upper_to_snapshot, write_overlay_diff
 from lamina.oci.identity import chain_id
 from lamina.store.snapshots import Snapshots
-from tests.buildexec.conftest import write
+from tests.buildexec.conftest import image_files, write
 
 FRACTION = 1_700_000_000_123_456_789  # an mtime with nanoseconds, as a process leaves them
 WHOLE = 1_600_000_000_000_000_000
@@ -153,3 +153,13 @@ def test_run_steps_leave_their_upper_dirs_as_snapshots(client: Client, ctx: Path
             shutil.rmtree(aside)
     # No container dirs or holders are left behind.
     assert not list((Path(store.root) / "runtime" / "ephemeral").iterdir())
+
+
+def test_run_steps_mount_their_rootfs_volatile(client: Client, ctx: Path) -> None:
+    """A step's fsyncs (dpkg makes thousands) and the unmount's syncfs make nothing durable that a
+    crash would not discard anyway, so the upper dir is mounted ``volatile`` where the kernel can."""
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN grep ' / ' /proc/mounts > /rootfs-mount\n"})
+    client.build(str(ctx), tags=("bx/volatile",), no_cache=True)
+    files = image_files(client, "bx/volatile", ctx.parent)
+    options = files["rootfs-mount"][4].decode()
+    assert options.startswith("overlay / overlay ") and "volatile" in options, options

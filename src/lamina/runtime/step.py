@@ -127,7 +127,9 @@ def run_in_snapshot(
             scratch.mkdir(mode=0o700)
             if prepare_mounts is not None:
                 mounts = [*mounts, *prepare_mounts(scratch)]
-            dirs = mount_overlay(base, lowers)
+            # Volatile: the upper dir is never mounted again, and a step's fsyncs (dpkg makes
+            # many) protect nothing a crash would not discard anyway; unmounting skips syncfs.
+            dirs = mount_overlay(base, lowers, volatile=True)
             try:
                 volume_mounts = _anonymous_volumes(dirs.rootfs, scratch / "volumes", volumes)
                 all_mounts = sorted([*volume_mounts, *mounts], key=lambda m: _depth(m.destination))

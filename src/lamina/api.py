@@ -653,6 +653,44 @@ class Client:
 
         return lifecycle.prune(self.container_store)
 
+    def pause_container(self, name: str) -> None:
+        from lamina.runtime import lifecycle
+
+        lifecycle.pause(self.container_store, self.container(name))
+
+    def unpause_container(self, name: str) -> None:
+        from lamina.runtime import lifecycle
+
+        lifecycle.unpause(self.container_store, self.container(name))
+
+    def rename_container(self, name: str, new_name: str) -> None:
+        from lamina.runtime import lifecycle
+
+        lifecycle.rename(self.container_store, self.container(name), new_name)
+
+    def container_top(self, name: str, ps_args: Sequence[str] = ()) -> tuple[list[str], list[list[str]]]:
+        """``docker top``: the titles and rows of the host's ``ps`` for the container's processes."""
+        from lamina.runtime.processes import top
+
+        return top(self.container_store, self.container(name), list(ps_args))
+
+    def container_ports(self, name: str) -> list[tuple[str, str, int]]:
+        """``docker port``: (``PORT/PROTO``, host IP, host port) of a running container's bindings."""
+        container = self.container(name)
+        if not container.running:
+            return []
+        return [(f"{port}/{protocol}", host_ip or "0.0.0.0", host_port)
+                for port, protocol, host_ip, host_port in container.document.get("Ports") or []]
+
+    def container_stats(self, names: Sequence[str] = (), *, all: bool = False) -> list:
+        """``docker stats --no-stream``: two readings per container (``ResourceUsage``), half a
+        second apart; running containers unless named or ``all``."""
+        from lamina.runtime.processes import sample_twice
+
+        targets = ([self.container(name) for name in names] if names
+                   else [c for c in self.container_store.list() if all or c.running])
+        return sample_twice(self.container_store, targets)
+
     def _image_for_run(self, image: str, pull: str, *, announce=None, events=None) -> str:
         """The image ID to run: local, else pulled (``--pull missing|always|never``)."""
         if pull not in ("missing", "always", "never"):

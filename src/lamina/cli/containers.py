@@ -1,5 +1,6 @@
 """Container commands: run, create, start, stop, restart, kill, wait, rm, ps, logs, exec,
-export, commit, container inspect/prune. Formatting only; the work is in ``Client``."""
+export, commit, port, top, pause, unpause, rename, stats, container inspect/prune. Formatting
+only; the work is in ``Client``."""
 
 from __future__ import annotations
 
@@ -363,6 +364,111 @@ def prune(ctx, force, filters):
     sys.stdout.write(f"Total reclaimed space: {human_size(reclaimed)}\n")
 
 
+@click.command("port")
+@click.argument("name")
+@click.argument("private_port", required=False)
+@click.pass_context
+def port(ctx, name, private_port):
+    """List port mappings or a specific mapping for the container."""
+    from lamina.errors import LaminaError
+
+    with client_from(ctx) as client:
+        bindings = client.container_ports(name)
+    if private_port is None:
+        sys.stdout.write("".join(f"{key} -> {ip}:{host_port}\n" for key, ip, host_port in bindings))
+        return
+    wanted = private_port if "/" in private_port else private_port + "/tcp"
+    matches = [(ip, host_port) for key, ip, host_port in bindings if key == wanted.lower()]
+    if not matches:
+        raise LaminaError(f"No public port '{private_port}' published for {name}")
+    sys.stdout.write("".join(f"{ip}:{host_port}\n" for ip, host_port in matches))
+
+
+@click.command("top", context_settings=_RUN_SETTINGS)
+@click.argument("name")
+@click.argument("ps_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def top(ctx, name, ps_args):
+    """Display the running processes of a container."""
+    with client_from(ctx) as client:
+        titles, rows = client.container_top(name, ps_args)
+    sys.stdout.write(tabulate([titles, *rows], minwidth=20))
+
+
+@click.command("pause")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_context
+def pause(ctx, names):
+    """Pause all processes within one or more containers."""
+    _each(ctx, names, lambda client, name: client.pause_container(name))
+
+
+@click.command("unpause")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_context
+def unpause(ctx, names):
+    """Unpause all processes within one or more containers."""
+    _each(ctx, names, lambda client, name: client.unpause_container(name))
+
+
+@click.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+@click.pass_context
+def rename(ctx, name, new_name):
+    """Rename a container."""
+    from lamina.errors import LaminaError
+
+    with client_from(ctx) as client:
+        try:
+            client.rename_container(name, new_name)
+        except LaminaError as exc:
+            exc.exit_code = 1
+            raise
+
+
+_STATS_HEADERS = {"Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %",
+                  "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O",
+                  "PIDs": "PIDS"}
+
+
+@click.command("stats")
+@click.argument("names", nargs=-1)
+@click.option("-a", "--all", "all_", is_flag=True, help="Show all containers (default shows just running)")
+@click.option("--no-stream", is_flag=True, help="Disable streaming stats and only pull the first result")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate output")
+@click.option("--format", "format_", help="Pretty-print images using a Go template")
+@click.pass_context
+def stats(ctx, names, all_, no_stream, no_trunc, format_):
+    """Display a live stream of container(s) resource usage statistics."""
+    from lamina.cli.output import TemplateRow, bytes_size, human_size
+
+    while True:
+        with client_from(ctx) as client:
+            readings = client.container_stats(names, all=all_)
+        rows = []
+        for before, now in readings:
+            rows.append(TemplateRow(
+                Container=names[len(rows)] if names else now.container_id[:12],
+                ID=now.container_id if no_trunc else now.container_id[:12], Name=now.name,
+                CPUPerc=f"{now.cpu_percent(before):.2f}%",
+                MemUsage=f"{bytes_size(now.memory_usage)} / {bytes_size(now.memory_limit)}",
+                MemPerc=f"{now.memory_percent:.2f}%",
+                NetIO=f"{human_size(now.network_rx)} / {human_size(now.network_tx)}",
+                BlockIO=f"{human_size(now.block_read)} / {human_size(now.block_write)}", PIDs=str(now.pids)))
+        if not no_stream and sys.stdout.isatty():
+            sys.stdout.write("\033[2J\033[H")
+        if format_ and format_ != "table":
+            print_formatted(rows, format_, _STATS_HEADERS)
+        else:
+            table = [["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"]]
+            table += [[r.ID, r.Name, r.CPUPerc, r.MemUsage, r.MemPerc, r.NetIO, r.BlockIO, r.PIDs] for r in rows]
+            sys.stdout.write(tabulate(table))
+        sys.stdout.flush()
+        if no_stream:
+            return
+
+
 @click.group("container")
 def container_group():
     """Manage containers."""
@@ -371,7 +477,9 @@ def container_group():
 for _command, _names in ((run, ["run"]), (create, ["create"]), (start, ["start"]), (stop, ["stop"]),
                          (restart, ["restart"]), (kill, ["kill"]), (wait, ["wait"]), (rm, ["rm", "remove"]),
                          (ps, ["ls", "ps", "list"]), (logs, ["logs"]), (exec_, ["exec"]), (export, ["export"]),
-                         (commit, ["commit"]), (inspect, ["inspect"]), (prune, ["prune"])):
+                         (commit, ["commit"]), (inspect, ["inspect"]), (prune, ["prune"]), (port, ["port"]),
+                         (top, ["top"]), (pause, ["pause"]), (unpause, ["unpause"]), (rename, ["rename"]),
+                         (stats, ["stats"])):
     for _name in _names:
         container_group.add_command(_command, _name)
 

@@ -44,6 +44,12 @@ COMMANDS = {
     "export": "lamina.cli.containers:export",
     "commit": "lamina.cli.containers:commit",
     "container": "lamina.cli.containers:container_group",
+    "port": "lamina.cli.containers:port",
+    "top": "lamina.cli.containers:top",
+    "pause": "lamina.cli.containers:pause",
+    "unpause": "lamina.cli.containers:unpause",
+    "rename": "lamina.cli.containers:rename",
+    "stats": "lamina.cli.containers:stats",
     "volume": "lamina.cli.volumes:volume_group",
     "info": "lamina.cli.system:info",
     "version": "lamina.cli.system:version",
@@ -86,6 +92,12 @@ HELP = {
     "export": "Export a container's filesystem as a tar archive",
     "commit": "Create a new image from a container's changes",
     "container": "Manage containers",
+    "port": "List port mappings or a specific mapping for the container",
+    "top": "Display the running processes of a container",
+    "pause": "Pause all processes within one or more containers",
+    "unpause": "Unpause all processes within one or more containers",
+    "rename": "Rename a container",
+    "stats": "Display a live stream of container(s) resource usage statistics",
 }
 
 

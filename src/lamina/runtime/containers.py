@@ -137,6 +137,19 @@ class ContainerStore:
         with self.store.meta.transaction() as db:
             db.execute(f"UPDATE containers SET {assignments} WHERE id=?", (*fields.values(), container_id))
 
+    def rename(self, container: Container, name: str) -> None:
+        """Give the container another name (ConflictError, docker's wording, if it is taken)."""
+        try:
+            with self.store.meta.transaction() as db:
+                db.execute("UPDATE containers SET name=? WHERE id=?", (name, container.id))
+        except sqlite3.IntegrityError:
+            owner = self.store.meta.query("SELECT id FROM containers WHERE name=?", (name,))
+            holder = owner[0][0] if owner else "another container"
+            raise ConflictError(f'Error when allocating new name: Conflict. The container name "/{name}" is already '
+                                f'in use by container "{holder}". You have to remove (or rename) that container to '
+                                "be able to reuse that name.") from None
+        container.name = name
+
     def delete(self, container_id: str) -> None:
         with self.store.meta.transaction() as db:
             db.execute("DELETE FROM containers WHERE id=?", (container_id,))

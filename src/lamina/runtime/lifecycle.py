@@ -18,15 +18,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from lamina.errors import ConflictError, RuntimeError_
+from lamina.errors import ConflictError, RuntimeError_, UsageError
 from lamina.runtime.containers import Container, ContainerStore, container_runc, discard, new_container_id
 from lamina.runtime.logs import format_nano
 from lamina.runtime.names import check_name, random_name
 from lamina.runtime.runconfig import RunOptions, container_document
 from lamina.runtime.signals import parse_signal
 
-__all__ = ["commit", "create", "exec_process", "export", "inspect_document", "kill", "prune", "remove", "stop",
-           "wait"]
+__all__ = ["commit", "create", "exec_process", "export", "inspect_document", "kill", "pause", "prune", "remove",
+           "rename", "stop", "unpause", "wait"]
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 _POLL = 0.02
@@ -67,13 +67,13 @@ def stop(containers: ContainerStore, container: Container, timeout: int | None =
     signal_number = parse_signal(container.config.get("StopSignal") or "SIGTERM")
     if timeout is None:
         timeout = container.config.get("StopTimeout", 10)
-    _runc(containers, "kill", container.id, str(signal_number))
+    _signal(containers, container, signal_number)
     if timeout is not None and timeout >= 0 and _wait_stopped(containers, container, float(timeout)):
         return
     if timeout is not None and timeout < 0:
         _wait_stopped(containers, container, None)
         return
-    _runc(containers, "kill", "--all", container.id, "KILL")
+    _signal(containers, container, signal.SIGKILL, every_process=True)
     if not _wait_stopped(containers, container, 10.0, killed_by=signal.SIGKILL):
         raise RuntimeError_(f"cannot stop container {container.id[:12]}: it did not exit after SIGKILL")
 
@@ -84,7 +84,7 @@ def kill(containers: ContainerStore, container: Container, signal_text: str = "K
     container = containers.refresh(container)
     if not container.running:
         raise ConflictError(f"Cannot kill container: {container.id[:12]}: Container {container.id} is not running")
-    result = _runc(containers, "kill", container.id, str(number))
+    result = _signal(containers, container, number)
     if result.returncode != 0:
         raise RuntimeError_(f"Cannot kill container: {container.id[:12]}: {result.stderr.strip() or 'runc kill failed'}")
     if not containers.monitor_alive(container.id) and number in (signal.SIGKILL, signal.SIGTERM):
@@ -105,9 +105,44 @@ def remove(containers: ContainerStore, container: Container, *, force: bool = Fa
         if not force:
             raise ConflictError(f"You cannot remove a running container {container.id}. Stop the container before "
                                 "attempting removal or force remove")
-        _runc(containers, "kill", "--all", container.id, "KILL")
+        _signal(containers, container, signal.SIGKILL, every_process=True)
         _wait_stopped(containers, container, 10.0, killed_by=signal.SIGKILL)
     discard(containers, container, volumes=volumes)
+
+
+def pause(containers: ContainerStore, container: Container) -> None:
+    """``docker pause``: freeze every process of the container (the freezer cgroup)."""
+    container = containers.refresh(container)
+    if container.status == "paused":
+        raise ConflictError(f"Container {container.id} is already paused")
+    if not container.running:
+        raise ConflictError(f"Container {container.id} is not running")
+    result = _runc(containers, "pause", container.id)
+    if result.returncode != 0:
+        raise RuntimeError_(f"cannot pause container {container.id[:12]}: {_runc_reason(result)}")
+    containers.update(container.id, status="paused")
+
+
+def unpause(containers: ContainerStore, container: Container) -> None:
+    """``docker unpause``."""
+    container = containers.refresh(container)
+    if container.status != "paused":
+        raise ConflictError(f"Container {container.id} is not paused")
+    result = _runc(containers, "resume", container.id)
+    if result.returncode != 0:
+        raise RuntimeError_(f"cannot unpause container {container.id[:12]}: {_runc_reason(result)}")
+    containers.update(container.id, status="running")
+
+
+def rename(containers: ContainerStore, container: Container, new_name: str) -> None:
+    """``docker rename``: docker's checks and wording (same name, invalid, taken)."""
+    if new_name.lstrip("/") == container.name:
+        raise ConflictError("Renaming a container with the same name as its current name")
+    try:
+        name = check_name("/" + new_name.lstrip("/"))
+    except UsageError as exc:
+        raise UsageError(f"Error when allocating new name: {exc}") from None
+    containers.rename(container, name)
 
 
 def prune(containers: ContainerStore) -> tuple[list[str], int]:
@@ -135,6 +170,8 @@ def exec_process(containers: ContainerStore, container: Container, command: list
     container = containers.refresh(container)
     if not container.running:
         raise ConflictError(f"Container {container.id} is not running")
+    if container.status == "paused":
+        raise ConflictError(f"Container {container.name} is paused, unpause the container before exec")
     if not command:
         raise RuntimeError_("exec needs a command to run")
     spec = json.loads((container.base / "config.json").read_text())
@@ -304,6 +341,21 @@ def _time(timestamp: float) -> str:
 def _runc(containers: ContainerStore, *args: str) -> subprocess.CompletedProcess:
     runc = container_runc(containers.store.root)
     return subprocess.run([runc.binary, "--root", os.fspath(runc.state_root), *args], capture_output=True, text=True)
+
+
+def _runc_reason(result: subprocess.CompletedProcess) -> str:
+    return (result.stderr.strip().splitlines() or [f"runc exited with {result.returncode}"])[-1]
+
+
+def _signal(containers: ContainerStore, container: Container, number: int, *,
+            every_process: bool = False) -> subprocess.CompletedProcess:
+    """Send a signal; a paused container is thawed after it, so that it can act on it (docker
+    does the same for stop, kill and rm -f)."""
+    result = _runc(containers, "kill", *(["--all"] if every_process else []), container.id, str(number))
+    if container.status == "paused" and result.returncode == 0:
+        _runc(containers, "resume", container.id)
+        containers.update(container.id, status="running")
+    return result
 
 
 def _wait_stopped(containers: ContainerStore, container: Container, timeout: float | None, *,

@@ -10,8 +10,8 @@ so nothing a step does to them reaches the image.
 
 from __future__ import annotations
 
-import re
 import os
+import re
 from pathlib import Path
 
 from lamina.runtime.spec import EtcFiles

@@ -671,3 +671,95 @@ COPY tree/[fsr]* /star/
                         "/etc/passwd is untouched)",
          expect=((("cat", "/evil/etc/passwd"), "pwned\n"), (("grep", "-c", "pwned", "/etc/passwd"), "0\n"))),
 ]
+
+CASES += [
+    Case(
+        "add-url",
+        f"""FROM {B}
+ADD $URL/plain.txt /downloaded/
+ADD $URL/plain.txt /named-file
+ADD $URL/arch.tar.gz /not-unpacked/
+ADD $URL/sub/deep.txt?query=1 /q/
+WORKDIR /wd
+ADD $URL/plain.txt rel
+""",
+        served={"plain.txt": b"downloaded\n", "sub/deep.txt": b"deep\n", "arch.tar.gz": tar_of([("t", "t\n", 0o644)], compress="gz")},
+    ),
+    Case(
+        "context-xattrs",
+        f"""FROM {B}
+COPY capped /capped
+COPY tagged /tagged
+COPY dir /dir
+""",
+        files={"capped": File("c\n", 0o755, xattrs=(("security.capability",
+                                                     bytes.fromhex("0100000200200000000000000000000000000000")),)),
+               "tagged": File("t\n", xattrs=(("user.note", b"hello"),)),
+               "dir/inner": File("i\n", xattrs=(("user.inner", b"x"),))},
+        xattrs=True,
+    ),
+    Case(
+        "inherited-metadata",
+        """FROM cx-pre/meta
+RUN echo child > /vol/child && echo x > /tmp/outside
+EXPOSE 81
+LABEL b=child
+WORKDIR sub
+COPY f .
+RUN pwd > /tmp/pwd && id > /tmp/id
+""",
+        files={"f": "f\n"},
+        pre=(("cx-pre/meta", f"""FROM {B}
+MAINTAINER base <b@x>
+LABEL a=base b=base
+EXPOSE 80/udp
+RUN mkdir -m 777 /vol
+VOLUME /vol
+STOPSIGNAL SIGINT
+WORKDIR /base
+USER app
+ENV BASEVAR=1
+SHELL ["/bin/sh", "-xc"]
+HEALTHCHECK CMD echo healthy
+"""),),
+        runs=(("sh", "-c", "ls -a /vol; cat /tmp/pwd /tmp/id"),),
+    ),
+]
+
+CASES += [
+    Case(
+        "expansion-names",
+        f"""ARG TAG
+FROM cx-base/busybox:${{TAG:-1}} AS my.stage-1_x
+ARG A=x
+ARG A_B=ab
+ENV N1=$A_B N2=${{A}}_B N3=$A-B N4=$A.B N5=$A9 N6=${{A:-}} N7="${{A:-quoted default}}" N8=$é N9=$ N10=a$
+ENV "N11"=q N12=${{A}}${{A_B}}
+FROM my.STAGE-1_x
+RUN env | grep '^N' | sort > /env
+""",
+        runs=(("cat", "/env"),),
+    ),
+    Case(
+        "copy-dir-rules",
+        f"""FROM {B}
+COPY --chown=svc:staff dir /data/
+COPY --chown=svc:staff dir /newdir/
+COPY single* /one-match-no-slash
+COPY ["a b", "c d", "/spaced dir/"]
+ADD --chown=app arch.tar /tar-chown/
+COPY --chown=1000:50 --from={B} /etc /etc-copy
+""",
+        files={"dir/f": File("f\n", 0o600), "dir/sub/g": "g\n", "single-file": "s\n", "a b": "ab\n", "c d": "cd\n",
+               "arch.tar": tar_of([("t", None, 0o700), ("t/f", "t\n", 0o640)])},
+    ),
+    Case("err-env-nested-quotes", f'FROM {B}\nENV N7="${{A:-"quoted default"}}"\n', fail=r"", error_line=2),
+    Case("err-copy-into-file", f"FROM {B}\nCOPY f /data/old/\n", files={"f": "f"}, fail=r"", error_line=2),
+    Case("err-copy-dir-onto-file", f"FROM {B}\nCOPY dir /data/old\n", files={"dir/x": "x"}, fail=r"", error_line=2),
+    Case("err-glob-multi-no-slash", f"FROM {B}\nCOPY f* /dst\n", files={"f1": "1", "f2": "2"}, fail=r"", error_line=2),
+    Case("err-bad-target-stage", f"FROM {B} AS a\nRUN true\n", args=("--target", "b"), fail=r"b"),
+    Case("err-arg-bad-name", f"FROM {B}\nARG =x\n", fail=r"", error_line=2),
+    Case("err-env-bad-name", f"FROM {B}\nENV =x\n", fail=r"", error_line=2),
+    Case("err-from-bad-ref", "FROM UPPER/case:1\n", fail=r"", error_line=1),
+    Case("err-cmd-json-nested", f'FROM {B}\nENTRYPOINT ["a", {{"b": 1}}]\n', fail=r""),
+]

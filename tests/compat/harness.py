@@ -32,12 +32,13 @@ APPLETS = ("sh", "ls", "cat", "echo", "env", "id", "pwd", "true", "false", "wc",
 
 @dataclasses.dataclass(frozen=True)
 class File:
-    """A context file with a mode and owner (plain ``str``/``bytes`` values are 0644 root)."""
+    """A context file with a mode, owner and xattrs (plain ``str``/``bytes`` values are 0644 root)."""
 
     content: str | bytes = ""
     mode: int = 0o644
     uid: int = 0
     gid: int = 0
+    xattrs: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +71,8 @@ class Case:
     error_line: int | None = None
     docker_error: str | None = None
     buildkit: bool = False
+    served: dict = dataclasses.field(default_factory=dict)  # name -> bytes, at $URL/name over HTTP
+    xattrs: bool = False  # also compare the xattrs of the exported trees
     lamina_accepts: str = ""  # why lamina builds what docker 20.10 refuses (newer BuildKit syntax)
     expect: tuple[tuple[tuple[str, ...], str], ...] = ()  # lamina_accepts: (command, its stdout) pairs
 
@@ -122,6 +125,8 @@ def write_context(context: Path, files: dict) -> None:
     for path, spec in reversed(later):  # deepest last-listed first, so dir modes do not block writes
         os.chown(path, spec.uid, spec.gid)  # type: ignore[attr-defined]
         os.chmod(path, spec.mode)  # type: ignore[attr-defined]
+        for key, value in getattr(spec, "xattrs", ()):
+            os.setxattr(path, key, value, follow_symlinks=False)
 
 
 class Builders:
@@ -147,7 +152,15 @@ class Builders:
         if context.parent.exists():
             shutil.rmtree(context.parent)
         context.mkdir(parents=True)
-        write_context(context, {**case.files, "Dockerfile": case.dockerfile})
+        dockerfile = case.dockerfile
+        if case.served:
+            served = context.parent / "served"
+            served.mkdir()
+            for name, data in case.served.items():
+                (served / name).parent.mkdir(parents=True, exist_ok=True)
+                (served / name).write_bytes(data)
+            dockerfile = dockerfile.replace("$URL", serve(served))
+        write_context(context, {**case.files, "Dockerfile": dockerfile})
         for tag, text in case.pre:
             name = f"pre-{tag.replace('/', '-').replace(':', '-')}.Dockerfile"
             (context.parent / name).write_text(text)
@@ -186,12 +199,20 @@ class Builders:
                 view.pop("history"), view.pop("layers"), view.pop("author")
                 view["history"], view["layers"], view["author"] = [], 0, ""
         problems = differences(want, got)
+        if case.xattrs:
+            want_x, got_x = xattr_tree(self.docker.export_image(tag)), xattr_tree(self.docker.export_image(loaded))
+            problems += [f"xattrs of /{path}: docker {want_x.get(path)} != lamina {got_x.get(path)}"
+                         for path in sorted(set(want_x) | set(got_x)) if want_x.get(path) != got_x.get(path)]
         for command in case.runs:
             expected = self.docker.run("run", "--rm", "--network", "none", tag, *command, check=False)
             actual = self.docker.run("run", "--rm", "--network", "none", loaded, *command, check=False)
             if (expected.returncode, expected.stdout) != (actual.returncode, actual.stdout):
                 problems.append(f"run {list(command)}: docker {expected.returncode} {expected.stdout!r}"
                                 f" != lamina {actual.returncode} {actual.stdout!r}")
+            ran = self.lamina.run("run", "--rm", "--network", "none", tag, *command, check=False)
+            if (expected.returncode, expected.stdout) != (ran.returncode, ran.stdout):
+                problems.append(f"lamina run {list(command)}: docker {expected.returncode} {expected.stdout!r}"
+                                f" != {ran.returncode} {ran.stdout!r} {ran.stderr.decode()[-300:]}")
         self.docker.run("rmi", "-f", tag, loaded, check=False)
         return problems
 
@@ -229,6 +250,40 @@ class Builders:
             if case.error_line is not None and f"Dockerfile:{case.error_line}:" not in message:
                 problems.append(f"lamina's error does not name Dockerfile:{case.error_line}: {message}")
         return problems
+
+
+def xattr_tree(data: bytes) -> dict[str, dict[str, str]]:
+    """Path -> xattrs (PAX ``SCHILY.xattr.*``) of the members of an exported tree that have any."""
+    import io
+
+    tree = {}
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        for member in archive:
+            found = {key: value for key, value in member.pax_headers.items() if key.startswith("SCHILY.xattr.")}
+            if found:
+                tree[member.name.removeprefix("./").strip("/")] = found
+    return tree
+
+
+_SERVERS: dict[str, str] = {}
+
+
+def serve(directory: Path) -> str:
+    """Serve ``directory`` over HTTP on loopback (dockerd downloads ADD URLs from the host)."""
+    import functools
+    import http.server
+    import threading
+
+    if str(directory) not in _SERVERS:
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+        handler = functools.partial(Quiet, directory=str(directory))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        _SERVERS[str(directory)] = f"http://127.0.0.1:{server.server_address[1]}"
+    return _SERVERS[str(directory)]
 
 
 def tar_of(members: list[tuple[str, str | bytes | tuple | None, int]], *, compress: str = "") -> bytes:

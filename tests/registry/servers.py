@@ -362,7 +362,8 @@ class Fault:
 
     method: str
     path: str
-    action: str  # drop_response | drop_request | cut_request | status | slow | tamper | redirect | paginate | add_headers
+    action: str  # drop_response | drop_request | cut_request | status | slow | tamper | redirect | paginate
+    #              | add_headers | ignore_range (the upstream answers 200 with the whole body)
     times: int = 1
     status: int = 503
     headers: dict[str, str] = field(default_factory=dict)
@@ -462,13 +463,18 @@ class FaultProxy:
                     return
                 upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                if fault and fault.action == "ignore_range":
+                    headers = {k: v for k, v in headers.items() if k.lower() != "range"}
                 headers.update(proxy.inject_headers)
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 response = upstream.getresponse()
-                if fault and fault.action == "paginate":
-                    self._paginate(response)
-                else:
-                    self._relay(response, fault)
+                try:
+                    if fault and fault.action == "paginate":
+                        self._paginate(response)
+                    else:
+                        self._relay(response, fault)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client went away (interrupted, or gave up)
                 upstream.close()
 
             def _read_body(self, fault: Fault | None) -> bytes | None:

@@ -1,4 +1,5 @@
-"""What pull checks beyond blob digests: the diffID of every layer, and that a layer inflates.
+"""What pull checks beyond blob digests (the diffID of every layer, that a layer inflates), and
+how it stops: a failed layer or Ctrl-C ends the other downloads at once, keeping nothing.
 
 The layers here are several MiB so that the download, the inflate and the diffID hash really
 run as a pipeline over many chunks (a tiny layer fits in one).
@@ -10,13 +11,17 @@ import gzip
 import io
 import json
 import os
+import signal
+import subprocess
+import sys
 import tarfile
+import time
 
 import pytest
 
 from lamina.registry.config import RegistryConfig
 from tests.conftest import Lamina, store_listing
-from tests.registry.servers import digest_of, make_client, push_blob, random_bytes
+from tests.registry.servers import Fault, digest_of, make_client, push_blob, random_bytes
 
 pytestmark = pytest.mark.registry
 
@@ -33,20 +38,23 @@ def _layer_tar(seed: int, size: int) -> bytes:
     return raw.getvalue()
 
 
-def _push_image(host: str, repository: str, tag: str, layer: bytes, diff_id: str) -> None:
+def _push_image(host: str, repository: str, tag: str, layer: bytes | list[bytes], diff_id: str | list[str]) -> None:
+    layers = layer if isinstance(layer, list) else [layer]
+    diff_ids = diff_id if isinstance(diff_id, list) else [diff_id]
     config = json.dumps({
         "architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "history": [{"created_by": "test"}],
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": [{"created_by": "test"}] * len(layers),
     }).encode()
     manifest = json.dumps({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": len(config),
                    "digest": digest_of(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": len(layer),
-                    "digest": digest_of(layer)}],
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": len(blob),
+                    "digest": digest_of(blob)} for blob in layers],
     }).encode()
     with make_client(host, config=RegistryConfig()) as client:
-        push_blob(client, repository, layer)
+        for blob in layers:
+            push_blob(client, repository, blob)
         push_blob(client, repository, config)
         client.put_manifest(repository, tag, manifest, "application/vnd.oci.image.manifest.v1+json")
 
@@ -96,4 +104,52 @@ def test_a_layer_that_does_not_inflate_is_refused_naming_it(anon_registry, tmp_p
     before = store_listing(store.root)
     stderr = store.fails("pull", f"{anon_registry.host}/verify/corrupt:{tag}")
     assert f"layer {digest_of(layer)}" in stderr and "Traceback" not in stderr
+    assert store_listing(store.root) == before
+
+
+def _slow_image(host: str, tag: str) -> tuple[bytes, bytes, str, str]:
+    """Two layers: a 4 MiB one the tests slow down, and a small one; returns (slow, small, diff ids)."""
+    slow_tar, small_tar = _layer_tar(4, 4 * 1024 * 1024), _layer_tar(5, 64 * 1024)
+    slow, small = gzip.compress(slow_tar, compresslevel=0, mtime=0), gzip.compress(small_tar, mtime=0)
+    _push_image(host, "verify/stop", tag, [slow, small], [digest_of(slow_tar), digest_of(small_tar)])
+    return slow, small, digest_of(slow_tar), digest_of(small_tar)
+
+
+def _wait_for(condition, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_ctrl_c_ends_a_pull_at_once_and_keeps_nothing(anon_registry, fault_proxy, tmp_path, busybox_tar):
+    tag = os.urandom(3).hex()
+    slow, _, _, _ = _slow_image(anon_registry.host, tag)
+    fault_proxy.add(Fault("GET", f"/blobs/{digest_of(slow)}", "slow", delay=0.2))  # ≈ 13 s for the layer
+    store = _store_with_an_image(tmp_path, busybox_tar, "interrupted")
+    before = store_listing(store.root)
+    process = subprocess.Popen([sys.executable, "-m", "lamina", "pull", f"{fault_proxy.host}/verify/stop:{tag}"],
+                               env=store.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    _wait_for(lambda: fault_proxy.requests("GET", f"/blobs/{digest_of(slow)}"))
+    time.sleep(0.5)
+    interrupted = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert time.monotonic() - interrupted < 3.0
+    assert process.returncode == 130 and b"Traceback" not in stderr
+    assert store_listing(store.root) == before
+
+
+def test_a_failed_layer_stops_the_other_downloads(anon_registry, fault_proxy, tmp_path, busybox_tar):
+    tag = os.urandom(3).hex()
+    slow, small, _, _ = _slow_image(anon_registry.host, tag)
+    fault_proxy.add(Fault("GET", f"/blobs/{digest_of(slow)}", "slow", delay=0.2))
+    fault_proxy.add(Fault("GET", f"/blobs/{digest_of(small)}", "tamper", times=20))
+    store = _store_with_an_image(tmp_path, busybox_tar, "failed")
+    before = store_listing(store.root)
+    started = time.monotonic()
+    stderr = store.fails("pull", f"{fault_proxy.host}/verify/stop:{tag}")
+    assert time.monotonic() - started < 8.0  # not the ≈ 13 s the slow layer would take
+    assert digest_of(small) in stderr
     assert store_listing(store.root) == before

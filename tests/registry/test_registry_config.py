@@ -117,3 +117,16 @@ def test_a_broken_mirror_falls_back_to_the_registry(anon_registry) -> None:
         sink = io.BytesIO()
         client.fetch_blob("mirror/fallback", layer_digest, sink)
         assert sink.getvalue()
+
+
+def test_pushes_go_to_the_registry_never_to_a_mirror(anon_registry, fault_proxy: FaultProxy) -> None:
+    config = RegistryConfig(mirrors={anon_registry.host: (f"http://{fault_proxy.host}",)})
+    layer, image_config, manifest, _ = tiny_image("mirror-push")
+    with make_client(anon_registry.host, config=config) as client:
+        assert client.pushed_manifest_digest("mirror/push", "v1") is None
+        push_blob(client, "mirror/push", layer)
+        push_blob(client, "mirror/push", image_config)
+        digest = client.put_manifest("mirror/push", "v1", manifest, DOCKER_MANIFEST)
+        assert client.pushed_manifest_digest("mirror/push", "v1") == digest
+        assert client.get_manifest("mirror/push", "v1").digest == digest  # a read: the mirror may answer
+    assert [r.method for r in fault_proxy.requests() if r.path != "/v2/"] == ["GET"]

@@ -197,3 +197,51 @@ def test_redirect_to_storage_does_not_carry_our_credentials(basic_registry) -> N
     finally:
         storage.stop()
         front.stop()
+
+
+def test_resume_from_a_server_that_ignores_range_skips_the_bytes_already_here(fault_proxy: FaultProxy,
+                                                                             stored_blob) -> None:
+    digest, data = stored_blob
+    fault_proxy.add(Fault("GET", "/blobs/", "drop_response", after_bytes=MIB + 5))
+    fault_proxy.add(Fault("GET", "/blobs/", "ignore_range"))
+    with make_client(fault_proxy.host) as client:
+        assert fetch(client, digest, len(data)) == data
+    gets = fault_proxy.requests("GET", "/blobs/")
+    assert [g.fault for g in gets] == ["drop_response", "ignore_range"] and "Range" in gets[1].headers
+
+
+def test_retry_after_as_an_http_date_is_honoured(fault_proxy: FaultProxy, stored_blob) -> None:
+    from email.utils import formatdate
+
+    digest, data = stored_blob
+    fault_proxy.add(Fault("GET", "/blobs/", "status", status=503,
+                          headers={"Retry-After": formatdate(time.time() + 2, usegmt=True)}))
+    with make_client(fault_proxy.host) as client:
+        started = time.monotonic()
+        assert fetch(client, digest, len(data)) == data
+        assert time.monotonic() - started >= 0.9  # not the 0.05 s backoff of make_client
+
+
+def test_a_token_the_registry_rejects_is_fetched_again(token_registry, token_server) -> None:
+    from conftest import PASSWORD, USER
+    from servers import TOKEN_SERVICE
+
+    credential = Credential(USER, PASSWORD)
+    front = FaultProxy(token_registry.port).start()
+    try:
+        data = random_bytes(50_000)
+        with make_client(front.host, credential) as client:
+            digest = push_blob(client, "faults/revoked", data)
+            assert fetch(client, digest, len(data), "faults/revoked") == data
+            before = token_server.count()
+            # the registry no longer takes the cached token (revoked, clock skew): it says so with 401
+            challenge = (f'Bearer realm="{token_server.realm}",service="{TOKEN_SERVICE}",'
+                         'scope="repository:faults/revoked:pull",error="invalid_token"')
+            front.add(Fault("GET", "/blobs/", "status", status=401, headers={"WWW-Authenticate": challenge}))
+            assert fetch(client, digest, len(data), "faults/revoked") == data
+            assert token_server.count() == before + 1
+        gets = front.requests("GET", "/blobs/")
+        assert [g.fault for g in gets[-2:]] == ["status", None]
+        assert gets[-1].headers["Authorization"] != gets[-2].headers["Authorization"]
+    finally:
+        front.stop()

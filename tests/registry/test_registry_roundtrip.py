@@ -91,11 +91,15 @@ def test_cross_repository_mount_answers_201(anon_client: RegistryClient, fault_p
     assert anon_client.blob_exists("rt/target", digest) == len(data)
 
 
-def test_mount_of_a_blob_the_source_lacks_falls_back_to_upload(anon_client: RegistryClient) -> None:
+def test_mount_of_a_blob_the_source_lacks_falls_back_to_upload(anon_client: RegistryClient, fault_proxy) -> None:
     data = random_bytes(2048)
-    outcome = anon_client.upload_blob("rt/mount-miss", digest_of(data), len(data), opener(data), mount_from="rt/none")
+    with make_client(fault_proxy.host) as client:
+        outcome = client.upload_blob("rt/mount-miss", digest_of(data), len(data), opener(data), mount_from="rt/none")
     assert outcome is BlobPushOutcome.UPLOADED
     assert anon_client.blob_exists("rt/mount-miss", digest_of(data)) == len(data)
+    # the 202 answer to the mount opened an upload: it is used, not a second POST
+    calls = [(r.method, "mount=" in r.path) for r in fault_proxy.requests() if r.path != "/v2/"]
+    assert calls == [("HEAD", False), ("POST", True), ("PATCH", False), ("PUT", False)]
 
 
 def test_upload_with_wrong_digest_is_refused(anon_client: RegistryClient) -> None:

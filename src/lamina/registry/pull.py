@@ -157,6 +157,10 @@ class _Stage:
                     self.error = exc
 
 
+class _Stopped(Exception):
+    """Raised inside a download when another layer failed or the pull was interrupted."""
+
+
 class _LayerSink:
     """Receives a layer's bytes: into the blob writer, and decompressed into the diffID hasher.
 
@@ -170,10 +174,11 @@ class _LayerSink:
 
     BATCH = 1 << 20
 
-    def __init__(self, writer, compression: str):
+    def __init__(self, writer, compression: str, stop: threading.Event | None = None):
         from lamina.archive.ingest import _DiffHasher  # not imported by a pull that fetches no layer
 
         self.writer = writer
+        self._stop = stop
         self.diff = _DiffHasher(compression) if compression in ("gzip", "zstd") else None
         self._batch: list[bytes] = []
         self._batched = 0
@@ -182,6 +187,8 @@ class _LayerSink:
             self._inflate = _Stage(self._inflate_batch, "inflate", maxsize=4)
 
     def write(self, data) -> int:
+        if self._stop is not None and self._stop.is_set():
+            raise _Stopped()
         self.writer.write(data)
         if self.diff is not None:
             self._batch.append(data)
@@ -233,9 +240,12 @@ def _fetch_layers(store: Store, client: RegistryClient, repository: str, descrip
             todo.append(i)
             events(TransferEvent(short(descriptor.digest), "Pulling fs layer"))
     lock = threading.Lock()
+    stop = threading.Event()  # set when the pull fails or is interrupted: running downloads end
 
     def fetch(i: int) -> LayerRecord:
         descriptor, diff_id = descriptors[i], diff_ids[i]
+        if stop.is_set():
+            raise _Stopped()
         if not mt.is_layer(descriptor.mediaType):
             raise ManifestError(f"unknown layer media type {descriptor.mediaType}")
         compression = mt.layer_compression(descriptor.mediaType)
@@ -246,7 +256,7 @@ def _fetch_layers(store: Store, client: RegistryClient, repository: str, descrip
 
         # fetch_blob hashes every byte and raises before we commit: no second sha256 here
         with store.content.writer(descriptor.digest, descriptor.size, verified_upstream=True) as writer:
-            sink = _LayerSink(writer, compression)
+            sink = _LayerSink(writer, compression, stop)
             try:
                 client.fetch_blob(repository, descriptor.digest, sink, expected_size=descriptor.size,
                                   progress=progress)
@@ -267,11 +277,23 @@ def _fetch_layers(store: Store, client: RegistryClient, repository: str, descrip
         return LayerRecord(diff_id, descriptor.digest, descriptor.mediaType, descriptor.size, diff_size)
 
     if todo:
-        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import ThreadPoolExecutor, as_completed
 
         with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
             futures = {i: pool.submit(fetch, i) for i in todo}
-            for i in todo:  # docker extracts in order: report "Pull complete" in layer order
-                records[i] = futures[i].result()
-                events(TransferEvent(short(descriptors[i].digest), "Pull complete"))
+            reported = 0
+            try:
+                for future in as_completed(futures.values()):
+                    future.result()  # the first failure ends the pull without waiting for the rest
+                    while reported < len(todo) and futures[todo[reported]].done():
+                        # docker extracts in order: report "Pull complete" in layer order
+                        i = todo[reported]
+                        records[i] = futures[i].result()
+                        events(TransferEvent(short(descriptors[i].digest), "Pull complete"))
+                        reported += 1
+            except BaseException:  # a failed layer, or Ctrl-C: stop the other downloads now
+                stop.set()
+                for future in futures.values():
+                    future.cancel()
+                raise
     return [r for r in records if r is not None], len(todo)

@@ -682,6 +682,22 @@ class Client:
         return [(f"{port}/{protocol}", host_ip or "0.0.0.0", host_port)
                 for port, protocol, host_ip, host_port in container.document.get("Ports") or []]
 
+    def copy_from_container(self, name: str, source: str, destination: str | BinaryIO, *,
+                            follow_link: bool = False) -> None:
+        """``docker cp CTR:SRC DEST``: DEST is a host path or a binary stream (gets a tar)."""
+        from lamina.runtime.copy import copy_from_container
+
+        copy_from_container(self.container_store, self.container(name), source, destination,
+                            follow_link=follow_link)
+
+    def copy_to_container(self, name: str, source: str | BinaryIO, destination: str, *, archive: bool = False,
+                          follow_link: bool = False) -> None:
+        """``docker cp SRC CTR:DEST``: SRC is a host path or a binary stream (a tar for DEST)."""
+        from lamina.runtime.copy import copy_to_container
+
+        copy_to_container(self.container_store, self.container(name), source, destination, archive=archive,
+                          follow_link=follow_link)
+
     def container_stats(self, names: Sequence[str] = (), *, all: bool = False) -> list:
         """``docker stats --no-stream``: two readings per container (``ResourceUsage``), half a
         second apart; running containers unless named or ``all``."""

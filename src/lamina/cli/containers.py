@@ -1,5 +1,5 @@
 """Container commands: run, create, start, stop, restart, kill, wait, rm, ps, logs, exec,
-export, commit, port, top, pause, unpause, rename, stats, container inspect/prune. Formatting
+export, commit, port, top, pause, unpause, rename, stats, cp, container inspect/prune. Formatting
 only; the work is in ``Client``."""
 
 from __future__ import annotations
@@ -427,6 +427,54 @@ def rename(ctx, name, new_name):
             raise
 
 
+@click.command("cp")
+@click.argument("source")
+@click.argument("destination")
+@click.option("-a", "--archive", is_flag=True, help="Archive mode (copy all uid/gid information)")
+@click.option("-L", "--follow-link", is_flag=True, help="Always follow symbol link in SRC_PATH")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress progress output during copy")
+@click.pass_context
+def cp(ctx, source, destination, archive, follow_link, quiet):
+    """Copy files/folders between a container and the local filesystem.
+
+    Use '-' as the source to read a tar archive from stdin and extract it to a directory
+    destination in a container. Use '-' as the destination to stream a tar archive of a
+    container source to stdout.
+    """
+    from lamina.errors import LaminaError
+
+    source_container, source_path = _split_copy_argument(source)
+    target_container, target_path = _split_copy_argument(destination)
+    if source_container and target_container:
+        raise click.UsageError("copying between containers is not supported")
+    if not source_container and not target_container:
+        raise click.UsageError("must specify at least one container source")
+    try:
+        with client_from(ctx) as client:
+            if source_container:
+                sys.stdout.flush()
+                target = sys.stdout.buffer if target_path == "-" else target_path
+                client.copy_from_container(source_container, source_path, target, follow_link=follow_link)
+            else:
+                origin = sys.stdin.buffer if source_path == "-" else source_path
+                client.copy_to_container(target_container, origin, target_path, archive=archive,
+                                         follow_link=follow_link)
+    except LaminaError as exc:
+        exc.exit_code = 1
+        raise
+
+
+def _split_copy_argument(argument: str) -> tuple[str | None, str]:
+    """docker's rule: ``NAME:PATH`` names a container unless the part before the first colon
+    holds a ``/`` or the argument starts with ``/`` or ``.`` (a local path)."""
+    if argument.startswith(("/", ".")) or ":" not in argument:
+        return None, argument
+    name, _, path = argument.partition(":")
+    if "/" in name or not name:
+        return None, argument
+    return name, path or "/"
+
+
 _STATS_HEADERS = {"Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %",
                   "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O",
                   "PIDs": "PIDS"}
@@ -479,7 +527,7 @@ for _command, _names in ((run, ["run"]), (create, ["create"]), (start, ["start"]
                          (ps, ["ls", "ps", "list"]), (logs, ["logs"]), (exec_, ["exec"]), (export, ["export"]),
                          (commit, ["commit"]), (inspect, ["inspect"]), (prune, ["prune"]), (port, ["port"]),
                          (top, ["top"]), (pause, ["pause"]), (unpause, ["unpause"]), (rename, ["rename"]),
-                         (stats, ["stats"])):
+                         (stats, ["stats"]), (cp, ["cp"])):
     for _name in _names:
         container_group.add_command(_command, _name)
 

@@ -50,6 +50,7 @@ COMMANDS = {
     "unpause": "lamina.cli.containers:unpause",
     "rename": "lamina.cli.containers:rename",
     "stats": "lamina.cli.containers:stats",
+    "cp": "lamina.cli.containers:cp",
     "volume": "lamina.cli.volumes:volume_group",
     "info": "lamina.cli.system:info",
     "version": "lamina.cli.system:version",
@@ -98,6 +99,7 @@ HELP = {
     "unpause": "Unpause all processes within one or more containers",
     "rename": "Rename a container",
     "stats": "Display a live stream of container(s) resource usage statistics",
+    "cp": "Copy files/folders between a container and the local filesystem",
 }
 
 

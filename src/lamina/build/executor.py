@@ -53,7 +53,7 @@ from lamina.build.events import (
 from lamina.build.imageconfig import ImageState
 from lamina.build.remote import download
 from lamina.build.rootfs import RootfsViews
-from lamina.build.run_step import RunRequest, execute_run
+from lamina.build.run_step import RunRequest, execute_run, run_argv
 from lamina.build.sources import ContextTree, Source, SourceTree, source_checksum
 from lamina.build.state import StageState
 from lamina.errors import BuildError, DockerfileError, ImageNotFoundError, InvalidReferenceError, LaminaError
@@ -553,7 +553,8 @@ class _Build:
     def _run(self, instruction: Run, state: StageState, after: ImageState, stage_args: BuildArgs,
              env: Mapping[str, str]) -> StageState:
         history_args = stage_args.history_values(env)
-        command = imageconfig.run_command(instruction, after.config, history_args)
+        command = imageconfig.run_command(instruction, after.config, history_args,
+                                          argv=run_argv(instruction, after.config)[0])
         created_by = " ".join(command)
         network = instruction.network if instruction.network != "default" else self.options.network
 

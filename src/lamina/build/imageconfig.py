@@ -245,9 +245,13 @@ def created_by(
     return " ".join([*shell, NOP, _commit_message(instruction, state)])
 
 
-def run_command(instruction: Run, config: Mapping[str, Any], build_args: Mapping[str, str] | None = None) -> list[str]:
-    """The command docker records for a RUN: ``|N K=V`` build args (sorted) then the argv."""
-    argv = resolve_command(instruction.command, instruction.json_form, config)
+def run_command(instruction: Run, config: Mapping[str, Any], build_args: Mapping[str, str] | None = None,
+                argv: Sequence[str] | None = None) -> list[str]:
+    """The command docker records for a RUN: ``|N K=V`` build args (sorted) then the argv.
+
+    ``argv`` is what runs when it is not the plain command (heredocs: BuildKit records the
+    script, so a changed heredoc body is a different step for the cache too)."""
+    argv = list(argv) if argv is not None else resolve_command(instruction.command, instruction.json_form, config)
     if not build_args:
         return argv
     pairs = sorted(f"{key}={value}" for key, value in build_args.items())

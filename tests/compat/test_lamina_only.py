@@ -34,3 +34,29 @@ def test_wildcard_match_that_is_a_dangling_symlink_fails(lamina: Lamina, importe
     (context / "Dockerfile").write_text("FROM busybox\nCOPY tree/* /dst/\n")
     assert "Dockerfile:2: " in lamina.fails("build", str(context))
     assert '"tree/gone": not found in build context' in lamina.fails("build", str(context))
+
+
+def test_run_bind_mount_of_a_relative_context_and_its_cache(lamina: Lamina, imported_busybox: str,
+                                                            tmp_path: Path) -> None:
+    """``lamina build .`` with ``RUN --mount=type=bind`` mounts the context file (runc needs an
+    absolute source), and a changed mounted file runs the step again, as in BuildKit."""
+    import subprocess
+    import sys
+
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "in.txt").write_text("one\n")
+    (context / "Dockerfile").write_text("FROM busybox\nRUN --mount=type=bind,source=in.txt,target=/m cat /m > /seen\n")
+
+    def build() -> str:
+        result = subprocess.run([sys.executable, "-m", "lamina", "build", "-t", "bind:1", "."], cwd=context,
+                                env=lamina.env(), capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    build()
+    assert lamina.out("run", "--rm", "bind:1", "cat", "/seen") == "one\n"
+    assert "Using cache" in build()
+    (context / "in.txt").write_text("two\n")
+    assert "Using cache" not in build()
+    assert lamina.out("run", "--rm", "bind:1", "cat", "/seen") == "two\n"

@@ -12,6 +12,7 @@ Errors name the Dockerfile line: ``Dockerfile:7: COPY failed: "x": not found in 
 from __future__ import annotations
 
 import dataclasses
+import os
 import posixpath
 import stat
 import tempfile
@@ -23,6 +24,7 @@ from lamina.build import imageconfig
 from lamina.build.args import BuildArgs, environment
 from lamina.build.cache import BuildCache, step_key
 from lamina.build.commit import base_state, begin_stage, comment_command, commit_step, scratch_state
+from lamina.build.context import ContextError
 from lamina.build.copy import ROOT_OWNER, CopyPlan, lookup_owner, parse_chmod, write_plan
 from lamina.build.digests import FileDigests
 from lamina.build.dockerfile import (
@@ -376,10 +378,13 @@ class _Build:
         created_by: str,
         command: Sequence[str],
         make_layer: Callable[[], LayerRecord | None] | None,
+        key_extra: str = "",
     ) -> StageState:
-        """Reuse the cached image for this step or make it (``make_layer`` writes its layer)."""
+        """Reuse the cached image for this step or make it (``make_layer`` writes its layer).
+
+        ``key_extra`` is what else the step read (files bind-mounted into a RUN)."""
         if not self.options.no_cache:
-            cached = self.cache.lookup(state.image_id, step_key(created_by, after.config, after.author))
+            cached = self.cache.lookup(state.image_id, step_key(created_by + key_extra, after.config, after.author))
             if cached is not None:
                 self._cached = True
                 found = base_state(self.store, cached)
@@ -390,7 +395,7 @@ class _Build:
                 self._cached = True
                 return restored
         layer = make_layer() if make_layer is not None else None
-        return self._store_step(state, after, created_by, command, layer)
+        return self._store_step(state, after, created_by, command, layer, key_extra)
 
     # -- --cache-from: docker's classic image cache over other images' histories -----------------
 
@@ -440,11 +445,11 @@ class _Build:
         return None
 
     def _store_step(self, state: StageState, after: ImageState, created_by: str, command: Sequence[str],
-                    layer: LayerRecord | None) -> StageState:
+                    layer: LayerRecord | None, key_extra: str = "") -> StageState:
         """Commit the step's image and remember it for later builds."""
         new_state = commit_step(self.store, state, after.config, created_by, command, layer,
                                 author=after.author, cmd_set=after.cmd_set)
-        key = step_key(created_by, after.config, after.author)
+        key = step_key(created_by + key_extra, after.config, after.author)
         self.cache.record(state.image_id, key, new_state.image_id)
         return new_state
 
@@ -566,7 +571,25 @@ class _Build:
             )
             return execute_run(request).layer
 
-        return self._commit(state, after, created_by, command, make)
+        return self._commit(state, after, created_by, command, make, self._bind_digest(instruction, state))
+
+    def _bind_digest(self, instruction: Run, state: StageState) -> str:
+        """What ``RUN --mount=type=bind`` reads: the context files' checksum, or the stage's layers
+        (as BuildKit, a changed mounted file runs the step again; cache and secret mounts do not)."""
+        parts = []
+        for mount in instruction.mounts:
+            if mount.type != "bind":
+                continue
+            if mount.from_:
+                parts.append(",".join(self._from_layers(mount.from_, state)))
+                continue
+            try:
+                matched = self.context.match(mount.source or ".")
+            except ContextError:
+                continue  # the step reports the missing source itself
+            parts += [source_checksum([Source(self.context, rel, rel, stat.S_ISDIR(os.stat(
+                self.context.host_path(rel)).st_mode))], self.digests) for _, rel in matched]
+        return "\0mounts:" + ";".join(parts) if parts else ""
 
     def _warn(self, text: str) -> None:
         self.warnings.append(text)

@@ -173,7 +173,7 @@ class RunMounts:
         if not from_:
             if self.context_dir is None:
                 raise BuildError("bind mount without a build context")
-            return self.context_dir
+            return Path(os.path.abspath(self.context_dir))  # runc takes a relative source as the bundle's
         if self.stage_layers is None:
             raise BuildError(f"bind mount from {from_!r}: no such stage or image")
         diff_ids = self.stage_layers(from_)

@@ -364,6 +364,7 @@ class Fault:
     path: str
     action: str  # drop_response | drop_request | cut_request | status | slow | tamper | redirect | paginate
     #              | add_headers | ignore_range (the upstream answers 200 with the whole body)
+    #              | slow_request (the request body is read 64 KiB per ``delay``)
     times: int = 1
     status: int = 503
     headers: dict[str, str] = field(default_factory=dict)
@@ -488,6 +489,16 @@ class FaultProxy:
                 if fault and fault.action == "cut_request":
                     self._forward_partial(length, fault.after_bytes)
                     return None
+                if fault and fault.action == "slow_request":
+                    pieces, left = [], length
+                    while left:
+                        piece = self.rfile.read(min(left, 65536))
+                        if not piece:
+                            return None
+                        pieces.append(piece)
+                        left -= len(piece)
+                        time.sleep(fault.delay)
+                    return b"".join(pieces)
                 return self.rfile.read(length) if length else b""
 
             def _forward_partial(self, length: int, forwarded: int) -> None:

@@ -165,16 +165,65 @@ def push_index(store: Store, client: RegistryClient, ref: Reference, index_diges
 
 def _upload_blobs(store: Store, client: RegistryClient, repository: str, blobs: list[tuple[str, int]],
                   events: EventSink, max_concurrent: int) -> None:
-    """Upload blobs in parallel, each the cheapest way (exists, mount from a known repository, upload)."""
-    from concurrent.futures import ThreadPoolExecutor  # not imported by a push with nothing to send
+    """Upload blobs in parallel, each the cheapest way (exists, mount from a known repository, upload).
+
+    The first failure (or Ctrl-C) stops the other uploads at their next read instead of letting
+    them run to the end.
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor, as_completed  # not imported by a push with nothing to send
+
+    stop = threading.Event()
 
     def upload(item: tuple[str, int]) -> None:
         digest, size = item
+        if stop.is_set():
+            raise _Stopped()
         sources = [r for r in known_locations(store, client.host, digest) if r != repository]
-        outcome = client.upload_blob(repository, digest, size, lambda: store.content.open(digest),
+        outcome = client.upload_blob(repository, digest, size, lambda: _StoppableReader(store.content.open(digest), stop),
                                      mount_from=sources[0] if sources else None)
         word = f"Mounted from {sources[0]}" if outcome == BlobPushOutcome.MOUNTED else _WORDS[outcome]
         events(TransferEvent(short(digest), word))
 
     with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
-        list(pool.map(upload, blobs))
+        futures = [pool.submit(upload, blob) for blob in blobs]
+        try:
+            for future in as_completed(futures):
+                future.result()
+        except BaseException:
+            stop.set()
+            for future in futures:
+                future.cancel()
+            raise
+
+
+class _Stopped(Exception):
+    """Raised inside an upload when another blob failed or the push was interrupted."""
+
+
+class _StoppableReader:
+    """A blob file whose reads fail once ``stop`` is set, so a streaming upload ends there."""
+
+    def __init__(self, file, stop) -> None:
+        self._file = file
+        self._stop = stop
+
+    def read(self, size: int = -1) -> bytes:
+        if self._stop.is_set():
+            raise _Stopped()
+        return self._file.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> _StoppableReader:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._file.close()

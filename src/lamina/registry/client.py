@@ -478,6 +478,7 @@ class RegistryClient:
                     verify = self.config.ssl_context(parts.netloc, verify=not insecure)
                 else:  # plain HTTP: skip loading the CA bundle (≈130 ms) that httpx would do
                     verify = _plain_http_context()
+                _widen_reads()
                 client = httpx.Client(
                     verify=verify,
                     timeout=self.timeout,
@@ -1124,6 +1125,24 @@ def _tls_reason(exc: BaseException) -> str:
 def _transport_reason(exc: httpx.TransportError) -> str:
     text = str(exc).split("\n")[0]
     return text[:200] if text else type(exc).__name__
+
+
+#: Bytes httpcore asks the socket for at a time (its default is 64 KiB).
+READ_SIZE = 1 << 20
+
+
+def _widen_reads() -> None:
+    """Have httpcore read the socket 1 MiB at a time instead of 64 KiB.
+
+    A blob download is mostly that loop: each read goes through h11's parser and buffer copies
+    in Python, so 16 times fewer reads cut the downloading thread's CPU by about a third (and
+    the GIL hand-overs the inflating threads wait on). A class constant of httpcore's HTTP/1.1
+    connection; left alone if a later httpcore does not have it.
+    """
+    from httpcore._sync.http11 import HTTP11Connection
+
+    if getattr(HTTP11Connection, "READ_NUM_BYTES", READ_SIZE) < READ_SIZE:
+        HTTP11Connection.READ_NUM_BYTES = READ_SIZE
 
 
 _PLAIN_CONTEXT: ssl.SSLContext | None = None

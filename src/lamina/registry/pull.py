@@ -251,8 +251,13 @@ def _fetch_layers(store: Store, client: RegistryClient, repository: str, descrip
         compression = mt.layer_compression(descriptor.mediaType)
         name = short(descriptor.digest)
 
+        step = max(1 << 20, descriptor.size // 200)  # a few hundred updates a layer, not one per read
+        shown = [0]
+
         def progress(done: int, total: int | None) -> None:
-            events(TransferEvent(name, "Downloading", done, total))
+            if done - shown[0] >= step or done == total:
+                shown[0] = done
+                events(TransferEvent(name, "Downloading", done, total))
 
         # fetch_blob hashes every byte and raises before we commit: no second sha256 here
         with store.content.writer(descriptor.digest, descriptor.size, verified_upstream=True) as writer:

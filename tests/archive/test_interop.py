@@ -60,6 +60,9 @@ def test_docker_save_loads_into_lamina_with_same_id_config_and_layers(lamina: La
     assert mine["Id"] == theirs["Id"] == docker_id
     assert mine["RootFS"] == theirs["RootFS"]
     assert mine["Config"]["Env"] == theirs["Config"]["Env"] and mine["Config"]["Cmd"] == theirs["Config"]["Cmd"]
+    assert mine["Size"] == theirs["Size"]  # the unpacked files, as docker counts them, not the tar
+    assert lamina.out("images", "--format", "{{.Size}}", "docker-made/bb") == \
+        docker.out("images", "--format", "{{.Size}}", "docker-made/bb")
     # and through stdin
     other = Lamina(tmp_path / "second")
     assert other.out("load", input=archive.read_bytes()) == "Loaded image: docker-made/bb:1\n"

@@ -31,7 +31,7 @@ def import_rootfs(store: Store, stream: BinaryIO, *, source_name: str, config: d
             diff_id, size = writer.commit(f"{source_name}")
         try:
             with store.content.open(diff_id) as layer:
-                check_layer_tar(layer, source_name)
+                content_size = check_layer_tar(layer, source_name).content_size
             os_name, architecture, variant = platform or (host_platform().os, host_platform().architecture,
                                                           host_platform().variant)
             created = format_rfc3339()
@@ -48,7 +48,7 @@ def import_rootfs(store: Store, stream: BinaryIO, *, source_name: str, config: d
             if message:
                 document["comment"] = message
                 document["history"][0]["comment"] = message
-            layer_record = LayerRecord(diff_id, diff_id, mt.DOCKER_LAYER, size, size)
+            layer_record = LayerRecord(diff_id, diff_id, mt.DOCKER_LAYER, size, content_size)
             return store.add_image(encode(document), mt.DOCKER_CONFIG, [layer_record], tags=tags)
         except BaseException:
             if writer.created:

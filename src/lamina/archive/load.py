@@ -222,10 +222,11 @@ def _layer_record(store: Store, blob: IngestedBlob, diff_id: str, what: str) -> 
     """Check a layer against its diffID and, if it is new to the store, for unsafe paths."""
     if blob.diff_id != diff_id:
         raise ManifestError(f"{what}: layer content hashes to {blob.diff_id}, but the image config expects {diff_id}")
+    size = blob.diff_size
     if blob.created:
         with store.content.open(blob.digest) as stored:
-            check_layer_tar(decompressing_reader(stored, blob.compression), what)
-    return LayerRecord(diff_id, blob.digest, layer_media_type(blob.compression), blob.size, blob.diff_size)
+            size = check_layer_tar(decompressing_reader(stored, blob.compression), what).content_size
+    return LayerRecord(diff_id, blob.digest, layer_media_type(blob.compression), blob.size, size)
 
 
 def _docker_only(config_bytes: bytes) -> bool:

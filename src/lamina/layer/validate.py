@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import posixpath
 import tarfile
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from lamina.errors import LayerError
@@ -19,17 +20,29 @@ def normalize_member_name(name: str) -> str:
     return posixpath.normpath("/" + name).lstrip("/") if name not in ("", ".", "./") else ""
 
 
-def check_layer_tar(stream: BinaryIO, what: str) -> int:
+@dataclass(frozen=True, slots=True)
+class LayerScan:
+    """What a scan of a layer's headers learnt besides its safety."""
+
+    members: int
+    content_size: int  # docker's size of the layer: file bytes + symlink targets (see contentsize)
+
+
+def check_layer_tar(stream: BinaryIO, what: str) -> LayerScan:
     """Scan a (plain) layer tar's headers; raise LayerError naming the first unsafe member.
 
-    Returns the number of members. Unsafe: a ``..`` that climbs above the root, a member
-    written through a symlink made earlier in the same tar, a hard link to outside the root.
+    Unsafe: a ``..`` that climbs above the root, a member written through a symlink made
+    earlier in the same tar, a hard link to outside the root.
     """
     reader = TarReader(stream, what)
     symlinks: set[str] = set()
-    count = 0
+    count = content_size = 0
     for member in reader:
         count += 1
+        if member.is_regular:
+            content_size += member.size
+        elif member.type == tarfile.SYMTYPE:
+            content_size += len(member.linkname.encode("utf-8", "surrogateescape"))
         raw = member.name
         if _escapes(raw):
             raise LayerError(f"{what}: unsafe path {raw!r} escapes the layer root")
@@ -52,7 +65,7 @@ def check_layer_tar(stream: BinaryIO, what: str) -> int:
                 if probe in symlinks:
                     raise LayerError(f"{what}: hard link {raw!r} goes through the symlink {probe!r}")
                 probe = posixpath.dirname(probe)
-    return count
+    return LayerScan(count, content_size)
 
 
 def _escapes(name: str) -> bool:

@@ -566,11 +566,13 @@ class Client:
     def start_container(self, name: str, *, attach=None) -> int | None:
         """``docker start``: detached (returns None once it runs) or attached (``attach``, a
         ``lamina.runtime.monitor.Attach``: runs here until it exits, returns the exit code)."""
+        from lamina.runtime.lifecycle import prepare_start
         from lamina.runtime.monitor import launch_monitor, supervise
 
         container = self.container(name)
         if container.running:
             return None
+        prepare_start(self.container_store, container)
         if attach is not None:
             return supervise(self.store, container.id, attach=attach)
         launch_monitor(self.store.root, container.id)
@@ -629,6 +631,15 @@ class Client:
 
         yield from read_log(container.log_path, tail=tail, since_ns=parse_since(since) if since else 0,
                             until_ns=parse_since(until) if until else 0, follow=still_running if follow else None)
+
+    def attach_container(self, name: str):
+        """``docker attach`` (output only): an iterator of the running container's new output
+        (``LogEntry``) until it stops."""
+        from lamina.errors import ConflictError
+
+        if not self.container(name).running:
+            raise ConflictError("You cannot attach to a stopped container, start it first")
+        return self.container_logs(name, follow=True, tail=0)
 
     def exec_in_container(self, name: str, command: Sequence[str], **options) -> int:
         from lamina.runtime import lifecycle

@@ -64,23 +64,26 @@ def _cp(tool, name: str, source: str, destination: str, work: Path):
 def test_cp_follows_dockers_rules_both_ways(ctr, oracle, tmp_path):
     problems = []
     for index, (what, source, destination) in enumerate(INTO + OUT_OF):
-        results = {}
-        for label, tool in (("lamina", ctr), ("docker", oracle)):
-            work = tmp_path / f"{index}-{label}"
-            (work / "out").mkdir(parents=True)
-            _host_tree(work / "host")
-            name = f"cp{index}"
-            tool.run("run", "-d", "--name", name, "--network", "none", "busybox", "sh", "-c", SETUP + "; sleep 300")
-            try:
-                _wait_for_setup(tool, name)
-                copied = _cp(tool, name, source, destination, work)
-                inside = tool.run("exec", name, "sh", "-c", LIST, check=False).stdout.decode()
-            finally:
-                tool.run("rm", "-f", name, check=False)
-            results[label] = (copied.returncode, inside, _listing(work / "out"))
+        results = {label: _copy_case(tool, f"cp{index}", source, destination, tmp_path / f"{index}-{label}")
+                   for label, tool in (("lamina", ctr), ("docker", oracle))}
+        if results["lamina"] != results["docker"]:  # dockerd 20.10 here now and then loses a file: ask again
+            results["docker"] = _copy_case(oracle, f"cp{index}", source, destination, tmp_path / f"{index}-again")
         if results["lamina"] != results["docker"]:
             problems.append(f"{what} ({source} → {destination}): lamina {results['lamina']} docker {results['docker']}")
     assert not problems, "\n".join(problems)
+
+
+def _copy_case(tool, name: str, source: str, destination: str, work: Path) -> tuple:
+    (work / "out").mkdir(parents=True)
+    _host_tree(work / "host")
+    tool.run("run", "-d", "--name", name, "--network", "none", "busybox", "sh", "-c", SETUP + "; sleep 300")
+    try:
+        _wait_for_setup(tool, name)
+        copied = _cp(tool, name, source, destination, work)
+        inside = tool.run("exec", name, "sh", "-c", LIST, check=False).stdout.decode()
+    finally:
+        tool.run("rm", "-f", name, check=False)
+    return copied.returncode, inside, _listing(work / "out")
 
 
 def _wait_for_setup(tool, name: str) -> None:

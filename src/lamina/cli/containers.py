@@ -1,5 +1,5 @@
 """Container commands: run, create, start, stop, restart, kill, wait, rm, ps, logs, exec,
-export, commit, port, top, pause, unpause, rename, stats, cp, container inspect/prune. Formatting
+export, commit, port, top, pause, unpause, rename, stats, cp, attach, container inspect/prune. Formatting
 only; the work is in ``Client``."""
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def _run_options(function):
         click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY"),
         click.option("--init", is_flag=True, help="Run an init inside the container that forwards signals and reaps"),
         click.option("--pull", default="missing", help='Pull image before running ("always"|"missing"|"never")'),
+        click.option("--restart", default="no", help="Restart policy to apply when a container exits"),
         click.option("-l", "--label", multiple=True, help="Set meta data on a container"),
         click.option("--stop-signal", help="Signal to stop the container"),
         click.option("--stop-timeout", type=int, help="Timeout (in seconds) to stop a container"),
@@ -70,6 +71,7 @@ def _make_options(params: dict, command: tuple[str, ...], detach: bool):
         cpus=params["cpus"], pids_limit=None if pids is None or pids <= 0 else pids,
         interactive=params["interactive"], tty=params["tty"], init=params["init"], labels=list(params["label"]),
         stop_signal=params["stop_signal"], stop_timeout=params["stop_timeout"], pull=params["pull"],
+        restart=params["restart"],
     )
 
 
@@ -427,6 +429,37 @@ def rename(ctx, name, new_name):
             raise
 
 
+@click.command("attach")
+@click.argument("name")
+@click.option("--no-stdin", is_flag=True, help="Do not attach STDIN (lamina attaches output only)")
+@click.option("--sig-proxy", type=click.BOOL, default=True, help="Proxy all received signals to the process")
+@click.pass_context
+def attach(ctx, name, no_stdin, sig_proxy):
+    """Attach to a running container's output; exits with its exit code."""
+    import os
+    import signal
+
+    from lamina.errors import LaminaError
+
+    outputs = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
+    try:
+        with client_from(ctx) as client:
+            entries = client.attach_container(name)
+            pid = client.container(name).pid
+            if sig_proxy and pid:
+                for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+                    signal.signal(number, lambda signum, frame: os.kill(pid, signum))
+            for entry in entries:
+                out = outputs.get(entry.stream, sys.stdout.buffer)
+                out.write(entry.text.encode("utf-8", "surrogateescape"))
+                out.flush()
+            code = client.wait_container(name)
+    except LaminaError as exc:
+        exc.exit_code = 1
+        raise
+    sys.exit(code)
+
+
 @click.command("cp")
 @click.argument("source")
 @click.argument("destination")
@@ -527,7 +560,7 @@ for _command, _names in ((run, ["run"]), (create, ["create"]), (start, ["start"]
                          (ps, ["ls", "ps", "list"]), (logs, ["logs"]), (exec_, ["exec"]), (export, ["export"]),
                          (commit, ["commit"]), (inspect, ["inspect"]), (prune, ["prune"]), (port, ["port"]),
                          (top, ["top"]), (pause, ["pause"]), (unpause, ["unpause"]), (rename, ["rename"]),
-                         (stats, ["stats"]), (cp, ["cp"])):
+                         (stats, ["stats"]), (cp, ["cp"]), (attach, ["attach"])):
     for _name in _names:
         container_group.add_command(_command, _name)
 
@@ -571,6 +604,8 @@ def _status(container) -> str:
         return "Up " + human_duration(max(0.0, now - container.started_at))
     if container.status == "paused":
         return "Up " + human_duration(max(0.0, now - container.started_at)) + " (Paused)"
+    if container.status == "restarting":
+        return f"Restarting ({container.exit_code}) {human_duration(max(0.0, now - container.finished_at))} ago"
     if container.status == "exited":
         if not container.finished_at:
             return f"Exited ({container.exit_code})"

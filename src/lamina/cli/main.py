@@ -51,6 +51,7 @@ COMMANDS = {
     "rename": "lamina.cli.containers:rename",
     "stats": "lamina.cli.containers:stats",
     "cp": "lamina.cli.containers:cp",
+    "attach": "lamina.cli.containers:attach",
     "volume": "lamina.cli.volumes:volume_group",
     "info": "lamina.cli.system:info",
     "version": "lamina.cli.system:version",
@@ -100,6 +101,7 @@ HELP = {
     "rename": "Rename a container",
     "stats": "Display a live stream of container(s) resource usage statistics",
     "cp": "Copy files/folders between a container and the local filesystem",
+    "attach": "Attach to a running container's output",
 }
 
 

@@ -22,11 +22,12 @@ from lamina.errors import ConflictError, RuntimeError_, UsageError
 from lamina.runtime.containers import Container, ContainerStore, container_runc, discard, new_container_id
 from lamina.runtime.logs import format_nano
 from lamina.runtime.names import check_name, random_name
+from lamina.runtime.restart import clear_stop_mark, mark_stopped
 from lamina.runtime.runconfig import RunOptions, container_document
 from lamina.runtime.signals import parse_signal
 
-__all__ = ["commit", "create", "exec_process", "export", "inspect_document", "kill", "pause", "prune", "remove",
-           "rename", "stop", "unpause", "wait"]
+__all__ = ["commit", "create", "exec_process", "export", "inspect_document", "kill", "pause", "prepare_start",
+           "prune", "remove", "rename", "stop", "unpause", "wait"]
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 _POLL = 0.02
@@ -62,6 +63,10 @@ def create(containers: ContainerStore, image: str, image_id: str, image_config: 
 def stop(containers: ContainerStore, container: Container, timeout: int | None = None) -> None:
     """``docker stop``: the image's StopSignal (default SIGTERM), SIGKILL after ``timeout`` s."""
     container = containers.refresh(container)
+    mark_stopped(container.base)
+    if container.status == "restarting":
+        _wait_stopped(containers, container, 70.0)  # its monitor sees the mark and gives up
+        return
     if not container.running:
         return
     signal_number = parse_signal(container.config.get("StopSignal") or "SIGTERM")
@@ -84,6 +89,9 @@ def kill(containers: ContainerStore, container: Container, signal_text: str = "K
     container = containers.refresh(container)
     if not container.running:
         raise ConflictError(f"Cannot kill container: {container.id[:12]}: Container {container.id} is not running")
+    stop_signal = container.config.get("StopSignal")
+    if number == signal.SIGKILL or not stop_signal or parse_signal(stop_signal) == number:
+        mark_stopped(container.base)  # docker's rule: such a kill ends the restart policy too
     result = _signal(containers, container, number)
     if result.returncode != 0:
         raise RuntimeError_(f"Cannot kill container: {container.id[:12]}: {result.stderr.strip() or 'runc kill failed'}")
@@ -92,8 +100,8 @@ def kill(containers: ContainerStore, container: Container, signal_text: str = "K
 
 
 def wait(containers: ContainerStore, container: Container) -> int:
-    """``docker wait``: block until the container stops; its exit code."""
-    _wait_stopped(containers, container, None)
+    """``docker wait``: block until the container stops (or waits to be restarted); its exit code."""
+    _wait_stopped(containers, container, None, restarting_is_stopped=True)
     final = containers.get(container.id)
     return final.exit_code if final is not None else container.exit_code
 
@@ -101,6 +109,10 @@ def wait(containers: ContainerStore, container: Container) -> int:
 def remove(containers: ContainerStore, container: Container, *, force: bool = False, volumes: bool = False) -> None:
     """``docker rm``: refuses a running container unless ``force`` (then SIGKILL first)."""
     container = containers.refresh(container)
+    if force:
+        mark_stopped(container.base)
+        if container.status == "restarting":
+            _wait_stopped(containers, container, 70.0)
     if container.running:
         if not force:
             raise ConflictError(f"You cannot remove a running container {container.id}. Stop the container before "
@@ -108,6 +120,14 @@ def remove(containers: ContainerStore, container: Container, *, force: bool = Fa
         _signal(containers, container, signal.SIGKILL, every_process=True)
         _wait_stopped(containers, container, 10.0, killed_by=signal.SIGKILL)
     discard(containers, container, volumes=volumes)
+
+
+def prepare_start(containers: ContainerStore, container: Container) -> None:
+    """A start by the user: the restart policy applies again, counting from zero."""
+    clear_stop_mark(container.base)
+    if container.document.get("RestartCount"):
+        container.document["RestartCount"] = 0
+        containers.update(container.id, document=container.document)
 
 
 def pause(containers: ContainerStore, container: Container) -> None:
@@ -298,7 +318,7 @@ def inspect_document(containers: ContainerStore, container: Container) -> dict[s
         "Args": document["Args"],
         "State": {
             "Status": container.status, "Running": running, "Paused": container.status == "paused",
-            "Restarting": False, "OOMKilled": container.oom_killed, "Dead": container.status == "dead",
+            "Restarting": container.status == "restarting", "OOMKilled": container.oom_killed, "Dead": container.status == "dead",
             "Pid": container.pid if running else 0, "ExitCode": container.exit_code, "Error": container.error,
             "StartedAt": _time(container.started_at), "FinishedAt": _time(container.finished_at),
         },
@@ -308,7 +328,7 @@ def inspect_document(containers: ContainerStore, container: Container) -> dict[s
         "HostsPath": f"{base}/etc/hosts",
         "LogPath": os.fspath(container.log_path),
         "Name": "/" + container.name,
-        "RestartCount": 0,
+        "RestartCount": int(document.get("RestartCount") or 0),
         "Driver": "overlay",
         "Platform": "linux",
         "MountLabel": "",
@@ -359,15 +379,19 @@ def _signal(containers: ContainerStore, container: Container, number: int, *,
 
 
 def _wait_stopped(containers: ContainerStore, container: Container, timeout: float | None, *,
-                  killed_by: int | None = None) -> bool:
-    """Until the container is not running: its monitor finished, or (unsupervised) its init
-    is gone, in which case the row and mounts are settled here. False on timeout."""
+                  killed_by: int | None = None, restarting_is_stopped: bool = False) -> bool:
+    """Until the container is not running: its monitor finished (or, with
+    ``restarting_is_stopped``, waits to restart it), or (unsupervised) its init is gone, in which
+    case the row and mounts are settled here. False on timeout."""
     from lamina.runtime.containers import _process_alive
 
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         if containers.monitor_alive(container.id):
-            pass
+            if restarting_is_stopped:
+                current = containers.get(container.id)
+                if current is None or current.status == "restarting":
+                    return True
         else:
             current = containers.get(container.id)
             if current is None or current.status not in ("running", "paused"):

@@ -44,6 +44,7 @@ from lamina.runtime.logs import LogWriter
 from lamina.runtime.mounts import unmount
 from lamina.runtime.netns import NetnsHolder
 from lamina.runtime.ports import PortBinding
+from lamina.runtime.restart import backoff, stopped_by_user, wants_restart
 from lamina.runtime.slirp import Slirp, start_slirp
 from lamina.store.store import Store
 
@@ -85,9 +86,64 @@ def supervise(store: Store, container_id: str, *, attach: Attach | None = None,
         raise ContainerNotFoundError(f"No such container: {container_id}")
     lock_fd = _take_lock(container)
     try:
-        return _Supervisor(store, containers, container, attach).run(on_started)
+        started = time.monotonic()
+        code = _Supervisor(store, containers, container, attach).run(on_started)
+        if attach is None:
+            return _restart_while_wanted(store, containers, container_id, code, started)
     finally:
         os.close(lock_fd)
+    _hand_restart_to_a_monitor(store, containers, container_id, code)
+    return code
+
+
+def _restart_while_wanted(store: Store, containers: ContainerStore, container_id: str, code: int,
+                          started: float) -> int:
+    """A detached monitor keeps the container's restart policy (``lamina.runtime.restart``)."""
+    delay = 0.0
+    while True:
+        container = containers.get(container_id)
+        if container is None:
+            return code
+        restarts = int(container.document.get("RestartCount") or 0)
+        if not wants_restart(container.host_config, container.base, code, restarts):
+            return code
+        delay = backoff(delay, time.monotonic() - started)
+        containers.update(container_id, status="restarting")
+        if not _rest(container.base, delay):
+            containers.update(container_id, status="exited")  # stopped during the back-off
+            return code
+        container.document["RestartCount"] = restarts + 1
+        started = time.monotonic()
+        try:
+            code = _Supervisor(store, containers, container, None).run(None)
+        except LaminaError:
+            containers.update(container_id, status="exited")
+            return code
+
+
+def _rest(base: Path, seconds: float) -> bool:
+    """Sleep before a restart; False as soon as the user stops the container."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if stopped_by_user(base):
+            return False
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    return not stopped_by_user(base)
+
+
+def _hand_restart_to_a_monitor(store: Store, containers: ContainerStore, container_id: str, code: int) -> None:
+    """A foreground run reports the exit code; restarting is then a detached monitor's job."""
+    container = containers.get(container_id)
+    if container is None:
+        return
+    restarts = int(container.document.get("RestartCount") or 0)
+    if not wants_restart(container.host_config, container.base, code, restarts):
+        return
+    document = dict(container.document)
+    document["RestartCount"] = restarts + 1
+    containers.update(container_id, document=document)
+    with contextlib.suppress(LaminaError):
+        launch_monitor(store.root, container_id)
 
 
 def launch_monitor(store_root: Path, container_id: str, *, timeout: float = 60.0) -> None:

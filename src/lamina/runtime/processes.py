@@ -32,7 +32,9 @@ def top(containers: ContainerStore, container: Container, ps_args: list[str]) ->
     processes; the last column (the command) keeps its spaces."""
     pids = set(container_pids(containers, container))
     try:
-        result = subprocess.run(["ps", *(ps_args or ["-ef"])], capture_output=True, text=True)
+        # without COLUMNS, as a daemon runs it: ps then never cuts the command short
+        env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
+        result = subprocess.run(["ps", *(ps_args or ["-ef"])], capture_output=True, text=True, env=env)
     except FileNotFoundError:
         raise RuntimeError_("ps is not installed (needed by top): apt-get install procps") from None
     if result.returncode != 0:

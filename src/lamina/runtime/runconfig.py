@@ -15,6 +15,7 @@ from typing import Any
 
 from lamina.errors import UsageError
 from lamina.runtime.ports import PortBinding, allocate_host_ports, parse_expose, parse_publish
+from lamina.runtime.restart import parse_restart_policy
 from lamina.runtime.volumes import (
     MountRequest,
     parse_mount_flag,
@@ -64,6 +65,7 @@ class RunOptions:
     stop_signal: str | None = None
     stop_timeout: int | None = None
     pull: str = "missing"
+    restart: str = "no"
 
 
 def container_document(options: RunOptions, image: str, image_id: str, image_config: dict[str, Any],
@@ -112,6 +114,7 @@ def container_document(options: RunOptions, image: str, image_id: str, image_con
         from lamina.runtime.signals import parse_signal
 
         parse_signal(options.stop_signal)
+    restart_policy = parse_restart_policy(options.restart, auto_remove=options.auto_remove)
     bindings = allocate_host_ports(bindings)
     mounts = resolve_mounts(requests, image_config.get("Volumes"), volumes_root)
 
@@ -141,7 +144,7 @@ def container_document(options: RunOptions, image: str, image_id: str, image_con
         "Binds": [r.spec for r in requests if r.spec in options.volumes] or None,
         "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
         "NetworkMode": network, "PortBindings": port_bindings,
-        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "AutoRemove": options.auto_remove,
+        "RestartPolicy": restart_policy, "AutoRemove": options.auto_remove,
         "VolumeDriver": "", "VolumesFrom": None, "CapAdd": None, "CapDrop": None, "Dns": [], "DnsOptions": [],
         "DnsSearch": [], "ExtraHosts": None, "IpcMode": "private", "PidMode": "", "Privileged": False,
         "PublishAllPorts": options.publish_all, "ReadonlyRootfs": options.read_only,

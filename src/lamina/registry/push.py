@@ -170,8 +170,9 @@ def _upload_blobs(store: Store, client: RegistryClient, repository: str, blobs: 
     The first failure (or Ctrl-C) stops the other uploads at their next read instead of letting
     them run to the end.
     """
+    # not imported by a push with nothing to send
     import threading
-    from concurrent.futures import ThreadPoolExecutor, as_completed  # not imported by a push with nothing to send
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
     stop = threading.Event()
 

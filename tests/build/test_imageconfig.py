@@ -178,7 +178,8 @@ def test_bad_exposed_ports(port):
 
 @pytest.mark.parametrize(
     ("current", "requested", "expected"),
-    [("", "app", "/app"), ("/a", "b/../c", "/a/c"), ("/a", "/x//y/", "/x/y"), ("/a", "..", "/"), ("", "//x", "/x")],
+    [("", "app", "/app"), ("/a", "b/../c", "/a/c"), ("/a", "/x//y/", "/x//y/"), ("/a", "..", "/"), ("", "//x", "//x"),
+     ("//x/", "y/", "/x/y")],  # docker keeps an absolute WORKDIR as written, cleans a joined one
 )
 def test_workdir(current, requested, expected):
     assert normalize_workdir(current, requested) == expected

@@ -144,8 +144,12 @@ class Builders:
                 result = self.docker.run(*command, check=False)
             return result
         env = {**os.environ, "DOCKER_BUILDKIT": "1", "DOCKER_CONFIG": str(self.docker.base / "cfg")}
-        return subprocess.run([self.docker.client, "-H", f"unix://{self.docker.socket}", *command[:1],
-                               "--progress", "plain", *command[1:]], capture_output=True, env=env, timeout=300)
+        for _attempt in range(3):  # the same dockerd flakes as in Docker.run
+            result = subprocess.run([self.docker.client, "-H", f"unix://{self.docker.socket}", *command[:1],
+                                     "--progress", "plain", *command[1:]], capture_output=True, env=env, timeout=300)
+            if result.returncode == 0 or not any(sign in result.stdout + result.stderr for sign in Docker.FLAKES):
+                break
+        return result
 
     def prepare(self, case: Case) -> Path:
         context = self.work / case.name / "ctx"
@@ -173,17 +177,17 @@ class Builders:
     def check(self, case: Case) -> list[str]:
         """Everything that differs between docker's and lamina's build of ``case``."""
         context = self.prepare(case)
-        tag = f"cx/{case.name}"
+        tag, subject_tag = f"cx/{case.name}", f"cxl/{case.name}"  # docker load keeps lamina's name: not the oracle's
         args = tuple(arg.replace("SECRET:", f"{context}/") for arg in case.args)  # secret files by path
         oracle = self.docker_build(case, tag, context / "Dockerfile", context, args)
-        subject = self.lamina.run("build", "--no-cache", "-t", tag, *args, str(context), check=False)
+        subject = self.lamina.run("build", "--no-cache", "-t", subject_tag, *args, str(context), check=False)
         said = oracle.stdout.decode() + oracle.stderr.decode()
         stderr = subject.stderr.decode()
         if case.lamina_accepts:
             problems = [] if oracle.returncode else [f"docker did not fail: {said[-500:]}"]
             if subject.returncode:
                 return [*problems, f"lamina failed: {stderr[-800:]}"]
-            return problems + self.check_expected(case, tag)
+            return problems + self.check_expected(case, subject_tag)
         if case.fail is not None:
             return self.check_failure(case, oracle.returncode, said, subject.returncode, stderr)
         if oracle.returncode != 0:
@@ -191,8 +195,9 @@ class Builders:
         if subject.returncode != 0:
             return [f"lamina failed: {stderr[-1500:]}"]
         archive = self.work / case.name / "image.tar"
-        self.lamina.run("save", "-o", str(archive), tag)
+        self.lamina.run("save", "-o", str(archive), subject_tag)
         loaded = load_into_docker(self.docker, archive)
+        assert loaded.startswith("cxl/"), loaded
         want, got = observe(self.docker, tag), observe(self.docker, loaded)
         if case.buildkit:  # BuildKit's history text and empty layers differ from the classic builder's
             for view in (want, got):
@@ -209,7 +214,7 @@ class Builders:
             if (expected.returncode, expected.stdout) != (actual.returncode, actual.stdout):
                 problems.append(f"run {list(command)}: docker {expected.returncode} {expected.stdout!r}"
                                 f" != lamina {actual.returncode} {actual.stdout!r}")
-            ran = self.lamina.run("run", "--rm", "--network", "none", tag, *command, check=False)
+            ran = self.lamina.run("run", "--rm", "--network", "none", subject_tag, *command, check=False)
             if (expected.returncode, expected.stdout) != (ran.returncode, ran.stdout):
                 problems.append(f"lamina run {list(command)}: docker {expected.returncode} {expected.stdout!r}"
                                 f" != {ran.returncode} {ran.stdout!r} {ran.stderr.decode()[-300:]}")

@@ -176,11 +176,13 @@ def _port_number(text: str) -> int:
 
 
 def normalize_workdir(current: str, requested: str) -> str:
-    """A relative WORKDIR continues from the previous one (``/`` when none); the result is clean."""
+    """A relative WORKDIR continues from the previous one (``/`` when none), cleaned; an absolute
+    one is kept as written (``/app/`` stays ``/app/`` in the config, as docker's classic builder
+    keeps it)."""
     if not requested:
         raise BuildError("cannot normalize nothing")
     if requested.startswith("/"):
-        return "/" + posixpath.normpath(requested).lstrip("/")
+        return requested
     return "/" + posixpath.normpath(posixpath.join("/", current, requested)).lstrip("/")
 
 

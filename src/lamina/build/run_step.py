@@ -8,6 +8,7 @@ records the result (history, cache, the next image) itself. A RUN that changes n
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -113,7 +114,8 @@ def execute_run(request: RunRequest) -> RunResult:
             return mounts
 
         process = ProcessSpec(args=argv, env=[*env, *run_mounts.secret_env()],
-                              cwd=str(config.get("WorkingDir") or "/"), user=str(config.get("User") or ""))
+                              cwd=os.path.normpath(str(config.get("WorkingDir") or "/")),  # WORKDIR as written
+                              user=str(config.get("User") or ""))
         try:
             result = run_in_snapshot(
                 request.store, request.state.diff_ids, process, network=_network(request.network),

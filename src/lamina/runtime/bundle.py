@@ -90,7 +90,7 @@ def prepare_bundle(store: Store, container: Container, *, network_namespace: str
         hostname = config.get("Hostname") or (os.uname().nodename if network == "host" else container.id[:12])
         etc_files = _etc_files(base / "etc", network, hostname)
         user = resolve_user(dirs.rootfs, config.get("User") or "")
-        cwd = config.get("WorkingDir") or "/"
+        cwd = os.path.normpath(config.get("WorkingDir") or "/")  # the config keeps WORKDIR /a/../b/ as written
         _ensure_workdir(dirs.rootfs, cwd)
         args = [container.document["Path"], *container.document["Args"]]
         extra: list[Mount] = []

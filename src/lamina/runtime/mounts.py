@@ -21,7 +21,6 @@ an upper dir is never tied to one set of lower inodes.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import shutil
@@ -37,6 +36,7 @@ __all__ = ["MAX_LOWER_DIRS", "OverlayDirs", "mount_overlay", "mount_view", "moun
 MAX_LOWER_DIRS = 500  # overlayfs' OVL_MAX_STACK
 _PAGE = 4096
 _MNT_DETACH = 2
+_MS_RDONLY = 1
 _OPTIONS = "redirect_dir=off,metacopy=off,index=off"
 
 
@@ -119,11 +119,34 @@ def _link_lowers(base: Path, lowers: Sequence[Path]) -> list[str]:
 def _mount(base: Path, options: str, layers: int) -> None:
     if len(options) >= _PAGE:
         raise RuntimeError_(f"overlay mount options for {layers} layers exceed one page")
+    if _mount_directly(base, options):
+        return
     result = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, "rootfs"],
                             cwd=base, capture_output=True, text=True)
     if result.returncode != 0:
         reason = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit {result.returncode}"
         raise RuntimeError_(f"cannot mount an overlay rootfs: {reason}")
+
+
+def _mount_directly(base: Path, options: str) -> bool:
+    """mount(2) itself, sparing a ``mount`` process, when the options still fit in a page with
+    absolute paths (a few dozen layers); False to let ``mount`` do it (and say what failed)."""
+    prefix = os.path.abspath(base)
+    if "," in prefix or ":" in prefix:
+        return False
+    flags, parts = 0, []
+    for option in options.split(","):
+        key, _, value = option.partition("=")
+        if key == "ro":
+            flags |= _MS_RDONLY
+        elif key in ("lowerdir", "upperdir", "workdir"):
+            parts.append(f"{key}=" + ":".join(f"{prefix}/{name}" for name in value.split(":")))
+        else:
+            parts.append(option)
+    data = ",".join(parts).encode()
+    if len(data) >= _PAGE:
+        return False
+    return _libc().mount(b"overlay", os.fsencode(f"{prefix}/rootfs"), b"overlay", flags, data) == 0
 
 
 def unmount(path: Path) -> None:
@@ -186,6 +209,7 @@ _LIBC: ctypes.CDLL | None = None
 def _libc() -> ctypes.CDLL:
     global _LIBC
     if _LIBC is None:
-        _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        _LIBC = ctypes.CDLL(None, use_errno=True)  # libc is loaded already (find_library runs ldconfig)
         _LIBC.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
+        _LIBC.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
     return _LIBC

@@ -58,7 +58,8 @@ class NetnsHolder:
 
 
 def _hold(ready_write: int, hold_read: int) -> None:
-    """In the child: enter a new network namespace with ``lo`` up, report, wait for EOF."""
+    """In the child: enter a new network namespace, report, wait for EOF (slirp4netns'
+    ``--configure`` brings ``lo`` up along with ``tap0``)."""
     code = 0
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -66,23 +67,9 @@ def _hold(ready_write: int, hold_read: int) -> None:
         if libc.unshare(_CLONE_NEWNET) != 0:
             os.write(ready_write, os.strerror(ctypes.get_errno()).encode())
             os._exit(1)
-        _loopback_up()
         os.write(ready_write, b"ok")
         os.close(ready_write)
         os.read(hold_read, 1)
     except BaseException:  # nothing may escape into the parent's code
         code = 1
     os._exit(code)
-
-
-def _loopback_up() -> None:
-    """Bring ``lo`` up, as runc does for a namespace it creates itself."""
-    import fcntl
-    import socket
-    import struct
-
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        request = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(probe.fileno(), siocgifflags, request))[1]
-        fcntl.ioctl(probe.fileno(), siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))

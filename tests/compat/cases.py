@@ -644,6 +644,7 @@ COPY linkfile /lf
 COPY linkdir /ld
 COPY linkdir/ /ld2/
 COPY tree/[fsr]* /star/
+COPY tree/*/g /g-real-dirs-only/
 """,
         files={"tree/f": "f\n", "tree/rel": Link("f"), "tree/up": Link("../outside"), "tree/abs": Link("/tmp"),
                "tree/dirlink": Link("sub"), "tree/sub/g": "g\n", "linkfile": Link("tree/f"), "linkdir": Link("tree/sub"),
@@ -661,6 +662,8 @@ COPY tree/[fsr]* /star/
     Case("err-bad-substitution", f"FROM {B}\nENV A=${{B:=x}}\n", fail=r"", error_line=2),
     Case("err-glob-through-absolute-link", f"FROM {B}\nCOPY tree/* /star/\n",
          files={"tree/f": "f\n", "tree/abs": Link("/tmp")}, fail=r"tree/abs", error_line=2),
+    Case("err-glob-inside-symlinked-dir", f"FROM {B}\nCOPY linkdir/* /x/\n",
+         files={"real/f": "f\n", "linkdir": Link("real")}, fail=r"linkdir", error_line=2),
     Case("add-hostile-tar", f"FROM {B}\nADD evil.tar /evil/\n",
          files={"evil.tar": tar_of([("../../escape", "x\n", 0o644), ("/abs/file", "a\n", 0o644),
                                     ("ok/../../up", "u\n", 0o644), ("lnk", ("sym", "/etc"), 0o777)])}),
@@ -762,4 +765,16 @@ COPY --chown=1000:50 --from={B} /etc /etc-copy
     Case("err-env-bad-name", f"FROM {B}\nENV =x\n", fail=r"", error_line=2),
     Case("err-from-bad-ref", "FROM UPPER/case:1\n", fail=r"", error_line=1),
     Case("err-cmd-json-nested", f'FROM {B}\nENTRYPOINT ["a", {{"b": 1}}]\n', fail=r""),
+]
+
+CASES += [
+    Case(
+        "classic-platform-args",
+        f"""FROM --platform=linux/amd64 {B}
+ARG TARGETARCH
+ARG TARGETPLATFORM=default-platform
+RUN echo "[$TARGETARCH][$TARGETPLATFORM][$BUILDPLATFORM]" > /plat
+""",
+        runs=(("cat", "/plat"),),
+    ),
 ]

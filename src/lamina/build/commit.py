@@ -58,14 +58,15 @@ def state_from_document(image_id: str, document: Mapping[str, Any]) -> StageStat
 
 
 def begin_stage(state: StageState) -> StageState:
-    """docker adds the default PATH when the base image has none, and never keeps stdin open."""
+    """docker adds the default PATH when the base image has none, and never keeps stdin open;
+    the base's author (MAINTAINER) is not inherited."""
     config = dict(state.config)
     env = list(config.get("Env") or [])
     if not any(entry.partition("=")[0] == "PATH" for entry in env):
         config["Env"] = [*env, DEFAULT_PATH]
     config.pop("OpenStdin", None)
     config.pop("StdinOnce", None)
-    return StageState(state.image_id, config, state.diff_ids, state.history, state.author, False, state.platform)
+    return StageState(state.image_id, config, state.diff_ids, state.history, None, False, state.platform)
 
 
 def commit_step(

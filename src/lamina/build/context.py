@@ -85,9 +85,7 @@ def match_sources(
         candidates = _glob(base, cleaned)
     found = []
     for candidate in candidates:
-        resolved = resolve_in_context(base, candidate)
-        if any(resolved == seen for _, seen in found):
-            continue  # reached twice, e.g. through a symlinked directory
+        resolved = resolve_in_context(base, candidate)  # two matches may reach one file: both are copied
         if os.path.lexists(_host(base, resolved)) and not _excluded(matcher, candidate, resolved):
             found.append((candidate, resolved))
         elif candidate != cleaned and _dangling_match(base, candidate) and not _excluded(matcher, candidate):
@@ -137,7 +135,8 @@ def _rooted(path: str) -> str:
 
 
 def _glob(base: Path, pattern: str) -> list[str]:
-    """Expand a wildcard path one component at a time, following directories inside the context."""
+    """Expand a wildcard path one component at a time, as docker's walk of the context matches it
+    (symlinked directories are not entered; a matched symlink itself is followed later)."""
     matches = [""]
     for component in pattern.split("/"):
         expanded = []
@@ -145,9 +144,10 @@ def _glob(base: Path, pattern: str) -> list[str]:
             if not any(ch in _GLOB_CHARS for ch in component):
                 expanded.append(prefix + component)
                 continue
-            directory = _host(base, resolve_in_context(base, prefix.rstrip("/") or "."))
+            if not _walkable(base, prefix):
+                continue
             try:
-                names = sorted(os.listdir(directory))
+                names = sorted(os.listdir(_host(base, prefix.rstrip("/") or ".")))
             except (NotADirectoryError, FileNotFoundError):
                 continue
             try:
@@ -156,6 +156,17 @@ def _glob(base: Path, pattern: str) -> list[str]:
                 raise ContextError(f"invalid pattern {pattern!r}: syntax error in pattern") from None
         matches = [match + "/" for match in expanded]
     return [match.rstrip("/") for match in matches]
+
+
+def _walkable(base: Path, prefix: str) -> bool:
+    """Whether docker's wildcard walk reaches inside ``prefix``: it never enters a symlink."""
+    current = base
+    for part in prefix.strip("/").split("/"):
+        if part:
+            current = current / part
+            if current.is_symlink():
+                return False
+    return True
 
 
 def _dangling_match(base: Path, candidate: str) -> bool:

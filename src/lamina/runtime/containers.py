@@ -16,7 +16,6 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,12 +163,7 @@ class ContainerStore:
     def list(self) -> list[Container]:
         """Every container, newest first, with statuses made true (see :meth:`refresh`)."""
         rows = self.store.meta.query("SELECT * FROM containers ORDER BY created DESC")
-        decode = json.loads
-        if len(rows) > 20:  # msgspec decodes several times faster, once it is imported (≈10 ms)
-            import msgspec
-
-            decode = msgspec.json.decode
-        return [self.refresh(self._container(row, decode)) for row in rows]
+        return [self.refresh(self._container(row)) for row in rows]
 
     def resolve(self, name_or_id: str) -> Container:
         """docker's lookup order: full ID, exact name, then a unique ID prefix."""
@@ -228,9 +222,9 @@ class ContainerStore:
         return container
 
     # ----- helpers --------------------------------------------------------------------
-    def _container(self, row: sqlite3.Row, decode: Callable[[str], Any] = json.loads) -> Container:
+    def _container(self, row: sqlite3.Row) -> Container:
         values = tuple(row)
-        document = decode(values[-1])
+        document = json.loads(values[-1])  # 200 documents: ≈ 5 ms, less than importing msgspec
         return Container(*values[:8], bool(values[8]), *values[9:12], document, self.base(values[0]))
 
     @staticmethod

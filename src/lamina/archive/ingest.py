@@ -80,6 +80,9 @@ def ingest_chunks(
         return ingest.finish()
 
 
+_PIECE = 256 * 1024
+
+
 class _DiffHasher:
     """Decompresses pushed chunks and hashes the result.
 
@@ -115,16 +118,25 @@ class _DiffHasher:
                 raise ArchiveError(f"corrupt zstd layer: {exc}") from None
         pieces: list[bytes] = []
         data = chunk
-        while data:
+        while True:
             if self._gzip.eof:  # a new member of a concatenated stream, or trailing padding
-                if not data.strip(b"\0"):
+                if not data or not data.strip(b"\0"):
                     break
                 self._gzip = self._zlib.decompressobj(31)
             try:
-                pieces.append(self._gzip.decompress(data))
+                # pieces of at most _PIECE: a 1 MiB chunk inflates to several MiB, and buffers
+                # that big come from mmap, page-faulted afresh every time
+                piece = self._gzip.decompress(data, _PIECE)
             except Exception as exc:
                 raise ArchiveError(f"corrupt gzip layer: {exc}") from None
-            data = self._gzip.unused_data if self._gzip.eof else b""
+            if piece:
+                pieces.append(piece)
+            if self._gzip.eof:
+                data = self._gzip.unused_data
+            else:
+                data = self._gzip.unconsumed_tail
+                if not data and len(piece) < _PIECE:
+                    break  # all input taken and no output held back
         return pieces
 
     def finish(self) -> tuple[str, int]:

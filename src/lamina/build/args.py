@@ -4,12 +4,17 @@
 visible to FROM lines unless a stage declares them again with a bare ``ARG NAME``; the proxy
 variables (``HTTP_PROXY`` …) are usable without a declaration but kept out of RUN history unless
 declared. ENV wins over an ARG of the same name. A ``--build-arg`` nothing declared is reported.
+BuildKit's platform ARGs (``TARGETPLATFORM``, ``BUILDARCH`` …) are predefined meta args: FROM
+lines may use them, a stage gets one with a bare ``ARG TARGETARCH`` (docker's classic builder
+leaves them empty; lamina follows BuildKit, docker's default builder).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from lamina.oci.platform import Platform, host_platform, parse_platform
 
 PROXY_ARGS = frozenset(
     {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
@@ -23,6 +28,19 @@ BUILDER_ARGS = frozenset({"BUILDKIT_INLINE_CACHE", "BUILDKIT_MULTI_PLATFORM", "B
                           "SOURCE_DATE_EPOCH"})
 
 
+def platform_args(target: str | None = None) -> dict[str, str | None]:
+    """The automatic platform ARGs for a build on this machine for ``target`` (default: this machine)."""
+    values: dict[str, str | None] = {}
+    build = host_platform()
+    for prefix, platform in (("BUILD", build), ("TARGET", parse_platform(target) if target else build)):
+        variant = "" if platform.architecture == "arm64" and platform.variant == "v8" else platform.variant
+        values[f"{prefix}PLATFORM"] = str(Platform(platform.os, platform.architecture, variant))
+        values[f"{prefix}OS"] = platform.os
+        values[f"{prefix}ARCH"] = platform.architecture
+        values[f"{prefix}VARIANT"] = variant
+    return values
+
+
 @dataclass(slots=True)
 class BuildArgs:
     """The ``--build-arg`` values plus what the Dockerfile declared so far.
@@ -32,7 +50,7 @@ class BuildArgs:
     """
 
     from_options: dict[str, str | None] = field(default_factory=dict)
-    meta: dict[str, str | None] = field(default_factory=dict)
+    meta: dict[str, str | None] = field(default_factory=platform_args)
     declared: dict[str, str | None] = field(default_factory=dict)
     referenced: set[str] = field(default_factory=set)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lamina.build import imageconfig
-from lamina.build.args import BuildArgs, environment
+from lamina.build.args import BuildArgs, environment, platform_args
 from lamina.build.cache import BuildCache, step_key
 from lamina.build.commit import base_state, begin_stage, comment_command, commit_step, scratch_state
 from lamina.build.context import ContextError
@@ -125,7 +125,7 @@ class _Build:
         self.options = options
         self.emit = emit
         self.warnings: list[str] = []
-        self.args = BuildArgs(from_options=dict(options.build_args))
+        self.args = BuildArgs(from_options=dict(options.build_args), meta=platform_args(options.platform))
         self.results: dict[int, StageState] = {}
         self.step = 0
         self.total = 0
@@ -192,7 +192,7 @@ class _Build:
 
     def _plan(self, dockerfile: Dockerfile) -> dict[int, _StagePlan]:
         """The stages the target needs (BuildKit's rule), with FROM expanded and checked up front."""
-        meta = BuildArgs(from_options=self.args.from_options)
+        meta = BuildArgs(from_options=self.args.from_options, meta=platform_args(self.options.platform))
         for arg in dockerfile.global_args:
             expanded = expand_instruction(arg, meta.stage_values(), self.escape, self.filename).instruction
             assert isinstance(expanded, Arg)

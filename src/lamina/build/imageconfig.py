@@ -240,6 +240,9 @@ def created_by(
         return " ".join(run_command(instruction, config, build_args))
     if isinstance(instruction, Copy | Add):
         chown = f"--chown={instruction.chown} " if instruction.chown else ""
+        if isinstance(instruction, Add) and len(instruction.sources) == 1 and \
+                instruction.sources[0].startswith(("http://", "https://")):
+            source_hash = source_hash.removeprefix("file:")  # docker records a download's bare hash
         comment = f"{instruction.keyword.upper()} {chown}{source_hash} in {instruction.dest} "
         return " ".join([*shell, NOP + comment])
     if isinstance(instruction, Workdir):

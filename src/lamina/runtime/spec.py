@@ -15,7 +15,6 @@ of inheriting whatever soft limit the calling shell had.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import resource
@@ -273,4 +272,10 @@ def _nofile_limit() -> dict[str, Any]:
 
 def _thermal_throttle_paths() -> list[str]:
     """Per-CPU thermal_throttle dirs leak host activity; docker masks the ones that exist."""
-    return sorted(glob.glob("/sys/devices/system/cpu/cpu[0-9]*/thermal_throttle"))
+    base = "/sys/devices/system/cpu"
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return []
+    paths = (f"{base}/{name}/thermal_throttle" for name in names if name[3:].isdigit() and name.startswith("cpu"))
+    return sorted(path for path in paths if os.path.isdir(path))

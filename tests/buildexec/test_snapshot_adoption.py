@@ -10,12 +10,13 @@ import shutil
 import socket
 import stat
 from pathlib import Path
+from types import SimpleNamespace
 
 from lamina.api import Client
 from lamina.layer.overlayapply import apply_layer_as_overlay
 from lamina.layer.overlaydiff import SnapshotFixups, upper_to_snapshot, write_overlay_diff
 from lamina.oci.identity import chain_id
-from lamina.store.snapshots import Snapshots
+from lamina.store.snapshots import SNAPSHOT_ROOT_MODE, Snapshots
 from tests.buildexec.conftest import image_files, write
 
 FRACTION = 1_700_000_000_123_456_789  # an mtime with nanoseconds, as a process leaves them
@@ -100,19 +101,29 @@ def test_an_adopted_upper_dir_is_the_unpacked_layer(tmp_path: Path) -> None:
     assert collected.getvalue() == plain.getvalue()  # collecting never changes the layer
 
     unpacked = tmp_path / "unpacked"
-    unpacked.mkdir(mode=0o755)
-    os.chmod(unpacked, 0o755)
+    unpacked.mkdir()
+    os.chmod(unpacked, SNAPSHOT_ROOT_MODE)  # as Snapshots.ensure makes a snapshot's root
     apply_layer_as_overlay(io.BytesIO(plain.getvalue()), unpacked)
     assert fixups.adoptable
     assert tree_state(upper) != tree_state(unpacked)
     upper_to_snapshot(upper, fixups)
-    assert tree_state(upper) == tree_state(unpacked)
-    assert os.getxattr(upper / "user-opaque", "trusted.overlay.opaque") == b"y"
-    assert not (upper / "sock").exists() and not (upper / "proc").exists()
+    snapshots = Snapshots(SimpleNamespace(root=tmp_path / "store"))
+    chain = "sha256:" + "ab" * 32
+    assert snapshots.adopt(chain, upper)
+    adopted = snapshots.path(chain)
+    assert not upper.exists() and not list(tmp_path.glob(".snapshot-*"))
+    assert tree_state(adopted) == tree_state(unpacked)
+    assert os.getxattr(adopted / "user-opaque", "trusted.overlay.opaque") == b"y"
+    assert not (adopted / "sock").exists() and not (adopted / "proc").exists()
 
     again = io.BytesIO()
-    write_overlay_diff(upper, again)
+    write_overlay_diff(adopted, again)
     assert again.getvalue() == plain.getvalue()  # the snapshot still diffs to the same layer
+    # A second tree for the same chain is refused: the first one stays.
+    other = tmp_path / "other"
+    other.mkdir()
+    assert not snapshots.adopt(chain, other)
+    assert tree_state(adopted) == tree_state(unpacked)
 
 
 def test_a_file_named_like_a_whiteout_is_not_adopted(tmp_path: Path) -> None:

@@ -129,7 +129,7 @@ def upper_to_snapshot(upper: Path, fixups: SnapshotFixups) -> None:
 
     Removes what the tar left out, keeps only ``trusted.overlay.opaque`` of overlayfs' xattrs,
     rounds mtimes with a fraction (and those of dirs, which the removals touch) down to the
-    tar's whole seconds, and gives the root ``0755 root`` as the snapshot store makes it. Call it only after the tar was written
+    tar's whole seconds, and clears the root's xattrs. Call it only after the tar was written
     with the same ``fixups`` and only if ``fixups.adoptable``.
     """
     if not fixups.adoptable:
@@ -148,10 +148,8 @@ def upper_to_snapshot(upper: Path, fixups: SnapshotFixups) -> None:
     for rel, seconds in fixups.mtimes.items():
         ns = seconds * 1_000_000_000
         os.utime(root + b"/" + rel, ns=(ns, ns), follow_symlinks=False)
-    for name in os.listxattr(root):
+    for name in os.listxattr(root):  # the tar has no entry for the root: its mode is the store's choice
         os.removexattr(root, name)
-    os.chown(root, 0, 0)
-    os.chmod(root, 0o755)
 
 
 def _note_xattrs(fixups: SnapshotFixups, rel: bytes, xattrs: dict[str, bytes], left_out: list[str],

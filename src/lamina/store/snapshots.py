@@ -76,6 +76,9 @@ class Snapshots:
     def adopt(self, chain_id: str, tree: Path) -> bool:
         """Move ``tree`` (in snapshot form, on the store's file system) in as ``chain_id``'s snapshot.
 
+        The caller made ``tree`` exactly what unpacking the layer gives, except for the root dir,
+        which gets the owner and mode every snapshot root has.
+
         ``tree`` is first moved into a holder dir next to it (so a crash leaves it where its
         owner cleans up), then the holder is renamed into place in one step. False when the
         snapshot exists already or the rename is impossible (another file system): ``tree``
@@ -86,6 +89,8 @@ class Snapshots:
             return False
         holder = tree.parent / f".snapshot-{chain_id.split(':', 1)[1]}"
         holder.mkdir()
+        os.chown(tree, 0, 0)
+        os.chmod(tree, SNAPSHOT_ROOT_MODE)  # as unpacking makes it: no layer has a root entry
         os.rename(tree, holder / "fs")
         self.root.mkdir(parents=True, exist_ok=True)
         try:

@@ -537,6 +537,9 @@ class _Build:
         index = self._earlier_stage(self.stages, self.current_stage, name, by_index=True)
         if index is not None and index in self.results:
             return self.results[index].diff_ids
+        if name.isdigit() and int(name) >= self.current_stage:  # docker's words for a stage not built yet
+            where = "refers to current build stage" if int(name) == self.current_stage else "index out of bounds"
+            raise BuildError(f"invalid from flag value {name}: {where}")
         try:
             image_id = self._image(name)
         except LaminaError as exc:

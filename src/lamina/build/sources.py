@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamina.build.context import match_sources, walk_context
+from lamina.build.context import ContextError, match_sources, walk_context
 from lamina.build.digests import FileDigests
 from lamina.build.dockerignore import PatternMatcher
 
@@ -55,6 +56,14 @@ class ContextTree(SourceTree):
         super().__init__(root, matcher)
         self.entries: list[tuple[str, os.stat_result]] = list(walk_context(self.root, self.matcher))
         self._index = {rel: position for position, (rel, _) in enumerate(self.entries)}
+
+    def match(self, source: str) -> list[tuple[str, str]]:
+        """As :meth:`SourceTree.match`; a path climbing out of the context fails as in docker's
+        classic builder (BuildKit would look for it at the context root)."""
+        cleaned = posixpath.normpath(source)
+        if cleaned == ".." or cleaned.startswith("../"):
+            raise ContextError(f"forbidden path outside the build context: {source} ()")
+        return super().match(source)
 
     def tar_size(self) -> int:
         """About the size of the context as a tar (what docker reports as "sending")."""

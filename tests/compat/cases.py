@@ -781,3 +781,87 @@ RUN echo "[$TARGETPLATFORM]" > /plat
         runs=(("cat", "/plat"),),
     ),
 ]
+
+# Ideas taken from the Dockerfile reference and the shapes moby's integration tests probe
+# (written anew here, on this base image).
+CASES += [
+    Case(
+        "shell-instruction-forms",
+        f"""FROM {B}
+SHELL ["/bin/echo", "shell-said"]
+RUN ignored words
+ENTRYPOINT -l
+CMD default arg
+SHELL ["/bin/sh", "-c"]
+HEALTHCHECK CMD exit 0
+""",
+    ),
+    Case(
+        "odd-names-and-volumes",
+        f"""FROM {B}
+ADD ..dotdot /
+COPY null /null-copied
+ADD null /null-added
+VOLUME null
+VOLUME /with-content
+COPY f /with-content/f
+ADD . /ctxroot
+COPY / /ctxroot2/
+""",
+        files={"..dotdot": "dd\n", "null": "n\n", "f": "f\n"},
+    ),
+    Case(
+        "continuation-chars",
+        f"""FROM {B}
+RUN echo hi \\\\
+RUN echo "a\\\\b" > /1
+RUN printf '%s\\n' x\\
+y > /2
+RUN echo "  \\
+  spaced" > /3
+""",
+        runs=(("cat", "/1", "/2", "/3"),),
+    ),
+    Case(
+        "escape-directive-spacing",
+        f"""#  Escape = `
+FROM {B}
+RUN echo one `
+ two > /out
+""",
+        runs=(("cat", "/out"),),
+    ),
+    Case(
+        "double-compressed-and-odd-archives",
+        f"""FROM {B}
+ADD double.tar.xz.gz /double/
+""",
+        files={"double.tar.xz.gz": __import__("gzip").compress(tar_of([("x", "x\n", 0o644)], compress="xz"), mtime=0)},
+    ),
+    Case("err-add-truncated-tar", f"FROM {B}\nADD truncated.tar /trunc/\n",
+         files={"truncated.tar": tar_of([("t", "t" * 2000, 0o644)])[:1024]}, fail=r"", error_line=2),
+    Case(
+        "arg-defined-after-use-and-stage-names",
+        f"""FROM {B} as Foo
+RUN echo "[$late]" > /before
+ARG late
+RUN echo "[$late]" > /after
+FROM foo AS foo1
+FROM foo1 As foo2
+RUN cat /before /after > /both
+FROM {B}
+COPY --from=FOO2 /both /both
+ENV DIRPATH=/foo SUB=bar
+WORKDIR $DIRPATH
+WORKDIR $SUB/$MISSING
+RUN pwd > /pwd
+""",
+        args=("--build-arg", "late=value"),
+        runs=(("cat", "/both", "/pwd"),),
+    ),
+    Case("err-empty-scratch", "FROM scratch\n", fail=r""),
+    Case("err-volume-empty-string", f'FROM {B}\nVOLUME ""\n', fail=r"", error_line=2),
+    Case("err-onbuild-no-args", f"FROM {B}\nONBUILD\n", fail=r"", error_line=2),
+    Case("err-run-127", f"FROM {B}\nRUN badEXE a1 \\\\& a2\ta3\n", fail=r"returned a non-zero code: 127", error_line=2),
+    Case("cmd-without-arguments", f"FROM cx-pre/cmd3\nCMD\n", pre=(("cx-pre/cmd3", f"FROM {B}\nCMD [\"x\"]\n"),)),
+]

@@ -215,7 +215,7 @@ def runtime_spec(
 def write_config(bundle: Path, spec: Mapping[str, Any]) -> Path:
     """Write ``bundle/config.json`` (the runtime reads it once, at create time)."""
     path = Path(bundle) / "config.json"
-    path.write_text(json.dumps(spec, indent=1))
+    path.write_text(json.dumps(spec, separators=(",", ":")))  # compact: the C encoder, not the indenting one
     return path
 
 

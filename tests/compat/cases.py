@@ -865,3 +865,32 @@ RUN pwd > /pwd
     Case("err-run-127", f"FROM {B}\nRUN badEXE a1 \\\\& a2\ta3\n", fail=r"returned a non-zero code: 127", error_line=2),
     Case("cmd-without-arguments", f"FROM cx-pre/cmd3\nCMD\n", pre=(("cx-pre/cmd3", f"FROM {B}\nCMD [\"x\"]\n"),)),
 ]
+
+CASES += [
+    Case(
+        "bk-mount-details",
+        f"""FROM {B} AS stage
+RUN echo staged > /staged
+FROM {B}
+RUN --mount=type=cache,target=/var/cache/x,uid=1000,gid=50,mode=0700 stat -c '%u %g %a' /var/cache/x > /c1 && touch /var/cache/x/made
+RUN --mount=type=cache,target=/var/cache/x,uid=1000,gid=50,mode=0700 ls /var/cache/x > /c2
+RUN --mount=type=cache,id=/var/cache/x,target=/elsewhere ls /elsewhere > /c3
+RUN --mount=type=cache,target=/locked,sharing=locked echo locked > /locked/l && cat /locked/l > /c4
+RUN --mount=type=bind,source=dir,target=/src,rw echo scribble > /src/new && ls /src > /b1
+RUN --mount=type=bind,from={B},source=/etc/group,target=/g cat /g > /b2
+RUN --mount=type=bind,from=stage,source=/staged,target=/stf cat /stf > /b3
+RUN --mount=type=secret,id=absent cat /run/secrets/absent > /s1 2>/dev/null; echo "rc=$?" >> /s1
+RUN --mount=type=tmpfs,target=/data echo tmp > /data/t && ls /data > /t1
+RUN --mount=type=bind,target=/ctx,source=. ls /ctx | sort > /b4
+""",
+        files={"dir/a": "a\n", "dir/b": "b\n"},
+        buildkit=True,
+        fs_optional=("var", "var/cache", "var/cache/x", "elsewhere", "locked", "src", "ctx", "run", "run/secrets",
+                     "data/*"),
+        runs=(("sh", "-c", "cat /c1 /c2 /c3 /c4 /b1 /b2 /b3 /s1 /t1 /b4; ls /dir /data 2>&1"),),
+    ),
+    Case("bk-err-required-secret", f"FROM {B}\nRUN --mount=type=secret,id=need,required=true cat /run/secrets/need\n",
+         buildkit=True, fail=r"need"),
+    Case("bk-err-mount-unknown-type", f"FROM {B}\nRUN --mount=type=nope,target=/x true\n", buildkit=True, fail=r"nope",
+         error_line=2),
+]

@@ -95,6 +95,8 @@ class RunMounts:
         if request.from_ or request.source:
             raise BuildError("cache mounts with from/source are not supported")
         cache_id = request.cache_id or target
+        if (request.uid, request.gid, request.mode) != (None, None, None):  # BuildKit: another base, another cache
+            cache_id += f"\0{request.uid or 0}:{request.gid or 0}:{request.mode if request.mode is not None else 0o755:o}"
         root = Path(self.store.root) / "cache-mounts"
         directory = root / hashlib.sha256(cache_id.encode()).hexdigest()
         if not directory.is_dir():

@@ -32,9 +32,12 @@ def test_a_cache_dir_is_made_once_with_its_owner_and_mode_and_kept(store: Store,
     st = os.stat(mount.source)
     assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (7, 8, 0o750)
     assert mount.destination == "/c" and "rw" in mount.options
-    with _mounts(store, "type=cache,target=/c") as second:
+    with _mounts(store, "type=cache,target=/c,uid=7,gid=8,mode=0750") as second:
         [again] = second.prepare(tmp_path / "s2")
     assert again.source == mount.source  # the id defaults to the target
+    with _mounts(store, "type=cache,id=/c") as third:
+        [other] = third.prepare(tmp_path / "s3")
+    assert other.source != mount.source  # as in BuildKit, another owner/mode is another cache
 
 
 def test_a_private_cache_in_use_gives_a_throwaway_dir(store: Store, tmp_path: Path):

@@ -35,7 +35,7 @@ def test_a_cache_dir_is_made_once_with_its_owner_and_mode_and_kept(store: Store,
     with _mounts(store, "type=cache,target=/c,uid=7,gid=8,mode=0750") as second:
         [again] = second.prepare(tmp_path / "s2")
     assert again.source == mount.source  # the id defaults to the target
-    with _mounts(store, "type=cache,id=/c") as third:
+    with _mounts(store, "type=cache,id=/c,target=/elsewhere") as third:
         [other] = third.prepare(tmp_path / "s3")
     assert other.source != mount.source  # as in BuildKit, another owner/mode is another cache
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -98,3 +99,19 @@ def test_attach_streams_new_output_and_forwards_signals(ctr):
     result = ctr.run("attach", "talker", check=False)
     assert result.returncode == 1
     assert result.stderr.decode() == "lamina: error: You cannot attach to a stopped container, start it first\n"
+
+
+def test_a_killed_monitor_ends_the_restarting_honestly(ctr):
+    from tests.containers.conftest import mounts_under
+    from tests.containers.test_crash_and_errors import _monitor_pid
+
+    container_id = ctr.out("run", "-d", "--name", "looping", "--restart", "always", "busybox", "sh", "-c",
+                           "exit 2").strip()
+    ctr.wait_for(lambda: int(ctr.out("inspect", "--format", "{{.RestartCount}}", "looping")) >= 2,
+                 timeout=20, what="restarts")
+    os.kill(_monitor_pid(container_id), signal.SIGKILL)
+    ctr.wait_for(lambda: ctr.state("looping") == "exited", what="exited")  # never 'restarting' for good
+    assert ctr.out("ps", "-a", "--filter", "name=looping", "--format", "{{.Status}}").startswith("Exited (")
+    ctr.run("rm", "-f", "looping")
+    assert not mounts_under(ctr.root / "containers" / container_id)
+    assert not (ctr.root / "containers" / container_id).exists()

@@ -205,7 +205,12 @@ class ContainerStore:
         If the container's init still runs, it is still running (unsupervised: its exit code
         will not be known). If it is gone, the row becomes ``exited`` with exit code 255 and an
         error saying why; its runtime state and mounts are cleaned by ``rm`` or the next start.
+        A ``restarting`` row whose monitor died will never restart: it is ``exited``.
         """
+        if container.status == "restarting" and not self.monitor_alive(container.id):
+            container.status = "exited"
+            self.update(container.id, status="exited")
+            return container
         if container.status not in ACTIVE or self.monitor_alive(container.id):
             return container
         if container.pid and _process_alive(container.pid, container.document.get("_PidStart", 0)):

@@ -153,3 +153,35 @@ def test_a_failed_layer_stops_the_other_downloads(anon_registry, fault_proxy, tm
     assert time.monotonic() - started < 8.0  # not the ≈ 13 s the slow layer would take
     assert digest_of(small) in stderr
     assert store_listing(store.root) == before
+
+
+_WITH_PEAK_RSS = (
+    "import resource, sys\n"
+    "from lamina.cli.main import main\n"
+    "sys.argv = ['lamina', *sys.argv[1:]]\n"
+    "try:\n"
+    "    main()\n"
+    "finally:\n"
+    "    sys.stderr.write(f'peak-rss-kb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')\n"
+)
+
+
+def test_a_layer_that_inflates_a_thousandfold_is_pulled_in_bounded_memory(anon_registry, tmp_path):
+    import hashlib
+
+    member = gzip.compress(bytes(1 << 20), mtime=0)  # ≈ 1 KiB of gzip for 1 MiB of zeros
+    count = 512
+    layer = member * count  # 512 MiB inflated from ≈ 0.5 MiB: one download batch holds all of it
+    diff = hashlib.sha256()
+    for _ in range(count):
+        diff.update(bytes(1 << 20))
+    tag = os.urandom(3).hex()
+    _push_image(anon_registry.host, "verify/bomb", tag, layer, "sha256:" + diff.hexdigest())
+    store = Lamina(tmp_path / "bomb")
+    result = subprocess.run([sys.executable, "-c", _WITH_PEAK_RSS, "pull", f"{anon_registry.host}/verify/bomb:{tag}"],
+                            env=store.env(), capture_output=True)
+    assert result.returncode == 0, result.stderr
+    peak_kb = int(result.stderr.decode().rsplit("peak-rss-kb=", 1)[1].split()[0])
+    assert peak_kb < 200 * 1024
+    [document] = json.loads(store.out("inspect", f"{anon_registry.host}/verify/bomb:{tag}"))
+    assert document["RootFS"]["Layers"] == ["sha256:" + diff.hexdigest()]

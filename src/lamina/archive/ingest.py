@@ -7,7 +7,7 @@ get the diffID, which is what image configs and the build cache speak in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from lamina.errors import ArchiveError
@@ -80,19 +80,23 @@ def ingest_chunks(
         return ingest.finish()
 
 
+#: Largest piece of inflated output handed on at once. Bounded so that memory stays small however
+#: much a chunk expands (a gzip of zeros inflates a thousandfold), and because multi-MiB output
+#: buffers come from mmap and are page-faulted afresh every time.
 _PIECE = 256 * 1024
 
 
 class _DiffHasher:
     """Decompresses pushed chunks and hashes the result.
 
-    ``feed`` does both; a caller that wants them on separate threads calls ``inflate`` on one
-    and ``hasher.update`` on the other, in order.
+    ``feed`` does both; a caller that wants them on separate threads calls ``inflate_into`` on
+    one and ``hasher.update`` on the other, in order.
     """
 
     def __init__(self, compression: str):
         self.hasher = Hasher()
         self.compression = compression
+        self._emit: Callable[[bytes], object] = self.hasher.update
         if compression == "gzip":
             try:
                 from isal import isal_zlib as zlib_module
@@ -103,46 +107,55 @@ class _DiffHasher:
         else:
             import zstandard
 
-            self._zstd = zstandard.ZstdDecompressor().decompressobj()
+            self._zstd = zstandard.ZstdDecompressor().stream_writer(
+                _Emitter(self), write_size=_PIECE, write_return_read=True, closefd=False)
 
     def feed(self, chunk: bytes) -> None:
-        for piece in self.inflate(chunk):
-            self.hasher.update(piece)
+        self.inflate_into(chunk, self.hasher.update)
 
-    def inflate(self, chunk: bytes) -> list[bytes]:
-        """The uncompressed bytes of the next compressed chunk (possibly none)."""
+    def inflate_into(self, chunk: bytes, emit: Callable[[bytes], object]) -> None:
+        """Inflate the next compressed chunk, handing the output to ``emit`` in pieces of at most _PIECE."""
         if self.compression != "gzip":
+            self._emit = emit
             try:
-                return [self._zstd.decompress(chunk)]
+                self._zstd.write(chunk)
             except Exception as exc:  # zstandard.ZstdError
                 raise ArchiveError(f"corrupt zstd layer: {exc}") from None
-        pieces: list[bytes] = []
+            return
         data = chunk
         while True:
             if self._gzip.eof:  # a new member of a concatenated stream, or trailing padding
                 if not data or not data.strip(b"\0"):
-                    break
+                    return
                 self._gzip = self._zlib.decompressobj(31)
             try:
-                # pieces of at most _PIECE: a 1 MiB chunk inflates to several MiB, and buffers
-                # that big come from mmap, page-faulted afresh every time
                 piece = self._gzip.decompress(data, _PIECE)
             except Exception as exc:
                 raise ArchiveError(f"corrupt gzip layer: {exc}") from None
             if piece:
-                pieces.append(piece)
+                emit(piece)
             if self._gzip.eof:
                 data = self._gzip.unused_data
             else:
                 data = self._gzip.unconsumed_tail
                 if not data and len(piece) < _PIECE:
-                    break  # all input taken and no output held back
-        return pieces
+                    return  # all input taken and no output held back
 
     def finish(self) -> tuple[str, int]:
         if self.compression == "gzip" and not self._gzip.eof:
             raise ArchiveError("gzip layer is truncated")
         return self.hasher.digest, self.hasher.size
+
+
+class _Emitter:
+    """The file zstandard's stream writer writes inflated pieces to: passes them on."""
+
+    def __init__(self, owner: _DiffHasher):
+        self._owner = owner
+
+    def write(self, piece: bytes) -> int:
+        self._owner._emit(piece)
+        return len(piece)
 
 
 def layer_media_type(compression: str, *, oci: bool = True) -> str:

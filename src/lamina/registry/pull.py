@@ -216,7 +216,23 @@ class _LayerSink:
             self._hash.abandon()
 
     def _inflate_batch(self, chunks: list[bytes]) -> None:
-        self._hash.put([piece for chunk in chunks for piece in self.diff.inflate(chunk) if piece])
+        # Inflated pieces go on in batches as they come, so memory stays bounded (the queue is)
+        # however much a chunk expands.
+        out: list[bytes] = []
+        size = 0
+
+        def emit(piece: bytes) -> None:
+            nonlocal out, size
+            out.append(piece)
+            size += len(piece)
+            if size >= 2 * self.BATCH:
+                self._hash.put(out)
+                out, size = [], 0
+
+        for chunk in chunks:
+            self.diff.inflate_into(chunk, emit)
+        if out:
+            self._hash.put(out)
 
     def _hash_batch(self, pieces: list[bytes]) -> None:
         for piece in pieces:

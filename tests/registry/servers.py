@@ -365,6 +365,7 @@ class Fault:
     action: str  # drop_response | drop_request | cut_request | status | slow | tamper | redirect | paginate
     #              | add_headers | ignore_range (the upstream answers 200 with the whole body)
     #              | slow_request (the request body is read 64 KiB per ``delay``)
+    #              | strip_query (forwarded without its query: a mount becomes a plain upload start)
     times: int = 1
     status: int = 503
     headers: dict[str, str] = field(default_factory=dict)
@@ -467,7 +468,8 @@ class FaultProxy:
                 if fault and fault.action == "ignore_range":
                     headers = {k: v for k, v in headers.items() if k.lower() != "range"}
                 headers.update(proxy.inject_headers)
-                upstream.request(self.command, self.path, body=body, headers=headers)
+                path = self.path.split("?")[0] if fault and fault.action == "strip_query" else self.path
+                upstream.request(self.command, path, body=body, headers=headers)
                 response = upstream.getresponse()
                 try:
                     if fault and fault.action == "paginate":

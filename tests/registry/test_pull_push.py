@@ -194,3 +194,18 @@ def test_copy_between_repositories(lamina: Lamina, pushed, anon_registry, tmp_pa
     store = Lamina(tmp_path / "copied")
     store.out("pull", target)
     assert store.out("images", "-q", "--no-trunc").strip() == lamina.out("images", "-q", "--no-trunc", pushed).strip()
+
+
+def test_copy_within_a_registry_that_refuses_the_mount_uploads(lamina: Lamina, pushed, anon_registry, fault_proxy,
+                                                               tmp_path):
+    # The registry answers the mount with 202 (as registries without cross-repository mounts do):
+    # the blob is fetched from the source and uploaded in the session that answer opened.
+    source = pushed.replace(anon_registry.host, fault_proxy.host)
+    target = f"{fault_proxy.host}/copied/refused:{os.urandom(3).hex()}"
+    fault_proxy.add(Fault("POST", "mount=", "strip_query", times=10))
+    out = lamina.out("copy", source, target)
+    assert "Pushed" in out and "digest: sha256:" in out
+    assert [r.fault for r in fault_proxy.requests("POST")] == ["strip_query", "strip_query"]  # layer, config
+    store = Lamina(tmp_path / "refused")
+    store.out("pull", target)
+    assert store.out("images", "-q", "--no-trunc").strip() == lamina.out("images", "-q", "--no-trunc", pushed).strip()

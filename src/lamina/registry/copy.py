@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import IO
 
 from lamina.oci import mediatypes as mt
 from lamina.oci.models import parse_index, parse_manifest
 from lamina.oci.reference import Reference
-from lamina.registry.client import Manifest, RegistryClient
+from lamina.registry.client import BlobPushOutcome, Manifest, RegistryClient
 from lamina.registry.transfer_events import EventSink, TransferEvent, short
 from lamina.store.store import Store
 
@@ -34,27 +35,38 @@ def _copy_manifest(store: Store, source: RegistryClient, src: Reference, target:
                    manifest: Manifest, events: EventSink, tag: str | None) -> str:
     parsed = parse_manifest(manifest.data)
     same_registry = source.host == target.host
+    words = {BlobPushOutcome.EXISTS: "Layer already exists", BlobPushOutcome.UPLOADED: "Pushed",
+             BlobPushOutcome.MOUNTED: f"Mounted from {src.path}"}
     for descriptor in [*parsed.layers, parsed.config]:
-        if same_registry:
-            outcome = target.upload_blob(dst.path, descriptor.digest, descriptor.size, _no_reader,
-                                         mount_from=src.path)
-            events(TransferEvent(short(descriptor.digest), f"{outcome.value}"))
-            continue
-        if target.blob_exists(dst.path, descriptor.digest) is not None:
-            events(TransferEvent(short(descriptor.digest), "Layer already exists"))
-            continue
-        store.content.ensure()
-        fd, temp = tempfile.mkstemp(dir=store.content.ingest_dir, prefix="copy-")
-        try:
-            with os.fdopen(fd, "w+b") as buffer:
-                source.fetch_blob(src.path, descriptor.digest, buffer, expected_size=descriptor.size)
-                buffer.flush()
-                target.upload_blob(dst.path, descriptor.digest, descriptor.size, lambda path=temp: open(path, "rb"))
-            events(TransferEvent(short(descriptor.digest), "Pushed"))
-        finally:
-            os.unlink(temp)
+        # HEAD, then a mount within one registry, then an upload; the blob is only downloaded
+        # when an upload is needed (a registry may answer a mount with 202: "upload it")
+        with _DownloadOnDemand(store, source, src.path, descriptor.digest, descriptor.size) as blob:
+            outcome = target.upload_blob(dst.path, descriptor.digest, descriptor.size, blob.open,
+                                         mount_from=src.path if same_registry else None)
+        events(TransferEvent(short(descriptor.digest), words[outcome]))
     return target.put_manifest(dst.path, tag or manifest.digest, manifest.data, manifest.media_type)
 
 
-def _no_reader():
-    raise RuntimeError("a mount fell back to an upload without a source")
+class _DownloadOnDemand:
+    """A blob of the source registry, fetched (verified) into a temp file the first time it is opened."""
+
+    def __init__(self, store: Store, source: RegistryClient, repository: str, digest: str, size: int):
+        self._store, self._source, self._repository = store, source, repository
+        self._digest, self._size = digest, size
+        self._path: str | None = None
+
+    def open(self) -> IO[bytes]:
+        if self._path is None:
+            self._store.content.ensure()
+            fd, path = tempfile.mkstemp(dir=self._store.content.ingest_dir, prefix="copy-")
+            self._path = path
+            with os.fdopen(fd, "w+b") as buffer:
+                self._source.fetch_blob(self._repository, self._digest, buffer, expected_size=self._size)
+        return open(self._path, "rb")
+
+    def __enter__(self) -> _DownloadOnDemand:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._path is not None:
+            os.unlink(self._path)

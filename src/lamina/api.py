@@ -709,6 +709,12 @@ class Client:
         copy_to_container(self.container_store, self.container(name), source, destination, archive=archive,
                           follow_link=follow_link)
 
+    def container_changes(self, name: str) -> list[tuple[str, str]]:
+        """``docker diff``: (``A``/``C``/``D``, path) for what the container changed."""
+        from lamina.runtime.diff import container_changes
+
+        return container_changes(self.container_store, self.container(name))
+
     def container_stats(self, names: Sequence[str] = (), *, all: bool = False) -> list:
         """``docker stats --no-stream``: two readings per container (``ResourceUsage``), half a
         second apart; running containers unless named or ``all``."""

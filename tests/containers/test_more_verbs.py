@@ -103,3 +103,30 @@ def test_stats_reports_limits_and_counters(ctr):
         "CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"]
     assert len(table) == 2 and " measured " in table[1]
     _one_error_line(ctr.run("stats", "--no-stream", "nosuch", check=False), "No such container: nosuch")
+
+
+DIFF_SCRIPT = ("echo x > /etc/newfile; rm /bin/ls; mkdir -p /a/b; echo y > /a/b/c; echo more >> /etc/passwd; "
+               "rm -rf /home/alice; mkdir /home/alice; touch /home/alice/new; chmod 700 /www; "
+               "echo t > /tmp/scratch; ln -s /etc/passwd /etc/pw")
+
+
+def test_diff_lists_changes_like_docker(ctr, oracle):
+    ctr.run("run", "--name", "changer", "--network", "none", "busybox", "sh", "-c", DIFF_SCRIPT)
+    mine = ctr.out("diff", "changer")
+    theirs = ""
+    for _attempt in range(2):  # dockerd 20.10 here now and then runs on a rootfs it cannot see
+        oracle.run("run", "--name", "changer", "--network", "none", "busybox", "sh", "-c", DIFF_SCRIPT, check=False)
+        try:
+            theirs = oracle.out("diff", "changer")
+        finally:
+            oracle.run("rm", "-f", "changer", check=False)
+        if _by_path(theirs) == mine.splitlines():
+            break
+    assert mine.splitlines() == _by_path(theirs)  # docker's order is its tree walk's; lamina sorts by path
+    assert "D /bin/ls\n" in mine and "A /a/b/c\n" in mine and "C /etc/passwd\n" in mine
+    assert ctr.out("diff", "changer") == mine  # a stopped container keeps its changes
+    _one_error_line(ctr.run("diff", "nosuch", check=False), "No such container: nosuch")
+
+
+def _by_path(listing: str) -> list[str]:
+    return sorted(listing.splitlines(), key=lambda line: line[2:])

@@ -1,6 +1,6 @@
 """Container commands: run, create, start, stop, restart, kill, wait, rm, ps, logs, exec,
-export, commit, port, top, pause, unpause, rename, stats, cp, attach, container inspect/prune. Formatting
-only; the work is in ``Client``."""
+export, commit, port, top, pause, unpause, rename, stats, cp, attach, diff, container inspect/prune.
+Formatting only; the work is in ``Client``."""
 
 from __future__ import annotations
 
@@ -431,6 +431,22 @@ def rename(ctx, name, new_name):
             raise
 
 
+@click.command("diff")
+@click.argument("name")
+@click.pass_context
+def diff(ctx, name):
+    """Inspect changes to files or directories on a container's filesystem."""
+    from lamina.errors import LaminaError
+
+    try:
+        with client_from(ctx) as client:
+            changes = client.container_changes(name)
+    except LaminaError as exc:
+        exc.exit_code = 1
+        raise
+    sys.stdout.write("".join(f"{kind} {path}\n" for kind, path in changes))
+
+
 @click.command("attach")
 @click.argument("name")
 @click.option("--no-stdin", is_flag=True, help="Do not attach STDIN (lamina attaches output only)")
@@ -562,7 +578,8 @@ for _command, _names in ((run, ["run"]), (create, ["create"]), (start, ["start"]
                          (ps, ["ls", "ps", "list"]), (logs, ["logs"]), (exec_, ["exec"]), (export, ["export"]),
                          (commit, ["commit"]), (inspect, ["inspect"]), (prune, ["prune"]), (port, ["port"]),
                          (top, ["top"]), (pause, ["pause"]), (unpause, ["unpause"]), (rename, ["rename"]),
-                         (stats, ["stats"]), (cp, ["cp"]), (attach, ["attach"])):
+                         (stats, ["stats"]), (cp, ["cp"]), (attach, ["attach"]),
+                         (diff, ["diff"])):
     for _name in _names:
         container_group.add_command(_command, _name)
 

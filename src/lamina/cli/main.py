@@ -52,6 +52,7 @@ COMMANDS = {
     "stats": "lamina.cli.containers:stats",
     "cp": "lamina.cli.containers:cp",
     "attach": "lamina.cli.containers:attach",
+    "diff": "lamina.cli.containers:diff",
     "volume": "lamina.cli.volumes:volume_group",
     "info": "lamina.cli.system:info",
     "version": "lamina.cli.system:version",
@@ -102,6 +103,7 @@ HELP = {
     "stats": "Display a live stream of container(s) resource usage statistics",
     "cp": "Copy files/folders between a container and the local filesystem",
     "attach": "Attach to a running container's output",
+    "diff": "Inspect changes to files or directories on a container's filesystem",
 }
 
 

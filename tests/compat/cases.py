@@ -190,7 +190,7 @@ CMD ["child"]
     Case(
         "metadata-forms",
         f"""FROM {B}
-EXPOSE 80 443/udp 8000-8002/tcp
+EXPOSE 80 443/udp 8000-8002/tcp 8080:80 127.0.0.1:90:91/udp
 ENV P=9000
 EXPOSE $P ${{P}}/udp
 VOLUME /v1 /v2
@@ -252,7 +252,7 @@ RUN false
     ),
     Case(
         "parser-escape-directive",
-        f"""# escape=`
+        f"""#  Escape = `
 # a comment after the directive
 
 FROM {B}
@@ -266,7 +266,8 @@ RUN echo $HOME > /home
     ),
     Case(
         "parser-lines-case",
-        f"""  # leading comment
+        f"""# syntax=docker/dockerfile:1
+  # leading comment
 from {B}
 run echo one \\
 # comment inside
@@ -282,13 +283,6 @@ Cmd ["sh"]
 """,
         files={"f": "f\n"},
         runs=(("cat", "/out"),),
-    ),
-    Case(
-        "syntax-directive",
-        f"""# syntax=docker/dockerfile:1
-FROM {B}
-RUN echo ok > /ok
-""",
     ),
     Case(
         "run-forms",
@@ -344,8 +338,8 @@ onbuild workdir /obwd
     Case("err-env-no-value", f"FROM {B}\nENV ONLYNAME\n", fail=r"ENV", error_line=2),
     Case("err-env-missing-equals", f"FROM {B}\nENV A=1 B\n", fail=r"", error_line=2),
     Case("err-from-no-arg", "FROM\n", fail=r"", error_line=1),
-    Case("err-from-missing-image", "FROM cx-none/missing:1\n", fail=r"cx-none/missing"),
-    Case("err-copy-from-missing-stage", f"FROM {B}\nCOPY --from=nostage /x /y\n", fail=r"nostage"),
+    Case("err-from-missing-image", "FROM 127.0.0.1:1/cx-none/missing:1\n", fail=r"cx-none/missing"),
+    Case("err-copy-from-missing-stage", f"FROM {B}\nCOPY --from=127.0.0.1:1/nostage /x /y\n", fail=r"nostage"),
     Case("err-run-fails", f"FROM {B}\nRUN exit 3\n", fail=r"returned a non-zero code: 3", error_line=2),
     Case("err-healthcheck-bad-interval", f"FROM {B}\nHEALTHCHECK --interval=abc CMD true\n", fail=r"", error_line=2),
     Case("err-unknown-flag", f"FROM {B}\nCOPY --chwon=1 f /f\n", files={"f": "f"}, fail=r"chwon", error_line=2),
@@ -491,7 +485,6 @@ RUN pwd > /tmp/3
     Case("err-user-empty", f"FROM {B}\nUSER\n", fail=r"", error_line=2),
     Case("err-arg-empty", f"FROM {B}\nARG\n", fail=r"", error_line=2),
     Case("err-chown-three-parts", f"FROM {B}\nCOPY --chown=a:b:c f /f\n", files={"f": "f"}, fail=r"", error_line=2),
-    Case("expose-mapping", f"FROM {B}\nEXPOSE 8080:80 127.0.0.1:90:91/udp 7000-7001\n"),
     Case("err-expose-empty", f"FROM {B}\nEXPOSE\n", fail=r"", error_line=2),
     Case("err-dockerignored-source", f"FROM {B}\nCOPY secret /s\n", files={"secret": "s", ".dockerignore": "secret\n"},
          fail=r"secret", error_line=2),
@@ -767,7 +760,7 @@ COPY --chown=1000:50 --from={B} /etc /etc-copy
     Case("err-bad-target-stage", f"FROM {B} AS a\nRUN true\n", args=("--target", "b"), fail=r"b"),
     Case("err-arg-bad-name", f"FROM {B}\nARG =x\n", fail=r"", error_line=2),
     Case("err-env-bad-name", f"FROM {B}\nENV =x\n", fail=r"", error_line=2),
-    Case("err-from-bad-ref", "FROM UPPER/case:1\n", fail=r"", error_line=1),
+    Case("err-from-bad-ref", "FROM cx-base/busybox:1@sha256:abc\n", fail=r"", error_line=1),
     Case("err-cmd-json-nested", f'FROM {B}\nENTRYPOINT ["a", {{"b": 1}}]\n', fail=r""),
 ]
 
@@ -821,15 +814,6 @@ RUN echo "  \\
   spaced" > /3
 """,
         runs=(("cat", "/1", "/2", "/3"),),
-    ),
-    Case(
-        "escape-directive-spacing",
-        f"""#  Escape = `
-FROM {B}
-RUN echo one `
- two > /out
-""",
-        runs=(("cat", "/out"),),
     ),
     Case(
         "double-compressed-and-odd-archives",

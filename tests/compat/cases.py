@@ -878,3 +878,25 @@ RUN --mount=type=bind,target=/ctx,source=. ls /ctx | sort > /b4
     Case("bk-err-mount-unknown-type", f"FROM {B}\nRUN --mount=type=nope,target=/x true\n", buildkit=True, fail=r"nope",
          error_line=2),
 ]
+
+# Hostile inputs: lamina must fail cleanly (one error line) where docker fails, and build what it builds.
+CASES += [
+    Case("err-dockerignore-bad-pattern", f"FROM {B}\nCOPY . /x\n", files={".dockerignore": "[\n", "f": "f"}, fail=r""),
+    Case("err-copy-bad-glob", f"FROM {B}\nCOPY [ab /x/\n", files={"a": "a"}, fail=r"", error_line=2),
+    Case("err-nul-in-dockerfile", f"FROM {B}\nRUN echo \0 > /x\n", fail=r""),
+    Case("invalid-utf8", f"FROM {B}\nLABEL x=a\xffb\nENV E=\xfe\nRUN echo \xff > /f\n".encode("latin-1").decode(
+        "utf-8", "surrogateescape"), runs=(("cat", "/f"),)),
+    Case(
+        "hostile-context-entries",
+        f"""FROM {B}
+COPY . /ctx/
+""",
+        files={"loop1": Link("loop2"), "loop2": Link("loop1"), "self": Link("."), "up": Link(".."),
+               "deep/er/f": "f\n", "long" + "x" * 200: "long\n"},
+    ),
+    Case(
+        "long-and-many-lines",
+        f"FROM {B}\n" + "".join(f"ENV V{i}={'v' * 50}\n" for i in range(60)) + "RUN echo " + "a" * 20000 + " > /long\n",
+        runs=(("wc", "-c", "/long"),),
+    ),
+]

@@ -121,7 +121,7 @@ def write_context(context: Path, files: dict) -> None:
             path.symlink_to(spec.target)
         else:
             spec = spec if isinstance(spec, File) else File(spec)
-            data = spec.content.encode() if isinstance(spec.content, str) else spec.content
+            data = spec.content.encode("utf-8", "surrogateescape") if isinstance(spec.content, str) else spec.content
             path.write_bytes(data)
             later.append((path, spec))
     for path, spec in reversed(later):  # deepest last-listed first, so dir modes do not block writes

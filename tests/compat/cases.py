@@ -900,3 +900,21 @@ COPY . /ctx/
         runs=(("wc", "-c", "/long"),),
     ),
 ]
+
+CASES += [
+    Case(
+        "cli-labels-and-onbuild-args",
+        """FROM cx-pre/ob3
+LABEL own=1
+""",
+        args=("--label", "z.last=1", "--label", "a.first=two words", "--build-arg", "OBV=from-cli"),
+        pre=(("cx-pre/ob3", f"FROM {B}\nONBUILD ARG OBV=dflt\nONBUILD RUN echo $OBV > /obv\nONBUILD LABEL seen=$OBV\n"),),
+        runs=(("cat", "/obv"),),
+    ),
+]
+
+CASES += [
+    # BuildKit's scratch has WorkingDir "/", the classic builder's none: lamina takes BuildKit's
+    # when the Dockerfile needs BuildKit anyway (here --chmod), the classic one otherwise.
+    Case("bk-from-scratch", "FROM scratch\nCOPY --chmod=0600 f /f\nENV A=1\n", files={"f": "f\n"}, buildkit=True),
+]

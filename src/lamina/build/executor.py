@@ -140,6 +140,7 @@ class _Build:
             self._warn(warning)
         self.filename = dockerfile.filename
         self.escape = dockerfile.escape
+        self.buildkit_syntax = dockerfile.needs_buildkit
         patterns = load_ignore_patterns(options.context_dir, options.dockerfile)
         context = ContextTree(options.context_dir, PatternMatcher(patterns))
         self.context = context
@@ -308,6 +309,9 @@ class _Build:
         if plan.base_stage is not None:
             return self.results[plan.base_stage]
         if plan.base.lower() == SCRATCH:
+            if self.buildkit_syntax:  # BuildKit's empty image has WorkingDir "/", the classic one none
+                state = scratch_state()
+                return dataclasses.replace(state, config={**state.config, "WorkingDir": "/"})
             return scratch_state()
         try:
             image_id = self._image(plan.base)

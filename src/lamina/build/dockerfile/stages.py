@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lamina.build.dockerfile.instructions import Arg, From, Instruction, from_node
+from lamina.build.dockerfile.instructions import Add, Arg, Copy, From, Instruction, Run, from_node
 from lamina.build.dockerfile.parser import Directive, parse
 from lamina.errors import DockerfileError
 
@@ -46,6 +46,24 @@ class Dockerfile:
                 raise KeyError(name_or_index)
             name_or_index = int(name_or_index)
         return self.stages[name_or_index]
+
+    @property
+    def needs_buildkit(self) -> bool:
+        """Whether some instruction uses syntax docker's classic builder refuses (RUN --mount,
+        COPY --chmod, heredocs …): such a Dockerfile is built as BuildKit builds it where the two
+        differ (BuildKit's ``FROM scratch`` has WorkingDir ``/``)."""
+        return any(_buildkit_only(instruction) for stage in self.stages for instruction in stage.instructions)
+
+
+def _buildkit_only(instruction: Instruction) -> bool:
+    if getattr(instruction, "heredocs", ()):
+        return True
+    if isinstance(instruction, Run):
+        return bool(instruction.mount_specs) or instruction.network != "default" or instruction.security != "sandbox"
+    if isinstance(instruction, Copy | Add):
+        return bool(instruction.chmod or instruction.link or instruction.exclude
+                    or getattr(instruction, "parents", False) or getattr(instruction, "checksum", None))
+    return False
 
 
 def parse_stages(source: str | bytes, filename: str = "Dockerfile") -> Dockerfile:

@@ -209,3 +209,15 @@ def test_copy_within_a_registry_that_refuses_the_mount_uploads(lamina: Lamina, p
     store = Lamina(tmp_path / "refused")
     store.out("pull", target)
     assert store.out("images", "-q", "--no-trunc").strip() == lamina.out("images", "-q", "--no-trunc", pushed).strip()
+
+
+def test_copy_of_a_tampered_blob_fails_naming_it_and_pushes_no_manifest(lamina: Lamina, pushed, anon_registry,
+                                                                        fault_proxy):
+    source = pushed.replace(anon_registry.host, fault_proxy.host)  # another host: no mount, a real download
+    target = f"{anon_registry.host}/copied/tampered:{os.urandom(3).hex()}"
+    fault_proxy.add(Fault("GET", "/blobs/sha256:", "tamper", times=20))
+    stderr = lamina.fails("copy", source, target)
+    assert "does not match its digest" in stderr and "sha256:" in stderr
+    with RegistryClient(anon_registry.host, config=RegistryConfig()) as client:
+        assert client.head_manifest("copied/tampered", target.rsplit(":", 1)[1]) is None
+    assert not list((lamina.root / "ingest").iterdir())

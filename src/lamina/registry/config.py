@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import ssl
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +79,8 @@ class RegistryConfig:
         certs_dirs = (DOCKER_CERTS_DIR, config_path.parent / "certs.d")
         if not config_path.is_file():
             return cls(certs_dirs=certs_dirs, source=None)
+        import tomllib  # only when there is a file: most commands have none
+
         try:
             document = tomllib.loads(config_path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:

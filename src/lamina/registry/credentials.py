@@ -13,12 +13,14 @@ import binascii
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import subprocess
 
 from lamina.errors import AuthError, RegistryError
 
@@ -268,6 +270,8 @@ def _decode_entry(entry: dict[str, Any], key: str, path: Path) -> Credential:
 
 
 def _run_helper(helper: str, action: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    import subprocess  # only with a credential helper
+
     program = f"docker-credential-{helper}"
     path = shutil.which(program)
     if path is None:

@@ -918,3 +918,29 @@ CASES += [
     # when the Dockerfile needs BuildKit anyway (here --chmod), the classic one otherwise.
     Case("bk-from-scratch", "FROM scratch\nCOPY --chmod=0600 f /f\nENV A=1\n", files={"f": "f\n"}, buildkit=True),
 ]
+
+CASES += [
+    Case(
+        "bk-builder-differences",
+        f"""FROM {B}
+RUN --mount=type=tmpfs,target=/scratchpad true
+COPY modes /modes
+COPY --chown=app:app modes /modes-owned
+ADD suid.tar /tar/
+RUN mkdir /vol && echo before > /vol/before
+VOLUME /vol
+RUN echo after > /vol/after
+USER app
+WORKDIR /made-by-app
+RUN touch /made-by-app/x 2>/dev/null; echo "rc=$?" > /tmp/wd
+USER root
+WORKDIR /
+""",
+        files={"modes/suid": File("s\n", 0o4755), "modes/sgid": File("g\n", 0o2755), "modes/sgid-noexec": File("n\n", 0o2644),
+               "modes/dir": Dir(0o2775), "modes/sticky": Dir(0o1777),
+               "suid.tar": tar_of([("bin-suid", "b\n", 0o4755)])},
+        buildkit=True,
+        fs_optional=("scratchpad",),
+        runs=(("sh", "-c", "cat /tmp/wd; ls /vol"),),
+    ),
+]

@@ -64,8 +64,9 @@ class PlannedEntry:
 class CopyPlan:
     """The entries one COPY/ADD adds to an image whose merged files are at ``image_root``."""
 
-    def __init__(self, image_root: Path, *, now: float | None = None):
+    def __init__(self, image_root: Path, *, now: float | None = None, keep_special_bits: bool = False):
         self.image_root = image_root
+        self.keep_special_bits = keep_special_bits  # BuildKit's copy keeps setuid/setgid; docker's chown drops them
         self.entries: dict[str, PlannedEntry] = {}
         self.now = int(time.time() if now is None else now)
         self._scratch: list[Path] = []
@@ -99,7 +100,8 @@ class CopyPlan:
                 target = _join(dest, source.name)
             self.make_dirs(_parent(target), owner or ROOT_OWNER)
             info = source.tree.lstat(source.rel)
-            self.put(target, source.host_path, _header(info, owner, mode), keep_xattrs=source.preserve_owner)
+            self.put(target, source.host_path, _header(info, owner, mode, self.keep_special_bits),
+                     keep_xattrs=source.preserve_owner)
 
     def add_directory(self, path: str, owner: tuple[int, int]) -> None:
         """Make ``path`` (and missing parents) a 0755 directory, as WORKDIR does."""
@@ -172,7 +174,8 @@ class CopyPlan:
             planned = self.entries[dest]
             planned.info = _header(planned.info, owner, None)
         for sub, host, info in source.entries():
-            self.put(_join(dest, sub), host, _header(info, owner, mode), keep_xattrs=source.preserve_owner)
+            self.put(_join(dest, sub), host, _header(info, owner, mode, self.keep_special_bits),
+                     keep_xattrs=source.preserve_owner)
 
     def _extract(self, archive: str, dest: str) -> None:
         staging = Path(tempfile.mkdtemp(prefix="lamina-add-"))
@@ -300,16 +303,17 @@ def is_tar_header(block: bytes) -> bool:
     return recorded in (unsigned, signed)
 
 
-def _header(info: os.stat_result, owner: tuple[int, int] | None, mode: int | None) -> os.stat_result:
+def _header(info: os.stat_result, owner: tuple[int, int] | None, mode: int | None,
+            keep_special: bool = False) -> os.stat_result:
     """``info`` with the owner (and permission bits) a copy gives it.
 
     docker chowns what it copied, and the kernel drops setuid (and group-executable setgid)
     from a regular file on chown, even root's: copied files lose those bits unless the
-    owners are kept (``COPY --from`` without ``--chown``).
+    owners are kept (``COPY --from`` without ``--chown``) or ``keep_special`` (BuildKit).
     """
     uid, gid = owner if owner is not None else (info.st_uid, info.st_gid)
     st_mode = info.st_mode
-    if owner is not None and stat.S_ISREG(st_mode):
+    if owner is not None and stat.S_ISREG(st_mode) and not keep_special:
         st_mode &= ~stat.S_ISUID
         if st_mode & stat.S_IXGRP:
             st_mode &= ~stat.S_ISGID

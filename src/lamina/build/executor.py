@@ -60,6 +60,7 @@ from lamina.build.sources import ContextTree, Source, SourceTree, source_checksu
 from lamina.build.state import StageState
 from lamina.errors import BuildError, DockerfileError, ImageNotFoundError, InvalidReferenceError, LaminaError
 from lamina.oci.reference import Reference, parse_reference
+from lamina.runtime.users import resolve_user
 from lamina.store.store import LayerRecord, Store
 
 SCRATCH = "scratch"
@@ -369,7 +370,8 @@ class _Build:
         created_by = imageconfig.created_by(expanded, after)
         make_layer = None
         if isinstance(expanded, Workdir):
-            make_layer = self._workdir_layer(state, str(after.config.get("WorkingDir") or "/"))
+            make_layer = self._workdir_layer(state, str(after.config.get("WorkingDir") or "/"),
+                                             str(after.config.get("User") or "") if self.buildkit_syntax else "")
         return self._commit(state, after, created_by, comment_command(after.config, created_by), make_layer)
 
     def _expand(self, instruction: Instruction, env: Mapping[str, str]) -> Instruction:
@@ -459,12 +461,17 @@ class _Build:
 
     # -- WORKDIR, COPY/ADD, RUN -------------------------------------------------------------------
 
-    def _workdir_layer(self, state: StageState, workdir: str) -> Callable[[], LayerRecord | None]:
+    def _workdir_layer(self, state: StageState, workdir: str, user: str = "") -> Callable[[], LayerRecord | None]:
+        """The layer a WORKDIR makes; BuildKit makes the directory as the current ``user``."""
         def make() -> LayerRecord | None:
             plan = CopyPlan(self.views.view(state.diff_ids))
             resolved, _ = plan.resolve_dest(workdir)
             if not plan.is_directory(resolved):
-                plan.add_directory(resolved, ROOT_OWNER)
+                owner = ROOT_OWNER
+                if user:
+                    found = resolve_user(plan.image_root, user)
+                    owner = (found.uid, found.gid)
+                plan.add_directory(resolved, owner)
             return write_plan(self.store, plan)[0]
 
         return make
@@ -482,7 +489,7 @@ class _Build:
         unpack = isinstance(instruction, Add) and instruction.unpack is not False
 
         def make() -> tuple[LayerRecord | None, dict[str, str]]:
-            plan = CopyPlan(self.views.view(state.diff_ids))
+            plan = CopyPlan(self.views.view(state.diff_ids), keep_special_bits=self.buildkit_syntax)
             try:
                 owner: tuple[int, int] | None = ROOT_OWNER
                 if instruction.chown:
@@ -571,8 +578,11 @@ class _Build:
         network = instruction.network if instruction.network != "default" else self.options.network
 
         def make() -> LayerRecord | None:
+            run_state = state
+            if self.buildkit_syntax and state.config.get("Volumes"):  # BuildKit keeps what RUN writes there
+                run_state = dataclasses.replace(state, config={k: v for k, v in state.config.items() if k != "Volumes"})
             request = RunRequest(
-                store=self.store, instruction=instruction, state=state, build_args=stage_args.visible(env),
+                store=self.store, instruction=instruction, state=run_state, build_args=stage_args.visible(env),
                 network=network, secrets=self.options.secrets, context_dir=self.options.context_dir,
                 stage_layers=lambda name: self._from_layers(name, state), emit=self.emit, filename=self.filename,
             )

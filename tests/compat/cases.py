@@ -944,3 +944,24 @@ WORKDIR /
         runs=(("sh", "-c", "cat /tmp/wd; ls /vol"),),
     ),
 ]
+
+CASES += [
+    Case(
+        "bk-copy-owners-and-dirs",
+        f"""FROM {B}
+RUN --mount=type=tmpfs,target=/scratchpad true
+COPY private /private-copy
+COPY --chown=app private /private-owned/
+COPY --chown=svc:staff f /deep/new/parents/f
+COPY --chown=1234:5678 private/ /data/
+ADD owned.tar /owned/
+COPY --chown=app:app f /data/old
+COPY f /linkdir/via-link
+""",
+        files={"private/x": File("x\n", 0o600), "private/sub/y": "y\n", "private/sub": Dir(0o750),
+               "private": Dir(0o700), "f": File("f\n", 0o640, 5, 6),
+               "owned.tar": tar_of([("d", None, 0o711), ("d/f", "f\n", 0o604)])},
+        buildkit=True,
+        fs_optional=("scratchpad",),
+    ),
+]

@@ -380,7 +380,7 @@ STOPSIGNAL ${{SIG:-SIGUSR2}}
     ),
     Case(
         "arg-forms",
-        f"""ARG TAG=1
+        """ARG TAG=1
 FROM cx-base/busybox:$TAG
 ARG Q="a b" S='c d' PLAIN
 ARG REF=$Q-ref
@@ -388,7 +388,7 @@ ARG FROMENV
 ENV E=env
 ARG E=arg
 ARG NOVAL
-RUN echo "$Q|$S|$PLAIN|$REF|$FROMENV|$E|${{NOVAL:-unset}}" > /out
+RUN echo "$Q|$S|$PLAIN|$REF|$FROMENV|$E|${NOVAL:-unset}" > /out
 ENV CONCAT=$REF$E
 """,
         args=("--build-arg", "PLAIN=p", "--build-arg", "E=cli", "--build-arg", "NOTDECLARED=x"),
@@ -729,12 +729,12 @@ HEALTHCHECK CMD echo healthy
 CASES += [
     Case(
         "expansion-names",
-        f"""ARG TAG
-FROM cx-base/busybox:${{TAG:-1}} AS my.stage-1_x
+        """ARG TAG
+FROM cx-base/busybox:${TAG:-1} AS my.stage-1_x
 ARG A=x
 ARG A_B=ab
-ENV N1=$A_B N2=${{A}}_B N3=$A-B N4=$A.B N5=$A9 N6=${{A:-}} N7="${{A:-quoted default}}" N8=$é N9=$ N10=a$
-ENV "N11"=q N12=${{A}}${{A_B}}
+ENV N1=$A_B N2=${A}_B N3=$A-B N4=$A.B N5=$A9 N6=${A:-} N7="${A:-quoted default}" N8=$é N9=$ N10=a$
+ENV "N11"=q N12=${A}${A_B}
 FROM my.STAGE-1_x
 RUN env | grep '^N' | sort > /env
 """,
@@ -847,7 +847,7 @@ RUN pwd > /pwd
     Case("err-volume-empty-string", f'FROM {B}\nVOLUME ""\n', fail=r"", error_line=2),
     Case("err-onbuild-no-args", f"FROM {B}\nONBUILD\n", fail=r"", error_line=2),
     Case("err-run-127", f"FROM {B}\nRUN badEXE a1 \\\\& a2\ta3\n", fail=r"returned a non-zero code: 127", error_line=2),
-    Case("cmd-without-arguments", f"FROM cx-pre/cmd3\nCMD\n", pre=(("cx-pre/cmd3", f"FROM {B}\nCMD [\"x\"]\n"),)),
+    Case("cmd-without-arguments", "FROM cx-pre/cmd3\nCMD\n", pre=(("cx-pre/cmd3", f"FROM {B}\nCMD [\"x\"]\n"),)),
 ]
 
 CASES += [

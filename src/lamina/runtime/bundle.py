@@ -13,9 +13,8 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from lamina.errors import RuntimeError_
 from lamina.layer.overlayapply import lower_entry
@@ -44,8 +43,7 @@ _STUB_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf")
 _STUB_DIRS = ("proc", "sys", "dev")
 
 
-@dataclass(slots=True)
-class Bundle:
+class Bundle(NamedTuple):
     dirs: OverlayDirs
     spec: dict[str, Any]
     user: ExecUser

@@ -12,16 +12,15 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 __all__ = ["LogEntry", "LogWriter", "format_nano", "format_nano_fixed", "parse_since", "read_log"]
 
 _MAX_LINE = 16 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class LogEntry:
+class LogEntry(NamedTuple):
     stream: str
     text: str
     time_ns: int

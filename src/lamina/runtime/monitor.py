@@ -27,8 +27,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from lamina.errors import LaminaError, RuntimeError_
 from lamina.runtime.bundle import prepare_bundle
@@ -63,8 +63,7 @@ class StartError(RuntimeError_):
         self.exit_code = exit_code
 
 
-@dataclass(slots=True)
-class Attach:
+class Attach(NamedTuple):
     """Where a foreground container's streams go: file descriptors of the lamina process."""
 
     stdin: int | None = None

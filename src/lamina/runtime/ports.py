@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from lamina.errors import UsageError
 
 __all__ = ["PortBinding", "allocate_host_ports", "format_ports", "parse_expose", "parse_publish"]
 
 
-@dataclass(frozen=True, slots=True)
-class PortBinding:
+class PortBinding(NamedTuple):
     """``-p [host_ip:]host_port:container_port[/proto]`` after parsing (host_port 0 = any)."""
 
     container_port: int

@@ -19,9 +19,9 @@ import json
 import os
 import resource
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from lamina.runtime.users import ExecUser
 
@@ -70,8 +70,7 @@ _DEVICE_RULES: tuple[tuple[bool, str | None, int | None, int | None, str], ...] 
 #    and without an allow rule /dev/fuse is not usable anyway.
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessSpec:
+class ProcessSpec(NamedTuple):
     """What to run: argv, environment (``KEY=VALUE`` in order), working dir, docker ``USER``."""
 
     args: Sequence[str]
@@ -81,8 +80,7 @@ class ProcessSpec:
     terminal: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Mount:
+class Mount(NamedTuple):
     """One runtime-spec mount (a bind of a host path, a tmpfs, …) added after the defaults."""
 
     destination: str
@@ -105,8 +103,7 @@ class Mount:
         return cls(destination=destination, source="tmpfs", type="tmpfs", options=tuple(options))
 
 
-@dataclass(frozen=True, slots=True)
-class Resources:
+class Resources(NamedTuple):
     """Optional cgroup limits (``docker run --memory --cpus --pids-limit --cpu-shares``)."""
 
     memory_bytes: int | None = None
@@ -134,14 +131,16 @@ class Resources:
         return resources
 
 
-@dataclass(frozen=True, slots=True)
-class EtcFiles:
+class EtcFiles(NamedTuple):
     """Generated files bound read-only over ``/etc/resolv.conf``, ``/etc/hosts``, ``/etc/hostname``."""
 
     resolv_conf: Path | None = None
     hosts: Path | None = None
     hostname: Path | None = None
-    extra: Mapping[str, Path] = field(default_factory=dict)
+    extra: Mapping[str, Path] = MappingProxyType({})
+
+
+NO_ETC_FILES = EtcFiles()
 
 
 def container_env(env: Sequence[str], *, hostname: str, home: str) -> list[str]:
@@ -164,7 +163,7 @@ def runtime_spec(
     hostname: str,
     network: str = "none",
     network_namespace: str | None = None,
-    etc_files: EtcFiles = EtcFiles(),
+    etc_files: EtcFiles = NO_ETC_FILES,
     mounts: Sequence[Mount] = (),
     resources: Resources | None = None,
     readonly_rootfs: bool = False,

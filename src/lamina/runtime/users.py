@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from lamina.errors import RuntimeError_
 from lamina.runtime.rootpath import secure_join
@@ -26,28 +26,25 @@ _MAX_ID = 2**31 - 1
 _MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class PasswdEntry:
+class PasswdEntry(NamedTuple):
     name: str
     uid: int
     gid: int
     home: str
 
 
-@dataclass(frozen=True, slots=True)
-class GroupEntry:
+class GroupEntry(NamedTuple):
     name: str
     gid: int
     members: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ExecUser:
+class ExecUser(NamedTuple):
     """The identity a container process runs as (the runtime-spec ``process.user``)."""
 
     uid: int = 0
     gid: int = 0
-    additional_gids: tuple[int, ...] = field(default=())  # docker puts the primary gid first
+    additional_gids: tuple[int, ...] = ()  # docker puts the primary gid first
     home: str = "/"
 
 

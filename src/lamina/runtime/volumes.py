@@ -18,9 +18,8 @@ import secrets
 import shutil
 import stat
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from lamina.errors import RuntimeError_, UsageError
 from lamina.runtime.rootpath import secure_join
@@ -32,8 +31,7 @@ __all__ = ["MountRequest", "copy_up", "parse_mount_flag", "parse_tmpfs_flag", "p
 _VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 
 
-@dataclass(frozen=True, slots=True)
-class MountRequest:
+class MountRequest(NamedTuple):
     """One user-requested mount before volumes are created and sources checked."""
 
     type: str            # bind, volume, tmpfs

@@ -156,3 +156,13 @@ def test_the_view_keeps_the_last_lines_as_a_terminal_shows_them() -> None:
     assert lines[0] == "[+] Building 20.0s (2/2) FINISHED"
     assert lines[2].endswith(" 12.3s")  # a finished step's time stops with it
     assert not any(line.startswith(" => => #") for line in lines)  # a finished step's output is folded away
+
+
+def test_a_build_that_fails_before_any_step_draws_nothing(cli: Lamina, tmp_path: Path) -> None:
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nFOO bar\n")
+    code, frames = run_in_pty(cli, "build", "--progress=tty", str(context))
+    assert code != 0
+    lines = [line for line in "".join(frames).splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("lamina: error: Dockerfile:2: unknown instruction: FOO"), lines

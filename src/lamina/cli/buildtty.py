@@ -179,16 +179,20 @@ class LiveBuild:
         self._console = Console(file=sys.stderr, force_terminal=True)
         self._live = Live(_Renderable(self.view, self._console), console=self._console,
                           refresh_per_second=8, transient=False, redirect_stdout=False, redirect_stderr=False)
-        self._live.start()
+        self._started = False
 
     def __call__(self, event: events.BuildEvent) -> None:
         self.view(event)
+        if not self._started:  # a build that fails before its first event draws nothing
+            self._started = True
+            self._live.start()
 
     def close(self, *, failed: str = "") -> None:
         """Draw the final frame and stop; after a failed step, print its last output lines."""
         self.view.finish(failed=failed)
-        self._live.refresh()
-        self._live.stop()
+        if self._started:
+            self._live.refresh()
+            self._live.stop()
         failed_step = self.view.failed_step()
         if failed_step is not None:
             label, lines = failed_step

@@ -141,7 +141,9 @@ class Builders:
                    str(context)]
         if not case.buildkit:
             result = self.docker.run(*command, check=False)
-            if result.returncode != 0 and case.fail is None:  # dockerd here sometimes loses a layer
+            for _attempt in range(2):  # dockerd here sometimes loses a layer mid-build
+                if result.returncode == 0 or case.fail is not None or case.lamina_accepts:
+                    break
                 result = self.docker.run(*command, check=False)
             return result
         env = {**os.environ, "DOCKER_BUILDKIT": "1", "DOCKER_CONFIG": str(self.docker.base / "cfg")}
@@ -226,7 +228,6 @@ class Builders:
             if (expected.returncode, expected.stdout) != (ran.returncode, ran.stdout):
                 problems.append(f"lamina run {list(command)}: docker {expected.returncode} {expected.stdout!r}"
                                 f" != {ran.returncode} {ran.stdout!r} {ran.stderr.decode()[-300:]}")
-        self.docker.run("rmi", "-f", tag, loaded, check=False)
         return problems
 
     def check_expected(self, case: Case, tag: str) -> list[str]:
@@ -241,7 +242,6 @@ class Builders:
             result = self.docker.run("run", "--rm", "--network", "none", loaded, *command, check=False)
             if result.stdout.decode() != stdout:
                 problems.append(f"run {list(command)}: {result.stdout.decode()!r} != expected {stdout!r}")
-        self.docker.run("rmi", "-f", loaded, check=False)
         return problems
 
     @staticmethod

@@ -8,7 +8,7 @@ file ``old``; ``/linkdir`` -> ``/data``; ``CMD ["sh"]``.
 
 from __future__ import annotations
 
-from tests.compat.harness import Case, Dir, File, Link, tar_of
+from tests.compat.harness import Case, Dir, Fifo, File, Link, tar_of
 
 B = "cx-base/busybox:1"
 
@@ -892,7 +892,7 @@ CASES += [
 COPY . /ctx/
 """,
         files={"loop1": Link("loop2"), "loop2": Link("loop1"), "self": Link("."), "up": Link(".."),
-               "deep/er/f": "f\n", "long" + "x" * 200: "long\n"},
+               "deep/er/f": "f\n", "long" + "x" * 200: "long\n", "pipe": Fifo(), "deep/pipe2": Fifo(0o600)},
     ),
     Case(
         "long-and-many-lines",

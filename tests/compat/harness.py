@@ -54,6 +54,11 @@ class Link:
 
 
 @dataclasses.dataclass(frozen=True)
+class Fifo:
+    mode: int = 0o644
+
+
+@dataclasses.dataclass(frozen=True)
 class Case:
     """One Dockerfile built by both builders.
 
@@ -118,6 +123,8 @@ def write_context(context: Path, files: dict) -> None:
             later.append((path, spec))
         elif isinstance(spec, Link):
             path.symlink_to(spec.target)
+        elif isinstance(spec, Fifo):
+            os.mkfifo(path, spec.mode)
         else:
             spec = spec if isinstance(spec, File) else File(spec)
             data = spec.content.encode("utf-8", "surrogateescape") if isinstance(spec.content, str) else spec.content

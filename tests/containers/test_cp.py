@@ -79,7 +79,11 @@ def test_cp_follows_dockers_rules_both_ways(ctr, oracle, tmp_path):
 def _copy_case(tool, name: str, source: str, destination: str, work: Path) -> tuple:
     (work / "out").mkdir(parents=True)
     _host_tree(work / "host")
-    tool.run("run", "-d", "--name", name, "--network", "none", "busybox", "sh", "-c", SETUP + "; sleep 300")
+    started = tool.run("run", "-d", "--name", name, "--network", "none", "busybox", "sh", "-c", SETUP + "; sleep 300",
+                       check=False)
+    if started.returncode != 0:  # only dockerd fails here (its flakes): the caller asks again
+        tool.run("rm", "-f", name, check=False)
+        return ("run failed", started.returncode, "", started.stderr.decode())
     try:
         _wait_for_setup(tool, name)
         copied = _cp(tool, name, source, destination, work)

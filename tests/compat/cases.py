@@ -965,3 +965,18 @@ COPY f /linkdir/via-link
         fs_optional=("scratchpad",),
     ),
 ]
+
+CASES += [
+    Case(
+        "expansion-escapes",
+        r"""FROM cx-base/busybox:1
+ENV X=x
+ENV Q1="\"quoted\"" Q2=\"bare\" Q3='a\b' Q4="a\\b" Q5=a\\b Q6="\$X" Q7=\$X Q8='$X' Q9="'$X'" Q10='"$X"'
+ENV E1=b=c E2="=lead" E3=trail= E4=\ lead-space E5="tab	in" E6=$X\ $X
+LABEL 'k 1'="v \"1\"" k2=\$X k3="${X}\\"
+ENV P1=${X:-\$X} P2="${X:+a\}b}" P3=${NOPE:-a\ b}
+""",
+    ),
+    Case("err-label-quoted-key-with-equals", 'FROM cx-base/busybox:1\nLABEL "a=b"=c\n', fail=r"matching double-quote",
+         error_line=2),
+]

@@ -27,13 +27,14 @@ class NetnsHolder:
     """A child process alone in a fresh network namespace; ``path`` names the namespace."""
 
     def __init__(self) -> None:
+        calls = _libc_calls()  # looked up before the fork: the child must not need the loader's locks
         ready_read, ready_write = os.pipe()
         hold_read, self._hold_write = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:  # the child: never returns into the caller's code
             os.close(ready_read)
             os.close(self._hold_write)
-            _hold(ready_write, hold_read)
+            _hold(calls, ready_write, hold_read)
         os.close(ready_write)
         os.close(hold_read)
         try:
@@ -57,14 +58,19 @@ class NetnsHolder:
                 os.waitpid(self.pid, 0)
 
 
-def _hold(ready_write: int, hold_read: int) -> None:
+def _libc_calls() -> tuple:
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl, libc.unshare
+
+
+def _hold(calls: tuple, ready_write: int, hold_read: int) -> None:
     """In the child: enter a new network namespace, report, wait for EOF (slirp4netns'
     ``--configure`` brings ``lo`` up along with ``tap0``)."""
     code = 0
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if libc.unshare(_CLONE_NEWNET) != 0:
+        prctl, unshare = calls
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if unshare(_CLONE_NEWNET) != 0:
             os.write(ready_write, os.strerror(ctypes.get_errno()).encode())
             os._exit(1)
         os.write(ready_write, b"ok")

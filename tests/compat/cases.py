@@ -980,3 +980,20 @@ ENV P1=${X:-\$X} P2="${X:+a\}b}" P3=${NOPE:-a\ b}
     Case("err-label-quoted-key-with-equals", 'FROM cx-base/busybox:1\nLABEL "a=b"=c\n', fail=r"matching double-quote",
          error_line=2),
 ]
+
+CASES += [
+    Case(
+        "copy-from-details",
+        f"""ARG SRC=builder
+FROM {B} AS builder
+RUN mkdir -p /out/d && echo a > /out/a && echo b > /out/d/b && chmod 4755 /out/a && chown -R 1001:50 /out \\
+    && ln -s a /out/la && ln /out/a /out/ha
+FROM {B}
+ARG SRC
+COPY --from=builder --chown=app /out /chowned
+COPY --from=builder /out/ /data/
+COPY --from=builder /out/la /followed
+COPY --from=builder /out/* /globbed/
+""",
+    ),
+]

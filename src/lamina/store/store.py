@@ -458,4 +458,43 @@ class Store:
         for leftover in self.content.ingest_dir.iterdir():  # temp files of crashed writers
             if time.time() - leftover.stat().st_mtime > 3600:
                 leftover.unlink(missing_ok=True)
+        self._sweep_snapshots()
         return freed
+
+    def _sweep_snapshots(self) -> None:
+        """Delete unpacked layers no image needs any more (they are derived data).
+
+        Live: every chain of every image in the store, and whatever a container's or a running
+        step's overlay links to (``l/N``). Builds hold the lease for their whole run, so none is
+        half-way through adopting a snapshot while this runs under the GC lock.
+        """
+        from lamina.oci.identity import chain_ids
+        from lamina.store.snapshots import Snapshots
+
+        snapshots = Snapshots(self)
+        if not snapshots.root.is_dir():
+            return
+        layers: dict[str, list[str]] = {}
+        for image_id, diff_id in self.meta.query(
+                "SELECT image_id, diff_id FROM image_layers ORDER BY image_id, position"):
+            layers.setdefault(image_id, []).append(diff_id)
+        live = {chain for diff_ids in layers.values() for chain in chain_ids(diff_ids)}
+        for holder in (self.root / "containers", self.root / "runtime" / "ephemeral"):
+            live |= _linked_snapshot_chains(holder, snapshots.root)
+        snapshots.remove_unused(live)
+
+
+def _linked_snapshot_chains(holder: Path, snapshot_root: Path) -> set[str]:
+    """Chain IDs of the snapshots that overlay lower-dir links (``<dir>/l/N``) below ``holder`` name."""
+    chains: set[str] = set()
+    if not holder.is_dir():
+        return chains
+    for links in holder.glob("*/l"):
+        for link in links.iterdir() if links.is_dir() else ():
+            try:
+                target = Path(os.readlink(link))
+            except OSError:
+                continue
+            if target.name == "fs" and target.parent.parent.name == snapshot_root.name:
+                chains.add("sha256:" + target.parent.name)  # by name: over-keeping is harmless
+    return chains

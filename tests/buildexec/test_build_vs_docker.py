@@ -215,3 +215,21 @@ def test_onbuild_triggers_run_in_the_child_only(builders: Builders) -> None:
     expected, got, _, output = builders.build("grandchild", "grandchild.Dockerfile")
     assert differences(expected, got) == [], "\n".join(differences(expected, got))
     assert "Executing" not in output
+
+
+def test_layer_sizes_in_history_and_images_match_docker(builders: Builders) -> None:
+    """Sizes count the files a layer adds (as docker's graph driver does), not its tar."""
+    builders.build("main", "Dockerfile")
+    sizes = "RUN echo hi > /x && mkdir -p /d && head -c 100000 /dev/zero > /d/z && ln -s /x /d/link\n"
+    (builders.context / "sizes.Dockerfile").write_text(
+        f"FROM {BASE}\n{sizes}COPY dir /copied\nRUN rm /x\nCOPY a.txt b.txt /two/\n")
+    builders.build("sizes", "sizes.Dockerfile")
+
+    def history(tool, name: str) -> list[str]:
+        return tool.out("history", "-H=false", "--format", "{{.Size}}", name).split()
+
+    for name in ("main", "sizes"):
+        assert history(builders.lamina, f"lx-subject/{name}") == history(builders.docker, f"lx-oracle/{name}")
+        ours = builders.lamina.out("image", "inspect", "-f", "{{.Size}}", f"lx-subject/{name}")
+        theirs = builders.docker.out("image", "inspect", "-f", "{{.Size}}", f"lx-oracle/{name}")
+        assert ours == theirs

@@ -35,6 +35,7 @@ from lamina.build.sources import Source, SourceTree
 from lamina.errors import BuildError
 from lamina.layer.apply import apply_members
 from lamina.layer.compression import open_decompressed
+from lamina.layer.contentsize import SizingWriter
 from lamina.layer.tarread import TarMember, TarReader
 from lamina.oci import mediatypes as mt
 from lamina.store.store import LayerRecord, Store
@@ -215,9 +216,10 @@ def write_plan(store: Store, plan: CopyPlan) -> tuple[LayerRecord | None, dict[s
     plan.add_existing_parents()
     ordered = sorted(plan.entries.items(), key=lambda item: item[0].split("/"))
     with store.content.writer() as blob:
-        digests = stream_entries(blob, ((path, e.host, e.info, e.keep_xattrs) for path, e in ordered))
+        counted = SizingWriter(blob)  # docker's size of the layer: the files, not the tar
+        digests = stream_entries(counted, ((path, e.host, e.info, e.keep_xattrs) for path, e in ordered))
         digest, size = blob.commit("layer")
-    return LayerRecord(digest, digest, mt.DOCKER_LAYER, size, size), digests
+    return LayerRecord(digest, digest, mt.DOCKER_LAYER, size, counted.size_or(size)), digests
 
 
 def parse_chmod(text: str | None) -> int | None:

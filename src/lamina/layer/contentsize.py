@@ -14,7 +14,7 @@ whether the layer is valid is for the strict reader (``tarread``) to say.
 
 from __future__ import annotations
 
-__all__ = ["ContentSizer"]
+__all__ = ["ContentSizer", "SizingWriter"]
 
 _BLOCK = 512
 _EXTENSION_LIMIT = 1 << 20  # PAX / GNU long-name records larger than this are not believed
@@ -145,3 +145,22 @@ def _parse_pax(data: bytes) -> dict[bytes, bytes]:
         records[key] = value
         position += length
     return records
+
+
+class SizingWriter:
+    """A writer that passes every byte on to ``target`` and counts the tar's content on the way."""
+
+    __slots__ = ("target", "sizer")
+
+    def __init__(self, target):
+        self.target = target
+        self.sizer = ContentSizer()
+
+    def write(self, data: bytes | bytearray | memoryview) -> object:
+        self.sizer.feed(data)
+        return self.target.write(data)
+
+    def size_or(self, fallback: int) -> int:
+        """The counted size, or ``fallback`` (the tar's size) when the stream could not be followed."""
+        size = self.sizer.size
+        return fallback if size is None else size

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lamina.errors import RuntimeError_
+from lamina.layer.contentsize import SizingWriter
 from lamina.layer.overlayapply import is_opaque, lower_entry
 from lamina.layer.overlaydiff import SnapshotFixups, upper_to_snapshot, write_overlay_diff
 from lamina.layer.sink import ThreadedSink
@@ -157,13 +158,14 @@ def commit_upper(store: Store, upper: Path, lowers: Sequence[Path], *, keep_empt
     """
     fixups = SnapshotFixups() if snapshot_below is not None else None
     with store.content.writer() as writer:
-        with ThreadedSink(writer) as sink:  # hashing and storing overlap the walk
+        counted = SizingWriter(writer)  # docker's size of the layer, learnt on the sink's thread
+        with ThreadedSink(counted) as sink:  # hashing and storing overlap the walk
             write_overlay_diff(upper, sink, lowers=lowers, fixups=fixups)
         if writer.hasher.size == _EMPTY_TAR_SIZE and not keep_empty:
             return None  # the writer's exit discards the temp file
         digest, size = writer.commit("layer")
     record = LayerRecord(diff_id=digest, blob_digest=digest, media_type=mt.DOCKER_LAYER, blob_size=size,
-                         diff_size=size)
+                         diff_size=counted.size_or(size))
     store.add_layer_record(record)
     if fixups is not None and fixups.adoptable:
         _adopt_upper(store, upper, fixups, chain_id([*snapshot_below, digest]))

@@ -997,3 +997,10 @@ COPY --from=builder /out/* /globbed/
 """,
     ),
 ]
+
+CASES += [
+    Case("newer-add-zstd-archive", f"FROM {B}\nADD z.tar.zst /z/\n",
+         files={"z.tar.zst": __import__("zstandard").ZstdCompressor().compress(tar_of([("zf", "z\n", 0o640)]))},
+         lamina_accepts="ADD unpacks zstd archives as current docker does; docker 20.10 copies them as files",
+         docker_builds_it=True, expect=((("cat", "/z/zf"), "z\n"),)),
+]

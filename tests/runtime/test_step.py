@@ -64,7 +64,7 @@ def test_unknown_user_is_dockers_error(store: Store, base_layers: list[str]):
 
 def test_proc_is_the_containers_own_with_masked_and_read_only_paths(store: Store, base_layers: list[str]):
     result, output = run(store, base_layers, "stat -c %N /proc/1/exe; stat -c %t:%T /proc/keys; "
-                                             "echo 1 > /proc/sys/kernel/ns_last_pid && echo writable", network="none")
+                                             "(echo 1 > /proc/sys/kernel/ns_last_pid) 2>/dev/null && echo writable", network="none")
     with result:
         lines = output.split("\n")
         assert "/bin/busybox" in lines[0]  # pid 1 is our own shell

@@ -104,6 +104,7 @@ def test_docker_push_is_pulled_by_lamina(lamina: Lamina, busybox_tar, docker, an
     assert lamina.out("images", "-q", "--no-trunc", ref).strip() == docker_id
     [document] = json.loads(lamina.out("inspect", ref))
     assert "MADE_BY=docker" in document["Config"]["Env"]
+    assert document["Size"] == int(docker.out("image", "inspect", "-f", "{{.Size}}", ref))  # files, not the tar
     docker.run("rmi", ref)
 
 

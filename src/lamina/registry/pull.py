@@ -176,10 +176,12 @@ class _LayerSink:
 
     def __init__(self, writer, compression: str, stop: threading.Event | None = None):
         from lamina.archive.ingest import _DiffHasher  # not imported by a pull that fetches no layer
+        from lamina.layer.contentsize import ContentSizer
 
         self.writer = writer
         self._stop = stop
         self.diff = _DiffHasher(compression) if compression in ("gzip", "zstd") else None
+        self.sizer = ContentSizer()  # docker's size of the layer (its files), fed the tar as it passes
         self._batch: list[bytes] = []
         self._batched = 0
         if self.diff is not None:
@@ -190,7 +192,9 @@ class _LayerSink:
         if self._stop is not None and self._stop.is_set():
             raise _Stopped()
         self.writer.write(data)
-        if self.diff is not None:
+        if self.diff is None:
+            self.sizer.feed(data)
+        else:
             self._batch.append(data)
             self._batched += len(data)
             if self._batched >= self.BATCH:
@@ -237,6 +241,7 @@ class _LayerSink:
     def _hash_batch(self, pieces: list[bytes]) -> None:
         for piece in pieces:
             self.diff.hasher.update(piece)
+            self.sizer.feed(piece)
 
 
 def _fetch_layers(store: Store, client: RegistryClient, repository: str, descriptors: list[Descriptor],
@@ -295,7 +300,9 @@ def _fetch_layers(store: Store, client: RegistryClient, repository: str, descrip
                 with lock:
                     new_blobs.append(descriptor.digest)
         events(TransferEvent(name, "Download complete"))
-        return LayerRecord(diff_id, descriptor.digest, descriptor.mediaType, descriptor.size, diff_size)
+        counted = sink.sizer.size
+        return LayerRecord(diff_id, descriptor.digest, descriptor.mediaType, descriptor.size,
+                           diff_size if counted is None else counted)
 
     if todo:
         from concurrent.futures import ThreadPoolExecutor, as_completed

@@ -148,9 +148,7 @@ def info(ctx, format_):
     with client_from(ctx) as client:
         document = client.info()
     if format_:
-        from lamina.cli.gotemplate import render
-
-        sys.stdout.write(render(format_.replace("\\n", "\n").replace("\\t", "\t"), document) + "\n")
+        _print_template(document, format_)
         return
     lines = [
         f"Containers: {document['Containers']}",
@@ -192,9 +190,7 @@ def version(ctx, format_):
     with client_from(ctx) as client:
         document = client.version()
     if format_:
-        from lamina.cli.gotemplate import render
-
-        sys.stdout.write(render(format_, document) + "\n")
+        _print_template(document, format_)
         return
     own, runtime = document["Client"], document["Runtime"]
     lines = ["Client: lamina",
@@ -208,6 +204,13 @@ def version(ctx, format_):
              " slirp4netns:",
              f"  Version:          {runtime['Slirp4netns'] or 'not found'}"]
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _print_template(document: dict, template: str) -> None:
+    """``--format``: one rendered line, with ``\\n``/``\\t`` escapes as docker reads them."""
+    from lamina.cli.gotemplate import render
+
+    sys.stdout.write(render(template.replace("\\n", "\n").replace("\\t", "\t"), document) + "\n")
 
 
 @click.group("system")

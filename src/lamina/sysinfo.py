@@ -71,6 +71,9 @@ def host_info(store: Store, container_states: list[str], registry_config) -> dic
     paused = sum(1 for s in container_states if s == "paused")
     snapshots = Path(store.root) / "snapshots"
     release = _os_release()
+    from lamina.runtime.copyroot import snapshotter_for
+
+    snapshotter = snapshotter_for(Path(store.root), announce=False)
     document: dict[str, Any] = {
         "ID": "",
         "Containers": len(container_states),
@@ -78,9 +81,11 @@ def host_info(store: Store, container_states: list[str], registry_config) -> dic
         "ContainersPaused": paused,
         "ContainersStopped": len(container_states) - running - paused,
         "Images": len(store.list_images()),
-        "Driver": "overlay",
+        "Driver": snapshotter.name,  # of RUN steps: "copy" where overlayfs cannot be mounted
         "DriverStatus": [["Backing Filesystem", _filesystem_of(Path(store.root))],
-                         ["Snapshots", str(sum(1 for _ in snapshots.iterdir()) if snapshots.is_dir() else 0)]],
+                         ["Snapshots", str(sum(1 for _ in snapshots.iterdir()) if snapshots.is_dir() else 0)],
+                         ["Snapshotter", f"{snapshotter.name} ({snapshotter.reason})" if snapshotter.reason
+                          else snapshotter.name]],
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1",
         "KernelVersion": platform.release(),

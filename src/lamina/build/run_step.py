@@ -26,7 +26,7 @@ from lamina.build.run_mounts import RunMounts
 from lamina.build.state import StageState
 from lamina.errors import DockerfileError, RuntimeError_
 from lamina.runtime.spec import Mount, ProcessSpec
-from lamina.runtime.step import commit_upper, run_in_snapshot
+from lamina.runtime.step import commit_step, run_in_snapshot
 from lamina.store.store import LayerRecord, Store
 
 
@@ -131,7 +131,7 @@ def execute_run(request: RunRequest) -> RunResult:
             error.exit_code = result.exit_code
             error.output_tail = tail.text()  # type: ignore[attr-defined]
             raise error
-        layer = commit_upper(request.store, result.upper_dir, result.lowers, snapshot_below=request.state.diff_ids)
+        layer = commit_step(request.store, result, snapshot_below=request.state.diff_ids)
     state = request.state
     if layer is not None:
         state = dataclasses.replace(state, diff_ids=(*state.diff_ids, layer.diff_id))

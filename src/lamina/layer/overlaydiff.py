@@ -29,7 +29,7 @@ from typing import BinaryIO
 from lamina.errors import LayerError
 from lamina.layer.tarwrite import LayerTarWriter, TreeWalk, read_xattrs
 
-__all__ = ["SnapshotFixups", "upper_to_snapshot", "write_overlay_diff"]
+__all__ = ["SnapshotFixups", "add_opaque_marker", "add_whiteout", "upper_to_snapshot", "write_overlay_diff"]
 
 _WHITEOUT_PREFIX = b".wh."
 _OPAQUE_MARKER = b".wh..wh..opq"
@@ -91,9 +91,10 @@ def write_overlay_diff(
             continue
         mode = st.st_mode
         if stat.S_ISCHR(mode) and st.st_rdev == 0:
-            directory, _, name = rel.rpartition(b"/")
-            whiteout = (directory + b"/" if directory else b"") + _WHITEOUT_PREFIX + name
-            writer.add_empty_file(whiteout, mode=0o600, uid=st.st_uid, gid=st.st_gid, mtime=_seconds(st))
+            # The mtime of the dir it is in, unless that is the root: the tar has no entry for it.
+            stamp = os.lstat(path.rpartition(b"/")[0]) if b"/" in rel else st
+            add_whiteout(writer, rel, uid=st.st_uid, gid=st.st_gid, stamp=stamp)
+            name = rel.rpartition(b"/")[2]
             if fixups is not None and name.startswith(_WHITEOUT_PREFIX):
                 fixups.adoptable = False  # ".wh..wh.x" may unpack as something else
             continue
@@ -115,13 +116,27 @@ def write_overlay_diff(
             )
         writer.add(rel, path, st, xattrs={k: v for k, v in xattrs.items() if not _is_overlay_xattr(k)})
         if opaque:
-            writer.add_empty_file(
-                rel + b"/" + _OPAQUE_MARKER, mode=stat.S_IMODE(mode) & 0o777,
-                uid=st.st_uid, gid=st.st_gid, mtime=_seconds(st),
-            )
+            add_opaque_marker(writer, rel, st)
         if fixups is not None:
             _note_xattrs(fixups, rel, xattrs, left_out or [], opaque)
     writer.close()
+
+
+def add_whiteout(writer: LayerTarWriter, rel: bytes, *, uid: int, gid: int, stamp: os.stat_result) -> None:
+    """``.wh.<name>`` for the removed ``rel``, with the mtime of ``stamp``.
+
+    Callers pass the stat of the dir it is in (also an entry of the layer), so the marker does
+    not depend on when the removal happened: the overlay and the copying snapshotter agree.
+    """
+    directory, _, name = rel.rpartition(b"/")
+    whiteout = (directory + b"/" if directory else b"") + _WHITEOUT_PREFIX + name
+    writer.add_empty_file(whiteout, mode=0o600, uid=uid, gid=gid, mtime=_seconds(stamp))
+
+
+def add_opaque_marker(writer: LayerTarWriter, rel: bytes, st: os.stat_result) -> None:
+    """``<rel>/.wh..wh..opq`` for the opaque dir ``rel`` (``st``), with the dir's owner and mtime."""
+    writer.add_empty_file(rel + b"/" + _OPAQUE_MARKER, mode=stat.S_IMODE(st.st_mode) & 0o777,
+                          uid=st.st_uid, gid=st.st_gid, mtime=_seconds(st))
 
 
 def upper_to_snapshot(upper: Path, fixups: SnapshotFixups) -> None:

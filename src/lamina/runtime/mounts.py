@@ -25,13 +25,14 @@ import errno
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lamina.errors import RuntimeError_
 
-__all__ = ["MAX_LOWER_DIRS", "OverlayDirs", "mount_overlay", "mount_view", "mounts_under", "remove_container_dir", "unmount"]
+__all__ = ["MAX_LOWER_DIRS", "OverlayDirs", "mount_overlay", "mount_view", "mounts_under", "probe_overlay", "remove_container_dir", "unmount"]
 
 MAX_LOWER_DIRS = 500  # overlayfs' OVL_MAX_STACK
 _PAGE = 4096
@@ -93,6 +94,36 @@ def mount_view(base: Path, lowers: Sequence[Path]) -> Path:
         names.append(names[0])  # overlayfs wants two lower dirs when there is no upper dir
     _mount(dirs.base, f"ro,lowerdir={':'.join(names)},{_OPTIONS}", len(names))
     return dirs.rootfs
+
+
+def probe_overlay(directory: Path) -> str | None:
+    """None if an overlay whose upper dir is under ``directory`` mounts; else why it does not.
+
+    The store's file system must take an upper dir (overlayfs on overlayfs, for one, does
+    not), and the kernel and our privileges must allow the mount.
+    """
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        base = Path(tempfile.mkdtemp(prefix=".probe-", dir=directory))  # hidden: cleaned like staging
+    except OSError as exc:
+        return f"cannot make a probe dir: {exc.strerror}"
+    try:
+        dirs = OverlayDirs(base)
+        for path in (base / "lower", dirs.upper, dirs.work, dirs.rootfs):
+            path.mkdir()
+        try:
+            # Volatile as a step's mount is (so unmounting skips the host's syncfs): a kernel
+            # without it fails here and uses a plain mount, whose unmount is slower.
+            _mount(base, f"lowerdir=lower,upperdir=upper,workdir=work,{_OPTIONS},volatile", 1)
+        except RuntimeError_:
+            try:
+                _mount(base, f"lowerdir=lower,upperdir=upper,workdir=work,{_OPTIONS}", 1)
+            except RuntimeError_ as exc:
+                return str(exc).removeprefix("cannot mount an overlay rootfs: ")
+        unmount(dirs.rootfs)
+        return None
+    finally:
+        remove_container_dir(base)
 
 
 def _link_lowers(base: Path, lowers: Sequence[Path]) -> list[str]:

@@ -2,7 +2,8 @@
 
 This is a RUN step (and, later, ``lamina run --rm``): the image's snapshots are the overlayfs
 lower dirs, a fresh upper dir takes the writes, runc runs the process, and the upper dir
-becomes the layer diff. Everything a step needs lives in one container dir,
+becomes the layer diff (where overlayfs cannot be mounted, the rootfs is a private copy diffed
+against a record of it instead: ``lamina.runtime.copyroot``). Everything a step needs lives in one container dir,
 ``<store>/runtime/ephemeral/<id>`` (see ``lamina.runtime.mounts``), held under an flock by the
 process running it. A process that dies (SIGKILL, power loss) leaves that dir unlocked:
 :func:`cleanup_stale` kills what is left of its container, unmounts and deletes it; every
@@ -36,6 +37,8 @@ from lamina.layer.overlaydiff import SnapshotFixups, upper_to_snapshot, write_ov
 from lamina.layer.sink import ThreadedSink
 from lamina.oci import mediatypes as mt
 from lamina.oci.identity import chain_id
+from lamina.runtime import copyroot
+from lamina.runtime.copyroot import CopyRecord
 from lamina.runtime.mounts import OverlayDirs, mount_overlay, remove_container_dir, unmount
 from lamina.runtime.network import NETWORK_MODES, container_hostname, write_etc_files
 from lamina.runtime.runc import Runc
@@ -44,7 +47,8 @@ from lamina.runtime.users import resolve_in_root, resolve_user
 from lamina.store.snapshots import Snapshots
 from lamina.store.store import LayerRecord, Store
 
-__all__ = ["EMPTY_LAYER_DIFF_ID", "StepResult", "cleanup_stale", "commit_upper", "run_in_snapshot", "runc_for"]
+__all__ = ["EMPTY_LAYER_DIFF_ID", "StepResult", "cleanup_stale", "commit_step", "commit_upper", "run_in_snapshot",
+           "runc_for"]
 
 # sha256 of a tar with no members (two zero blocks): what docker records for a step that
 # changed nothing.
@@ -58,7 +62,11 @@ _cleaned_lock = threading.Lock()
 
 @dataclass(slots=True)
 class StepResult:
-    """How a step ended and where its changes are; ``discard()`` (or ``with``) removes them."""
+    """How a step ended and where its changes are; ``discard()`` (or ``with``) removes them.
+
+    With the copying snapshotter ``upper_dir`` is the whole rootfs and ``copy`` its record from
+    before the run (``commit_step`` takes either kind).
+    """
 
     exit_code: int
     upper_dir: Path
@@ -67,6 +75,7 @@ class StepResult:
     seconds: float
     _base: Path = field(repr=False)
     _lock_fd: int | None = field(default=None, repr=False)
+    copy: CopyRecord | None = None
 
     def discard(self) -> None:
         if self._lock_fd is None:
@@ -115,7 +124,8 @@ def run_in_snapshot(
     store_root = Path(store.root)
     runc = runc_for(store_root)
     cleanup_stale(store_root, runc, once=True)
-    lowers = Snapshots(store).lower_dirs(list(diff_ids))
+    copying = copyroot.snapshotter_for(store_root).name == "copy"
+    lowers = [] if copying else Snapshots(store).lower_dirs(list(diff_ids))
 
     container_id = container_id or secrets.token_hex(32)
     base = _ephemeral_root(store_root) / container_id
@@ -128,22 +138,45 @@ def run_in_snapshot(
             scratch.mkdir(mode=0o700)
             if prepare_mounts is not None:
                 mounts = [*mounts, *prepare_mounts(scratch)]
-            # Volatile: the upper dir is never mounted again, and a step's fsyncs (dpkg makes
-            # many) protect nothing a crash would not discard anyway; unmounting skips syncfs.
-            dirs = mount_overlay(base, lowers, volatile=True)
+            if copying:
+                dirs = OverlayDirs(base)
+                dirs.rootfs.mkdir()
+                result.upper_dir = dirs.rootfs
+                copyroot.populate(store, diff_ids, dirs.rootfs)
+            else:
+                # Volatile: the upper dir is never mounted again, and a step's fsyncs (dpkg makes
+                # many) protect nothing a crash would not discard anyway; unmounting skips syncfs.
+                dirs = mount_overlay(base, lowers, volatile=True)
             try:
                 volume_mounts = _anonymous_volumes(dirs.rootfs, scratch / "volumes", volumes)
                 all_mounts = sorted([*volume_mounts, *mounts], key=lambda m: _depth(m.destination))
+                before_start = None
+                if copying:
+                    def before_start(spec: dict) -> None:
+                        copyroot.prepare_mountpoints(dirs.rootfs, spec, [mount.destination for mount in volume_mounts])
+                        result.copy = copyroot.record(dirs.rootfs)
                 result.exit_code = _run(runc, dirs, container_id, process, network, all_mounts, resources,
-                                        timeout, output)
+                                        timeout, output, before_start)
             finally:
-                unmount(dirs.rootfs)
-            remove_mount_stubs(dirs.upper, lowers, [mount.destination for mount in mounts])
+                if not copying:
+                    unmount(dirs.rootfs)
+            if not copying:
+                remove_mount_stubs(dirs.upper, lowers, [mount.destination for mount in mounts])
     except BaseException:
         result.discard()
         raise
     result.seconds = time.monotonic() - started
     return result
+
+
+def commit_step(store: Store, result: StepResult, *, keep_empty: bool = False,
+                snapshot_below: Sequence[str] | None = None) -> LayerRecord | None:
+    """``commit_upper`` for a step of either snapshotter (a copied rootfs is never adopted)."""
+    if result.copy is None:
+        return commit_upper(store, result.upper_dir, result.lowers, keep_empty=keep_empty,
+                            snapshot_below=snapshot_below)
+    record_ = result.copy
+    return _commit_tar(store, lambda sink: copyroot.write_copy_diff(result.upper_dir, record_, sink), keep_empty)
 
 
 def commit_upper(store: Store, upper: Path, lowers: Sequence[Path], *, keep_empty: bool = False,
@@ -157,18 +190,25 @@ def commit_upper(store: Store, upper: Path, lowers: Sequence[Path], *, keep_empt
     unpack it; only for an upper dir nothing uses any more (a finished RUN step).
     """
     fixups = SnapshotFixups() if snapshot_below is not None else None
+    record = _commit_tar(store, lambda sink: write_overlay_diff(upper, sink, lowers=lowers, fixups=fixups),
+                         keep_empty)
+    if record is not None and fixups is not None and fixups.adoptable:
+        _adopt_upper(store, upper, fixups, chain_id([*snapshot_below, record.diff_id]))
+    return record
+
+
+def _commit_tar(store: Store, write: Callable[[ThreadedSink], None], keep_empty: bool) -> LayerRecord | None:
+    """Store the tar ``write`` makes as a plain layer blob; None for an empty one unless ``keep_empty``."""
     with store.content.writer() as writer:
         counted = SizingWriter(writer)  # docker's size of the layer, learnt on the sink's thread
         with ThreadedSink(counted) as sink:  # hashing and storing overlap the walk
-            write_overlay_diff(upper, sink, lowers=lowers, fixups=fixups)
+            write(sink)
         if writer.hasher.size == _EMPTY_TAR_SIZE and not keep_empty:
             return None  # the writer's exit discards the temp file
         digest, size = writer.commit("layer")
     record = LayerRecord(diff_id=digest, blob_digest=digest, media_type=mt.DOCKER_LAYER, blob_size=size,
                          diff_size=counted.size_or(size))
     store.add_layer_record(record)
-    if fixups is not None and fixups.adoptable:
-        _adopt_upper(store, upper, fixups, chain_id([*snapshot_below, digest]))
     return record
 
 
@@ -290,7 +330,7 @@ def remove_mount_stubs(upper: Path, lowers: Sequence[Path], destinations: Sequen
 
 def _run(runc: Runc, dirs: OverlayDirs, container_id: str, process: ProcessSpec, network: str,
          mounts: Sequence[Mount], resources: Resources | None, timeout: float | None,
-         output: Callable[[bytes], None] | None) -> int:
+         output: Callable[[bytes], None] | None, before_start: Callable[[dict], None] | None = None) -> int:
     user = resolve_user(dirs.rootfs, process.user)
     hostname = container_hostname(network, container_id)
     etc_files = write_etc_files(dirs.base / "etc", network, hostname)
@@ -303,6 +343,8 @@ def _run(runc: Runc, dirs: OverlayDirs, container_id: str, process: ProcessSpec,
         resources=resources,
     )
     write_config(dirs.base, spec)
+    if before_start is not None:
+        before_start(spec)
     read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
     try:
         proc = runc.start(dirs.base, container_id, stdout=write_fd, stderr=write_fd)

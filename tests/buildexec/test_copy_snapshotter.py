@@ -149,9 +149,12 @@ def test_the_automatic_fallback_says_so_and_info_shows_it(client: Client, layers
         assert copyroot.snapshotter_for(Path(store.root)).name == "overlay"  # these machines have overlayfs
         assert capsys.readouterr().err == ""
         monkeypatch.setattr(copyroot, "_probed", {})
+        monkeypatch.setattr(copyroot, "_announced", set())
         monkeypatch.setattr(mounts, "probe_overlay", lambda directory: "no overlayfs here (simulated)")
-        chosen = copyroot.snapshotter_for(Path(store.root))
+        chosen = copyroot.snapshotter_for(Path(store.root), announce=False)  # as ``lamina info`` asks
         assert chosen == copyroot.Snapshotter("copy", "no overlayfs here (simulated)")
+        assert capsys.readouterr().err == ""
+        assert copyroot.snapshotter_for(Path(store.root)) == chosen  # as a RUN step asks
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "copying snapshotter" in err and "(no overlayfs here (simulated))" in err
         assert copyroot.snapshotter_for(Path(store.root)) == chosen and capsys.readouterr().err == ""  # once
@@ -168,6 +171,7 @@ def test_the_automatic_fallback_says_so_and_info_shows_it(client: Client, layers
         with result:
             assert result.exit_code == 0 and result.copy is not None
         assert b"".join(seen) == b"one\n"
+        assert not (Path(store.root) / "snapshots").exists()  # nothing unpacked in overlay form
     finally:
         store.close()
 

@@ -4,7 +4,7 @@ COPY/ADD need the image they copy into (does the destination exist, is it a syml
 uid is ``--chown=app``) and ``COPY --from`` the files of another image. :class:`RootfsViews` is
 the only place that turns layers into a directory: a read-only overlay mount of the store's
 snapshots (unpacked once per layer, shared with RUN and later builds). Where overlay mounts
-are not possible (not root), the layers are applied into a private temp dir instead, extended
+are not possible (not root, or RUN uses the copying snapshotter), the layers are applied into a private temp dir instead, extended
 in place as a stage adds layers.
 """
 
@@ -35,13 +35,17 @@ class RootfsViews:
         self._views: dict[tuple[str, ...], Path] = {}
         self._mounts: dict[tuple[str, ...], Path] = {}  # view → its mount dir
         self._copies: set[Path] = set()  # views applied into temp dirs
-        self._mount_views = os.geteuid() == 0
+        self._mount_views: bool | None = None  # decided on first use (see lamina.runtime.copyroot)
 
     def view(self, diff_ids: Sequence[str]) -> Path:
         """The merged tree of ``diff_ids`` (bottom first); read it, never write to it."""
         wanted = tuple(diff_ids)
         if wanted in self._views:
             return self._views[wanted]
+        if self._mount_views is None:
+            from lamina.runtime.copyroot import snapshotter_for
+
+            self._mount_views = os.geteuid() == 0 and snapshotter_for(self.store.root, announce=False).name == "overlay"
         if self._mount_views:
             try:
                 return self._mounted(wanted)

@@ -63,6 +63,7 @@ class CopyRecord:
 
 
 _probed: dict[str, Snapshotter] = {}
+_announced: set[str] = set()
 _probe_lock = threading.Lock()
 
 
@@ -86,9 +87,10 @@ def snapshotter_for(store_root: Path, *, announce: bool = True) -> Snapshotter:
             reason = mounts.probe_overlay(Path(store_root) / "runtime" / "ephemeral")
             choice = Snapshotter("overlay") if reason is None else Snapshotter("copy", reason)
             _probed[key] = choice
-            if reason is not None and announce:
-                print(f"lamina: overlay mounts do not work on this store ({reason}); RUN steps use the copying "
-                      f"snapshotter (slower; {SNAPSHOTTER_ENV}=overlay|copy chooses one)", file=sys.stderr)
+        if choice.name == "copy" and announce and key not in _announced:
+            _announced.add(key)
+            print(f"lamina: overlay mounts do not work on this store ({choice.reason}); RUN steps use the copying "
+                  f"snapshotter (slower; {SNAPSHOTTER_ENV}=overlay|copy chooses one)", file=sys.stderr)
     return choice
 
 

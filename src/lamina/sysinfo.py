@@ -140,17 +140,6 @@ def _mem_total() -> int:
 
 def _filesystem_of(path: Path) -> str:
     """The filesystem type the store lives on (from /proc/self/mountinfo, longest mount prefix)."""
-    target = os.path.realpath(path)
-    best, kind = "", "unknown"
-    try:
-        with open("/proc/self/mountinfo") as mountinfo:
-            for line in mountinfo:
-                left, _, right = line.partition(" - ")
-                mount_point = left.split()[4]
-                if (target == mount_point or target.startswith(mount_point.rstrip("/") + "/")) \
-                        and len(mount_point) >= len(best):
-                    best, kind = mount_point, right.split()[0]
-    except OSError:
-        pass
-    return kind
+    from lamina.runtime.mounts import filesystem_type
 
+    return filesystem_type(path)

@@ -22,6 +22,7 @@ from lamina.runtime.step import cleanup_stale, commit_step, run_in_snapshot, run
 from lamina.store.store import Store
 from lamina.sysinfo import host_info
 from tests.buildexec.conftest import write
+from tests.conftest import Lamina
 from tests.runtime.helpers import add_layer, make_tar
 
 T = "@1000000000"  # every RUN below stamps what it touched, so both runs give the same mtimes
@@ -88,21 +89,23 @@ def test_a_run_gives_the_same_layer_with_either_snapshotter(client: Client, laye
     assert names == expected  # tar order: parents first, then names bytewise
 
 
+DOCKERFILE = (
+    "FROM busybox\n"
+    f"RUN mkdir -p /app/lib && echo one > /app/lib/one && echo keep > /app/keep && touch -d {T} /app /app/lib "
+    "/app/lib/one /app/keep\n"
+    "COPY hello.txt /app/hello.txt\n"
+    f"RUN rm -rf /app/lib && mkdir /app/lib && echo two > /app/lib/two && chmod 700 /app/keep && "
+    f"touch -d {T} /app /app/lib /app/lib/two\n"
+    f"RUN rm /app/keep && touch -d {T} /app\n"
+    "RUN true\n"
+    f"RUN --mount=type=cache,target=/var/cache/x echo hi > /var/cache/x/f && echo y > /y && touch -d {T} /y\n"
+    'CMD ["sh", "-c", "ls -lnR /app; cat /app/lib/* /app/hello.txt"]\n'
+)
+
+
 def _build(client: Client, context: Path, snapshotter: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(copyroot.SNAPSHOTTER_ENV, snapshotter)
-    dockerfile = (
-        "FROM busybox\n"
-        f"RUN mkdir -p /app/lib && echo one > /app/lib/one && echo keep > /app/keep && touch -d {T} /app /app/lib "
-        "/app/lib/one /app/keep\n"
-        "COPY hello.txt /app/hello.txt\n"
-        f"RUN rm -rf /app/lib && mkdir /app/lib && echo two > /app/lib/two && chmod 700 /app/keep && "
-        f"touch -d {T} /app /app/lib /app/lib/two\n"
-        f"RUN rm /app/keep && touch -d {T} /app\n"
-        "RUN true\n"
-        f"RUN --mount=type=cache,target=/var/cache/x echo hi > /var/cache/x/f && echo y > /y && touch -d {T} /y\n"
-        'CMD ["sh", "-c", "ls -lnR /app; cat /app/lib/* /app/hello.txt"]\n'
-    )
-    (context / "Dockerfile").write_text(dockerfile)
+    (context / "Dockerfile").write_text(DOCKERFILE)
     return client.build(str(context), tags=(f"bx/copy-{snapshotter}",), no_cache=True).image_id
 
 
@@ -140,40 +143,55 @@ def test_a_build_gives_the_same_image_with_either_snapshotter(client: Client, ct
         assert archive.getnames() == ["y"]
 
 
-def test_the_automatic_fallback_says_so_and_info_shows_it(client: Client, layers: list[str], tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def store_on_overlayfs(tmp_path: Path) -> Path:
+    """A store root on an overlay mount: overlayfs takes no upper dir there (the docker-in-docker case)."""
+    dirs = {name: tmp_path / "ovl" / name for name in ("lower", "upper", "work", "merged")}
+    for path in dirs.values():
+        path.mkdir(parents=True)
+    options = f"lowerdir={dirs['lower']},upperdir={dirs['upper']},workdir={dirs['work']}"
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, str(dirs["merged"])], check=True)
+    yield dirs["merged"] / "store"
+    for point in mounts.mounts_under(dirs["merged"]):
+        mounts.unmount(Path(point))
+
+
+def test_a_store_on_overlayfs_falls_back_to_copying_and_says_so(client: Client, ctx: Path, busybox_tar: Path,
+                                                                store_on_overlayfs: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv(copyroot.SNAPSHOTTER_ENV, raising=False)
-    store = Store(tmp_path / "store")
+    lamina = Lamina(store_on_overlayfs)
+    lamina.run("import", str(busybox_tar), "busybox:latest", "-c", 'CMD ["sh"]')
+    write(ctx, {"hello.txt": "hello\n", "Dockerfile": DOCKERFILE})
+    built = lamina.run("build", "-q", "-t", "app", str(ctx))
+    lines = built.stderr.decode().splitlines()
+    assert len([line for line in lines if "copying snapshotter" in line]) == 1, lines
+    assert "lamina: overlay mounts do not work on this store (mount on overlay: " in lines[0]
+    assert lamina.out("info", "-f", "{{.Driver}}").strip() == "copy"
+    assert not (store_on_overlayfs / "snapshots").exists()  # nothing unpacked in overlay form
+    # The same layers as the overlay snapshotter makes for the same Dockerfile and context.
+    overlay_image = _build(client, ctx, "overlay", monkeypatch)
+    layers = json.loads(lamina.out("inspect", "-f", "{{json .RootFS.Layers}}", "app"))
+    assert layers == list(client.store.image_diff_ids(overlay_image))
+
+    # In-process: probed once per store; ``lamina info`` (announce=False) stays quiet.
+    monkeypatch.delenv(copyroot.SNAPSHOTTER_ENV, raising=False)
+    monkeypatch.setattr(copyroot, "_probed", {})
+    monkeypatch.setattr(copyroot, "_announced", set())
+    chosen = copyroot.snapshotter_for(store_on_overlayfs, announce=False)
+    assert chosen.name == "copy" and chosen.reason.startswith("mount on overlay: ")
+    assert capsys.readouterr().err == ""
+    assert copyroot.snapshotter_for(store_on_overlayfs) == chosen
+    assert copyroot.snapshotter_for(store_on_overlayfs) == chosen
+    assert capsys.readouterr().err.count("copying snapshotter") == 1
+    store = Store(store_on_overlayfs)
     try:
-        assert copyroot.snapshotter_for(Path(store.root)).name == "overlay"  # these machines have overlayfs
-        assert capsys.readouterr().err == ""
-        monkeypatch.setattr(copyroot, "_probed", {})
-        monkeypatch.setattr(copyroot, "_announced", set())
-        monkeypatch.setattr(mounts, "probe_overlay", lambda directory: "no overlayfs here (simulated)")
-        chosen = copyroot.snapshotter_for(Path(store.root), announce=False)  # as ``lamina info`` asks
-        assert chosen == copyroot.Snapshotter("copy", "no overlayfs here (simulated)")
-        assert capsys.readouterr().err == ""
-        assert copyroot.snapshotter_for(Path(store.root)) == chosen  # as a RUN step asks
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "copying snapshotter" in err and "(no overlayfs here (simulated))" in err
-        assert copyroot.snapshotter_for(Path(store.root)) == chosen and capsys.readouterr().err == ""  # once
         info = host_info(store, [], RegistryConfig.load())
-        assert info["Driver"] == "copy"
-        assert ["Snapshotter", "copy (no overlayfs here (simulated))"] in info["DriverStatus"]
-        # A step on that store now runs on a copied rootfs.
-        for diff_id in layers:
-            layer = client.store.layer_for(diff_id)
-            with client.store.content.open(layer.blob_digest) as blob:
-                add_layer(store, blob.read())
-        result = run_in_snapshot(store, layers, ProcessSpec(args=["/bin/sh", "-c", "cat /data/file"]),
-                                 output=(seen := []).append, network="none")
-        with result:
-            assert result.exit_code == 0 and result.copy is not None
-        assert b"".join(seen) == b"one\n"
-        assert not (Path(store.root) / "snapshots").exists()  # nothing unpacked in overlay form
     finally:
         store.close()
+    assert ["Snapshotter", f"copy ({chosen.reason})"] in info["DriverStatus"]
+    assert os.listdir(store_on_overlayfs / "runtime" / "ephemeral") == []  # probes leave nothing
 
 
 def test_an_unknown_snapshotter_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

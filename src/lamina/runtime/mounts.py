@@ -32,7 +32,7 @@ from pathlib import Path
 
 from lamina.errors import RuntimeError_
 
-__all__ = ["MAX_LOWER_DIRS", "OverlayDirs", "mount_overlay", "mount_view", "mounts_under", "probe_overlay", "remove_container_dir", "unmount"]
+__all__ = ["MAX_LOWER_DIRS", "OverlayDirs", "filesystem_type", "mount_overlay", "mount_view", "mounts_under", "probe_overlay", "remove_container_dir", "unmount"]
 
 MAX_LOWER_DIRS = 500  # overlayfs' OVL_MAX_STACK
 _PAGE = 4096
@@ -111,13 +111,16 @@ def probe_overlay(directory: Path) -> str | None:
         dirs = OverlayDirs(base)
         for path in (base / "lower", dirs.upper, dirs.work, dirs.rootfs):
             path.mkdir()
-        try:
-            # Volatile as a step's mount is (so unmounting skips the host's syncfs): a kernel
-            # without it fails here and uses a plain mount, whose unmount is slower.
-            _mount(base, f"lowerdir=lower,upperdir=upper,workdir=work,{_OPTIONS},volatile", 1)
-        except RuntimeError_:
-            try:
-                _mount(base, f"lowerdir=lower,upperdir=upper,workdir=work,{_OPTIONS}", 1)
+        options = f"lowerdir=lower,upperdir=upper,workdir=work,{_OPTIONS}"
+        ctypes.set_errno(0)
+        # Volatile as a step's mount is (so unmounting skips the host's syncfs); a kernel
+        # without it takes the plain mount, whose unmount is slower.
+        if not (_mount_directly(base, options + ",volatile") or _mount_directly(base, options)):
+            code = ctypes.get_errno()
+            if code:
+                return f"mount on {filesystem_type(base)}: {os.strerror(code)}"
+            try:  # a path mount(2) cannot take as it is: ``mount`` says what fails
+                _mount(base, options, 1)
             except RuntimeError_ as exc:
                 return str(exc).removeprefix("cannot mount an overlay rootfs: ")
         unmount(dirs.rootfs)
@@ -203,6 +206,22 @@ def mounts_under(path: Path) -> list[str]:
             if point == prefix or point.startswith(prefix + "/"):
                 found.append(point)
     return sorted(found, key=lambda p: p.count("/"), reverse=True)
+
+
+def filesystem_type(path: Path) -> str:
+    """The type of the file system ``path`` is on (its longest mount point in mountinfo)."""
+    target = os.path.realpath(path)
+    best, kind = "", "unknown"
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as mountinfo:
+            for line in mountinfo:
+                left, _, right = line.partition(" - ")
+                point = _unescape(left.split(" ", 5)[4])
+                if (target == point or target.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+                    best, kind = point, right.split(" ", 1)[0]
+    except OSError:
+        pass
+    return kind
 
 
 def remove_container_dir(base: Path) -> bool:

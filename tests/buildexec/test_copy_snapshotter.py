@@ -44,6 +44,9 @@ CASES = {
                   f"touch -d {T} /data/dir/c /data/dir /data",
     "empty-a-dir": f"rm /data/dir/a && rm -r /data/dir/sub && touch -d {T} /data/dir",
     "nothing": "true",
+    # Deeper than Python's recursion limit: the walks must not recurse.
+    "deep": f"mkdir -p /data/$(printf 'd/%.0s' $(seq 1200)) && find /data/d -exec touch -d {T} {{}} + && "
+            f"touch -d {T} /data",
 }
 
 
@@ -85,6 +88,7 @@ def test_a_run_gives_the_same_layer_with_either_snapshotter(client: Client, laye
         "remake-dir": ["data", "data/dir", "data/dir/.wh..wh..opq", "data/dir/c"],
         "empty-a-dir": ["data", "data/dir", "data/dir/.wh.a", "data/dir/.wh.sub"],
         "nothing": [],
+        "deep": ["data", *("data/" + "/".join(["d"] * depth) for depth in range(1, 1201))],
     }[case]
     assert names == expected  # tar order: parents first, then names bytewise
 

@@ -165,8 +165,7 @@ def record(rootfs: Path) -> CopyRecord:
 def write_copy_diff(rootfs: Path, before: CopyRecord, out: BinaryIO) -> None:
     """Write what changed in ``rootfs`` since ``before`` as a layer tar, as an overlay upper dir would."""
     writer = LayerTarWriter(out)
-    root = os.fsencode(rootfs)
-    for change in _changes(root, b"", before.tree.get(b"", {}), before):
+    for _, change in sorted(_changes(os.fsencode(rootfs), before).items()):
         change(writer)
     writer.close()
 
@@ -176,35 +175,50 @@ def write_copy_diff(rootfs: Path, before: CopyRecord, out: BinaryIO) -> None:
 _Change = Callable[[LayerTarWriter], None]
 
 
-def _changes(root: bytes, rel: bytes, old_children: dict[bytes, _Signature] | None,
-             before: CopyRecord) -> list[_Change]:
-    """The tar entries below dir ``rel`` in tar order; ``old_children`` None: a new or opaque dir."""
-    path = root + b"/" + rel if rel else root
-    dir_st = os.lstat(path)
-    current = {name: os.lstat(path + b"/" + name) for name in os.listdir(path)}
-    names = sorted(current.keys() | (old_children or {}).keys())
-    changes: list[_Change] = []
-    for name in names:
-        child_rel = rel + b"/" + name if rel else name
-        child_path = path + b"/" + name
-        st = current.get(name)
-        old = None if old_children is None else old_children.get(name)
-        if st is None:
-            changes.append(_whiteout(child_rel, dir_st))
-            continue
-        if not stat.S_ISDIR(st.st_mode):
-            if old is None or _signature(st) != old:
-                changes.append(_add(child_rel, child_path, st))
-            continue
-        opaque = old is not None and _remade(child_path, st, old, before.started_ns)
-        include = old is None or opaque or _signature(st) != old
-        below = _changes(root, child_rel, None if old is None or opaque else before.tree.get(child_rel, {}), before)
-        if include or below:
-            changes.append(_add(child_rel, child_path, st))
-            if opaque:
-                changes.append(_opaque(child_rel, st))
-            changes.extend(below)
+def _changes(root: bytes, before: CopyRecord) -> dict[tuple[bytes, ...], _Change]:
+    """The tar entries of the diff, keyed by path components (sorted, that is tar order).
+
+    A walk without recursion (trees may be deeper than Python's stack): a dir whose record is
+    None is new or opaque, so everything in it is new and nothing in it is whited out. Dirs
+    that did not change themselves are added at the end, above what changed in them.
+    """
+    changes: dict[tuple[bytes, ...], _Change] = {}
+    dirs: dict[bytes, tuple[bytes, os.stat_result]] = {b"": (root, os.lstat(root))}
+    stack: list[tuple[bytes, dict[bytes, _Signature] | None]] = [(b"", before.tree.get(b"", {}))]
+    while stack:
+        rel, old_children = stack.pop()
+        path, dir_st = dirs[rel]
+        current = {name: os.lstat(path + b"/" + name) for name in os.listdir(path)}
+        for name in old_children or ():
+            if name not in current:
+                changes[_key(rel, name)] = _whiteout(_join(rel, name), dir_st)
+        for name, st in current.items():
+            child_rel, child_path = _join(rel, name), path + b"/" + name
+            old = None if old_children is None else old_children.get(name)
+            if not stat.S_ISDIR(st.st_mode):
+                if old is None or _signature(st) != old:
+                    changes[_key(rel, name)] = _add(child_rel, child_path, st)
+                continue
+            dirs[child_rel] = (child_path, st)
+            opaque = old is not None and _remade(child_path, st, old, before.started_ns)
+            if old is None or opaque or _signature(st) != old:
+                changes[_key(rel, name)] = _add(child_rel, child_path, st, opaque=opaque)
+            stack.append((child_rel, None if old is None or opaque else before.tree.get(child_rel, {})))
+    for key in list(changes):
+        for depth in range(1, len(key)):
+            parent = key[:depth]
+            if parent not in changes:
+                parent_path, parent_st = dirs[b"/".join(parent)]
+                changes[parent] = _add(b"/".join(parent), parent_path, parent_st)
     return changes
+
+
+def _key(rel: bytes, name: bytes) -> tuple[bytes, ...]:
+    return (*rel.split(b"/"), name) if rel else (name,)
+
+
+def _join(rel: bytes, name: bytes) -> bytes:
+    return rel + b"/" + name if rel else name
 
 
 def _remade(path: bytes, st: os.stat_result, old: _Signature, started_ns: int) -> bool:
@@ -217,18 +231,19 @@ def _remade(path: bytes, st: os.stat_result, old: _Signature, started_ns: int) -
     return born is not None and born >= started_ns  # a reused inode number
 
 
-def _add(rel: bytes, path: bytes, st: os.stat_result) -> _Change:
-    return lambda writer: writer.add(rel, path, st)
+def _add(rel: bytes, path: bytes, st: os.stat_result, *, opaque: bool = False) -> _Change:
+    def add(writer: LayerTarWriter) -> None:
+        writer.add(rel, path, st)
+        if opaque:  # the marker comes right after its dir, before what is in it
+            add_opaque_marker(writer, rel, st)
+
+    return add
 
 
 def _whiteout(rel: bytes, parent: os.stat_result) -> _Change:
     """overlayfs makes whiteouts as the mounter (root); at the top the root's mtime stands in for
     the removal's time, which only overlayfs knows."""
     return lambda writer: add_whiteout(writer, rel, uid=0, gid=0, stamp=parent)
-
-
-def _opaque(rel: bytes, st: os.stat_result) -> _Change:
-    return lambda writer: add_opaque_marker(writer, rel, st)
 
 
 def _signature(st: os.stat_result) -> _Signature:

@@ -234,7 +234,10 @@ def remove_container_dir(base: Path) -> bool:
             pass
     if mounts_under(base):
         return False
-    shutil.rmtree(base, ignore_errors=True)
+    try:
+        shutil.rmtree(base, ignore_errors=True)
+    except RecursionError:  # a tree deeper than Python's stack (rmtree recurses before 3.12)
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", os.fspath(base)], capture_output=True)
     return not os.path.lexists(base)
 
 

@@ -122,7 +122,7 @@ def probe_overlay(directory: Path) -> str | None:
             try:  # a path mount(2) cannot take as it is: ``mount`` says what fails
                 _mount(base, options, 1)
             except RuntimeError_ as exc:
-                return str(exc).removeprefix("cannot mount an overlay rootfs: ")
+                return str(exc).removeprefix("cannot mount an overlay rootfs ")
         unmount(dirs.rootfs)
         return None
     finally:
@@ -153,13 +153,17 @@ def _link_lowers(base: Path, lowers: Sequence[Path]) -> list[str]:
 def _mount(base: Path, options: str, layers: int) -> None:
     if len(options) >= _PAGE:
         raise RuntimeError_(f"overlay mount options for {layers} layers exceed one page")
+    ctypes.set_errno(0)
     if _mount_directly(base, options):
         return
+    code = ctypes.get_errno()
     result = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, "rootfs"],
                             cwd=base, capture_output=True, text=True)
     if result.returncode != 0:
-        reason = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit {result.returncode}"
-        raise RuntimeError_(f"cannot mount an overlay rootfs: {reason}")
+        # mount(2)'s own error says more than mount(8)'s paragraph (which ends pointing at dmesg).
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip() and "dmesg" not in line]
+        reason = os.strerror(code) if code else (lines[-1] if lines else f"exit {result.returncode}")
+        raise RuntimeError_(f"cannot mount an overlay rootfs on {filesystem_type(base)}: {reason}")
 
 
 def _mount_directly(base: Path, options: str) -> bool:

@@ -6,9 +6,9 @@ The public surface is :class:`lamina.Client` and the exceptions in :mod:`lamina.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from lamina.errors import LaminaError
+
+TYPE_CHECKING = False  # typing's own constant costs an import of typing on every start
 
 __version__ = "0.1.0"
 __all__ = ["Client", "LaminaError", "__version__"]

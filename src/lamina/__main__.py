@@ -1,3 +1,3 @@
-from lamina.cli.main import main
+from lamina.cli.entry import main
 
 main()

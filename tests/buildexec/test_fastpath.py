@@ -102,3 +102,49 @@ def test_builder_prune_forgets_the_cache_and_cache_mounts(lamina: Lamina, contex
     assert "cache mount" in out and not mounts.exists()
     rebuilt, fast = _build(lamina, "-t", "fp:1", str(context))
     assert not fast and "Using cache" not in rebuilt  # every cache record is gone
+
+
+DOOR = """
+import sys
+sys.argv = ["lamina", *sys.argv[1:]]
+from lamina.cli.entry import main
+code = 0
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+sys.stderr.write("CLICK-LOADED\\n" if "click" in sys.modules else "NO-CLICK\\n")
+sys.exit(code)
+"""
+
+
+def _door(lamina: Lamina, *args: str) -> tuple[str, bool, int]:
+    """Through the console entry point: (stdout, answered before click loaded, exit code)."""
+    result = subprocess.run([sys.executable, "-c", DOOR, *args], capture_output=True, env=lamina.env())
+    return result.stdout.decode(), b"NO-CLICK\n" in result.stderr, result.returncode
+
+
+def test_the_entry_point_answers_a_no_op_rebuild_before_loading_click(lamina: Lamina, context, tmp_path):
+    first, early, code = _door(lamina, "build", "-t", "door:1", "--build-arg", "X=1", str(context))
+    assert code == 0 and not early  # nothing recorded yet: the whole command line ran
+    again, early, code = _door(lamina, "build", "-t", "door:1", "--build-arg", "X=1", str(context))
+    assert code == 0 and early
+    via_click, fast = _build(lamina, "-t", "door:1", "--build-arg", "X=1", str(context))
+    assert fast and again == via_click  # the same transcript either way
+    iid = tmp_path / "iid"
+    quiet, early, _ = _door(lamina, "--root", str(lamina.root), "build", "-q", "--tag=door:1", "--build-arg=X=1",
+                            f"--iidfile={iid}", str(context))
+    assert early and quiet.strip() == iid.read_text() == lamina.out("images", "-q", "--no-trunc", "door:1").strip()
+
+
+@pytest.mark.parametrize("extra", [["--no-cache"], ["-tdoor:1"], ["--frobnicate"], ["--progress", "bogus"]])
+def test_the_entry_point_leaves_unusual_arguments_to_click(lamina: Lamina, context, extra):
+    _door(lamina, "build", "-t", "door:1", str(context))
+    _, early, _ = _door(lamina, "build", "-t", "door:1", *extra, str(context))
+    assert not early
+
+
+def test_a_store_without_metadata_goes_the_normal_way(tmp_path, context):
+    fresh = Lamina(tmp_path / "empty-store")
+    _, early, code = _door(fresh, "build", "-t", "door:1", str(context))
+    assert not early and code != 0  # busybox is not in that store: click's path reports the error

@@ -111,18 +111,9 @@ def _replay(ctx, fast, mode: str, iidfile: str | None) -> bool:
         store.close()
     if answer is None:
         return False
-    if mode == "quiet":
-        sys.stdout.write(answer.image_id + "\n")
-    elif mode == "tty":
-        from lamina.cli.buildtty import replay
+    from lamina.cli.fastbuild import print_replay
 
-        replay(answer.transcript, answer.image_id)
-    else:
-        for stream, text in answer.transcript:
-            (sys.stderr if stream == "err" else sys.stdout).write(text + "\n")
-    if iidfile:
-        with open(iidfile, "w") as out:
-            out.write(answer.image_id)
+    print_replay(answer, mode, iidfile)
     return True
 
 

@@ -24,22 +24,11 @@ from lamina.oci.reference import Reference, parse_reference
 from lamina.oci.timefmt import parse_rfc3339
 from lamina.store import locks
 from lamina.store.content import ContentStore
+from lamina.store.location import default_root
 from lamina.store.metadata import Metadata
 
 if TYPE_CHECKING:
     from lamina.oci.models import ConfigView
-
-
-def default_root() -> Path:
-    """``$LAMINA_ROOT``, else ``/var/lib/lamina`` for root, else the per-user data dir."""
-    env = os.environ.get("LAMINA_ROOT")
-    if env:
-        return Path(env)
-    if os.geteuid() == 0:
-        return Path("/var/lib/lamina")
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("lamina"))
 
 
 @dataclass(frozen=True, slots=True)

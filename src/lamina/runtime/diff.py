@@ -12,11 +12,10 @@ from __future__ import annotations
 import os
 import stat
 
+from lamina.layer.overlayapply import is_opaque
 from lamina.runtime.containers import Container, ContainerStore
 
 __all__ = ["container_changes"]
-
-_OPAQUE = ("trusted.overlay.opaque", "user.overlay.opaque")
 
 
 def container_changes(containers: ContainerStore, container: Container) -> list[tuple[str, str]]:
@@ -48,7 +47,7 @@ def container_changes(containers: ContainerStore, container: Container) -> list[
                 changes[rel] = "A"
             elif _differs(before, current):
                 changes[rel] = "C"
-            if stat.S_ISDIR(current.st_mode) and before is not None and _opaque(os.path.join(directory, name)):
+            if stat.S_ISDIR(current.st_mode) and before is not None and is_opaque(os.path.join(directory, name)):
                 present = set(os.listdir(os.path.join(directory, name)))
                 for hidden in _image_children(image_lowers, rel) - present:
                     if in_image(f"{rel}/{hidden}") is not None:
@@ -68,16 +67,6 @@ def _differs(before: os.stat_result, after: os.stat_result) -> bool:
     if stat.S_ISDIR(after.st_mode):
         return False  # a directory's size and mtime say nothing (moby issue 9874)
     return before.st_size != after.st_size or before.st_mtime_ns != after.st_mtime_ns
-
-
-def _opaque(path: str) -> bool:
-    for name in _OPAQUE:
-        try:
-            if os.getxattr(path, name, follow_symlinks=False) == b"y":
-                return True
-        except OSError:
-            continue
-    return False
 
 
 def _image_children(lowers: list, rel: str) -> set[str]:

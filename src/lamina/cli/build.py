@@ -101,18 +101,11 @@ def _progress_mode(progress: str | None, quiet: bool) -> str:
 
 def _replay(ctx, fast, mode: str, iidfile: str | None) -> bool:
     """An unchanged rebuild: print what the fully cached build prints, without loading the builder."""
-    from lamina.build.fastpath import lookup
-    from lamina.store.store import Store
+    from lamina.cli.fastbuild import print_replay, recorded_answer
 
-    store = Store((ctx.find_root().obj or {}).get("root"))
-    try:
-        answer = lookup(store, fast)
-    finally:
-        store.close()
+    answer = recorded_answer((ctx.find_root().obj or {}).get("root"), fast)
     if answer is None:
         return False
-    from lamina.cli.fastbuild import print_replay
-
     print_replay(answer, mode, iidfile)
     return True
 

@@ -15,7 +15,7 @@ import os
 import sys
 from types import SimpleNamespace
 
-__all__ = ["print_replay", "try_fast_build"]
+__all__ = ["print_replay", "recorded_answer", "try_fast_build"]
 
 _VALUED = {"-t": "tags", "--tag": "tags", "-f": "dockerfile", "--file": "dockerfile", "--build-arg": "build_args",
            "--target": "target", "--label": "labels", "--network": "network", "--platform": "platform",
@@ -76,22 +76,12 @@ def try_fast_build(argv: list[str]) -> bool:
     if options is None:
         return False
     try:
-        from lamina.build.fastpath import FastRequest, lookup
-        from lamina.store.location import default_root
-        from lamina.store.metadata import Metadata
+        from lamina.build.fastpath import FastRequest
 
-        root = options["root"] or default_root()
-        database = os.path.join(root, "metadata.db")
-        if not os.path.isfile(database):
-            return False
         request = FastRequest(options["context"], options["dockerfile"], options["tags"], options["build_args"],
                               options["target"], options["labels"], options["network"], options["platform"],
                               options["secrets"])
-        meta = Metadata(database)
-        try:
-            answer = lookup(SimpleNamespace(meta=meta), request)
-        finally:
-            meta.close()
+        answer = recorded_answer(options["root"], request)
     except Exception:  # noqa: BLE001 - any doubt: the normal path runs and reports properly
         return False
     if answer is None:
@@ -102,6 +92,23 @@ def try_fast_build(argv: list[str]) -> bool:
         mode = "tty" if sys.stderr.isatty() else "plain"
     print_replay(answer, mode, options["iidfile"])
     return True
+
+
+def recorded_answer(root: str | None, request):
+    """The fast path's recorded answer for ``request`` in the store at ``root`` (default store
+    when None), read through the metadata database alone; None when there is none."""
+    from lamina.build.fastpath import lookup
+    from lamina.store.location import default_root
+    from lamina.store.metadata import Metadata
+
+    database = os.path.join(root or default_root(), "metadata.db")
+    if not os.path.isfile(database):
+        return None
+    meta = Metadata(database)
+    try:
+        return lookup(SimpleNamespace(meta=meta), request)
+    finally:
+        meta.close()
 
 
 def print_replay(answer, mode: str, iidfile: str | None) -> None:

@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,6 @@ class VolumeStore:
             return self._volume(name)
         (base / "_data").mkdir(parents=True, exist_ok=True)
         temp = base / f".{_META}.tmp"
-        import time
-
         temp.write_text(json.dumps({"CreatedAt": time.time(), "Labels": labels or {}, "Options": options or {},
                                     "Anonymous": False}))
         temp.replace(base / _META)

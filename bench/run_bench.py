@@ -34,7 +34,8 @@ def main() -> None:
         work = Path(scratch)
         env = {**os.environ, "LAMINA_ROOT": str(work / "store")}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        lamina = [sys.executable, "-m", "lamina"]
+        script = Path(sys.executable).with_name("lamina")  # the console script users run
+        lamina = [str(script)] if script.exists() else [sys.executable, "-m", "lamina"]
         docker = ["docker"] + (["-H", f"unix://{args.docker_socket}"] if args.docker_socket else [])
         tar = make_busybox_tar(work)
         subprocess.run([*lamina, "import", str(tar), IMAGE, "-c", 'CMD ["sh"]'], env=env, check=True,

@@ -13,67 +13,22 @@ Methods are named like the docker verbs, return typed results and raise subclass
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
 
+from lamina import TYPE_CHECKING
 from lamina.errors import ImageNotFoundError, LaminaError, UsageError
 from lamina.oci.digest import short_id
 from lamina.oci.reference import parse_reference
 from lamina.oci.timefmt import parse_rfc3339
 from lamina.store.store import RemovalReport, Store
 
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
-@dataclass(slots=True)
-class ImageSummary:
-    """One row of ``lamina images``: an image under one of its names (or ``<none>``)."""
-
-    id: str
-    repository: str
-    tag: str
-    digest: str
-    created: str
-    created_ts: float
-    size: int
-    labels: dict[str, str]
-    dangling: bool
-    intermediate: bool
-
-
-@dataclass(slots=True)
-class HistoryEntry:
-    id: str            # image ID for the topmost entry of a local image, else "<missing>"
-    created: str
-    created_ts: float
-    created_by: str
-    size: int
-    comment: str
-    empty_layer: bool
-
-
-@dataclass(slots=True)
-class PruneReport:
-    untagged: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    space_reclaimed: int = 0
-
-
-@dataclass(slots=True)
-class FsckProblem:
-    kind: str      # 'corrupt-blob', 'missing-blob', 'orphan-blob', 'missing-layer', 'dangling-tag', 'bad-config'
-    subject: str
-    detail: str
-
-
-@dataclass(slots=True)
-class FsckReport:
-    checked_blobs: int = 0
-    problems: list[FsckProblem] = field(default_factory=list)
-    repaired: bool = False
+    from lamina.api_records import FsckReport, HistoryEntry, ImageSummary, PruneReport
 
 
 class Client:
@@ -105,6 +60,7 @@ class Client:
                filters: Sequence[str] = ()) -> list[ImageSummary]:
         """``docker images``: one row per tag; untagged images as ``<none>``."""
         from lamina.api_filters import ImageFilter
+        from lamina.api_records import ImageSummary
 
         image_filter = ImageFilter.parse(filters, self)
         records = self.store.list_images()
@@ -167,6 +123,8 @@ class Client:
 
     def history(self, name: str) -> list[HistoryEntry]:
         """``docker history``: newest first; layer sizes matched to non-empty entries."""
+        from lamina.api_records import HistoryEntry
+
         image_id = self.store.resolve(name)
         config = self.store.config(image_id)
         diff_ids = list(config.rootfs.diff_ids)
@@ -330,6 +288,7 @@ class Client:
     def prune_images(self, *, all: bool = False, filters: Sequence[str] = ()) -> PruneReport:
         """``docker image prune``: dangling images (``all``: every image without a container)."""
         from lamina.api_filters import PruneFilter
+        from lamina.api_records import PruneReport
 
         prune_filter = PruneFilter.parse(filters)
         report = PruneReport()
@@ -765,14 +724,16 @@ def _matches_reference(pattern: str, repository: str, tag: str) -> bool:
     """``images REPO[:TAG]``: the repository (and tag) must match, globbing allowed."""
     slash, colon = pattern.rfind("/"), pattern.rfind(":")
     repo_pattern, tag_pattern = (pattern[:colon], pattern[colon + 1 :]) if colon > slash else (pattern, "")
-    if not fnmatch.fnmatchcase(repository, repo_pattern):
+    from fnmatch import fnmatchcase
+
+    if not fnmatchcase(repository, repo_pattern):
         try:
             normalized = parse_reference(repo_pattern, default_tag=False).familiar_repository
         except LaminaError:
             return False
         if normalized != repository:
             return False
-    return not tag_pattern or fnmatch.fnmatchcase(tag, tag_pattern)
+    return not tag_pattern or fnmatchcase(tag, tag_pattern)
 
 
 _DOCKER_CONFIG_KEYS = (
@@ -845,3 +806,15 @@ def now() -> float:
 
 
 __all__ = ["Client", "FsckReport", "HistoryEntry", "ImageSummary", "PruneReport", "short_id"]
+
+_RECORDS = ("FsckProblem", "FsckReport", "HistoryEntry", "ImageSummary", "PruneReport")
+
+
+def __getattr__(name: str):
+    """The result records live in ``lamina.api_records``, loaded when first asked for: a
+    container run never needs them (nor the dataclasses module they are made with)."""
+    if name in _RECORDS:
+        from lamina import api_records
+
+        return getattr(api_records, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,7 @@ file ``old``; ``/linkdir`` -> ``/data``; ``CMD ["sh"]``.
 
 from __future__ import annotations
 
-from tests.compat.harness import Case, Dir, Fifo, File, Link, tar_of
+from tests.compat.harness import Case, Dir, Fifo, File, Hard, Link, tar_of
 
 B = "cx-base/busybox:1"
 
@@ -1003,4 +1003,486 @@ CASES += [
          files={"z.tar.zst": __import__("zstandard").ZstdCompressor().compress(tar_of([("zf", "z\n", 0o640)]))},
          lamina_accepts="ADD unpacks zstd archives as current docker does; docker 20.10 copies them as files",
          docker_builds_it=True, expect=((("cat", "/z/zf"), "z\n"),)),
+]
+
+
+
+def _tar(members: list[tuple], **options) -> bytes:
+    """A tar (PAX unless ``options`` say otherwise) of ``(name, content, mode[, attributes])``
+    members, mtime 1600000000: content None is a directory; ``attributes`` set other TarInfo
+    fields (``type``, ``linkname``, ``uid``, ``pax_headers``, ``devmajor`` …)."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", **{"format": tarfile.PAX_FORMAT, **options}) as archive:
+        for name, content, mode, *rest in members:
+            info = tarfile.TarInfo(name)
+            info.mode, info.mtime = mode, 1_600_000_000
+            if content is None:
+                info.type = tarfile.DIRTYPE
+            for key, value in (rest[0] if rest else {}).items():
+                setattr(info, key, value)
+            if info.isreg():
+                info.size = len(content)
+                archive.addfile(info, io.BytesIO(content))
+            else:
+                archive.addfile(info)
+    return buffer.getvalue()
+
+
+_LONG = f"made/{'d' * 60}/{'e' * 60}/{'f' * 60}"
+
+# Scoping, word splitting, odd forms and file-tree corners (written for lamina from the
+# Dockerfile reference; each checked against docker 20.10's classic builder).
+CASES += [
+    Case(
+        "arg-scope-stages",
+        f"""ARG G=gdef
+ARG IMG={B}
+ARG OVER=odef
+ARG FROMSTAGE=first
+FROM $IMG AS first
+RUN echo "first G=[$G] IMG=[$IMG] OVER=[$OVER]" > /first
+ARG G
+ARG OVER
+ARG L=$G-local
+RUN echo "G=[$G] OVER=[$OVER] L=[$L]" >> /first
+ARG L=redeclared
+RUN echo "L=[$L]" >> /first
+FROM ${{IMG}} AS second
+ARG G=stagedefault
+ARG L2=$IMG
+RUN echo "G=[$G] L2=[$L2]" > /second
+FROM ${{FROMSTAGE}}
+ARG LIT
+ARG HOME
+ARG UNSETENV
+ENV FROMLIT=$LIT
+COPY --from=second /second /second
+RUN echo "LIT=[$LIT] FROMLIT=[$FROMLIT] HOME=[$HOME] UNSETENV=[${{UNSETENV-unset}}]" > /third
+""",
+        args=("--build-arg", "OVER=cli", "--build-arg", "G=first-cli", "--build-arg", "G=gcli",
+              "--build-arg", "LIT=a \"b\" $c ${d}", "--build-arg", "HOME", "--build-arg", "CX_SURELY_UNSET_VAR_X",
+              "--build-arg", "UNSETENV"),
+        runs=(("cat", "/first", "/second", "/third"), ("sh", "-c", "echo $FROMLIT")),
+    ),
+    # proxy build args given but not declared: not recorded, yet docker still writes "|0 …"
+    Case(
+        "arg-predefined-proxy",
+        f"""FROM {B}
+RUN echo "[$HTTP_PROXY][$https_proxy][$NO_PROXY][$ftp_proxy]" > /undeclared
+ARG https_proxy
+RUN echo "[$HTTP_PROXY][$https_proxy]" > /declared
+""",
+        args=("--build-arg", "HTTP_PROXY=http://proxy.invalid:1", "--build-arg", "https_proxy=http://s.invalid:2",
+              "--build-arg", "NO_PROXY=localhost"),
+        runs=(("cat", "/undeclared", "/declared"), ("sh", "-c", "env | grep -ci proxy")),
+    ),
+    Case(
+        "metadata-word-forms",
+        f"""FROM {B}
+ENV PORTS="80 81/udp" ONE=82 my-var=dash my.var=dot
+EXPOSE $PORTS ${{ONE}}/tcp 83/sctp 80/tcp $NOPE "85" ${{NOPE:-91}}
+EXPOSE 86-87/udp
+STOPSIGNAL sigusr1
+STOPSIGNAL KILL
+STOPSIGNAL SIGRTMIN+3
+STOPSIGNAL 64
+HEALTHCHECK --interval=1m30s --timeout=1.5s --start-period=500ms --retries=1 CMD exit 0
+LABEL single value with   spaces
+LABEL quoted "a b" c
+""",
+    ),
+    Case("err-stopsignal-zero", f"FROM {B}\nSTOPSIGNAL 0\n", fail=r"", error_line=2),
+    Case("err-healthcheck-cmd-shell-type", f"FROM {B}\nHEALTHCHECK CMD-SHELL exit 0\n", fail=r"CMD-SHELL",
+         error_line=2),
+    Case("newer-healthcheck-zero-values",
+         f"FROM {B}\nHEALTHCHECK --interval=0s --timeout=0 --start-period=0s --retries=0 CMD true\n",
+         lamina_accepts="current BuildKit takes 0 as 'the default' for the durations and --retries; docker 20.10 "
+                        "wants at least 1ms and 1 retry"),
+    Case(
+        "user-unknown-without-run",
+        f"""FROM {B}
+USER ghost
+WORKDIR /made-for-ghost
+COPY f /f
+ENV AFTER=1
+USER 4242:ghostgroup
+COPY f /f2
+""",
+        files={"f": "f\n"},
+    ),
+    Case("err-user-unknown-group-at-run", f"FROM {B}\nUSER app:ghostgrp\nRUN true\n", fail=r"ghostgrp", error_line=3),
+    Case("err-chown-group-only", f"FROM {B}\nCOPY --chown=:50 f /f\n", files={"f": "f"}, fail=r"", error_line=2),
+    Case("err-chown-trailing-colon", f"FROM {B}\nCOPY --chown=1000: f /f\n", files={"f": "f"}, fail=r"", error_line=2),
+    Case(
+        "copy-dest-forms",
+        f"""FROM {B}
+COPY f /newdir/.
+COPY ./dir/../f /cleaned
+COPY dir/ /
+COPY f /linkdir
+COPY dir /linkdir
+RUN ln -s /data/old /filelink && ln -s /nowhere /dangling
+COPY f /filelink
+COPY f /dangling
+ENV D=/dir/ E=/file
+COPY f a\\[1\\] $D
+COPY ["a\\\\[1\\\\]", "$E"]
+WORKDIR /wd
+COPY f .
+COPY f ..
+COPY f ./
+""",
+        files={"f": "f\n", "dir/etc/extra": "e\n", "dir/d2/x": "x\n", "a[1]": "literal\n", "a1": "one\n"},
+    ),
+    Case(
+        "copy-glob-dirs-and-files",
+        f"""FROM {B}
+COPY d* /all/
+COPY */f /fs/
+COPY ["d?", "/qm/"]
+""",
+        files={"d1/f": "1\n", "d1/sub/g": "g\n", "d2/f": File("2\n", 0o600), "dfile": "df\n", "d3": Dir(0o700),
+               "e/f": "e\n"},
+    ),
+    Case(
+        "copy-dir-merges-existing",
+        f"""FROM {B} AS src
+RUN mkdir -p /out/data /out/tmp && chmod 750 /out/data && chown 1001:50 /out/data && echo s > /out/data/s
+FROM {B}
+COPY ctxdir/ /
+COPY --from=src /out/ /merged/
+RUN mkdir -p /merged/data && chmod 711 /merged/data
+COPY --from=src /out/ /merged/
+COPY --chown=app ctxdir /owned/
+""",
+        files={"ctxdir/data": Dir(0o700), "ctxdir/data/new": "n\n", "ctxdir/tmp": Dir(0o755),
+               "ctxdir/bin": Dir(0o750, 3, 4)},
+        runs=(("sh", "-c", "stat -c '%a %u %g %n' /data /tmp /bin /merged/data /owned /owned/data"),),
+    ),
+    Case(
+        "copy-odd-modes",
+        f"""FROM {B} AS src
+RUN mkdir /m && cd /m && touch none sgid-noexec suidsgid && chmod 000 none && chmod 2644 sgid-noexec && \\
+    chmod 6755 suidsgid && mkdir sticky && chmod 1777 sticky
+FROM {B}
+COPY modes /ctx-modes
+COPY --chown=app modes /ctx-owned
+COPY --from=src /m /from-stage
+COPY --from=src --chown=1001 /m /from-stage-owned
+""",
+        files={"modes/none": File("n\n", 0o000), "modes/sgid-noexec": File("g\n", 0o2644),
+               "modes/suidsgid": File("s\n", 0o6755), "modes/sticky": Dir(0o1777), "modes/wx": Dir(0o333)},
+    ),
+    Case(
+        "copy-from-through-links",
+        f"""FROM {B} AS src
+RUN mkdir -p /real/sub && echo r > /real/sub/r && ln -s /real /abslink && ln -s real /rellink && \\
+    ln -s sub/r /real/filelink
+FROM {B}
+COPY --from=src /abslink/sub/r /via-abs
+COPY --from=src /rellink/sub /via-rel
+COPY --from=src /abslink/ /dir-via-link/
+COPY --from=src /real/filelink /followed-file
+COPY --from=src /linkdir/old /base-link
+""",
+    ),
+    Case("err-copy-from-arg", f"FROM {B} AS builder\nRUN echo b > /b\nFROM {B}\nARG S=builder\nCOPY --from=$S /b /b\n",
+         fail=r"", error_line=5),
+    # hard links survive inside one directory source, not between sources
+    Case(
+        "context-hardlinks",
+        f"""FROM {B}
+COPY . /ctx/
+COPY a b /pair/
+COPY d /d
+COPY d1 d2 /two/
+""",
+        files={"a": File("a\n", 0o755), "b": Hard("a"), "d/x": "x\n", "d/y": Hard("d/x"), "d1/x": "x1\n",
+               "d2/y": Hard("d1/x"), "d1/x2": Hard("d1/x")},
+        runs=(("sh", "-c", "stat -c '%h %n' /ctx/a /ctx/b /pair/a /pair/b /d/x /d/y /two/x /two/x2 /two/y"),),
+    ),
+    Case(
+        "add-tar-over-existing",
+        f"""FROM {B}
+RUN mkdir -p /dst/b /dst/keep && echo a > /dst/a && echo bb > /dst/b/inner && echo k > /dst/keep/k && \\
+    ln -s /dst/keep /dst/l && chmod 700 /dst/keep
+ADD over.tar /dst/
+ADD dot.tar /data/
+ADD dot.tar /fresh/
+""",
+        files={"over.tar": tar_of([("a", None, 0o755), ("a/new", "n\n", 0o644), ("b", "was a dir\n", 0o600),
+                                   ("keep", None, 0o750), ("keep/k2", "k2\n", 0o644), ("l", "replaced link\n", 0o644)]),
+               "dot.tar": _tar([("./", None, 0o700, {"uid": 4242, "gid": 4343}), ("./inner", b"i\n", 0o644)])},
+    ),
+    # members whose directories the archive only implies: the image's own dirs (and the
+    # symlinks to them) stay as they are
+    Case(
+        "add-tar-implied-dirs",
+        f"""FROM {B}
+ADD implied.tar /
+ADD explicit.tar /
+""",
+        files={"implied.tar": _tar([("data/new", b"n\n", 0o644), ("tmp/deeper/f", b"f\n", 0o600),
+                                    ("fresh/a/b", b"b\n", 0o644), ("linkdir/through", b"t\n", 0o644)]),
+               "explicit.tar": _tar([("linkdir", None, 0o750), ("linkdir/x", b"x\n", 0o644)])},
+    ),
+    Case(
+        "add-tar-formats",
+        f"""FROM {B}
+ADD global.tar /global/
+ADD gnu.tar /gnulong/
+ADD dupes.tar /dupes/
+ADD owner.tar /owner/
+ADD special.tar /special/
+ADD text.bz2 text.xz partial.tar.gz /compressed/
+""",
+        files={
+            "global.tar": _tar([("g/file", b"g\n", 0o644), ("g/long-" + "x" * 150, b"long\n", 0o640)],
+                               pax_headers={"comment": "global header"}),
+            "gnu.tar": _tar([("gnu/" + "y" * 150, b"gnu\n", 0o644),
+                             ("gnu/link", None, 0o777, {"type": __import__("tarfile").SYMTYPE, "linkname": "z" * 150})],
+                            format=__import__("tarfile").GNU_FORMAT),
+            "dupes.tar": _tar([("f", b"first\n", 0o644), ("f", b"second\n", 0o600), ("d", b"file first\n", 0o644),
+                               ("d", None, 0o711), ("d/in", b"in\n", 0o644), ("e", None, 0o755), ("e/x", b"x\n", 0o644),
+                               ("e", b"file replaces dir\n", 0o644)]),
+            "owner.tar": _tar([("owned", b"o\n", 0o644, {"pax_headers": {"uid": "123456", "gid": "654321"}}),
+                               ("named", b"n\n", 0o644, {"uname": "app", "gname": "staff", "uid": 7, "gid": 8})]),
+            "special.tar": _tar([("fifo", None, 0o640, {"type": __import__("tarfile").FIFOTYPE}),
+                                 ("null", None, 0o640, {"type": __import__("tarfile").CHRTYPE, "devmajor": 1, "devminor": 3}),
+                                 ("implicit/deep/f", b"f\n", 0o600, {"uid": 77}), ("late/f", b"l\n", 0o644),
+                                 ("late", None, 0o700, {"uid": 5}),
+                                 ("big-ids", b"b\n", 0o644, {"uid": 70000, "gid": 80000})]),
+            "text.bz2": __import__("bz2").compress(b"bz text\n"), "text.xz": __import__("lzma").compress(b"xz text\n"),
+            "partial.tar.gz": __import__("gzip").compress(b"\0" * 100 + b"garbage", mtime=0),
+        },
+    ),
+    Case(
+        "json-forms-expansion",
+        f"""FROM {B}
+ENV SRC=f DST=/json-dst NAME=world
+COPY ["$SRC", "$DST/"]
+ADD ["${{SRC}}", "/added-$NAME"]
+WORKDIR ["/not-json"]
+RUN ["sh", "-c", "echo [$NAME] > /exec-env"]
+RUN ["echo", "$NAME"]
+CMD ["echo", "$NAME", "${{NAME}}", "\\u0041\\t\\"q\\"", "é", "a\\\\b", "\\/"]
+ENTRYPOINT ["/bin/sh", "-c", "exec \\"$@\\"", "--"]
+""",
+        files={"f": "f\n"},
+        runs=(("cat", "/exec-env"), ()),
+    ),
+    Case(
+        "stages-by-arg-and-cmd-across",
+        f"""ARG PICK=second
+FROM {B} AS first
+RUN echo first > /which
+CMD ["echo", "base-cmd"]
+FROM {B} AS second
+RUN echo second > /which
+FROM $PICK AS ep
+ENTRYPOINT ["echo", "ep"]
+FROM ep AS both
+CMD ["echo", "later-cmd"]
+ENTRYPOINT ["/bin/echo"]
+FROM both
+RUN cat /which > /picked
+ENTRYPOINT echo shell-ep
+""",
+        args=("--build-arg", "PICK=first"),
+        runs=(("cat", "/picked"), ()),
+    ),
+    Case(
+        "onbuild-chain",
+        """FROM cx-pre/obc2
+RUN cat /trace > /final
+""",
+        files={"ob.tar": tar_of([("from-tar", "t\n", 0o640)])},
+        pre=(("cx-pre/obc1", f"FROM {B}\nONBUILD RUN echo one >> /trace\nONBUILD ADD ob.tar /obtar/\n"),
+             ("cx-pre/obc2", "FROM cx-pre/obc1\nRUN echo mid >> /trace\nONBUILD RUN echo two >> /trace\nONBUILD ENV T=2\n")),
+        runs=(("sh", "-c", "cat /final; echo $T"),),
+    ),
+    # a trigger may name a stage of the child's Dockerfile that nothing else uses
+    Case(
+        "onbuild-copy-from-child-stage",
+        f"""FROM {B} AS builder
+RUN echo built > /out
+FROM cx-pre/ob-from
+RUN cat /copied > /seen
+""",
+        pre=(("cx-pre/ob-from", f"FROM {B}\nONBUILD COPY --from=builder /out /copied\nONBUILD CMD [\"from-trigger\"]\n"),),
+        runs=(("cat", "/seen"),),
+    ),
+    Case(
+        "run-status-semantics",
+        f"""FROM {B}
+RUN false; echo continued > /c1
+RUN false || echo alternate > /c2
+RUN ["sh", "-c", "false; echo exec-continued > /c3"]
+SHELL ["/bin/sh", "-e", "-c"]
+RUN if false; then echo no; fi; echo if-ok > /c4
+""",
+        runs=(("cat", "/c1", "/c2", "/c3", "/c4"),),
+    ),
+    Case("err-run-set-e", f"FROM {B}\nRUN set -e; false; echo never\n", fail=r"non-zero code: 1", error_line=2),
+    Case("err-shell-not-json", f"FROM {B}\nSHELL /bin/sh -c\n", fail=r"SHELL", error_line=2),
+    # RUN []: docker's container gets no command, so the daemon runs the image's ENTRYPOINT or CMD
+    Case(
+        "run-empty-json",
+        f"""FROM {B}
+RUN []
+CMD ["touch", "/cmd-ran"]
+RUN []
+ENTRYPOINT ["sh", "-c", "echo ep >> /ep-ran"]
+RUN [ ]
+ENTRYPOINT []
+CMD ["true"]
+""",
+    ),
+    Case("err-run-empty-json-with-arg", f"FROM {B}\nARG A=1\nRUN []\n", fail=r"No command specified", error_line=3),
+    Case("err-run-empty-json-no-cmd", "FROM cx-pre/nocmd\nRUN []\n", pre=(("cx-pre/nocmd", f"FROM {B}\nCMD []\n"),),
+         fail=r"No command specified", error_line=2),
+    Case(
+        "run-env-per-user",
+        f"""FROM {B}
+RUN env | grep -v HOSTNAME | sort > /env-root
+USER app
+RUN env | grep -v HOSTNAME | sort > /tmp/env-app
+USER 1234:staff
+RUN env | grep -v HOSTNAME | sort > /tmp/env-1234 && id >> /tmp/env-1234
+USER nobody
+ENV HOME=/custom-home
+RUN env | grep -v HOSTNAME | sort > /tmp/env-nobody
+""",
+        runs=(("sh", "-c", "cat /env-root /tmp/env-*"), ("sh", "-c", "env | grep -v HOSTNAME | sort")),
+    ),
+    Case(
+        "run-replaces-across-steps",
+        f"""FROM {B}
+RUN mkdir -p /w/dir2file/sub /w/file2dir-parent && echo a > /w/dir2file/sub/a && echo f > /w/file2dir && \\
+    echo gone > /w/recreated && ln -s /data /w/link2dir && echo h > /w/hl && touch /w/meta && chmod 600 /w/meta
+RUN rm -r /w/dir2file && echo now-a-file > /w/dir2file && rm /w/file2dir && mkdir /w/file2dir && \\
+    echo inside > /w/file2dir/x && rm /w/recreated && rm /w/link2dir && mkdir /w/link2dir && ln /w/hl /w/hl2
+RUN echo recreated > /w/recreated && chmod 4755 /w/meta && chown 1000:50 /w/meta && mkdir -m 1777 /w/sticky && \\
+    chmod 2750 /w/file2dir && echo more >> /w/hl
+RUN rm /w/hl && touch -d @1000000000 /w/hl2
+""",
+        runs=(("sh", "-c", "cat /w/hl2 /w/recreated; stat -c '%a %u %g %n' /w/meta /w/sticky /w/file2dir"),),
+    ),
+    Case(
+        "mtimes-kept",
+        f"""FROM {B} AS src
+RUN echo s > /s && touch -d @1500000000 /s && mkdir /sd && echo t > /sd/t && touch -d @1400000000 /sd/t
+FROM {B}
+COPY f /f
+ADD f /added
+ADD arch.tar /tar/
+COPY --from=src /s /s
+COPY --from=src /sd /sd
+RUN echo x > /run-made && touch -d @1300000000 /run-made
+""",
+        files={"f": "f\n", "arch.tar": tar_of([("t", "t\n", 0o644)])},
+        runs=(("sh", "-c", "stat -c '%Y %n' /s /sd/t /tar/t /run-made; "
+               "test $(stat -c %Y /f) = $(stat -c %Y /added) && echo same-f"),),
+    ),
+    Case(
+        "long-names-and-links",
+        f"""FROM {B}
+COPY ctx /ctx
+RUN mkdir -p /{_LONG} && echo deep > /{_LONG}/{"n" * 200} && ln -s /{_LONG}/{"n" * 200} /made/longlink && \\
+    ln /{_LONG}/{"n" * 200} /made/{"h" * 150}
+""",
+        files={f"ctx/{'a' * 80}/{'b' * 80}/{'c' * 254}": "long\n", "ctx/longtarget": Link("x" * 200),
+               "ctx/short": "s\n", "ctx/" + "k" * 120: Hard("ctx/short")},
+        runs=(("sh", "-c", "cat /made/longlink; ls /made | wc -l"),),
+    ),
+    # file names that are not UTF-8 (Latin-1 bytes), from the context and made by RUN
+    Case(
+        "non-utf8-names",
+        f"""FROM {B}
+COPY . /ctx/
+RUN touch "/made-$(printf '\\377\\376')" && mkdir "/dir-$(printf '\\351')" && ls / | grep -c made-
+""",
+        files={"latin-\udce9t\udce9": "l\n", "dir-\udcff/inner": "i\n", "ok-é": "u\n"},
+    ),
+    Case(
+        "dockerignore-anchoring",
+        f"""FROM {B}
+COPY . /ctx/
+""",
+        files={".dockerignore": "*.md\n/a?c\n[0-9]*\nsub/*.txt\n!sub/keep.txt\nx/../y\nz/\nign dir\n**/*.bak\n"
+                                "!deep/**/save.bak\n#notcomment\n #spaced\nend#hash\n",
+               "r.md": "r", "sub/r.md": "kept", "abc": "x", "sub/abc": "kept", "1file": "x", "sub/2file": "kept",
+               "sub/a.txt": "x", "sub/keep.txt": "k", "sub/d/b.txt": "kept", "y": "x", "z/f": "x", "ign dir/f": "x",
+               "deep/a/b/c.bak": "x", "deep/a/save.bak": "k", "root.bak": "x", "#notcomment": "c", " #spaced": "s",
+               "end#hash": "h"},
+    ),
+    # docker's client sends an ignored Dockerfile anyway and the daemon deletes it: its
+    # ignored parent directory stays, empty
+    Case(
+        "dockerignore-keeps-named-dockerfile",
+        f"FROM {B}\n",
+        files={".dockerignore": "sub\nDockerfile\n*.txt\nbuild\n!build/keep\n", "sub": Dir(0o700),
+               "sub/Dockerfile": f"FROM {B}\nCOPY . /ctx/\nCOPY sub /sub-copied\n",
+               "sub/other": "o\n", "a.txt": "a\n", "kept": "k\n", "build": Dir(0o700, 5, 5), "build/keep": "k\n",
+               "build/drop": "d\n"},
+        args=("-f", "SECRET:sub/Dockerfile"),
+    ),
+    Case(
+        "dockerfile-outside-context",
+        f"FROM {B}\nRUN echo ignored > /ignored\n",
+        files={"f": "from context\n"},
+        pre=(("cx-pre/outside", f"FROM {B}\nCOPY f /f\nRUN cat /f > /g\n"),),
+        args=("-f", "SECRET:../pre-cx-pre-outside.Dockerfile"),
+        runs=(("cat", "/g"),),
+    ),
+    Case(
+        "scratch-copy-and-run",
+        f"""FROM scratch
+COPY --from={B} / /
+COPY --chown=1000:50 f /f
+COPY --chown=7 d /d
+RUN env | grep -v HOSTNAME | sort > /env
+""",
+        files={"f": "f\n", "d/x": "x\n"},
+        runs=(("cat", "/env"), ("sh", "-c", "env | grep -v HOSTNAME | sort")),
+    ),
+    Case("err-chown-name-on-scratch", "FROM scratch\nCOPY --chown=app f /f\n", files={"f": "f"}, fail=r"", error_line=2),
+    Case(
+        "volume-paths-and-metadata",
+        f"""FROM {B}
+RUN mkdir /v && chmod 700 /v && echo keep > /v/keep
+VOLUME /v /newvol /nested/deep/vol /linkdir
+RUN chmod 755 /v && chown app /v && echo x > /newvol/x && echo y > /nested/deep/vol/y && echo z > /data/z
+WORKDIR /v/wd
+RUN echo w > w
+VOLUME /only-declared
+COPY f /only-declared/f
+""",
+        files={"f": "f\n"},
+        runs=(("sh", "-c", "ls -la /v /newvol /nested/deep /data | grep -v total | sed 's/ [A-Z][a-z][a-z] .* / /'"),),
+    ),
+    Case(
+        "parser-continuation-corners",
+        f"""# a comment first: what follows is no directive
+# escape=`
+FROM {B}
+RUN echo a \\{" " * 3}
+    b > /out
+RUN ["sh", "-c", \\
+     "echo json-cont >> /out"]
+  # indented comment
+RUN echo c \\
+  # indented comment in continuation
+    d >> /out
+RUN echo at-eof >> /out \\""",
+        runs=(("cat", "/out"),),
+    ),
+    Case("err-escape-directive-repeated", f"# escape=`\n# escape=\\\nFROM {B}\n", fail=r"escape"),
+    Case("newer-substitution-operators", f"FROM {B}\nENV X=abc\nENV A=${{X#a}} C=${{X/b/c}} D=${{X%c}}\n",
+         lamina_accepts="${V#p}, ${V%s} and ${V/a/b} are current BuildKit syntax (docker 20.10: missing ':' in "
+                        "substitution)",
+         expect=((("sh", "-c", "echo $A $C $D"), "bc acc ab\n"),)),
 ]

@@ -54,6 +54,13 @@ class Link:
 
 
 @dataclasses.dataclass(frozen=True)
+class Hard:
+    """A hard link to ``target``, a context path listed earlier."""
+
+    target: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Fifo:
     mode: int = 0o644
 
@@ -124,6 +131,8 @@ def write_context(context: Path, files: dict) -> None:
             later.append((path, spec))
         elif isinstance(spec, Link):
             path.symlink_to(spec.target)
+        elif isinstance(spec, Hard):
+            os.link(context / spec.target, path)
         elif isinstance(spec, Fifo):
             os.mkfifo(path, spec.mode)
         else:

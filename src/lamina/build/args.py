@@ -12,7 +12,8 @@ leaves them empty; lamina follows BuildKit, docker's default builder).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+import msgspec
 
 from lamina.oci.platform import Platform, host_platform, parse_platform
 
@@ -41,18 +42,17 @@ def platform_args(target: str | None = None) -> dict[str, str | None]:
     return values
 
 
-@dataclass(slots=True)
-class BuildArgs:
+class BuildArgs(msgspec.Struct):
     """The ``--build-arg`` values plus what the Dockerfile declared so far.
 
     One instance lives for the whole build (meta args, referenced names); :meth:`for_stage`
     gives each stage its own copy with no declarations yet, as docker resets them per stage.
     """
 
-    from_options: dict[str, str | None] = field(default_factory=dict)
-    meta: dict[str, str | None] = field(default_factory=platform_args)
-    declared: dict[str, str | None] = field(default_factory=dict)
-    referenced: set[str] = field(default_factory=set)
+    from_options: dict[str, str | None] = msgspec.field(default_factory=dict)
+    meta: dict[str, str | None] = msgspec.field(default_factory=platform_args)
+    declared: dict[str, str | None] = msgspec.field(default_factory=dict)
+    referenced: set[str] = msgspec.field(default_factory=set)
 
     def for_stage(self) -> BuildArgs:
         return BuildArgs(self.from_options, self.meta, {}, self.referenced)
@@ -90,10 +90,16 @@ class BuildArgs:
         """ARG values not shadowed by an ENV of the same name (what RUN and expansion see)."""
         return {key: value for key, value in self.stage_values().items() if key not in env}
 
-    def history_values(self, env: Mapping[str, str]) -> dict[str, str]:
-        """The ARGs docker records in a RUN's history: proxy args only when declared."""
-        return {key: value for key, value in self.visible(env).items()
-                if key not in PROXY_ARGS or key in self.declared}
+    def history_values(self, env: Mapping[str, str]) -> dict[str, str] | None:
+        """The ARGs docker records in a RUN's history: proxy args only when declared.
+
+        None when no ARG is in effect (docker writes no ``|N`` prefix then). A proxy arg given
+        on the command line is in effect though not recorded: docker still writes the prefix,
+        so an undeclared ``--build-arg HTTP_PROXY=…`` alone gives ``|0 /bin/sh -c …``."""
+        visible = self.visible(env)
+        if not visible:
+            return None
+        return {key: value for key, value in visible.items() if key not in PROXY_ARGS or key in self.declared}
 
     def unused(self) -> list[str]:
         """``--build-arg`` names no ARG consumed (docker's warning), sorted."""

@@ -26,8 +26,9 @@ import shutil
 import stat
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from lamina.build.context import resolve_in_context
 from lamina.build.layerwrite import stream_entries
@@ -45,17 +46,19 @@ _DIR = stat.S_IFDIR
 _TAR_BLOCK = 512
 
 
-@dataclass(slots=True)
-class PlannedEntry:
+class PlannedEntry(msgspec.Struct):
     """One member of the layer: where its bytes come from and the header it gets.
 
     ``host`` is None for directories the copy creates; ``keep_xattrs`` copies the host file's
     xattrs (files of images and archives; never the build context's host-specific ones).
+    ``link_group``: hard links are kept only between entries of one group (one directory
+    source or archive: docker copies each source on its own).
     """
 
     host: str | None
     info: os.stat_result
     keep_xattrs: bool = False
+    link_group: int = 0
 
     @property
     def is_dir(self) -> bool:
@@ -71,6 +74,7 @@ class CopyPlan:
         self.entries: dict[str, PlannedEntry] = {}
         self.now = int(time.time() if now is None else now)
         self._scratch: list[Path] = []
+        self._groups = 0
 
     # -- the public steps ----------------------------------------------------------------
 
@@ -102,7 +106,7 @@ class CopyPlan:
             self.make_dirs(_parent(target), owner or ROOT_OWNER)
             info = source.tree.lstat(source.rel)
             self.put(target, source.host_path, _header(info, owner, mode, self.keep_special_bits),
-                     keep_xattrs=source.preserve_owner)
+                     keep_xattrs=source.preserve_owner, link_group=self._link_group())
 
     def add_directory(self, path: str, owner: tuple[int, int]) -> None:
         """Make ``path`` (and missing parents) a 0755 directory, as WORKDIR does."""
@@ -158,13 +162,18 @@ class CopyPlan:
                 raise BuildError(f"mkdir /{current}: not a directory")
             self.entries[current] = PlannedEntry(None, _made_dir(owner, self.now))
 
-    def put(self, path: str, host: str | None, info: os.stat_result, *, keep_xattrs: bool = False) -> None:
+    def put(self, path: str, host: str | None, info: os.stat_result, *, keep_xattrs: bool = False,
+            link_group: int = 0) -> None:
         previous = self.entries.get(path)
         if previous is not None and previous.is_dir and not stat.S_ISDIR(info.st_mode):
             prefix = path + "/"
             for key in [key for key in self.entries if key.startswith(prefix)]:
                 del self.entries[key]
-        self.entries[path] = PlannedEntry(host, info, keep_xattrs)
+        self.entries[path] = PlannedEntry(host, info, keep_xattrs, link_group)
+
+    def _link_group(self) -> int:
+        self._groups += 1
+        return self._groups
 
     # -- the three kinds of source ---------------------------------------------------------------
 
@@ -174,28 +183,50 @@ class CopyPlan:
         if not existed and owner is not None and dest:
             planned = self.entries[dest]
             planned.info = _header(planned.info, owner, None)
+        group = self._link_group()
         for sub, host, info in source.entries():
             self.put(_join(dest, sub), host, _header(info, owner, mode, self.keep_special_bits),
-                     keep_xattrs=source.preserve_owner)
+                     keep_xattrs=source.preserve_owner, link_group=group)
 
     def _extract(self, archive: str, dest: str) -> None:
+        """Unpack into a staging dir, then plan its entries below ``dest``.
+
+        A directory the archive only implies (``usr/bin/tool`` with no ``usr/`` member) is
+        made by docker's unpacking only when missing; one the image has stays as it is (its
+        mode and owner), followed through the image's symlinks as the chrooted unpack does."""
         staging = Path(tempfile.mkdtemp(prefix="lamina-add-"))
         self._scratch.append(staging)
         with open(archive, "rb") as raw:
             stream, _ = open_decompressed(raw)
-            apply_members(_ChrootedNames(stream, "archive"), staging, same_owner=os.geteuid() == 0)
+            reader = _ChrootedNames(stream, "archive")
+            apply_members(reader, staging, same_owner=os.geteuid() == 0)
         self.make_dirs(dest, ROOT_OWNER)
+        placed: dict[str, str] = {}  # staging path -> image path (parents first)
+        group = self._link_group()
         for sub, host, info in SourceTree(staging).below("."):
-            self.put(_join(dest, sub), host, info, keep_xattrs=True)
+            parent, _, name = sub.rpartition("/")
+            path = _join(placed[parent] if parent else dest, name)
+            if stat.S_ISDIR(info.st_mode) and sub not in reader.names and self.is_directory(path):
+                resolved = path if path in self.entries else resolve_in_context(self.image_root, path)
+                placed[sub] = "" if resolved == "." else resolved
+                continue
+            placed[sub] = path
+            self.put(path, host, info, keep_xattrs=True, link_group=group)
 
 
 class _ChrootedNames(TarReader):
     """Archive members named as docker's ADD sees them: it unpacks chrooted into the destination,
     so ``../../x``, ``/x`` and ``a/../../x`` all land at ``x`` (hard-link targets likewise)."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.names: set[str] = set()  # the members' cleaned paths, without a trailing "/"
+
     def __iter__(self):
         for member in super().__iter__():
-            yield _chrooted(member)
+            member = _chrooted(member)
+            self.names.add(member.name.rstrip("/"))
+            yield member
 
 
 def _chrooted(member: TarMember) -> TarMember:
@@ -217,7 +248,7 @@ def write_plan(store: Store, plan: CopyPlan) -> tuple[LayerRecord | None, dict[s
     ordered = sorted(plan.entries.items(), key=lambda item: item[0].split("/"))
     with store.content.writer() as blob:
         counted = SizingWriter(blob)  # docker's size of the layer: the files, not the tar
-        digests = stream_entries(counted, ((path, e.host, e.info, e.keep_xattrs) for path, e in ordered))
+        digests = stream_entries(counted, ((path, e.host, e.info, e.keep_xattrs, e.link_group) for path, e in ordered))
         digest, size = blob.commit("layer")
     return LayerRecord(digest, digest, mt.DOCKER_LAYER, size, counted.size_or(size)), digests
 

@@ -63,7 +63,9 @@ class FileDigests:
     def save(self) -> None:
         if self.store is None or not self._learnt:
             return
-        rows = [(path, *identity, digest) for path, (identity, digest) in self._learnt.items()]
+        # sqlite TEXT is UTF-8: a path that is not (a context file named in Latin-1, kept by
+        # Python as surrogates) is not remembered, only hashed again by the next build.
+        rows = [(path, *identity, digest) for path, (identity, digest) in self._learnt.items() if _storable(path)]
         with self.store.meta.transaction() as db:
             db.execute(_SCHEMA)
             db.executemany("INSERT OR REPLACE INTO build_file_digests VALUES (?,?,?,?,?,?,?)", rows)
@@ -71,7 +73,7 @@ class FileDigests:
 
     def prepare(self, top: str) -> None:
         """Read what is remembered for the files under ``top`` (one query per tree)."""
-        if self.store is None:
+        if self.store is None or not _storable(top):
             return
         for loaded in self._loaded:
             if top == loaded or top.startswith(loaded + "/"):
@@ -89,3 +91,11 @@ class FileDigests:
 
 def _identity(info: os.stat_result) -> tuple[int, ...]:
     return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _storable(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

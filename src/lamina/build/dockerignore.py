@@ -12,8 +12,9 @@ import os
 import posixpath
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from lamina.errors import BuildError
 
@@ -74,8 +75,7 @@ def go_clean(path: str) -> str:
     return cleaned
 
 
-@dataclass(slots=True)
-class _Pattern:
+class _Pattern(msgspec.Struct):
     text: str  # cleaned, without the "!"
     exclusion: bool
     kind: str = ""  # exact, prefix, suffix or regex; compiled on first use

@@ -2,67 +2,57 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class BuildEvent:
+class BuildEvent(msgspec.Struct, frozen=True):
     """Base of every build event."""
 
 
-@dataclass(frozen=True, slots=True)
-class ContextSent(BuildEvent):
+class ContextSent(BuildEvent, frozen=True):
     """The build context was read: ``size`` is about its size as a tar."""
 
     size: int
 
 
-@dataclass(frozen=True, slots=True)
-class StepStarted(BuildEvent):
+class StepStarted(BuildEvent, frozen=True):
     number: int
     total: int
     text: str  # the instruction as written, e.g. "COPY . /app"
 
 
-@dataclass(frozen=True, slots=True)
-class StepFinished(BuildEvent):
+class StepFinished(BuildEvent, frozen=True):
     """A step made (or, with ``cached``, found) ``image_id``; ``image_id`` is "" for FROM scratch."""
 
     image_id: str
     cached: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class TriggersRunning(BuildEvent):
+class TriggersRunning(BuildEvent, frozen=True):
     """The base image's ONBUILD triggers run now."""
 
     count: int
 
 
-@dataclass(frozen=True, slots=True)
-class RunStarted(BuildEvent):
+class RunStarted(BuildEvent, frozen=True):
     """A RUN step started a container."""
 
     container_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class StepOutput(BuildEvent):
+class StepOutput(BuildEvent, frozen=True):
     """Bytes a RUN step's command wrote."""
 
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class BuildWarning(BuildEvent):
+class BuildWarning(BuildEvent, frozen=True):
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class Built(BuildEvent):
+class Built(BuildEvent, frozen=True):
     image_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Tagged(BuildEvent):
+class Tagged(BuildEvent, frozen=True):
     reference: str  # familiar form, e.g. "app:latest"

@@ -11,14 +11,15 @@ Errors name the Dockerfile line: ``Dockerfile:7: COPY failed: "x": not found in 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import posixpath
 import stat
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
+import msgspec.structs
 
 from lamina.build import imageconfig
 from lamina.build.args import BuildArgs, environment, platform_args
@@ -66,8 +67,7 @@ from lamina.store.store import LayerRecord, Store
 SCRATCH = "scratch"
 
 
-@dataclass(slots=True)
-class BuildOptions:
+class BuildOptions(msgspec.Struct):
     """What ``lamina build`` was asked to do.
 
     ``dockerfile`` defaults to ``<context>/Dockerfile``; ``dockerfile_text`` replaces the file
@@ -81,23 +81,22 @@ class BuildOptions:
     dockerfile: Path | None = None
     dockerfile_text: bytes | None = None
     tags: Sequence[str] = ()
-    build_args: Mapping[str, str | None] = field(default_factory=dict)
+    build_args: Mapping[str, str | None] = msgspec.field(default_factory=dict)
     target: str | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = msgspec.field(default_factory=dict)
     no_cache: bool = False
     network: str = "default"
     platform: str | None = None
-    secrets: Mapping[str, Path] = field(default_factory=dict)
+    secrets: Mapping[str, Path] = msgspec.field(default_factory=dict)
     pull: bool = False
     pull_image: Callable[[str], str] | None = None
     cache_from: Sequence[str] = ()
 
 
-@dataclass(slots=True)
-class BuildResult:
+class BuildResult(msgspec.Struct):
     image_id: str
-    tags: list[str] = field(default_factory=list)  # familiar references
-    warnings: list[str] = field(default_factory=list)
+    tags: list[str] = msgspec.field(default_factory=list)  # familiar references
+    warnings: list[str] = msgspec.field(default_factory=list)
 
 
 def build(store: Store, options: BuildOptions, emit: Callable[[BuildEvent], None] | None = None) -> BuildResult:
@@ -113,8 +112,7 @@ def normalize_dest(workdir: str, dest: str) -> str:
     return joined + "/" if dest.endswith("/") and joined != "/" else joined
 
 
-@dataclass(slots=True)
-class _StagePlan:
+class _StagePlan(msgspec.Struct):
     stage: Stage
     base: str                     # FROM's image after expansion
     base_stage: int | None = None  # index of the stage it builds on, if any
@@ -143,7 +141,7 @@ class _Build:
         self.escape = dockerfile.escape
         self.buildkit_syntax = dockerfile.needs_buildkit
         patterns = load_ignore_patterns(options.context_dir, options.dockerfile)
-        context = ContextTree(options.context_dir, PatternMatcher(patterns))
+        context = ContextTree(options.context_dir, PatternMatcher(patterns), self._dockerfile_in_context())
         self.context = context
         self.emit(ContextSent(context.tar_size()))
         plans = self._plan(dockerfile)
@@ -174,6 +172,18 @@ class _Build:
                 names.append(ref.familiar)
                 self.emit(Tagged(ref.familiar))
         return BuildResult(final.image_id, names, self.warnings)
+
+    def _dockerfile_in_context(self) -> str | None:
+        """The Dockerfile's path relative to the context, when it is a file of the context."""
+        options = self.options
+        if options.dockerfile_text is not None:
+            return None
+        path = Path(os.path.abspath(options.dockerfile or options.context_dir / "Dockerfile"))
+        try:
+            relative = path.relative_to(os.path.abspath(options.context_dir))
+        except ValueError:
+            return None
+        return relative.as_posix() if relative.parts else None
 
     def _read_dockerfile(self) -> Dockerfile:
         options = self.options
@@ -217,6 +227,7 @@ class _Build:
             plan = _StagePlan(stage, base, self._earlier_stage(stages, stage.index, base, by_index=False))
             plans[stage.index] = plan
         self.stages = stages
+        self.all_plans = plans
         needed = self._needed(plans, target)
         for index in needed:
             plan = plans[index]
@@ -241,15 +252,34 @@ class _Build:
             plan = plans[index]
             if plan.base_stage is not None:
                 pending.append(plan.base_stage)
-            for instruction in plan.stage.instructions:
-                sources = [instruction.from_] if isinstance(instruction, Copy) and instruction.from_ else []
-                if isinstance(instruction, Run):  # RUN --mount=...,from=<stage> needs that stage too
-                    sources += [mount.from_ for mount in instruction.mounts if mount.from_]
-                for source in sources:
-                    earlier = self._earlier_stage(self.stages, index, source, by_index=True)
-                    if earlier is not None:
-                        pending.append(earlier)
+            pending += self._stages_used(plan.stage.instructions, index)
         return sorted(needed)
+
+    def _stages_used(self, instructions: Iterable[Instruction], current: int) -> list[int]:
+        """The earlier stages ``COPY --from`` and ``RUN --mount=…,from=`` of ``instructions`` name."""
+        used = []
+        for instruction in instructions:
+            sources = [instruction.from_] if isinstance(instruction, Copy) and instruction.from_ else []
+            if isinstance(instruction, Run):  # RUN --mount=...,from=<stage> needs that stage too
+                sources += [mount.from_ for mount in instruction.mounts if mount.from_]
+            for source in sources:
+                earlier = self._earlier_stage(self.stages, current, source, by_index=True)
+                if earlier is not None:
+                    used.append(earlier)
+        return used
+
+    def _build_stages_for_triggers(self, triggers: Sequence[Instruction], current: int) -> None:
+        """Build the earlier stages a base image's ONBUILD triggers use (``COPY --from=builder``)
+        that the plan skipped: it could not see the triggers before the base image was at hand,
+        and docker's classic builder, building every stage in order, has them all."""
+        missing = [index for index in self._stages_used(triggers, current) if index not in self.results]
+        if not missing:
+            return
+        for index in sorted({i for wanted in missing for i in self._needed(self.all_plans, wanted)}):
+            if index not in self.results:
+                self.total += 1 + len(self.all_plans[index].stage.instructions)
+                self.results[index] = self._run_stage(self.all_plans[index], last=False)
+        self.current_stage = current
 
     @staticmethod
     def _earlier_stage(stages: Sequence[Stage], current: int, name: str, *, by_index: bool) -> int | None:
@@ -281,14 +311,17 @@ class _Build:
         if triggers:
             config = dict(state.config)
             config["OnBuild"] = None
-            state = dataclasses.replace(state, config=config)
+            state = msgspec.structs.replace(state, config=config)
             self.emit(TriggersRunning(len(triggers)))
+            parsed = []
             for expression in triggers:
                 try:
                     trigger = parse_trigger(expression, self.filename)
                 except DockerfileError as exc:
                     raise DockerfileError(f"ONBUILD trigger: {exc}", filename=self.filename, line=stage.line) from None
-                trigger = dataclasses.replace(trigger, line=stage.line, end_line=stage.line)
+                parsed.append(msgspec.structs.replace(trigger, line=stage.line, end_line=stage.line))
+            self._build_stages_for_triggers(parsed, stage.index)
+            for trigger in parsed:
                 state = self._dispatch(trigger, state, stage_args)
         self.emit(StepFinished(state.image_id))
         instructions: Iterable[Instruction] = stage.instructions
@@ -312,7 +345,7 @@ class _Build:
         if plan.base.lower() == SCRATCH:
             if self.buildkit_syntax:  # BuildKit's empty image has WorkingDir "/", the classic one none
                 state = scratch_state()
-                return dataclasses.replace(state, config={**state.config, "WorkingDir": "/"})
+                return msgspec.structs.replace(state, config={**state.config, "WorkingDir": "/"})
             return scratch_state()
         try:
             image_id = self._image(plan.base)
@@ -394,7 +427,7 @@ class _Build:
             if cached is not None:
                 self._cached = True
                 found = base_state(self.store, cached)
-                return dataclasses.replace(found, config=dict(after.config), author=after.author,
+                return msgspec.structs.replace(found, config=dict(after.config), author=after.author,
                                            cmd_set=after.cmd_set)
             restored = self._restore_from_sources(state, after, created_by, command)
             if restored is not None:
@@ -580,7 +613,7 @@ class _Build:
         def make() -> LayerRecord | None:
             run_state = state
             if self.buildkit_syntax and state.config.get("Volumes"):  # BuildKit keeps what RUN writes there
-                run_state = dataclasses.replace(state, config={k: v for k, v in state.config.items() if k != "Volumes"})
+                run_state = msgspec.structs.replace(state, config={k: v for k, v in state.config.items() if k != "Volumes"})
             request = RunRequest(
                 store=self.store, instruction=instruction, state=run_state, build_args=stage_args.visible(env),
                 network=network, secrets=self.options.secrets, context_dir=self.options.context_dir,

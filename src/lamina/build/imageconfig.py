@@ -13,8 +13,10 @@ import copy
 import posixpath
 import signal
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any
+
+import msgspec
+from msgspec.structs import replace
 
 from lamina.build.dockerfile.instructions import (
     Add,
@@ -43,15 +45,14 @@ DEFAULT_SHELL = ("/bin/sh", "-c")
 NOP = "#(nop) "
 
 
-@dataclass(frozen=True, slots=True)
-class ImageState:
+class ImageState(msgspec.Struct, frozen=True):
     """What a stage has built so far: the container config, the author, and whether CMD was set.
 
     ``cmd_set`` matters because an ENTRYPOINT clears the CMD inherited from the base image but not
     one set earlier in the same stage.
     """
 
-    config: Mapping[str, Any] = field(default_factory=dict)
+    config: Mapping[str, Any] = msgspec.field(default_factory=dict)
     author: str | None = None
     cmd_set: bool = False
 
@@ -257,7 +258,7 @@ def run_command(instruction: Run, config: Mapping[str, Any], build_args: Mapping
     ``argv`` is what runs when it is not the plain command (heredocs: BuildKit records the
     script, so a changed heredoc body is a different step for the cache too)."""
     argv = list(argv) if argv is not None else resolve_command(instruction.command, instruction.json_form, config)
-    if not build_args:
+    if build_args is None:  # no ARG in effect; an empty mapping still gives docker's "|0"
         return argv
     pairs = sorted(f"{key}={value}" for key, value in build_args.items())
     return [f"|{len(pairs)}", *pairs, *argv]

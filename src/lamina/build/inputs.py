@@ -12,9 +12,10 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+import msgspec
 
 from lamina.errors import BuildError, UsageError
 from lamina.layer.apply import apply_layer
@@ -23,8 +24,7 @@ from lamina.layer.compression import PeekableReader, detect_compression, open_de
 NETWORK_MODES = ("default", "none", "host")
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedContext:
+class PreparedContext(msgspec.Struct, frozen=True):
     directory: Path
     dockerfile: Path | None        # None: <directory>/Dockerfile
     dockerfile_text: bytes | None  # the Dockerfile itself, when it came from stdin

@@ -31,10 +31,12 @@ class LayerStream:
         self.blob = blob
         self.digests: dict[str, str] = {}
         self._buffer = bytearray()
-        self._links: dict[tuple[int, int], bytes] = {}
+        self._links: dict[tuple[int, int, int], bytes] = {}
 
-    def add(self, name: str, host: str | None, info: os.stat_result, *, keep_xattrs: bool) -> None:
-        """Member ``name`` with the header fields of ``info``; bytes and link targets come from ``host``."""
+    def add(self, name: str, host: str | None, info: os.stat_result, *, keep_xattrs: bool, link_group: int = 0) -> None:
+        """Member ``name`` with the header fields of ``info``; bytes and link targets come from ``host``.
+
+        A file whose inode an earlier member of the same ``link_group`` had becomes a hard link to it."""
         mode = info.st_mode
         kind = stat.S_IFMT(mode)
         if kind == stat.S_IFSOCK:
@@ -46,11 +48,11 @@ class LayerStream:
             self._header(member + b"/", b"5", perm, info, 0, mtime, xattrs=xattrs)
             return
         if info.st_nlink > 1 and host is not None:
-            first = self._links.get((info.st_dev, info.st_ino))
+            first = self._links.get((link_group, info.st_dev, info.st_ino))
             if first is not None:
                 self._header(member, b"1", perm, info, 0, mtime, linkname=first, xattrs=xattrs)
                 return
-            self._links[(info.st_dev, info.st_ino)] = member
+            self._links[(link_group, info.st_dev, info.st_ino)] = member
         if kind == stat.S_IFREG:
             assert host is not None
             self._header(member, b"0", perm, info, info.st_size, mtime, xattrs=xattrs)
@@ -111,11 +113,11 @@ class LayerStream:
             self._buffer = bytearray()
 
 
-def stream_entries(blob: BlobWriter, entries: Iterable[tuple[str, str | None, os.stat_result, bool]]) -> dict[str, str]:
-    """Write ``(name, host, info, keep_xattrs)`` members and the end of the archive; returns the digests."""
+def stream_entries(blob: BlobWriter, entries: Iterable[tuple[str, str | None, os.stat_result, bool, int]]) -> dict[str, str]:
+    """Write ``(name, host, info, keep_xattrs, link_group)`` members and the end of the archive; returns the digests."""
     with ThreadedSink(blob) as sink:  # the blob's sha256 and write overlap reading the files
         stream = LayerStream(sink)
-        for name, host, info, keep_xattrs in entries:
-            stream.add(name, host, info, keep_xattrs=keep_xattrs)
+        for name, host, info, keep_xattrs, link_group in entries:
+            stream.add(name, host, info, keep_xattrs=keep_xattrs, link_group=link_group)
         stream.close()
     return stream.digests

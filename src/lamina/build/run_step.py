@@ -7,13 +7,14 @@ records the result (history, cache, the next image) itself. A RUN that changes n
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
+import msgspec.structs
 
 from lamina.build.args import environment
 from lamina.build.dockerfile import Run
@@ -30,8 +31,7 @@ from lamina.runtime.step import commit_step, run_in_snapshot
 from lamina.store.store import LayerRecord, Store
 
 
-@dataclass(frozen=True, slots=True)
-class RunRequest:
+class RunRequest(msgspec.Struct, frozen=True):
     """One RUN, ready to execute.
 
     - ``instruction``: as written (RUN text is never expanded by the builder; the shell does it).
@@ -51,15 +51,14 @@ class RunRequest:
     state: StageState
     build_args: Mapping[str, str]
     network: str = "default"
-    secrets: Mapping[str, Path] = field(default_factory=dict)
+    secrets: Mapping[str, Path] = msgspec.field(default_factory=dict)
     context_dir: Path | None = None
     stage_layers: Callable[[str], tuple[str, ...]] | None = None
     emit: Callable[[BuildEvent], None] | None = None
     filename: str = "Dockerfile"
 
 
-@dataclass(frozen=True, slots=True)
-class RunResult:
+class RunResult(msgspec.Struct, frozen=True):
     """The new layer (None when the command changed nothing) and the stage state after it.
 
     ``state`` is the input state with ``diff_ids`` extended by the layer; the executor adds the
@@ -87,6 +86,8 @@ def execute_run(request: RunRequest) -> RunResult:
         raise DockerfileError("RUN --device is not supported", filename=request.filename, line=instruction.line)
     config = request.state.config
     argv, script = run_argv(instruction, config)
+    if not argv:
+        argv = _image_command(config, request.build_args, request.filename, instruction.line)
     env = [*(config.get("Env") or []), *(f"{key}={value}" for key, value in request.build_args.items())]
     expand_env = {**environment(list(config.get("Env") or [])), **request.build_args}
     try:
@@ -134,7 +135,7 @@ def execute_run(request: RunRequest) -> RunResult:
         layer = commit_step(request.store, result, snapshot_below=request.state.diff_ids)
     state = request.state
     if layer is not None:
-        state = dataclasses.replace(state, diff_ids=(*state.diff_ids, layer.diff_id))
+        state = msgspec.structs.replace(state, diff_ids=(*state.diff_ids, layer.diff_id))
     return RunResult(layer=layer, state=state)
 
 
@@ -159,6 +160,19 @@ def run_argv(instruction: Run, config: Mapping[str, Any]) -> tuple[list[str], tu
 
 
 PIPES_DIR = "/dev/pipes"
+
+
+def _image_command(config: Mapping[str, Any], build_args: Mapping[str, str], filename: str, line: int) -> list[str]:
+    """What ``RUN []`` runs: docker creates the step's container with no command, and the daemon
+    fills in the image's ENTRYPOINT (run without arguments) or, lacking one, its CMD.
+
+    With an ARG in effect docker has replaced the entrypoint by ``[""]`` (its RUN override), so
+    the daemon finds neither and refuses the container; so does an image with neither."""
+    argv = [] if build_args else list(config.get("Entrypoint") or config.get("Cmd") or [])
+    if not argv:
+        raise DockerfileError("failed to create the step's container: No command specified",
+                              filename=filename, line=line)
+    return argv
 
 
 def _script_mount(scratch: Path, name: str, body: str) -> Mount:

@@ -13,9 +13,11 @@ import hashlib
 import os
 import posixpath
 import stat
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from lamina.build.context import ContextError, match_sources, walk_context
 from lamina.build.digests import FileDigests
@@ -50,12 +52,35 @@ class SourceTree:
 
 
 class ContextTree(SourceTree):
-    """The build context after .dockerignore, walked once per build."""
+    """The build context after .dockerignore, walked once per build.
 
-    def __init__(self, root: Path, matcher: PatternMatcher | None = None):
+    ``dockerfile`` is the Dockerfile's path in the context, if it is there. docker's client
+    sends it even when .dockerignore excludes it, and the daemon then deletes it from the
+    context: what stays are its parent directories, as plain 0755 directories, when they
+    are excluded too (``-f sub/Dockerfile`` with ``sub`` ignored gives an empty ``sub``).
+    """
+
+    def __init__(self, root: Path, matcher: PatternMatcher | None = None, dockerfile: str | None = None):
         super().__init__(root, matcher)
         self.entries: list[tuple[str, os.stat_result]] = list(walk_context(self.root, self.matcher))
         self._index = {rel: position for position, (rel, _) in enumerate(self.entries)}
+        self.kept_dirs: set[str] = set()
+        if dockerfile and self.matcher is not None and self.matcher.matches(dockerfile):
+            self._keep_parents(dockerfile)
+
+    def _keep_parents(self, path: str) -> None:
+        parts = path.split("/")[:-1]
+        now = int(time.time())
+        implied = os.stat_result((_IMPLIED_DIR_MODE, 0, 0, 1, 0, 0, 0, now, now, now),
+                                 {"st_mtime_ns": now * 1_000_000_000, "st_rdev": 0})
+        for depth in range(1, len(parts) + 1):
+            directory = "/".join(parts[:depth])
+            if directory not in self._index:
+                self.kept_dirs.add(directory)
+                self.entries.append((directory, implied))
+        if self.kept_dirs:
+            self.entries.sort(key=lambda entry: entry[0].split("/"))  # the walk's order: parents first
+            self._index = {rel: position for position, (rel, _) in enumerate(self.entries)}
 
     def match(self, source: str) -> list[tuple[str, str]]:
         """As :meth:`SourceTree.match`; a path climbing out of the context fails as in docker's
@@ -63,6 +88,8 @@ class ContextTree(SourceTree):
         cleaned = posixpath.normpath(source)
         if cleaned == ".." or cleaned.startswith("../"):
             raise ContextError(f"forbidden path outside the build context: {source} ()")
+        if cleaned.strip("/") in self.kept_dirs:
+            return [(cleaned.strip("/"), cleaned.strip("/"))]
         return super().match(source)
 
     def tar_size(self) -> int:
@@ -113,8 +140,7 @@ class ContextTree(SourceTree):
             yield directory, os.path.join(self.base, prefix + directory), implied
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
+class Source(msgspec.Struct, frozen=True):
     """One thing a COPY/ADD source named: a file or a directory in a tree.
 
     ``name`` is the base name a file gets when copied into a directory (the name as written,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 
-@dataclass(frozen=True, slots=True)
-class StageState:
+
+class StageState(msgspec.Struct, frozen=True):
     """An image as a stage sees it between two steps.
 
     ``image_id`` is the image the previous step produced ("" for ``FROM scratch`` before the
@@ -22,4 +22,4 @@ class StageState:
     history: tuple[Mapping[str, Any], ...] = ()
     author: str | None = None
     cmd_set: bool = False
-    platform: Mapping[str, str] = field(default_factory=dict)  # architecture, os, variant
+    platform: Mapping[str, str] = msgspec.field(default_factory=dict)  # architecture, os, variant

@@ -26,9 +26,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-from lamina.build import events
+from lamina import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lamina.build import events
 
 TAIL_LINES = 6  # output lines shown under a running step (as BuildKit does)
 _ERROR_LINES = 20  # kept per step for the block printed after a failed step
@@ -36,17 +38,20 @@ _ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-@dataclass(slots=True)
 class _Step:
-    label: str
-    started: float
-    ended: float | None = None
-    counted: bool = True  # a Dockerfile step (vs. the context and export lines)
-    cached: bool = False
-    failed: str = ""  # "ERROR" or "CANCELED"
-    details: list[str] = field(default_factory=list)  # " => => " lines: context size, image, names
-    tail: deque[str] = field(default_factory=lambda: deque(maxlen=_ERROR_LINES))
-    partial: str = ""  # output after the last newline
+    """One row of the display (a plain class: a replayed no-op rebuild should not wait for
+    the dataclasses module)."""
+
+    __slots__ = ("label", "started", "ended", "counted", "cached", "failed", "details", "tail", "partial")
+
+    def __init__(self, label: str, started: float, ended: float | None = None, counted: bool = True):
+        self.label, self.started, self.ended = label, started, ended
+        self.counted = counted  # a Dockerfile step (vs. the context and export lines)
+        self.cached = False
+        self.failed = ""  # "ERROR" or "CANCELED"
+        self.details: list[str] = []  # " => => " lines: context size, image, names
+        self.tail: deque[str] = deque(maxlen=_ERROR_LINES)
+        self.partial = ""  # output after the last newline
 
     def output(self, data: bytes) -> None:
         text = self.partial + data.decode("utf-8", "replace")
@@ -122,21 +127,17 @@ class BuildView:
     # -- events ----------------------------------------------------------------------------------
 
     def _handle(self, event: events.BuildEvent) -> None:
+        from lamina.build import events
+
         now = self._clock()
         if isinstance(event, events.ContextSent):
             from lamina.cli.output import human_size
 
             self._context_sent(human_size(event.size, 4))
         elif isinstance(event, events.StepStarted):
-            self._close_current(now)
-            self._total = event.total
-            text = " ".join(event.text.split())  # one line, even for heredocs and continuations
-            self._current = _Step(f"[{event.number}/{event.total}] {text}", now)
-            self._steps.append(self._current)
+            self._step_started(event.number, event.total, event.text, now)
         elif isinstance(event, events.StepFinished):
-            if self._current is not None:
-                self._current.cached = event.cached
-                self._close_current(now)
+            self._step_finished(event.cached, now)
         elif isinstance(event, events.TriggersRunning):
             if self._current is not None:
                 self._current.details.append(f"# Executing {event.count} build trigger{'s' * (event.count > 1)}")
@@ -146,13 +147,31 @@ class BuildView:
         elif isinstance(event, events.BuildWarning):
             self.warnings.append(event.text)
         elif isinstance(event, events.Built):
-            self._close_current(now)
-            self._current = _Step("exporting to image", now, ended=now, counted=False)
-            self._current.details.append(f"writing image {event.image_id}")
-            self._steps.append(self._current)
+            self._built(event.image_id, now)
         elif isinstance(event, events.Tagged):
-            if self._current is not None:
-                self._current.details.append(f"naming to {event.reference}")
+            self._tagged(event.reference)
+
+    def _step_started(self, number: int, total: int, text: str, now: float) -> None:
+        self._close_current(now)
+        self._total = total
+        text = " ".join(text.split())  # one line, even for heredocs and continuations
+        self._current = _Step(f"[{number}/{total}] {text}", now)
+        self._steps.append(self._current)
+
+    def _step_finished(self, cached: bool, now: float) -> None:
+        if self._current is not None:
+            self._current.cached = cached
+            self._close_current(now)
+
+    def _built(self, image_id: str, now: float) -> None:
+        self._close_current(now)
+        self._current = _Step("exporting to image", now, ended=now, counted=False)
+        self._current.details.append(f"writing image {image_id}")
+        self._steps.append(self._current)
+
+    def _tagged(self, reference: str) -> None:
+        if self._current is not None:
+            self._current.details.append(f"naming to {reference}")
 
     def _close_current(self, now: float) -> None:
         step = self._current
@@ -219,7 +238,8 @@ class _Renderable:
 
 
 def replay(transcript: Sequence[Sequence[str]], image_id: str) -> None:
-    """Print the final frame of a fully cached build from its plain transcript (the fast path)."""
+    """Print the final frame of a fully cached build from its plain transcript (the fast path,
+    so the view is fed directly rather than through the builder's event classes)."""
     view = BuildView(clock=lambda: 0.0)
     for _stream, text in transcript:
         if text.startswith("Sending build context to lamina "):
@@ -227,14 +247,14 @@ def replay(transcript: Sequence[Sequence[str]], image_id: str) -> None:
         elif text.startswith("Step ") and " : " in text:
             numbers, _, instruction = text[5:].partition(" : ")
             number, _, total = numbers.partition("/")
-            view(events.StepStarted(int(number), int(total), instruction))
-            view(events.StepFinished("", cached=not instruction.upper().startswith("FROM ")))
+            view._step_started(int(number), int(total), instruction, 0.0)
+            view._step_finished(not instruction.upper().startswith("FROM "), 0.0)
         elif text.startswith("[Warning] "):
-            view(events.BuildWarning(text[len("[Warning] "):]))
+            view.warnings.append(text[len("[Warning] "):])
         elif text.startswith("Successfully built "):
-            view(events.Built(image_id))
+            view._built(image_id, 0.0)
         elif text.startswith("Successfully tagged "):
-            view(events.Tagged(text[len("Successfully tagged "):]))
+            view._tagged(text[len("Successfully tagged "):])
     view.finish()
     width = shutil.get_terminal_size((80, 24)).columns
     sys.stderr.write("".join(line + "\n" for line, _ in view.lines(width)))

@@ -20,72 +20,14 @@ _PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "Cr
 
 
 def _run_options(function):
-    """The flags ``run`` and ``create`` share (docker's names and short forms)."""
-    options = [
-        click.option("--name", help="Assign a name to the container"),
-        click.option("-e", "--env", multiple=True, help="Set environment variables"),
-        click.option("--env-file", multiple=True, help="Read in a file of environment variables"),
-        click.option("-w", "--workdir", help="Working directory inside the container"),
-        click.option("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])"),
-        click.option("--entrypoint", help="Overwrite the default ENTRYPOINT of the image"),
-        click.option("-v", "--volume", "volumes", multiple=True, help="Bind mount a volume"),
-        click.option("--mount", "mounts", multiple=True, help="Attach a filesystem mount to the container"),
-        click.option("--tmpfs", multiple=True, help="Mount a tmpfs directory"),
-        click.option("-p", "--publish", multiple=True, help="Publish a container's port(s) to the host"),
-        click.option("-P", "--publish-all", is_flag=True, help="Publish all exposed ports to random ports"),
-        click.option("--expose", multiple=True, help="Expose a port or a range of ports"),
-        click.option("--network", "--net", "network", help="Connect a container to a network (private, host, none)"),
-        click.option("-h", "--hostname", help="Container host name"),
-        click.option("--read-only", is_flag=True, help="Mount the container's root filesystem as read only"),
-        click.option("-m", "--memory", help="Memory limit"),
-        click.option("--memory-swap", help="Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),
-        click.option("--cpus", help="Number of CPUs"),
-        click.option("--pids-limit", type=int, help="Tune container pids limit (set -1 for unlimited)"),
-        click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached"),
-        click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY"),
-        click.option("--init", is_flag=True, help="Run an init inside the container that forwards signals and reaps"),
-        click.option("--pull", default="missing", help='Pull image before running ("always"|"missing"|"never")'),
-        click.option("--restart", default="no", help="Restart policy to apply when a container exits"),
-        click.option("-l", "--label", multiple=True, help="Set meta data on a container"),
-        click.option("--stop-signal", help="Signal to stop the container"),
-        click.option("--stop-timeout", type=int, help="Timeout (in seconds) to stop a container"),
-        click.option("--rm", "auto_remove", is_flag=True, help="Automatically remove the container when it exits"),
-        click.option("-q", "--quiet", is_flag=True, help="Suppress the pull output"),
-    ]
-    for option in reversed(options):
-        function = option(function)
+    """The flags ``run`` and ``create`` share (docker's names and short forms), from the one table."""
+    from lamina.cli.runflags import RUN_FLAGS, default_of
+
+    for names, dest, kind, help_text in reversed(RUN_FLAGS):
+        extra = {"is_flag": True} if kind == "flag" else {"multiple": True} if kind == "multi" else \
+            {"type": int} if kind == "int" else {}
+        function = click.option(*names, dest, default=default_of(dest, kind), help=help_text, **extra)(function)
     return function
-
-
-def _make_options(params: dict, command: tuple[str, ...], detach: bool):
-    from lamina.runtime.runconfig import RunOptions
-
-    pids = params["pids_limit"]
-    return RunOptions(
-        command=list(command), name=params["name"], detach=detach, auto_remove=params["auto_remove"],
-        env=list(params["env"]), env_files=list(params["env_file"]), workdir=params["workdir"], user=params["user"],
-        entrypoint=params["entrypoint"], volumes=list(params["volumes"]), mounts=list(params["mounts"]),
-        tmpfs=list(params["tmpfs"]), publish=list(params["publish"]), publish_all=params["publish_all"],
-        expose=list(params["expose"]), network=params["network"], hostname=params["hostname"],
-        read_only=params["read_only"], memory=params["memory"], memory_swap=params["memory_swap"],
-        cpus=params["cpus"], pids_limit=None if pids is None or pids <= 0 else pids,
-        interactive=params["interactive"], tty=params["tty"], init=params["init"], labels=list(params["label"]),
-        stop_signal=params["stop_signal"], stop_timeout=params["stop_timeout"], pull=params["pull"],
-        restart=params["restart"],
-    )
-
-
-def _create(client, image: str, options, quiet: bool) -> str:
-    """Create the container; a pull it needs reports on stderr (stdout is the container's).
-    Every failure here exits 125, as docker's run/create do for daemon errors."""
-    from lamina.errors import LaminaError
-
-    try:
-        return client.create_container(image, options, events=None if quiet else _pull_event,
-                                       announce=None if quiet else _to_stderr)
-    except LaminaError as exc:
-        exc.exit_code = 125
-        raise
 
 
 @click.command("run", context_settings=_RUN_SETTINGS)
@@ -96,24 +38,9 @@ def _create(client, image: str, options, quiet: bool) -> str:
 @click.pass_context
 def run(ctx, image, command, detach, quiet, **params):
     """Create and run a new container from an image."""
-    from lamina.runtime.monitor import Attach
+    from lamina.cli.containerrun import run_container
 
-    options = _make_options(params, command, detach)
-    with client_from(ctx) as client:
-        container_id = _create(client, image, options, quiet)
-        if detach:
-            client.start_container(container_id)
-            sys.stdout.write(container_id + "\n")
-            return
-        sys.stdout.flush()
-        attach = Attach(stdin=0 if options.interactive else None, stdout=1, stderr=2)
-        from lamina.runtime.lifecycle import _raw_terminal
-
-        with _raw_terminal(0 if options.tty and options.interactive else None):
-            code = client.start_container(container_id, attach=attach)
-        # Exits without closing the store: its last close would checkpoint the WAL with an
-        # fsync (≈10 ms); the next writer's automatic checkpoint takes care of it.
-        _exit_now(code or 0)
+    run_container((ctx.find_root().obj or {}).get("root"), image, command, detach=detach, quiet=quiet, params=params)
 
 
 @click.command("create", context_settings=_RUN_SETTINGS)
@@ -123,9 +50,11 @@ def run(ctx, image, command, detach, quiet, **params):
 @click.pass_context
 def create(ctx, image, command, quiet, **params):
     """Create a new container."""
-    options = _make_options(params, command, True)
+    from lamina.cli.containerrun import create_container, make_options
+
+    options = make_options(params, command, True)
     with client_from(ctx) as client:
-        sys.stdout.write(_create(client, image, options, quiet) + "\n")
+        sys.stdout.write(create_container(client, image, options, quiet) + "\n")
 
 
 @click.command("start")
@@ -606,17 +535,6 @@ def _each(ctx, names, action, *, echo_result: bool = False) -> None:
         sys.exit(1)
 
 
-def _exit_now(code: int) -> None:
-    """Exit with the container's status once everything is flushed and the store closed,
-    skipping the interpreter's teardown of every loaded module (tens of ms: a third of a
-    short ``run``)."""
-    import os
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
 def _status(container) -> str:
     now = time.time()
     if container.status == "running":
@@ -672,15 +590,3 @@ def _int(value: str, flag: str) -> int:
         return int(value)
     except ValueError:
         raise click.UsageError(f"invalid argument {value!r} for {flag}") from None
-
-
-def _to_stderr(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
-
-
-def _pull_event(event) -> None:
-    """docker's plain pull lines (``<id>: Pull complete``), without byte counters."""
-    if event.status == "Downloading":
-        return
-    sys.stderr.write(f"{event.id}: {event.status}\n" if event.id else f"{event.status}\n")

@@ -1,12 +1,13 @@
-"""``lamina build`` answered before click loads, when it is an unchanged rebuild.
+"""``lamina build`` started before click loads.
 
 A no-op rebuild takes about a tenth of a second, and loading click and the store's modules was
-a third of that. So the console entry point looks at the arguments first: when they are the
-plain forms of the flags the fast path keys on (``-t``, ``-f``, ``--build-arg``, ``--network``,
-``-q`` … and one context), the recorded answer is looked up with only the standard library,
-``build.fastpath`` and the metadata database. Anything else — an unknown flag, a short flag
-with its value attached, ``--no-cache``, no record, a changed file — returns False and the
-normal command line (click) handles the call exactly as before.
+a third of that; a rebuild that runs steps waits for click too. So the console entry point
+looks at the arguments first: when they are the plain forms of the flags below (``-t``, ``-f``,
+``--build-arg``, ``--network``, ``-q`` … and one context), the recorded no-op answer is looked
+up with only the standard library, ``build.fastpath`` and the metadata database, and printed;
+without one the build runs through :func:`lamina.cli.buildrun.run_build`, the function the
+click command calls. Anything else — an unknown flag, ``--no-cache``, ``--cache-from``, a short
+flag with its value attached — returns False and click parses the call as before.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ def _parse(argv: list[str]) -> dict | None:
     """The options of ``[--root DIR] [--debug] build OPTIONS CONTEXT``, or None when unusual."""
     options: dict = {key: [] for key in _LISTS}
     options.update(root=os.environ.get("LAMINA_ROOT") or None, dockerfile=None, target=None, network="default",
-                   platform=None, iidfile=None, progress="auto", quiet=False, context=None)
+                   platform=None, iidfile=None, progress="auto", quiet=False, context=None,
+                   debug=bool(os.environ.get("LAMINA_DEBUG")))
     args = list(argv)
     while args and args[0] != "build":
         head = args.pop(0)
         if head == "--debug":
+            options["debug"] = True
             continue
         if head == "--root" and args:
             options["root"] = args.pop(0)
@@ -71,7 +74,8 @@ def _parse(argv: list[str]) -> dict | None:
 
 
 def try_fast_build(argv: list[str]) -> bool:
-    """Print a recorded no-op rebuild's answer and return True; False to let click run the build."""
+    """Answer the build (a recorded no-op, or the build itself) and return True; False to let
+    click parse the call."""
     options = _parse(argv)
     if options is None:
         return False
@@ -85,12 +89,21 @@ def try_fast_build(argv: list[str]) -> bool:
     except Exception:  # noqa: BLE001 - any doubt: the normal path runs and reports properly
         return False
     if answer is None:
-        return False
+        from lamina.cli.buildrun import run_build
+        from lamina.cli.failures import run_guarded
+
+        run_guarded(lambda: run_build(
+            options["root"], options["context"], tags=options["tags"], dockerfile=options["dockerfile"],
+            build_args=options["build_args"], target=options["target"], labels=options["labels"],
+            network=options["network"], quiet=options["quiet"], iidfile=options["iidfile"],
+            platform=options["platform"], secrets=options["secrets"], progress=options["progress"],
+            fast_checked=True), options["debug"])
+        return True
     progress = options["progress"].lower()
     mode = "quiet" if options["quiet"] or progress == "quiet" else progress
     if mode == "auto":
         mode = "tty" if sys.stderr.isatty() else "plain"
-    print_replay(answer, mode, options["iidfile"])
+    print_replay(answer, mode, iidfile=options["iidfile"])
     return True
 
 

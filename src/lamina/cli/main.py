@@ -141,9 +141,13 @@ def cli(ctx: click.Context, debug: bool, root: str | None) -> None:
 
 
 def main() -> None:
-    debug = "--debug" in sys.argv[1:] or bool(os.environ.get("LAMINA_DEBUG"))
-    from lamina.errors import LaminaError
+    from lamina.cli.failures import run_guarded
 
+    run_guarded(_click_main, "--debug" in sys.argv[1:] or bool(os.environ.get("LAMINA_DEBUG")))
+
+
+def _click_main() -> None:
+    """click's own failures (usage errors, Abort) as docker reports them."""
     try:
         cli.main(prog_name="lamina", standalone_mode=False)
     except click.exceptions.Abort:
@@ -156,23 +160,6 @@ def main() -> None:
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             sys.stderr.write(f"See '{exc.ctx.command_path} --help'.\n")
         sys.exit(125 if isinstance(exc, click.UsageError) else exc.exit_code)
-    except LaminaError as exc:
-        if debug:
-            raise
-        message = str(exc).replace("\n", " ")
-        sys.stderr.write(f"lamina: error: {message}\n")
-        sys.exit(exc.exit_code)
-    except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(141)
-    except KeyboardInterrupt:
-        sys.stderr.write("\nInterrupted.\n")
-        sys.exit(130)
-    except OSError as exc:
-        if debug:
-            raise
-        sys.stderr.write(f"lamina: error: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}\n")
-        sys.exit(1)
 
 
 def client_from(ctx: click.Context):

@@ -8,11 +8,6 @@
 Compression lives in ``lamina.layer.compression``.
 """
 
-from lamina.layer.apply import AppliedLayer, LayerEntry, apply_layer, list_layer
-from lamina.layer.overlaydiff import write_overlay_diff
-from lamina.layer.tarwrite import write_dir_tar
-from lamina.oci.identity import chain_id, chain_ids
-
 __all__ = [
     "AppliedLayer",
     "LayerEntry",
@@ -23,3 +18,19 @@ __all__ = [
     "write_dir_tar",
     "write_overlay_diff",
 ]
+
+_HOMES = {"AppliedLayer": "lamina.layer.apply", "LayerEntry": "lamina.layer.apply",
+          "apply_layer": "lamina.layer.apply", "list_layer": "lamina.layer.apply",
+          "write_overlay_diff": "lamina.layer.overlaydiff", "write_dir_tar": "lamina.layer.tarwrite",
+          "chain_id": "lamina.oci.identity", "chain_ids": "lamina.oci.identity"}
+
+
+def __getattr__(name: str):
+    """The names above, loaded from their modules when first asked for: importing one submodule
+    (``lamina.layer.overlayapply`` for a container's init layer) must not load them all."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(home), name)

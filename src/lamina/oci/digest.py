@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from lamina.errors import DigestMismatchError, InvalidDigestError
@@ -42,6 +41,8 @@ def split_digest(digest: str) -> tuple[str, str]:
 
 
 def sha256_digest(data: bytes) -> str:
+    import hashlib  # loaded when first needed: starting a container hashes nothing
+
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
@@ -65,6 +66,8 @@ class Hasher:
         if algorithm not in HEX_LENGTHS:
             raise InvalidDigestError(f"unsupported digest algorithm {algorithm!r}")
         self.algorithm = algorithm
+        import hashlib
+
         self._hash = hashlib.new(algorithm)
         self.size = 0
 

@@ -8,7 +8,7 @@ bare 64-hex strings (which docker reserves for image IDs) are rejected with a cl
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import namedtuple
 
 from lamina.errors import InvalidReferenceError
 from lamina.oci.digest import validate_digest
@@ -21,20 +21,17 @@ NAME_TOTAL_LENGTH_MAX = 255
 
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _IPV6 = r"\[(?:[a-fA-F0-9:]+)\]"
-_DOMAIN = re.compile(rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|{_IPV6})(?::[0-9]+)?")
+_DOMAIN_PATTERN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|{_IPV6})(?::[0-9]+)?"
 _PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*")
 _TAG = re.compile(r"[\w][\w.-]{0,127}")
 _ANCHORED_ID = re.compile(r"[a-f0-9]{64}")
 
 
-@dataclass(frozen=True, slots=True)
-class Reference:
+class Reference(namedtuple("Reference", "domain path tag digest", defaults=(None, None))):
     """A normalised reference: ``domain/path`` plus an optional tag and digest."""
 
-    domain: str
-    path: str
-    tag: str | None = None
-    digest: str | None = None
+    # domain: str; path: str; tag: str | None; digest: str | None
+    __slots__ = ()
 
     @property
     def repository(self) -> str:
@@ -119,7 +116,7 @@ def _split_domain(name: str, text: str) -> tuple[str, str]:
         domain, path = DEFAULT_DOMAIN, name
     else:
         domain, path = first, rest
-        if not _DOMAIN.fullmatch(domain):
+        if not re.fullmatch(_DOMAIN_PATTERN, domain):
             raise InvalidReferenceError(f"invalid reference format: bad registry host {domain!r} in {text!r}")
     if domain == LEGACY_DEFAULT_DOMAIN:
         domain = DEFAULT_DOMAIN

@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections import namedtuple
 from pathlib import Path
-from typing import Any, NamedTuple
 
+from lamina import TYPE_CHECKING
 from lamina.errors import RuntimeError_
-from lamina.layer.overlayapply import lower_entry
+from lamina.layer.overlaylookup import lower_entry
 from lamina.runtime.containers import Container
-from lamina.runtime.mounts import OverlayDirs, mount_overlay, mounts_under, unmount
+from lamina.runtime.mounts import mount_overlay, mounts_under, unmount
 from lamina.runtime.network import write_etc_files
 from lamina.runtime.seccomp import default_profile
 from lamina.runtime.slirp import CONTAINER_ADDRESS, DNS_ADDRESS
@@ -32,9 +33,12 @@ from lamina.runtime.spec import (
     runtime_spec,
     write_config,
 )
-from lamina.runtime.users import ExecUser, resolve_user
+from lamina.runtime.users import resolve_user
 from lamina.runtime.volumes import copy_up, path_in_root, runtime_mounts
 from lamina.store.store import Store
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["INIT_PATH", "Bundle", "container_lowers", "find_init", "prepare_bundle", "process_env"]
 
@@ -43,11 +47,9 @@ _STUB_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf")
 _STUB_DIRS = ("proc", "sys", "dev")
 
 
-class Bundle(NamedTuple):
-    dirs: OverlayDirs
-    spec: dict[str, Any]
-    user: ExecUser
-    hostname: str
+class Bundle(namedtuple("Bundle", "dirs spec user hostname")):
+    # dirs: OverlayDirs; spec: dict[str, Any]; user: ExecUser; hostname: str
+    __slots__ = ()
 
 
 def container_lowers(store: Store, container: Container) -> list[Path]:

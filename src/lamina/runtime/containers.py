@@ -16,12 +16,14 @@ import json
 import os
 import sqlite3
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from lamina import TYPE_CHECKING
 from lamina.errors import ConflictError, LaminaError
 from lamina.store.store import Store
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Container", "ContainerNotFoundError", "ContainerStore", "container_runc", "discard", "new_container_id"]
 
@@ -52,22 +54,28 @@ class ContainerNotFoundError(LaminaError):
     """No container answers to the given name or ID."""
 
 
-@dataclass(slots=True)
 class Container:
-    id: str
-    name: str
-    image_id: str
-    image: str
-    created: float
-    status: str
-    pid: int
-    exit_code: int
-    oom_killed: bool
-    error: str
-    started_at: float
-    finished_at: float
-    document: dict[str, Any] = field(repr=False)
-    base: Path = field(default=Path(), repr=False)
+    """One container's row; ``document`` holds Config, HostConfig, Mounts… ``base`` its directory.
+    A plain class: ``lamina run`` and ``ps`` load this module, and a dataclass costs a millisecond
+    to make at import."""
+
+    __slots__ = ("id", "name", "image_id", "image", "created", "status", "pid", "exit_code", "oom_killed", "error",
+                 "started_at", "finished_at", "document", "base")
+
+    def __init__(self, id: str, name: str, image_id: str, image: str, created: float, status: str, pid: int,
+                 exit_code: int, oom_killed: bool, error: str, started_at: float, finished_at: float,
+                 document: dict[str, Any], base: Path = Path()):
+        self.id, self.name, self.image_id, self.image, self.created = id, name, image_id, image, created
+        self.status, self.pid, self.exit_code, self.oom_killed, self.error = status, pid, exit_code, oom_killed, error
+        self.started_at, self.finished_at, self.document, self.base = started_at, finished_at, document, base
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Container and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Container(id={self.id!r}, name={self.name!r}, status={self.status!r})"
 
     @property
     def running(self) -> bool:
@@ -87,9 +95,7 @@ class Container:
 
 
 def new_container_id() -> str:
-    import secrets
-
-    return secrets.token_hex(32)
+    return os.urandom(32).hex()
 
 
 def container_runc(store_root: Path):

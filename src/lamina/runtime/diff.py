@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 
-from lamina.layer.overlayapply import is_opaque
+from lamina.layer.overlaylookup import is_opaque
 from lamina.runtime.containers import Container, ContainerStore
 
 __all__ = ["container_changes"]
@@ -20,7 +20,7 @@ __all__ = ["container_changes"]
 
 def container_changes(containers: ContainerStore, container: Container) -> list[tuple[str, str]]:
     """(kind, path) pairs, ``A``/``C``/``D``, sorted by path."""
-    from lamina.layer.overlayapply import lower_entry
+    from lamina.layer.overlaylookup import lower_entry
     from lamina.runtime.bundle import container_lowers
 
     upper = os.fspath(container.base / "upper")

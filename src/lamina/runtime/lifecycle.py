@@ -16,8 +16,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
 
+from lamina import TYPE_CHECKING
 from lamina.errors import ConflictError, RuntimeError_, UsageError
 from lamina.runtime.containers import Container, ContainerStore, container_runc, discard, new_container_id
 from lamina.runtime.logs import format_nano
@@ -25,6 +25,9 @@ from lamina.runtime.names import check_name, random_name
 from lamina.runtime.restart import clear_stop_mark, mark_stopped
 from lamina.runtime.runconfig import RunOptions, container_document
 from lamina.runtime.signals import parse_signal
+
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 __all__ = ["commit", "create", "exec_process", "export", "inspect_document", "kill", "pause", "prepare_start",
            "prune", "remove", "rename", "stop", "unpause", "wait"]

@@ -11,19 +11,18 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import namedtuple
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 __all__ = ["LogEntry", "LogWriter", "format_nano", "format_nano_fixed", "parse_since", "read_log"]
 
 _MAX_LINE = 16 * 1024
 
 
-class LogEntry(NamedTuple):
-    stream: str
-    text: str
-    time_ns: int
+class LogEntry(namedtuple("LogEntry", "stream text time_ns")):
+    # stream: str; text: str; time_ns: int
+    __slots__ = ()
 
 
 class LogWriter:

@@ -25,9 +25,8 @@ import errno
 import os
 import shutil
 import subprocess
-import tempfile
+from collections import namedtuple
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from lamina.errors import RuntimeError_
@@ -41,11 +40,11 @@ _MS_RDONLY = 1
 _OPTIONS = "redirect_dir=off,metacopy=off,index=off"
 
 
-@dataclass(frozen=True, slots=True)
-class OverlayDirs:
+class OverlayDirs(namedtuple("OverlayDirs", "base")):
     """The directories of one container's overlay (see the module docstring)."""
 
-    base: Path
+    # base: Path
+    __slots__ = ()
 
     @property
     def upper(self) -> Path:
@@ -103,6 +102,8 @@ def probe_overlay(directory: Path) -> str | None:
     not), and the kernel and our privileges must allow the mount.
     """
     try:
+        import tempfile  # once per store: the answer is kept
+
         directory.mkdir(parents=True, exist_ok=True)
         base = Path(tempfile.mkdtemp(prefix=".probe-", dir=directory))  # hidden: cleaned like staging
     except OSError as exc:

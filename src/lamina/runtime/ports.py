@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 
 from lamina.errors import UsageError
 
 __all__ = ["PortBinding", "allocate_host_ports", "format_ports", "parse_expose", "parse_publish"]
 
 
-class PortBinding(NamedTuple):
+class PortBinding(namedtuple("PortBinding", "container_port protocol host_ip host_port",
+                  defaults=("tcp", "", 0))):
     """``-p [host_ip:]host_port:container_port[/proto]`` after parsing (host_port 0 = any)."""
 
-    container_port: int
-    protocol: str = "tcp"
-    host_ip: str = ""
-    host_port: int = 0
+    # container_port: int; protocol: str; host_ip: str; host_port: int
+    __slots__ = ()
 
     @property
     def key(self) -> str:

@@ -10,9 +10,12 @@ is no daemon restart, so ``always`` and ``unless-stopped`` behave alike.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from lamina import TYPE_CHECKING
 from lamina.errors import UsageError
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["POLICIES", "backoff", "clear_stop_mark", "mark_stopped", "parse_restart_policy", "stopped_by_user",
            "wants_restart"]

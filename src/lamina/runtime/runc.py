@@ -17,15 +17,18 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
 
+from lamina import TYPE_CHECKING
 from lamina.errors import RuntimeError_
+
+if TYPE_CHECKING:
+    from typing import IO, Any
+
+    Stream = IO[Any] | int | None
 
 __all__ = ["Runc", "find_runc"]
 
 _SEARCH = ("/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc", "/sbin/runc")
-
-Stream = IO[Any] | int | None
 
 
 def find_runc() -> str:

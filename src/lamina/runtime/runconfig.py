@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from lamina import TYPE_CHECKING
 from lamina.errors import UsageError
 from lamina.runtime.ports import PortBinding, allocate_host_ports, parse_expose, parse_publish
 from lamina.runtime.restart import parse_restart_policy
@@ -24,6 +23,9 @@ from lamina.runtime.volumes import (
     resolve_mounts,
 )
 
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["NETWORK_MODES", "RunOptions", "container_document", "parse_bytes", "parse_env_file"]
 
 NETWORK_MODES = ("private", "host", "none")
@@ -32,40 +34,62 @@ _BYTES = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$", re.I)
 _MULTIPLIERS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
-@dataclass(slots=True)
-class RunOptions:
-    """The flags of ``docker run``/``create`` that lamina supports, as given."""
+_RUN_DEFAULTS: dict[str, Any] = {
+    "command": [],
+    "name": None,
+    "detach": False,
+    "auto_remove": False,
+    "env": [],
+    "env_files": [],
+    "workdir": None,
+    "user": None,
+    "entrypoint": None,
+    "volumes": [],
+    "mounts": [],
+    "tmpfs": [],
+    "publish": [],
+    "publish_all": False,
+    "expose": [],
+    "network": None,
+    "hostname": None,
+    "read_only": False,
+    "memory": None,
+    "memory_swap": None,
+    "cpus": None,
+    "pids_limit": None,
+    "interactive": False,
+    "tty": False,
+    "init": False,
+    "labels": [],
+    "stop_signal": None,
+    "stop_timeout": None,
+    "pull": "missing",
+    "restart": "no",
+}
 
-    command: list[str] = field(default_factory=list)
-    name: str | None = None
-    detach: bool = False
-    auto_remove: bool = False
-    env: list[str] = field(default_factory=list)
-    env_files: list[str] = field(default_factory=list)
-    workdir: str | None = None
-    user: str | None = None
-    entrypoint: str | None = None          # None: not given; "": reset
-    volumes: list[str] = field(default_factory=list)
-    mounts: list[str] = field(default_factory=list)
-    tmpfs: list[str] = field(default_factory=list)
-    publish: list[str] = field(default_factory=list)
-    publish_all: bool = False
-    expose: list[str] = field(default_factory=list)
-    network: str | None = None
-    hostname: str | None = None
-    read_only: bool = False
-    memory: str | None = None
-    memory_swap: str | None = None
-    cpus: str | None = None
-    pids_limit: int | None = None
-    interactive: bool = False
-    tty: bool = False
-    init: bool = False
-    labels: list[str] = field(default_factory=list)
-    stop_signal: str | None = None
-    stop_timeout: int | None = None
-    pull: str = "missing"
-    restart: str = "no"
+
+class RunOptions:
+    """The flags of ``docker run``/``create`` that lamina supports, as given (keywords only;
+    ``entrypoint`` None: not given, "": reset). A plain class: ``lamina run`` loads this module,
+    and a dataclass costs a millisecond to make at import."""
+
+    __slots__ = tuple(_RUN_DEFAULTS)
+
+    def __init__(self, **given: Any):
+        unknown = given.keys() - _RUN_DEFAULTS.keys()
+        if unknown:
+            raise TypeError(f"RunOptions got unexpected options: {', '.join(sorted(unknown))}")
+        for name, default in _RUN_DEFAULTS.items():
+            setattr(self, name, given[name] if name in given else list(default) if isinstance(default, list)
+                    else default)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is RunOptions and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "RunOptions(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
 
 
 def container_document(options: RunOptions, image: str, image_id: str, image_config: dict[str, Any],

@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any
+
+from lamina import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["DENIED_SYSCALLS", "default_profile"]
 

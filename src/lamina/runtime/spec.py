@@ -18,12 +18,16 @@ from __future__ import annotations
 import json
 import os
 import resource
+from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
 
+from lamina import TYPE_CHECKING
 from lamina.runtime.users import ExecUser
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "DEFAULT_CAPABILITIES",
@@ -70,23 +74,18 @@ _DEVICE_RULES: tuple[tuple[bool, str | None, int | None, int | None, str], ...] 
 #    and without an allow rule /dev/fuse is not usable anyway.
 
 
-class ProcessSpec(NamedTuple):
+class ProcessSpec(namedtuple("ProcessSpec", "args env cwd user terminal", defaults=((), "/", "", False))):
     """What to run: argv, environment (``KEY=VALUE`` in order), working dir, docker ``USER``."""
 
-    args: Sequence[str]
-    env: Sequence[str] = ()
-    cwd: str = "/"
-    user: str = ""
-    terminal: bool = False
+    # args: Sequence[str]; env: Sequence[str]; cwd: str; user: str; terminal: bool
+    __slots__ = ()
 
 
-class Mount(NamedTuple):
+class Mount(namedtuple("Mount", "destination source type options", defaults=("", "bind", ()))):
     """One runtime-spec mount (a bind of a host path, a tmpfs, …) added after the defaults."""
 
-    destination: str
-    source: str = ""
-    type: str = "bind"
-    options: tuple[str, ...] = ()
+    # destination: str; source: str; type: str; options: tuple[str, ...]
+    __slots__ = ()
 
     @classmethod
     def bind(cls, source: str | Path, destination: str, *, read_only: bool = True) -> Mount:
@@ -103,14 +102,13 @@ class Mount(NamedTuple):
         return cls(destination=destination, source="tmpfs", type="tmpfs", options=tuple(options))
 
 
-class Resources(NamedTuple):
+class Resources(namedtuple("Resources", "memory_bytes memory_swap_bytes nano_cpus cpu_shares pids_limit",
+                defaults=(None, None, None, None, None))):
     """Optional cgroup limits (``docker run --memory --cpus --pids-limit --cpu-shares``)."""
 
-    memory_bytes: int | None = None
-    memory_swap_bytes: int | None = None
-    nano_cpus: int | None = None
-    cpu_shares: int | None = None
-    pids_limit: int | None = None
+    # memory_bytes: int | None; memory_swap_bytes: int | None; nano_cpus: int | None; cpu_shares: int | None;
+    # pids_limit: int | None
+    __slots__ = ()
 
     def to_spec(self) -> dict[str, Any]:
         resources: dict[str, Any] = {}
@@ -131,14 +129,12 @@ class Resources(NamedTuple):
         return resources
 
 
-class EtcFiles(NamedTuple):
+class EtcFiles(namedtuple("EtcFiles", "resolv_conf hosts hostname extra",
+               defaults=(None, None, None, MappingProxyType({})))):
     """Generated files bound read-only over ``/etc/resolv.conf``, ``/etc/hosts``, ``/etc/hostname``."""
 
-    resolv_conf: Path | None = None
-    hosts: Path | None = None
-    hostname: Path | None = None
-    extra: Mapping[str, Path] = MappingProxyType({})
-
+    # resolv_conf: Path | None; hosts: Path | None; hostname: Path | None; extra: Mapping[str, Path]
+    __slots__ = ()
 
 NO_ETC_FILES = EtcFiles()
 

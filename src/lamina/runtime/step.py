@@ -32,8 +32,8 @@ from pathlib import Path
 
 from lamina.errors import RuntimeError_
 from lamina.layer.contentsize import SizingWriter
-from lamina.layer.overlayapply import is_opaque, lower_entry
 from lamina.layer.overlaydiff import SnapshotFixups, upper_to_snapshot, write_overlay_diff
+from lamina.layer.overlaylookup import is_opaque, lower_entry
 from lamina.layer.sink import ThreadedSink
 from lamina.oci import mediatypes as mt
 from lamina.oci.identity import chain_id

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import stat
+from collections import namedtuple
 from pathlib import Path
-from typing import NamedTuple
 
 from lamina.errors import RuntimeError_
 from lamina.runtime.rootpath import secure_join
@@ -26,26 +26,21 @@ _MAX_ID = 2**31 - 1
 _MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
-class PasswdEntry(NamedTuple):
-    name: str
-    uid: int
-    gid: int
-    home: str
+class PasswdEntry(namedtuple("PasswdEntry", "name uid gid home")):
+    # name: str; uid: int; gid: int; home: str
+    __slots__ = ()
 
 
-class GroupEntry(NamedTuple):
-    name: str
-    gid: int
-    members: tuple[str, ...]
+class GroupEntry(namedtuple("GroupEntry", "name gid members")):
+    # name: str; gid: int; members: tuple[str, ...]
+    __slots__ = ()
 
 
-class ExecUser(NamedTuple):
+class ExecUser(namedtuple("ExecUser", "uid gid additional_gids home", defaults=(0, 0, (), "/"))):
     """The identity a container process runs as (the runtime-spec ``process.user``)."""
 
-    uid: int = 0
-    gid: int = 0
-    additional_gids: tuple[int, ...] = ()  # docker puts the primary gid first
-    home: str = "/"
+    # uid: int; gid: int; additional_gids: tuple[int, ...]  # docker puts the primary gid first; home: str
+    __slots__ = ()
 
 
 def resolve_user(rootfs: Path, user_spec: str) -> ExecUser:

@@ -14,16 +14,19 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import secrets
 import shutil
 import stat
 import subprocess
+from collections import namedtuple
 from pathlib import Path
-from typing import Any, NamedTuple
 
+from lamina import TYPE_CHECKING
 from lamina.errors import RuntimeError_, UsageError
 from lamina.runtime.rootpath import secure_join
 from lamina.runtime.spec import Mount
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["MountRequest", "copy_up", "parse_mount_flag", "parse_tmpfs_flag", "parse_volume_flag",
            "path_in_root", "remove_volumes", "resolve_mounts", "runtime_mounts"]
@@ -31,17 +34,16 @@ __all__ = ["MountRequest", "copy_up", "parse_mount_flag", "parse_tmpfs_flag", "p
 _VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 
 
-class MountRequest(NamedTuple):
+class MountRequest(namedtuple("MountRequest", "type target source read_only options no_copy create_source spec",
+                   defaults=("", False, (), False, False, ""))):
     """One user-requested mount before volumes are created and sources checked."""
 
-    type: str            # bind, volume, tmpfs
-    target: str
-    source: str = ""     # host path (bind) or volume name ("" = anonymous)
-    read_only: bool = False
-    options: tuple[str, ...] = ()   # tmpfs: size=…, mode=…
-    no_copy: bool = False
-    create_source: bool = False     # -v creates a missing host dir; --mount does not
-    spec: str = ""                  # the flag as given (HostConfig.Binds)
+    # type: str  # bind, volume, tmpfs; target: str;
+    # source: str  # host path (bind) or volume name ("" = anonymous); read_only: bool;
+    # options: tuple[str, ...]  # tmpfs: size=…, mode=…; no_copy: bool;
+    # create_source: bool  # -v creates a missing host dir; --mount does not;
+    # spec: str  # the flag as given (HostConfig.Binds)
+    __slots__ = ()
 
 
 def parse_volume_flag(spec: str) -> MountRequest:
@@ -204,7 +206,7 @@ def _mount_point(request: MountRequest, target: str, volumes_root: Path) -> dict
         return {"Type": "bind", "Source": os.fspath(source), "Destination": target, "Mode": "",
                 "RW": not request.read_only, "Propagation": "rprivate"}
     anonymous = not request.source
-    name = request.source or secrets.token_hex(32)
+    name = request.source or os.urandom(32).hex()
     data = volumes_root / name / "_data"
     data.mkdir(parents=True, exist_ok=True)
     return {"Type": "volume", "Name": name, "Source": os.fspath(data), "Destination": target, "Driver": "local",

@@ -8,13 +8,15 @@ against the digest (and size) it was announced with, and only then renamed into
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
+from lamina import TYPE_CHECKING
 from lamina.errors import StoreError
 from lamina.oci.digest import Hasher, split_digest, validate_digest
+
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 CHUNK = 1 << 20
 
@@ -109,6 +111,8 @@ class BlobWriter:
         self.hasher = Hasher.for_digest(expected_digest)
         self.hash_bytes = hash_bytes
         store.ensure()
+        import tempfile  # only writers need it (≈5 ms to import: run and ps never write blobs)
+
         fd, self.temp_path = tempfile.mkstemp(dir=store.ingest_dir, prefix="blob-")
         self.file = os.fdopen(fd, "wb", buffering=0)
         self.committed: tuple[str, int] | None = None

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import namedtuple
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from lamina import TYPE_CHECKING
 from lamina.errors import ConflictError, ImageNotFoundError, InvalidReferenceError, ManifestError
 from lamina.oci.digest import looks_like_id_prefix, short_id
 from lamina.oci.reference import Reference, parse_reference
@@ -31,34 +31,53 @@ if TYPE_CHECKING:
     from lamina.oci.models import ConfigView
 
 
-@dataclass(frozen=True, slots=True)
-class LayerRecord:
+class LayerRecord(namedtuple("LayerRecord", "diff_id blob_digest media_type blob_size diff_size")):
     """One stored representation of a layer: its diffID and the blob holding it."""
 
-    diff_id: str
-    blob_digest: str
-    media_type: str
-    blob_size: int
-    diff_size: int
+    # diff_id: str; blob_digest: str; media_type: str; blob_size: int; diff_size: int
+    __slots__ = ()
 
 
-@dataclass(slots=True)
 class ImageRecord:
-    id: str
-    config_media_type: str
-    created: str
-    created_ts: float
-    size: int
-    parent: str
-    labels: dict[str, str]
-    tags: list[str] = field(default_factory=list)          # full references
-    repo_digests: list[str] = field(default_factory=list)  # repo@digest, full
+    """An image's row with its tags (full references) and repo digests (``repo@digest``).
+    A plain class, not a dataclass: every command loads this module, and making a dataclass
+    costs about a millisecond at import."""
+
+    __slots__ = ("id", "config_media_type", "created", "created_ts", "size", "parent", "labels", "tags",
+                 "repo_digests")
+
+    def __init__(self, id: str, config_media_type: str, created: str, created_ts: float, size: int, parent: str,
+                 labels: dict[str, str], tags: list[str] | None = None, repo_digests: list[str] | None = None):
+        self.id, self.config_media_type, self.created, self.created_ts = id, config_media_type, created, created_ts
+        self.size, self.parent, self.labels = size, parent, labels
+        self.tags = [] if tags is None else tags
+        self.repo_digests = [] if repo_digests is None else repo_digests
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is ImageRecord and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ImageRecord(id={self.id!r}, tags={self.tags!r})"
 
 
-@dataclass(slots=True)
 class RemovalReport:
-    untagged: list[str] = field(default_factory=list)  # familiar references
-    deleted: list[str] = field(default_factory=list)   # image IDs and layer chain IDs
+    """What ``rmi`` did: references untagged (familiar names), image IDs and chain IDs deleted."""
+
+    __slots__ = ("untagged", "deleted")
+
+    def __init__(self, untagged: list[str] | None = None, deleted: list[str] | None = None):
+        self.untagged = [] if untagged is None else untagged
+        self.deleted = [] if deleted is None else deleted
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is RemovalReport and (self.untagged, self.deleted) == (other.untagged, other.deleted)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RemovalReport(untagged={self.untagged!r}, deleted={self.deleted!r})"
 
 
 class Store:

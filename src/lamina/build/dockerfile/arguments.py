@@ -12,7 +12,8 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+
+import msgspec
 
 from lamina.build.dockerfile.shell_words import GO_SPACE, go_quote
 
@@ -28,8 +29,7 @@ class ArgumentError(ValueError):
     """Arguments that BuildKit's parser rejects; the parser adds the line number."""
 
 
-@dataclass(slots=True)
-class Arguments:
+class Arguments(msgspec.Struct):
     """The result of cutting one instruction's text."""
 
     args: list[str]

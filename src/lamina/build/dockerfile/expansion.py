@@ -7,9 +7,10 @@ the build cache and for "unused build-arg" warnings.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+import msgspec
+import msgspec.structs
 
 from lamina.build.dockerfile.instructions import (
     Add,
@@ -30,11 +31,10 @@ from lamina.build.dockerfile.shell_words import ShellLex, ShellWordError
 from lamina.errors import DockerfileError
 
 
-@dataclass(slots=True)
-class Expanded:
+class Expanded(msgspec.Struct):
     instruction: Instruction
-    used: set[str] = field(default_factory=set)
-    unset: set[str] = field(default_factory=set)
+    used: set[str] = msgspec.field(default_factory=set)
+    unset: set[str] = msgspec.field(default_factory=set)
 
 
 def expand_instruction(
@@ -82,11 +82,11 @@ class _Expander:
         raw = ShellLex("\\", skip_quotes=True).expand(heredoc.content, self.env)
         self.used |= raw.used
         self.unset |= raw.unset
-        return dataclasses.replace(heredoc, content=raw.result)
+        return msgspec.structs.replace(heredoc, content=raw.result)
 
 
 def _expand(instruction: Instruction, x: _Expander) -> Instruction:
-    replace = dataclasses.replace
+    replace = msgspec.structs.replace
     if isinstance(instruction, Env | Label):
         return replace(instruction, pairs=tuple((x.word(k), x.word(v)) for k, v in instruction.pairs))
     if isinstance(instruction, Arg):

@@ -7,8 +7,9 @@ when one is close, suggests the right spelling (``unknown flag: --chwon (did you
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import Enum
+
+import msgspec
 
 
 class FlagError(ValueError):
@@ -21,8 +22,7 @@ class FlagKind(Enum):
     STRINGS = "strings"  # may repeat: --mount, --exclude
 
 
-@dataclass(frozen=True, slots=True)
-class FlagSpec:
+class FlagSpec(msgspec.Struct, frozen=True):
     name: str
     kind: FlagKind
     default: str | bool | None = None

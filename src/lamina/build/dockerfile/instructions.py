@@ -7,11 +7,12 @@ ARG and ENV are only known then. Every instruction keeps its first and last line
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import ClassVar
+
+import msgspec
+import msgspec.structs
 
 from lamina.build.dockerfile.arguments import KNOWN_INSTRUCTIONS
 from lamina.build.dockerfile.flags import (
@@ -38,8 +39,7 @@ class InstructionError(ValueError):
     """A node docker refuses to turn into an instruction; :func:`from_node` adds file and line."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Instruction:
+class Instruction(msgspec.Struct, frozen=True, kw_only=True):
     """What every instruction has: where it is and how it was written."""
 
     keyword: ClassVar[str] = ""
@@ -48,16 +48,14 @@ class Instruction:
     source: str = ""  # the logical line as written, e.g. "COPY --from=build /out /app"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class From(Instruction):
+class From(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "from"
     image: str
     name: str | None = None  # lower-cased; stage names are case-insensitive
     platform: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Run(Instruction):
+class Run(Instruction, frozen=True, kw_only=True):
     """``command`` is the exec-form list, or one shell string when ``json_form`` is False."""
 
     keyword: ClassVar[str] = "run"
@@ -82,8 +80,7 @@ class Run(Instruction):
             raise DockerfileError(str(exc), line=self.line) from None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Copy(Instruction):
+class Copy(Instruction, frozen=True, kw_only=True):
     """COPY; ``heredocs`` are inline sources (``COPY <<EOF /dst``), ``sources`` the paths."""
 
     keyword: ClassVar[str] = "copy"
@@ -98,8 +95,7 @@ class Copy(Instruction):
     heredocs: tuple[Heredoc, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Add(Instruction):
+class Add(Instruction, frozen=True, kw_only=True):
     """ADD; like COPY plus URLs, git repositories, archive unpacking and ``--checksum``."""
 
     keyword: ClassVar[str] = "add"
@@ -115,61 +111,52 @@ class Add(Instruction):
     heredocs: tuple[Heredoc, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Env(Instruction):
+class Env(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "env"
     pairs: tuple[tuple[str, str], ...]
     legacy_form: bool = False  # ENV key value (deprecated; linted)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Arg(Instruction):
+class Arg(Instruction, frozen=True, kw_only=True):
     """``ARG name[=default]`` for each name; a None default means "no default"."""
 
     keyword: ClassVar[str] = "arg"
     pairs: tuple[tuple[str, str | None], ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Label(Instruction):
+class Label(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "label"
     pairs: tuple[tuple[str, str], ...]
     legacy_form: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Expose(Instruction):
+class Expose(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "expose"
     ports: tuple[str, ...]  # sorted, as BuildKit sorts them
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Volume(Instruction):
+class Volume(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "volume"
     paths: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class User(Instruction):
+class User(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "user"
     user: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Workdir(Instruction):
+class Workdir(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "workdir"
     path: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Cmd(Instruction):
+class Cmd(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "cmd"
     command: tuple[str, ...]
     json_form: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Entrypoint(Instruction):
+class Entrypoint(Instruction, frozen=True, kw_only=True):
     """``command`` is None for ``ENTRYPOINT []`` or a bare ``ENTRYPOINT``: it clears the entrypoint."""
 
     keyword: ClassVar[str] = "entrypoint"
@@ -177,20 +164,17 @@ class Entrypoint(Instruction):
     json_form: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Shell(Instruction):
+class Shell(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "shell"
     shell: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StopSignal(Instruction):
+class StopSignal(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "stopsignal"
     signal: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Healthcheck(Instruction):
+class Healthcheck(Instruction, frozen=True, kw_only=True):
     """``test`` is ``("NONE",)``, ``("CMD", *argv)`` or ``("CMD-SHELL", command)``; times in ns."""
 
     keyword: ClassVar[str] = "healthcheck"
@@ -202,16 +186,14 @@ class Healthcheck(Instruction):
     retries: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OnBuild(Instruction):
+class OnBuild(Instruction, frozen=True, kw_only=True):
     """A trigger kept as text; it is parsed when an image is built ``FROM`` this one."""
 
     keyword: ClassVar[str] = "onbuild"
     expression: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Maintainer(Instruction):
+class Maintainer(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "maintainer"
     name: str
 
@@ -231,20 +213,17 @@ def from_node(node: Node, filename: str = "Dockerfile") -> Instruction:
 _INSTRUCTION_NAMES = sorted(name.upper() for name in KNOWN_INSTRUCTIONS)
 
 
-@dataclass(slots=True)
 class _Request:
     """A node seen the way instruction builders need it."""
 
-    node: Node
-    args: list[str] = field(init=False)
-    location: dict[str, object] = field(init=False)
+    __slots__ = ("node", "args", "location")
 
-    def __post_init__(self) -> None:
-        node = self.node
-        self.args = list(node.args)
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.args: list[str] = list(node.args)
         if node.trigger is not None:
             self.args = [node.trigger.instruction, *node.trigger.args]
-        self.location = {
+        self.location: dict[str, object] = {
             "line": node.start_line,
             "end_line": node.end_line,
             "source": node.original.strip(_GO_STRIP),
@@ -342,7 +321,7 @@ def _sources_and_dest(req: _Request, instruction: str) -> tuple[tuple[str, ...],
             paths.append(source)
             continue
         body = bodies.get(word.name)
-        inline.append(dataclasses.replace(word, content=body.content if body else ""))
+        inline.append(msgspec.structs.replace(word, content=body.content if body else ""))
     return tuple(paths), dest, tuple(inline)
 
 

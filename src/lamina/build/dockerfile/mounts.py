@@ -10,7 +10,8 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+
+import msgspec
 
 from lamina.build.dockerfile.flags import with_suggestion
 
@@ -28,8 +29,7 @@ class MountError(ValueError):
     """A ``--mount`` value docker would reject; the caller adds the line number."""
 
 
-@dataclass(frozen=True, slots=True)
-class Mount:
+class Mount(msgspec.Struct, frozen=True):
     """One ``RUN --mount``; ``read_only`` defaults to True except for cache and tmpfs mounts."""
 
     type: str = "bind"

@@ -10,7 +10,8 @@ instructions.py gives them meaning and rejects what docker rejects.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+
+import msgspec
 
 from lamina.build.dockerfile.arguments import ArgumentError, parse_arguments, split_instruction
 from lamina.build.dockerfile.shell_words import GO_SPACE, ShellLex, ShellWordError, go_quote
@@ -27,8 +28,7 @@ _HEREDOC_WORD = re.compile(r"([0-9]*)<<(-?)[\t\n\f\r ]*([^<]*)\Z")
 _NO_ENV: dict[str, str] = {}
 
 
-@dataclass(slots=True)
-class Heredoc:
+class Heredoc(msgspec.Struct):
     """An inline file: ``<<EOF`` up to the line ``EOF``.
 
     ``expand`` is False when the delimiter was quoted (``<<"EOF"``); ``chomp`` (``<<-EOF``) strips
@@ -46,8 +46,7 @@ class Heredoc:
         return re.sub(r"(?m)^\t+", "", self.content) if self.chomp else self.content
 
 
-@dataclass(slots=True)
-class Directive:
+class Directive(msgspec.Struct):
     """A parser directive such as ``# syntax=docker/dockerfile:1``."""
 
     name: str
@@ -55,8 +54,7 @@ class Directive:
     line: int
 
 
-@dataclass(slots=True)
-class Node:
+class Node(msgspec.Struct):
     """One instruction as written.
 
     ``args`` follow BuildKit's AST: for ENV and LABEL they come in (key, value, separator)
@@ -67,14 +65,14 @@ class Node:
 
     instruction: str  # as written: "RUN", "run", "Run"
     args: list[str]
-    flags: list[str] = field(default_factory=list)
+    flags: list[str] = msgspec.field(default_factory=list)
     json: bool = False
     original: str = ""
     start_line: int = 0
     end_line: int = 0
-    heredocs: list[Heredoc] = field(default_factory=list)
+    heredocs: list[Heredoc] = msgspec.field(default_factory=list)
     trigger: Node | None = None
-    comments: list[str] = field(default_factory=list)
+    comments: list[str] = msgspec.field(default_factory=list)
 
     @property
     def keyword(self) -> str:
@@ -92,15 +90,14 @@ class Node:
         return "(" + " ".join(parts) + ")"
 
 
-@dataclass(slots=True)
-class ParsedDockerfile:
+class ParsedDockerfile(msgspec.Struct):
     """The whole file: its directives, the escape token in force and the instructions in order."""
 
     nodes: list[Node]
     directives: list[Directive]
     escape: str = DEFAULT_ESCAPE
     filename: str = "Dockerfile"
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = msgspec.field(default_factory=list)
 
     @property
     def syntax(self) -> str | None:

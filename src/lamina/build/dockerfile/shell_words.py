@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+import msgspec
 
 from lamina.errors import BuildError
 
@@ -43,8 +44,7 @@ class ShellWordError(BuildError):
     """A word cannot be expanded (unterminated quote, bad ``${}``, ``${V:?msg}`` on an unset V)."""
 
 
-@dataclass(slots=True)
-class WordExpansion:
+class WordExpansion(msgspec.Struct):
     """The outcome of expanding one word.
 
     ``used`` and ``unset`` name the variables the word referred to that were set / not set; the
@@ -53,8 +53,8 @@ class WordExpansion:
 
     result: str
     words: list[str]
-    used: set[str] = field(default_factory=set)
-    unset: set[str] = field(default_factory=set)
+    used: set[str] = msgspec.field(default_factory=set)
+    unset: set[str] = msgspec.field(default_factory=set)
 
 
 def process_word(word: str, env: Mapping[str, str], escape: str = "\\") -> str:

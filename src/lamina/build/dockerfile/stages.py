@@ -6,15 +6,14 @@ other instruction before the first FROM is an error, as in docker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 from lamina.build.dockerfile.instructions import Add, Arg, Copy, From, Instruction, Run, from_node
 from lamina.build.dockerfile.parser import Directive, parse
 from lamina.errors import DockerfileError
 
 
-@dataclass(slots=True)
-class Stage:
+class Stage(msgspec.Struct):
     """One ``FROM`` and the instructions up to the next one."""
 
     name: str | None  # lower-cased ``AS`` name
@@ -26,14 +25,13 @@ class Stage:
     from_: From | None = None
 
 
-@dataclass(slots=True)
-class Dockerfile:
+class Dockerfile(msgspec.Struct):
     directives: list[Directive]
     global_args: list[Arg]
     stages: list[Stage]
     escape: str = "\\"
     filename: str = "Dockerfile"
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = msgspec.field(default_factory=list)
 
     def stage(self, name_or_index: str | int) -> Stage:
         """Find a stage by ``AS`` name (case-insensitive) or by position, as ``--target``/``--from`` do."""

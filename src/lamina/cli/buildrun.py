@@ -1,0 +1,143 @@
+"""``lamina build`` after its flags are parsed, by click or by the entry point's door
+(:mod:`lamina.cli.fastbuild`): the fast no-op answer, else the builder with docker's classic
+output. Imports no click: a build that changed a file should not wait for it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+__all__ = ["run_build"]
+
+
+def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), dockerfile: str | None = None,
+              build_args: Sequence[str] = (), target: str | None = None, labels: Sequence[str] = (),
+              no_cache: bool = False, network: str = "default", quiet: bool = False, iidfile: str | None = None,
+              pull: bool = False, platform: str | None = None, secrets: Sequence[str] = (),
+              cache_from: Sequence[str] = (), progress: str | None = "auto", fast_checked: bool = False) -> None:
+    """Build ``context`` and print what docker's classic builder prints (or the ID with -q).
+    ``fast_checked``: the caller already found no recorded no-op answer for this request."""
+    import signal
+
+    mode = _progress_mode(progress, quiet)
+    quiet = mode == "quiet"
+    from lamina.build.fastpath import FastRequest
+
+    fast = None if no_cache or pull or cache_from else FastRequest(context, dockerfile, tags, build_args, target, labels,
+                                                     network, platform, secrets)
+    if fast is not None and not fast_checked:
+        from lamina.cli.fastbuild import print_replay, recorded_answer
+
+        answer = recorded_answer(root, fast)
+        if answer is not None:
+            print_replay(answer, mode, iidfile)
+            return
+    # A build holds mounts and temp dirs: on SIGTERM unwind like on Ctrl-C so they are released.
+    signal.signal(signal.SIGTERM, _interrupted)
+    renderer = _Renderer(echo=mode == "plain")
+    from lamina.api import Client
+
+    with Client(root=root) as client:
+        display = None
+        on_event = renderer
+        if mode == "tty":
+            from lamina.cli.buildtty import LiveBuild
+
+            display = LiveBuild()
+
+            def on_event(event) -> None:
+                renderer(event)
+                display(event)
+
+        try:
+            result = client.build(context, dockerfile=dockerfile, tags=tags, build_args=build_args, target=target,
+                                  labels=labels, no_cache=no_cache, network=network, platform=platform,
+                                  secrets=secrets, pull=True if pull else None, progress=on_event,
+                                  cache_from=list(cache_from))
+        except BaseException as exc:
+            if display is not None:
+                display.close(failed="CANCELED" if isinstance(exc, KeyboardInterrupt) else "ERROR")
+            raise
+        if display is not None:
+            display.close()
+        if fast is not None and renderer.replayable:
+            from lamina.build.fastpath import record
+
+            record(client.store, fast, result.image_id, renderer.step_images, renderer.transcript)
+    if iidfile:
+        with open(iidfile, "w") as out:
+            out.write(result.image_id)
+    if quiet:
+        sys.stdout.write(result.image_id + "\n")
+
+
+def _progress_mode(progress: str | None, quiet: bool) -> str:
+    """quiet, plain or tty: ``auto`` is tty when stderr is a terminal, like BuildKit's."""
+    mode = (progress or "auto").lower()
+    if quiet or mode == "quiet":
+        return "quiet"
+    if mode == "auto":
+        return "tty" if sys.stderr.isatty() else "plain"
+    return mode
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+class _Renderer:
+    """Prints build events the way ``DOCKER_BUILDKIT=0 docker build`` does, and keeps the
+    transcript a fully cached rebuild would print (for the no-op fast path)."""
+
+    def __init__(self, echo: bool = True):
+        self.echo = echo
+        self.transcript: list[list[str]] = []
+        self.step_images: list[str] = []
+        self.replayable = True
+        self._step_text = ""
+
+    def _line(self, text: str, *, cached_view: str | None = None, stream: str = "out") -> None:
+        if self.echo:
+            (sys.stderr if stream == "err" else sys.stdout).write(text + "\n")
+        self.transcript.append([stream, text if cached_view is None else cached_view])
+
+    def __call__(self, event) -> None:
+        from lamina.build import events
+        from lamina.cli.output import human_size
+        from lamina.oci.digest import short_id
+
+        if isinstance(event, events.ContextSent):
+            self._line(f"Sending build context to lamina  {human_size(event.size, 4)}")
+        elif isinstance(event, events.StepStarted):
+            self._step_text = event.text
+            self._line(f"Step {event.number}/{event.total} : {event.text}")
+        elif isinstance(event, events.StepFinished):
+            image = short_id(event.image_id) if event.image_id else ""
+            from_step = self._step_text.split(None, 1)[0].upper() == "FROM" if self._step_text else False
+            if event.cached and self.echo:
+                sys.stdout.write(" ---> Using cache\n")
+            if not from_step:
+                self.transcript.append(["out", " ---> Using cache"])
+            self._line(f" ---> {image}")
+            if event.image_id:
+                self.step_images.append(event.image_id)
+        elif isinstance(event, events.TriggersRunning):
+            self.replayable = False
+            self._line(f"# Executing {event.count} build trigger{'s' if event.count > 1 else ''}")
+        elif isinstance(event, events.RunStarted):
+            if self.echo:
+                sys.stdout.write(f" ---> Running in {event.container_id[:12]}\n")
+        elif isinstance(event, events.StepOutput):
+            if self.echo:
+                sys.stdout.flush()
+                sys.stdout.buffer.write(event.data)
+                sys.stdout.buffer.flush()
+        elif isinstance(event, events.BuildWarning):
+            sys.stdout.flush()
+            self._line(f"[Warning] {event.text}", stream="err")
+        elif isinstance(event, events.Built):
+            self._line(f"Successfully built {short_id(event.image_id)}")
+        elif isinstance(event, events.Tagged):
+            self._line(f"Successfully tagged {event.reference}")
+        if self.echo:
+            sys.stdout.flush()

@@ -1326,6 +1326,15 @@ RUN if false; then echo no; fi; echo if-ok > /c4
 """,
         runs=(("cat", "/c1", "/c2", "/c3", "/c4"),),
     ),
+    # docker's init layer: a RUN sees /.dockerenv and /etc/mtab -> /proc/mounts, the image keeps neither
+    Case(
+        "run-sees-init-layer",
+        f"""FROM {B}
+RUN ls -a / > /root-list; ls -l /etc/mtab | sed 's/.* mtab/mtab/' > /mtab; test -f /.dockerenv && stat -c %a /.dockerenv > /env-mode
+RUN rm /.dockerenv && ls -a / > /root-list-after
+""",
+        runs=(("cat", "/root-list", "/mtab", "/env-mode", "/root-list-after"),),
+    ),
     Case("err-run-set-e", f"FROM {B}\nRUN set -e; false; echo never\n", fail=r"non-zero code: 1", error_line=2),
     Case("err-shell-not-json", f"FROM {B}\nSHELL /bin/sh -c\n", fail=r"SHELL", error_line=2),
     # RUN []: docker's container gets no command, so the daemon runs the image's ENTRYPOINT or CMD

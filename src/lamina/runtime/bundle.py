@@ -20,6 +20,7 @@ from lamina import TYPE_CHECKING
 from lamina.errors import RuntimeError_
 from lamina.layer.overlaylookup import lower_entry
 from lamina.runtime.containers import Container
+from lamina.runtime.markers import add_markers
 from lamina.runtime.mounts import mount_overlay, mounts_under, unmount
 from lamina.runtime.network import write_etc_files
 from lamina.runtime.seccomp import default_profile
@@ -179,6 +180,7 @@ def _make_init_layer(init: Path, image_lowers: list[Path], mounts: list[dict[str
             (init / rel).mkdir(mode=0o755)
         else:
             (init / rel).touch(mode=0o644)
+    add_markers(init, image_lowers)
 
 
 def _make_parents(init: Path, image_lowers: list[Path], rel: str) -> bool:

@@ -39,6 +39,7 @@ from lamina.oci import mediatypes as mt
 from lamina.oci.identity import chain_id
 from lamina.runtime import copyroot
 from lamina.runtime.copyroot import CopyRecord
+from lamina.runtime.markers import add_markers
 from lamina.runtime.mounts import OverlayDirs, mount_overlay, remove_container_dir, unmount
 from lamina.runtime.network import NETWORK_MODES, container_hostname, write_etc_files
 from lamina.runtime.runc import Runc
@@ -130,6 +131,10 @@ def run_in_snapshot(
     container_id = container_id or secrets.token_hex(32)
     base = _ephemeral_root(store_root) / container_id
     lock_fd = _create_locked_dir(base)
+    if not copying:  # docker's init layer: /.dockerenv and /etc/mtab, seen but never committed
+        (base / "init").mkdir()
+        add_markers(base / "init", lowers)
+        lowers = [base / "init", *lowers]
     result = StepResult(-1, base / "upper", lowers, container_id, 0.0, base, lock_fd)
     started = time.monotonic()
     try:
@@ -154,6 +159,7 @@ def run_in_snapshot(
                 if copying:
                     def before_start(spec: dict) -> None:
                         copyroot.prepare_mountpoints(dirs.rootfs, spec, [mount.destination for mount in volume_mounts])
+                        add_markers(dirs.rootfs)  # before the record: not part of the diff
                         result.copy = copyroot.record(dirs.rootfs)
                 result.exit_code = _run(runc, dirs, container_id, process, network, all_mounts, resources,
                                         timeout, output, before_start)

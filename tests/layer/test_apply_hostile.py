@@ -184,3 +184,81 @@ def test_overlayfs_xattrs_cannot_be_planted(arena: Path):
     applied = apply(arena, header + bytes(1024))
     assert os.listxattr(arena / "d") == []
     assert applied.skipped == 3
+
+
+DEEP = "/".join(["a"] * 1500)  # deeper than Python's recursion limit, well inside PATH_MAX
+
+
+@pytest.fixture
+def deep_arena(arena: Path):
+    """The arena, emptied afterwards with remove_tree: pytest deletes old temp dirs with
+    shutil.rmtree, which a 1500-deep tree left behind would crash (it recurses)."""
+    from lamina.layer.apply import remove_tree
+
+    yield arena
+    for child in arena.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            remove_tree(child)
+
+
+def test_mtimes_beyond_int64_nanoseconds_become_the_epoch(arena: Path):
+    for mtime in (b"99999999999999999999", b"-99999999999999999999"):
+        records = b"mtime=" + mtime + b"\n"
+        record = str(len(records) + 3).encode() + b" " + records
+        pax = encode_header(b"PaxHeaders/f", b"x", 0o644, 0, 0, len(record), MTIME, xattrs={})
+        data = pax + record + bytes(-len(record) % 512) + encode_header(b"f", b"0", 0o644, 0, 0, 0, MTIME, xattrs={})
+        apply(arena, data + bytes(1024))  # was: OverflowError from utime, a traceback
+        assert os.lstat(arena / "f").st_mtime_ns == 0
+
+
+def test_replacing_a_directory_deeper_than_the_recursion_limit(deep_arena: Path):
+    arena = deep_arena
+    apply(arena, make_tar(("dir", DEEP), ("file", DEEP + "/x", b"x")))
+    apply(arena, make_tar(("file", "a", b"now a file")))  # was: RecursionError in shutil.rmtree
+    assert (arena / "a").read_bytes() == b"now a file"
+
+
+def test_opaque_marker_above_a_deep_tree_of_this_layer(deep_arena: Path):
+    arena = deep_arena
+    (arena / "lower").write_text("lower")
+    apply(arena, make_tar(("dir", DEEP), ("file", DEEP + "/x", b"x"), ("file", ".wh..wh..opq")))
+    assert not (arena / "lower").exists()
+    assert (arena / DEEP / "x").read_bytes() == b"x"
+
+
+def test_a_failed_apply_leaves_an_empty_target_empty(deep_arena: Path):
+    arena = deep_arena
+    # A deep tree, then a member that fails: callers delete their staging dir with
+    # shutil.rmtree, which recursed past the limit on what the layer had left behind.
+    with pytest.raises(LayerError, match="hard link"):
+        apply(arena, make_tar(("dir", DEEP), ("file", "f", b"x"), ("hardlink", "h", "missing")))
+    assert os.listdir(arena) == []
+
+
+def test_a_failed_apply_onto_lower_layers_keeps_them(arena: Path):
+    (arena / "lower").write_text("lower")
+    with pytest.raises(LayerError):
+        apply(arena, make_tar(("file", "f", b"x"), ("hardlink", "h", "missing")))
+    assert (arena / "lower").read_text() == "lower"
+
+
+def test_remove_tree_handles_depth_and_never_follows_symlinks(tmp_path: Path):
+    from lamina.layer.apply import remove_tree
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("keep")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    deep = tree
+    for _ in range(1500):  # pathlib's mkdir(parents=True) recurses too
+        deep = deep / "a"
+        deep.mkdir()
+    (deep / "f").write_text("x")
+    (deep / "link").symlink_to(outside)
+    (tree / "wide").mkdir()
+    for i in range(300):
+        (tree / "wide" / f"d{i}").mkdir()
+    remove_tree(tree)
+    assert not tree.exists()
+    assert (outside / "keep").read_text() == "keep"

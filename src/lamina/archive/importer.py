@@ -20,14 +20,15 @@ def import_rootfs(store: Store, stream: BinaryIO, *, source_name: str, config: d
                   message: str = "", platform: tuple[str, str, str] | None = None,
                   tags: Sequence = ()) -> str:
     """Store the (decompressed) tar as one layer and write an image config around it."""
-    reader, _ = open_decompressed(stream)
+    reader, kind = open_decompressed(stream, what=source_name)
     with store.lease():
         writer = store.content.writer()
         with writer:
             while chunk := reader.read(CHUNK):
                 writer.write(chunk)
             if writer.hasher.size == 0:
-                raise ArchiveError(f"{source_name}: the file is empty, not a tar archive")
+                detail = f"the {kind} stream holds no data" if kind else "the file is empty"
+                raise ArchiveError(f"{source_name}: {detail}, not a tar archive")
             diff_id, size = writer.commit(f"{source_name}")
         try:
             with store.content.open(diff_id) as layer:

@@ -52,10 +52,16 @@ class BlobIngest:
                 self.compression, self.diff = kind, _DiffHasher(kind)
         self.writer.write(chunk)
         if self.diff is not None:
-            self.diff.feed(bytes(chunk))
+            try:
+                self.diff.feed(bytes(chunk))
+            except ArchiveError as exc:
+                raise ArchiveError(f"{self.what}: {exc}") from None
 
     def finish(self) -> IngestedBlob:
-        diff_id, diff_size = self.diff.finish() if self.diff is not None else ("", 0)
+        try:
+            diff_id, diff_size = self.diff.finish() if self.diff is not None else ("", 0)
+        except ArchiveError as exc:
+            raise ArchiveError(f"{self.what}: {exc}") from None
         digest, size = self.writer.commit(self.what)
         if self.diff is None:
             return IngestedBlob(digest, size, "", digest, size, self.writer.created)

@@ -19,10 +19,10 @@ tar, so the paths this layer has written are tracked and survive a late opaque m
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import posixpath
-import shutil
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,7 +32,7 @@ from typing import BinaryIO
 from lamina.errors import LayerError
 from lamina.layer.tarread import TarMember, TarReader
 
-__all__ = ["AppliedLayer", "LayerEntry", "apply_layer", "apply_members", "list_layer"]
+__all__ = ["AppliedLayer", "LayerEntry", "apply_layer", "apply_members", "list_layer", "remove_tree"]
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -134,6 +134,18 @@ def clean_member_path(name: str) -> str:
     return posixpath.normpath("/" + name).lstrip("/")
 
 
+_NS_RANGE = range(-(1 << 63), 1 << 63)
+
+
+def settable_ns(mtime_ns: int) -> int:
+    """An mtime ``utime`` can take: one beyond int64 nanoseconds becomes the epoch, as in docker.
+
+    Why: a tar can say mtime=10**20 (PAX, base-256); ``os.utime`` then raises OverflowError,
+    which is neither an OSError nor a LayerError and so ended ``lamina run`` in a traceback.
+    """
+    return mtime_ns if mtime_ns in _NS_RANGE else 0
+
+
 def _in_aufs_meta_dir(parent: str) -> bool:
     return any(part.startswith(_AUFS_META_PREFIX) for part in parent.split("/"))
 
@@ -154,6 +166,8 @@ class _Applier:
         if not os.path.isdir(self.root):
             raise LayerError(f"cannot apply a layer to {self.root}: not a directory")
         self.same_owner = same_owner
+        with os.scandir(self.root) as entries:
+            self.started_empty = next(entries, None) is None
         # member directory path -> real path relative to root (only real directories, no symlinks)
         self.dirs: dict[str, str] = {}
         # real root-relative paths this layer created or rewrote (whiteouts never hide these)
@@ -165,17 +179,41 @@ class _Applier:
         self.skipped = 0
 
     def run(self, reader: TarReader) -> AppliedLayer:
-        for member in reader:
-            self.entries += 1
-            try:
-                self._apply(member, reader)
-            except LayerError:
-                raise
-            except (OSError, ValueError) as exc:
-                reason = getattr(exc, "strerror", None) or str(exc)
-                raise LayerError(f"layer tar member {member.name!r}: cannot apply ({reason})") from exc
-        self._set_dir_mtimes()
+        try:
+            for member in reader:
+                self.entries += 1
+                try:
+                    self._apply(member, reader)
+                except LayerError:
+                    raise
+                except (OSError, ValueError, OverflowError) as exc:
+                    reason = getattr(exc, "strerror", None) or str(exc)
+                    raise LayerError(f"layer tar member {member.name!r}: cannot apply ({reason})") from exc
+            self._set_dir_mtimes()
+        except BaseException:
+            if self.started_empty:
+                self._empty_target()
+            raise
         return AppliedLayer(self.entries, self.bytes, self.whiteouts, self.skipped)
+
+    def _empty_target(self) -> None:
+        """After a failure, empty a target that was empty before (best effort).
+
+        Why: callers unpack into a fresh staging directory and delete it on failure with
+        ``shutil.rmtree``, which before Python 3.12 recurses once per level: a hostile layer
+        that builds a 2000-deep tree and then fails (a name just over PATH_MAX) turned that
+        clean-up into a RecursionError traceback. Emptying it here with the iterative
+        :func:`remove_tree` leaves them nothing deep to delete.
+        """
+        children: list[tuple[str, bool]] = []
+        with contextlib.suppress(OSError), os.scandir(self.root) as entries:
+            children = [(entry.path, entry.is_dir(follow_symlinks=False)) for entry in entries]
+        for path, is_dir in children:
+            with contextlib.suppress(OSError):
+                if is_dir:
+                    remove_tree(path)
+                else:
+                    os.unlink(path)
 
     # -- per member --------------------------------------------------------------------------
 
@@ -222,7 +260,8 @@ class _Applier:
             self._owner(member, fd)
             self._xattrs(member, fd)
             os.chmod(fd, member.mode & 0o7777)
-            os.utime(fd, ns=(member.mtime_ns, member.mtime_ns))
+            mtime_ns = settable_ns(member.mtime_ns)
+            os.utime(fd, ns=(mtime_ns, mtime_ns))
         finally:
             os.close(fd)
 
@@ -236,7 +275,7 @@ class _Applier:
         self._owner(member, path)
         self._xattrs(member, path)
         os.chmod(path, member.mode & 0o7777, follow_symlinks=False)
-        self.dir_mtimes[real] = member.mtime_ns
+        self.dir_mtimes[real] = settable_ns(member.mtime_ns)
 
     def _hardlink(self, member: TarMember, real: str, path: str) -> None:
         link_rel = clean_member_path(member.linkname)
@@ -282,7 +321,8 @@ class _Applier:
         self._xattrs(member, path)
         if not symlink:
             os.chmod(path, member.mode & 0o7777, follow_symlinks=False)
-        os.utime(path, ns=(member.mtime_ns, member.mtime_ns), follow_symlinks=False)
+        mtime_ns = settable_ns(member.mtime_ns)
+        os.utime(path, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
 
     def _owner(self, member: TarMember, path: str | int) -> None:
         if not self.same_owner:
@@ -334,16 +374,23 @@ class _Applier:
             self._remove(path)
 
     def _clear_lower_children(self, real_dir: str) -> None:
-        """Remove everything under ``real_dir`` that this layer did not write itself."""
-        base = f"{self.root}/{real_dir}" if real_dir else self.root
-        with os.scandir(base) as entries:
-            children = [(entry.name, entry.path, entry.is_dir(follow_symlinks=False)) for entry in entries]
-        for name, path, is_dir in children:
-            real = f"{real_dir}/{name}" if real_dir else name
-            if real not in self.written:
-                self._remove(path)
-            elif is_dir:
-                self._clear_lower_children(real)
+        """Remove everything under ``real_dir`` that this layer did not write itself.
+
+        A loop over a work list, not recursion: the directories this layer wrote may nest
+        deeper than Python's recursion limit (a 1500-deep chain and an opaque marker above it).
+        """
+        todo = [real_dir]
+        while todo:
+            current = todo.pop()
+            base = f"{self.root}/{current}" if current else self.root
+            with os.scandir(base) as entries:
+                children = [(entry.name, entry.path, entry.is_dir(follow_symlinks=False)) for entry in entries]
+            for name, path, is_dir in children:
+                real = f"{current}/{name}" if current else name
+                if real not in self.written:
+                    self._remove(path)
+                elif is_dir:
+                    todo.append(real)
 
     # -- filesystem helpers --------------------------------------------------------------------
 
@@ -359,7 +406,7 @@ class _Applier:
         """Remove what is at ``path`` (a directory with its contents); symlinks are not followed."""
         st = os.lstat(path)
         if stat.S_ISDIR(st.st_mode):
-            shutil.rmtree(path)
+            remove_tree(path)
             self.dirs.clear()  # cached parents may have lived under it
         else:
             os.unlink(path)
@@ -447,3 +494,52 @@ class _Applier:
                 return False
             parent = parent.rpartition("/")[0]
         return True
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def remove_tree(path: str | os.PathLike[str]) -> None:
+    """Delete the directory ``path`` and everything in it, however deep; symlinks are not followed.
+
+    Why not ``shutil.rmtree``: before Python 3.12 it recurses once per level, so a layer with a
+    1000-deep directory chain (legal: only the whole path must fit PATH_MAX) makes it raise
+    RecursionError, a traceback instead of an error, and leaves the tree behind. This walks
+    with one directory fd at a time (``openat``, then ``..`` to climb back), so neither the
+    stack, the fd table nor PATH_MAX limits the depth, and each directory is listed once.
+    """
+    fd = os.open(path, _DIR_FLAGS)
+    try:
+        pending = _unlink_files(fd)
+        climb: list[tuple[str, list[str]]] = []  # (name of the directory fd is, its parent's pending)
+        while True:
+            if pending:
+                name = pending.pop()
+                child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = child
+                climb.append((name, pending))
+                pending = _unlink_files(fd)
+                continue
+            if not climb:
+                break
+            name, pending = climb.pop()
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(name, dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(path)
+
+
+def _unlink_files(dir_fd: int) -> list[str]:
+    """Unlink every non-directory in ``dir_fd``; return the names of its subdirectories."""
+    subdirs = []
+    with os.scandir(dir_fd) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry.name)
+            else:
+                os.unlink(entry.name, dir_fd=dir_fd)
+    return subdirs

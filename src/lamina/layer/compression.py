@@ -63,37 +63,84 @@ class PeekableReader(io.RawIOBase):
         return len(data)
 
 
-def open_decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
-    """Wrap ``stream`` so reads return plain bytes whatever the compression; returns (reader, kind)."""
+def open_decompressed(stream: BinaryIO, *, what: str = "") -> tuple[BinaryIO, str]:
+    """Wrap ``stream`` so reads return plain bytes whatever the compression; returns (reader, kind).
+
+    ``what`` (a file name, a layer) prefixes the ArchiveError a corrupt or truncated stream raises.
+    """
     peekable = PeekableReader(stream)
     kind = detect_compression(peekable.peek(6))
-    return decompressing_reader(peekable, kind), kind
+    return decompressing_reader(peekable, kind, what=what), kind
 
 
-def decompressing_reader(stream: BinaryIO, kind: str) -> BinaryIO:
+def decompressing_reader(stream: BinaryIO, kind: str, *, what: str = "") -> BinaryIO:
     if kind == "":
         return stream  # type: ignore[return-value]
     if kind == "gzip":
-        return GzipReader(stream)
-    if kind == "zstd":
+        inner: BinaryIO = GzipReader(stream)  # type: ignore[assignment]
+    elif kind == "zstd":
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(stream, read_size=1 << 20)  # type: ignore[return-value]
-    if kind == "bzip2":
+        inner = zstandard.ZstdDecompressor().stream_reader(stream, read_size=1 << 20)  # type: ignore[assignment]
+    elif kind == "bzip2":
         import bz2
 
-        return bz2.BZ2File(stream)  # type: ignore[return-value]
-    if kind == "xz":
+        inner = bz2.BZ2File(stream)  # type: ignore[assignment]
+    elif kind == "xz":
         import lzma
 
-        return lzma.LZMAFile(stream)  # type: ignore[return-value]
-    raise ArchiveError(f"unsupported compression {kind!r}")
+        inner = lzma.LZMAFile(stream)  # type: ignore[assignment]
+    else:
+        raise ArchiveError(f"unsupported compression {kind!r}")
+    return _CheckedReader(inner, kind, what)  # type: ignore[return-value]
+
+
+class _CheckedReader(io.RawIOBase):
+    """Turns every decompressor's own failure into one ArchiveError that names the stream.
+
+    Why: each library fails its own way on hostile input: bz2 raises a bare OSError ("Invalid
+    data stream"), lzma an LZMAError, zstandard a ZstdError, isal an IsalError, and a truncated
+    bz2/xz stream an EOFError (which click reports as "Aborted."). Without this a corrupt
+    ``import x.tar.xz`` or a corrupt pulled zstd layer ends in a traceback. Real I/O errors of
+    the underlying file (an OSError with an errno) pass through unchanged.
+    """
+
+    def __init__(self, inner: BinaryIO, kind: str, what: str):
+        self._inner = inner
+        self._kind = kind
+        self._what = f"{what}: " if what else ""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._inner.read(size)
+        except ArchiveError as exc:
+            raise ArchiveError(f"{self._what}{exc}") from None
+        except EOFError:
+            raise ArchiveError(f"{self._what}{self._kind} stream is truncated") from None
+        except OSError as exc:
+            if exc.errno is not None:
+                raise
+            raise ArchiveError(f"{self._what}corrupt {self._kind} data: {exc}") from None
+        except MemoryError:
+            raise
+        except Exception as exc:  # LZMAError, ZstdError, IsalError, zlib.error
+            raise ArchiveError(f"{self._what}corrupt {self._kind} data: {exc}") from None
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 class GzipReader(io.RawIOBase):
     """Streaming gzip decompression through zlib objects (2× faster than GzipFile.read).
 
-    Handles concatenated gzip members, as pigz and some registries produce them.
+    Handles concatenated gzip members, as pigz and some registries produce them. Each call
+    inflates at most ``chunk`` bytes (``max_length``): a gzip bomb (1 MiB of input is ~1 GiB of
+    zeros) must not be inflated into memory in one piece.
     """
 
     def __init__(self, stream: BinaryIO, chunk: int = 1 << 20):
@@ -133,17 +180,23 @@ class GzipReader(io.RawIOBase):
             rest = decompressor.unused_data
             if not rest:
                 rest = self._stream.read(self._chunk)
-            if not rest or not rest.strip(b"\x00"):
-                self._eof = True  # trailing zero padding after the last member is allowed
-                return
+            if not rest.strip(b"\x00"):
+                # trailing zero padding after the last member is allowed; skip all of it
+                while rest and not rest.strip(b"\x00"):
+                    rest = self._stream.read(self._chunk)
+                if not rest:
+                    self._eof = True
+                    return
+            if not rest.startswith(b"\x1f\x8b"[: len(rest)]):
+                raise ArchiveError("corrupt gzip data: trailing garbage after the compressed stream")
             self._decompressor = decompressor = self._zlib.decompressobj(31)
-            self._pending = decompressor.decompress(rest)
-            return
-        compressed = decompressor.unconsumed_tail or self._stream.read(self._chunk)
-        if not compressed:
-            raise ArchiveError("unexpected end of gzip stream (truncated data)")
+            compressed = rest
+        else:
+            compressed = decompressor.unconsumed_tail or self._stream.read(self._chunk)
+            if not compressed:
+                raise ArchiveError("gzip stream is truncated")
         try:
-            self._pending = decompressor.decompress(compressed)
+            self._pending = decompressor.decompress(compressed, self._chunk)
         except Exception as exc:
             raise ArchiveError(f"corrupt gzip data: {exc}") from None
 

@@ -28,6 +28,20 @@ _HEADER_ONLY = frozenset((b"1", b"2", b"3", b"4", b"5", b"6"))
 _REGULAR = frozenset((b"0", b"\0", b"7"))
 _KNOWN = _HEADER_ONLY | _REGULAR
 
+#: Largest member size: what a tar's int64 can say (Go's limit). Python's ints have none, and a
+#: "size=99999999999999999999" in a PAX header would otherwise end in an OverflowError from seek.
+MAX_SIZE = (1 << 63) - 1
+#: Longest member name or link target: Linux's PATH_MAX less its NUL. Nothing longer can be
+#: extracted, and path checks walk every component, so a 16 MiB PAX path must be refused early.
+MAX_PATH = 4095
+#: uid/gid range: 32 bits, and (uid_t)-1 means "leave unchanged" to chown, so it is no owner.
+_MAX_ID = 0xFFFFFFFE
+#: Device numbers: Linux's major and minor are 32 bits each (makedev overflows beyond).
+_MAX_DEVICE = 0xFFFFFFFF
+#: Linux's limits for one xattr (XATTR_NAME_MAX, XATTR_SIZE_MAX): more can never be set.
+_MAX_XATTR_NAME = 255
+_MAX_XATTR_VALUE = 65536
+
 
 @dataclass(slots=True)
 class TarMember:
@@ -155,7 +169,11 @@ class TarReader:
         in_buffer = len(self._chunk) - self._pos
         if self._seekable and self._unread > in_buffer:
             skip = self._unread - in_buffer
-            self._stream.seek(skip, os.SEEK_CUR)
+            try:
+                self._stream.seek(skip, os.SEEK_CUR)
+            except (OverflowError, ValueError, OSError):  # a size past any file's end
+                raise LayerError(
+                    f"{self.what} is truncated (unexpected end of data at byte {self.position})") from None
             self._offset += len(self._chunk) + skip
             self._chunk, self._pos, self._unread, self._data_left = b"", 0, 0, 0
             return
@@ -182,6 +200,7 @@ class TarReader:
                     return None  # a zero-byte blob: an empty layer, as docker reads it
                 raise LayerError(f"{self.what} is truncated (no end-of-archive marker after byte {offset})")
             if block.count(0) == BLOCK:
+                self._check_end(offset)
                 return None
             header = _parse_header(block, offset)
             kind = header.type
@@ -206,6 +225,16 @@ class TarReader:
                 # Pre-POSIX archives mark directories with a trailing slash only.
                 header.type = b"5" if header.name.endswith("/") else b"0"
             return header
+
+    def _check_end(self, offset: int) -> None:
+        """After a zero block the next must be zero too (or the stream end), as Go's reader demands.
+
+        Why: a lone zero block followed by more members is how a hostile tar hides members from
+        readers that stop there while others (``tar -i``, some scanners) go on reading them.
+        """
+        block = self._take(BLOCK)
+        if block and block.count(0) != BLOCK:
+            raise LayerError(f"{self.what} is corrupt: a member follows a lone zero block at byte {offset}")
 
     def _take_extension(self, size: int, offset: int) -> bytes:
         if size > 16 << 20:
@@ -243,9 +272,17 @@ def _parse_header(block: bytes, offset: int) -> TarMember:
             raise ValueError("bad checksum")
         if size < 0:
             raise ValueError("negative size")
+        if size > MAX_SIZE:
+            raise ValueError("size too large")
+        if not (0 <= uid <= _MAX_ID and 0 <= gid <= _MAX_ID):
+            raise ValueError("uid or gid out of range")
+        if block.find(b"_", 100, 156) >= 0 or block.find(b"_", 329, 345) >= 0:  # int() takes "1_0"; Go does not
+            raise ValueError("'_' in a numeric field")
         devmajor = devminor = 0
         if kind in _DEVICES:
             devmajor, devminor = _number(numbers[6], 6, block), _number(numbers[7], 7, block)
+            if not (0 <= devmajor <= _MAX_DEVICE and 0 <= devminor <= _MAX_DEVICE):
+                raise ValueError("device number out of range")
     except ValueError as exc:
         raise LayerError(f"layer tar is corrupt: invalid header at byte {offset} ({exc})") from None
     raw_name = name.split(b"\0", 1)[0]
@@ -280,6 +317,13 @@ def _number(spaced: bytes, index: int, block: bytes) -> int:
     return int(text, 8) if text else 0
 
 
+def _pax_int(value: bytes) -> int:
+    """A PAX decimal: ASCII digits only (int() would also take " 1", "+1", "1_0" and "١")."""
+    if not value.isdigit():
+        raise ValueError(value)
+    return int(value)
+
+
 def _signed_checksum(block: bytes) -> int:
     """Some old tars summed the header as signed chars."""
     signed = struct.unpack("148b8x356b", block)
@@ -289,33 +333,58 @@ def _signed_checksum(block: bytes) -> int:
 def _merge_extensions(
     member: TarMember, pax: dict[str, bytes], long_name: str | None, long_link: str | None
 ) -> None:
+    """Apply GNU long names and PAX records to ``member``, refusing values no tar may carry.
+
+    Refused (each a LayerError naming the member): NUL in a path, link target or record key
+    (Go's reader refuses these too; ``a\0b`` would mean ``a`` to C code), a path longer than
+    MAX_PATH, numbers that are not plain ASCII decimals or are out of range, and xattrs Linux
+    could never set (empty or over-long names, values over 64 KiB).
+    """
     if long_name is not None:
         member.name = long_name
     if long_link is not None:
         member.linkname = long_link
     for key, value in pax.items():
+        if "\0" in key:
+            raise LayerError(f"layer tar member {member.name!r}: NUL byte in PAX record name {key!r}")
         if key == "path":
+            if b"\0" in value:
+                raise LayerError(f"layer tar member {_decode(value)!r}: NUL byte in path")
             member.name = _decode(value)
         elif key == "linkpath":
+            if b"\0" in value:
+                raise LayerError(f"layer tar member {member.name!r}: NUL byte in link target {_decode(value)!r}")
             member.linkname = _decode(value)
         elif key in ("size", "uid", "gid", "mtime"):
             try:
                 if key == "mtime":
                     member.mtime_ns = _parse_pax_time(value)
                 elif key == "size":
-                    member.size = int(value)
+                    member.size = _pax_int(value)
+                    if member.size > MAX_SIZE:
+                        raise ValueError(value)
                 elif key == "uid":
-                    member.uid = int(value)
+                    member.uid = _pax_int(value)
                 else:
-                    member.gid = int(value)
+                    member.gid = _pax_int(value)
             except ValueError:
                 raise LayerError(f"layer tar member {member.name!r}: bad PAX {key} {value!r}") from None
         elif key.startswith("SCHILY.xattr."):
-            member.xattrs[key[len("SCHILY.xattr."):]] = value
+            name = key[len("SCHILY.xattr."):]
+            if not name or len(name.encode("utf-8", "surrogateescape")) > _MAX_XATTR_NAME:
+                raise LayerError(f"layer tar member {member.name!r}: invalid xattr name {name!r}")
+            if len(value) > _MAX_XATTR_VALUE:
+                raise LayerError(f"layer tar member {member.name!r}: xattr {name!r} is larger than 64 KiB")
+            member.xattrs[name] = value
         elif key.startswith("GNU.sparse."):
             raise LayerError(f"layer tar member {member.name!r}: GNU sparse file is not supported")
     if member.size < 0:
         raise LayerError(f"layer tar member {member.name!r}: negative size")
+    if not (0 <= member.uid <= _MAX_ID and 0 <= member.gid <= _MAX_ID):
+        raise LayerError(f"layer tar member {member.name!r}: uid or gid out of range")
+    for label, path in (("path", member.name), ("link target", member.linkname)):
+        if len(path) > MAX_PATH and len(path.encode("utf-8", "surrogateescape")) > MAX_PATH:
+            raise LayerError(f"layer tar member {member.name[:100]!r}...: {label} longer than {MAX_PATH} bytes")
 
 
 def _decode(raw: bytes) -> str:

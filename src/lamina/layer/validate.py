@@ -1,7 +1,8 @@
-"""Reject layer and rootfs tars that would write outside their target.
+"""Reject layer and rootfs tars that would write outside their target, or that cannot be applied.
 
 The safe extractor defends against these too; checking at the door (import, load) means a
-hostile archive never enters the store at all and the user gets the reason at once.
+hostile archive never enters the store at all and the user gets the reason at once, instead of
+an image that loads and then fails (or worse) each time it is unpacked into a snapshot.
 """
 
 from __future__ import annotations
@@ -14,10 +15,22 @@ from typing import BinaryIO
 from lamina.errors import LayerError
 from lamina.layer.tarread import TarReader
 
+_WHITEOUT = ".wh."
+_OPAQUE = ".wh..wh..opq"
+_AUFS_META = ".wh..wh."
+
+# What the layer's own members made at a path (directories are nested dicts, see _Tree).
+_FILE = 1      # a regular file, hard link, device node or fifo
+_SYMLINK = 2
+
 
 def normalize_member_name(name: str) -> str:
     """Member path relative to the root, as docker applies it: leading ``/`` and ``./`` dropped."""
-    return posixpath.normpath("/" + name).lstrip("/") if name not in ("", ".", "./") else ""
+    if name in ("", ".", "./"):
+        return ""
+    if name[0] not in "./" and name[-1] not in "./" and "//" not in name and "/." not in name:
+        return name  # already clean (the usual case): normpath is Python code, linear but slow
+    return posixpath.normpath("/" + name).lstrip("/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +42,28 @@ class LayerScan:
 
 
 def check_layer_tar(stream: BinaryIO, what: str) -> LayerScan:
-    """Scan a (plain) layer tar's headers; raise LayerError naming the first unsafe member.
+    """Scan a (plain) layer tar's headers; raise LayerError naming the first bad member.
 
     Unsafe: a ``..`` that climbs above the root, a member written through a symlink made
     earlier in the same tar, a hard link to outside the root.
+
+    Unappliable (the extractor would fail on them in every snapshot, as docker's does): a member
+    below a file of this layer, a whiteout of ``.``/``..``/nothing, the root as a non-directory,
+    and a hard link to a directory or to a path no earlier member of this layer made. (Snapshots
+    hold one layer each, so a hard link can never reach a lower layer's file.)
     """
-    reader = TarReader(stream, what)
-    symlinks: set[str] = set()
+    try:
+        return _scan(TarReader(stream, what), what)
+    except LayerError as exc:
+        message = str(exc)
+        if message.startswith(what):
+            raise
+        # the reader's own messages ("layer tar member 'x': ...") do not say which layer
+        raise LayerError(f"{what}: {message}") from None
+
+
+def _scan(reader: TarReader, what: str) -> LayerScan:
+    tree = _Tree(what)
     count = content_size = 0
     for member in reader:
         count += 1
@@ -46,29 +74,104 @@ def check_layer_tar(stream: BinaryIO, what: str) -> LayerScan:
         raw = member.name
         if _escapes(raw):
             raise LayerError(f"{what}: unsafe path {raw!r} escapes the layer root")
-        name = normalize_member_name(raw)
-        parent = posixpath.dirname(name)
-        while parent:
-            if parent in symlinks:
-                raise LayerError(f"{what}: {raw!r} would be written through the symlink {parent!r}")
-            parent = posixpath.dirname(parent)
-        if member.type == tarfile.SYMTYPE:
-            symlinks.add(name)
-        else:
-            symlinks.discard(name)
-        if member.type == tarfile.LNKTYPE:
-            if _escapes(member.linkname):
-                raise LayerError(f"{what}: hard link {raw!r} points outside the layer root ({member.linkname!r})")
-            target = normalize_member_name(member.linkname)
-            probe = target
-            while probe:
-                if probe in symlinks:
-                    raise LayerError(f"{what}: hard link {raw!r} goes through the symlink {probe!r}")
-                probe = posixpath.dirname(probe)
+        if member.type == tarfile.LNKTYPE and _escapes(member.linkname):
+            raise LayerError(f"{what}: hard link {raw!r} points outside the layer root ({member.linkname!r})")
+        tree.add(raw, normalize_member_name(raw), member.type, member.linkname)
     return LayerScan(count, content_size)
 
 
+class _Tree:
+    """The paths a layer has made so far, as nested dicts (one per directory, leaves as kinds).
+
+    A trie rather than a set of path strings: checking every ancestor of a name as a string
+    costs its depth times its length per member, which a hostile 2000-deep name made quadratic;
+    here a member costs at most one walk over its components, and usually one lookup of its
+    parent in ``dirs``. Replacing a directory drops its subtree, as the extractor's removal
+    does, so later checks see what is really there.
+    """
+
+    def __init__(self, what: str):
+        self.what = what
+        self.root: dict = {}
+        self.dirs: dict[str, dict] = {}  # parent path → its node; cleared when a directory is replaced
+
+    def add(self, raw: str, name: str, kind: bytes, linkname: str) -> None:
+        """Record member ``raw`` (cleaned: ``name``) of tar type ``kind``, checking it first."""
+        if not name:
+            if kind != tarfile.DIRTYPE:
+                raise LayerError(f"{self.what}: member {raw!r} names the root, which must be a directory")
+            return
+        parent, _, leaf = name.rpartition("/")
+        if leaf.startswith(_WHITEOUT):
+            self._dir(raw, parent, create=True)
+            if leaf != _OPAQUE and not leaf.startswith(_AUFS_META) and leaf[len(_WHITEOUT):] in ("", ".", ".."):
+                raise LayerError(f"{self.what}: whiteout {raw!r} names nothing to hide")
+            return  # a whiteout hides lower layers' files; it makes nothing here
+        if _AUFS_META in parent and any(part.startswith(_AUFS_META) for part in parent.split("/")):
+            return  # aufs bookkeeping (.wh..wh.plnk/...): the extractor skips it
+        node = self._dir(raw, parent, create=True)
+        assert node is not None
+        if kind == tarfile.DIRTYPE:
+            if not isinstance(node.get(leaf), dict):
+                node[leaf] = {}
+            return
+        if kind == tarfile.LNKTYPE:
+            made = self.link_target(raw, normalize_member_name(linkname))
+        elif kind == tarfile.SYMTYPE:
+            if not linkname:
+                raise LayerError(f"{self.what}: symlink {raw!r} has an empty target")  # symlink(2) refuses it
+            made = _SYMLINK
+        else:
+            made = _FILE
+        if isinstance(node.get(leaf), dict):
+            self.dirs.clear()  # a directory (and all below it) is replaced
+        node[leaf] = made
+
+    def link_target(self, raw: str, target: str) -> int:
+        """The kind of what hard link ``raw`` names; it must be a non-directory made earlier."""
+        if not target:
+            raise LayerError(f"{self.what}: hard link {raw!r} points to the root")
+        parent, _, leaf = target.rpartition("/")
+        node = self._dir(raw, parent, create=False)
+        found = node.get(leaf) if node is not None else None
+        if found is None:
+            raise LayerError(f"{self.what}: hard link {raw!r} points to {target!r}, which no earlier member of the layer made")
+        if isinstance(found, dict):
+            raise LayerError(f"{self.what}: hard link {raw!r} points to the directory {target!r}")
+        return found
+
+    def _dir(self, raw: str, path: str, *, create: bool) -> dict | None:
+        """The node of directory ``path``; missing ones are made when ``create`` (as the
+        extractor makes missing parents), else None. A symlink or file on the way is refused."""
+        if not path:
+            return self.root
+        node = self.dirs.get(path)
+        if node is not None:
+            return node
+        node = self.root
+        parts = path.split("/")
+        for depth, part in enumerate(parts):
+            child = node.get(part)
+            if isinstance(child, dict):
+                node = child
+            elif child is None:
+                if not create:
+                    return None
+                node[part] = node = {}
+            else:
+                where = "/".join(parts[: depth + 1])
+                if child == _SYMLINK:
+                    if create:
+                        raise LayerError(f"{self.what}: {raw!r} would be written through the symlink {where!r}")
+                    raise LayerError(f"{self.what}: hard link {raw!r} goes through the symlink {where!r}")
+                raise LayerError(f"{self.what}: {raw!r} is below {where!r}, which is not a directory")
+        self.dirs[path] = node
+        return node
+
+
 def _escapes(name: str) -> bool:
+    if ".." not in name:
+        return False
     depth = 0
     for part in name.split("/"):
         if part == "..":

@@ -318,7 +318,7 @@ class Client:
     def prune_build_cache(self, *, all: bool = False) -> PruneReport:
         """``docker builder prune``: dangling step images and stale cache records; with ``all``,
         also every cache record and the RUN ``--mount=type=cache`` directories."""
-        import shutil
+        from lamina.layer.apply import discard_tree  # iterative: any depth
 
         report = self.prune_images()  # abandoned step images are dangling images
         removed_rows = 0
@@ -337,7 +337,7 @@ class Client:
             for entry in sorted(mounts.iterdir()):
                 report.space_reclaimed += tree_size(entry)
                 report.deleted.append(f"cache mount {entry.name[:12]}")
-                shutil.rmtree(entry, ignore_errors=True)
+                discard_tree(entry)
         if removed_rows:
             report.deleted.append(f"{removed_rows} cache records")
         return report

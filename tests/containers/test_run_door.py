@@ -89,3 +89,18 @@ def test_door_reports_a_missing_image_like_click(tmp_path):
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("lamina: error: ")
     assert "no-such-image" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_unexpected_failure_is_still_one_line(capsys):
+    """A bug in lamina ends like any error (one line, exit 1); --debug re-raises it."""
+    from lamina.cli.failures import run_guarded
+
+    def broken() -> None:
+        raise ValueError("bad\nthing")
+
+    with pytest.raises(SystemExit) as stopped:
+        run_guarded(broken, debug=False)
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err == "lamina: error: unexpected ValueError: bad thing (--debug shows where)\n"
+    with pytest.raises(ValueError):
+        run_guarded(broken, debug=True)

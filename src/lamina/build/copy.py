@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
 import stat
 import tempfile
 import time
@@ -127,8 +126,10 @@ class CopyPlan:
                 parent = _parent(parent)
 
     def close(self) -> None:
+        from lamina.layer.apply import discard_tree  # iterative: any depth
+
         for directory in self._scratch:
-            shutil.rmtree(directory, ignore_errors=True)
+            discard_tree(directory)
         self._scratch.clear()
 
     # -- what exists -----------------------------------------------------------------------

@@ -11,7 +11,6 @@ in place as a stage adds layers.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,12 +53,13 @@ class RootfsViews:
         return self._applied(wanted)
 
     def close(self) -> None:
+        from lamina.layer.apply import discard_tree  # iterative: any depth
         from lamina.runtime.mounts import remove_container_dir
 
         for base in self._mounts.values():
             remove_container_dir(base)
         for path in self._copies:
-            shutil.rmtree(path, ignore_errors=True)
+            discard_tree(path)
         self._views.clear()
         self._mounts.clear()
         self._copies.clear()

@@ -33,3 +33,9 @@ def run_guarded(call: Callable[[], None], debug: bool) -> None:
             raise
         sys.stderr.write(f"lamina: error: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}\n")
         sys.exit(1)
+    except Exception as exc:  # a bug in lamina: still one line; the traceback only with --debug
+        if debug:
+            raise
+        message = str(exc).replace("\n", " ")
+        sys.stderr.write(f"lamina: error: unexpected {type(exc).__name__}: {message} (--debug shows where)\n")
+        sys.exit(1)

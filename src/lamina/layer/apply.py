@@ -32,7 +32,7 @@ from typing import BinaryIO
 from lamina.errors import LayerError
 from lamina.layer.tarread import TarMember, TarReader
 
-__all__ = ["AppliedLayer", "LayerEntry", "apply_layer", "apply_members", "list_layer", "remove_tree"]
+__all__ = ["AppliedLayer", "LayerEntry", "apply_layer", "apply_members", "discard_tree", "list_layer", "remove_tree"]
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -497,6 +497,15 @@ class _Applier:
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def discard_tree(path: str | os.PathLike[str]) -> None:
+    """:func:`remove_tree` for clean-up: a tree already gone, or an error part-way, is left to
+    the next sweep (what ``shutil.rmtree(ignore_errors=True)`` promised, at any depth)."""
+    try:
+        remove_tree(path)
+    except OSError:
+        pass
 
 
 def remove_tree(path: str | os.PathLike[str]) -> None:

@@ -88,7 +88,7 @@ def sniff_media_type(data: bytes) -> str:
     """Media type of a manifest or index from its own bytes (for OCI layouts and lax registries)."""
     try:
         doc = _sniff_decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:  # nesting deeper than the decoder's stack
         raise ManifestError(f"manifest is not valid JSON: {exc}") from None
     media_type = doc.get("mediaType")
     if isinstance(media_type, str) and media_type:
@@ -104,7 +104,7 @@ def parse_manifest(data: bytes, where: str = "manifest") -> Manifest:
     """Decode and validate an image manifest (OCI or Docker schema2)."""
     try:
         manifest = _manifest_decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:  # nesting deeper than the decoder's stack
         raise ManifestError(f"{where}: invalid image manifest: {exc}") from None
     if manifest.schemaVersion != 2:
         raise ManifestError(f"{where}: unsupported schemaVersion {manifest.schemaVersion}")
@@ -123,7 +123,7 @@ def parse_manifest(data: bytes, where: str = "manifest") -> Manifest:
 def parse_index(data: bytes, where: str = "index") -> Index:
     try:
         index = _index_decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:  # nesting deeper than the decoder's stack
         raise ManifestError(f"{where}: invalid image index: {exc}") from None
     if index.schemaVersion != 2:
         raise ManifestError(f"{where}: unsupported schemaVersion {index.schemaVersion}")
@@ -136,7 +136,7 @@ def parse_config(data: bytes, where: str = "image config") -> ConfigView:
     """Decode and validate an image config; diff_ids must be well-formed digests."""
     try:
         config = _config_decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:  # nesting deeper than the decoder's stack
         raise ManifestError(f"{where}: invalid image config: {exc}") from None
     if config.rootfs.type != "layers":
         raise ManifestError(f"{where}: rootfs type must be 'layers', not {config.rootfs.type!r}")

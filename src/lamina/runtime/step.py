@@ -19,7 +19,6 @@ import fcntl
 import os
 import secrets
 import selectors
-import shutil
 import signal
 import stat
 import subprocess
@@ -289,9 +288,11 @@ def _create_locked_dir(base: Path) -> int:
 
 def _remove_abandoned_staging(staging: Path) -> None:
     """A hidden dir is one being created; an old one belongs to a process that died doing so."""
+    from lamina.layer.apply import discard_tree  # iterative: any depth
+
     try:
         if time.time() - staging.stat().st_mtime > _STAGING_GRACE_SECONDS:
-            shutil.rmtree(staging, ignore_errors=True)  # nothing is mounted there yet
+            discard_tree(staging)  # nothing is mounted there yet
     except FileNotFoundError:
         pass
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import shutil
 import stat
 import subprocess
 from collections import namedtuple
@@ -182,9 +181,11 @@ def copy_up(rootfs: Path, mounts: list[dict[str, Any]]) -> None:
 
 def remove_volumes(mounts: list[dict[str, Any]], volumes_root: Path, *, anonymous_only: bool = True) -> None:
     """Delete the container's anonymous volumes (``rm -v``); named volumes stay, as in docker."""
+    from lamina.layer.apply import discard_tree  # iterative: any depth
+
     for point in mounts:
         if point["Type"] == "volume" and (point.get("Anonymous") or not anonymous_only):
-            shutil.rmtree(volumes_root / point["Name"], ignore_errors=True)
+            discard_tree(volumes_root / point["Name"])
 
 
 def path_in_root(root: Path, path: str) -> Path:

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,8 +188,10 @@ def _mtime(path: Path) -> float:
 
 
 def _remove_tree(path: Path) -> None:
+    from lamina.layer.apply import remove_tree  # iterative: a volume's tree may be any depth
+
     try:
-        shutil.rmtree(path)
+        remove_tree(path)
     except FileNotFoundError:
         return
     except OSError as exc:

@@ -12,12 +12,12 @@ instead of unpacking the layer it was just written to.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from lamina.errors import StoreError
+from lamina.layer.apply import discard_tree
 from lamina.layer.compression import decompressing_reader
 from lamina.layer.overlayapply import apply_layer_as_overlay
 from lamina.oci import mediatypes as mt
@@ -70,7 +70,7 @@ class Snapshots:
                     raise
         finally:
             if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
+                discard_tree(staging)
         return target
 
     def adopt(self, chain_id: str, tree: Path) -> bool:
@@ -106,7 +106,7 @@ class Snapshots:
             if entry.name.startswith("unpack-"):
                 continue
             if f"sha256:{entry.name}" not in live_chain_ids:
-                shutil.rmtree(entry, ignore_errors=True)
+                discard_tree(entry)
 
 
 class MergedView:

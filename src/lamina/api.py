@@ -318,7 +318,7 @@ class Client:
     def prune_build_cache(self, *, all: bool = False) -> PruneReport:
         """``docker builder prune``: dangling step images and stale cache records; with ``all``,
         also every cache record and the RUN ``--mount=type=cache`` directories."""
-        from lamina.layer.apply import discard_tree  # iterative: any depth
+        from lamina.layer.treeremoval import discard_tree  # iterative: any depth
 
         report = self.prune_images()  # abandoned step images are dangling images
         removed_rows = 0

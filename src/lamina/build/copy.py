@@ -126,7 +126,7 @@ class CopyPlan:
                 parent = _parent(parent)
 
     def close(self) -> None:
-        from lamina.layer.apply import discard_tree  # iterative: any depth
+        from lamina.layer.treeremoval import discard_tree  # iterative: any depth
 
         for directory in self._scratch:
             discard_tree(directory)

@@ -53,7 +53,7 @@ class RootfsViews:
         return self._applied(wanted)
 
     def close(self) -> None:
-        from lamina.layer.apply import discard_tree  # iterative: any depth
+        from lamina.layer.treeremoval import discard_tree  # iterative: any depth
         from lamina.runtime.mounts import remove_container_dir
 
         for base in self._mounts.values():

@@ -288,7 +288,7 @@ def _create_locked_dir(base: Path) -> int:
 
 def _remove_abandoned_staging(staging: Path) -> None:
     """A hidden dir is one being created; an old one belongs to a process that died doing so."""
-    from lamina.layer.apply import discard_tree  # iterative: any depth
+    from lamina.layer.treeremoval import discard_tree  # iterative: any depth
 
     try:
         if time.time() - staging.stat().st_mtime > _STAGING_GRACE_SECONDS:

@@ -181,7 +181,7 @@ def copy_up(rootfs: Path, mounts: list[dict[str, Any]]) -> None:
 
 def remove_volumes(mounts: list[dict[str, Any]], volumes_root: Path, *, anonymous_only: bool = True) -> None:
     """Delete the container's anonymous volumes (``rm -v``); named volumes stay, as in docker."""
-    from lamina.layer.apply import discard_tree  # iterative: any depth
+    from lamina.layer.treeremoval import discard_tree  # iterative: any depth
 
     for point in mounts:
         if point["Type"] == "volume" and (point.get("Anonymous") or not anonymous_only):

@@ -188,7 +188,7 @@ def _mtime(path: Path) -> float:
 
 
 def _remove_tree(path: Path) -> None:
-    from lamina.layer.apply import remove_tree  # iterative: a volume's tree may be any depth
+    from lamina.layer.treeremoval import remove_tree  # iterative: a volume's tree may be any depth
 
     try:
         remove_tree(path)

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lamina.errors import StoreError
-from lamina.layer.apply import discard_tree
 from lamina.layer.compression import decompressing_reader
 from lamina.layer.overlayapply import apply_layer_as_overlay
+from lamina.layer.treeremoval import discard_tree
 from lamina.oci import mediatypes as mt
 from lamina.oci.identity import chain_ids
 

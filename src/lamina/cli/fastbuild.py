@@ -16,6 +16,8 @@ import os
 import sys
 from types import SimpleNamespace
 
+from lamina.cli.globalflags import after_globals
+
 __all__ = ["print_replay", "recorded_answer", "try_fast_build"]
 
 _VALUED = {"-t": "tags", "--tag": "tags", "-f": "dockerfile", "--file": "dockerfile", "--build-arg": "build_args",
@@ -28,25 +30,13 @@ _PROGRESS = ("auto", "plain", "tty", "quiet")
 
 def _parse(argv: list[str]) -> dict | None:
     """The options of ``[--root DIR] [--debug] build OPTIONS CONTEXT``, or None when unusual."""
-    options: dict = {key: [] for key in _LISTS}
-    options.update(root=os.environ.get("LAMINA_ROOT") or None, dockerfile=None, target=None, network="default",
-                   platform=None, iidfile=None, progress="auto", quiet=False, context=None,
-                   debug=bool(os.environ.get("LAMINA_DEBUG")))
-    args = list(argv)
-    while args and args[0] != "build":
-        head = args.pop(0)
-        if head == "--debug":
-            options["debug"] = True
-            continue
-        if head == "--root" and args:
-            options["root"] = args.pop(0)
-        elif head.startswith("--root="):
-            options["root"] = head.split("=", 1)[1]
-        else:
-            return None
-    if not args:
+    leading = after_globals(argv, "build")
+    if leading is None:
         return None
-    args.pop(0)
+    options: dict = {key: [] for key in _LISTS}
+    options.update(dockerfile=None, target=None, network="default", platform=None, iidfile=None, progress="auto",
+                   quiet=False, context=None)
+    options["root"], options["debug"], args = leading
     while args:
         word = args.pop(0)
         if word in _FLAGS:

@@ -10,8 +10,7 @@ where one is wanted, a missing image — returns None, and click parses the call
 
 from __future__ import annotations
 
-import os
-
+from lamina.cli.globalflags import after_globals
 from lamina.cli.runflags import RUN_FLAGS, defaults
 
 __all__ = ["parse_run", "try_run"]
@@ -23,23 +22,12 @@ _BY_NAME["-d"] = _BY_NAME["--detach"] = ("detach", "flag")
 def parse_run(argv: list[str]) -> tuple[dict, str, list[str]] | None:
     """``[--root DIR] [--debug] run FLAGS IMAGE [COMMAND…]`` as (options, image, command), the
     options keyed as click's (plus ``root``, ``debug``, ``detach``); None when unusual."""
-    options = defaults()
-    options.update(root=os.environ.get("LAMINA_ROOT") or None, debug=bool(os.environ.get("LAMINA_DEBUG")),
-                   detach=False)
-    args = list(argv)
-    while args and args[0] != "run":
-        head = args.pop(0)
-        if head == "--debug":
-            options["debug"] = True
-        elif head == "--root" and args:
-            options["root"] = args.pop(0)
-        elif head.startswith("--root="):
-            options["root"] = head.split("=", 1)[1]
-        else:
-            return None
-    if not args:
+    leading = after_globals(argv, "run")
+    if leading is None:
         return None
-    args.pop(0)
+    options = defaults()
+    options["root"], options["debug"], args = leading
+    options["detach"] = False
     while args:
         word = args[0]
         if word == "--":

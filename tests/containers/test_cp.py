@@ -161,3 +161,25 @@ def test_cp_bad_input_is_one_line_and_changes_nothing(ctr):
     assert both.returncode == 125 and b"copying between containers is not supported" in both.stderr
     assert not mounts_under(ctr.root / "containers" / container_id)
     assert not list((ctr.root / "containers" / container_id / "upper").iterdir())
+
+
+def test_cp_reaches_a_stopped_containers_volumes_but_export_does_not(ctr, tmp_path):
+    """As docker's: ``cp`` with a stopped container reads and writes its volumes and bind
+    mounts; ``export`` holds the container's own files only."""
+    bound = tmp_path / "bound"
+    bound.mkdir()
+    (bound / "old.txt").write_text("from the host\n")
+    container_id = ctr.out("create", "--name", "withvol", "-v", "/vol", "-v", f"{bound}:/mnt/b", "busybox",
+                           "cat", "/vol/new.txt", "/mnt/b/new.txt").strip()
+    (tmp_path / "new.txt").write_text("copied in\n")
+    ctr.run("cp", str(tmp_path / "new.txt"), "withvol:/vol/new.txt")
+    ctr.run("cp", str(tmp_path / "new.txt"), "withvol:/mnt/b/new.txt")
+    assert (bound / "new.txt").read_text() == "copied in\n"  # written through the bind
+    out = tmp_path / "out"
+    out.mkdir()
+    ctr.run("cp", "withvol:/mnt/b/old.txt", str(out))
+    assert (out / "old.txt").read_text() == "from the host\n"
+    assert not mounts_under(ctr.root / "containers" / container_id)
+    names = tarfile.open(fileobj=io.BytesIO(ctr.run("export", "withvol").stdout)).getnames()
+    assert not any(name.endswith("new.txt") or name.endswith("old.txt") for name in names)
+    assert ctr.out("start", "-a", "withvol") == "copied in\ncopied in\n"  # the volume kept it

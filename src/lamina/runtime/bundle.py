@@ -41,7 +41,7 @@ from lamina.store.store import Store
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["INIT_PATH", "Bundle", "container_lowers", "find_init", "prepare_bundle", "process_env"]
+__all__ = ["INIT_PATH", "Bundle", "container_lowers", "find_init", "make_init_layer", "prepare_bundle", "process_env"]
 
 INIT_PATH = "/sbin/docker-init"
 _STUB_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf")
@@ -80,7 +80,7 @@ def prepare_bundle(store: Store, container: Container, *, network_namespace: str
     config, host_config = container.config, container.host_config
     mounts = container.document["Mounts"]
     init_binary = find_init() if host_config.get("Init") else None
-    _make_init_layer(base / "init", lowers[1:], mounts, with_init=init_binary is not None)
+    make_init_layer(base / "init", lowers[1:], mounts, with_init=init_binary is not None)
     if mounts_under(base / "rootfs"):
         unmount(base / "rootfs")  # left by a monitor that died
     dirs = mount_overlay(base, lowers, volatile=bool(host_config.get("AutoRemove")))
@@ -160,7 +160,7 @@ def _ensure_workdir(rootfs: Path, cwd: str) -> None:
             raise RuntimeError_(f"cannot create the working directory {cwd}: {exc.strerror}") from None
 
 
-def _make_init_layer(init: Path, image_lowers: list[Path], mounts: list[dict[str, Any]], *, with_init: bool) -> None:
+def make_init_layer(init: Path, image_lowers: list[Path], mounts: list[dict[str, Any]], *, with_init: bool) -> None:
     """Empty stand-ins for the mount points the image lacks (see the module docstring)."""
     stubs: list[tuple[str, bool]] = [(rel, False) for rel in _STUB_FILES] + [(rel, True) for rel in _STUB_DIRS]
     for point in mounts:

@@ -118,7 +118,7 @@ def _container_root(containers: ContainerStore, container: Container) -> Iterato
     from lamina.runtime.lifecycle import _rootfs
 
     try:
-        with _rootfs(containers, container) as rootfs:
+        with _rootfs(containers, container, with_mounts=True) as rootfs:
             yield os.fspath(rootfs)
     except ConflictError:
         raise ConflictError(f"container {container.name} is starting; try again") from None

@@ -422,10 +422,11 @@ def _settle_unsupervised(containers: ContainerStore, container: Container, kille
 
 
 @contextlib.contextmanager
-def _rootfs(containers: ContainerStore, container: Container) -> Iterator[Path]:
+def _rootfs(containers: ContainerStore, container: Container, *, with_mounts: bool = False) -> Iterator[Path]:
     """The container's merged filesystem: the live mount, or a temporary one (under the
-    monitor lock, so it cannot start meanwhile)."""
-    from lamina.runtime.bundle import container_lowers
+    monitor lock, so it cannot start meanwhile); ``with_mounts`` binds a stopped container's
+    volumes and bind mounts into the temporary one (``cp`` sees them, ``export`` must not)."""
+    from lamina.runtime.bundle import container_lowers, make_init_layer
     from lamina.runtime.mounts import mount_overlay, mounts_under, unmount
 
     rootfs = container.base / "rootfs"
@@ -442,13 +443,46 @@ def _rootfs(containers: ContainerStore, container: Container) -> Iterator[Path]:
             (container.base / "init").mkdir()
         if mounts_under(rootfs):
             unmount(rootfs)
-        dirs = mount_overlay(container.base, container_lowers(containers.store, container))
+        lowers = container_lowers(containers.store, container)
+        if with_mounts:  # the mount points a first start would make, in the init layer as then
+            make_init_layer(lowers[0], lowers[1:], container.document.get("Mounts") or [], with_init=False)
+        dirs = mount_overlay(container.base, lowers)
+        bound: list[Path] = []
         try:
+            if with_mounts:
+                bound = _bind_mount_points(dirs.rootfs, container.document.get("Mounts") or [])
             yield dirs.rootfs
         finally:
+            for point in reversed(bound):
+                unmount(point)
             unmount(dirs.rootfs)
     finally:
         os.close(fd)
+
+
+def _bind_mount_points(rootfs: Path, mounts: list[dict[str, Any]]) -> list[Path]:
+    """A stopped container's volumes and binds, bound where its processes see them (docker's
+    ``cp`` reads and writes them too); tmpfs mounts hold nothing once it stopped. A mount point
+    the rootfs lacks is skipped: making it would change the container's own files."""
+    from lamina.runtime.mounts import bind_mount, unmount
+    from lamina.runtime.volumes import path_in_root
+
+    bound: list[Path] = []
+    try:
+        for point in sorted(mounts, key=lambda m: m["Destination"].rstrip("/").count("/")):
+            source = Path(point.get("Source") or "")
+            if point["Type"] not in ("bind", "volume") or not source.exists():
+                continue
+            target = path_in_root(rootfs, point["Destination"])
+            if target == rootfs or not target.exists() or target.is_dir() != source.is_dir():
+                continue
+            bind_mount(source, target)
+            bound.append(target)
+    except BaseException:
+        for target in reversed(bound):
+            unmount(target)
+        raise
+    return bound
 
 
 def _exec_with_tty(command: list[str], console: Path, *, detach: bool, interactive: bool) -> int:

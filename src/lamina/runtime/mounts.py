@@ -31,12 +31,14 @@ from pathlib import Path
 
 from lamina.errors import RuntimeError_
 
-__all__ = ["MAX_LOWER_DIRS", "OverlayDirs", "filesystem_type", "mount_overlay", "mount_view", "mounts_under", "probe_overlay", "remove_container_dir", "unmount"]
+__all__ = ["MAX_LOWER_DIRS", "OverlayDirs", "bind_mount", "filesystem_type", "mount_overlay", "mount_view", "mounts_under", "probe_overlay", "remove_container_dir", "unmount"]
 
 MAX_LOWER_DIRS = 500  # overlayfs' OVL_MAX_STACK
 _PAGE = 4096
 _MNT_DETACH = 2
 _MS_RDONLY = 1
+_MS_BIND = 4096
+_MS_REC = 16384
 _OPTIONS = "redirect_dir=off,metacopy=off,index=off"
 
 
@@ -186,6 +188,13 @@ def _mount_directly(base: Path, options: str) -> bool:
     if len(data) >= _PAGE:
         return False
     return _libc().mount(b"overlay", os.fsencode(f"{prefix}/rootfs"), b"overlay", flags, data) == 0
+
+
+def bind_mount(source: Path, target: Path) -> None:
+    """Bind ``source`` (and what is mounted below it) onto ``target``, which must exist."""
+    if _libc().mount(os.fsencode(source), os.fsencode(target), None, _MS_BIND | _MS_REC, None) != 0:
+        code = ctypes.get_errno()
+        raise RuntimeError_(f"cannot bind {source} on {target}: {os.strerror(code)}")
 
 
 def unmount(path: Path) -> None:

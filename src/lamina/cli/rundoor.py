@@ -10,6 +10,8 @@ where one is wanted, a missing image — returns None, and click parses the call
 
 from __future__ import annotations
 
+import os
+
 from lamina.cli.globalflags import after_globals
 from lamina.cli.runflags import RUN_FLAGS, defaults
 
@@ -94,9 +96,20 @@ def try_run(argv: list[str]) -> bool:
     if parsed is None:
         return False
     options, image, command = parsed
+    root, debug, detach, quiet = (options.pop(key) for key in ("root", "debug", "detach", "quiet"))
+    early = not detach and options["network"] in (None, "private", "bridge", "default")
+    if early and os.geteuid() == 0:
+        from lamina.runtime import earlynet
+
+        earlynet.prepare()  # slirp4netns comes up on the other core while lamina loads
     from lamina.cli.containerrun import run_container
     from lamina.cli.failures import run_guarded
 
-    root, debug, detach, quiet = (options.pop(key) for key in ("root", "debug", "detach", "quiet"))
-    run_guarded(lambda: run_container(root, image, command, detach=detach, quiet=quiet, params=options), debug)
+    try:
+        run_guarded(lambda: run_container(root, image, command, detach=detach, quiet=quiet, params=options), debug)
+    finally:
+        if early:
+            from lamina.runtime import earlynet
+
+            earlynet.discard()
     return True

@@ -11,7 +11,6 @@ the layer, as docker does.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from collections import namedtuple
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 from lamina import TYPE_CHECKING
 from lamina.errors import RuntimeError_
 from lamina.layer.overlaylookup import lower_entry
+from lamina.runtime.binaries import which
 from lamina.runtime.containers import Container
 from lamina.runtime.markers import add_markers
 from lamina.runtime.mounts import mount_overlay, mounts_under, unmount
@@ -131,7 +131,7 @@ def process_env(container: Container, hostname: str, home: str, extra: list[str]
 def find_init() -> str:
     """docker's --init binary (tini, shipped by docker.io as docker-init)."""
     for name in ("docker-init", "tini-static", "tini"):
-        found = shutil.which(name)
+        found = which(name)
         if found:
             return found
     raise RuntimeError_("--init needs tini (docker-init): apt-get install tini")

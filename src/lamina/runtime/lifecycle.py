@@ -6,13 +6,11 @@ to runc (signals, exec)."""
 from __future__ import annotations
 
 import contextlib
-import copy
 import fcntl
 import json
 import os
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -209,6 +207,8 @@ def exec_process(containers: ContainerStore, container: Container, command: list
     if tty and not any(e.startswith("TERM=") for e in process["env"]):
         process["env"].append("TERM=xterm")
     runc = container_runc(containers.store.root)
+    import tempfile  # exec only: run and ps should not load it
+
     with tempfile.TemporaryDirectory(prefix="lamina-exec-") as scratch:
         process_file = Path(scratch) / "process.json"
         process_file.write_text(json.dumps(process))
@@ -252,6 +252,8 @@ def commit(containers: ContainerStore, container: Container, *, changes: list[st
     store = containers.store
     container = containers.refresh(container)
     document = decode_json(store.config_bytes(container.image_id))
+    import copy
+
     container_config = copy.deepcopy(container.config)
     config = apply_changes(copy.deepcopy(container.config), list(changes))
     config["Image"] = container.image_id

@@ -21,7 +21,6 @@ import fcntl
 import json
 import os
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +30,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from lamina.errors import LaminaError, RuntimeError_
+from lamina.layer.treeremoval import discard_tree
+from lamina.runtime import earlynet
 from lamina.runtime.bundle import prepare_bundle
 from lamina.runtime.containers import (
     Container,
@@ -189,7 +190,10 @@ class _Supervisor:
         _set_subreaper()
         if (self.runc.state_root / container.id).exists():
             self.runc.delete(container.id)  # left by a monitor that died
-        scratch = _scratch_dir(container)
+        private = container.host_config["NetworkMode"] == "private"
+        early = earlynet.take() if private else None
+        earlynet.discard()  # one made for a container that turned out not to need it
+        scratch = early.scratch if early is not None else _scratch_dir(container)
         holder: NetnsHolder | None = None
         slirp: Slirp | None = None
         log: LogWriter | None = None
@@ -197,7 +201,9 @@ class _Supervisor:
         exit_code = -1
         oom = False
         try:
-            if container.host_config["NetworkMode"] == "private":
+            if early is not None:  # started by the entry point while lamina was loading
+                holder, slirp = early.holder, early.slirp
+            elif private:
                 # slirp4netns comes up while the rootfs is mounted (see lamina.runtime.netns)
                 holder = NetnsHolder()
                 slirp = start_slirp(holder.path, scratch / "slirp.sock", container.base / "slirp.log")
@@ -249,7 +255,7 @@ class _Supervisor:
                 with contextlib.suppress(RuntimeError_):
                     unmount(bundle.dirs.rootfs)
             if scratch is not None:
-                shutil.rmtree(scratch, ignore_errors=True)
+                discard_tree(scratch)
             if self.attach is None:
                 deleting.wait()
             if container.host_config.get("AutoRemove"):

@@ -23,7 +23,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import shutil
 import subprocess
 from collections import namedtuple
 from collections.abc import Sequence
@@ -248,9 +247,11 @@ def remove_container_dir(base: Path) -> bool:
             pass
     if mounts_under(base):
         return False
+    from lamina.layer.treeremoval import remove_tree  # iterative: any depth
+
     try:
-        shutil.rmtree(base, ignore_errors=True)
-    except RecursionError:  # a tree deeper than Python's stack (rmtree recurses before 3.12)
+        remove_tree(base)
+    except OSError:  # whatever stopped it part-way: rm says no more, but try
         subprocess.run(["rm", "-rf", "--one-file-system", "--", os.fspath(base)], capture_output=True)
     return not os.path.lexists(base)
 

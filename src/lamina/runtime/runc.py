@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from lamina import TYPE_CHECKING
 from lamina.errors import RuntimeError_
+from lamina.runtime.binaries import which
 
 if TYPE_CHECKING:
     from typing import IO, Any
@@ -33,12 +33,9 @@ _SEARCH = ("/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/loca
 
 def find_runc() -> str:
     """The runc binary: on PATH, else in the usual sbin dirs; one clear error if missing."""
-    found = shutil.which("runc")
+    found = which("runc", *_SEARCH)
     if found:
         return found
-    for candidate in _SEARCH:
-        if os.access(candidate, os.X_OK):
-            return candidate
     raise RuntimeError_("runc is not installed (needed to run containers and RUN steps): apt-get install runc")
 
 

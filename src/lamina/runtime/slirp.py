@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import os
 import select
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 from lamina.errors import RuntimeError_
+from lamina.runtime.binaries import which
 from lamina.runtime.ports import PortBinding
 
 __all__ = ["CONTAINER_ADDRESS", "DNS_ADDRESS", "PortBinding", "Slirp", "find_slirp4netns", "start_slirp"]
@@ -102,8 +102,7 @@ class Slirp:
 
 
 def find_slirp4netns() -> str | None:
-    return shutil.which("slirp4netns") or next(
-        (p for p in ("/usr/bin/slirp4netns", "/usr/local/bin/slirp4netns") if os.access(p, os.X_OK)), None)
+    return which("slirp4netns", "/usr/bin/slirp4netns", "/usr/local/bin/slirp4netns")
 
 
 def start_slirp(netns: str, api_socket: Path, log: Path) -> Slirp:

@@ -97,11 +97,11 @@ def try_run(argv: list[str]) -> bool:
         return False
     options, image, command = parsed
     root, debug, detach, quiet = (options.pop(key) for key in ("root", "debug", "detach", "quiet"))
-    early = not detach and options["network"] in (None, "private", "bridge", "default")
-    if early and os.geteuid() == 0:
+    early = not detach and options["network"] in (None, "private", "bridge", "default") and os.geteuid() == 0
+    if early:  # slirp4netns comes up on the other core while lamina loads
         from lamina.runtime import earlynet
 
-        earlynet.prepare()  # slirp4netns comes up on the other core while lamina loads
+        earlynet.prepare()
     from lamina.cli.containerrun import run_container
     from lamina.cli.failures import run_guarded
 
@@ -109,7 +109,5 @@ def try_run(argv: list[str]) -> bool:
         run_guarded(lambda: run_container(root, image, command, detach=detach, quiet=quiet, params=options), debug)
     finally:
         if early:
-            from lamina.runtime import earlynet
-
             earlynet.discard()
     return True

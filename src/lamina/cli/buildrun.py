@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-__all__ = ["run_build"]
+__all__ = ["progress_mode", "run_build"]
 
 
 def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), dockerfile: str | None = None,
@@ -19,7 +19,7 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
     ``fast_checked``: the caller already found no recorded no-op answer for this request."""
     import signal
 
-    mode = _progress_mode(progress, quiet)
+    mode = progress_mode(progress, quiet)
     quiet = mode == "quiet"
     from lamina.build.fastpath import FastRequest
 
@@ -71,7 +71,7 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
         sys.stdout.write(result.image_id + "\n")
 
 
-def _progress_mode(progress: str | None, quiet: bool) -> str:
+def progress_mode(progress: str | None, quiet: bool) -> str:
     """quiet, plain or tty: ``auto`` is tty when stderr is a terminal, like BuildKit's."""
     mode = (progress or "auto").lower()
     if quiet or mode == "quiet":

@@ -89,11 +89,9 @@ def try_fast_build(argv: list[str]) -> bool:
             platform=options["platform"], secrets=options["secrets"], progress=options["progress"],
             fast_checked=True), options["debug"])
         return True
-    progress = options["progress"].lower()
-    mode = "quiet" if options["quiet"] or progress == "quiet" else progress
-    if mode == "auto":
-        mode = "tty" if sys.stderr.isatty() else "plain"
-    print_replay(answer, mode, iidfile=options["iidfile"])
+    from lamina.cli.buildrun import progress_mode
+
+    print_replay(answer, progress_mode(options["progress"], options["quiet"]), iidfile=options["iidfile"])
     return True
 
 

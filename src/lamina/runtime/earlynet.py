@@ -13,7 +13,9 @@ import contextlib
 import os
 from pathlib import Path
 
-__all__ = ["EarlyNetwork", "discard", "prepare", "take"]
+from lamina.layer.treeremoval import discard_tree
+
+__all__ = ["EarlyNetwork", "discard", "prepare", "socket_dir", "take"]
 
 
 class EarlyNetwork:
@@ -36,16 +38,16 @@ def prepare() -> None:
 
     if _prepared is not None or find_slirp4netns() is None:
         return
-    scratch = Path(os.environ.get("TMPDIR") or "/tmp") / f"lamina-{os.urandom(6).hex()}"
-    holder = None
+    holder = scratch = None
     try:
-        scratch.mkdir(mode=0o700)
+        scratch = socket_dir()
         holder = NetnsHolder()
         slirp = start_slirp(holder.path, scratch / "slirp.sock", scratch / "slirp.log")
     except Exception:  # noqa: BLE001 - an optimisation only: the normal path reports problems
         if holder is not None:
             holder.close()
-        _remove(scratch)
+        if scratch is not None:
+            discard_tree(scratch)
         return
     _prepared = EarlyNetwork(holder, slirp, scratch)
 
@@ -65,12 +67,12 @@ def discard() -> None:
     with contextlib.suppress(Exception):
         early.slirp.stop(wait=False)
     early.holder.close()
-    _remove(early.scratch)
+    discard_tree(early.scratch)
 
 
-def _remove(scratch: Path) -> None:
-    for name in ("slirp.sock", "slirp.log"):
-        with contextlib.suppress(OSError):
-            os.unlink(scratch / name)
-    with contextlib.suppress(OSError):
-        os.rmdir(scratch)
+def socket_dir() -> Path:
+    """A fresh private dir with a short path for unix sockets (slirp4netns' API, a pty's console
+    socket); made by hand because ``tempfile`` costs 3 ms to import."""
+    path = Path(os.environ.get("TMPDIR") or "/tmp") / f"lamina-{os.urandom(6).hex()}"
+    path.mkdir(mode=0o700)
+    return path

@@ -539,9 +539,7 @@ def _scratch_dir(container: Container) -> Path | None:
     made only when the container needs one."""
     if not container.config.get("Tty") and container.host_config.get("NetworkMode") != "private":
         return None
-    path = Path(os.environ.get("TMPDIR") or "/tmp") / f"lamina-{os.urandom(6).hex()}"  # tempfile costs 3 ms to import
-    path.mkdir(mode=0o700)
-    return path
+    return earlynet.socket_dir()
 
 
 def _set_subreaper() -> None:

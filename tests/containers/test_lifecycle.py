@@ -113,7 +113,7 @@ def test_ps_columns_statuses_and_filters(ctr):
     assert ctr.out("ps", "-a", "--filter", "ancestor=cfgimage", "--filter", "name=ps-").count("\n") == 1
     quiet = ctr.out("ps", "-q", "--filter", "name=ps-running").split()
     assert len(quiet) == 1 and len(quiet[0]) == 12
-    assert ctr.fails("ps", "--filter", "colour=blue").startswith("lamina: error: invalid filter 'colour'")
+    assert ctr.fails("ps", "--filter", "colour=blue").startswith("lamina: error: Invalid filter 'colour'")
 
 
 def test_exec_runs_in_the_container(ctr):

@@ -52,7 +52,7 @@ def create(ctx, image, command, quiet, **params):
     """Create a new container."""
     from lamina.cli.containerrun import create_container, make_options
 
-    options = make_options(params, command, True)
+    options = make_options(params, command, False)  # docker's create attaches stdout and stderr
     with client_from(ctx) as client:
         sys.stdout.write(create_container(client, image, options, quiet) + "\n")
 
@@ -126,11 +126,13 @@ def rm(ctx, names, force, volumes):
 class _PsRow:
     """The fields docker's container formatter offers to ``--format`` templates."""
 
-    def __init__(self, container, no_trunc: bool, image_label: str):
+    def __init__(self, container, no_trunc: bool, image_label: str, size: str = ""):
         from lamina.runtime.ports import format_ports
 
         document = container.document
-        command = " ".join([document["Path"], *document["Args"]])
+        # docker's daemon wraps each argument holding a space in single quotes
+        args = [f"'{arg}'" if " " in arg else arg for arg in document["Args"]]
+        command = " ".join([document["Path"], *args])
         self.ID = container.id if no_trunc else container.id[:12]
         self.Image = image_label
         self.Command = json.dumps(command if no_trunc else _ellipsis(command, 20), ensure_ascii=False)
@@ -139,7 +141,7 @@ class _PsRow:
         self.Ports = format_ports(_port_map(container)) if container.running else ""
         self.State = container.status
         self.Status = _status(container)
-        self.Size = "0B"
+        self.Size = size
         self.Names = container.name
         self.Labels = ",".join(f"{k}={v}" for k, v in sorted((container.config.get("Labels") or {}).items()))
         self.Mounts = ",".join(m.get("Name") or m.get("Source", "") for m in document.get("Mounts") or [])
@@ -171,13 +173,29 @@ def ps(ctx, all_, quiet, no_trunc, filters, format_, last, latest, size):
             sys.stdout.write("".join((c.id if no_trunc else c.id[:12]) + "\n" for c in containers))
             return
         labels = _image_labels(client, containers)
-    rows = [_PsRow(c, no_trunc, labels[c.id]) for c in containers]
+        want_size = size or "{{.Size}}" in (format_ or "") or "{{ .Size }}" in (format_ or "")
+        sizes = {c.id: _ps_size(client, c) for c in containers} if want_size else {}
+    rows = [_PsRow(c, no_trunc, labels[c.id], sizes.get(c.id, "")) for c in containers]
     if format_ and format_ != "table":
         print_formatted(rows, format_, _PS_HEADERS)
         return
-    table = [["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]]
-    table += [[r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names] for r in rows]
+    table = [["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES", *(["SIZE"] if size else [])]]
+    table += [[r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names, *([r.Size] if size else [])]
+              for r in rows]
     sys.stdout.write(tabulate(table))
+
+
+def _ps_size(client, container) -> str:
+    """docker's SIZE: what the container wrote, and that plus its image (``0B (virtual 1.98MB)``)."""
+    from lamina.errors import LaminaError
+    from lamina.runtime.lifecycle import tree_size
+
+    written = tree_size(container.base / "upper")
+    try:
+        image_size = client.store.image(container.image_id).size
+    except LaminaError:
+        image_size = 0
+    return f"{human_size(written)} (virtual {human_size(written + image_size)})"
 
 
 @click.command("logs")

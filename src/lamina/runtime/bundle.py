@@ -120,12 +120,13 @@ def prepare_bundle(store: Store, container: Container, *, network_namespace: str
     return Bundle(dirs, spec, user, hostname)
 
 
-def process_env(container: Container, hostname: str, home: str, extra: list[str] = ()) -> list[str]:
-    """docker's process environment (PATH, HOSTNAME, image and -e env, TERM with -t, HOME)."""
-    env = list(container.config.get("Env") or [])
-    if container.config.get("Tty") and not any(e.startswith("TERM=") for e in env):
-        env.append("TERM=xterm")
-    return container_env([*env, *extra], hostname=hostname, home=home)
+def process_env(container: Container, hostname: str, home: str, extra: list[str] = (), *,
+                tty: bool | None = None) -> list[str]:
+    """docker's process environment (PATH, HOSTNAME, TERM with a terminal, image and -e env,
+    HOME); ``tty`` is exec's own -t, a run's is the container's."""
+    terminal = bool(container.config.get("Tty")) if tty is None else tty
+    env = [*(container.config.get("Env") or []), *extra]
+    return container_env(env, hostname=hostname, home=home, tty=terminal)
 
 
 def find_init() -> str:
@@ -162,25 +163,40 @@ def _ensure_workdir(rootfs: Path, cwd: str) -> None:
 
 def make_init_layer(init: Path, image_lowers: list[Path], mounts: list[dict[str, Any]], *, with_init: bool) -> None:
     """Empty stand-ins for the mount points the image lacks (see the module docstring)."""
-    stubs: list[tuple[str, bool]] = [(rel, False) for rel in _STUB_FILES] + [(rel, True) for rel in _STUB_DIRS]
+    stubs: list[tuple[str, int | None]] = [(rel, None) for rel in _STUB_FILES] + [(rel, 0o755) for rel in _STUB_DIRS]
     for point in mounts:
         rel = point["Destination"].strip("/")
-        is_dir = point["Type"] != "bind" or os.path.isdir(point["Source"])
         if rel:
-            stubs.append((rel, is_dir))
+            stubs.append((rel, _stub_mode(point)))
     if with_init:
-        stubs.append((INIT_PATH.strip("/"), False))
+        stubs.append((INIT_PATH.strip("/"), None))
     init.mkdir(exist_ok=True)
-    for rel, is_dir in stubs:
+    for rel, dir_mode in stubs:
         if os.path.lexists(init / rel) or lower_entry(image_lowers, rel) is not None:
             continue
         if not _make_parents(init, image_lowers, rel):
             continue  # a parent is a symlink or file in the image: runc resolves that itself
-        if is_dir:
-            (init / rel).mkdir(mode=0o755)
+        if dir_mode is not None:
+            (init / rel).mkdir()
+            os.chmod(init / rel, dir_mode)
         else:
             (init / rel).touch(mode=0o644)
     add_markers(init, image_lowers)
+
+
+def _stub_mode(point: dict[str, Any]) -> int | None:
+    """The stand-in's mode (None: a file). runc gives a tmpfs the mode of the directory it
+    mounts on, so a tmpfs's stand-in carries the tmpfs's own mode (docker's 1777 unless
+    ``mode=`` says otherwise), as if runc had made the directory itself."""
+    if point["Type"] == "bind" and not os.path.isdir(point["Source"]):
+        return None
+    if point["Type"] != "tmpfs":
+        return 0o755
+    modes = [option[5:] for option in point.get("Options", ()) if option.startswith("mode=")]
+    try:
+        return int(modes[-1], 8) if modes else 0o1777
+    except ValueError:
+        return 0o1777  # the mount itself refuses it
 
 
 def _make_parents(init: Path, image_lowers: list[Path], rel: str) -> bool:

@@ -18,7 +18,6 @@ from pathlib import Path
 from lamina import TYPE_CHECKING
 from lamina.errors import ConflictError, RuntimeError_, UsageError
 from lamina.runtime.containers import Container, ContainerStore, container_runc, discard, new_container_id
-from lamina.runtime.logs import format_nano
 from lamina.runtime.names import check_name, random_name
 from lamina.runtime.restart import clear_stop_mark, mark_stopped
 from lamina.runtime.runconfig import RunOptions, container_document
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["commit", "create", "exec_process", "export", "inspect_document", "kill", "pause", "prepare_start",
            "prune", "remove", "rename", "stop", "unpause", "wait"]
 
-_ZERO_TIME = "0001-01-01T00:00:00Z"
 _POLL = 0.02
 
 
@@ -45,6 +43,9 @@ def create(containers: ContainerStore, image: str, image_id: str, image_config: 
     document = container_document(options, image, image_id, image_config, containers.volumes_root,
                                   default_network=default_network)
     container_id = new_container_id()
+    if not document["Config"]["Hostname"]:  # docker records the hostname the container will have
+        host_network = document["HostConfig"]["NetworkMode"] == "host"
+        document["Config"]["Hostname"] = os.uname().nodename if host_network else container_id[:12]
     base = containers.base(container_id)
     container = Container(container_id, name or random_name(containers.names()), image_id, image, time.time(),
                           "created", 0, 0, False, "", 0.0, 0.0, document, base)
@@ -201,11 +202,9 @@ def exec_process(containers: ContainerStore, container: Container, command: list
     process = dict(spec["process"])
     process.update(
         terminal=tty, args=list(command), cwd=workdir or container.config.get("WorkingDir") or "/",
-        env=process_env(container, spec.get("hostname") or container.id[:12], exec_user.home, list(env)),
+        env=process_env(container, spec.get("hostname") or container.id[:12], exec_user.home, list(env), tty=tty),
         user={"uid": exec_user.uid, "gid": exec_user.gid, "additionalGids": list(exec_user.additional_gids)},
     )
-    if tty and not any(e.startswith("TERM=") for e in process["env"]):
-        process["env"].append("TERM=xterm")
     runc = container_runc(containers.store.root)
     import tempfile  # exec only: run and ps should not load it
 
@@ -299,68 +298,13 @@ def commit(containers: ContainerStore, container: Container, *, changes: list[st
 
 
 def inspect_document(containers: ContainerStore, container: Container) -> dict[str, Any]:
-    """``docker container inspect``: docker's keys and shapes."""
-    document = container.document
-    running = container.running
-    mounts = [{k: v for k, v in point.items() if k not in ("Anonymous", "NoCopy", "Options")}
-              for point in document.get("Mounts") or []]
-    ports: dict[str, Any] = {}
-    if running or container.status == "paused":
-        ports = dict.fromkeys(container.config.get("ExposedPorts") or {})
-        for port in document.get("Ports") or []:
-            container_port, protocol, host_ip, host_port = port
-            ports.setdefault(f"{container_port}/{protocol}", None)
-            bindings = ports[f"{container_port}/{protocol}"] or []
-            bindings.append({"HostIp": host_ip or "0.0.0.0", "HostPort": str(host_port)})
-            ports[f"{container_port}/{protocol}"] = bindings
-    base = os.fspath(container.base)
-    network = container.host_config.get("NetworkMode", "")
-    address = "10.0.2.100" if network == "private" and running else ""
-    return {
-        "Id": container.id,
-        "Created": _time(container.created),
-        "Path": document["Path"],
-        "Args": document["Args"],
-        "State": {
-            "Status": container.status, "Running": running, "Paused": container.status == "paused",
-            "Restarting": container.status == "restarting", "OOMKilled": container.oom_killed, "Dead": container.status == "dead",
-            "Pid": container.pid if running else 0, "ExitCode": container.exit_code, "Error": container.error,
-            "StartedAt": _time(container.started_at), "FinishedAt": _time(container.finished_at),
-        },
-        "Image": container.image_id,
-        "ResolvConfPath": f"{base}/etc/resolv.conf",
-        "HostnamePath": f"{base}/etc/hostname",
-        "HostsPath": f"{base}/etc/hosts",
-        "LogPath": os.fspath(container.log_path),
-        "Name": "/" + container.name,
-        "RestartCount": int(document.get("RestartCount") or 0),
-        "Driver": "overlay",
-        "Platform": "linux",
-        "MountLabel": "",
-        "ProcessLabel": "",
-        "AppArmorProfile": "",
-        "ExecIDs": None,
-        "HostConfig": container.host_config,
-        "GraphDriver": {"Name": "overlay", "Data": {"UpperDir": f"{base}/upper", "WorkDir": f"{base}/work",
-                                                    "MergedDir": f"{base}/rootfs"}},
-        "Mounts": mounts,
-        "Config": container.config,
-        "NetworkSettings": {
-            "Bridge": "", "SandboxID": "", "HairpinMode": False, "Ports": ports,
-            "SandboxKey": f"/proc/{container.pid}/ns/net" if running and network != "host" else "",
-            "IPAddress": address, "Gateway": "10.0.2.2" if address else "", "IPPrefixLen": 24 if address else 0,
-            "MacAddress": "",
-            "Networks": {network: {"IPAddress": address, "Gateway": "10.0.2.2" if address else "",
-                                   "IPPrefixLen": 24 if address else 0}},
-        },
-    }
+    """``docker container inspect``: docker's keys and shapes (built in inspection.py)."""
+    from lamina.runtime.inspection import inspect_document as document
+
+    return document(containers, container)
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def _time(timestamp: float) -> str:
-    return format_nano(int(timestamp * 1_000_000_000)) if timestamp else _ZERO_TIME
 
 
 def _runc(containers: ContainerStore, *args: str) -> subprocess.CompletedProcess:

@@ -13,15 +13,10 @@ from pathlib import Path
 
 from lamina import TYPE_CHECKING
 from lamina.errors import UsageError
+from lamina.runtime.mountflags import parse_mount_flag, parse_tmpfs_flag, parse_volume_flag
 from lamina.runtime.ports import PortBinding, allocate_host_ports, parse_expose, parse_publish
 from lamina.runtime.restart import parse_restart_policy
-from lamina.runtime.volumes import (
-    MountRequest,
-    parse_mount_flag,
-    parse_tmpfs_flag,
-    parse_volume_flag,
-    resolve_mounts,
-)
+from lamina.runtime.volumes import MountRequest, resolve_mounts
 
 if TYPE_CHECKING:
     from typing import Any
@@ -122,6 +117,9 @@ def container_document(options: RunOptions, image: str, image_id: str, image_con
         else:
             raise UsageError(f"published ports need --network private (not {network})")
     path, args = _command(options, image_config)
+    workdir = options.workdir if options.workdir is not None else image_config.get("WorkingDir") or ""
+    if workdir and not workdir.startswith("/"):
+        raise UsageError(f"the working directory '{workdir}' is invalid, it needs to be an absolute path")
     env = _environment(image_config.get("Env") or [], options)
     labels = dict(image_config.get("Labels") or {})
     for label in options.labels:
@@ -149,9 +147,9 @@ def container_document(options: RunOptions, image: str, image_id: str, image_con
         "AttachStderr": not options.detach,
         **({"ExposedPorts": exposed} if exposed else {}),
         "Tty": options.tty, "OpenStdin": options.interactive, "StdinOnce": options.interactive and not options.detach,
-        "Env": env, "Cmd": _cmd_field(options, image_config), "Image": image,
+        "Env": env or None, "Cmd": _cmd_field(options, image_config), "Image": image,
         "Volumes": image_config.get("Volumes") or None,
-        "WorkingDir": options.workdir if options.workdir is not None else image_config.get("WorkingDir") or "",
+        "WorkingDir": workdir,
         "Entrypoint": _entrypoint_field(options, image_config), "OnBuild": image_config.get("OnBuild") or None,
         "Labels": labels,
     }
@@ -198,13 +196,15 @@ def parse_env_file(path: str) -> list[str]:
     except OSError as exc:
         raise UsageError(f"open {path}: {exc.strerror.lower() if exc.strerror else exc}") from None
     entries = []
-    for number, line in enumerate(lines, 1):
-        line = line.lstrip()
+    for line in lines:
+        line = line.lstrip().removeprefix("\ufeff")
         if not line or line.startswith("#"):
             continue
         key, sep, _ = line.partition("=")
-        if not key or any(c.isspace() for c in key):
-            raise UsageError(f"{path}:{number}: variable '{key}' contains whitespaces")
+        if not key:
+            raise UsageError(f"invalid env file ({path}): no variable name on line '{line}'")
+        if any(c.isspace() for c in key):
+            raise UsageError(f"invalid env file ({path}): variable '{key}' contains whitespaces")
         if sep:
             entries.append(line)
         elif key in os.environ:
@@ -213,22 +213,21 @@ def parse_env_file(path: str) -> list[str]:
 
 
 def _environment(image_env: list[str], options: RunOptions) -> list[str]:
-    """Image env, then --env-file, then -e; a later KEY replaces an earlier one in place."""
+    """docker's Config.Env: --env-file entries, then -e (one per key, the last wins; ``KEY``
+    unset here stays bare, which unsets it in the container), then the image's variables that
+    nothing given names."""
     given: list[str] = []
     for path in options.env_files:
         given += parse_env_file(path)
+    flags: dict[str, str] = {}
     for entry in options.env:
         key, sep, _ = entry.partition("=")
         if not key:
             raise UsageError(f"invalid environment variable: {entry}")
-        if sep:
-            given.append(entry)
-        elif key in os.environ:
-            given.append(f"{key}={os.environ[key]}")
-    merged: dict[str, str] = {}
-    for entry in [*image_env, *given]:
-        merged[entry.partition("=")[0]] = entry
-    return list(merged.values())
+        flags[key] = entry if sep or key not in os.environ else f"{key}={os.environ[key]}"
+    given += flags.values()
+    named = {entry.partition("=")[0] for entry in given}
+    return given + [entry for entry in image_env if entry.partition("=")[0] not in named]
 
 
 def _entrypoint_field(options: RunOptions, image_config: dict[str, Any]) -> list[str] | None:
@@ -280,9 +279,19 @@ def _nano_cpus(value: str) -> int:
 
 
 def _mount_flag_view(request: MountRequest) -> dict[str, Any]:
-    view: dict[str, Any] = {"Type": request.type, "Target": request.target}
+    """One ``--mount`` as docker's HostConfig.Mounts shows it."""
+    view: dict[str, Any] = {"Type": request.type}
     if request.source:
         view["Source"] = request.source
+    view["Target"] = request.target
     if request.read_only:
         view["ReadOnly"] = True
+    if request.propagation:
+        view["BindOptions"] = {"Propagation": request.propagation}
+    if request.no_copy:
+        view["VolumeOptions"] = {"NoCopy": True, "DriverConfig": {}}
+    tmpfs = {("SizeBytes" if key == "size" else "Mode"): int(value, 10 if key == "size" else 8)
+             for key, _, value in (option.partition("=") for option in request.options)}
+    if tmpfs:
+        view["TmpfsOptions"] = tmpfs
     return view

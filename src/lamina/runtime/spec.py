@@ -139,16 +139,24 @@ class EtcFiles(namedtuple("EtcFiles", "resolv_conf hosts hostname extra",
 NO_ETC_FILES = EtcFiles()
 
 
-def container_env(env: Sequence[str], *, hostname: str, home: str) -> list[str]:
-    """Docker's process environment: ``PATH`` and ``HOSTNAME`` first, replaced or extended by
-    ``env`` in order; ``HOME`` appended from the user's home when nothing set it."""
-    merged: dict[str, str] = {"PATH": f"PATH={DEFAULT_PATH}", "HOSTNAME": f"HOSTNAME={hostname}"}
+def container_env(env: Sequence[str], *, hostname: str, home: str, tty: bool = False) -> list[str]:
+    """Docker's process environment: ``PATH``, ``HOSTNAME`` (and ``TERM`` for a terminal)
+    first; each ``env`` entry replaces one of those or is appended (so a key given twice
+    appears twice, as in docker), and a bare ``KEY`` removes one of those; ``HOME`` appended
+    from the user's home when nothing set it (runc's rule)."""
+    defaults = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}", *(["TERM=xterm"] if tty else [])]
+    slots = {entry.partition("=")[0]: index for index, entry in enumerate(defaults)}
+    merged: list[str | None] = list(defaults)
     for entry in env:
-        key = entry.partition("=")[0]
-        merged[key] = entry
-    if "HOME" not in merged:
-        merged["HOME"] = f"HOME={home}"
-    return list(merged.values())
+        key, sep, _ = entry.partition("=")
+        if key in slots:
+            merged[slots[key]] = entry if sep else None
+        elif sep:
+            merged.append(entry)
+    result = [entry for entry in merged if entry is not None]
+    if not any(entry.startswith("HOME=") for entry in result):
+        result.append(f"HOME={home}")
+    return result
 
 
 def runtime_spec(

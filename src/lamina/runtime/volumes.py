@@ -6,14 +6,14 @@ paths get anonymous volumes (a random 64-hex name) unless a user mount covers th
 first time the container starts (docker's copy-up); ``volume-nocopy`` turns that off.
 
 Docker's quirks kept on purpose: ``-v /host/path:/x`` creates a missing host directory,
-``--mount type=bind`` refuses a missing source.
+``--mount type=bind`` refuses a missing source. The flags themselves are parsed by
+mountflags.py.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
-import re
 import stat
 import subprocess
 from collections import namedtuple
@@ -27,96 +27,20 @@ from lamina.runtime.spec import Mount
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["MountRequest", "copy_up", "parse_mount_flag", "parse_tmpfs_flag", "parse_volume_flag",
-           "path_in_root", "remove_volumes", "resolve_mounts", "runtime_mounts"]
+__all__ = ["MountRequest", "copy_up", "path_in_root", "remove_volumes", "resolve_mounts", "runtime_mounts"]
 
-_VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
-
-
-class MountRequest(namedtuple("MountRequest", "type target source read_only options no_copy create_source spec",
-                   defaults=("", False, (), False, False, ""))):
+class MountRequest(namedtuple("MountRequest",
+                              "type target source read_only options no_copy create_source spec mode propagation",
+                              defaults=("", False, (), False, False, "", "", ""))):
     """One user-requested mount before volumes are created and sources checked."""
 
     # type: str  # bind, volume, tmpfs; target: str;
     # source: str  # host path (bind) or volume name ("" = anonymous); read_only: bool;
     # options: tuple[str, ...]  # tmpfs: size=…, mode=…; no_copy: bool;
     # create_source: bool  # -v creates a missing host dir; --mount does not;
-    # spec: str  # the flag as given (HostConfig.Binds)
+    # spec: str  # the flag as given (HostConfig.Binds); mode: str  # -v's third part (inspect's Mode);
+    # propagation: str  # a bind's (rprivate when not given)
     __slots__ = ()
-
-
-def parse_volume_flag(spec: str) -> MountRequest:
-    """``-v SRC:DST[:OPTS]``, ``-v NAME:DST``, ``-v DST`` (anonymous)."""
-    parts = spec.split(":")
-    if len(parts) == 1:
-        return MountRequest("volume", _absolute(parts[0], "volume"), spec=spec)
-    if len(parts) > 3 or not parts[0] or not parts[1]:
-        raise UsageError(f"invalid volume specification: '{spec}'")
-    source, target = parts[0], parts[1]
-    options = parts[2].split(",") if len(parts) == 3 else []
-    read_only = False
-    no_copy = False
-    for option in options:
-        if option in ("ro", "rw"):
-            read_only = option == "ro"
-        elif option == "nocopy":
-            no_copy = True
-        elif option not in ("z", "Z", "rprivate", "private", "rslave", "slave", "rshared", "shared",
-                            "consistent", "cached", "delegated", ""):
-            raise UsageError(f"invalid mode: {option}")
-    if source.startswith("/"):
-        return MountRequest("bind", _absolute(target, "bind"), os.path.normpath(source), read_only,
-                            create_source=True, spec=spec)
-    if not _VOLUME_NAME.match(source):
-        raise UsageError(f'create {source}: "{source}" includes invalid characters for a local volume name, '
-                         f'only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, '
-                         'use absolute path')
-    return MountRequest("volume", _absolute(target, "volume"), source, read_only, no_copy=no_copy, spec=spec)
-
-
-def parse_mount_flag(spec: str) -> MountRequest:
-    """``--mount type=bind|volume|tmpfs,source=…,target=…,readonly,…`` (CSV, docker's keys)."""
-    fields: dict[str, str] = {}
-    flags: set[str] = set()
-    for item in spec.split(","):
-        key, sep, value = item.partition("=")
-        key = key.strip().lower()
-        if not sep:
-            flags.add(key)
-        else:
-            fields[key] = value
-    kind = fields.get("type", "volume")
-    if kind not in ("bind", "volume", "tmpfs"):
-        raise UsageError(f"invalid mount config: mount type {kind!r} is not supported (bind, volume, tmpfs)")
-    target = fields.get("target") or fields.get("destination") or fields.get("dst") or ""
-    if not target:
-        raise UsageError(f'invalid mount config for type "{kind}": field Target must not be empty')
-    source = fields.get("source") or fields.get("src") or ""
-    read_only = bool(flags & {"readonly", "ro"}) or _truthy(fields.get("readonly") or fields.get("ro"))
-    if kind == "tmpfs":
-        if source:
-            raise UsageError('invalid mount config for type "tmpfs": field Source must not be specified')
-        options = []
-        if fields.get("tmpfs-size"):
-            options.append(f"size={_bytes(fields['tmpfs-size'])}")
-        if fields.get("tmpfs-mode"):
-            options.append(f"mode={fields['tmpfs-mode']}")
-        return MountRequest("tmpfs", _absolute(target, kind), "", read_only, tuple(options), spec=spec)
-    if kind == "bind":
-        if not source:
-            raise UsageError('invalid mount config for type "bind": field Source must not be empty')
-        return MountRequest("bind", _absolute(target, kind), os.path.abspath(source), read_only, spec=spec)
-    if source and not _VOLUME_NAME.match(source):
-        raise UsageError(f'invalid mount config for type "volume": invalid volume name {source!r}')
-    no_copy = "volume-nocopy" in flags or _truthy(fields.get("volume-nocopy"))
-    return MountRequest("volume", _absolute(target, kind), source, read_only, no_copy=no_copy, spec=spec)
-
-
-def parse_tmpfs_flag(spec: str) -> MountRequest:
-    """``--tmpfs /run[:size=64m,mode=1777]``."""
-    target, _, options = spec.partition(":")
-    return MountRequest("tmpfs", _absolute(target, "tmpfs"), "", False,
-                        tuple(o for o in options.split(",") if o), spec=spec)
 
 
 def resolve_mounts(requests: list[MountRequest], image_volumes: dict[str, Any] | None,
@@ -150,7 +74,7 @@ def runtime_mounts(mounts: list[dict[str, Any]]) -> list[Mount]:
                 options.append("ro")
             result.append(Mount(point["Destination"], "tmpfs", "tmpfs", tuple(options)))
         else:
-            options = ("rbind", "rw" if point["RW"] else "ro", "rprivate")
+            options = ("rbind", "rw" if point["RW"] else "ro", point.get("Propagation") or "rprivate")
             result.append(Mount(point["Destination"], point["Source"], "bind", options))
     return result
 
@@ -204,29 +128,12 @@ def _mount_point(request: MountRequest, target: str, volumes_root: Path) -> dict
             if not request.create_source:
                 raise UsageError(f'invalid mount config for type "bind": bind source path does not exist: {source}')
             source.mkdir(parents=True, exist_ok=True)
-        return {"Type": "bind", "Source": os.fspath(source), "Destination": target, "Mode": "",
-                "RW": not request.read_only, "Propagation": "rprivate"}
+        return {"Type": "bind", "Source": os.fspath(source), "Destination": target, "Mode": request.mode,
+                "RW": not request.read_only, "Propagation": request.propagation or "rprivate"}
     anonymous = not request.source
     name = request.source or os.urandom(32).hex()
     data = volumes_root / name / "_data"
     data.mkdir(parents=True, exist_ok=True)
     return {"Type": "volume", "Name": name, "Source": os.fspath(data), "Destination": target, "Driver": "local",
-            "Mode": "z" if not anonymous else "", "RW": not request.read_only, "Propagation": "",
+            "Mode": request.mode or ("z" if not anonymous else ""), "RW": not request.read_only, "Propagation": "",
             "Anonymous": anonymous, "NoCopy": request.no_copy}
-
-
-def _absolute(target: str, kind: str) -> str:
-    if not target.startswith("/"):
-        raise UsageError(f'invalid mount config for type "{kind}": invalid mount path: \'{target}\' '
-                         "mount path must be absolute")
-    return target
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").lower() in ("1", "true", "yes")
-
-
-def _bytes(value: str) -> int:
-    from lamina.runtime.runconfig import parse_bytes
-
-    return parse_bytes(value)

@@ -1,0 +1,123 @@
+"""``run``/``create`` details a docker user meets, compared with the oracle: the environment
+docker builds (bare ``-e KEY`` unsets, TERM's place, Config.Env), mount-flag refusals in
+docker's words, tmpfs modes, and the inspect fields a created container shows."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+RUN = ["run", "--rm", "--network", "none"]
+
+
+def _docker_message(stderr: bytes) -> str:
+    """docker's error line without its ``docker:`` / daemon prefixes (and the full stop the
+    20.10 client adds to a daemon's message)."""
+    line = stderr.decode().strip().splitlines()[0]
+    line = line.removeprefix("docker: ")
+    if line.startswith("Error response from daemon: "):
+        line = line.removeprefix("Error response from daemon: ").removesuffix(".")
+    return line
+
+
+def test_environment_is_built_like_docker(ctr, oracle, tmp_path, monkeypatch):
+    env_file = tmp_path / "env"
+    env_file.write_text("# comment\n\n  A=1\nGREETING=from-file\nFROM_HOST\nNOT_ON_HOST_XYZ\n")
+    monkeypatch.setenv("FROM_HOST", "host-value")
+    monkeypatch.delenv("GREETING", raising=False)
+    cases = [
+        ["-t", "-e", "GREETING", "--env-file", str(env_file), "-e", "X=2", "--entrypoint", "env", "cfgimage"],
+        ["-e", "GREETING", "--entrypoint", "env", "cfgimage"],  # unset here: unset in the container
+        ["-t", "-e", "GREETING=x", "--entrypoint", "env", "cfgimage"],  # TERM before the image's env
+    ]
+    for args in cases:
+        mine, theirs = ctr.run(*RUN, *args), oracle.run(*RUN, *args)
+        assert _without_hostname(mine.stdout) == _without_hostname(theirs.stdout), args
+    created = ctr.out("create", "-e", "A=1", "-e", "GREETING", "cfgimage").strip()
+    assert json.loads(ctr.out("inspect", "--format", "{{json .Config.Env}}", created)) == ["A=1", "GREETING"]
+    bare = ctr.out("create", "busybox").strip()
+    assert ctr.out("inspect", "--format", "{{json .Config.Env}}", bare) == "null\n"  # as docker: no env at all
+
+
+def _without_hostname(output: bytes) -> list[bytes]:
+    return [line for line in output.splitlines() if not line.startswith(b"HOSTNAME=")]
+
+
+BAD_FLAGS = [
+    ["-w", "relative", "busybox", "pwd"],
+    ["--mount", "type=bind,src=/tmp,dst=/x,readonly=maybe", "busybox", "true"],
+    ["--mount", "type=volume,dst=/x,foo", "busybox", "true"],
+    ["--mount", "type=bind,src=/tmp,dst=/x,foo=bar", "busybox", "true"],
+    ["--mount", "type=bind,source=/tmp,dst=/x,volume-nocopy", "busybox", "true"],
+    ["--mount", "type=bind,src=/tmp", "busybox", "true"],
+    ["--mount", "target=/x,type=bogus", "busybox", "true"],
+    ["--mount", "type=bind,src=relative,dst=/x", "busybox", "true"],
+    ["--mount", "type=bind,src=/tmp,dst=/x,bind-propagation=bogus", "busybox", "true"],
+    ["--mount", "type=tmpfs,dst=/x,tmpfs-mode=abc", "busybox", "true"],
+    ["-v", "/tmp:/x:ro,rw", "busybox", "true"],
+    ["-v", "/tmp:/x:nocopy", "busybox", "true"],
+    ["-v", "/tmp:/", "busybox", "true"],
+    ["-v", "/tmp:relative", "busybox", "true"],
+    ["--tmpfs", "relative", "busybox", "true"],
+]
+
+
+def test_bad_flags_are_refused_in_dockers_words_and_leave_nothing(ctr, oracle, tmp_path):
+    env_file = tmp_path / "bad.env"
+    env_file.write_text("=value\n")
+    before = set(ctr.ids())
+    problems = []
+    for flags in BAD_FLAGS:
+        args = [arg.replace("{env}", str(env_file)) for arg in flags]
+        mine = ctr.run(*RUN, *args, check=False)
+        theirs = oracle.run(*RUN, *args, check=False)
+        expected = "lamina: error: " + _docker_message(theirs.stderr) + "\n"
+        if (mine.returncode, mine.stderr.decode()) != (125, expected):
+            problems.append(f"{args}: {mine.returncode} {mine.stderr.decode()!r} != 125 {expected!r}")
+    assert not problems, "\n".join(problems)
+    # where the oracle's 20.10 client words it otherwise, docker 28's words
+    assert ctr.fails(*RUN, "--env-file", str(env_file), "busybox") == \
+        f"lamina: error: invalid env file ({env_file}): no variable name on line '=value'\n"
+    assert ctr.fails(*RUN, "-v", ":/x", "busybox") == "lamina: error: invalid spec: :/x: empty section between colons\n"
+    assert set(ctr.ids()) == before
+
+
+def test_tmpfs_gets_its_own_mode_like_docker(ctr, oracle):
+    args = ["--tmpfs", "/t1", "--tmpfs", "/t2:mode=700", "--mount", "type=tmpfs,dst=/t3,tmpfs-mode=750",
+            "busybox", "stat", "-c", "%n %a", "/t1", "/t2", "/t3", "/tmp"]
+    mine = ctr.out(*RUN, *args)
+    assert mine == oracle.out(*RUN, *args)
+    assert mine.splitlines()[:3] == ["/t1 1777", "/t2 700", "/t3 750"]
+
+
+def test_created_container_inspects_like_docker(ctr):
+    container_id = ctr.out("create", "--name", "fresh", "--tmpfs", "/t", "-v", "/tmp:/host:ro",
+                           "--mount", "type=volume,dst=/v,volume-nocopy", "busybox").strip()
+    document = json.loads(ctr.out("inspect", "fresh"))[0]
+    config, host_config = document["Config"], document["HostConfig"]
+    assert config["Hostname"] == container_id[:12]
+    assert (config["AttachStdout"], config["AttachStderr"], config["AttachStdin"]) == (True, True, False)
+    assert [m["Destination"] for m in document["Mounts"]] == ["/host", "/v"]  # --tmpfs: HostConfig.Tmpfs only
+    assert document["Mounts"][0]["Mode"] == "ro"
+    assert host_config["Tmpfs"] == {"/t": ""} and "Init" not in host_config
+    assert host_config["Mounts"] == [{"Type": "volume", "Target": "/v",
+                                      "VolumeOptions": {"NoCopy": True, "DriverConfig": {}}}]
+    assert host_config["CgroupnsMode"] and host_config["Devices"] == [] and host_config["Ulimits"] == []
+    assert document["LogPath"] == "" and document["HostsPath"] == ""  # not started yet
+    assert document["NetworkSettings"]["Networks"][host_config["NetworkMode"]]["EndpointID"] == ""
+
+
+@pytest.mark.parametrize("flag", ["-d", ""])
+def test_run_attaches_only_in_the_foreground(ctr, flag):
+    args = [flag] if flag else []
+    ctr.run("run", *args, "--name", f"att{flag}", "busybox", "true")
+    ctr.wait_for(lambda: ctr.state(f"att{flag}") == "exited", what="exit")
+    attached = ctr.out("inspect", "--format", "{{.Config.AttachStdout}}", f"att{flag}").strip()
+    assert attached == ("false" if flag else "true")
+
+
+def test_host_network_records_the_hosts_name(ctr):
+    ctr.run("create", "--name", "onhost", "--network", "host", "busybox")
+    assert ctr.out("inspect", "--format", "{{.Config.Hostname}}", "onhost").strip() == os.uname().nodename

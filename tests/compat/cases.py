@@ -1495,3 +1495,186 @@ RUN echo at-eof >> /out \\""",
                         "substitution)",
          expect=((("sh", "-c", "echo $A $C $D"), "bc acc ab\n"),)),
 ]
+
+# Directives, URL downloads, health checks and user corners (written for lamina from the
+# Dockerfile reference; checked against docker 20.10's classic builder).
+CASES += [
+    Case("directive-after-syntax", f"# syntax=docker/dockerfile:1\n# escape=`\nFROM {B}\nENV X=a\\b Y=c`d\n"),
+    Case("directive-after-blank-line", f"\n# escape=`\nFROM {B}\nENV X=a\\b Y=c`d\n"),
+    Case("directive-after-unknown", f"# foo=bar\n# escape=`\nFROM {B}\nENV X=a\\b Y=c`d\n"),
+    Case("directive-no-space", f"#escape=`\nFROM {B}\nENV X=a\\b Y=c`d\n"),
+    Case(
+        "healthcheck-word-case",
+        f"""FROM {B}
+healthcheck --interval=5s cmd echo lower
+HEALTHCHECK --timeout=3s --interval=5s NONE
+""",
+    ),
+    Case("healthcheck-cmd-json-shell", f'FROM {B}\nHEALTHCHECK --retries=2 CMD ["CMD-SHELL", "exit 0"]\n'),
+    Case(
+        "add-url-details",
+        f"""FROM {B}
+ADD $URL/plain.txt /tmp
+ADD --chown=app:staff $URL/plain.txt /owned/
+ADD $URL/sp%20ace.txt /enc/
+ADD $URL/plain.txt f /mixed/
+WORKDIR /data
+ADD $URL/sub/deep.txt .
+""",
+        files={"f": "f\n"},
+        served={"plain.txt": b"downloaded\n", "sub/deep.txt": b"deep\n", "sp ace.txt": b"space\n"},
+        runs=(("sh", "-c", "stat -c '%Y %a %u %g %n' /tmp/plain.txt /owned/plain.txt /enc/* /mixed/* /data/deep.txt"),),
+    ),
+    Case("err-add-url-dir", f"FROM {B}\nADD $URL/sub/ /x/\n", served={"sub/f": b"f\n"}, fail=r"", error_line=2),
+    Case(
+        "user-numeric-groups",
+        f"""FROM {B}
+USER 1234:5678
+RUN id > /tmp/a
+USER 1001
+RUN id > /tmp/b
+USER svc
+RUN id > /tmp/c
+USER 1000:50
+RUN id > /tmp/d
+USER 0:50
+RUN id > /tmp/e
+""",
+        runs=(("sh", "-c", "cat /tmp/a /tmp/b /tmp/c /tmp/d /tmp/e"),),
+    ),
+    Case(
+        "onbuild-continuation-text",
+        """FROM cx-pre/ob-cont
+RUN cat /x
+""",
+        pre=(("cx-pre/ob-cont", f"FROM {B}\nONBUILD RUN echo a \\\n    b > /x\nONBUILD   ENV  K=v\\\n  W=x\n"
+                                "ONBUILD LABEL x=1 y=\"# in quotes\"\n"),),
+        runs=(("cat", "/x"),),
+    ),
+    Case(
+        "hash-inside-lines",
+        f"""FROM {B}
+RUN echo a # not a comment > /x; echo b > /y
+ENV H=a#b
+LABEL c=#x
+CMD echo # hash
+""",
+        runs=(("cat", "/y"),),
+    ),
+    Case(
+        "global-arg-chains",
+        """ARG V=1
+ARG TAG=$V
+ARG NAME=cx-base/busybox
+FROM ${NAME}:${TAG} AS one
+ARG TAG
+ARG V
+RUN echo "$TAG $V" > /tv
+FROM one
+""",
+        runs=(("cat", "/tv"),),
+    ),
+    Case("err-workdir-over-file", f"FROM {B}\nWORKDIR /data/old\nRUN true\n", fail=r"", error_line=2),
+    Case(
+        "cmd-shell-then-shell-change",
+        f"""FROM {B}
+CMD echo one
+SHELL ["/bin/sh", "-xc"]
+ENTRYPOINT echo two
+RUN echo three > /three
+""",
+        runs=((),),
+    ),
+]
+
+CASES += [
+    Case(
+        "run-etc-mounts-discarded",
+        f"""FROM {B}
+RUN echo "1.2.3.4 extra" >> /etc/hosts; echo "nameserver 9.9.9.9" > /etc/resolv.conf; echo h > /etc/hostname; \\
+    echo x > /dev/shm/x; echo y > /dev/y; mkdir -p /run/r && echo r > /run/r/f; true
+RUN grep -c extra /etc/hosts > /c1; grep -c 9.9.9.9 /etc/resolv.conf > /c2; cat /etc/hostname | wc -c > /c3; \\
+    ls /dev/shm /dev/y > /c4 2>&1; cat /run/r/f > /c5; true
+""",
+        args=("--network", "none"),
+        runs=(("sh", "-c", "cat /c1 /c2 /c3 /c4 /c5"),),
+    ),
+    Case(
+        "run-on-bare-root",
+        f"""FROM scratch
+COPY --from={B} /bin /bin
+RUN ls -a / > /bin/root-ls; ls -ld /tmp > /tmp-ls 2>&1; true
+""",
+        runs=(("cat", "/bin/root-ls", "/tmp-ls"),),
+    ),
+]
+
+CASES += [
+    Case(
+        "dockerignore-beside-dockerfile",
+        f"FROM {B}\nCOPY . /ctx/\n",
+        files={"build/app.Dockerfile": f"FROM {B}\nCOPY . /ctx/\n", "build/app.Dockerfile.dockerignore": "a\n",
+               ".dockerignore": "b\n", "a": "a\n", "b": "b\n", "c": "c\n"},
+        args=("-f", "SECRET:build/app.Dockerfile"),
+    ),
+    Case("target-name-case", f"FROM {B} AS One\nRUN echo 1 > /one\nFROM {B} AS two\nRUN exit 5\n",
+         args=("--target", "ONE"), runs=(("cat", "/one"),)),
+    Case("err-target-index", f"FROM {B} AS one\nRUN echo 1 > /one\n", args=("--target", "0"), fail=r"0"),
+    Case(
+        "onbuild-global-args",
+        """ARG G=global
+ARG CH=chained
+FROM cx-pre/ob-glob
+RUN cat /seen > /final
+""",
+        args=("--build-arg", "CH=cli"),
+        pre=(("cx-pre/ob-glob", f"FROM {B}\nONBUILD RUN echo \"[$G][$CH]\" > /seen\nONBUILD ARG CH\nONBUILD ARG G\n"
+                                "ONBUILD RUN echo \"[$G][$CH]\" >> /seen\nONBUILD ENV E=$G-$CH\n"),),
+        runs=(("sh", "-c", "cat /final; echo $E"),),
+    ),
+    Case(
+        "arg-defaults-from-env-and-args",
+        f"""FROM {B}
+ENV E=env-value
+ARG A=$E
+ARG B=${{A}}-b
+ARG C=$B
+ENV F=$C
+RUN echo "$A|$B|$C|$F" > /out
+""",
+        args=("--build-arg", "B=cli-b"),
+        runs=(("cat", "/out"),),
+    ),
+]
+
+CASES += [
+    Case(
+        "quoted-words",
+        """FROM "cx-base/busybox:1"
+USER "app"
+STOPSIGNAL "SIGKILL"
+VOLUME /v/ "/q" '/s'
+WORKDIR "/quoted dir"
+EXPOSE "8080/udp"
+""",
+    ),
+    Case("err-add-tar-onto-file", f"FROM {B}\nADD arch.tar /data/old\n", files={"arch.tar": tar_of([("t", "t\n", 0o644)])},
+         fail=r"", error_line=2),
+    Case("err-volume-quoted-space", f'FROM {B}\nVOLUME "/q v"\n', fail=r"", error_line=2),
+    Case("stopsignal-numbers", f"FROM {B}\nSTOPSIGNAL 99\n"),
+    Case("stopsignal-negative", f"FROM {B}\nSTOPSIGNAL -3\n"),
+    Case("expose-odd-accepted", f"FROM {B}\nEXPOSE 0 80/tcp/udp 81/ 82/TCP/x [1.2.3.4]:1:1 [::1]:83:83/udp 127.0.0.1::84\n"),
+    Case("err-expose-bad-ip", f"FROM {B}\nEXPOSE abc:80:80\n", fail=r"abc", error_line=2),
+    Case("err-expose-unbracketed-ipv6", f"FROM {B}\nEXPOSE ::1:80:80\n", fail=r"", error_line=2),
+    Case("err-expose-too-big", f"FROM {B}\nEXPOSE 65536\n", fail=r"", error_line=2),
+    Case("err-healthcheck-repeated-flag", f"FROM {B}\nHEALTHCHECK --interval=1s --interval=2s CMD true\n", fail=r"",
+         error_line=2),
+    Case("err-volume-empty-json", f"FROM {B}\nVOLUME []\n", fail=r"VOLUME", error_line=2),
+    Case("err-shell-empty-json", f"FROM {B}\nSHELL []\n", fail=r"", error_line=2),
+    Case("entrypoint-no-args", "FROM cx-pre/ep0\nENTRYPOINT\n", pre=(("cx-pre/ep0", f'FROM {B}\nENTRYPOINT ["x"]\nCMD ["y"]\n'),)),
+    Case("err-onbuild-maintainer", f"FROM {B}\nONBUILD MAINTAINER x\n", fail=r"MAINTAINER", error_line=2),
+    Case("chown-empty-value", f"FROM {B}\nCOPY --chown= f /f\nADD --chown= f /g\n", files={"f": File("f\n", 0o640, 5, 6)}),
+    Case("copy-from-empty-is-context", f"FROM {B}\nCOPY --from= f /f\n", files={"f": File("f\n", 0o640, 5, 6)}),
+    Case("user-only-group", f"FROM {B}\nUSER :50\nRUN id > /tmp/id\nUSER :staff\nRUN id >> /tmp/id\n",
+         runs=(("cat", "/tmp/id"), ("id",))),
+]

@@ -222,7 +222,7 @@ class Builders:
         assert loaded.startswith("cxl/"), loaded
         want, got = observe(self.docker, tag), observe(self.docker, loaded)
         for view in (want, got):  # a download's bare hash (lamina's differs from docker's tarsum)
-            view["history"] = [re.sub(r"ADD [0-9a-f]{64} in", "ADD HASH in", text) for text in view["history"]]
+            view["history"] = [_DOWNLOAD.sub(_masked_download, text) for text in view["history"]]
         if case.buildkit:  # BuildKit's history text and empty layers differ from the classic builder's
             for view in (want, got):
                 view.pop("history"), view.pop("layers"), view.pop("author")
@@ -295,6 +295,14 @@ def xattr_tree(data: bytes) -> dict[str, dict[str, str]]:
             if found:
                 tree[member.name.removeprefix("./").strip("/")] = found
     return tree
+
+
+# docker 20.10 writes ``--chown=u`` and a download's hash without a space between them
+_DOWNLOAD = re.compile(r"ADD (--chown=\S+?)? ?[0-9a-f]{64} in")
+
+
+def _masked_download(match: re.Match) -> str:
+    return f"ADD --chown={match[1].removeprefix('--chown=')} HASH in" if match[1] else "ADD HASH in"
 
 
 _SERVERS: dict[str, str] = {}

@@ -140,7 +140,8 @@ class _Build:
         self.filename = dockerfile.filename
         self.escape = dockerfile.escape
         self.buildkit_syntax = dockerfile.needs_buildkit
-        patterns = load_ignore_patterns(options.context_dir, options.dockerfile)
+        # <Dockerfile>.dockerignore is BuildKit's: the classic builder's client reads only the context's
+        patterns = load_ignore_patterns(options.context_dir, options.dockerfile if self.buildkit_syntax else None)
         context = ContextTree(options.context_dir, PatternMatcher(patterns), self._dockerfile_in_context())
         self.context = context
         self.emit(ContextSent(context.tar_size()))
@@ -213,10 +214,7 @@ class _Build:
         stages = dockerfile.stages
         target = len(stages) - 1
         if self.options.target:
-            try:
-                target = dockerfile.stage(self.options.target.lower()).index
-            except (KeyError, IndexError):
-                raise BuildError(f"failed to reach build target {self.options.target} in Dockerfile") from None
+            target = _target_index(dockerfile, self.options.target)
         plans: dict[int, _StagePlan] = {}
         for stage in stages[: target + 1]:
             assert stage.from_ is not None
@@ -654,6 +652,14 @@ def _parse_tag(tag: str) -> Reference:
     if ref.digest is not None:
         raise BuildError(f'invalid argument "{tag}" for "-t, --tag" flag: a tag cannot hold a digest')
     return ref
+
+
+def _target_index(dockerfile: Dockerfile, target: str) -> int:
+    """``--target`` names a stage (any case); unlike ``--from``, never an index, as in docker."""
+    for stage in dockerfile.stages:
+        if stage.name == target.lower():
+            return stage.index
+    raise BuildError(f"failed to reach build target {target} in Dockerfile")
 
 
 def _is_url(source: str) -> bool:

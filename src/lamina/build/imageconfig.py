@@ -138,21 +138,39 @@ def exposed_ports(ports: Sequence[str]) -> list[str]:
 
 
 def _port_spec(spec: str) -> list[str]:
+    """One port spec as go-connections' ``nat.ParsePortSpec`` reads it: ``[ip:][host:]port[/proto]``,
+    the protocol being the second ``/`` part (``80/tcp/udp`` is ``80/tcp``)."""
     parts = spec.split(":")
     container = parts[-1]
     host = parts[-2] if len(parts) >= 2 else ""
-    port_range, _, proto = container.partition("/")
+    _check_ip(":".join(parts[:-2]))
+    port_range, *protos = container.split("/")
     if not port_range:
         raise BuildError(f"no port specified: {spec}<empty>")
-    proto = (proto or "tcp").lower()
-    if proto not in ("tcp", "udp", "sctp"):
-        raise BuildError(f"invalid proto: {proto}")
+    proto = (protos[0] if protos and protos[0] else "tcp").lower()
     start, end = _port_range(port_range, "containerPort")
     if host:
         host_start, host_end = _port_range(host, "hostPort")
         if end - start != host_end - host_start and end != start:
             raise BuildError(f"invalid ranges specified for container and host Ports: {port_range} and {host}")
+    if proto not in ("tcp", "udp", "sctp"):
+        raise BuildError(f"invalid proto: {proto}")
     return [f"{port}/{proto}" for port in range(start, end + 1)]
+
+
+def _check_ip(text: str) -> None:
+    """The address part of ``ip:host:port`` must be an IP (IPv6 in brackets), as docker checks."""
+    address = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    if not address:
+        return
+    import ipaddress  # only an EXPOSE with an address needs it
+
+    try:
+        if "%" in address or (":" in address and text == address):
+            raise ValueError(address)
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise BuildError(f"invalid ip address: {address}") from None
 
 
 def _port_range(text: str, what: str) -> tuple[int, int]:

@@ -1678,3 +1678,89 @@ EXPOSE "8080/udp"
     Case("user-only-group", f"FROM {B}\nUSER :50\nRUN id > /tmp/id\nUSER :staff\nRUN id >> /tmp/id\n",
          runs=(("cat", "/tmp/id"), ("id",))),
 ]
+
+CASES += [
+    Case("err-copy-from-stage-glob-none", f"FROM {B} AS s\nFROM {B}\nCOPY --from=s /nope* /x/\n", fail=r"", error_line=3),
+    Case("err-copy-from-stage-missing", f"FROM {B} AS s\nFROM {B}\nCOPY --from=s /nope /x\n", fail=r"nope", error_line=3),
+    Case("err-add-from-flag", f"FROM {B} AS s\nFROM {B}\nADD --from=s /etc/group /x\n", fail=r"from", error_line=3),
+    Case("err-add-url-missing", f"FROM {B}\nADD $URL/absent.txt /x\n", served={"present.txt": b"p\n"}, fail=r"404",
+         error_line=2),
+    Case("add-url-redirected-dir", f"FROM {B}\nADD $URL/sub /redir/\n", served={"sub/f": b"f\n"}),
+    Case(
+        "scratch-workdir-copy",
+        """FROM scratch
+WORKDIR /app
+COPY f .
+WORKDIR sub
+COPY f ~/
+ENV HOME=/h
+COPY f $HOME/
+""",
+        files={"f": "f\n"},
+    ),
+    Case("bom-then-directive", f"\ufeff# escape=`\nFROM {B}\nENV X=a\\b Y=c`d\n"),
+]
+
+# instructions whose words expand to nothing
+CASES += [
+    Case("user-expands-empty", f"FROM {B}\nUSER app\nUSER $NOPE\nRUN id > /id\n", runs=(("cat", "/id"),)),
+    Case("err-workdir-expands-empty", f"FROM {B}\nWORKDIR $NOPE\n", fail=r"", error_line=2),
+    Case("copy-dest-expands-empty", f"FROM {B}\nWORKDIR /w\nCOPY f $NOPE\nLABEL $NOPE=x\n", files={"f": "f\n"}),
+    Case("expose-expands-empty", f"FROM {B}\nEXPOSE $NOPE\n"),
+    Case("err-volume-expands-empty", f"FROM {B}\nVOLUME $NOPE\n", fail=r"", error_line=2),
+    Case("err-stopsignal-expands-empty", f"FROM {B}\nSTOPSIGNAL $NOPE\n", fail=r"", error_line=2),
+    Case("err-from-expands-empty", "ARG IMG\nFROM $IMG\n", fail=r"", error_line=2),
+    Case("err-stage-name-variable", f"ARG N=x\nFROM {B} AS $N\n", fail=r"", error_line=2),
+    Case("chown-expands-empty", f"FROM {B}\nCOPY --chown=$NOPE f /f\n", files={"f": File("f\n", 0o640, 5, 6)}),
+    Case("env-label-expand-empty", f"FROM {B}\nENV A=$NOPE B=${{NOPE}}x\nLABEL l=$NOPE\nARG C=$NOPE\nRUN echo \"[$C]\" > /c\n",
+         runs=(("cat", "/c"),)),
+]
+
+CASES += [
+    Case(
+        "run-process-environment",
+        f"""FROM {B}
+RUN grep -e ^Cap -e NoNewPrivs /proc/self/status > /status; umask > /umask; ulimit -n > /nofile; \\
+    ls /dev | sort > /devs; cat /proc/self/oom_score_adj > /oom; id > /id; ls -ld /dev/shm /dev/pts /dev/mqueue > /devdirs 2>&1; \\
+    busybox mknod /mynull c 1 3 && busybox mkfifo /myfifo && echo made > /made; cat /etc/hosts > /hosts; true
+""",
+        args=("--network", "none"),
+        runs=(("sh", "-c", "cat /status /umask /nofile /devs /oom /id /made /hosts; sed 's/ [A-Z][a-z][a-z] .* / /' /devdirs"),),
+    ),
+]
+
+CASES += [
+    Case(
+        "volume-removals-discarded",
+        f"""FROM {B}
+RUN mkdir -p /v/sub && echo a > /v/a && echo b > /v/sub/b && ln -s a /v/link && chown -R 1000:50 /v/sub
+VOLUME /v /data
+RUN rm -rf /data/old /v/sub && mv /v/a /moved-a && ln -sf /nowhere /v/link && mkdir /v/new && echo > /v/sub2; \\
+    rm -rf /data; echo "rc=$?" > /rc
+RUN ls -la /v /data | grep -v -e total -e ' \\.\\.\\?$' | sed 's/ [A-Z][a-z][a-z] .* / /' > /seen
+""",
+        runs=(("cat", "/rc", "/seen", "/moved-a"),),
+    ),
+]
+
+CASES += [
+    Case("err-directive-trailing-text", f"# escape=`garbage here\nFROM {B}\nENV X=a\\b Y=c`d\n", fail=r"escape"),
+    Case("directive-empty-value", f"# escape=\n# escape=`\nFROM {B}\nENV X=a\\b Y=c`d\n"),
+    Case("directive-after-instruction", f"FROM {B}\n# escape=`\nENV X=a\\b Y=c`d\n"),
+    Case("err-directive-bad-escape", f"# escape=x\nFROM {B}\n", fail=r"escape"),
+]
+
+CASES += [
+    Case(
+        "copy-dir-over-links-and-files",
+        f"""FROM {B}
+RUN mkdir -p /x /y/d && ln -s /data /x/sub && ln -s /nowhere /x/dang && echo f > /x/file && ln -s file /x/flink
+COPY dir /x/
+COPY --from={B} /etc /x/flink/
+""",
+        files={"dir/sub/f": "f\n", "dir/dang/g": "g\n", "dir/file/h": "h\n"},
+        runs=(("sh", "-c", "ls -la /x /data | grep -v total | sed 's/ [A-Z][a-z][a-z] .* / /'"),),
+    ),
+    Case("copy-file-over-dir", f"FROM {B}\nRUN mkdir -p /y/d/inner /y/e && echo i > /y/d/inner/i\nCOPY dir /y/\nCOPY f /y/e\n",
+         files={"dir/d": "file\n", "f": "f\n"}),
+]

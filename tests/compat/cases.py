@@ -1764,3 +1764,42 @@ COPY --from={B} /etc /x/flink/
     Case("copy-file-over-dir", f"FROM {B}\nRUN mkdir -p /y/d/inner /y/e && echo i > /y/d/inner/i\nCOPY dir /y/\nCOPY f /y/e\n",
          files={"dir/d": "file\n", "f": "f\n"}),
 ]
+
+CASES += [
+    Case(
+        "add-tar-special-modes",
+        f"""FROM {B}
+ADD modes.tar /m/
+ADD --chown=app modes.tar /owned/
+""",
+        files={"modes.tar": _tar([("suid", b"s\n", 0o4755), ("sgid", b"g\n", 0o2755), ("sgid-noexec", b"n\n", 0o2644),
+                                  ("sticky", None, 0o1777), ("none", None, 0o000), ("none/inner", b"i\n", 0o000),
+                                  ("x", b"x\n", 0o644, {"pax_headers": {"SCHILY.xattr.user.note": "hi"}})])},
+        xattrs=True,
+    ),
+]
+
+CASES += [
+    Case("newer-healthcheck-start-interval", f"FROM {B}\nHEALTHCHECK --start-period=5s --start-interval=1s CMD true\n",
+         lamina_accepts="--start-interval is current BuildKit (docker 25+); docker 20.10: unknown flag"),
+    Case("newer-copy-link-and-parents", f"FROM {B}\nCOPY --link f /linked\nCOPY --parents a/b/f /p/\n",
+         files={"f": "f\n", "a/b/f": "abf\n"},
+         lamina_accepts="--link and --parents are current BuildKit; docker 20.10's classic builder: unknown flag",
+         expect=((("cat", "/linked", "/p/a/b/f"), "f\nabf\n"),)),
+]
+
+# the context on stdin: a bare Dockerfile is a context of that one file; a tar is the context
+CASES += [
+    Case("stdin-bare-dockerfile", f"FROM {B}\nCOPY . /ctx/\nRUN ls -la /ctx | grep -c Dockerfile > /n\n", stdin="dockerfile",
+         runs=(("cat", "/n"),)),
+    Case("stdin-context-tar", f"FROM {B}\nCOPY . /ctx/\n",
+         files={"a": File("a\n", 0o600, 7, 8), "d/b": "b\n", ".dockerignore": "d\n"}, stdin="tar"),
+    Case("err-stdin-bare-dockerfile-copy", f"FROM {B}\nCOPY f /f\n", stdin="dockerfile", fail=r"f", error_line=2),
+]
+CASES += [
+    Case("stdin-context-tar-ignores-itself", f"FROM {B}\nCOPY . /ctx/\n",
+         files={"a": "a\n", "d/b": "b\n", ".dockerignore": "d\n.dockerignore\nDockerfile\n"}, stdin="tar"),
+    Case("stdin-context-tar-named-dockerfile", f"FROM {B}\nCOPY . /ctx/\n",
+         files={"sub/build.df": f"FROM {B}\nCOPY . /ctx/\n", "a": "a\n", ".dockerignore": "sub/build.df\na\n"},
+         args=("-f", "sub/build.df"), stdin="tar"),
+]

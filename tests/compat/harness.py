@@ -89,6 +89,7 @@ class Case:
     lamina_accepts: str = ""  # why lamina builds what docker 20.10 refuses (newer BuildKit syntax)
     expect: tuple[tuple[tuple[str, ...], str], ...] = ()  # lamina_accepts: (command, its stdout) pairs
     docker_builds_it: bool = False  # lamina_accepts: docker 20.10 builds it too, differently
+    stdin: str = ""  # "dockerfile": ``build -`` with the bare Dockerfile on stdin; "tar": the context as a tar
 
 
 def make_base(docker: Docker, work: Path) -> Path:
@@ -153,21 +154,23 @@ class Builders:
     def __init__(self, docker: Docker, lamina: Lamina, work: Path):
         self.docker, self.lamina, self.work = docker, lamina, work
 
-    def docker_build(self, case: Case, tag: str, dockerfile: Path, context: Path, args: tuple[str, ...]):
-        command = ["build", "--no-cache", "--network", "none", "-t", tag, "-f", str(dockerfile), *args,
-                   str(context)]
+    def docker_build(self, case: Case, tag: str, dockerfile: Path | None, context: Path | str, args: tuple[str, ...],
+                     stdin: bytes | None = None):
+        named = ("-f", str(dockerfile)) if dockerfile is not None else ()
+        command = ["build", "--no-cache", "--network", "none", "-t", tag, *named, *args, str(context)]
         if not case.buildkit:
-            result = self.docker.run(*command, check=False)
+            result = self.docker.run(*command, input=stdin, check=False)
             for _attempt in range(2):  # dockerd here sometimes loses a layer mid-build
                 if result.returncode == 0 or case.fail is not None or case.lamina_accepts:
                     break
-                result = self.docker.run(*command, check=False)
+                result = self.docker.run(*command, input=stdin, check=False)
             return result
         env = {**os.environ, "DOCKER_BUILDKIT": "1", "DOCKER_CONFIG": str(self.docker.base / "cfg")}
         expected_to_build = case.fail is None and not case.lamina_accepts
         for _attempt in range(3):  # dockerd flakes (lost layers, a vanished secret file): ask again
             result = subprocess.run([self.docker.client, "-H", f"unix://{self.docker.socket}", *command[:1],
-                                     "--progress", "plain", *command[1:]], capture_output=True, env=env, timeout=300)
+                                     "--progress", "plain", *command[1:]], input=stdin, capture_output=True, env=env,
+                                    timeout=300)
             flaky = any(sign in result.stdout + result.stderr for sign in Docker.FLAKES)
             if result.returncode == 0 or not (flaky or expected_to_build):
                 break
@@ -201,8 +204,10 @@ class Builders:
         context = self.prepare(case)
         tag, subject_tag = f"cx/{case.name}", f"cxl/{case.name}"  # docker load keeps lamina's name: not the oracle's
         args = tuple(arg.replace("SECRET:", f"{context}/") for arg in case.args)  # secret files by path
-        oracle = self.docker_build(case, tag, context / "Dockerfile", context, args)
-        subject = self.lamina.run("build", "--no-cache", "-t", subject_tag, *args, str(context), check=False)
+        source, stdin = stdin_source(case, context)
+        dockerfile = None if case.stdin else context / "Dockerfile"
+        oracle = self.docker_build(case, tag, dockerfile, source, args, stdin)
+        subject = self.lamina.run("build", "--no-cache", "-t", subject_tag, *args, source, input=stdin, check=False)
         said = oracle.stdout.decode() + oracle.stderr.decode()
         stderr = subject.stderr.decode()
         if case.lamina_accepts:
@@ -282,6 +287,16 @@ class Builders:
             if case.error_line is not None and f"Dockerfile:{case.error_line}:" not in message:
                 problems.append(f"lamina's error does not name Dockerfile:{case.error_line}: {message}")
         return problems
+
+
+def stdin_source(case: Case, context: Path) -> tuple[str, bytes | None]:
+    """The context argument of both builds and what goes to their stdin."""
+    if case.stdin == "dockerfile":
+        return "-", (context / "Dockerfile").read_bytes()
+    if case.stdin == "tar":
+        return "-", subprocess.run(["tar", "--numeric-owner", "-C", str(context), "-cf", "-", "."], check=True,
+                                   capture_output=True).stdout
+    return str(context), None
 
 
 def xattr_tree(data: bytes) -> dict[str, dict[str, str]]:

@@ -65,6 +65,11 @@ def load_ignore_patterns(context_dir: str | os.PathLike[str], dockerfile: str | 
     return []
 
 
+def literal_pattern(path: str) -> str:
+    """A pattern matching exactly ``path`` (its wildcard characters escaped)."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", path)
+
+
 def go_clean(path: str) -> str:
     """Go's ``path.Clean``: like ``posixpath.normpath`` but ``//x`` becomes ``/x`` and "" becomes "."."""
     if not path:

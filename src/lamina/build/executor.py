@@ -42,7 +42,7 @@ from lamina.build.dockerfile import (
     parse_stages,
     parse_trigger,
 )
-from lamina.build.dockerignore import PatternMatcher, load_ignore_patterns
+from lamina.build.dockerignore import PatternMatcher, literal_pattern, load_ignore_patterns
 from lamina.build.events import (
     BuildEvent,
     BuildWarning,
@@ -54,6 +54,7 @@ from lamina.build.events import (
     TriggersRunning,
 )
 from lamina.build.imageconfig import ImageState
+from lamina.build.inputs import came_as_archive
 from lamina.build.remote import download
 from lamina.build.rootfs import RootfsViews
 from lamina.build.run_step import RunRequest, execute_run, run_argv
@@ -140,9 +141,7 @@ class _Build:
         self.filename = dockerfile.filename
         self.escape = dockerfile.escape
         self.buildkit_syntax = dockerfile.needs_buildkit
-        # <Dockerfile>.dockerignore is BuildKit's: the classic builder's client reads only the context's
-        patterns = load_ignore_patterns(options.context_dir, options.dockerfile if self.buildkit_syntax else None)
-        context = ContextTree(options.context_dir, PatternMatcher(patterns), self._dockerfile_in_context())
+        context = ContextTree(options.context_dir, self._ignore_matcher(), self._dockerfile_in_context())
         self.context = context
         self.emit(ContextSent(context.tar_size()))
         plans = self._plan(dockerfile)
@@ -173,6 +172,18 @@ class _Build:
                 names.append(ref.familiar)
                 self.emit(Tagged(ref.familiar))
         return BuildResult(final.image_id, names, self.warnings)
+
+    def _ignore_matcher(self) -> PatternMatcher:
+        """The .dockerignore rules for this context (``<Dockerfile>.dockerignore`` is BuildKit's: the
+        classic builder's client reads only the context's); a tar context loses only the
+        Dockerfile and .dockerignore to them."""
+        options = self.options
+        patterns = load_ignore_patterns(options.context_dir, options.dockerfile if self.buildkit_syntax else None)
+        matcher = PatternMatcher(patterns)
+        if not came_as_archive(options.context_dir):
+            return matcher
+        named = [".dockerignore", self._dockerfile_in_context() or "Dockerfile"]
+        return PatternMatcher([literal_pattern(name) for name in named if matcher.matches(name)])
 
     def _dockerfile_in_context(self) -> str | None:
         """The Dockerfile's path relative to the context, when it is a file of the context."""

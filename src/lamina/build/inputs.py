@@ -1,8 +1,9 @@
 """What ``build`` is given, turned into files: the context directory, the Dockerfile, secrets.
 
 The context is a directory, or ``-``: stdin holding either a tar archive (plain or compressed,
-then it is the context) or a bare Dockerfile (then the context is empty), as ``docker build -``
-reads it. ``-f -`` reads the Dockerfile from stdin with a directory context.
+then it is the context) or a bare Dockerfile, as ``docker build -``
+reads it (a context holding just that file, named ``Dockerfile``). ``-f -`` reads the Dockerfile
+from stdin with a directory context.
 """
 
 from __future__ import annotations
@@ -53,9 +54,24 @@ def prepare_context(
         if detect_compression(head) or _looks_like_tar(head):
             reader, _ = open_decompressed(peekable)  # type: ignore[arg-type]
             apply_layer(reader, directory, same_owner=False)
-            yield PreparedContext(directory, _dockerfile_path(dockerfile, directory, relative_to_context=True), None)
-        else:
-            yield PreparedContext(directory, None, peekable.read())
+            _ARCHIVE_CONTEXTS.add(directory)
+            try:
+                yield PreparedContext(directory, _dockerfile_path(dockerfile, directory, relative_to_context=True), None)
+            finally:
+                _ARCHIVE_CONTEXTS.discard(directory)
+        else:  # docker's client makes a context of that one file, so `COPY . /x` copies it
+            (directory / "Dockerfile").write_bytes(peekable.read())
+            yield PreparedContext(directory, None, None)
+
+
+_ARCHIVE_CONTEXTS: set[Path] = set()
+
+
+def came_as_archive(directory: Path) -> bool:
+    """Whether ``directory`` is a context unpacked from a tar on stdin. docker's client filters
+    a directory context by .dockerignore but passes a tar through as it is; the daemon then
+    drops only the Dockerfile and .dockerignore themselves when the patterns name them."""
+    return Path(directory) in _ARCHIVE_CONTEXTS
 
 
 def _dockerfile_path(dockerfile: str | None, context: Path, *, relative_to_context: bool = False) -> Path | None:

@@ -1803,3 +1803,11 @@ CASES += [
          files={"sub/build.df": f"FROM {B}\nCOPY . /ctx/\n", "a": "a\n", ".dockerignore": "sub/build.df\na\n"},
          args=("-f", "sub/build.df"), stdin="tar"),
 ]
+CASES += [
+    Case("url-context-dockerfile", f"FROM {B}\nCOPY . /ctx/\n", stdin="url-dockerfile"),
+    Case("url-context-tar", f"FROM {B}\nCOPY . /ctx/\n", files={"a": "a\n", "d/b": "b\n", ".dockerignore": "d\n"},
+         stdin="url-tar"),
+    Case("url-context-tar-named-dockerfile", f"FROM {B}\nCOPY . /ctx/\n",
+         files={"sub/build.df": f"FROM {B}\nCOPY . /ctx/\nRUN echo named > /named\n", "a": "a\n"},
+         args=("-f", "sub/build.df"), stdin="url-tar", runs=(("cat", "/named"),)),
+]

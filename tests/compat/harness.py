@@ -89,7 +89,9 @@ class Case:
     lamina_accepts: str = ""  # why lamina builds what docker 20.10 refuses (newer BuildKit syntax)
     expect: tuple[tuple[tuple[str, ...], str], ...] = ()  # lamina_accepts: (command, its stdout) pairs
     docker_builds_it: bool = False  # lamina_accepts: docker 20.10 builds it too, differently
-    stdin: str = ""  # "dockerfile": ``build -`` with the bare Dockerfile on stdin; "tar": the context as a tar
+    # "dockerfile": ``build -`` with the bare Dockerfile on stdin; "tar": the context as a tar on stdin;
+    # "url-dockerfile", "url-tar": the same served over HTTP, the URL being the context
+    stdin: str = ""
 
 
 def make_base(docker: Docker, work: Path) -> Path:
@@ -291,12 +293,19 @@ class Builders:
 
 def stdin_source(case: Case, context: Path) -> tuple[str, bytes | None]:
     """The context argument of both builds and what goes to their stdin."""
-    if case.stdin == "dockerfile":
-        return "-", (context / "Dockerfile").read_bytes()
-    if case.stdin == "tar":
-        return "-", subprocess.run(["tar", "--numeric-owner", "-C", str(context), "-cf", "-", "."], check=True,
-                                   capture_output=True).stdout
-    return str(context), None
+    if not case.stdin:
+        return str(context), None
+    if case.stdin.endswith("dockerfile"):
+        payload = (context / "Dockerfile").read_bytes()
+    else:
+        payload = subprocess.run(["tar", "--numeric-owner", "-C", str(context), "-cf", "-", "."], check=True,
+                                 capture_output=True).stdout
+    if not case.stdin.startswith("url-"):
+        return "-", payload
+    remote = context.parent / "remote"
+    remote.mkdir(exist_ok=True)
+    (remote / "context").write_bytes(payload)
+    return f"{serve(remote)}/context", None
 
 
 def xattr_tree(data: bytes) -> dict[str, dict[str, str]]:

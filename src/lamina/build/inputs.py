@@ -1,9 +1,9 @@
 """What ``build`` is given, turned into files: the context directory, the Dockerfile, secrets.
 
-The context is a directory, or ``-``: stdin holding either a tar archive (plain or compressed,
-then it is the context) or a bare Dockerfile, as ``docker build -``
-reads it (a context holding just that file, named ``Dockerfile``). ``-f -`` reads the Dockerfile
-from stdin with a directory context.
+The context is a directory, an ``http(s)://`` URL (downloaded, then read as stdin is) or ``-``:
+stdin holding either a tar archive (plain or compressed, then it is the context) or a bare
+Dockerfile (a context holding just that file, named ``Dockerfile``), as ``docker build -`` reads
+it. ``-f -`` reads the Dockerfile from stdin with a directory context.
 """
 
 from __future__ import annotations
@@ -35,21 +35,34 @@ class PreparedContext(msgspec.Struct, frozen=True):
 def prepare_context(
     context: str | os.PathLike[str] | BinaryIO, dockerfile: str | None = None
 ) -> Iterator[PreparedContext]:
-    """Yield the context as a directory (temporary when it came as a stream) and the Dockerfile."""
+    """Yield the context as a directory (temporary when it came as a stream) and the Dockerfile.
+
+    An ``http(s)://`` context is downloaded first and then read as stdin is, as docker's
+    client does with a URL that is not a git repository."""
     stdin_context = context == "-" or not isinstance(context, str | os.PathLike)
     if dockerfile == "-" and stdin_context:
         raise UsageError("invalid argument: can't use stdin for both build context and dockerfile")
     dockerfile_text = sys.stdin.buffer.read() if dockerfile == "-" else None
+    if isinstance(context, str) and context.startswith(("http://", "https://")):
+        with _downloaded(context) as stream, _stream_context(stream, dockerfile) as prepared:
+            yield prepared
+        return
     if not stdin_context:
         directory = Path(os.fspath(context))  # type: ignore[arg-type]
         if not directory.is_dir():
             raise BuildError(f"unable to prepare context: path {str(directory)!r} not found")
         yield PreparedContext(directory, _dockerfile_path(dockerfile, directory), dockerfile_text)
         return
-    stream = sys.stdin.buffer if context == "-" else context
+    with _stream_context(sys.stdin.buffer if context == "-" else context, dockerfile) as prepared:  # type: ignore[arg-type]
+        yield prepared
+
+
+@contextlib.contextmanager
+def _stream_context(stream: BinaryIO, dockerfile: str | None) -> Iterator[PreparedContext]:
+    """A context that comes as a tar (plain or compressed), or as a bare Dockerfile."""
     with tempfile.TemporaryDirectory(prefix="lamina-context-") as temp:
         directory = Path(temp)
-        peekable = PeekableReader(stream)  # type: ignore[arg-type]
+        peekable = PeekableReader(stream)
         head = peekable.peek(512)
         if detect_compression(head) or _looks_like_tar(head):
             reader, _ = open_decompressed(peekable)  # type: ignore[arg-type]
@@ -62,6 +75,25 @@ def prepare_context(
         else:  # docker's client makes a context of that one file, so `COPY . /x` copies it
             (directory / "Dockerfile").write_bytes(peekable.read())
             yield PreparedContext(directory, None, None)
+
+
+@contextlib.contextmanager
+def _downloaded(url: str) -> Iterator[BinaryIO]:
+    """The body of ``url`` in a temporary file."""
+    import httpx
+
+    with tempfile.TemporaryFile(prefix="lamina-context-") as spool:
+        try:
+            with httpx.stream("GET", url, follow_redirects=True, timeout=60) as response:
+                if response.status_code >= 400:
+                    raise BuildError(f"unable to prepare context: unable to download remote context {url}: failed "
+                                     f"to GET {url} with status {response.status_code} {response.reason_phrase}")
+                for chunk in response.iter_bytes(1 << 20):
+                    spool.write(chunk)
+        except httpx.HTTPError as exc:
+            raise BuildError(f"unable to prepare context: unable to download remote context {url}: {exc}") from None
+        spool.seek(0)
+        yield spool  # type: ignore[misc]
 
 
 _ARCHIVE_CONTEXTS: set[Path] = set()

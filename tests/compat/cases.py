@@ -8,7 +8,7 @@ file ``old``; ``/linkdir`` -> ``/data``; ``CMD ["sh"]``.
 
 from __future__ import annotations
 
-from tests.compat.harness import Case, Dir, Fifo, File, Hard, Link, tar_of
+from tests.compat.harness import Case, Dir, Fifo, File, Hard, Link, Socket, tar_of
 
 B = "cx-base/busybox:1"
 
@@ -1810,4 +1810,41 @@ CASES += [
     Case("url-context-tar-named-dockerfile", f"FROM {B}\nCOPY . /ctx/\n",
          files={"sub/build.df": f"FROM {B}\nCOPY . /ctx/\nRUN echo named > /named\n", "a": "a\n"},
          args=("-f", "sub/build.df"), stdin="url-tar", runs=(("cat", "/named"),)),
+]
+
+# argument-count rules of single-string instructions and health checks
+CASES += [
+    Case("string-instructions-keep-spaces", f"FROM {B}\nWORKDIR /a b\nUSER some user\nMAINTAINER a  b   c\n"),
+    Case("err-copy-repeated-flag", f"FROM {B}\nCOPY --chown=app --chown=app f /f\n", files={"f": "f\n"}, fail=r"chown",
+         error_line=2),
+    Case("err-expose-reversed-range", f"FROM {B}\nEXPOSE 80-79\n", fail=r"", error_line=2),
+    Case("err-stopsignal-two-words", f"FROM {B}\nSTOPSIGNAL SIGKILL extra\n", fail=r"", error_line=2),
+    Case("err-healthcheck-cmd-empty", f"FROM {B}\nHEALTHCHECK CMD\n", fail=r"", error_line=2),
+    Case("err-healthcheck-none-extra", f"FROM {B}\nHEALTHCHECK NONE extra\n", fail=r"", error_line=2),
+    Case("err-healthcheck-unknown-type", f"FROM {B}\nHEALTHCHECK FOO true\n", fail=r"FOO", error_line=2),
+    Case("cmd-json-trailing-comma", f'FROM {B}\nCMD ["echo", "a",]\nENTRYPOINT ["sh", "-c"] \n'),
+]
+
+CASES += [
+    Case(
+        "copy-from-relative-source",
+        f"""FROM {B} AS s
+WORKDIR /app
+RUN echo app > out && echo root > /out
+FROM {B}
+WORKDIR /dst
+COPY --from=s out ./rel
+COPY --from=s ./out ./dotrel
+COPY --from=s app/out abs-less
+""",
+        runs=(("cat", "/dst/rel", "/dst/dotrel", "/dst/abs-less"),),
+    ),
+]
+
+# sockets in the context: docker's client sends none
+CASES += [
+    Case("context-sockets", f"FROM {B}\nCOPY . /ctx/\nCOPY s* /glob/\nCOPY d /d\n",
+         files={"sock": Socket(), "sfile": "s\n", "d/inner.sock": Socket(), "d/f": "f\n", "link": Link("sock")}),
+    Case("err-copy-socket", f"FROM {B}\nCOPY sock /s\n", files={"sock": Socket()}, fail=r"sock", error_line=2),
+    Case("err-copy-glob-only-socket", f"FROM {B}\nCOPY so* /s/\n", files={"sock": Socket()}, fail=r"", error_line=2),
 ]

@@ -66,6 +66,11 @@ class Fifo:
 
 
 @dataclasses.dataclass(frozen=True)
+class Socket:
+    """A unix socket (bound, then left behind): docker's client leaves it out of the context."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Case:
     """One Dockerfile built by both builders.
 
@@ -138,6 +143,11 @@ def write_context(context: Path, files: dict) -> None:
             os.link(context / spec.target, path)
         elif isinstance(spec, Fifo):
             os.mkfifo(path, spec.mode)
+        elif isinstance(spec, Socket):
+            import socket
+
+            with socket.socket(socket.AF_UNIX) as bound:
+                bound.bind(str(path))
         else:
             spec = spec if isinstance(spec, File) else File(spec)
             data = spec.content.encode("utf-8", "surrogateescape") if isinstance(spec.content, str) else spec.content

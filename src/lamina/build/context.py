@@ -46,6 +46,8 @@ def _walk(
     for entry in entries:
         relative = prefix + entry.name
         info = entry.stat(follow_symlinks=False)
+        if stat.S_ISSOCK(info.st_mode):
+            continue  # docker's client leaves sockets out of the context it sends
         results = None
         if matcher is not None and matcher.patterns:
             excluded, results = matcher.matches_with_parents(relative, parent)
@@ -86,7 +88,7 @@ def match_sources(
     found = []
     for candidate in candidates:
         resolved = resolve_in_context(base, candidate)  # two matches may reach one file: both are copied
-        if os.path.lexists(_host(base, resolved)) and not _excluded(matcher, candidate, resolved):
+        if _in_context(_host(base, resolved)) and not _excluded(matcher, candidate, resolved):
             found.append((candidate, resolved))
         elif candidate != cleaned and _dangling_match(base, candidate) and not _excluded(matcher, candidate):
             # docker stats every wildcard match: a symlink to nothing in the context fails the COPY
@@ -151,7 +153,8 @@ def _glob(base: Path, pattern: str) -> list[str]:
             except (NotADirectoryError, FileNotFoundError):
                 continue
             try:
-                expanded.extend(prefix + name for name in names if go_match(component, name))
+                expanded.extend(prefix + name for name in names
+                                if go_match(component, name) and _in_context(_host(base, prefix + name)))
             except ValueError:
                 raise ContextError(f"invalid pattern {pattern!r}: syntax error in pattern") from None
         matches = [match + "/" for match in expanded]
@@ -173,6 +176,14 @@ def _dangling_match(base: Path, candidate: str) -> bool:
     """Whether a wildcard match is an entry of the context (a symlink) whose target is not."""
     parent, _, name = candidate.rpartition("/")
     return os.path.lexists(_host(base, resolve_in_context(base, parent or ".")) / name)
+
+
+def _in_context(path: Path) -> bool:
+    """Whether ``path`` is something docker's context holds: it exists and is no socket."""
+    try:
+        return not stat.S_ISSOCK(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _excluded(matcher: PatternMatcher | None, *paths: str) -> bool:

@@ -1848,3 +1848,41 @@ CASES += [
     Case("err-copy-socket", f"FROM {B}\nCOPY sock /s\n", files={"sock": Socket()}, fail=r"sock", error_line=2),
     Case("err-copy-glob-only-socket", f"FROM {B}\nCOPY so* /s/\n", files={"sock": Socket()}, fail=r"", error_line=2),
 ]
+
+# user lookups against odd /etc/passwd and /etc/group files (first match wins, short lines)
+CASES += [
+    Case("err-chown-lone-name-without-group", f"FROM {B}\nRUN echo 'short:x:2003:2003::/:/bin/sh' >> /etc/passwd\n"
+         "COPY --chown=short f /f\n", files={"f": "f\n"}, fail=r"short", error_line=3),
+    Case(
+        "user-lookup-odd-files",
+        f"""FROM {B}
+RUN printf '%s\\n' '# comment:x:5:5::/:/bin/sh' '' '  dup:x:2001:2001::/home/dup:/bin/sh' 'dup:x:2002:2002::/:/bin/sh' \\
+      'short:x:2003' 'badgid:x:2004:notanumber::/:/bin/sh' '123:x:2005:2005::/:/bin/sh' 'sp ace:x:2006:2006::/:/bin/sh' \\
+      >> /etc/passwd && printf '%s\\n' 'grp:x:3001:dup' 'grp:x:3002:' '3003:x:3004:' >> /etc/group
+COPY --chown=dup:grp f /f1
+COPY --chown=123:3003 f /f2
+USER dup
+RUN id > /tmp/id1
+USER 123
+RUN id > /tmp/id2
+USER dup:3003
+RUN id > /tmp/id3
+""",
+        files={"f": "f\n"},
+        runs=(("sh", "-c", "cat /tmp/id1 /tmp/id2 /tmp/id3"),),
+    ),
+]
+CASES += [
+    Case(
+        "chown-lookup-odd-lines",
+        f"""FROM {B}
+RUN printf '%s\\n' '  lead:x:2101:2101::/:/bin/sh' 'lead:x:2102:2102::/:/bin/sh' 'bad:x:notanumber:1' 'short:x:2103' \\
+      >> /etc/passwd && printf '%s\\n' '#lead:x:3100:' ' lead:x:3101:' 'bad:x:oops:' 'short:x:3103' '+5:x:3104:' >> /etc/group
+COPY --chown=lead f /f1
+COPY --chown=bad:short f /f2
+COPY --chown=short:bad f /f3
+COPY --chown=+7:+5 f /f4
+""",
+        files={"f": "f\n"},
+    ),
+]

@@ -270,34 +270,36 @@ def parse_chmod(text: str | None) -> int | None:
 def lookup_owner(chown: str, image_root: Path) -> tuple[int, int]:
     """``--chown=user[:group]`` → (uid, gid), names read from the image's /etc/passwd and /etc/group.
 
-    Like the classic builder, a lone ``user`` is also looked up as the group name.
+    Like the classic builder, a lone ``user`` is also looked up as the group name; the files are
+    read as docker's user package reads them (lines trimmed, first match wins, a bad number is 0).
     """
     parts = chown.split(":")
     if len(parts) > 2:
         raise BuildError(f"invalid chown string format: {chown}")
     user, group = (parts[0], parts[0]) if len(parts) == 1 else (parts[0], parts[1])
-    uid = _lookup(user, image_root, "etc/passwd", "user", 2)
-    gid = _lookup(group, image_root, "etc/group", "group", 2)
+    uid = _lookup(user, image_root, "etc/passwd", "user")
+    gid = _lookup(group, image_root, "etc/group", "group")
     return uid, gid
 
 
-def _lookup(name: str, image_root: Path, database: str, kind: str, field: int) -> int:
-    if name.isascii() and name.isdigit():
+def _lookup(name: str, image_root: Path, database: str, kind: str) -> int:
+    from lamina.runtime.users import parse_group, parse_passwd
+
+    if name.isascii() and name.removeprefix("+").isdigit():  # Go's Atoi: a number is never a name
         return int(name)
     path = image_root / resolve_in_context(image_root, database)
     what = "uid for user" if kind == "user" else "gid for group"
     try:
-        lines = path.read_text(errors="replace").splitlines()
+        text = path.read_text(errors="surrogateescape")
     except OSError:
         raise BuildError(f"can't find {what} {name}: open /{database}: no such file or directory") from None
-    for line in lines:
-        columns = line.split(":")
-        if len(columns) > field and columns[0] == name:
-            try:
-                return int(columns[field])
-            except ValueError:
-                break
-    raise BuildError(f"can't find {what} {name}: no such {kind}: {name}")
+    if kind == "user":
+        found = [entry.uid for entry in parse_passwd(text) if entry.name == name]
+    else:
+        found = [entry.gid for entry in parse_group(text) if entry.name == name]
+    if not found:
+        raise BuildError(f"can't find {what} {name}: no such {kind}: {name}")
+    return found[0]
 
 
 def is_archive(path: str | Path) -> bool:

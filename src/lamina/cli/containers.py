@@ -68,7 +68,9 @@ def start(ctx, names, attach, interactive):
 
     if attach or interactive:
         if len(names) > 1:
-            raise click.UsageError("you cannot start and attach multiple containers at once")
+            from lamina.errors import LaminaError
+
+            raise LaminaError("you cannot start and attach multiple containers at once")
         with client_from(ctx) as client:
             code = client.start_container(names[0], attach=Attach(stdin=0 if interactive else None))
         sys.exit(code or 0)
@@ -77,20 +79,40 @@ def start(ctx, names, attach, interactive):
 
 @click.command("stop")
 @click.argument("names", nargs=-1, required=True)
-@click.option("-t", "--time", "timeout", type=int, help="Seconds to wait for stop before killing it")
+@click.option("-s", "--signal", "signal_", help="Signal to send to the container")
+@click.option("-t", "--timeout", "--time", "timeout", type=int, help="Seconds to wait before killing the container")
 @click.pass_context
-def stop(ctx, names, timeout):
+def stop(ctx, names, signal_, timeout):
     """Stop one or more running containers."""
-    _each(ctx, names, lambda client, name: client.stop_container(name, timeout=timeout))
+    _each(ctx, names, lambda client, name: _stop_one(client, name, timeout, signal_))
 
 
 @click.command("restart")
 @click.argument("names", nargs=-1, required=True)
-@click.option("-t", "--time", "timeout", type=int, help="Seconds to wait for stop before killing the container")
+@click.option("-s", "--signal", "signal_", help="Signal to send to the container")
+@click.option("-t", "--timeout", "--time", "timeout", type=int, help="Seconds to wait before killing the container")
 @click.pass_context
-def restart(ctx, names, timeout):
+def restart(ctx, names, signal_, timeout):
     """Restart one or more containers."""
-    _each(ctx, names, lambda client, name: client.restart_container(name, timeout=timeout))
+    def restart_one(client, name: str) -> None:
+        _stop_one(client, name, timeout, signal_)
+        client.start_container(name)
+
+    _each(ctx, names, restart_one)
+
+
+def _stop_one(client, name: str, timeout: int | None, signal_text: str | None) -> None:
+    """``stop`` of one container; a bad ``--signal`` is the daemon's refusal (exit status 1)."""
+    from lamina.errors import LaminaError, UsageError
+    from lamina.runtime import lifecycle
+
+    if signal_text is None:
+        client.stop_container(name, timeout=timeout)
+        return
+    try:
+        lifecycle.stop(client.container_store, client.container(name), timeout, signal_text)
+    except UsageError as exc:
+        raise LaminaError(str(exc)) from None
 
 
 @click.command("kill")
@@ -99,10 +121,25 @@ def restart(ctx, names, timeout):
 @click.pass_context
 def kill(ctx, names, signal_):
     """Kill one or more running containers."""
+    _each(ctx, names, lambda client, name: _kill_one(client, name, signal_))
+
+
+def _kill_one(client, name: str, signal_text: str) -> None:
+    """docker's daemon checks the signal per container and answers with exit status 1: an
+    unknown name is an invalid signal, a number past the last one is refused for the container."""
+    from lamina.errors import LaminaError, UsageError
     from lamina.runtime.signals import parse_signal
 
-    parse_signal(signal_)
-    _each(ctx, names, lambda client, name: client.kill_container(name, signal=signal_))
+    try:
+        parse_signal(signal_text)
+    except UsageError as exc:
+        number = signal_text.strip()
+        if not number.isdigit() or int(number) == 0:
+            raise LaminaError(str(exc)) from None
+        client.container(name)
+        raise LaminaError(f"Cannot kill container: {name}: The linux daemon does not support signal "
+                          f"{int(number)}") from None
+    client.kill_container(name, signal=signal_text)
 
 
 @click.command("wait")
@@ -119,8 +156,10 @@ def wait(ctx, names):
 @click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes associated with the container")
 @click.pass_context
 def rm(ctx, names, force, volumes):
-    """Remove one or more containers."""
-    _each(ctx, names, lambda client, name: client.remove_container(name, force=force, volumes=volumes))
+    """Remove one or more containers (with ``-f``, a missing one is reported but is no failure,
+    as in docker)."""
+    _each(ctx, names, lambda client, name: client.remove_container(name, force=force, volumes=volumes),
+          missing_is_fine=force)
 
 
 class _PsRow:
@@ -211,17 +250,35 @@ def logs(ctx, name, follow, tail, timestamps, since, until, details):
     """Fetch the logs of a container."""
     from lamina.runtime.logs import format_nano_fixed
 
-    tail_count = None if tail == "all" else _int(tail, "--tail")
+    tail_count = int(tail) if tail.strip().lstrip("-").isdigit() else None  # docker: anything else is "all"
     if tail_count is not None and tail_count < 0:
         tail_count = None
+    for flag, value in (("since", since), ("until", until)):
+        _check_log_time(flag, value)
     outputs = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
     with client_from(ctx) as client:
         for entry in client.container_logs(name, follow=follow, tail=tail_count, since=since, until=until):
             out = outputs.get(entry.stream, sys.stdout.buffer)
             prefix = format_nano_fixed(entry.time_ns) + " " if timestamps else ""
+            if details:
+                prefix += " "  # docker: the entry's attributes (none here), then a space
             out.write((prefix + entry.text).encode("utf-8", "surrogateescape"))
             if follow:
                 out.flush()
+
+
+def _check_log_time(flag: str, value: str | None) -> None:
+    """A --since/--until the daemon would refuse, in its words (exit status 1)."""
+    from lamina.errors import LaminaError, UsageError
+    from lamina.runtime.logs import parse_since
+
+    if value is None:
+        return
+    try:
+        parse_since(value)
+    except UsageError:
+        raise LaminaError(f'invalid value for "{flag}": failed to parse value as time or duration: "{value}"') \
+            from None
 
 
 @click.command("exec", context_settings=_RUN_SETTINGS)
@@ -236,9 +293,17 @@ def logs(ctx, name, follow, tail, timestamps, since, until, details):
 @click.pass_context
 def exec_(ctx, name, command, detach, interactive, tty, env, user, workdir):
     """Execute a command in a running container."""
+    import os
+
+    if tty and interactive and not sys.stdin.isatty():
+        from lamina.errors import LaminaError
+
+        raise LaminaError("the input device is not a TTY")
+    # docker's client fills a bare -e KEY from its own environment (a KEY it lacks stays bare: unset)
+    env = [entry if "=" in entry or entry not in os.environ else f"{entry}={os.environ[entry]}" for entry in env]
     with client_from(ctx) as client:
         code = client.exec_in_container(name, command, tty=tty, interactive=interactive, detach=detach,
-                                        env=list(env), user=user, workdir=workdir)
+                                        env=env, user=user, workdir=workdir)
     sys.exit(code)
 
 
@@ -534,9 +599,10 @@ for _command, _names in ((run, ["run"]), (create, ["create"]), (start, ["start"]
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _each(ctx, names, action, *, echo_result: bool = False) -> None:
+def _each(ctx, names, action, *, echo_result: bool = False, missing_is_fine: bool = False) -> None:
     """Run ``action`` per name like docker: print the name (or result), report failures, exit 1."""
     from lamina.errors import LaminaError
+    from lamina.runtime.containers import ContainerNotFoundError
 
     failed = False
     with client_from(ctx) as client:
@@ -544,7 +610,7 @@ def _each(ctx, names, action, *, echo_result: bool = False) -> None:
             try:
                 result = action(client, name)
             except LaminaError as exc:
-                failed = True
+                failed = failed or not (missing_is_fine and isinstance(exc, ContainerNotFoundError))
                 sys.stderr.write(f"lamina: error: {exc}\n")
                 continue
             sys.stdout.write(f"{result if echo_result else name}\n")
@@ -601,10 +667,3 @@ def _image_labels(client, containers) -> dict[str, str]:
 
 def _ellipsis(text: str, width: int) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
-
-
-def _int(value: str, flag: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise click.UsageError(f"invalid argument {value!r} for {flag}") from None

@@ -141,20 +141,17 @@ def inspect(ctx, names, format_, type_):
 
 
 def _inspect_one(client, name: str, type_: str | None) -> dict:
-    """An image, else (or with ``--type container``) a container of that name or ID."""
-    from lamina.errors import ImageNotFoundError, InvalidReferenceError, LaminaError
+    """Like docker: a container of that name or ID first, then an image (``--type`` picks one)."""
+    from lamina.runtime.containers import ContainerNotFoundError
 
     if type_ == "container":
         return client.inspect_container(name)
-    try:
+    if type_ == "image":
         return client.inspect_image(name)
-    except (ImageNotFoundError, InvalidReferenceError) as exc:
-        if type_ == "image":
-            raise
-        try:
-            return client.inspect_container(name)
-        except LaminaError:
-            raise exc from None
+    try:
+        return client.inspect_container(name)
+    except ContainerNotFoundError:
+        return client.inspect_image(name)
 
 
 @click.command("history")

@@ -125,8 +125,8 @@ def process_env(container: Container, hostname: str, home: str, extra: list[str]
     """docker's process environment (PATH, HOSTNAME, TERM with a terminal, image and -e env,
     HOME); ``tty`` is exec's own -t, a run's is the container's."""
     terminal = bool(container.config.get("Tty")) if tty is None else tty
-    env = [*(container.config.get("Env") or []), *extra]
-    return container_env(env, hostname=hostname, home=home, tty=terminal)
+    return container_env(container.config.get("Env") or [], hostname=hostname, home=home, tty=terminal,
+                         exec_env=extra)
 
 
 def find_init() -> str:

@@ -62,8 +62,12 @@ def create(containers: ContainerStore, image: str, image_id: str, image_config: 
     return container
 
 
-def stop(containers: ContainerStore, container: Container, timeout: int | None = None) -> None:
-    """``docker stop``: the image's StopSignal (default SIGTERM), SIGKILL after ``timeout`` s."""
+def stop(containers: ContainerStore, container: Container, timeout: int | None = None,
+         signal_text: str | None = None) -> None:
+    """``docker stop``: ``signal_text`` or the container's StopSignal (default SIGTERM), SIGKILL
+    after ``timeout`` s."""
+    if signal_text is not None:
+        parse_signal(signal_text)  # refused before anything happens to the container
     container = containers.refresh(container)
     mark_stopped(container.base)
     if container.status == "restarting":
@@ -71,7 +75,7 @@ def stop(containers: ContainerStore, container: Container, timeout: int | None =
         return
     if not container.running:
         return
-    signal_number = parse_signal(container.config.get("StopSignal") or "SIGTERM")
+    signal_number = parse_signal(signal_text or container.config.get("StopSignal") or "SIGTERM")
     if timeout is None:
         timeout = container.config.get("StopTimeout", 10)
     _signal(containers, container, signal_number)
@@ -90,7 +94,7 @@ def kill(containers: ContainerStore, container: Container, signal_text: str = "K
     number = parse_signal(signal_text)
     container = containers.refresh(container)
     if not container.running:
-        raise ConflictError(f"Cannot kill container: {container.id[:12]}: Container {container.id} is not running")
+        raise ConflictError(f"Cannot kill container: {container.name}: Container {container.id} is not running")
     stop_signal = container.config.get("StopSignal")
     if number == signal.SIGKILL or not stop_signal or parse_signal(stop_signal) == number:
         mark_stopped(container.base)  # docker's rule: such a kill ends the restart policy too
@@ -186,6 +190,7 @@ def exec_process(containers: ContainerStore, container: Container, command: list
                  workdir: str | None = None) -> int:
     """``docker exec``: run ``command`` in the running container (runc exec); its exit code."""
     from lamina.runtime.bundle import process_env
+    from lamina.runtime.execcheck import ExecError, check_exec
     from lamina.runtime.monitor import _start_error
     from lamina.runtime.users import resolve_user
 
@@ -198,13 +203,17 @@ def exec_process(containers: ContainerStore, container: Container, command: list
         raise RuntimeError_("exec needs a command to run")
     spec = json.loads((container.base / "config.json").read_text())
     rootfs = container.base / "rootfs"
-    exec_user = resolve_user(rootfs, user if user is not None else container.config.get("User") or "")
+    try:
+        exec_user = resolve_user(rootfs, user if user is not None else container.config.get("User") or "")
+    except RuntimeError_ as exc:
+        raise ExecError(str(exc)) from None
     process = dict(spec["process"])
     process.update(
-        terminal=tty, args=list(command), cwd=workdir or container.config.get("WorkingDir") or "/",
+        terminal=tty and not detach, args=list(command), cwd=workdir or container.config.get("WorkingDir") or "/",
         env=process_env(container, spec.get("hostname") or container.id[:12], exec_user.home, list(env), tty=tty),
         user={"uid": exec_user.uid, "gid": exec_user.gid, "additionalGids": list(exec_user.additional_gids)},
     )
+    check_exec(f"/proc/{container.pid}/root", process["args"][0], process["env"], process["cwd"])
     runc = container_runc(containers.store.root)
     import tempfile  # exec only: run and ps should not load it
 
@@ -216,17 +225,17 @@ def exec_process(containers: ContainerStore, container: Container, command: list
                         "json", "exec", "--process", os.fspath(process_file)]
         if detach:
             command_line.append("--detach")
-        if tty:
-            console = Path(scratch) / "console.sock"
-            command_line += ["--tty", "--console-socket", os.fspath(console)]
-            code = _exec_with_tty(command_line + [container.id], console, detach=detach, interactive=interactive)
+        if tty and not detach:
+            command_line += ["--detach", "--console-socket", os.fspath(Path(scratch) / "console.sock"),
+                             "--pid-file", os.fspath(Path(scratch) / "exec.pid")]
+            code = _exec_with_tty(command_line + [container.id], Path(scratch), interactive=interactive)
         else:
             stdin = None if interactive else subprocess.DEVNULL
             code = subprocess.run(command_line + [container.id], stdin=stdin).returncode
         if code != 0:
             error = _start_error(log, "exec failed")
             if "unknown error" not in str(error):
-                raise error
+                raise ExecError(f"OCI runtime {error}: unknown")
     return code
 
 
@@ -431,20 +440,24 @@ def _bind_mount_points(rootfs: Path, mounts: list[dict[str, Any]]) -> list[Path]
     return bound
 
 
-def _exec_with_tty(command: list[str], console: Path, *, detach: bool, interactive: bool) -> int:
-    """runc exec with a pty: take the master from the console socket and relay it."""
-    import selectors
+def _exec_with_tty(command: list[str], scratch: Path, *, interactive: bool) -> int:
+    """runc exec of a terminal process, detached, its pty's master received on the console
+    socket and relayed here, as the monitor does for ``run -t`` (runc's own relay wants a
+    terminal on our side, which a docker user's ``exec -t`` need not have). We become a child
+    subreaper first, so the process, orphaned when runc exits, is ours to wait for."""
     import socket
-    import sys
 
+    from lamina.runtime.monitor import _set_subreaper
+
+    _set_subreaper()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(os.fspath(console))
+    listener.bind(os.fspath(scratch / "console.sock"))
     listener.listen(1)
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
-    master = None
     listener.settimeout(0.05)
+    runc = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    master = None
     with listener:
-        while master is None and process.poll() is None:
+        while master is None and runc.poll() is None:
             try:
                 connection, _ = listener.accept()
             except TimeoutError:
@@ -452,34 +465,71 @@ def _exec_with_tty(command: list[str], console: Path, *, detach: bool, interacti
             with connection:
                 _, fds, _, _ = socket.recv_fds(connection, 4096, 1)
             master = fds[0] if fds else None
-    if master is None or detach:
+    if runc.wait() != 0 or master is None:
         if master is not None:
             os.close(master)
-        return process.wait()
-    stdin = sys.stdin.fileno()
-    stdout = sys.stdout.fileno()
-    with _raw_terminal(stdin if interactive else None), selectors.DefaultSelector() as selector:
-        selector.register(master, selectors.EVENT_READ, "out")
-        if interactive:
-            selector.register(stdin, selectors.EVENT_READ, "in")
-        open_master = True
-        while open_master:
-            for key, _ in selector.select():
-                try:
-                    data = os.read(key.fd, 65536)
-                except OSError:
-                    data = b""
-                if key.data == "out":
-                    if not data:
-                        open_master = False
-                        break
-                    os.write(stdout, data)
-                elif data:
-                    os.write(master, data)
-                else:
-                    selector.unregister(stdin)
-    os.close(master)
-    return process.wait()
+        return runc.returncode or 1
+    pid = int((scratch / "exec.pid").read_text().strip())
+    try:
+        return _relay_pty(master, pid, interactive=interactive)
+    finally:
+        os.close(master)
+
+
+def _relay_pty(master: int, pid: int, *, interactive: bool) -> int:
+    """Copy the pty to our stdout (and our stdin to it) until the process exits; its status."""
+    import selectors
+    import sys
+
+    _copy_window_size(sys.stdin.fileno(), master)
+    stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
+    pidfd = os.pidfd_open(pid)
+    try:
+        with _raw_terminal(stdin if interactive else None), selectors.DefaultSelector() as selector:
+            selector.register(master, selectors.EVENT_READ, "out")
+            selector.register(pidfd, selectors.EVENT_READ, "exit")
+            if interactive:
+                selector.register(stdin, selectors.EVENT_READ, "in")
+            exited = False
+            while not exited:
+                for key, _ in selector.select():
+                    if key.data == "exit":
+                        exited = True
+                    elif not _relay(key.fd, master if key.data == "in" else stdout, master):
+                        selector.unregister(key.fd)
+                        exited = exited or key.data == "out"
+            os.set_blocking(master, False)
+            while _relay(master, stdout, master):
+                pass
+    finally:
+        os.close(pidfd)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def _relay(source: int, target: int, master: int) -> bool:
+    """Copy what ``source`` has to ``target``; False when it had nothing (end, hang-up, or
+    nothing buffered). Our stdin's end becomes the terminal's end-of-input character."""
+    try:
+        data = os.read(source, 65536)
+    except OSError:
+        return False
+    if data:
+        os.write(target, data)
+    elif source != master:
+        os.write(master, b"\x04")
+    return bool(data)
+
+
+def _copy_window_size(source: int, target: int) -> None:
+    import termios
+
+    try:
+        size = fcntl.ioctl(source, termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(target, termios.TIOCSWINSZ, size)
+    except OSError:
+        pass  # not a terminal: the pty keeps its default size
 
 
 @contextlib.contextmanager

@@ -139,24 +139,31 @@ class EtcFiles(namedtuple("EtcFiles", "resolv_conf hosts hostname extra",
 NO_ETC_FILES = EtcFiles()
 
 
-def container_env(env: Sequence[str], *, hostname: str, home: str, tty: bool = False) -> list[str]:
+def container_env(env: Sequence[str], *, hostname: str, home: str, tty: bool = False,
+                  exec_env: Sequence[str] = ()) -> list[str]:
     """Docker's process environment: ``PATH``, ``HOSTNAME`` (and ``TERM`` for a terminal)
-    first; each ``env`` entry replaces one of those or is appended (so a key given twice
-    appears twice, as in docker), and a bare ``KEY`` removes one of those; ``HOME`` appended
+    overridden by ``env``, then (for an exec) all of that by ``exec_env``; ``HOME`` appended
     from the user's home when nothing set it (runc's rule)."""
     defaults = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}", *(["TERM=xterm"] if tty else [])]
+    result = replace_or_append(replace_or_append(defaults, env), exec_env)
+    if not any(entry.startswith("HOME=") for entry in result):
+        result.append(f"HOME={home}")
+    return result
+
+
+def replace_or_append(defaults: Sequence[str], overrides: Sequence[str]) -> list[str]:
+    """moby's ReplaceOrAppendEnvValues: an override replaces the default of its key or is
+    appended (a key given twice appears twice, as in docker); a bare ``KEY`` removes the
+    default of that key."""
     slots = {entry.partition("=")[0]: index for index, entry in enumerate(defaults)}
     merged: list[str | None] = list(defaults)
-    for entry in env:
+    for entry in overrides:
         key, sep, _ = entry.partition("=")
         if key in slots:
             merged[slots[key]] = entry if sep else None
         elif sep:
             merged.append(entry)
-    result = [entry for entry in merged if entry is not None]
-    if not any(entry.startswith("HOME=") for entry in result):
-        result.append(f"HOME={home}")
-    return result
+    return [entry for entry in merged if entry is not None]
 
 
 def runtime_spec(

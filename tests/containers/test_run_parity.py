@@ -121,3 +121,13 @@ def test_run_attaches_only_in_the_foreground(ctr, flag):
 def test_host_network_records_the_hosts_name(ctr):
     ctr.run("create", "--name", "onhost", "--network", "host", "busybox")
     assert ctr.out("inspect", "--format", "{{.Config.Hostname}}", "onhost").strip() == os.uname().nodename
+
+
+def test_create_exits_like_docker_for_its_clients_and_its_daemons_refusals(ctr):
+    before = set(ctr.ids())
+    for flags, code in ((["--name", "bad!"], 1), (["-w", "relative"], 1), (["--memory", "1k"], 1),
+                        (["--mount", "foo"], 125), (["-p", "abc:80"], 125), (["--restart", "bogus"], 125),
+                        (["--env-file", "/no/such/file"], 125)):
+        result = ctr.run("create", *flags, "busybox", check=False)
+        assert (result.returncode, result.stderr.count(b"\n")) == (code, 1), (flags, result.stderr)
+    assert set(ctr.ids()) == before

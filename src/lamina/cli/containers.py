@@ -51,10 +51,17 @@ def run(ctx, image, command, detach, quiet, **params):
 def create(ctx, image, command, quiet, **params):
     """Create a new container."""
     from lamina.cli.containerrun import create_container, make_options
+    from lamina.errors import LaminaError
+    from lamina.runtime.flagerror import FlagError
 
     options = make_options(params, command, False)  # docker's create attaches stdout and stderr
     with client_from(ctx) as client:
-        sys.stdout.write(create_container(client, image, options, quiet) + "\n")
+        try:
+            container_id = create_container(client, image, options, quiet)
+        except LaminaError as exc:
+            exc.exit_code = 125 if isinstance(exc, FlagError) else 1  # docker: 1 for its daemon's refusals
+            raise
+        sys.stdout.write(container_id + "\n")
 
 
 @click.command("start")

@@ -12,6 +12,7 @@ import os
 import re
 
 from lamina.errors import UsageError
+from lamina.runtime.flagerror import FlagError
 from lamina.runtime.volumes import MountRequest
 
 __all__ = ["parse_mount_flag", "parse_tmpfs_flag", "parse_volume_flag"]
@@ -31,7 +32,7 @@ def parse_volume_flag(spec: str) -> MountRequest:
     """``-v SRC:DST[:OPTS]``, ``-v NAME:DST``, ``-v DST`` (anonymous)."""
     parts = spec.split(":")
     if len(parts) > 1 and "" in parts:
-        raise UsageError(f"invalid spec: {spec}: empty section between colons")
+        raise FlagError(f"invalid spec: {spec}: empty section between colons")
     if len(parts) == 1:
         return MountRequest("volume", _target(parts[0], "volume", spec), spec=spec)
     if len(parts) > 3:
@@ -150,8 +151,8 @@ def _tmpfs_size(spec: str, key: str, value: str) -> int:
         raise _mount_flag_error(spec, f"invalid value for {key}: {value}") from None
 
 
-def _mount_flag_error(spec: str, message: str) -> UsageError:
-    return UsageError(f'invalid argument "{spec}" for "--mount" flag: {message}')
+def _mount_flag_error(spec: str, message: str) -> FlagError:
+    return FlagError(f'invalid argument "{spec}" for "--mount" flag: {message}')
 
 
 def _target(target: str, kind: str, volume_spec: str = "") -> str:

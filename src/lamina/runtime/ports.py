@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from lamina.errors import UsageError
+from lamina.runtime.flagerror import FlagError
 
 __all__ = ["PortBinding", "allocate_host_ports", "format_ports", "parse_expose", "parse_publish"]
 
@@ -26,7 +27,7 @@ def parse_publish(spec: str) -> list[PortBinding]:
     text, _, protocol = spec.partition("/")
     protocol = protocol.lower() or "tcp"
     if protocol not in ("tcp", "udp", "sctp"):
-        raise UsageError(f"invalid proto: {protocol}")
+        raise FlagError(f"invalid proto: {protocol}")
     if protocol == "sctp":
         raise UsageError("sctp ports cannot be published with --network private (slirp4netns has no sctp)")
     host_ip, host_part, container_part = _split(text)
@@ -36,14 +37,14 @@ def parse_publish(spec: str) -> list[PortBinding]:
         try:
             ipaddress.ip_address(host_ip)
         except ValueError:
-            raise UsageError(f"invalid IP address: {host_ip}") from None
+            raise FlagError(f"invalid IP address: {host_ip}") from None
     container_ports = _port_range(container_part, "containerPort")
     host_ports = _port_range(host_part, "hostPort") if host_part else [0] * len(container_ports)
     if len(host_ports) != len(container_ports):
         if len(host_ports) == 1 and host_part and "-" not in host_part:
             host_ports = host_ports * len(container_ports)
         else:
-            raise UsageError(f"invalid ranges specified for container and host Ports: {container_part} and {host_part}")
+            raise FlagError(f"invalid ranges specified for container and host Ports: {container_part} and {host_part}")
     return [PortBinding(c, protocol, host_ip, h) for c, h in zip(container_ports, host_ports, strict=True)]
 
 
@@ -95,11 +96,11 @@ def _split(text: str) -> tuple[str, str, str]:
     if text.startswith("["):
         end = text.find("]")
         if end < 0 or text[end + 1:end + 2] != ":":
-            raise UsageError(f"invalid IP address: {text}")
+            raise FlagError(f"invalid IP address: {text}")
         ip, rest = text[1:end], text[end + 2:]
         host, sep, container = rest.partition(":")
         if not sep:
-            raise UsageError(f"invalid port specification: {text!r}")
+            raise FlagError(f"invalid port specification: {text!r}")
         return ip, host, container
     parts = text.split(":")
     if len(parts) == 1:
@@ -108,7 +109,7 @@ def _split(text: str) -> tuple[str, str, str]:
         return "", parts[0], parts[1]
     if len(parts) == 3:
         return parts[0], parts[1], parts[2]
-    raise UsageError(f"invalid port specification: {text!r}")
+    raise FlagError(f"invalid port specification: {text!r}")
 
 
 def _port_range(text: str, what: str) -> list[int]:
@@ -117,7 +118,7 @@ def _port_range(text: str, what: str) -> list[int]:
         start = int(start_text, 10)
         end = int(end_text, 10) if dash else start
     except ValueError:
-        raise UsageError(f"invalid {what}: {text}") from None
+        raise FlagError(f"invalid {what}: {text}") from None
     if not (0 < start <= 65535 and 0 < end <= 65535) or end < start:
-        raise UsageError(f"invalid {what}: {text}")
+        raise FlagError(f"invalid {what}: {text}")
     return list(range(start, end + 1))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lamina import TYPE_CHECKING
-from lamina.errors import UsageError
+from lamina.runtime.flagerror import FlagError
 
 if TYPE_CHECKING:
     from typing import Any
@@ -29,18 +29,18 @@ def parse_restart_policy(text: str, *, auto_remove: bool = False) -> dict[str, A
     """``--restart`` as HostConfig.RestartPolicy, with docker's refusals."""
     name, _, count = text.partition(":")
     if name not in POLICIES:
-        raise UsageError(f"invalid restart policy '{text}'")
+        raise FlagError(f"invalid restart policy '{text}'")
     retries = 0
     if count:
         if not count.lstrip("-").isdigit():
-            raise UsageError("invalid restart policy format: maximum retry count must be an integer")
+            raise FlagError("invalid restart policy format: maximum retry count must be an integer")
         retries = int(count)
         if name != "on-failure":
-            raise UsageError(f"maximum retry count cannot be used with restart policy '{name}'")
+            raise FlagError(f"maximum retry count cannot be used with restart policy '{name}'")
         if retries < 0:
-            raise UsageError("maximum retry count cannot be negative")
+            raise FlagError("maximum retry count cannot be negative")
     if auto_remove and name != "no":
-        raise UsageError("conflicting options: cannot specify both --restart and --rm")
+        raise FlagError("conflicting options: cannot specify both --restart and --rm")
     return {"Name": name, "MaximumRetryCount": retries}
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lamina import TYPE_CHECKING
 from lamina.errors import UsageError
+from lamina.runtime.flagerror import FlagError
 from lamina.runtime.mountflags import parse_mount_flag, parse_tmpfs_flag, parse_volume_flag
 from lamina.runtime.ports import PortBinding, allocate_host_ports, parse_expose, parse_publish
 from lamina.runtime.restart import parse_restart_policy
@@ -184,7 +185,7 @@ def parse_bytes(value: str) -> int:
     """docker's RAMInBytes: ``512m``, ``1g``, ``100k``, ``1024`` (binary multiples)."""
     match = _BYTES.match(value.strip())
     if not match:
-        raise UsageError(f"invalid size: '{value}'")
+        raise FlagError(f"invalid size: '{value}'")
     return int(float(match.group(1)) * _MULTIPLIERS[match.group(2).lower()])
 
 
@@ -194,7 +195,7 @@ def parse_env_file(path: str) -> list[str]:
     try:
         lines = Path(path).read_text().splitlines()
     except OSError as exc:
-        raise UsageError(f"open {path}: {exc.strerror.lower() if exc.strerror else exc}") from None
+        raise FlagError(f"open {path}: {exc.strerror.lower() if exc.strerror else exc}") from None
     entries = []
     for line in lines:
         line = line.lstrip().removeprefix("\ufeff")
@@ -202,9 +203,9 @@ def parse_env_file(path: str) -> list[str]:
             continue
         key, sep, _ = line.partition("=")
         if not key:
-            raise UsageError(f"invalid env file ({path}): no variable name on line '{line}'")
+            raise FlagError(f"invalid env file ({path}): no variable name on line '{line}'")
         if any(c.isspace() for c in key):
-            raise UsageError(f"invalid env file ({path}): variable '{key}' contains whitespaces")
+            raise FlagError(f"invalid env file ({path}): variable '{key}' contains whitespaces")
         if sep:
             entries.append(line)
         elif key in os.environ:
@@ -223,7 +224,7 @@ def _environment(image_env: list[str], options: RunOptions) -> list[str]:
     for entry in options.env:
         key, sep, _ = entry.partition("=")
         if not key:
-            raise UsageError(f"invalid environment variable: {entry}")
+            raise FlagError(f"invalid environment variable: {entry}")
         flags[key] = entry if sep or key not in os.environ else f"{key}={os.environ[key]}"
     given += flags.values()
     named = {entry.partition("=")[0] for entry in given}
@@ -268,7 +269,7 @@ def _nano_cpus(value: str) -> int:
     try:
         cpus = float(value)
     except ValueError:
-        raise UsageError(f"invalid argument {value!r} for \"--cpus\" flag") from None
+        raise FlagError(f"invalid argument {value!r} for \"--cpus\" flag") from None
     if cpus <= 0:
         raise UsageError("Range of CPUs is from 0.01 to the number of CPUs available on the system")
     available = os.cpu_count() or 1

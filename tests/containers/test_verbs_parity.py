@@ -117,3 +117,22 @@ def test_inspect_prefers_a_container_to_an_image_like_docker(ctr):
 def test_no_container_env_leaks_into_exec_from_lamina(ctr):
     ctr.run("run", "-d", "--name", "plain", "busybox", "sleep", "300")
     assert "LAMINA_ROOT" not in ctr.out("exec", "plain", "env")  # the CLI's environment is not the container's
+
+
+def test_cp_refusals_name_paths_like_docker(ctr, tmp_path):
+    ctr.run("run", "--name", "files", "busybox", "sh", "-c", "mkdir /d && echo f > /d/f")
+    (tmp_path / "file").write_text("host\n")
+    cases = [
+        (["files:/nonexist", str(tmp_path)], "Could not find the file /nonexist in container files"),
+        (["files:/d/f", str(tmp_path / "nodir" / "x")],
+         f'invalid output path: directory "{tmp_path / "nodir"}" does not exist'),
+        (["files:/d/f", str(tmp_path / "file" / "x")], f"stat {tmp_path / 'file' / 'x'}: not a directory"),
+        (["files:/d/f", f"{tmp_path / 'file'}/"], f"stat {tmp_path / 'file'}/: not a directory"),
+        ([str(tmp_path), "files:/nonexist/dir"], "Could not find the file /nonexist in container files"),
+        (["-", "files:/d/f"], 'destination "files:/d/f" must be a directory'),
+    ]
+    for args, message in cases:
+        result = ctr.run("cp", *args, check=False, input=b"")
+        assert (result.returncode, result.stderr.decode()) == (1, f"lamina: error: {message}\n"), args
+    assert (tmp_path / "file").read_text() == "host\n"  # a file is never taken for the directory asked for
+    assert ctr.run("cp", "-", "files:/d", input=b"").returncode == 0  # an empty stream copies nothing, as in docker

@@ -56,11 +56,13 @@ def copy_from_container(containers: ContainerStore, container: Container, source
     source = posixpath.join("/", source)
     with _container_root(containers, container) as root:
         if not isinstance(destination, str):
-            _in_root(root, lambda: _write_tar(source, os.dup(destination.fileno()), follow_link), "read")
+            _in_root(root, lambda: _write_tar(source, os.dup(destination.fileno()), follow_link,
+                                              container_name=container.name), "read")
             return
         read_fd, write_fd = os.pipe()
         try:
-            child = _spawn_in_root(root, lambda: _write_tar(source, write_fd, follow_link))
+            child = _spawn_in_root(root, lambda: _write_tar(source, write_fd, follow_link,
+                                                            container_name=container.name))
         finally:
             os.close(write_fd)
         try:
@@ -84,7 +86,7 @@ def copy_to_container(containers: ContainerStore, container: Container, source: 
     owner = None if archive else (0, 0)
     if isinstance(source, str):
         if not os.path.lexists(source):
-            raise CopyError(f"lstat {source}: no such file or directory")
+            raise CopyError(f"lstat {os.path.abspath(source)}: no such file or directory")
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -186,7 +188,7 @@ def _os_message(exc: BaseException) -> str:
 # -- sending: a tar whose top entry is the source ------------------------------------------------
 
 
-def _write_tar(source: str, fd: int, follow_link: bool, *, host: bool = False) -> None:
+def _write_tar(source: str, fd: int, follow_link: bool, *, host: bool = False, container_name: str = "") -> None:
     """Write ``source`` (a file, link or tree) as an uncompressed tar to ``fd``."""
     path = source.rstrip("/") or "/"
     if path.endswith("/."):
@@ -195,8 +197,8 @@ def _write_tar(source: str, fd: int, follow_link: bool, *, host: bool = False) -
         st = os.stat(path) if follow_link else os.lstat(path)
     except FileNotFoundError:
         if host:
-            raise CopyError(f"lstat {source}: no such file or directory") from None
-        raise CopyError(f"Could not find the file {source} in container") from None
+            raise CopyError(f"lstat {os.path.abspath(source)}: no such file or directory") from None
+        raise CopyError(f"Could not find the file {source} in container {container_name}") from None
     if source.endswith("/") and not stat.S_ISDIR(st.st_mode):
         raise CopyError(f"{source}: not a directory")
     name = posixpath.basename(path) or "."
@@ -227,6 +229,19 @@ def _add(tar: tarfile.TarFile, path: str, info: tarfile.TarInfo) -> None:
 # -- receiving: docker's rules for where the source lands -----------------------------------------
 
 
+class _Prepended:
+    """A stream with bytes already read put back in front (tarfile reads it as a stream)."""
+
+    def __init__(self, head: bytes, stream: BinaryIO):
+        self.head, self.stream = head, stream
+
+    def read(self, size: int = -1) -> bytes:
+        head, self.head = self.head, b""
+        if size < 0:
+            return head + self.stream.read()
+        return head + self.stream.read(size - len(head)) if size > len(head) else head
+
+
 def _receive(stream: BinaryIO, destination: str, source: str, *, own: tuple[int, int] | None, where: str) -> None:
     """Extract a tar from :func:`_write_tar` at ``destination`` by docker's rules."""
     with stream, tarfile.open(fileobj=stream, mode="r|") as tar:
@@ -241,10 +256,13 @@ def _receive(stream: BinaryIO, destination: str, source: str, *, own: tuple[int,
 def _receive_contents(stream: BinaryIO, destination: str, own: tuple[int, int] | None, where: str) -> None:
     """``cp - CTR:DIR``: a tar whose entries go into the existing directory ``destination``."""
     if not os.path.isdir(destination):
-        raise CopyError(f"Could not find the file {destination} in container" if not os.path.lexists(destination)
-                        else f"extraction point is not a directory: {where}{destination}")
-    with stream, tarfile.open(fileobj=stream, mode="r|") as tar:
-        _extract(tar, [], iter(tar), _Target(destination), own)
+        raise CopyError(f'destination "{where}{destination}" must be a directory')
+    with stream:
+        first = stream.read(1)
+        if not first:
+            return  # docker: an empty stream copies nothing
+        with tarfile.open(fileobj=_Prepended(first, stream), mode="r|") as tar:
+            _extract(tar, [], iter(tar), _Target(destination), own)
 
 
 def _target(top: tarfile.TarInfo, destination: str, source: str, where: str) -> _Target:
@@ -253,6 +271,8 @@ def _target(top: tarfile.TarInfo, destination: str, source: str, where: str) -> 
     exists = os.path.lexists(path)
     if exists and os.path.isdir(path):
         return _Target(path, contents_only=top.isdir() and source.rstrip("/").endswith("/."))
+    if exists and wants_dir:
+        raise CopyError(f"stat {_shown(destination, where)}: not a directory")
     if exists:
         if top.isdir():
             raise CopyError(f"cannot copy a directory to a file: {where}{destination}")
@@ -261,8 +281,17 @@ def _target(top: tarfile.TarInfo, destination: str, source: str, where: str) -> 
         raise CopyError(f"destination directory {where}{destination} does not exist")
     parent = posixpath.dirname(path) or "/"
     if not os.path.isdir(parent):
-        raise CopyError(f"no such directory: {where}{parent}")
+        if where:  # the container's side
+            raise CopyError(f"Could not find the file {parent} in container {where.rstrip(':')}")
+        if os.path.lexists(parent):
+            raise CopyError(f"stat {os.path.abspath(destination)}: not a directory")
+        raise CopyError(f'invalid output path: directory "{os.path.abspath(parent)}" does not exist')
     return _Target(parent, rename=posixpath.basename(path))
+
+
+def _shown(destination: str, where: str) -> str:
+    """A destination as docker names it: absolute on the host, as given in the container."""
+    return f"{where}{destination}" if where else os.path.abspath(destination) + ("/" if destination.endswith("/") else "")
 
 
 def _extract(tar: tarfile.TarFile, first: list[tarfile.TarInfo], rest: Iterator[tarfile.TarInfo], target: _Target,

@@ -1886,3 +1886,37 @@ COPY --chown=+7:+5 f /f4
         files={"f": "f\n"},
     ),
 ]
+CASES += [
+    Case("err-shell-missing-binary", f'FROM {B}\nSHELL ["/bin/nope", "-c"]\nRUN true\n', fail=r"nope", error_line=3),
+    Case("err-run-exec-missing-binary", f'FROM {B}\nRUN ["/nope", "x"]\n', fail=r"nope", error_line=2),
+    Case("err-run-exec-directory", f'FROM {B}\nRUN ["/etc"]\n', fail=r"", error_line=2),
+    Case("err-run-exec-not-executable", f'FROM {B}\nRUN ["/etc/passwd"]\n', fail=r"", error_line=2),
+]
+CASES += [
+    Case(
+        "run-recreates-missing-workdir",
+        f"""FROM {B}
+WORKDIR /w/deep
+RUN rm -rf /w
+USER app
+RUN pwd > /tmp/pwd; touch x 2>/dev/null; echo "rc=$?" >> /tmp/pwd
+""",
+        runs=(("sh", "-c", "cat /tmp/pwd; stat -c '%a %u %g %n' /w /w/deep"),),
+    ),
+]
+CASES += [
+    Case(
+        "metadata-steps-recreate-workdir",
+        """FROM cx-pre/gone-workdir
+ENV A=1
+LABEL l=1
+WORKDIR /elsewhere
+RUN rmdir /elsewhere
+EXPOSE 80
+ARG X=1
+CMD ["sh"]
+""",
+        pre=(("cx-pre/gone-workdir", f"FROM {B}\nWORKDIR /gone/deeper\nRUN rm -rf /gone\n"),),
+        runs=(("sh", "-c", "pwd; stat -c '%a %u %g %n' /gone /gone/deeper /elsewhere"),),
+    ),
+]

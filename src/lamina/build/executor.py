@@ -414,6 +414,10 @@ class _Build:
         if isinstance(expanded, Workdir):
             make_layer = self._workdir_layer(state, str(after.config.get("WorkingDir") or "/"),
                                              str(after.config.get("User") or "") if self.buildkit_syntax else "")
+        elif after.config.get("WorkingDir") and not self.buildkit_syntax:
+            # the classic builder commits every metadata step from a container it creates, and
+            # creating one makes a missing WorkingDir (root, 0755) in that container's layer
+            make_layer = self._workdir_layer(state, str(after.config["WorkingDir"]))
         return self._commit(state, after, created_by, comment_command(after.config, created_by), make_layer)
 
     def _expand(self, instruction: Instruction, env: Mapping[str, str]) -> Instruction:

@@ -136,3 +136,34 @@ def test_cp_refusals_name_paths_like_docker(ctr, tmp_path):
         assert (result.returncode, result.stderr.decode()) == (1, f"lamina: error: {message}\n"), args
     assert (tmp_path / "file").read_text() == "host\n"  # a file is never taken for the directory asked for
     assert ctr.run("cp", "-", "files:/d", input=b"").returncode == 0  # an empty stream copies nothing, as in docker
+
+
+def test_export_lists_what_dockers_lists(ctr, oracle):
+    for tool in (ctr, oracle):
+        tool.run("run", "--name", "exported", "--network", "none", "busybox", "sh", "-c", "echo x > /new; rm /bin/ls")
+    try:
+        theirs = _tar_listing(oracle.run("export", "exported").stdout)
+    finally:
+        oracle.run("rm", "-f", "exported", check=False)
+    mine = _tar_listing(ctr.run("export", "exported").stdout)
+    assert mine == theirs
+    assert ("dev/console", "-rwxr-xr-x") in mine and ("new", "-rw-r--r--") in mine
+
+
+def _tar_listing(data: bytes) -> list[tuple[str, str]]:
+    import io
+    import stat
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return sorted((m.name.rstrip("/"), stat.filemode(m.mode | _TYPE_BITS[m.type])) for m in tar)
+
+
+_TYPE_BITS = {b"0": 0o100000, b"5": 0o040000, b"2": 0o120000, b"1": 0o100000, b"3": 0o020000, b"4": 0o060000,
+              b"6": 0o010000}
+
+
+def test_commit_refuses_a_bad_change_with_status_1(ctr):
+    ctr.run("run", "--name", "committed", "busybox", "true")
+    result = ctr.run("commit", "-c", "RUN true", "committed", check=False)
+    assert result.returncode == 1 and result.stderr.startswith(b"lamina: error: RUN is not a valid change command")

@@ -336,9 +336,15 @@ def export(ctx, name, output):
 @click.pass_context
 def commit(ctx, name, reference, author, change, message, pause):
     """Create a new image from a container's changes."""
+    from lamina.errors import LaminaError
+
     with client_from(ctx) as client:
-        image_id = client.commit_container(name, reference, changes=change, message=message, author=author,
-                                           pause=pause)
+        try:
+            image_id = client.commit_container(name, reference, changes=change, message=message, author=author,
+                                               pause=pause)
+        except LaminaError as exc:
+            exc.exit_code = 1  # docker's daemon refuses a bad --change (or anything else here) with status 1
+            raise
     sys.stdout.write(image_id + "\n")
 
 

@@ -44,8 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["INIT_PATH", "Bundle", "container_lowers", "find_init", "make_init_layer", "prepare_bundle", "process_env"]
 
 INIT_PATH = "/sbin/docker-init"
-_STUB_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf")
-_STUB_DIRS = ("proc", "sys", "dev")
+_STUB_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf", "dev/console")  # mode 0755, as docker's
+_STUB_DIRS = ("proc", "sys", "dev", "dev/pts", "dev/shm")
 
 
 class Bundle(namedtuple("Bundle", "dirs spec user hostname")):
@@ -180,7 +180,8 @@ def make_init_layer(init: Path, image_lowers: list[Path], mounts: list[dict[str,
             (init / rel).mkdir()
             os.chmod(init / rel, dir_mode)
         else:
-            (init / rel).touch(mode=0o644)
+            (init / rel).touch()
+            os.chmod(init / rel, 0o755)
     add_markers(init, image_lowers)
 
 

@@ -131,3 +131,18 @@ def test_create_exits_like_docker_for_its_clients_and_its_daemons_refusals(ctr):
         result = ctr.run("create", *flags, "busybox", check=False)
         assert (result.returncode, result.stderr.count(b"\n")) == (code, 1), (flags, result.stderr)
     assert set(ctr.ids()) == before
+
+
+def test_a_taken_host_port_is_refused_in_dockers_words(ctr):
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        result = ctr.run("run", "-d", "--name", "portless", "-p", f"127.0.0.1:{port}:80", "busybox", "sleep", "5",
+                         check=False)
+    assert result.returncode == 125 and result.stdout == b""
+    assert result.stderr.decode() == ("lamina: error: driver failed programming external connectivity: Error starting "
+                                      f"userland proxy: listen tcp4 127.0.0.1:{port}: bind: address already in use\n")
+    assert ctr.state("portless") == "created"  # as docker leaves it

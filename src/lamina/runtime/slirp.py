@@ -65,9 +65,14 @@ class Slirp:
             "host_port": binding.host_port, "guest_port": binding.container_port}}
         reply = self._call(request)
         if "error" in reply:
+            address = f"{binding.host_ip or '0.0.0.0'}:{binding.host_port}"
+            taken = _bind_refusal(binding)
+            if taken:  # docker's words when another process holds the port
+                raise RuntimeError_(f"driver failed programming external connectivity: Error starting userland "
+                                    f"proxy: listen {binding.protocol}4 {address}: bind: {taken}")
             reason = (reply["error"] or {}).get("desc", "unknown error")
-            raise RuntimeError_(f"driver failed programming external connectivity: Bind for "
-                                f"{binding.host_ip or '0.0.0.0'}:{binding.host_port} failed: {reason}")
+            raise RuntimeError_(f"driver failed programming external connectivity: Bind for {address} failed: "
+                                f"{reason}")
 
     def stop(self, *, wait: bool = True) -> None:
         """Tell slirp4netns to exit (it closes its listening ports); ``wait`` for it."""
@@ -138,3 +143,16 @@ def _last_line(log: Path) -> str:
     except OSError:
         return "no output"
     return lines[-1] if lines else "no output"
+
+
+def _bind_refusal(binding: PortBinding) -> str:
+    """Why the host refuses to bind ``binding``'s address (``address already in use``), or ""."""
+    import socket
+
+    kind = socket.SOCK_DGRAM if binding.protocol == "udp" else socket.SOCK_STREAM
+    try:
+        with socket.socket(socket.AF_INET, kind) as probe:
+            probe.bind((binding.host_ip or "0.0.0.0", binding.host_port))
+    except OSError as exc:
+        return (exc.strerror or str(exc)).lower()
+    return ""

@@ -1920,3 +1920,12 @@ CMD ["sh"]
         runs=(("sh", "-c", "pwd; stat -c '%a %u %g %n' /gone /gone/deeper /elsewhere"),),
     ),
 ]
+CASES += [
+    Case("err-volume-over-file", f"FROM {B}\nVOLUME /data/old\n", fail=r"", error_line=2),
+    Case("err-volume-over-file-later-step", f"FROM {B}\nVOLUME /v\nCOPY f /v\nENV A=1\n", files={"f": "f\n"},
+         fail=r"", error_line=4),
+    Case("err-volume-over-file-at-run", f"FROM {B}\nVOLUME /v\nCOPY f /v\nRUN true\n", files={"f": "f\n"},
+         fail=r"", error_line=4),
+    Case("volume-over-dir-link-and-missing", f"FROM {B}\nRUN ln -s /nowhere /dangling\nVOLUME /linkdir /dangling /missing\n"
+         "ENV A=1\n"),
+]

@@ -17,6 +17,7 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import msgspec.structs
@@ -25,7 +26,7 @@ from lamina.build import imageconfig
 from lamina.build.args import BuildArgs, environment, platform_args
 from lamina.build.cache import BuildCache, step_key
 from lamina.build.commit import base_state, begin_stage, comment_command, commit_step, scratch_state
-from lamina.build.context import ContextError
+from lamina.build.context import ContextError, resolve_in_context
 from lamina.build.copy import ROOT_OWNER, CopyPlan, lookup_owner, parse_chmod, write_plan
 from lamina.build.digests import FileDigests
 from lamina.build.dockerfile import (
@@ -414,10 +415,8 @@ class _Build:
         if isinstance(expanded, Workdir):
             make_layer = self._workdir_layer(state, str(after.config.get("WorkingDir") or "/"),
                                              str(after.config.get("User") or "") if self.buildkit_syntax else "")
-        elif after.config.get("WorkingDir") and not self.buildkit_syntax:
-            # the classic builder commits every metadata step from a container it creates, and
-            # creating one makes a missing WorkingDir (root, 0755) in that container's layer
-            make_layer = self._workdir_layer(state, str(after.config["WorkingDir"]))
+        elif not self.buildkit_syntax and (after.config.get("WorkingDir") or after.config.get("Volumes")):
+            make_layer = self._container_layer(state, after.config)
         return self._commit(state, after, created_by, comment_command(after.config, created_by), make_layer)
 
     def _expand(self, instruction: Instruction, env: Mapping[str, str]) -> Instruction:
@@ -518,6 +517,21 @@ class _Build:
                     found = resolve_user(plan.image_root, user)
                     owner = (found.uid, found.gid)
                 plan.add_directory(resolved, owner)
+            return write_plan(self.store, plan)[0]
+
+        return make
+
+    def _container_layer(self, state: StageState, config: Mapping[str, Any]) -> Callable[[], LayerRecord | None]:
+        """The layer of a classic-builder metadata step: docker commits it from a container it
+        creates, and creating one makes a missing WorkingDir (root, 0755) and refuses a VOLUME
+        over a file."""
+        def make() -> LayerRecord | None:
+            plan = CopyPlan(self.views.view(state.diff_ids))
+            check_volumes(plan.image_root, config)
+            if config.get("WorkingDir"):
+                resolved, _ = plan.resolve_dest(str(config["WorkingDir"]))
+                if not plan.is_directory(resolved):
+                    plan.add_directory(resolved, ROOT_OWNER)
             return write_plan(self.store, plan)[0]
 
         return make
@@ -627,6 +641,8 @@ class _Build:
             run_state = state
             if self.buildkit_syntax and state.config.get("Volumes"):  # BuildKit keeps what RUN writes there
                 run_state = msgspec.structs.replace(state, config={k: v for k, v in state.config.items() if k != "Volumes"})
+            elif state.config.get("Volumes"):
+                check_volumes(self.views.view(state.diff_ids), state.config)
             request = RunRequest(
                 store=self.store, instruction=instruction, state=run_state, build_args=stage_args.visible(env),
                 network=network, secrets=self.options.secrets, context_dir=self.options.context_dir,
@@ -667,6 +683,16 @@ def _parse_tag(tag: str) -> Reference:
     if ref.digest is not None:
         raise BuildError(f'invalid argument "{tag}" for "-t, --tag" flag: a tag cannot hold a digest')
     return ref
+
+
+def check_volumes(image_root: Path, config: Mapping[str, Any]) -> None:
+    """docker will not create a container whose VOLUME path is a file in the image (a symlink
+    to one included); a missing path or a directory is fine."""
+    for volume in config.get("Volumes") or {}:
+        resolved = resolve_in_context(image_root, posixpath.normpath("/" + volume))
+        host = image_root / resolved if resolved != "." else image_root
+        if os.path.lexists(host) and not host.is_dir():
+            raise BuildError(f"cannot mount volume over existing file, file exists {host}")
 
 
 def _target_index(dockerfile: Dockerfile, target: str) -> int:

@@ -78,8 +78,14 @@ def start(ctx, names, attach, interactive):
             from lamina.errors import LaminaError
 
             raise LaminaError("you cannot start and attach multiple containers at once")
+        from lamina.errors import LaminaError
+
         with client_from(ctx) as client:
-            code = client.start_container(names[0], attach=Attach(stdin=0 if interactive else None))
+            try:
+                code = client.start_container(names[0], attach=Attach(stdin=0 if interactive else None))
+            except LaminaError as exc:
+                exc.exit_code = 1  # docker's start fails with 1 where run says 125/126/127
+                raise
         sys.exit(code or 0)
     _each(ctx, names, lambda client, name: client.start_container(name))
 
@@ -189,12 +195,17 @@ class _PsRow:
         self.Status = _status(container)
         self.Size = size
         self.Names = container.name
-        self.Labels = ",".join(f"{k}={v}" for k, v in sorted((container.config.get("Labels") or {}).items()))
+        self._labels = container.config.get("Labels") or {}
+        self.Labels = ",".join(f"{k}={v}" for k, v in sorted(self._labels.items()))
         self.Mounts = ",".join(m.get("Name") or m.get("Source", "") for m in document.get("Mounts") or [])
         self.Networks = container.host_config.get("NetworkMode", "")
 
     def template_fields(self) -> dict:
         return {k: getattr(self, k) for k in sorted(_PS_HEADERS)}
+
+    def Label(self, name: str) -> str:  # noqa: N802 - docker's template method name
+        """``{{.Label "key"}}``: one label's value ("" when absent)."""
+        return (self._labels or {}).get(name, "")
 
 
 @click.command("ps")
@@ -231,8 +242,8 @@ def ps(ctx, all_, quiet, no_trunc, filters, format_, last, latest, size):
     sys.stdout.write(tabulate(table))
 
 
-def _ps_size(client, container) -> str:
-    """docker's SIZE: what the container wrote, and that plus its image (``0B (virtual 1.98MB)``)."""
+def _sizes(client, container) -> dict:
+    """inspect --size: docker's SizeRw (what the container wrote) and SizeRootFs (with its image)."""
     from lamina.errors import LaminaError
     from lamina.runtime.lifecycle import tree_size
 
@@ -241,7 +252,13 @@ def _ps_size(client, container) -> str:
         image_size = client.store.image(container.image_id).size
     except LaminaError:
         image_size = 0
-    return f"{human_size(written)} (virtual {human_size(written + image_size)})"
+    return {"SizeRw": written, "SizeRootFs": written + image_size}
+
+
+def _ps_size(client, container) -> str:
+    """docker's SIZE: what the container wrote, and that plus its image (``0B (virtual 1.98MB)``)."""
+    sizes = _sizes(client, container)
+    return f"{human_size(sizes['SizeRw'])} (virtual {human_size(sizes['SizeRootFs'])})"
 
 
 @click.command("logs")
@@ -362,11 +379,16 @@ def inspect(ctx, names, format_, size):
     with client_from(ctx) as client:
         for name in names:
             try:
-                documents.append(client.inspect_container(name))
+                document = client.inspect_container(name)
+                if size:
+                    document.update(_sizes(client, client.container(name)))
+                documents.append(document)
             except LaminaError as exc:
                 failed = True
                 sys.stderr.write(f"lamina: error: {exc}\n")
-    if format_:
+    if format_ == "json":  # docker: the array on one line
+        sys.stdout.write(json.dumps(documents, separators=(",", ":"), ensure_ascii=False) + "\n")
+    elif format_:
         for document in documents:
             sys.stdout.write(render(format_.replace("\\n", "\n").replace("\\t", "\t"), document) + "\n")
     else:

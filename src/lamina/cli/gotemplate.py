@@ -93,9 +93,12 @@ def _evaluate(expression: str, dot: Any) -> Any:
     if not words:
         return ""
     if words[0].startswith(".") or words[0] == "." or len(words) == 1 and not _is_function(words[0]):
-        if len(words) != 1:
+        value = _field(words[0], dot)
+        if len(words) == 1:
+            return value
+        if not callable(value):  # a method such as ps's {{.Label "com.example"}} takes arguments
             raise UsageError(f"template: can't give arguments to a field: {{{{{expression}}}}}")
-        return _field(words[0], dot)
+        return value(*[_argument(word, dot) for word in words[1:]])
     function, args = words[0], [_argument(w, dot) for w in words[1:]]
     return _call(function, args, expression)
 

@@ -146,7 +146,9 @@ def inspect_documents(lookup, names: Sequence[str], template: str | None) -> boo
         except LaminaError as exc:
             ok = False
             sys.stderr.write(f"lamina: error: {exc}\n")
-    if template:
+    if template == "json":  # docker: the array on one line
+        sys.stdout.write(json.dumps(documents, separators=(",", ":"), ensure_ascii=False) + "\n")
+    elif template:
         template = template.replace("\\n", "\n").replace("\\t", "\t")
         for document in documents:
             sys.stdout.write(render(template, document) + "\n")

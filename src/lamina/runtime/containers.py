@@ -25,7 +25,7 @@ from lamina.store.store import Store
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["Container", "ContainerNotFoundError", "ContainerStore", "container_runc", "discard", "new_container_id"]
+__all__ = ["AmbiguousContainerError", "Container", "ContainerNotFoundError", "ContainerStore", "container_runc", "discard", "new_container_id"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS containers (
@@ -52,6 +52,10 @@ ACTIVE = ("running", "paused")
 
 class ContainerNotFoundError(LaminaError):
     """No container answers to the given name or ID."""
+
+
+class AmbiguousContainerError(LaminaError):
+    """An ID prefix that several containers share (never taken for an image's name)."""
 
 
 class Container:
@@ -181,7 +185,7 @@ class ContainerStore:
             rows = self.store.meta.query("SELECT * FROM containers WHERE id >= ? AND id < ? LIMIT 2",
                                          (key, key + "g"))
             if len(rows) > 1:
-                raise ContainerNotFoundError(f"multiple IDs found with provided prefix: {key}")
+                raise AmbiguousContainerError(f"Multiple IDs found with provided prefix: {key}")
         if not rows:
             raise ContainerNotFoundError(f"No such container: {name_or_id}")
         return self.refresh(self._container(rows[0]))

@@ -1,0 +1,87 @@
+"""``ps`` and ``inspect`` output a docker user scripts against: COMMAND quoting, SIZE, the
+rest of docker's filters and their refusals, template methods, ``--format json``."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_ps_command_column_quotes_like_docker(ctr, oracle):
+    args = ["busybox", "echo", "hello world", "it's", "plain"]
+    for tool in (ctr, oracle):
+        tool.run("create", "--name", "quoted", "--network", "none", *args)
+    try:
+        for flags in ([], ["--no-trunc"]):
+            fmt = ["--format", "{{.Command}}"]
+            theirs = oracle.out("ps", "-a", "--filter", "name=quoted", *flags, *fmt)
+            assert ctr.out("ps", "-a", "--filter", "name=quoted", *flags, *fmt) == theirs
+    finally:
+        oracle.run("rm", "-f", "quoted", check=False)
+    assert ctr.out("ps", "-a", "--filter", "name=quoted", "--no-trunc", "--format", "{{.Command}}") == \
+        "\"echo 'hello world' it's plain\"\n"
+
+
+def test_ps_size_column(ctr):
+    ctr.run("run", "--name", "writer", "busybox", "sh", "-c", "head -c 3000 /dev/zero > /blob")
+    table = ctr.out("ps", "-a", "-s", "--filter", "name=writer").splitlines()
+    assert table[0].split()[-1] == "SIZE"
+    assert re.search(r"  3kB \(virtual \d+(\.\d+)?MB\)$", table[1]), table[1]
+    assert ctr.out("ps", "-a", "--filter", "name=writer", "--format", "{{.Size}}").startswith("3kB (virtual ")
+    sizes = json.loads(ctr.out("container", "inspect", "-s", "--format", "{{json .}}", "writer"))
+    assert sizes["SizeRw"] == 3000 and sizes["SizeRootFs"] > 3000
+
+
+def test_ps_filters_docker_has(ctr):
+    port = _free_port()
+    ctr.run("create", "--name", "f-first", "--label", "tier=web", "busybox")
+    ctr.run("create", "--name", "f-middle", "--expose", "8080", "-p", f"{port}:80", "busybox")
+    ctr.run("create", "--name", "f-last", "--network", "none", "busybox")
+
+    def names(*filters: str) -> list[str]:
+        flags = [part for f in filters for part in ("--filter", f)]
+        return ctr.out("ps", "-a", "--filter", "name=f-", *flags, "--format", "{{.Names}}").split()
+
+    assert names("before=f-middle") == ["f-first"]
+    assert names("since=f-middle") == ["f-last"]
+    assert names("network=none") == ["f-last"]
+    assert names("publish=80") == names("publish=80/tcp") == names("expose=8000-8090") == ["f-middle"]
+    assert names("health=none") == names("is-task=false") == ["f-last", "f-middle", "f-first"]
+    assert names("health=healthy") == names("is-task=true") == []
+    assert ctr.out("ps", "-a", "--filter", "name=f-first", "--format", '{{.Names}} {{.Label "tier"}}') == \
+        "f-first web\n"
+    for bad, message in (("exited=x", 'strconv.Atoi: parsing "x": invalid syntax'),
+                         ("status=bogus", "Invalid filter 'status=bogus'"),
+                         ("health=bogus", "Unrecognised filter value for health: bogus"),
+                         ("is-task=maybe", "Invalid filter 'is-task=[maybe]'"),
+                         ("colour=blue", "Invalid filter 'colour'")):
+        result = ctr.run("ps", "--filter", bad, check=False)
+        assert (result.returncode, result.stderr.decode()) == (1, f"lamina: error: {message}\n"), bad
+
+
+def test_inspect_format_json_is_one_line(ctr):
+    ctr.run("create", "--name", "onejson", "busybox")
+    for verb in (["inspect"], ["container", "inspect"]):
+        out = ctr.out(*verb, "--format", "json", "onejson")
+        assert out.count("\n") == 1 and json.loads(out)[0]["Name"] == "/onejson"
+
+
+def test_an_ambiguous_prefix_is_not_taken_for_an_image(ctr):
+    ids = set()
+    while True:  # two containers whose IDs share a first digit
+        ids.add(ctr.out("create", "busybox").strip())
+        firsts = [i[0] for i in ids]
+        shared = next((c for c in firsts if firsts.count(c) > 1), None)
+        if shared:
+            break
+    for verb in (["inspect"], ["rm"]):
+        result = ctr.run(*verb, shared, check=False)
+        assert result.returncode == 1
+        assert f"lamina: error: Multiple IDs found with provided prefix: {shared}\n" in result.stderr.decode()

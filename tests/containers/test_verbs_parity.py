@@ -167,3 +167,11 @@ def test_commit_refuses_a_bad_change_with_status_1(ctr):
     ctr.run("run", "--name", "committed", "busybox", "true")
     result = ctr.run("commit", "-c", "RUN true", "committed", check=False)
     assert result.returncode == 1 and result.stderr.startswith(b"lamina: error: RUN is not a valid change command")
+
+
+def test_usage_errors_exit_like_dockers_client(ctr):
+    for args, code in ((["stop"], 1), (["ps", "extra"], 1), (["logs"], 1), (["ps", "--bogus"], 125),
+                       (["stop", "--bogus", "x"], 125)):
+        result = ctr.run(*args, check=False)
+        assert result.returncode == code, (args, result.stderr)
+        assert result.stderr.startswith(b"lamina: error: "), args

@@ -159,7 +159,15 @@ def _click_main() -> None:
         sys.stderr.write(f"lamina: error: {exc.format_message()}\n")
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             sys.stderr.write(f"See '{exc.ctx.command_path} --help'.\n")
-        sys.exit(125 if isinstance(exc, click.UsageError) else exc.exit_code)
+        sys.exit(_usage_exit_code(exc))
+
+
+def _usage_exit_code(exc: click.ClickException) -> int:
+    """docker's CLI: a bad flag exits 125, a wrong number of arguments 1."""
+    if isinstance(exc, click.BadArgumentUsage) or exc.format_message().startswith("Got unexpected extra argument") or (
+            isinstance(exc, click.MissingParameter) and exc.param is not None and exc.param.param_type_name == "argument"):
+        return 1
+    return 125 if isinstance(exc, click.UsageError) else exc.exit_code
 
 
 def client_from(ctx: click.Context):

@@ -146,3 +146,17 @@ def test_a_taken_host_port_is_refused_in_dockers_words(ctr):
     assert result.stderr.decode() == ("lamina: error: driver failed programming external connectivity: Error starting "
                                       f"userland proxy: listen tcp4 127.0.0.1:{port}: bind: address already in use\n")
     assert ctr.state("portless") == "created"  # as docker leaves it
+
+
+def test_etc_files_are_the_containers_own_and_writable_like_docker(ctr, oracle):
+    script = "echo '10.1.2.3 extra' >> /etc/hosts && tail -n 1 /etc/hosts; echo renamed > /etc/hostname && cat /etc/hostname"
+    mine = ctr.run(*RUN, "busybox", "sh", "-c", script)
+    assert (mine.returncode, mine.stdout) == (0, oracle.run(*RUN, "busybox", "sh", "-c", script).stdout)
+    assert mine.stdout == b"10.1.2.3 extra\nrenamed\n"
+    with open("/etc/hosts") as hosts:
+        before = hosts.read()
+    ctr.run("run", "--rm", "--network", "host", "busybox", "sh", "-c", "echo '10.9.9.9 nothost' >> /etc/hosts")
+    with open("/etc/hosts") as hosts:
+        assert hosts.read() == before  # a copy: the host's file never changes
+    read_only = ctr.run(*RUN, "--read-only", "busybox", "sh", "-c", "echo x >> /etc/hosts", check=False)
+    assert read_only.returncode == 1 and b"Read-only file system" in read_only.stderr

@@ -4,8 +4,9 @@
 ``apt-get`` work without a bridge or NAT rules), so the container gets the host's
 ``/etc/hosts``, ``/etc/resolv.conf`` and hostname, as docker does for host networking.
 ``none`` gives a fresh namespace with only ``lo``; the files are docker's defaults and the
-hostname is the short container ID. The files are generated per container and bound read-only,
-so nothing a step does to them reaches the image.
+hostname is the short container ID. The files are generated per container and bound over the
+rootfs (writable, as docker's, unless the root is read-only), so nothing a process writes to
+them reaches the host or a layer.
 """
 
 from __future__ import annotations

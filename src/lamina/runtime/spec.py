@@ -207,7 +207,8 @@ def runtime_spec(
         },
         "root": {"path": os.fspath(rootfs), "readonly": readonly_rootfs},
         "hostname": hostname,
-        "mounts": _default_mounts() + _etc_mounts(etc_files) + [_mount_spec(m) for m in mounts],
+        "mounts": _default_mounts() + _etc_mounts(etc_files, readonly_rootfs=readonly_rootfs)
+        + [_mount_spec(m) for m in mounts],
         "linux": {
             "namespaces": namespaces,
             "maskedPaths": list(MASKED_PATHS) + _thermal_throttle_paths(),
@@ -246,13 +247,20 @@ def _default_mounts() -> list[dict[str, Any]]:
     return mounts
 
 
-def _etc_mounts(etc_files: EtcFiles) -> list[dict[str, Any]]:
+def _etc_mounts(etc_files: EtcFiles, *, readonly_rootfs: bool) -> list[dict[str, Any]]:
+    """The generated resolv.conf, hosts and hostname, writable as in docker (they are this
+    container's own copies: nothing written there reaches the host or a layer) unless the
+    root is read-only; any extra file read-only."""
     named = {"/etc/resolv.conf": etc_files.resolv_conf, "/etc/hosts": etc_files.hosts,
-             "/etc/hostname": etc_files.hostname, **etc_files.extra}
+             "/etc/hostname": etc_files.hostname}
+    own = ["rbind", "rprivate", *(["ro"] if readonly_rootfs else [])]
     return [
+        {"destination": destination, "type": "bind", "source": os.fspath(source), "options": list(own)}
+        for destination, source in named.items() if source is not None
+    ] + [
         {"destination": destination, "type": "bind", "source": os.fspath(source),
          "options": ["rbind", "ro", "nosuid", "nodev", "noexec"]}
-        for destination, source in named.items() if source is not None
+        for destination, source in etc_files.extra.items() if source is not None
     ]
 
 

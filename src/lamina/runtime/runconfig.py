@@ -14,7 +14,6 @@ from pathlib import Path
 from lamina import TYPE_CHECKING
 from lamina.errors import UsageError
 from lamina.runtime.flagerror import FlagError
-from lamina.runtime.mountflags import parse_mount_flag, parse_tmpfs_flag, parse_volume_flag
 from lamina.runtime.ports import PortBinding, allocate_host_ports, parse_expose, parse_publish
 from lamina.runtime.restart import parse_restart_policy
 from lamina.runtime.volumes import MountRequest, resolve_mounts
@@ -131,8 +130,7 @@ def container_document(options: RunOptions, image: str, image_id: str, image_con
         raise UsageError("Minimum memory limit allowed is 6MB")
     memory_swap = _swap(options.memory_swap, memory)
     nano_cpus = _nano_cpus(options.cpus) if options.cpus else 0
-    requests: list[MountRequest] = [parse_volume_flag(v) for v in options.volumes]
-    requests += [parse_mount_flag(m) for m in options.mounts] + [parse_tmpfs_flag(t) for t in options.tmpfs]
+    requests = _mount_requests(options)
     if options.stop_signal:
         from lamina.runtime.signals import parse_signal
 
@@ -179,6 +177,16 @@ def container_document(options: RunOptions, image: str, image_id: str, image_con
     }
     return {"Path": path, "Args": args, "Config": config, "HostConfig": host_config, "Mounts": mounts,
             "Ports": [[b.container_port, b.protocol, b.host_ip, b.host_port] for b in bindings]}
+
+
+def _mount_requests(options: RunOptions) -> list[MountRequest]:
+    """-v, --mount and --tmpfs in order (their parser is loaded only when one is given)."""
+    if not (options.volumes or options.mounts or options.tmpfs):
+        return []
+    from lamina.runtime.mountflags import parse_mount_flag, parse_tmpfs_flag, parse_volume_flag
+
+    requests = [parse_volume_flag(v) for v in options.volumes]
+    return requests + [parse_mount_flag(m) for m in options.mounts] + [parse_tmpfs_flag(t) for t in options.tmpfs]
 
 
 def parse_bytes(value: str) -> int:

@@ -85,3 +85,26 @@ def test_an_ambiguous_prefix_is_not_taken_for_an_image(ctr):
         result = ctr.run(*verb, shared, check=False)
         assert result.returncode == 1
         assert f"lamina: error: Multiple IDs found with provided prefix: {shared}\n" in result.stderr.decode()
+
+
+def test_inspect_templates_with_variables_and_pipes_like_docker(ctr, oracle):
+    template = ('{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}} {{index .Config.Labels "b"}} '
+                '{{range $i, $e := .Config.Env}}{{$i}}:{{$e}} {{end}}{{.Name | printf "%q"}} {{$.Path}} '
+                '{{with .Config.Entrypoint}}{{index . 0}}{{else}}none{{end}} {{len .Args}} {{upper (index .Args 0)}}')
+    args = ["create", "--name", "templated", "--network", "none", "-l", "b=2", "-l", "a=1", "-e", "X=1",
+            "busybox", "echo", "one", "two"]
+    ctr.run(*args)
+    oracle.run(*args)
+    try:
+        theirs = oracle.out("inspect", "--format", template, "templated")
+    finally:
+        oracle.run("rm", "-f", "templated", check=False)
+    assert ctr.out("inspect", "--format", template, "templated") == theirs
+    assert theirs.startswith("a=1;b=2; 2 0:X=1 ")
+
+
+def test_the_docs_port_template_works(ctr):
+    port = _free_port()
+    ctr.run("run", "-d", "--name", "ported", "-p", f"127.0.0.1:{port}:80", "busybox", "sleep", "300")
+    template = "{{range $p, $conf := .NetworkSettings.Ports}} {{$p}} -> {{(index $conf 0).HostPort}} {{end}}"
+    assert ctr.out("inspect", "--format", template, "ported") == f" 80/tcp -> {port} \n"

@@ -108,3 +108,12 @@ def test_the_docs_port_template_works(ctr):
     ctr.run("run", "-d", "--name", "ported", "-p", f"127.0.0.1:{port}:80", "busybox", "sleep", "300")
     template = "{{range $p, $conf := .NetworkSettings.Ports}} {{$p}} -> {{(index $conf 0).HostPort}} {{end}}"
     assert ctr.out("inspect", "--format", template, "ported") == f" 80/tcp -> {port} \n"
+
+
+def test_table_headers_run_the_template_on_the_titles(ctr):
+    ctr.run("create", "--name", "titled", "--label", "tier=db", "busybox")
+    out = ctr.out("ps", "-a", "--filter", "name=titled", "--format",
+                  'table {{.ID}}\t{{.Label "tier"}}\t{{.Names | printf "%q"}}\t{{upper .Names}}')
+    header, row = out.splitlines()
+    assert header.split() == ["CONTAINER", "ID", "tier", '"NAMES"', "NAMES"]
+    assert row.split()[1:] == ["db", '"titled"', "TITLED"]

@@ -107,16 +107,29 @@ def print_formatted(items: Sequence[Any], template: str, headers: dict[str, str]
         if body is None:
             return
         body = body.replace("\\t", "\t")
-        header = body
-        for field, title in headers.items():
-            header = header.replace("{{." + field + "}}", title).replace("{{ ." + field + " }}", title)
-        rows = [render(header, {}).split("\t")]
+        rows = [render(body, _Titles(headers)).split("\t")]
         rows += [render(body, item).split("\t") for item in items]
         out.write(tabulate(rows))
         return
     template = template.replace("\\t", "\t").replace("\\n", "\n")
     for item in items:
         out.write(render(template, item) + "\n")
+
+
+class _Titles:
+    """The header row as docker makes it: the same template run on the columns' titles
+    (``{{.Label "k"}}`` is titled ``k``; functions apply to titles too)."""
+
+    def __init__(self, titles: dict[str, str]):
+        self._titles = titles
+
+    def __getattr__(self, name: str) -> str:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._titles.get(name, name.upper())
+
+    def Label(self, name: str) -> str:  # noqa: N802 - docker's template method name
+        return name
 
 
 class TemplateRow:

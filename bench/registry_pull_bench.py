@@ -11,7 +11,16 @@ docker-registry on 127.0.0.1; then each round times, in alternating order:
 - ``lamina pull`` of the same into a completely empty store (``--cold``);
 - ``skopeo copy docker://… oci:DIR`` into an empty OCI directory;
 
-and, once per round, a no-op pull and a no-op push (everything already there).
+and, once per round, a no-op pull and a no-op push (everything already there). ``--baseline CMD``
+adds the same pulls by another lamina (e.g. ``env PYTHONPATH=OTHER_TREE/src .venv/bin/python -m
+lamina``), interleaved in the same rounds.
+
+    .venv/bin/python bench/registry_pull_bench.py --sink LAYER.tar.gz [--runs 5]
+
+times only the pull's per-layer pipeline in process (no registry, no store: the blob is read
+from a file in 1 MiB pieces into ``_LayerSink`` as a download would feed it): wall and CPU
+seconds of inflate + diffID hash + tar check. Run it with ``PYTHONPATH`` set to another tree's
+``src`` to compare two versions.
 """
 
 from __future__ import annotations
@@ -91,14 +100,48 @@ def docker_archive(path: Path, layers: list[Path], tag: str) -> None:
             archive.addfile(info, io.BytesIO(data))
 
 
+class _NullWriter:
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def sink_bench(layer: Path, runs: int) -> None:
+    """The per-layer pipeline of a pull alone: wall and CPU seconds for ``layer`` (a gzip tar)."""
+    import lamina
+    from lamina.registry.pull import _LayerSink
+
+    walls, cpus = [], []
+    for _ in range(runs):
+        start, cpu = time.perf_counter(), time.process_time()
+        sink = _LayerSink(_NullWriter(), "gzip")
+        with open(layer, "rb") as blob:
+            while piece := blob.read(1 << 20):
+                sink.write(piece)
+        sink.finish()
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+    print(f"{lamina.__file__}: {layer.stat().st_size / 1e6:.1f} MB, runs={runs}")
+    print(f"wall median {statistics.median(walls):.3f} s (min {min(walls):.3f}), "
+          f"CPU median {statistics.median(cpus):.3f} s (min {min(cpus):.3f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rootfs", required=True)
-    parser.add_argument("--extra", required=True)
+    parser.add_argument("--sink", help="time only the per-layer pipeline on this gzip layer")
+    parser.add_argument("--rootfs")
+    parser.add_argument("--extra")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--workdir", default=None, help="scratch dir (default: a new temp dir)")
     parser.add_argument("--lamina", default=None, help="lamina command (default: this python -m lamina)")
+    parser.add_argument("--baseline", default=None,
+                        help="a second lamina command (e.g. another tree via env PYTHONPATH=...) whose pulls "
+                             "are timed in the same rounds, interleaved")
     args = parser.parse_args()
+    if args.sink:
+        sink_bench(Path(args.sink), args.runs)
+        return
+    if not (args.rootfs and args.extra):
+        parser.error("--rootfs and --extra are required (or --sink)")
     work = Path(tempfile.mkdtemp(prefix="lamina-pullbench-", dir=args.workdir))
     lamina = args.lamina.split() if args.lamina else [sys.executable, "-m", "lamina"]
     registry, port = start_registry(work)
@@ -121,7 +164,8 @@ def main() -> None:
         blobs = sorted((work / "data").rglob("data"), key=lambda p: p.stat().st_size)
         print("registry blobs (MB):", ", ".join(f"{p.stat().st_size / 1e6:.1f}" for p in blobs))
         rows: dict[str, list[float]] = {}
-        tools = ["lamina", "lamina-cold", "skopeo"]
+        tools = ["lamina", "lamina-cold", "skopeo"] + (["baseline", "baseline-cold"] if args.baseline else [])
+        baseline = args.baseline.split() if args.baseline else []
         for round_number in range(args.runs):
             order = tools[round_number % len(tools):] + tools[:round_number % len(tools)]
             for tool in order:
@@ -134,6 +178,12 @@ def main() -> None:
                     rows.setdefault("lamina pull (no-op)", []).append(timed([*lamina, "pull", ref], env))
                 elif tool == "lamina-cold":
                     rows.setdefault("lamina pull (empty store)", []).append(timed([*lamina, "pull", ref], env))
+                elif tool == "baseline":
+                    subprocess.run([*lamina, "load", "-i", str(work / "base.tar")], check=True, env=env,
+                                   stdout=subprocess.DEVNULL)
+                    rows.setdefault("baseline pull (base present)", []).append(timed([*baseline, "pull", ref], env))
+                elif tool == "baseline-cold":
+                    rows.setdefault("baseline pull (empty store)", []).append(timed([*baseline, "pull", ref], env))
                 else:
                     rows.setdefault("skopeo copy → oci dir (empty)", []).append(timed(
                         ["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{ref}", f"oci:{store}:v1"]))

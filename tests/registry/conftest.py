@@ -9,6 +9,7 @@ import pytest
 from servers import (
     FaultProxy,
     RegistryServer,
+    ScriptedRegistry,
     TokenServer,
     bcrypt_line,
     htpasswd_auth_yaml,
@@ -91,6 +92,20 @@ def fault_proxy(_session_proxy: FaultProxy) -> FaultProxy:
     """The proxy in front of the anonymous registry, with no faults armed and an empty log."""
     _session_proxy.reset()
     return _session_proxy
+
+
+@pytest.fixture(scope="session")
+def _session_scripted() -> Iterator[ScriptedRegistry]:
+    registry = ScriptedRegistry().start()
+    yield registry
+    registry.stop()
+
+
+@pytest.fixture
+def scripted(_session_scripted: ScriptedRegistry) -> ScriptedRegistry:
+    """A registry answering only what the test scripts (hostile or faulty behaviour), nothing yet."""
+    _session_scripted.reset()
+    return _session_scripted
 
 
 @pytest.fixture

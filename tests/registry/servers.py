@@ -724,3 +724,136 @@ def tiny_image(seed: str = "") -> tuple[bytes, bytes, bytes, str]:
 
 def random_bytes(size: int, seed: int = 0) -> bytes:
     return os.urandom(size) if seed == 0 else hashlib.shake_256(str(seed).encode()).digest(size)
+
+
+# -- a registry that answers what a test scripts -------------------------------------------------
+
+
+@dataclass
+class Answer:
+    """One scripted HTTP answer."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class ScriptedRegistry:
+    """A hand-written registry on loopback for hostile and faulty behaviour a real one never shows.
+
+    ``/v2/`` answers 200; every other request is looked up in ``routes``: (method, path regex)
+    → an Answer, or a function of the request path (with its query) returning one. Unknown
+    paths get distribution's 404 JSON error. ``image`` scripts a whole image from its blobs.
+    """
+
+    def __init__(self) -> None:
+        self.routes: list[tuple[str, str, Answer | object]] = []
+        self.seen: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> ScriptedRegistry:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.routes.clear()
+            self.seen.clear()
+
+    def route(self, method: str, path: str, answer: Answer | object) -> None:
+        """Answer ``method`` requests whose path (without query) fully matches the regex ``path``."""
+        with self.lock:
+            self.routes.insert(0, (method, path, answer))
+
+    def requests(self, path: str = "") -> list[tuple[str, str]]:
+        with self.lock:
+            return [(m, p) for m, p in self.seen if re.search(path, p)]
+
+    def image(self, repository: str, tag: str, manifest: bytes, media_type: str,
+              blobs: dict[str, bytes] | None = None) -> str:
+        """Serve ``manifest`` under ``tag`` and its digest, and ``blobs`` by digest; returns the digest."""
+        digest = digest_of(manifest)
+        headers = {"Content-Type": media_type, "Docker-Content-Digest": digest}
+        for reference in (tag, digest):
+            self.route("GET", f"/v2/{repository}/manifests/{re.escape(reference)}", Answer(200, manifest, headers))
+            self.route("HEAD", f"/v2/{repository}/manifests/{re.escape(reference)}", Answer(200, manifest, headers))
+        for blob_digest, data in (blobs or {}).items():
+            self.blob(repository, blob_digest, data)
+        return digest
+
+    def blob(self, repository: str, digest: str, data: bytes) -> None:
+        answer = Answer(200, data, {"Content-Type": "application/octet-stream", "Docker-Content-Digest": digest})
+        for method in ("GET", "HEAD"):
+            self.route(method, f"/v2/{repository}/blobs/{re.escape(digest)}", answer)
+
+    def _answer(self, method: str, target: str) -> Answer:
+        path = target.split("?", 1)[0]
+        with self.lock:
+            self.seen.append((method, target))
+            routes = list(self.routes)
+        for route_method, pattern, answer in routes:
+            if route_method == method and re.fullmatch(pattern, path):
+                return answer(target) if callable(answer) else answer  # type: ignore[operator]
+        if path == "/v2/":
+            return Answer(200, b"{}", {"Content-Type": "application/json"})
+        body = json.dumps({"errors": [{"code": "NAME_UNKNOWN", "message": "repository name not known to registry"}]})
+        return Answer(404, body.encode(), {"Content-Type": "application/json"})
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        registry = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                answer = registry._answer(self.command, self.path)
+                self.send_response(answer.status)
+                for key, value in answer.headers.items():
+                    self.send_header(key, value)
+                if "Content-Length" not in answer.headers:
+                    self.send_header("Content-Length", str(len(answer.body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    try:
+                        self.wfile.write(answer.body)
+                    except (BrokenPipeError, ConnectionResetError):
+                        self.close_connection = True
+
+            do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+        return Handler
+
+
+def image_documents(layers: list[bytes], *, config: bytes | None = None,
+                    layer_type: str = "application/vnd.oci.image.layer.v1.tar+gzip",
+                    diff_ids: list[str] | None = None) -> tuple[bytes, bytes]:
+    """(config, OCI manifest) for gzip ``layers``; the diffIDs are of their inflated bytes."""
+    if diff_ids is None:
+        diff_ids = [digest_of(gzip.decompress(layer)) for layer in layers]
+    if config is None:
+        config = json.dumps({
+            "architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": [{"created_by": "test"}] * len(layers),
+        }).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": len(config),
+                   "digest": digest_of(config)},
+        "layers": [{"mediaType": layer_type, "size": len(layer), "digest": digest_of(layer)} for layer in layers],
+    }).encode()
+    return config, manifest

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import struct
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -268,7 +269,7 @@ def _parse_header(block: bytes, offset: int) -> TarMember:
             size, mtime, checksum = int(numbers[3], 8), int(numbers[4], 8), int(numbers[5], 8)
         except ValueError:  # empty or base-256 fields
             mode, uid, gid, size, mtime, checksum = (_number(numbers[i], i, block) for i in range(6))
-        if checksum != sum(block) - sum(block[148:156]) + _CHECKSUM_SPACES and checksum != _signed_checksum(block):
+        if checksum != _byte_sum(block) - sum(block[148:156]) + _CHECKSUM_SPACES and checksum != _signed_checksum(block):
             raise ValueError("bad checksum")
         if size < 0:
             raise ValueError("negative size")
@@ -322,6 +323,15 @@ def _pax_int(value: bytes) -> int:
     if not value.isdigit():
         raise ValueError(value)
     return int(value)
+
+
+def _byte_sum(block: bytes) -> int:
+    """``sum(block)`` for a 512-byte header, ~6x faster: a pull checks every header of a layer.
+
+    Adler-32's low half is 1 + the byte sum modulo 65521, and 256 bytes sum to at most 65280,
+    so for each half of the block it is the exact sum, computed in C.
+    """
+    return (zlib.adler32(block[:256]) & 0xFFFF) + (zlib.adler32(block[256:]) & 0xFFFF) - 2
 
 
 def _signed_checksum(block: bytes) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import tarfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -60,6 +61,40 @@ def check_layer_tar(stream: BinaryIO, what: str) -> LayerScan:
             raise
         # the reader's own messages ("layer tar member 'x': ...") do not say which layer
         raise LayerError(f"{what}: {message}") from None
+
+
+def check_layer_chunks(chunks: Iterable[bytes], what: str) -> LayerScan:
+    """``check_layer_tar`` for a tar that arrives in pieces (a download as it is inflated).
+
+    The same rules, read from the pieces as they come: nothing is copied or written to disk,
+    so a pull can refuse a layer while it streams instead of reading the blob a second time.
+    """
+    return check_layer_tar(_ChunkStream(chunks), what)  # type: ignore[arg-type]
+
+
+class _ChunkStream:
+    """The ``read`` that TarReader needs, over an iterable of byte pieces (each handed out whole)."""
+
+    __slots__ = ("_chunks", "_rest")
+
+    def __init__(self, chunks: Iterable[bytes]):
+        self._chunks: Iterator[bytes] = iter(chunks)
+        self._rest = b""
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._rest:
+            piece = next(self._chunks, None)
+            if piece is None:
+                return b""
+            self._rest = piece
+        if size < 0 or size >= len(self._rest):
+            piece, self._rest = self._rest, b""
+            return piece
+        piece, self._rest = self._rest[:size], self._rest[size:]
+        return piece
 
 
 def _scan(reader: TarReader, what: str) -> LayerScan:

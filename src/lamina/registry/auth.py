@@ -270,6 +270,10 @@ def _token_from_answer(answer: dict[str, Any], host: str) -> _Token:
     value = answer.get("token") or answer.get("access_token")
     if not value or not isinstance(value, str):
         raise RegistryError(f"token server of {host} sent no token")
+    if not value.isascii() or not value.isprintable() or " " in value:
+        # it goes into an Authorization header: a line break there would end it (and a token
+        # must never show up in an error message, which the HTTP library's complaint would do)
+        raise RegistryError(f"token server of {host} sent a token that cannot be used in an HTTP header")
     try:
         lifetime = float(answer.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
     except (TypeError, ValueError):

@@ -135,6 +135,8 @@ class RegistryClient:
     backoff_base = 0.5
     max_backoff = 10.0
     max_retry_after = 60.0
+    #: Pages of a tags list or catalog followed at most (a registry's ``Link`` may never end).
+    max_pages = 10_000
     timeout = httpx.Timeout(30.0, read=120.0, write=120.0)
 
     def __init__(
@@ -215,9 +217,9 @@ class RegistryClient:
             _check_digest(reference)
 
         def attempt(state: _EndpointState) -> Manifest:
-            response = self._request(
+            response = self._follow(
                 state, "GET", f"/v2/{repository}/manifests/{reference}",
-                scopes=[repository_scope(repository, "pull")], headers={"Accept": ", ".join(accept)}, stream=True,
+                [repository_scope(repository, "pull")], headers={"Accept": ", ".join(accept)}, stream=True,
             )
             try:
                 if response.status_code != 200:
@@ -656,7 +658,8 @@ class RegistryClient:
         """Yield each JSON page of a listing, following ``Link: <next>; rel="next"``."""
         url = path
         params = {"n": str(page_size)} if page_size else None
-        for _page in range(100_000):
+        visited: set[str] = set()
+        for _page in range(self.max_pages):
             response = self._request(state, "GET", url, scopes=scopes, params=params)
             if response.status_code != 200:
                 raise self._error(state, response, where, pulling=pulling)
@@ -671,9 +674,12 @@ class RegistryClient:
             if not following:
                 return
             # The next URL carries its own n= and last=; it may be relative to the request.
+            visited.add(str(response.url))
             url = urljoin(str(response.url), following)
+            if url in visited:
+                raise RegistryError(f"{self.host} paginates {where} in a loop (back to {url})")
             params = None
-        raise RegistryError(f"{self.host} keeps paginating {where}; giving up")
+        raise RegistryError(f"{self.host} keeps paginating {where} after {self.max_pages} pages; giving up")
 
     # -- blob transfer internals -----------------------------------------------------------
 
@@ -734,6 +740,10 @@ class RegistryClient:
                 finally:
                     response.close()
                 if not download.complete():
+                    if download.digest_matches():  # all of the blob came: its announced size lies
+                        raise DigestMismatchError(
+                            f"blob {where} is {download.received} bytes, but its descriptor says "
+                            f"{download.expected_size}")
                     raise _Dropped("short body")
                 return
             except (httpx.TransportError, _Dropped):
@@ -970,6 +980,10 @@ class _BlobDownload:
 
     def complete(self) -> bool:
         return self.expected_size is None or self.received >= self.expected_size
+
+    def digest_matches(self) -> bool:
+        """Whether the bytes so far are the whole blob (told apart from a body cut short)."""
+        return self.hasher.copy().hexdigest() == self.expected_hex
 
     def finish(self, where: str) -> int:
         actual = self.hasher.hexdigest()

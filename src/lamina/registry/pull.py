@@ -8,10 +8,11 @@ diffIDs, which must match the image config. Nothing is recorded until all of it 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from lamina.errors import ArchiveError, DigestMismatchError, ManifestError
+from lamina import TYPE_CHECKING
+from lamina.errors import ArchiveError, DigestMismatchError, LaminaError, LayerError, ManifestError
 from lamina.oci import mediatypes as mt
 from lamina.oci.models import Descriptor, parse_config, parse_index, parse_manifest
 from lamina.oci.platform import Platform, host_platform
@@ -20,6 +21,9 @@ from lamina.registry.client import Manifest, RegistryClient
 from lamina.registry.locations import record_locations
 from lamina.registry.transfer_events import EventSink, TransferEvent, ignore, short
 from lamina.store.store import LayerRecord, Store
+
+if TYPE_CHECKING:
+    from lamina.layer.validate import LayerScan
 
 
 @dataclass(slots=True)
@@ -34,7 +38,27 @@ class PullResult:
 
 def pull_image(store: Store, client: RegistryClient, ref: Reference, *, platform: Platform | None = None,
                events: EventSink = ignore, max_concurrent: int = 3, announce=None) -> PullResult:
-    """``announce`` gets docker's "<tag>: Pulling from <repo>" line once the manifest is found."""
+    """``announce`` gets docker's "<tag>: Pulling from <repo>" line once the manifest is found.
+
+    Every error names the reference (``<ref>: layer sha256:…: …``): with ``--all-tags`` or a
+    build's pulls the user must see which image failed.
+    """
+    try:
+        return _pull(store, client, ref, platform, events, max_concurrent, announce)
+    except LaminaError as exc:
+        _name_reference(exc, ref)
+        raise
+
+
+def _name_reference(exc: LaminaError, ref: Reference) -> None:
+    """Put the reference in front of an error's message, unless the message names it already."""
+    message = str(exc)
+    if len(exc.args) == 1 and ref.familiar not in message and str(ref) not in message:
+        exc.args = (f"{ref.familiar}: {message}",)
+
+
+def _pull(store: Store, client: RegistryClient, ref: Reference, platform: Platform | None, events: EventSink,
+          max_concurrent: int, announce) -> PullResult:
     repository = ref.path
     top = client.get_manifest(repository, ref.digest or ref.tag or "latest")
     if announce is not None:
@@ -42,6 +66,9 @@ def pull_image(store: Store, client: RegistryClient, ref: Reference, *, platform
     wanted = platform or host_platform()
     manifest_doc, index_doc = _resolve_platform(client, repository, top, wanted)
     manifest = parse_manifest(manifest_doc.data, where=f"manifest {manifest_doc.digest}")
+    if manifest.config.size > MAX_CONFIG_SIZE:
+        raise ManifestError(f"config {manifest.config.digest} is {manifest.config.size} bytes; "
+                            f"configs over {MAX_CONFIG_SIZE >> 20} MiB are refused")
     with store.lease():
         new_blobs: list[str] = []
         try:
@@ -57,8 +84,7 @@ def pull_image(store: Store, client: RegistryClient, ref: Reference, *, platform
             tags = [ref] if ref.tag is not None else []
             image_id = store.add_image(config_bytes, manifest.config.mediaType, layers, tags=tags)
         except BaseException:
-            for digest in new_blobs:
-                store.content.delete(digest)
+            _discard(store, new_blobs)
             raise
         store.add_manifest(manifest_doc.digest, manifest_doc.media_type, image_id, platform=str(wanted))
         if index_doc is not None:
@@ -70,9 +96,20 @@ def pull_image(store: Store, client: RegistryClient, ref: Reference, *, platform
     return PullResult(ref, image_id, top.digest, downloaded=bool(fetched) or bool(new_blobs), layers_fetched=fetched)
 
 
+def _discard(store: Store, new_blobs: list[str]) -> None:
+    """Delete the blobs this failed pull created, but not one that another pull of the same
+    content has recorded meanwhile (both hold the lease; the other found the blob in place)."""
+    referenced = store.meta.query(
+        "SELECT blob_digest FROM layers UNION SELECT id FROM images UNION SELECT digest FROM manifests")
+    keep = {row[0] for row in referenced}
+    for digest in new_blobs:
+        if digest not in keep:
+            store.content.delete(digest)
+
+
 def _resolve_platform(client: RegistryClient, repository: str, top: Manifest,
                       wanted: Platform) -> tuple[Manifest, Manifest | None]:
-    if top.media_type not in mt.INDEXES:
+    if not _is_index(top):
         return top, None
     index = parse_index(top.data, where=f"index {top.digest}")
     choice = _choose(index.manifests, wanted)
@@ -80,8 +117,56 @@ def _resolve_platform(client: RegistryClient, repository: str, top: Manifest,
         available = ", ".join(
             f"{d.platform.os}/{d.platform.architecture}" for d in index.manifests if d.platform is not None
         )
-        raise ManifestError(f"no matching manifest for {wanted} in the manifest list entries (available: {available})")
-    return client.get_manifest(repository, choice.digest), top
+        listed = f" (available: {available})" if available else ""
+        raise ManifestError(f"no matching manifest for {wanted} in the manifest list entries{listed}")
+    child = client.get_manifest(repository, choice.digest)
+    if _is_index(child):
+        raise ManifestError(f"index {top.digest} lists another index ({child.digest}) for {wanted}")
+    return child, top
+
+
+def _is_index(document: Manifest) -> bool:
+    """Whether a fetched manifest is an index (else an image manifest); refuses everything else.
+
+    A registry that labels manifests ``application/json`` (or not at all) is read by the
+    document's shape. Schema 1 and documents that are no image (an HTML page, an artifact
+    manifest) get a line saying what they are instead of a decoder's complaint.
+    """
+    media_type = document.media_type
+    if media_type in mt.INDEXES:
+        return True
+    if media_type in mt.IMAGE_MANIFESTS:
+        return False
+    keys = _top_level_keys(document.data)
+    if media_type in _SCHEMA1 or keys.get("schemaVersion") == 1:
+        raise ManifestError(f"manifest {document.digest} is Docker image manifest schema 1, which is no longer "
+                            "supported; the image must be pushed again with a current tool")
+    if media_type in _GENERIC_TYPES:
+        if "manifests" in keys:
+            return True
+        if "layers" in keys and "config" in keys:
+            return False
+    raise ManifestError(f"manifest {document.digest} has media type {media_type or '(none)'}, "
+                        "which is not a container image")
+
+
+_SCHEMA1 = frozenset({"application/vnd.docker.distribution.manifest.v1+json",
+                      "application/vnd.docker.distribution.manifest.v1+prettyjws"})
+_GENERIC_TYPES = frozenset({"", "application/json", "text/plain", "application/octet-stream"})
+#: Image configs are small JSON documents; a larger one is refused before it is fetched (a
+#: hostile manifest could otherwise make the pull read gigabytes into memory).
+MAX_CONFIG_SIZE = 8 << 20
+
+
+def _top_level_keys(data: bytes) -> dict:
+    """The document's top-level object, or {} when it is not a JSON object."""
+    import json
+
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return {}
+    return document if isinstance(document, dict) else {}
 
 
 def _choose(descriptors: list[Descriptor], wanted: Platform) -> Descriptor | None:
@@ -161,63 +246,103 @@ class _Stopped(Exception):
     """Raised inside a download when another layer failed or the pull was interrupted."""
 
 
+class _CheckStage(_Stage):
+    """The last step of a layer's pipeline: the tar is checked as it passes (and hashed, if inflated).
+
+    Its thread reads the batches as one stream through ``check_layer_chunks`` (the rules
+    ``load`` applies: nothing that could never unpack enters the store), so a hostile layer is
+    refused at pull time, as docker's extraction refuses it, without a second read of the blob.
+    What the check has not read when it fails is drained unhashed: the feeding threads never block.
+    """
+
+    def __init__(self, what: str, hasher=None, maxsize: int = 4):
+        self._what = what
+        self._hasher = hasher
+        self.scan: LayerScan | None = None
+        super().__init__(lambda _batch: None, "layer-check", maxsize)
+
+    def _run(self) -> None:
+        from lamina.layer.validate import check_layer_chunks
+
+        pieces = self._pieces()
+        try:
+            self.scan = check_layer_chunks(pieces, self._what)
+        except BaseException as exc:  # reported to the feeding thread by finish()
+            self.error = exc
+            self._hasher = None
+        for _piece in pieces:
+            pass
+
+    def _pieces(self) -> Iterator[bytes]:
+        while (batch := self._queue.get()) is not self._DONE:
+            for piece in batch:
+                if self._hasher is not None:
+                    self._hasher.update(piece)
+                yield piece
+
+
 class _LayerSink:
-    """Receives a layer's bytes: into the blob writer, and decompressed into the diffID hasher.
+    """Receives a layer's bytes: into the blob writer, and (inflated) into the diffID hash and the tar check.
 
     Three threads share the work so that it costs about the slowest step, not the sum: the
     downloading thread (socket, sha256 of the compressed bytes, file write), an inflating
-    thread and a thread hashing the inflated bytes. Each step runs without the GIL for large
-    chunks, so on two or more cores the pull is bound by the inflate alone. Chunks travel in
-    batches of about ``BATCH`` bytes: one hand-over per 64 KiB read cost more CPU than the
-    hashing it moved.
+    thread and a thread hashing the inflated bytes and checking the tar's headers. Each step
+    but the header check runs without the GIL for large chunks, so on two or more cores the
+    pull is bound by the inflate alone. Chunks travel in batches of about ``BATCH`` bytes: one
+    hand-over per 64 KiB read cost more CPU than the hashing it moved. A plain tar layer skips
+    the inflate: its batches go to the check directly (its diffID is its digest).
     """
 
     BATCH = 1 << 20
 
-    def __init__(self, writer, compression: str, stop: threading.Event | None = None):
+    def __init__(self, writer, compression: str, stop: threading.Event | None = None, *, what: str = "layer"):
         from lamina.archive.ingest import _DiffHasher  # not imported by a pull that fetches no layer
-        from lamina.layer.contentsize import ContentSizer
 
         self.writer = writer
         self._stop = stop
         self.diff = _DiffHasher(compression) if compression in ("gzip", "zstd") else None
-        self.sizer = ContentSizer()  # docker's size of the layer (its files), fed the tar as it passes
         self._batch: list[bytes] = []
         self._batched = 0
+        self._check = _CheckStage(what, self.diff.hasher if self.diff is not None else None)
+        self._next: _Stage = self._check
         if self.diff is not None:
-            self._hash = _Stage(self._hash_batch, "diffid-hash", maxsize=4)
-            self._inflate = _Stage(self._inflate_batch, "inflate", maxsize=4)
+            self._next = self._inflate = _Stage(self._inflate_batch, "inflate", maxsize=4)
 
     def write(self, data) -> int:
         if self._stop is not None and self._stop.is_set():
             raise _Stopped()
         self.writer.write(data)
-        if self.diff is None:
-            self.sizer.feed(data)
-        else:
-            self._batch.append(data)
-            self._batched += len(data)
-            if self._batched >= self.BATCH:
-                self._inflate.put(self._batch)
-                self._batch, self._batched = [], 0
+        self._batch.append(data)
+        self._batched += len(data)
+        if self._batched >= self.BATCH:
+            self._next.put(self._batch)
+            self._batch, self._batched = [], 0
         return len(data)
 
-    def finish(self) -> tuple[str, int]:
-        """(diffID, uncompressed size) once every byte went through; raises what inflating raised."""
-        if self.diff is None:
-            raise ValueError("not a compressed layer")
+    def finish(self) -> tuple[str | None, int, LayerScan]:
+        """(diffID, uncompressed size, tar scan) once every byte went through; the diffID is None
+        for a plain layer (it is the blob's digest). Raises what inflating or the check raised."""
         if self._batch:
-            self._inflate.put(self._batch)
+            self._next.put(self._batch)
             self._batch = []
+        if self.diff is None:
+            self._check.finish()
+            assert self._check.scan is not None
+            return None, 0, self._check.scan
         self._inflate.finish()
-        self._hash.finish()
-        return self.diff.finish()
+        try:
+            self._check.finish()
+        except LayerError:
+            self.diff.finish()  # a truncated gzip stream says so, rather than "the tar is truncated"
+            raise
+        assert self._check.scan is not None
+        return *self.diff.finish(), self._check.scan
 
     def close(self) -> None:
         """Stop the threads after a failed download (upstream first: it feeds the other)."""
         if self.diff is not None:
             self._inflate.abandon()
-            self._hash.abandon()
+        self._check.abandon()
 
     def _inflate_batch(self, chunks: list[bytes]) -> None:
         # Inflated pieces go on in batches as they come, so memory stays bounded (the queue is)
@@ -230,18 +355,13 @@ class _LayerSink:
             out.append(piece)
             size += len(piece)
             if size >= 2 * self.BATCH:
-                self._hash.put(out)
+                self._check.put(out)
                 out, size = [], 0
 
         for chunk in chunks:
             self.diff.inflate_into(chunk, emit)
         if out:
-            self._hash.put(out)
-
-    def _hash_batch(self, pieces: list[bytes]) -> None:
-        for piece in pieces:
-            self.diff.hasher.update(piece)
-            self.sizer.feed(piece)
+            self._check.put(out)
 
 
 def _fetch_layers(store: Store, client: RegistryClient, repository: str, descriptors: list[Descriptor],
@@ -282,16 +402,17 @@ def _fetch_layers(store: Store, client: RegistryClient, repository: str, descrip
 
         # fetch_blob hashes every byte and raises before we commit: no second sha256 here
         with store.content.writer(descriptor.digest, descriptor.size, verified_upstream=True) as writer:
-            sink = _LayerSink(writer, compression, stop)
+            sink = _LayerSink(writer, compression, stop, what=f"layer {descriptor.digest}")
             try:
                 client.fetch_blob(repository, descriptor.digest, sink, expected_size=descriptor.size,
                                   progress=progress)
                 events(TransferEvent(name, "Verifying Checksum"))
-                actual_diff, diff_size = sink.finish() if sink.diff else (descriptor.digest, descriptor.size)
+                actual_diff, _, scan = sink.finish()
             except ArchiveError as exc:  # the blob matched its digest, but it is not valid gzip/zstd
                 raise ArchiveError(f"layer {descriptor.digest}: {exc}") from None
             finally:
                 sink.close()
+            actual_diff = actual_diff or descriptor.digest
             if actual_diff != diff_id:
                 raise DigestMismatchError(f"layer {descriptor.digest}: uncompressed content hashes to {actual_diff}, "
                                           f"but the image config expects {diff_id}")
@@ -300,9 +421,7 @@ def _fetch_layers(store: Store, client: RegistryClient, repository: str, descrip
                 with lock:
                     new_blobs.append(descriptor.digest)
         events(TransferEvent(name, "Download complete"))
-        counted = sink.sizer.size
-        return LayerRecord(diff_id, descriptor.digest, descriptor.mediaType, descriptor.size,
-                           diff_size if counted is None else counted)
+        return LayerRecord(diff_id, descriptor.digest, descriptor.mediaType, descriptor.size, scan.content_size)
 
     if todo:
         from concurrent.futures import ThreadPoolExecutor, as_completed

@@ -175,3 +175,8 @@ def test_usage_errors_exit_like_dockers_client(ctr):
         result = ctr.run(*args, check=False)
         assert result.returncode == code, (args, result.stderr)
         assert result.stderr.startswith(b"lamina: error: "), args
+
+
+def test_a_piped_stdin_ending_ends_a_terminal_runs_input(ctr):
+    result = ctr.run("run", "--rm", "-i", "-t", "busybox", "cat", input=b"hi\n", timeout=30)
+    assert (result.returncode, result.stdout) == (0, b"hi\r\nhi\r\n")  # the echo, then cat's copy

@@ -434,6 +434,8 @@ def _pump(pidfd: int, pid: int, stdio: _Stdio, log: LogWriter, attach: Attach | 
                         data = _read(key.fd)
                         if not data:
                             selector.unregister(key.fd)
+                            if not os.isatty(key.fd):  # a piped stdin ended: say so as a terminal does
+                                _write_all(stdio.master, b"\x04")
                         elif stdio.master is not None:
                             _write_all(stdio.master, data)
                     else:

@@ -160,3 +160,11 @@ def test_etc_files_are_the_containers_own_and_writable_like_docker(ctr, oracle):
         assert hosts.read() == before  # a copy: the host's file never changes
     read_only = ctr.run(*RUN, "--read-only", "busybox", "sh", "-c", "echo x >> /etc/hosts", check=False)
     assert read_only.returncode == 1 and b"Read-only file system" in read_only.stderr
+
+
+def test_empty_user_and_workdir_keep_the_images_like_docker(ctr, oracle):
+    args = [*RUN, "-u", "", "-w", "", "cfgimage", "id -un; pwd"]
+    mine = ctr.out(*args)
+    assert mine == oracle.out(*args) == "alice\n/home/alice\n"
+    ctr.run("run", "-d", "--name", "userly", "--entrypoint", "sleep", "cfgimage", "300")
+    assert ctr.out("exec", "-u", "", "userly", "id", "-un") == "alice\n"

@@ -204,7 +204,7 @@ def exec_process(containers: ContainerStore, container: Container, command: list
     spec = json.loads((container.base / "config.json").read_text())
     rootfs = container.base / "rootfs"
     try:
-        exec_user = resolve_user(rootfs, user if user is not None else container.config.get("User") or "")
+        exec_user = resolve_user(rootfs, user or container.config.get("User") or "")
     except RuntimeError_ as exc:
         raise ExecError(str(exc)) from None
     process = dict(spec["process"])

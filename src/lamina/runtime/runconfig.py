@@ -117,7 +117,7 @@ def container_document(options: RunOptions, image: str, image_id: str, image_con
         else:
             raise UsageError(f"published ports need --network private (not {network})")
     path, args = _command(options, image_config)
-    workdir = options.workdir if options.workdir is not None else image_config.get("WorkingDir") or ""
+    workdir = options.workdir or image_config.get("WorkingDir") or ""  # docker: an empty -w keeps the image's
     if workdir and not workdir.startswith("/"):
         raise UsageError(f"the working directory '{workdir}' is invalid, it needs to be an absolute path")
     env = _environment(image_config.get("Env") or [], options)
@@ -140,8 +140,7 @@ def container_document(options: RunOptions, image: str, image_id: str, image_con
     mounts = resolve_mounts(requests, image_config.get("Volumes"), volumes_root)
 
     config: dict[str, Any] = {
-        "Hostname": options.hostname or "", "Domainname": "", "User": options.user if options.user is not None
-        else image_config.get("User") or "",
+        "Hostname": options.hostname or "", "Domainname": "", "User": options.user or image_config.get("User") or "",
         "AttachStdin": options.interactive and not options.detach, "AttachStdout": not options.detach,
         "AttachStderr": not options.detach,
         **({"ExposedPorts": exposed} if exposed else {}),

@@ -180,3 +180,11 @@ def test_usage_errors_exit_like_dockers_client(ctr):
 def test_a_piped_stdin_ending_ends_a_terminal_runs_input(ctr):
     result = ctr.run("run", "--rm", "-i", "-t", "busybox", "cat", input=b"hi\n", timeout=30)
     assert (result.returncode, result.stdout) == (0, b"hi\r\nhi\r\n")  # the echo, then cat's copy
+
+
+def test_exec_reads_an_env_file_like_docker(ctr, tmp_path):
+    (tmp_path / "exec.env").write_text("# comment\nFROM_FILE=1\nBOTH=file\n")
+    ctr.run("run", "-d", "--name", "envbox", "busybox", "sleep", "300")
+    out = ctr.out("exec", "--env-file", str(tmp_path / "exec.env"), "-e", "BOTH=flag", "envbox", "sh", "-c",
+                  "echo $FROM_FILE $BOTH")
+    assert out == "1 flag\n"

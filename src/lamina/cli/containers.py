@@ -312,19 +312,25 @@ def _check_log_time(flag: str, value: str | None) -> None:
 @click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached")
 @click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY")
 @click.option("-e", "--env", multiple=True, help="Set environment variables")
+@click.option("--env-file", "env_files", multiple=True, help="Read in a file of environment variables")
 @click.option("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])")
 @click.option("-w", "--workdir", help="Working directory inside the container")
+@click.option("--detach-keys", hidden=True, help="Accepted for docker's sake")
 @click.pass_context
-def exec_(ctx, name, command, detach, interactive, tty, env, user, workdir):
+def exec_(ctx, name, command, detach, interactive, tty, env, env_files, user, workdir, detach_keys):
     """Execute a command in a running container."""
     import os
+
+    from lamina.runtime.runconfig import parse_env_file
 
     if tty and interactive and not sys.stdin.isatty():
         from lamina.errors import LaminaError
 
         raise LaminaError("the input device is not a TTY")
-    # docker's client fills a bare -e KEY from its own environment (a KEY it lacks stays bare: unset)
-    env = [entry if "=" in entry or entry not in os.environ else f"{entry}={os.environ[entry]}" for entry in env]
+    # docker's client: --env-file entries first, then -e; a bare -e KEY takes its value from the
+    # client's environment (a KEY it lacks stays bare, which unsets it)
+    env = [entry for path in env_files for entry in parse_env_file(path)] + [
+        entry if "=" in entry or entry not in os.environ else f"{entry}={os.environ[entry]}" for entry in env]
     with client_from(ctx) as client:
         code = client.exec_in_container(name, command, tty=tty, interactive=interactive, detach=detach,
                                         env=env, user=user, workdir=workdir)

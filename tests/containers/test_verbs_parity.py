@@ -147,6 +147,9 @@ def test_export_lists_what_dockers_lists(ctr, oracle):
         oracle.run("rm", "-f", "exported", check=False)
     mine = _tar_listing(ctr.run("export", "exported").stdout)
     assert mine == theirs
+    nowhere = ctr.run("export", "-o", "/no/such/dir/out.tar", "exported", check=False)
+    assert (nowhere.returncode, nowhere.stderr) == (1, b"lamina: error: failed to export container: invalid output "
+                                                       b"path: stat /no/such/dir: no such file or directory\n")
     assert ("dev/console", "-rwxr-xr-x") in mine and ("new", "-rw-r--r--") in mine
 
 

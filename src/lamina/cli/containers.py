@@ -343,8 +343,14 @@ def exec_(ctx, name, command, detach, interactive, tty, env, env_files, user, wo
 @click.pass_context
 def export(ctx, name, output):
     """Export a container's filesystem as a tar archive."""
-    from lamina.cli.output import write_archive
+    import os
 
+    from lamina.cli.output import write_archive
+    from lamina.errors import LaminaError
+
+    parent = os.path.dirname(os.path.abspath(output)) if output else ""
+    if parent and not os.path.isdir(parent):
+        raise LaminaError(f"failed to export container: invalid output path: stat {parent}: no such file or directory")
     with client_from(ctx) as client:
         write_archive(output, lambda out: client.export_container(name, out))
 

@@ -328,3 +328,13 @@ def test_endless_tags_pagination_ends(scripted):
         with pytest.raises(RegistryError, match="keeps paginating .* after 50 pages"):
             client.list_tags("hostile/app")
     assert len(scripted.requests("/tags/list")) == 50
+
+
+@pytest.mark.parametrize("tags", [["v1", "../../../v2/other/manifests/x"], ["v1", "a/b"], "v1", [1, 2]])
+def test_a_tags_list_with_names_that_are_no_tags_is_refused(scripted, tmp_path, tags):
+    body = json.dumps({"name": "hostile/app", "tags": tags}).encode()
+    scripted.route("GET", "/v2/hostile/app/tags/list", Answer(200, body, {"Content-Type": "application/json"}))
+    _serve_image(scripted)
+    line = _refused(tmp_path, "pull", "--all-tags", f"{scripted.host}/hostile/app", name=f"{scripted.host}/hostile/app")
+    assert "tag" in line
+    assert not scripted.requests("/manifests/")

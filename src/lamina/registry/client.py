@@ -53,6 +53,7 @@ DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 _DIGEST_RE = re.compile(r"^(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$")
 
 #: ``progress(bytes_done, bytes_total_or_None)``, called as bytes move.
@@ -419,7 +420,12 @@ class RegistryClient:
                 state, f"/v2/{repository}/tags/list", [repository_scope(repository, "pull")],
                 page_size, self._display(repository), pulling=repository,
             )
-            return [tag for page in pages for tag in (page.get("tags") or [])]
+            tags = [tag for page in pages for tag in _listed(page, "tags", self._display(repository))]
+            for tag in tags:
+                if not _TAG_RE.fullmatch(tag):
+                    # it becomes a URL path and a tag in the store: "../x" or "a/b" must not
+                    raise RegistryError(f"{self.host} lists an invalid tag {tag[:140]!r} for {self._display(repository)}")
+            return tags
 
         return self._with_fallback(attempt)
 
@@ -427,7 +433,7 @@ class RegistryClient:
         """Every repository the registry lists in ``/v2/_catalog`` (distribution's extension)."""
         state = self._registry
         pages = self._paginate(state, "/v2/_catalog", ["registry:catalog:*"], page_size, f"{self.host} catalog")
-        return [name for page in pages for name in (page.get("repositories") or [])]
+        return [name for page in pages for name in _listed(page, "repositories", f"{self.host} catalog")]
 
     def search_v1(self, term: str, limit: int = 25) -> list[dict[str, Any]] | None:
         """Docker Hub's ``/v1/search``; None when the registry has no search (distribution: 404)."""
@@ -996,6 +1002,14 @@ class _BlobDownload:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def _listed(page: dict[str, Any], key: str, where: str) -> list[str]:
+    """The names under ``key`` of one listing page; anything but a list of strings is refused."""
+    names = page.get(key) or []
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise RegistryError(f"{where}: the registry's listing of {key} is not a list of names")
+    return names
 
 
 def _is_digest(reference: str) -> bool:

@@ -191,3 +191,19 @@ def test_exec_reads_an_env_file_like_docker(ctr, tmp_path):
     out = ctr.out("exec", "--env-file", str(tmp_path / "exec.env"), "-e", "BOTH=flag", "envbox", "sh", "-c",
                   "echo $FROM_FILE $BOTH")
     assert out == "1 flag\n"
+
+
+def test_rm_refuses_a_paused_or_restarting_container_in_dockers_words(ctr):
+    container_id = ctr.out("run", "-d", "--name", "frozen", "busybox", "sleep", "300").strip()
+    ctr.run("pause", "frozen")
+    refused = ctr.run("rm", "frozen", check=False)
+    assert (refused.returncode, refused.stderr.decode()) == (
+        1, f"lamina: error: You cannot remove a paused container {container_id}. Unpause and then stop the container "
+           "before attempting removal or force remove\n")
+    assert ctr.out("rm", "-f", "frozen") == "frozen\n"
+    looping = ctr.out("run", "-d", "--name", "looping", "--restart", "always", "busybox", "sh", "-c", "exit 1").strip()
+    ctr.wait_for(lambda: ctr.state("looping") == "restarting", what="restarting")
+    refused = ctr.run("rm", "looping", check=False)
+    assert refused.returncode == 1 and \
+        f"You cannot remove a restarting container {looping}. Stop the container" in refused.stderr.decode()
+    ctr.run("rm", "-f", "looping")

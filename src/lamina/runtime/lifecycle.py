@@ -30,6 +30,8 @@ __all__ = ["commit", "create", "exec_process", "export", "inspect_document", "ki
            "prune", "remove", "rename", "stop", "unpause", "wait"]
 
 _POLL = 0.02
+_REMOVAL_REFUSALS = {"running": "Stop the container", "restarting": "Stop the container",
+                     "paused": "Unpause and then stop the container"}  # docker's words, by state
 
 
 def create(containers: ContainerStore, image: str, image_id: str, image_config: dict[str, Any],
@@ -115,14 +117,14 @@ def wait(containers: ContainerStore, container: Container) -> int:
 def remove(containers: ContainerStore, container: Container, *, force: bool = False, volumes: bool = False) -> None:
     """``docker rm``: refuses a running container unless ``force`` (then SIGKILL first)."""
     container = containers.refresh(container)
+    if not force and container.status in _REMOVAL_REFUSALS:
+        raise ConflictError(f"You cannot remove a {container.status} container {container.id}. "
+                            f"{_REMOVAL_REFUSALS[container.status]} before attempting removal or force remove")
     if force:
         mark_stopped(container.base)
         if container.status == "restarting":
             _wait_stopped(containers, container, 70.0)
     if container.running:
-        if not force:
-            raise ConflictError(f"You cannot remove a running container {container.id}. Stop the container before "
-                                "attempting removal or force remove")
         _signal(containers, container, signal.SIGKILL, every_process=True)
         _wait_stopped(containers, container, 10.0, killed_by=signal.SIGKILL)
     discard(containers, container, volumes=volumes)

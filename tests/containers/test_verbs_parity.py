@@ -200,6 +200,10 @@ def test_rm_refuses_a_paused_or_restarting_container_in_dockers_words(ctr):
     assert (refused.returncode, refused.stderr.decode()) == (
         1, f"lamina: error: You cannot remove a paused container {container_id}. Unpause and then stop the container "
            "before attempting removal or force remove\n")
+    for start in (["start"], ["start", "-a"]):
+        paused = ctr.run(*start, "frozen", check=False)
+        assert (paused.returncode, paused.stderr) == (
+            1, b"lamina: error: cannot start a paused container, try unpause instead\n"), start
     assert ctr.out("rm", "-f", "frozen") == "frozen\n"
     looping = ctr.out("run", "-d", "--name", "looping", "--restart", "always", "busybox", "sh", "-c", "exit 1").strip()
     ctr.wait_for(lambda: ctr.state("looping") == "restarting", what="restarting")

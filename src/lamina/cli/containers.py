@@ -82,12 +82,23 @@ def start(ctx, names, attach, interactive):
 
         with client_from(ctx) as client:
             try:
+                if client.container(names[0]).status == "paused":
+                    raise LaminaError("cannot start a paused container, try unpause instead")
                 code = client.start_container(names[0], attach=Attach(stdin=0 if interactive else None))
             except LaminaError as exc:
                 exc.exit_code = 1  # docker's start fails with 1 where run says 125/126/127
                 raise
         sys.exit(code or 0)
-    _each(ctx, names, lambda client, name: client.start_container(name))
+    _each(ctx, names, _start_one)
+
+
+def _start_one(client, name: str) -> None:
+    """docker's start: a running container is left alone, a paused one is refused."""
+    from lamina.errors import ConflictError
+
+    if client.container(name).status == "paused":
+        raise ConflictError("cannot start a paused container, try unpause instead")
+    client.start_container(name)
 
 
 @click.command("stop")

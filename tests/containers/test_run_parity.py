@@ -168,3 +168,18 @@ def test_empty_user_and_workdir_keep_the_images_like_docker(ctr, oracle):
     assert mine == oracle.out(*args) == "alice\n/home/alice\n"
     ctr.run("run", "-d", "--name", "userly", "--entrypoint", "sleep", "cfgimage", "300")
     assert ctr.out("exec", "-u", "", "userly", "id", "-un") == "alice\n"
+
+
+def test_publish_ranges_like_docker(ctr):
+    refused = ctr.run("create", "-p", "8080:80-81", "busybox", check=False)
+    assert (refused.returncode, refused.stderr) == (
+        125, b"lamina: error: invalid ranges specified for container and host Ports: 80-81 and 8080\n")
+    import socket
+
+    with socket.socket() as holder:  # the range's first port is taken: the next one is used
+        holder.bind(("0.0.0.0", 0))
+        holder.listen(1)
+        first = holder.getsockname()[1]
+        ctr.run("create", "--name", "ranged", "-p", f"{first}-{first + 5}:90", "busybox")
+    bindings = json.loads(ctr.out("inspect", "--format", "{{json .HostConfig.PortBindings}}", "ranged"))
+    assert first < int(bindings["90/tcp"][0]["HostPort"]) <= first + 5

@@ -41,11 +41,28 @@ def parse_publish(spec: str) -> list[PortBinding]:
     container_ports = _port_range(container_part, "containerPort")
     host_ports = _port_range(host_part, "hostPort") if host_part else [0] * len(container_ports)
     if len(host_ports) != len(container_ports):
-        if len(host_ports) == 1 and host_part and "-" not in host_part:
-            host_ports = host_ports * len(container_ports)
-        else:
+        if len(container_ports) != 1:
             raise FlagError(f"invalid ranges specified for container and host Ports: {container_part} and {host_part}")
+        # docker: a host range for one container port is where a free host port is taken from
+        host_ports = [_free_port_in(host_ports, protocol, host_ip)]
     return [PortBinding(c, protocol, host_ip, h) for c, h in zip(container_ports, host_ports, strict=True)]
+
+
+def _free_port_in(candidates: list[int], protocol: str, host_ip: str) -> int:
+    """The first port of ``candidates`` nothing listens on (the first one if all are taken:
+    publishing it then fails in docker's words)."""
+    import socket
+
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
+    for port in candidates:
+        with socket.socket(family, kind) as probe:
+            try:
+                probe.bind((host_ip or "0.0.0.0", port))
+            except OSError:
+                continue
+        return port
+    return candidates[0]
 
 
 def parse_expose(spec: str) -> list[str]:

@@ -183,3 +183,15 @@ def test_publish_ranges_like_docker(ctr):
         ctr.run("create", "--name", "ranged", "-p", f"{first}-{first + 5}:90", "busybox")
     bindings = json.loads(ctr.out("inspect", "--format", "{{json .HostConfig.PortBindings}}", "ranged"))
     assert first < int(bindings["90/tcp"][0]["HostPort"]) <= first + 5
+
+
+def test_mount_refusals_come_before_anything_is_made(ctr, tmp_path):
+    volumes = set(ctr.out("volume", "ls", "-q").split())
+    new_dir = tmp_path / "made-by-v"
+    for flags in (["-v", "fresh-volume:/a", "--mount", "type=bind,src=/no/such/dir,dst=/b"],
+                  ["-v", f"{new_dir}:/a", "-v", "/tmp:/a"]):
+        assert ctr.run("run", "--rm", *flags, "busybox", "true", check=False).returncode == 125, flags
+    assert set(ctr.out("volume", "ls", "-q").split()) == volumes
+    assert not new_dir.exists()
+    repeated = ctr.out("create", "-v", "/tmp:/x", "-v", "/tmp:/x", "busybox").strip()  # docker: one bind
+    assert ctr.out("inspect", "--format", "{{json .HostConfig.Binds}} {{len .Mounts}}", repeated) == '["/tmp:/x"] 1\n'

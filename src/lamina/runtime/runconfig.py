@@ -184,7 +184,7 @@ def _mount_requests(options: RunOptions) -> list[MountRequest]:
         return []
     from lamina.runtime.mountflags import parse_mount_flag, parse_tmpfs_flag, parse_volume_flag
 
-    requests = [parse_volume_flag(v) for v in options.volumes]
+    requests = [parse_volume_flag(v) for v in dict.fromkeys(options.volumes)]  # docker: a repeated -v is one
     return requests + [parse_mount_flag(m) for m in options.mounts] + [parse_tmpfs_flag(t) for t in options.tmpfs]
 
 

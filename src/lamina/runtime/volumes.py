@@ -47,12 +47,11 @@ def resolve_mounts(requests: list[MountRequest], image_volumes: dict[str, Any] |
                    volumes_root: Path) -> list[dict[str, Any]]:
     """The container's mount points (docker's inspect ``Mounts`` shape plus ``Anonymous``/
     ``NoCopy``/``Options``): checks sources, creates volumes and missing ``-v`` host dirs."""
+    _check_requests(requests)  # every refusal before anything is made, as docker's daemon
     seen: set[str] = set()
     mounts: list[dict[str, Any]] = []
     for request in requests:
         target = posixpath.normpath(request.target)
-        if target in seen:
-            raise UsageError(f"Duplicate mount point: {target}")
         seen.add(target)
         mounts.append(_mount_point(request, target, volumes_root))
     for path in sorted(image_volumes or {}):
@@ -62,6 +61,19 @@ def resolve_mounts(requests: list[MountRequest], image_volumes: dict[str, Any] |
         seen.add(target)
         mounts.append(_mount_point(MountRequest("volume", target), target, volumes_root))
     return mounts
+
+
+def _check_requests(requests: list[MountRequest]) -> None:
+    """Duplicate targets and missing ``--mount`` bind sources, refused in docker's words."""
+    seen: set[str] = set()
+    for request in requests:
+        target = posixpath.normpath(request.target)
+        if target in seen:
+            raise UsageError(f"Duplicate mount point: {target}")
+        seen.add(target)
+        if request.type == "bind" and not request.create_source and not os.path.exists(request.source):
+            raise UsageError(f'invalid mount config for type "bind": bind source path does not exist: '
+                             f"{request.source}")
 
 
 def runtime_mounts(mounts: list[dict[str, Any]]) -> list[Mount]:

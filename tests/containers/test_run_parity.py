@@ -47,6 +47,7 @@ def _without_hostname(output: bytes) -> list[bytes]:
 
 BAD_FLAGS = [
     ["-w", "relative", "busybox", "pwd"],
+    ["-w", "/etc/passwd", "busybox", "pwd"],
     ["--mount", "type=bind,src=/tmp,dst=/x,readonly=maybe", "busybox", "true"],
     ["--mount", "type=volume,dst=/x,foo", "busybox", "true"],
     ["--mount", "type=bind,src=/tmp,dst=/x,foo=bar", "busybox", "true"],

@@ -155,7 +155,7 @@ def _ensure_workdir(rootfs: Path, cwd: str) -> None:
     try:
         os.makedirs(target, mode=0o755, exist_ok=True)
     except FileExistsError:
-        raise RuntimeError_(f"cannot use {cwd} as the working directory: not a directory") from None
+        raise RuntimeError_(f"Cannot mkdir: {cwd} is not a directory") from None  # docker's words
     except OSError as exc:
         if not os.path.isdir(target):
             raise RuntimeError_(f"cannot create the working directory {cwd}: {exc.strerror}") from None

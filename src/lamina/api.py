@@ -691,14 +691,14 @@ class Client:
             try:
                 return self.store.resolve(image)
             except ImageNotFoundError:
-                if pull == "never":
-                    raise ImageNotFoundError(f"No such image: {image}") from None
                 try:
-                    parse_reference(image)
+                    familiar = parse_reference(image).familiar
                 except LaminaError:
                     raise ImageNotFoundError(f"No such image: {image}") from None
+                if pull == "never":  # docker names the normalised reference, tag included
+                    raise ImageNotFoundError(f"No such image: {familiar}") from None
                 if announce is not None:
-                    announce(f"Unable to find image '{parse_reference(image).familiar}' locally")
+                    announce(f"Unable to find image '{familiar}' locally")
         for result, newer in self.pull(image, events=events, announce=announce):
             if announce is not None:
                 status = "Downloaded newer image for " if newer else "Image is up to date for "

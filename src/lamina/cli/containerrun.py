@@ -33,6 +33,8 @@ def create_container(client, image: str, options, quiet: bool) -> str:
     Every failure here exits 125, as docker's run/create do for daemon errors."""
     from lamina.errors import LaminaError
 
+    if options.publish and options.network == "host":
+        _to_stderr("WARNING: Published ports are discarded when using host network mode")
     try:
         return client.create_container(image, options, events=None if quiet else _pull_event,
                                        announce=None if quiet else _to_stderr)
@@ -48,11 +50,16 @@ def run_container(root: str | None, image: str, command, *, detach: bool, quiet:
     from lamina.runtime.monitor import Attach
 
     options = make_options(params, command, detach)
+    if options.tty and options.interactive and not os.isatty(0):
+        from lamina.errors import LaminaError
+
+        raise LaminaError("the input device is not a TTY")  # docker refuses before creating anything
     with Client(root=root) as client:
         container_id = create_container(client, image, options, quiet)
-        if detach:
-            client.start_container(container_id)
+        if detach:  # the ID first, as docker's: a failed start still names the container it left
             sys.stdout.write(container_id + "\n")
+            sys.stdout.flush()
+            client.start_container(container_id)
             return
         sys.stdout.flush()
         attach = Attach(stdin=0 if options.interactive else None, stdout=1, stderr=2)

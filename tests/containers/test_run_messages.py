@@ -46,3 +46,13 @@ def test_pull_never_names_the_normalised_reference(ctr, oracle):
     assert mine.returncode == theirs.returncode == 125
     assert "No such image: nosuchimage-here:latest" in theirs.stderr.decode()
     assert mine.stderr.decode() == "lamina: error: No such image: nosuchimage-here:latest\n"
+
+
+def test_inspect_names_neither_and_image_inspect_never_finds_a_container(ctr, oracle):
+    created = ctr.out("create", "--network", "none", "busybox", "true").strip()
+    theirs = oracle.run("inspect", "no-such-thing", check=False)
+    assert theirs.returncode == 1 and "No such object: no-such-thing" in theirs.stderr.decode()
+    assert ctr.fails("inspect", "no-such-thing") == "lamina: error: No such object: no-such-thing\n"
+    assert "No such image" in ctr.fails("image", "inspect", created)
+    assert ctr.out("inspect", "--format", "{{.Id}}", created).strip() == created
+    ctr.run("rm", created)

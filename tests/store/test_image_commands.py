@@ -118,6 +118,8 @@ def test_inspect_format_and_unknown_image(lamina: Lamina, imported_busybox):
     assert lamina.out("inspect", "-f", "{{.Id}} {{.Os}} {{json .Config.Cmd}}", "busybox").strip() == \
         f"{imported_busybox} linux [\"sh\"]"
     stderr = lamina.fails("inspect", "missing")
+    assert stderr == "lamina: error: No such object: missing\n"  # neither a container nor an image
+    stderr = lamina.fails("image", "inspect", "missing")
     assert "No such image: missing" in stderr
 
 

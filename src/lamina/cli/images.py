@@ -140,8 +140,18 @@ def inspect(ctx, names, format_, type_):
         sys.exit(1)
 
 
+@click.command("inspect")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--format", "format_", help="Format output using a custom template")
+@click.pass_context
+def image_inspect(ctx, names, format_):
+    """Display detailed information on one or more images."""
+    ctx.invoke(inspect, names=names, format_=format_, type_="image")
+
+
 def _inspect_one(client, name: str, type_: str | None) -> dict:
     """Like docker: a container of that name or ID first, then an image (``--type`` picks one)."""
+    from lamina.errors import ImageNotFoundError
     from lamina.runtime.containers import ContainerNotFoundError
 
     if type_ == "container":
@@ -151,7 +161,11 @@ def _inspect_one(client, name: str, type_: str | None) -> dict:
     try:
         return client.inspect_container(name)
     except ContainerNotFoundError:
+        pass
+    try:
         return client.inspect_image(name)
+    except ImageNotFoundError:
+        raise ImageNotFoundError(f"No such object: {name}") from None  # docker's word for neither
 
 
 @click.command("history")
@@ -226,7 +240,7 @@ image_group.add_command(images, "list")
 image_group.add_command(tag, "tag")
 image_group.add_command(rmi, "rm")
 image_group.add_command(rmi, "remove")
-image_group.add_command(inspect, "inspect")
+image_group.add_command(image_inspect, "inspect")
 image_group.add_command(history, "history")
 image_group.add_command(prune, "prune")
 

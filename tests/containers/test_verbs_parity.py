@@ -169,7 +169,7 @@ _TYPE_BITS = {b"0": 0o100000, b"5": 0o040000, b"2": 0o120000, b"1": 0o100000, b"
 def test_commit_refuses_a_bad_change_with_status_1(ctr):
     ctr.run("run", "--name", "committed", "busybox", "true")
     result = ctr.run("commit", "-c", "RUN true", "committed", check=False)
-    assert result.returncode == 1 and result.stderr.startswith(b"lamina: error: RUN is not a valid change command")
+    assert result.returncode == 1 and result.stderr.startswith(b"lamina: error: run is not a valid change command\n")
 
 
 def test_usage_errors_exit_like_dockers_client(ctr):

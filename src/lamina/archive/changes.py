@@ -22,7 +22,7 @@ def apply_changes(config: dict, changes: Sequence[str]) -> dict:
         keyword = keyword.upper()
         value = value.strip()
         if keyword not in ALLOWED:
-            raise UsageError(f"{keyword} is not a valid change command (use one of {', '.join(ALLOWED)})")
+            raise UsageError(f"{keyword.lower()} is not a valid change command")  # docker's words
         _apply(config, keyword, value, change)
     return config
 

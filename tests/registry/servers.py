@@ -356,6 +356,25 @@ def _b64url(data: bytes) -> str:
 # -- fault-injecting proxy -------------------------------------------------------------------------
 
 
+class _LoopbackHTTP:
+    """A threaded HTTP server on a free 127.0.0.1 port, answering with ``self._handler()``."""
+
+    def _listen(self) -> None:
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 @dataclass
 class Fault:
     """One fault: requests matching ``method`` and ``path`` (a regex) get ``action`` ``times`` times."""
@@ -383,7 +402,7 @@ class SeenRequest:
     fault: str | None
 
 
-class FaultProxy:
+class FaultProxy(_LoopbackHTTP):
     """A threaded HTTP/1.1 reverse proxy to a loopback upstream that misbehaves on request.
 
     ``Host`` is passed through, so registry ``Location`` URLs point back at the proxy.
@@ -396,19 +415,7 @@ class FaultProxy:
         self.faults: list[Fault] = []
         self.seen: list[SeenRequest] = []
         self.lock = threading.Lock()
-        self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def start(self) -> FaultProxy:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._listen()
 
     def reset(self) -> None:
         with self.lock:
@@ -738,7 +745,7 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class ScriptedRegistry:
+class ScriptedRegistry(_LoopbackHTTP):
     """A hand-written registry on loopback for hostile and faulty behaviour a real one never shows.
 
     ``/v2/`` answers 200; every other request is looked up in ``routes``: (method, path regex)
@@ -750,19 +757,7 @@ class ScriptedRegistry:
         self.routes: list[tuple[str, str, Answer | object]] = []
         self.seen: list[tuple[str, str]] = []
         self.lock = threading.Lock()
-        self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def start(self) -> ScriptedRegistry:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._listen()
 
     def reset(self) -> None:
         with self.lock:

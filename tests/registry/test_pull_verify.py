@@ -21,7 +21,7 @@ import pytest
 
 from lamina.registry.config import RegistryConfig
 from tests.conftest import Lamina, store_listing
-from tests.registry.servers import Fault, digest_of, make_client, push_blob, random_bytes
+from tests.registry.servers import Fault, digest_of, image_documents, make_client, push_blob, random_bytes
 
 pytestmark = pytest.mark.registry
 
@@ -41,17 +41,7 @@ def _layer_tar(seed: int, size: int) -> bytes:
 def _push_image(host: str, repository: str, tag: str, layer: bytes | list[bytes], diff_id: str | list[str]) -> None:
     layers = layer if isinstance(layer, list) else [layer]
     diff_ids = diff_id if isinstance(diff_id, list) else [diff_id]
-    config = json.dumps({
-        "architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": [{"created_by": "test"}] * len(layers),
-    }).encode()
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": len(config),
-                   "digest": digest_of(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": len(blob),
-                    "digest": digest_of(blob)} for blob in layers],
-    }).encode()
+    config, manifest = image_documents(layers, diff_ids=diff_ids)
     with make_client(host, config=RegistryConfig()) as client:
         for blob in layers:
             push_blob(client, repository, blob)

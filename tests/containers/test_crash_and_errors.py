@@ -3,11 +3,14 @@ cleans; bad input fails in one line and leaves nothing behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +33,8 @@ def _monitor_pid(container_id: str) -> int:
 @pytest.mark.slow
 def test_killed_monitor_leaves_an_honest_state_and_rm_f_cleans(ctr):
     container_id = ctr.out("run", "-d", "--name", "orphan", "busybox", "sleep", "300").strip()
+    scratch = _scratch_of(ctr, container_id)  # the private network's socket dir
+    assert scratch.name.startswith("lamina-") and scratch.is_dir()
     os.kill(_monitor_pid(container_id), signal.SIGKILL)
     time.sleep(0.2)
     assert ctr.state("orphan") == "running"  # the container itself still runs
@@ -43,6 +48,13 @@ def test_killed_monitor_leaves_an_honest_state_and_rm_f_cleans(ctr):
     ctr.run("rm", "-f", "orphan")
     assert not mounts_under(ctr.root / "containers" / container_id)
     assert not (ctr.root / "containers" / container_id).exists()
+    assert not scratch.exists()  # the killed monitor could not remove it: rm did
+
+
+def _scratch_of(ctr, container_id: str) -> Path:
+    with sqlite3.connect(ctr.root / "metadata.db") as db:
+        (document,) = db.execute("SELECT document FROM containers WHERE id = ?", (container_id,)).fetchone()
+    return Path(json.loads(document)["_Scratch"])
 
 
 @pytest.mark.slow

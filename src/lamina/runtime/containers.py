@@ -283,4 +283,13 @@ def discard(containers: ContainerStore, container: Container, *, volumes: bool, 
         raise RuntimeError_(f"cannot remove container {container.id[:12]}: its rootfs is still mounted")
     if volumes:
         remove_volumes(container.document.get("Mounts") or [], containers.volumes_root)
+    _discard_scratch(container.document.get("_Scratch") or "")
     containers.delete(container.id)
+
+
+def _discard_scratch(path: str) -> None:
+    """The socket dir a monitor that was killed could not remove (only a dir lamina names)."""
+    if os.path.basename(path).startswith("lamina-") and os.path.isdir(path):
+        from lamina.layer.treeremoval import discard_tree
+
+        discard_tree(path)

@@ -219,7 +219,7 @@ class _Supervisor:
                     holder.close()  # the container holds its namespace now
                 pidfd = os.pidfd_open(pid)
                 try:
-                    self._record_running(pid)
+                    self._record_running(pid, scratch)
                     if on_started is not None:
                         on_started()
                     with self._signal_proxy():
@@ -286,10 +286,12 @@ class _Supervisor:
         self.started = True
         return int(pid_file.read_text().strip())
 
-    def _record_running(self, pid: int) -> None:
+    def _record_running(self, pid: int, scratch: Path | None) -> None:
         container = self.container
         document = dict(container.document)
         document["_PidStart"] = process_start_time(pid)
+        # Where the sockets live, so that ``rm`` removes the dir when this monitor dies first.
+        document["_Scratch"] = os.fspath(scratch) if scratch is not None else ""
         self.containers.update(container.id, status="running", pid=pid, started_at=time.time(), finished_at=0,
                                exit_code=0, error="", oom_killed=0, document=document)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from lamina import TYPE_CHECKING
 from lamina.errors import ConflictError, LaminaError
+from lamina.procstat import process_alive as _process_alive
 from lamina.store.store import Store
 
 if TYPE_CHECKING:
@@ -247,24 +248,6 @@ class ContainerStore:
         return (container.id, container.name, container.image_id, container.image, container.created,
                 container.status, container.pid, container.exit_code, int(container.oom_killed), container.error,
                 container.started_at, container.finished_at, json.dumps(container.document))
-
-
-def process_start_time(pid: int) -> int:
-    """The kernel's start time of ``pid`` (clock ticks since boot), 0 if it is gone: with the
-    pid it names one process for good, even after the pid is reused."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            text = stat.read()
-    except OSError:
-        return 0
-    return int(text[text.rindex(b")") + 2:].split()[19])
-
-
-def _process_alive(pid: int, start_time: int) -> bool:
-    current = process_start_time(pid)
-    if not current:
-        return False
-    return not start_time or current == start_time
 
 
 def discard(containers: ContainerStore, container: Container, *, volumes: bool, runc_state: bool = True) -> None:

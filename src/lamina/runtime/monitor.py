@@ -31,6 +31,7 @@ from pathlib import Path
 
 from lamina.errors import LaminaError, RuntimeError_
 from lamina.layer.treeremoval import discard_tree
+from lamina.procstat import process_start_time
 from lamina.runtime import earlynet
 from lamina.runtime.bundle import prepare_bundle
 from lamina.runtime.containers import (
@@ -39,7 +40,6 @@ from lamina.runtime.containers import (
     ContainerStore,
     container_runc,
     discard,
-    process_start_time,
 )
 from lamina.runtime.logs import LogWriter
 from lamina.runtime.mounts import unmount

@@ -24,8 +24,17 @@ def make_options(params: dict, command, detach: bool):
         cpus=params["cpus"], pids_limit=None if pids is None or pids <= 0 else pids,
         interactive=params["interactive"], tty=params["tty"], init=params["init"], labels=list(params["label"]),
         stop_signal=params["stop_signal"], stop_timeout=params["stop_timeout"], pull=params["pull"],
-        restart=params["restart"],
+        restart=params["restart"], **_security_params(params),
     )
+
+
+def _security_params(params: dict) -> dict:
+    """--add-host, --cap-add, --ulimit, --security-opt … as RunOptions keywords."""
+    names = ("add_host", "cap_add", "cap_drop", "ulimit", "security_opt", "group_add", "dns", "dns_search",
+             "dns_option")
+    given = {("ulimits" if name == "ulimit" else name): list(params.get(name) or ()) for name in names}
+    return {**given, "privileged": bool(params.get("privileged")), "shm_size": params.get("shm_size"),
+            "cidfile": params.get("cidfile")}
 
 
 def create_container(client, image: str, options, quiet: bool) -> str:
@@ -35,12 +44,35 @@ def create_container(client, image: str, options, quiet: bool) -> str:
 
     if options.publish and options.network == "host":
         _to_stderr("WARNING: Published ports are discarded when using host network mode")
+    cidfile = _claim_cidfile(options.cidfile) if options.cidfile else None
     try:
-        return client.create_container(image, options, events=None if quiet else _pull_event,
-                                       announce=None if quiet else _to_stderr)
-    except LaminaError as exc:
-        exc.exit_code = 125
+        container_id = client.create_container(image, options, events=None if quiet else _pull_event,
+                                               announce=None if quiet else _to_stderr)
+    except BaseException as exc:
+        if cidfile is not None:
+            os.unlink(cidfile)
+        if isinstance(exc, LaminaError):
+            exc.exit_code = 125
         raise
+    if cidfile is not None:
+        with open(cidfile, "w") as handle:
+            handle.write(container_id)
+    return container_id
+
+
+def _claim_cidfile(path: str) -> str:
+    """docker's --cidfile: made (empty) before the container, refused when it exists, removed
+    again if the create fails."""
+    from lamina.runtime.flagerror import FlagError
+
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
+    except FileExistsError:
+        raise FlagError(f"container ID file found, make sure the other container isn't running or delete {path}") \
+            from None
+    except OSError as exc:
+        raise FlagError(f"failed to create the container ID file: {exc}") from None
+    return path
 
 
 def run_container(root: str | None, image: str, command, *, detach: bool, quiet: bool, params: dict) -> None:

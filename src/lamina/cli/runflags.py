@@ -39,6 +39,18 @@ RUN_FLAGS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
     (("--stop-timeout",), "stop_timeout", "int", "Timeout (in seconds) to stop a container"),
     (("--rm",), "auto_remove", "flag", "Automatically remove the container when it exits"),
     (("-q", "--quiet"), "quiet", "flag", "Suppress the pull output"),
+    (("--add-host",), "add_host", "multi", "Add a custom host-to-IP mapping (host:ip)"),
+    (("--cap-add",), "cap_add", "multi", "Add Linux capabilities"),
+    (("--cap-drop",), "cap_drop", "multi", "Drop Linux capabilities"),
+    (("--privileged",), "privileged", "flag", "Give extended privileges to this container"),
+    (("--ulimit",), "ulimit", "multi", "Ulimit options"),
+    (("--shm-size",), "shm_size", "value", "Size of /dev/shm"),
+    (("--security-opt",), "security_opt", "multi", "Security Options"),
+    (("--group-add",), "group_add", "multi", "Add additional groups to join"),
+    (("--dns",), "dns", "multi", "Set custom DNS servers"),
+    (("--dns-search",), "dns_search", "multi", "Set custom DNS search domains"),
+    (("--dns-option", "--dns-opt"), "dns_option", "multi", "Set DNS options"),
+    (("--cidfile",), "cidfile", "value", "Write the container ID to the file"),
 )
 
 _DEFAULTS = {"pull": "missing", "restart": "no"}

@@ -60,7 +60,21 @@ _RUN_DEFAULTS: dict[str, Any] = {
     "stop_timeout": None,
     "pull": "missing",
     "restart": "no",
+    "add_host": [],
+    "cap_add": [],
+    "cap_drop": [],
+    "privileged": False,
+    "ulimits": [],
+    "shm_size": None,
+    "security_opt": [],
+    "group_add": [],
+    "dns": [],
+    "dns_search": [],
+    "dns_option": [],
+    "cidfile": None,
 }
+_SECURITY_OPTIONS = ("add_host", "cap_add", "cap_drop", "privileged", "ulimits", "shm_size", "security_opt",
+                     "group_add", "dns", "dns_search", "dns_option", "cidfile")
 
 
 class RunOptions:
@@ -131,6 +145,7 @@ def container_document(options: RunOptions, image: str, image_id: str, image_con
     memory_swap = _swap(options.memory_swap, memory)
     nano_cpus = _nano_cpus(options.cpus) if options.cpus else 0
     requests = _mount_requests(options)
+    security = _security_fields(options)
     if options.stop_signal:
         from lamina.runtime.signals import parse_signal
 
@@ -174,8 +189,19 @@ def container_document(options: RunOptions, image: str, image_id: str, image_con
         "MemorySwap": memory_swap, "PidsLimit": options.pids_limit, "Init": options.init or None,
         "Mounts": [_mount_flag_view(r) for r in requests if r.spec in options.mounts] or None,
     }
+    host_config.update(security)
     return {"Path": path, "Args": args, "Config": config, "HostConfig": host_config, "Mounts": mounts,
             "Ports": [[b.container_port, b.protocol, b.host_ip, b.host_port] for b in bindings]}
+
+
+def _security_fields(options: RunOptions) -> dict[str, Any]:
+    """HostConfig fields of --add-host, --cap-add, --ulimit, --security-opt … (their parser is
+    loaded only when one is given)."""
+    if not any(getattr(options, name) for name in _SECURITY_OPTIONS):
+        return {}
+    from lamina.runtime.hostflags import security_flags
+
+    return security_flags(options)
 
 
 def _mount_requests(options: RunOptions) -> list[MountRequest]:

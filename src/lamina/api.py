@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from lamina import TYPE_CHECKING
@@ -245,7 +245,8 @@ class Client:
               tags: Sequence[str] = (), build_args: Sequence[str] = (), target: str | None = None,
               labels: Sequence[str] = (), no_cache: bool = False, network: str = "default",
               platform: str | None = None, secrets: Sequence[str] = (), pull: bool | None = None,
-              progress: Callable[[Any], None] | None = None, cache_from: Sequence[str] = ()) -> Any:
+              progress: Callable[[Any], None] | None = None, cache_from: Sequence[str] = (),
+              run_host_config: Mapping[str, Any] | None = None) -> Any:
         """``docker build`` (classic builder semantics): returns a ``BuildResult`` (image ID, tags).
 
         ``context`` is a directory, ``-`` (stdin: a tar context or a bare Dockerfile) or a tar
@@ -254,6 +255,8 @@ class Client:
         missing (``pull=None``, docker's default), always (``True``, ``--pull``) or never (``False``).
         ``cache_from`` names images (local, or pulled when missing) whose history and layers may
         stand in for steps, as docker's ``--cache-from`` does with the classic builder.
+        ``run_host_config``: docker's HostConfig fields for the RUN containers (made by
+        ``lamina.runtime.hostflags.build_host_config`` from ``--add-host``, ``--ulimit``, ``-m`` …).
         """
         import tempfile
 
@@ -274,6 +277,7 @@ class Client:
                 no_cache=no_cache, network=check_network(network), platform=platform,
                 secrets=parse_secrets(secrets, Path(temp)), pull=bool(pull),
                 pull_image=None if pull is False else self._pull_for_build, cache_from=list(cache_from),
+                run_host_config=dict(run_host_config or {}),
             )
             return build(self.store, options, progress)
 

@@ -76,7 +76,9 @@ class BuildOptions(msgspec.Struct):
     (``-f -``). ``build_args`` values of None mean "declared without a value". ``pull_image``
     fetches an image (base or ``COPY --from``) and returns its ID: the API passes the registry
     puller in. It is used for images missing from the store, or for every one with ``pull``;
-    without it a missing image is an error.
+    without it a missing image is an error. ``run_host_config``: docker's HostConfig fields for
+    every RUN container (``--add-host``, ``--ulimit``, ``--shm-size``, ``--security-opt``, ``-m``,
+    ``--cpu-*``); like docker's classic builder, they never enter the cache key.
     """
 
     context_dir: Path
@@ -93,6 +95,7 @@ class BuildOptions(msgspec.Struct):
     pull: bool = False
     pull_image: Callable[[str], str] | None = None
     cache_from: Sequence[str] = ()
+    run_host_config: Mapping[str, Any] = msgspec.field(default_factory=dict)
 
 
 class BuildResult(msgspec.Struct):
@@ -647,6 +650,7 @@ class _Build:
                 store=self.store, instruction=instruction, state=run_state, build_args=stage_args.visible(env),
                 network=network, secrets=self.options.secrets, context_dir=self.options.context_dir,
                 stage_layers=lambda name: self._from_layers(name, state), emit=self.emit, filename=self.filename,
+                host_config=self.options.run_host_config,
             )
             return execute_run(request).layer
 

@@ -26,7 +26,7 @@ from lamina.build.imageconfig import resolve_command, shell_of
 from lamina.build.run_mounts import RunMounts
 from lamina.build.state import StageState
 from lamina.errors import DockerfileError, RuntimeError_
-from lamina.runtime.spec import Mount, ProcessSpec
+from lamina.runtime.spec import Mount, ProcessSpec, Resources
 from lamina.runtime.step import commit_step, run_in_snapshot
 from lamina.store.store import LayerRecord, Store
 
@@ -42,6 +42,8 @@ class RunRequest(msgspec.Struct, frozen=True):
     - ``secrets``: ``--secret`` id → file on the host, for ``RUN --mount=type=secret``.
     - ``context_dir``: the build context on disk (``RUN --mount=type=bind`` without ``from``).
     - ``stage_layers``: a stage name/index or image name → its diff_ids (``--mount from=``).
+    - ``host_config``: docker's HostConfig fields the build flags set for RUN containers
+      (``--add-host``, ``--ulimit``, ``--shm-size``, ``--security-opt``, memory and CPU limits).
     - ``emit``: reports progress (``RunStarted`` with the container id, ``StepOutput`` with the
       command's stdout/stderr bytes as they come).
     """
@@ -56,6 +58,7 @@ class RunRequest(msgspec.Struct, frozen=True):
     stage_layers: Callable[[str], tuple[str, ...]] | None = None
     emit: Callable[[BuildEvent], None] | None = None
     filename: str = "Dockerfile"
+    host_config: Mapping[str, Any] = msgspec.field(default_factory=dict)
 
 
 class RunResult(msgspec.Struct, frozen=True):
@@ -121,7 +124,8 @@ def execute_run(request: RunRequest) -> RunResult:
             result = run_in_snapshot(
                 request.store, request.state.diff_ids, process, network=_network(request.network),
                 output=output, prepare_mounts=prepare, container_id=container_id,
-                volumes=list(config.get("Volumes") or {}),
+                volumes=list(config.get("Volumes") or {}), host_config=request.host_config or None,
+                resources=_resources(request.host_config),
             )
         except RuntimeError_ as exc:
             raise DockerfileError(str(exc), filename=request.filename, line=instruction.line) from None
@@ -184,8 +188,24 @@ def _script_mount(scratch: Path, name: str, body: str) -> Mount:
 
 
 def _network(mode: str) -> str:
-    """``default`` is host networking: lamina has no bridge, and RUN apt-get must work."""
-    return "none" if mode == "none" else "host"
+    """``default`` runs in the host's network namespace (lamina has no bridge, and RUN apt-get
+    must work) but looks like docker's default bridge inside: own hostname, default hosts file."""
+    return mode if mode in ("none", "host") else "default"
+
+
+def _resources(host_config: Mapping[str, Any]) -> Resources | None:
+    """The RUN container's cgroup limits from ``docker build -m --memory-swap -c --cpuset-cpus
+    --cpu-period --cpu-quota``."""
+    limits = {field: host_config.get(key) or None for field, key in _RESOURCE_KEYS}
+    if not any(limits.values()):
+        return None
+    if not limits["memory_bytes"]:
+        limits["memory_swap_bytes"] = None
+    return Resources(**limits)
+
+
+_RESOURCE_KEYS = (("memory_bytes", "Memory"), ("memory_swap_bytes", "MemorySwap"), ("cpu_shares", "CpuShares"),
+                  ("cpuset_cpus", "CpusetCpus"), ("cpu_period", "CpuPeriod"), ("cpu_quota", "CpuQuota"))
 
 
 class _Tail:

@@ -23,6 +23,20 @@ import click
               help="Images to consider as cache sources (IMAGE or type=registry,ref=IMAGE)")
 @click.option("--cache-to", "cache_to", multiple=True,
               help="Cache export (type=inline: accepted; every lamina image carries its cache)")
+@click.option("--add-host", "add_hosts", multiple=True, help="Add a custom host-to-IP mapping (host:ip)")
+@click.option("--ulimit", "ulimits", multiple=True, help="Ulimit options")
+@click.option("--shm-size", help="Size of /dev/shm")
+@click.option("-m", "--memory", help="Memory limit")
+@click.option("--memory-swap", help="Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+@click.option("-c", "--cpu-shares", type=int, help="CPU shares (relative weight)")
+@click.option("--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)")
+@click.option("--cpu-period", type=int, help="Limit the CPU CFS (Completely Fair Scheduler) period")
+@click.option("--cpu-quota", type=int, help="Limit the CPU CFS (Completely Fair Scheduler) quota")
+@click.option("--security-opt", "security_opt", multiple=True, help="Security options for RUN containers")
+@click.option("--cgroup-parent", hidden=True, help="Optional parent cgroup for the container (accepted)")
+@click.option("--isolation", hidden=True, help="Container isolation technology (Linux: default only)")
+@click.option("--compress", is_flag=True, hidden=True, help="Compress the build context (a no-op: no daemon)")
+@click.option("--disable-content-trust", is_flag=True, hidden=True, help="Skip image verification (a no-op)")
 @click.option("--rm/--no-rm", default=True, hidden=True)
 @click.option("--force-rm", is_flag=True, hidden=True)
 @click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet"], case_sensitive=False),
@@ -31,9 +45,11 @@ import click
                    "with the time of each step), auto (tty when stderr is a terminal), quiet")
 @click.pass_context
 def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, network, quiet, iidfile,
-          pull, platform, secrets, cache_from, cache_to, rm, force_rm, progress):
+          pull, platform, secrets, cache_from, cache_to, rm, force_rm, progress, **run_flags):
     """Build an image from a Dockerfile."""
     from lamina.cli.buildrun import run_build
+
+    run_host_config = _run_host_config(run_flags)
 
     cache_from = [_cache_source(spec) for spec in cache_from]
     for spec in cache_to:
@@ -42,7 +58,25 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
     run_build((ctx.find_root().obj or {}).get("root"), context, tags=tags, dockerfile=dockerfile,
               build_args=build_args, target=target, labels=labels, no_cache=no_cache, network=network, quiet=quiet,
               iidfile=iidfile, pull=pull, platform=platform, secrets=secrets, cache_from=cache_from,
-              progress=progress)
+              progress=progress, run_host_config=run_host_config)
+
+
+def _run_host_config(flags: dict) -> dict:
+    """The RUN containers' HostConfig from --add-host, --ulimit, -m, --cpu-* …; --compress,
+    --disable-content-trust and --cgroup-parent change nothing visible in docker's classic
+    builder on Linux either, and --isolation takes only ``default``, as docker's daemon."""
+    isolation = flags.pop("isolation")
+    for ignored in ("compress", "disable_content_trust", "cgroup_parent"):
+        flags.pop(ignored)
+    if isolation not in (None, "", "default"):
+        from lamina.errors import BuildError
+
+        raise BuildError(f"Unsupported isolation: \"{isolation}\"")
+    if not any(flags.values()):
+        return {}
+    from lamina.runtime.hostflags import build_host_config
+
+    return build_host_config(**flags)
 
 
 def _cache_fields(spec: str) -> dict[str, str]:

@@ -14,9 +14,12 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
               build_args: Sequence[str] = (), target: str | None = None, labels: Sequence[str] = (),
               no_cache: bool = False, network: str = "default", quiet: bool = False, iidfile: str | None = None,
               pull: bool = False, platform: str | None = None, secrets: Sequence[str] = (),
-              cache_from: Sequence[str] = (), progress: str | None = "auto", fast_checked: bool = False) -> None:
+              cache_from: Sequence[str] = (), progress: str | None = "auto", fast_checked: bool = False,
+              run_host_config: dict | None = None) -> None:
     """Build ``context`` and print what docker's classic builder prints (or the ID with -q).
-    ``fast_checked``: the caller already found no recorded no-op answer for this request."""
+    ``fast_checked``: the caller already found no recorded no-op answer for this request.
+    ``run_host_config``: HostConfig fields for RUN containers (they change no cache key, so a
+    recorded no-op answer still holds)."""
     import signal
 
     mode = progress_mode(progress, quiet)
@@ -53,7 +56,7 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
             result = client.build(context, dockerfile=dockerfile, tags=tags, build_args=build_args, target=target,
                                   labels=labels, no_cache=no_cache, network=network, platform=platform,
                                   secrets=secrets, pull=True if pull else None, progress=on_event,
-                                  cache_from=list(cache_from))
+                                  cache_from=list(cache_from), run_host_config=run_host_config)
         except BaseException as exc:
             if display is not None:
                 display.close(failed="CANCELED" if isinstance(exc, KeyboardInterrupt) else "ERROR")

@@ -4,7 +4,10 @@
 ``apt-get`` work without a bridge or NAT rules), so the container gets the host's
 ``/etc/hosts``, ``/etc/resolv.conf`` and hostname, as docker does for host networking.
 ``none`` gives a fresh namespace with only ``lo``; the files are docker's defaults and the
-hostname is the short container ID. The files are generated per container and bound over the
+hostname is the short container ID. ``default`` (a RUN step without ``--network``) looks like
+docker's default bridge from inside: the short ID as hostname and docker's default ``/etc/hosts``,
+while it still uses the host's network namespace and resolver, so ``apt-get`` works without a
+bridge. The files are generated per container and bound over the
 rootfs (writable, as docker's, unless the root is read-only), so nothing a process writes to
 them reaches the host or a layer.
 """
@@ -19,7 +22,7 @@ from lamina.runtime.spec import EtcFiles
 
 __all__ = ["NETWORK_MODES", "container_hostname", "write_etc_files"]
 
-NETWORK_MODES = ("host", "none")
+NETWORK_MODES = ("host", "none", "default")
 
 _DEFAULT_HOSTS = """127.0.0.1	localhost
 ::1	localhost ip6-localhost ip6-loopback
@@ -42,6 +45,9 @@ def write_etc_files(directory: Path, network: str, hostname: str) -> EtcFiles:
     if network == "host":
         hosts = _read("/etc/hosts") or _DEFAULT_HOSTS
         resolv = _read("/etc/resolv.conf")
+    elif network == "default":
+        hosts = _DEFAULT_HOSTS
+        resolv = _read("/etc/resolv.conf")  # the host's namespace: its resolver answers, even on loopback
     else:
         hosts = _DEFAULT_HOSTS
         # Another namespace's loopback is not the host's resolver: drop such nameservers, like

@@ -102,12 +102,14 @@ class Mount(namedtuple("Mount", "destination source type options", defaults=("",
         return cls(destination=destination, source="tmpfs", type="tmpfs", options=tuple(options))
 
 
-class Resources(namedtuple("Resources", "memory_bytes memory_swap_bytes nano_cpus cpu_shares pids_limit",
-                defaults=(None, None, None, None, None))):
-    """Optional cgroup limits (``docker run --memory --cpus --pids-limit --cpu-shares``)."""
+class Resources(namedtuple("Resources", "memory_bytes memory_swap_bytes nano_cpus cpu_shares pids_limit "
+                                        "cpuset_cpus cpu_period cpu_quota",
+                defaults=(None, None, None, None, None, None, None, None))):
+    """Optional cgroup limits (``docker run --memory --cpus --pids-limit --cpu-shares``; ``docker
+    build --cpuset-cpus --cpu-period --cpu-quota``)."""
 
     # memory_bytes: int | None; memory_swap_bytes: int | None; nano_cpus: int | None; cpu_shares: int | None;
-    # pids_limit: int | None
+    # pids_limit: int | None; cpuset_cpus: str | None; cpu_period: int | None; cpu_quota: int | None
     __slots__ = ()
 
     def to_spec(self) -> dict[str, Any]:
@@ -122,6 +124,12 @@ class Resources(namedtuple("Resources", "memory_bytes memory_swap_bytes nano_cpu
             cpu.update(period=period, quota=self.nano_cpus * period // 1_000_000_000)
         if self.cpu_shares:
             cpu["shares"] = self.cpu_shares
+        if self.cpu_period:
+            cpu["period"] = self.cpu_period
+        if self.cpu_quota:
+            cpu["quota"] = self.cpu_quota
+        if self.cpuset_cpus:
+            cpu["cpus"] = self.cpuset_cpus
         if cpu:
             resources["cpu"] = cpu
         if self.pids_limit is not None:

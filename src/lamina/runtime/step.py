@@ -24,10 +24,11 @@ import stat
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lamina.errors import RuntimeError_
 from lamina.layer.contentsize import SizingWriter
@@ -104,6 +105,7 @@ def run_in_snapshot(
     prepare_mounts: Callable[[Path], Sequence[Mount]] | None = None,
     volumes: Sequence[str] = (),
     container_id: str | None = None,
+    host_config: Mapping[str, Any] | None = None,
 ) -> StepResult:
     """Run ``process`` in a container whose rootfs is the layers ``diff_ids`` plus a fresh upper.
 
@@ -116,11 +118,15 @@ def run_in_snapshot(
     are removed from the upper dir. ``volumes`` (the image's ``VOLUME`` paths) each get an
     anonymous volume seeded with the image's content there, as docker does for every container:
     what the process writes there is discarded, the mount point itself stays in the diff.
+    ``network`` ``default`` runs in the host's namespace but with its own hostname (the short
+    ID) and docker's default ``/etc/hosts``, as docker's RUN on its default bridge looks.
+    ``host_config`` holds docker's HostConfig fields of ``docker build --add-host --ulimit
+    --shm-size --security-opt`` (``runtime.hostflags``).
     Ctrl-C or SIGTERM kill the container and remove everything before the exception goes on.
     Raises RuntimeError_ if the container cannot be started (runc's reason in one line).
     """
     if network not in NETWORK_MODES:
-        raise RuntimeError_(f"network mode {network!r} is not supported for RUN (use host or none)")
+        raise RuntimeError_(f"network mode {network!r} is not supported for RUN (use default, host or none)")
     store_root = Path(store.root)
     runc = runc_for(store_root)
     cleanup_stale(store_root, runc, once=True)
@@ -161,7 +167,7 @@ def run_in_snapshot(
                         add_markers(dirs.rootfs)  # before the record: not part of the diff
                         result.copy = copyroot.record(dirs.rootfs)
                 result.exit_code = _run(runc, dirs, container_id, process, network, all_mounts, resources,
-                                        timeout, output, before_start)
+                                        timeout, output, before_start, host_config)
             finally:
                 if not copying:
                     unmount(dirs.rootfs)
@@ -337,7 +343,8 @@ def remove_mount_stubs(upper: Path, lowers: Sequence[Path], destinations: Sequen
 
 def _run(runc: Runc, dirs: OverlayDirs, container_id: str, process: ProcessSpec, network: str,
          mounts: Sequence[Mount], resources: Resources | None, timeout: float | None,
-         output: Callable[[bytes], None] | None, before_start: Callable[[dict], None] | None = None) -> int:
+         output: Callable[[bytes], None] | None, before_start: Callable[[dict], None] | None = None,
+         host_config: Mapping[str, Any] | None = None) -> int:
     user = resolve_user(dirs.rootfs, process.user)
     hostname = container_hostname(network, container_id)
     etc_files = write_etc_files(dirs.base / "etc", network, hostname)
@@ -346,9 +353,14 @@ def _run(runc: Runc, dirs: OverlayDirs, container_id: str, process: ProcessSpec,
         rootfs=dirs.rootfs.resolve(),
         process=ProcessSpec(args=process.args, env=env, cwd=process.cwd or "/", user=process.user,
                             terminal=False),
-        user=user, hostname=hostname, network=network, etc_files=etc_files, mounts=mounts,
-        resources=resources,
+        user=user, hostname=hostname, network="none" if network == "none" else "host", etc_files=etc_files,
+        mounts=mounts, resources=resources,
     )
+    if host_config:
+        from lamina.runtime.hostflags import apply_to_spec, rewrite_etc_files
+
+        rewrite_etc_files(dirs.base / "etc", host_config)
+        apply_to_spec(spec, host_config, dirs.rootfs)
     write_config(dirs.base, spec)
     if before_start is not None:
         before_start(spec)

@@ -168,3 +168,15 @@ def test_bad_flag_is_refused_in_dockers_words_and_leaves_nothing(ctr, oracle, fl
 def test_host_gateway_is_refused_clearly(ctr):
     stderr = ctr.fails("run", "--rm", "--network", "none", "--add-host", "gw:host-gateway", "busybox", "true")
     assert "host-gateway is not supported" in stderr
+
+
+def test_group_add_holds_for_exec_as_in_docker(ctr, oracle):
+    def exec_ids(tool) -> list[str]:
+        container = tool.out("run", "-d", "--network", "none", "-u", "alice", "--group-add", "staff", "--group-add",
+                             "1234", "busybox", "sleep", "60").strip()
+        try:
+            return [tool.out("exec", container, "id"), tool.out("exec", "-u", "root", container, "id")]
+        finally:
+            tool.run("rm", "-f", container)
+
+    assert exec_ids(ctr) == exec_ids(oracle)

@@ -27,6 +27,7 @@ __all__ = [
     "apply_to_spec",
     "build_host_config",
     "capabilities",
+    "group_ids",
     "parse_extra_hosts",
     "parse_security_opts",
     "parse_ulimits",
@@ -316,7 +317,7 @@ def apply_to_spec(spec: dict[str, Any], host_config: Mapping[str, Any], rootfs: 
     groups = host_config.get("GroupAdd")
     if groups:
         gids = process["user"].setdefault("additionalGids", [])
-        gids.extend(gid for gid in _group_ids(groups, rootfs) if gid not in gids)
+        gids.extend(gid for gid in group_ids(groups, rootfs) if gid not in gids)
 
 
 def _privileged(spec: dict[str, Any]) -> None:
@@ -351,7 +352,7 @@ def _apply_ulimits(process: dict[str, Any], ulimits: Iterable[Mapping[str, Any]]
     process["rlimits"] = list(rlimits.values())
 
 
-def _group_ids(groups: Iterable[str], rootfs: Path | None) -> list[int]:
+def group_ids(groups: Iterable[str], rootfs: Path | None) -> list[int]:
     """``--group-add`` values as gids: numbers as they are, names from the image's /etc/group."""
     from lamina.runtime.users import parse_group, read_in_root
 

@@ -209,11 +209,16 @@ def exec_process(containers: ContainerStore, container: Container, command: list
         exec_user = resolve_user(rootfs, user or container.config.get("User") or "")
     except RuntimeError_ as exc:
         raise ExecError(str(exc)) from None
+    gids = list(exec_user.additional_gids)
+    if container.host_config.get("GroupAdd"):  # docker: --group-add holds for every exec too
+        from lamina.runtime.hostflags import group_ids
+
+        gids += [gid for gid in group_ids(container.host_config["GroupAdd"], rootfs) if gid not in gids]
     process = dict(spec["process"])
     process.update(
         terminal=tty and not detach, args=list(command), cwd=workdir or container.config.get("WorkingDir") or "/",
         env=process_env(container, spec.get("hostname") or container.id[:12], exec_user.home, list(env), tty=tty),
-        user={"uid": exec_user.uid, "gid": exec_user.gid, "additionalGids": list(exec_user.additional_gids)},
+        user={"uid": exec_user.uid, "gid": exec_user.gid, "additionalGids": gids},
     )
     check_exec(f"/proc/{container.pid}/root", process["args"][0], process["env"], process["cwd"])
     runc = container_runc(containers.store.root)

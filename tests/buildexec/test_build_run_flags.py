@@ -125,3 +125,19 @@ def test_default_run_identity_matches_docker(client: Client, ctx: Path, docker) 
     _, mine, seen = build(client, ctx, (ctx / "Dockerfile").read_text(), no_cache=True)
     short_id = next(e.container_id for e in seen if isinstance(e, events.RunStarted))[:12]
     assert mine == running.group(2).replace(running.group(1), short_id)
+
+
+@pytest.mark.parametrize("flags", [["--ulimit", "nofile=1"], ["-m", "64m"], ["--compress"], ["--add-host", "a:1.2.3.4"],
+                                   ["--isolation", "default"], ["--security-opt", "seccomp=unconfined"]])
+def test_the_fast_door_leaves_these_flags_to_click(flags) -> None:
+    from lamina.cli.fastbuild import _parse
+
+    assert _parse(["build", ".", *flags]) is None
+    assert _parse(["build", "."]) is not None
+
+
+def test_a_cached_rebuild_with_run_flags_gives_the_same_image(cli: Lamina, ctx: Path) -> None:
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo x > /x\n")
+    first = cli.out("build", "-q", str(ctx)).strip()
+    again = cli.out("build", "-q", "-m", "64m", "--ulimit", "nofile=100", "--add-host", "a:1.2.3.4", str(ctx)).strip()
+    assert again == first

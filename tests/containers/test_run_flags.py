@@ -180,3 +180,14 @@ def test_group_add_holds_for_exec_as_in_docker(ctr, oracle):
             tool.run("rm", "-f", container)
 
     assert exec_ids(ctr) == exec_ids(oracle)
+
+
+def test_privileged_sees_the_hosts_devices(ctr):
+    from lamina.runtime.hostflags import host_devices
+
+    expected = sorted(device["path"] for device in host_devices())
+    listed = ctr.out("run", "--rm", "--network", "none", "--privileged", "busybox", "sh", "-c",
+                     "find /dev -type c -o -type b | grep -v -e '^/dev/pts/' -e '^/dev/console$' -e '^/dev/ptmx$'")
+    assert expected and set(expected) <= set(listed.split())
+    plain = ctr.out("run", "--rm", "--network", "none", "busybox", "sh", "-c", "find /dev -type b | wc -l")
+    assert plain.strip() == "0"

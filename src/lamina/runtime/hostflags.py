@@ -28,6 +28,7 @@ __all__ = [
     "build_host_config",
     "capabilities",
     "group_ids",
+    "host_devices",
     "parse_extra_hosts",
     "parse_security_opts",
     "parse_ulimits",
@@ -322,14 +323,39 @@ def apply_to_spec(spec: dict[str, Any], host_config: Mapping[str, Any], rootfs: 
 
 def _privileged(spec: dict[str, Any]) -> None:
     """docker's --privileged: no seccomp, nothing masked or read-only, /sys and cgroups writable,
-    every device allowed."""
+    every device allowed and the host's device nodes made in the container's /dev."""
     linux = spec["linux"]
     linux.pop("seccomp", None)
     linux["maskedPaths"], linux["readonlyPaths"] = [], []
     linux.setdefault("resources", {})["devices"] = [{"allow": True, "access": "rwm"}]
+    linux["devices"] = host_devices()
     for mount in spec["mounts"]:
         if mount["destination"] in ("/sys", "/sys/fs/cgroup"):
             mount["options"] = [o for o in mount["options"] if o != "ro"] + ["rw"]
+
+
+def host_devices(root: str = "/dev") -> list[dict[str, Any]]:
+    """The host's device nodes as runtime-spec devices (what docker gives a privileged
+    container); the pty, shm and mqueue trees and the console are the container's own."""
+    import stat
+
+    devices = []
+    for directory, subdirs, names in os.walk(root):
+        subdirs[:] = [d for d in subdirs if not (directory == root and d in ("pts", "shm", "mqueue"))]
+        for name in sorted(names):
+            path = os.path.join(directory, name)
+            if path in ("/dev/console", "/dev/ptmx"):
+                continue
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            kind = "c" if stat.S_ISCHR(st.st_mode) else "b" if stat.S_ISBLK(st.st_mode) else None
+            if kind is not None:
+                devices.append({"path": path, "type": kind, "major": os.major(st.st_rdev),
+                                "minor": os.minor(st.st_rdev), "fileMode": stat.S_IMODE(st.st_mode),
+                                "uid": st.st_uid, "gid": st.st_gid})
+    return devices
 
 
 def _apply_security_opts(spec: dict[str, Any], opts: Iterable[str]) -> None:

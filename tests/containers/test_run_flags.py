@@ -151,6 +151,9 @@ REFUSALS = [
     (["--security-opt", "seccomp=/nonexistent/profile.json"],
      "opening seccomp profile (/nonexistent/profile.json) failed: open /nonexistent/profile.json: no such file or "
      "directory"),
+    (["--dns-search", "bad_domain!"],
+     'invalid argument "bad_domain!" for "--dns-search" flag: bad_domain! is not a valid domain'),
+    (["--dns-search", "-x.com"], 'invalid argument "-x.com" for "--dns-search" flag: -x.com is not a valid domain'),
     (["--dns", "notip"], 'invalid argument "notip" for "--dns" flag: IP address is not correctly formatted: notip'),
 ]
 

@@ -67,7 +67,7 @@ def security_flags(options: Any) -> dict[str, Any]:
         "SecurityOpt": parse_security_opts(options.security_opt) or None,
         "GroupAdd": list(options.group_add) or None,
         "Dns": [_dns_address(value) for value in options.dns],
-        "DnsSearch": list(options.dns_search),
+        "DnsSearch": [_dns_search(value) for value in options.dns_search],
         "DnsOptions": list(options.dns_option),
         "ShmSize": _shm_size(options.shm_size, parse_bytes),
         "ContainerIDFile": options.cidfile or "",
@@ -270,6 +270,22 @@ def _dns_address(value: str) -> str:
         raise FlagError(f"invalid argument \"{value}\" for \"--dns\" flag: IP address is not correctly "
                         f"formatted: {value}") from None
     return value
+
+
+def _dns_search(value: str) -> str:
+    """docker's domain check: dot-separated labels of letters, digits and inner hyphens (a
+    trailing dot allowed), or ``.`` for none."""
+    domain = value.removesuffix(".") if value != "." else ""
+    labels = domain.split(".") if domain else []
+    valid = value == "." or (len(domain) <= 255 and labels and all(_dns_label(label) for label in labels))
+    if not valid:
+        raise FlagError(f"invalid argument \"{value}\" for \"--dns-search\" flag: {value} is not a valid domain")
+    return value
+
+
+def _dns_label(label: str) -> bool:
+    return bool(label) and label.isascii() and label.replace("-", "").isalnum() and not (
+        label.startswith("-") or label.endswith("-"))
 
 
 def capabilities(defaults: Sequence[str], host_config: Mapping[str, Any]) -> list[str]:

@@ -258,8 +258,6 @@ class Client:
         ``run_host_config``: docker's HostConfig fields for the RUN containers (made by
         ``lamina.runtime.hostflags.build_host_config`` from ``--add-host``, ``--ulimit``, ``-m`` …).
         """
-        import tempfile
-
         from lamina.build.executor import BuildOptions, build
         from lamina.build.inputs import (
             check_network,
@@ -268,14 +266,18 @@ class Client:
             parse_secrets,
             prepare_context,
         )
+        from lamina.runtime.scratch import scratch_dir, sweep_scratch
 
-        with prepare_context(context, dockerfile) as prepared, tempfile.TemporaryDirectory(prefix="lamina-secrets-") as temp:
+        sweep_scratch(self.store.root)  # what builds killed before they could clean up left
+        with scratch_dir(self.store.root, "build") as scratch, prepare_context(context, dockerfile,
+                                                                               scratch=scratch) as prepared:
+            (scratch / "secrets").mkdir(mode=0o700)
             options = BuildOptions(
                 context_dir=prepared.directory, dockerfile=prepared.dockerfile,
                 dockerfile_text=prepared.dockerfile_text, tags=list(tags),
                 build_args=parse_build_args(build_args), target=target, labels=parse_labels(labels),
                 no_cache=no_cache, network=check_network(network), platform=platform,
-                secrets=parse_secrets(secrets, Path(temp)), pull=bool(pull),
+                secrets=parse_secrets(secrets, scratch / "secrets"), pull=bool(pull), scratch=scratch,
                 pull_image=None if pull is False else self._pull_for_build, cache_from=list(cache_from),
                 run_host_config=dict(run_host_config or {}),
             )

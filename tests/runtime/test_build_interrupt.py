@@ -25,8 +25,8 @@ def _mounts_under(root: Path) -> list[str]:
 def _start_slow_build(lamina: Lamina, context: Path) -> subprocess.Popen:
     (context / "Dockerfile").write_text("FROM busybox\nRUN echo step-is-running && sleep 30\n")
     process = subprocess.Popen([sys.executable, "-m", "lamina", "build", "--no-cache", "--network", "none",
-                                "-t", "slow:1", str(context)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env=lamina.env())
+                                "--secret", "id=token,env=HOME", "-t", "slow:1", str(context)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=lamina.env())
     deadline = time.time() + 60
     seen = b""
     while time.time() < deadline and b"\nstep-is-running\n" not in seen:  # the output, not the step line
@@ -41,6 +41,7 @@ def test_an_interrupted_build_cleans_up(lamina: Lamina, imported_busybox, tmp_pa
     context.mkdir()
     process = _start_slow_build(lamina, context)
     assert _mounts_under(lamina.root)  # the RUN step's overlay is mounted now
+    assert list((lamina.root / "tmp").glob("build-*/secrets/*"))  # the secret from the environment, as a file
     os.kill(process.pid, sig)
     process.wait(timeout=60)
     assert process.returncode != 0
@@ -50,6 +51,7 @@ def test_an_interrupted_build_cleans_up(lamina: Lamina, imported_busybox, tmp_pa
     (context / "Dockerfile").write_text("FROM busybox\nRUN echo again > /again\n")
     lamina.out("build", "--network", "none", "-t", "next:1", str(context))
     assert not _mounts_under(lamina.root)
+    assert not list((lamina.root / "tmp").iterdir())  # the killed build's scratch dir (secrets) is gone too
     assert lamina.out("run", "--rm", "--network", "none", "next:1", "cat", "/again") == "again\n"
     assert "0 problems, clean" in lamina.out("fsck")
     leftovers = subprocess.run(["pgrep", "-f", "sleep 30"], capture_output=True).stdout.split()

@@ -96,6 +96,7 @@ class BuildOptions(msgspec.Struct):
     pull_image: Callable[[str], str] | None = None
     cache_from: Sequence[str] = ()
     run_host_config: Mapping[str, Any] = msgspec.field(default_factory=dict)
+    scratch: Path | None = None  # where the work files go (``runtime.scratch``); None: a temp dir
 
 
 class BuildResult(msgspec.Struct):
@@ -152,7 +153,8 @@ class _Build:
         self.cache = BuildCache(self.store)
         self.cache_sources = self._cache_sources()
         self.digests = FileDigests(self.store)
-        with tempfile.TemporaryDirectory(prefix="lamina-build-") as workdir, self.store.lease():
+        with tempfile.TemporaryDirectory(prefix="work-" if self.options.scratch else "lamina-build-",
+                                         dir=self.options.scratch) as workdir, self.store.lease():
             self.workdir = Path(workdir)
             self.views = RootfsViews(self.store, self.workdir)
             try:

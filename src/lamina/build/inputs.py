@@ -33,9 +33,10 @@ class PreparedContext(msgspec.Struct, frozen=True):
 
 @contextlib.contextmanager
 def prepare_context(
-    context: str | os.PathLike[str] | BinaryIO, dockerfile: str | None = None
+    context: str | os.PathLike[str] | BinaryIO, dockerfile: str | None = None, *, scratch: Path | None = None
 ) -> Iterator[PreparedContext]:
-    """Yield the context as a directory (temporary when it came as a stream) and the Dockerfile.
+    """Yield the context as a directory (temporary when it came as a stream, made in ``scratch``
+    when given) and the Dockerfile.
 
     An ``http(s)://`` context is downloaded first and then read as stdin is, as docker's
     client does with a URL that is not a git repository."""
@@ -44,7 +45,7 @@ def prepare_context(
         raise UsageError("invalid argument: can't use stdin for both build context and dockerfile")
     dockerfile_text = sys.stdin.buffer.read() if dockerfile == "-" else None
     if isinstance(context, str) and context.startswith(("http://", "https://")):
-        with _downloaded(context) as stream, _stream_context(stream, dockerfile) as prepared:
+        with _downloaded(context) as stream, _stream_context(stream, dockerfile, scratch) as prepared:
             yield prepared
         return
     if not stdin_context:
@@ -53,14 +54,14 @@ def prepare_context(
             raise BuildError(f"unable to prepare context: path {str(directory)!r} not found")
         yield PreparedContext(directory, _dockerfile_path(dockerfile, directory), dockerfile_text)
         return
-    with _stream_context(sys.stdin.buffer if context == "-" else context, dockerfile) as prepared:  # type: ignore[arg-type]
+    with _stream_context(sys.stdin.buffer if context == "-" else context, dockerfile, scratch) as prepared:  # type: ignore[arg-type]
         yield prepared
 
 
 @contextlib.contextmanager
-def _stream_context(stream: BinaryIO, dockerfile: str | None) -> Iterator[PreparedContext]:
+def _stream_context(stream: BinaryIO, dockerfile: str | None, scratch: Path | None) -> Iterator[PreparedContext]:
     """A context that comes as a tar (plain or compressed), or as a bare Dockerfile."""
-    with tempfile.TemporaryDirectory(prefix="lamina-context-") as temp:
+    with tempfile.TemporaryDirectory(prefix="context-" if scratch else "lamina-context-", dir=scratch) as temp:
         directory = Path(temp)
         peekable = PeekableReader(stream)
         head = peekable.peek(512)

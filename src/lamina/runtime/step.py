@@ -15,7 +15,6 @@ concurrent prune does not take the layers committed here.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import secrets
 import selectors
@@ -39,6 +38,7 @@ from lamina.oci import mediatypes as mt
 from lamina.oci.identity import chain_id
 from lamina.runtime import copyroot
 from lamina.runtime.copyroot import CopyRecord
+from lamina.runtime.lockeddirs import abandoned, create_locked_dir, remove_abandoned_staging
 from lamina.runtime.markers import add_markers
 from lamina.runtime.mounts import OverlayDirs, mount_overlay, remove_container_dir, unmount
 from lamina.runtime.network import NETWORK_MODES, container_hostname, write_etc_files
@@ -55,7 +55,6 @@ __all__ = ["EMPTY_LAYER_DIFF_ID", "StepResult", "cleanup_stale", "commit_step", 
 # changed nothing.
 EMPTY_LAYER_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
 _EMPTY_TAR_SIZE = 1024
-_STAGING_GRACE_SECONDS = 600
 
 _cleaned_roots: set[str] = set()
 _cleaned_lock = threading.Lock()
@@ -135,7 +134,7 @@ def run_in_snapshot(
 
     container_id = container_id or secrets.token_hex(32)
     base = _ephemeral_root(store_root) / container_id
-    lock_fd = _create_locked_dir(base)
+    lock_fd = create_locked_dir(base)
     if not copying:  # docker's init layer: /.dockerenv and /etc/mtab, seen but never committed
         (base / "init").mkdir()
         add_markers(base / "init", lowers)
@@ -253,54 +252,17 @@ def cleanup_stale(store_root: Path, runc: Runc | None = None, *, once: bool = Fa
     removed = 0
     for base in ephemeral.iterdir():
         if base.name.startswith("."):
-            _remove_abandoned_staging(base)
+            remove_abandoned_staging(base)
             continue
-        try:
-            lock_fd = os.open(base / "lock", os.O_RDWR | os.O_CLOEXEC)
-        except FileNotFoundError:
-            lock_fd = None  # died while deleting it: nobody owns it
-        except OSError:
-            continue
-        try:
-            if lock_fd is not None:
-                try:
-                    fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # a live process owns it
+        with abandoned(base) as gone:
+            if not gone:
+                continue
             if runc is None:
                 runc = runc_for(Path(store_root))
             runc.kill_and_delete(base.name)
             if remove_container_dir(base):
                 removed += 1
-        finally:
-            if lock_fd is not None:
-                os.close(lock_fd)
     return removed
-
-
-def _create_locked_dir(base: Path) -> int:
-    """Make ``base`` with a held flock on ``base/lock``; returns the lock's fd.
-
-    The dir is made and locked under a hidden name, then renamed into place, so a concurrent
-    ``cleanup_stale`` never sees it unlocked.
-    """
-    staging = base.with_name(f".{base.name}")
-    staging.mkdir(parents=True)
-    lock_fd = os.open(staging / "lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
-    fcntl.flock(lock_fd, fcntl.LOCK_EX)
-    os.rename(staging, base)
-    return lock_fd
-
-
-def _remove_abandoned_staging(staging: Path) -> None:
-    """A hidden dir is one being created; an old one belongs to a process that died doing so."""
-    from lamina.layer.treeremoval import discard_tree  # iterative: any depth
-
-    try:
-        if time.time() - staging.stat().st_mtime > _STAGING_GRACE_SECONDS:
-            discard_tree(staging)  # nothing is mounted there yet
-    except FileNotFoundError:
-        pass
 
 
 def runc_for(store_root: Path) -> Runc:

@@ -104,6 +104,8 @@ def _restart_while_wanted(store: Store, containers: ContainerStore, container_id
             return code
         restarts = int(container.document.get("RestartCount") or 0)
         if not wants_restart(container.host_config, container.base, code, restarts):
+            if container.status == "restarting":  # stopped by the user meanwhile
+                containers.update(container_id, status="exited")
             return code
         delay = backoff(delay, time.monotonic() - started)
         containers.update(container_id, status="restarting")
@@ -249,8 +251,9 @@ class _Supervisor:
             if log is not None:
                 log.close()
             if self.started:
-                self.containers.update(container.id, status="exited", exit_code=max(exit_code, 0) if exit_code >= 0
-                                       else 255, finished_at=time.time(), oom_killed=int(oom), pid=0)
+                self.containers.update(container.id, status=self._status_after(exit_code),
+                                       exit_code=max(exit_code, 0) if exit_code >= 0 else 255,
+                                       finished_at=time.time(), oom_killed=int(oom), pid=0)
             if bundle is not None:
                 with contextlib.suppress(RuntimeError_):
                     unmount(bundle.dirs.rootfs)
@@ -294,6 +297,16 @@ class _Supervisor:
         document["_Scratch"] = os.fspath(scratch) if scratch is not None else ""
         self.containers.update(container.id, status="running", pid=pid, started_at=time.time(), finished_at=0,
                                exit_code=0, error="", oom_killed=0, document=document)
+
+    def _status_after(self, exit_code: int) -> str:
+        """``restarting`` straight away when a detached monitor will start it again (as docker
+        shows it), so no ``rm`` without ``-f`` can slip in while it looks ``exited``."""
+        container = self.container
+        restarts = int(container.document.get("RestartCount") or 0)
+        if self.attach is None and exit_code >= 0 and wants_restart(container.host_config, container.base,
+                                                                     exit_code, restarts):
+            return "restarting"
+        return "exited"
 
     def _record_failure(self, exc: LaminaError) -> None:
         if self.started:

@@ -34,4 +34,8 @@ def test_case_names_are_unique() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_lamina_builds_what_docker_builds(builders: Builders, case: Case, tmp_path: Path) -> None:
     problems = builders.check(case)
+    if problems:
+        # Both sides build with --no-cache, so a real difference shows again; the oracle
+        # dockerd now and then gives a wrong image (an empty rootfs, a missing last layer).
+        problems = builders.check(case)
     assert not problems, "\n".join(problems)

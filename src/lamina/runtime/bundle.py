@@ -32,6 +32,7 @@ from lamina.runtime.spec import (
     Resources,
     container_env,
     runtime_spec,
+    uses_host_flags,
     write_config,
 )
 from lamina.runtime.users import resolve_user
@@ -46,10 +47,6 @@ __all__ = ["INIT_PATH", "Bundle", "container_lowers", "find_init", "make_init_la
 INIT_PATH = "/sbin/docker-init"
 _STUB_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf", "dev/console")  # mode 0755, as docker's
 _STUB_DIRS = ("proc", "sys", "dev", "dev/pts", "dev/shm")
-# HostConfig fields whose non-default value needs ``runtime.hostflags`` (kept in step with it)
-_HOST_FLAG_KEYS = ("ExtraHosts", "CapAdd", "CapDrop", "Privileged", "Ulimits", "SecurityOpt", "GroupAdd",
-                   "Dns", "DnsSearch", "DnsOptions")
-_SHM = 64 << 20
 
 
 class Bundle(namedtuple("Bundle", "dirs spec user hostname")):
@@ -117,7 +114,7 @@ def prepare_bundle(store: Store, container: Container, *, network_namespace: str
                             readonly_rootfs=bool(host_config.get("ReadonlyRootfs")), no_new_privileges=True,
                             cgroups_path=f"/lamina/{container.id}")
         spec["linux"]["seccomp"] = default_profile()
-        if _has_host_flags(host_config):
+        if uses_host_flags(host_config):
             from lamina.runtime.hostflags import apply_to_spec
 
             apply_to_spec(spec, host_config, dirs.rootfs)
@@ -146,11 +143,6 @@ def find_init() -> str:
     raise RuntimeError_("--init needs tini (docker-init): apt-get install tini")
 
 
-def _has_host_flags(host_config: dict[str, Any]) -> bool:
-    """Whether a flag of ``runtime.hostflags`` changes this container's spec (it is loaded only then)."""
-    return any(host_config.get(key) for key in _HOST_FLAG_KEYS) or host_config.get("ShmSize", _SHM) != _SHM
-
-
 def _etc_files(directory: Path, network: str, hostname: str, host_config: dict[str, Any]) -> EtcFiles:
     """The network mode's files, then --add-host and --dns* over them (docker: extra hosts come
     before the container's own address line)."""
@@ -159,7 +151,7 @@ def _etc_files(directory: Path, network: str, hostname: str, host_config: dict[s
         resolv = (directory / "resolv.conf").read_text()
         kept = [line for line in resolv.splitlines() if line.split()[:1] not in (["nameserver"],)]
         (directory / "resolv.conf").write_text(f"nameserver {DNS_ADDRESS}\n" + "".join(f"{k}\n" for k in kept))
-    if _has_host_flags(host_config):
+    if uses_host_flags(host_config):
         from lamina.runtime.hostflags import rewrite_etc_files
 
         rewrite_etc_files(directory, host_config)

@@ -16,6 +16,7 @@ from pathlib import Path
 from lamina import TYPE_CHECKING
 from lamina.errors import RuntimeError_, UsageError
 from lamina.runtime.flagerror import FlagError
+from lamina.runtime.spec import SHM_SIZE_BYTES
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CAPABILITIES",
-    "HOST_FLAG_KEYS",
     "apply_to_spec",
     "build_host_config",
     "capabilities",
@@ -47,10 +47,6 @@ CAPABILITIES = (
 )  # fmt: skip
 ULIMIT_NAMES = ("as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile",
                 "nproc", "rss", "rtprio", "rttime", "sigpending", "stack")
-# HostConfig fields whose non-default value needs this module when the spec is made.
-HOST_FLAG_KEYS = ("ExtraHosts", "CapAdd", "CapDrop", "Privileged", "Ulimits", "SecurityOpt", "GroupAdd",
-                  "Dns", "DnsSearch", "DnsOptions")
-DEFAULT_SHM_SIZE = 64 << 20
 
 
 def security_flags(options: Any) -> dict[str, Any]:
@@ -144,12 +140,12 @@ def _daemon_refusal(message: str) -> UsageError:
 
 def _shm_size(value: str | None, parse_bytes) -> int:
     if not value:
-        return DEFAULT_SHM_SIZE
+        return SHM_SIZE_BYTES
     try:
         size = parse_bytes(value)
     except UsageError:
         raise FlagError(f"invalid argument \"{value}\" for \"--shm-size\" flag: invalid size: '{value}'") from None
-    return size or DEFAULT_SHM_SIZE  # docker: 0 means the default
+    return size or SHM_SIZE_BYTES  # docker: 0 means the default
 
 
 def parse_extra_hosts(values: Iterable[str]) -> list[str]:
@@ -327,7 +323,7 @@ def apply_to_spec(spec: dict[str, Any], host_config: Mapping[str, Any], rootfs: 
     _apply_security_opts(spec, host_config.get("SecurityOpt") or ())
     _apply_ulimits(process, host_config.get("Ulimits") or ())
     shm = host_config.get("ShmSize")
-    if shm and shm != DEFAULT_SHM_SIZE:
+    if shm and shm != SHM_SIZE_BYTES:
         for mount in spec["mounts"]:
             if mount["destination"] == "/dev/shm":
                 mount["options"] = [o for o in mount["options"] if not o.startswith("size=")] + [f"size={shm}"]

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = [
+    "HOST_FLAG_KEYS",
+    "SHM_SIZE_BYTES",
     "DEFAULT_CAPABILITIES",
     "DEFAULT_PATH",
     "Mount",
@@ -37,6 +39,7 @@ __all__ = [
     "Resources",
     "container_env",
     "runtime_spec",
+    "uses_host_flags",
     "write_config",
 ]
 
@@ -55,6 +58,10 @@ MASKED_PATHS = (
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 NOFILE_LIMIT = 1048576
 SHM_SIZE = "65536k"
+SHM_SIZE_BYTES = 64 << 20  # the same 64 MiB, as docker's ShmSize default
+# HostConfig fields whose non-default value means ``runtime.hostflags`` changes the spec.
+HOST_FLAG_KEYS = ("ExtraHosts", "CapAdd", "CapDrop", "Privileged", "Ulimits", "SecurityOpt", "GroupAdd",
+                  "Dns", "DnsSearch", "DnsOptions")
 
 # Docker's device cgroup: deny everything, then allow the default nodes (null, zero, urandom,
 # random, tty, console), and mknod of any node (m) so images can create device files.
@@ -172,6 +179,12 @@ def replace_or_append(defaults: Sequence[str], overrides: Sequence[str]) -> list
         elif sep:
             merged.append(entry)
     return [entry for entry in merged if entry is not None]
+
+
+def uses_host_flags(host_config: Mapping[str, Any]) -> bool:
+    """Whether a flag of ``runtime.hostflags`` changes this container's spec (it is loaded only then)."""
+    return any(host_config.get(key) for key in HOST_FLAG_KEYS) or \
+        host_config.get("ShmSize", SHM_SIZE_BYTES) != SHM_SIZE_BYTES
 
 
 def runtime_spec(

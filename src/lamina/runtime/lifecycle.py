@@ -454,24 +454,16 @@ def _exec_with_tty(command: list[str], scratch: Path, *, interactive: bool) -> i
     subreaper first, so the process, orphaned when runc exits, is ours to wait for."""
     import socket
 
+    from lamina.runtime.console import receive_master
     from lamina.runtime.monitor import _set_subreaper
 
     _set_subreaper()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(os.fspath(scratch / "console.sock"))
     listener.listen(1)
-    listener.settimeout(0.05)
     runc = subprocess.Popen(command, stdin=subprocess.DEVNULL)
-    master = None
     with listener:
-        while master is None and runc.poll() is None:
-            try:
-                connection, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with connection:
-                _, fds, _, _ = socket.recv_fds(connection, 4096, 1)
-            master = fds[0] if fds else None
+        master = receive_master(listener, runc)
     if runc.wait() != 0 or master is None:
         if master is not None:
             os.close(master)

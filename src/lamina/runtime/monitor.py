@@ -395,21 +395,11 @@ class _Stdio:
         """With a tty, receive the pty master from runc while ``runc create`` runs."""
         if self.console_socket is None:
             return
-        import socket
+        from lamina.runtime.console import receive_master
 
-        self.console_socket.settimeout(0.05)
-        while True:
-            try:
-                connection, _ = self.console_socket.accept()
-                break
-            except TimeoutError:
-                if process.poll() is not None:
-                    return
-        with connection:
-            connection.settimeout(10)
-            _, fds, _, _ = socket.recv_fds(connection, 4096, 1)
-        if fds:
-            self.master = fds[0]
+        master = receive_master(self.console_socket, process)
+        if master is not None:
+            self.master = master
             self.streams[self.master] = "stdout"
             _copy_window_size(self.attach, self.master)
 

@@ -54,6 +54,50 @@ def busybox_tar(busybox_rootfs: Path, tmp_path_factory) -> Path:
     return out
 
 
+def cached_debian_rootfs() -> Path:
+    """A debian:bookworm minbase root filesystem made once per machine by debootstrap and kept.
+
+    Kept under ``$LAMINA_TEST_CACHE`` (default ``~/.cache/lamina-tests``) so that later runs, and
+    both xdist workers, share one: the first caller builds it under an exclusive flock, the
+    others wait for it. The mirror is the machine's own apt source (plain HTTP works here).
+    """
+    import fcntl
+
+    cache = Path(os.environ.get("LAMINA_TEST_CACHE", Path.home() / ".cache" / "lamina-tests"))
+    cache.mkdir(parents=True, exist_ok=True)
+    root = cache / "rootfs-bookworm"
+    with open(cache / "rootfs-bookworm.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / ".complete").exists():
+            debootstrap = require_tool("debootstrap", "debootstrap")
+            shutil.rmtree(root, ignore_errors=True)
+            mirror = _apt_mirror()
+            result = subprocess.run([debootstrap, "--variant=minbase", "bookworm", str(root), *([mirror] if mirror else [])],
+                                    capture_output=True, timeout=1200)
+            if result.returncode != 0:
+                pytest.fail("debootstrap of bookworm failed: " + result.stdout.decode()[-1500:] + result.stderr.decode()[-1500:])
+            (root / ".complete").write_text("")
+    return root
+
+
+def _apt_mirror() -> str | None:
+    sources = Path("/etc/apt/sources.list.d/debian.sources")
+    if sources.exists():
+        for line in sources.read_text().splitlines():
+            if line.startswith("URIs:"):
+                return line.split(":", 1)[1].strip().split()[0]
+    return None
+
+
+@pytest.fixture(scope="session")
+def debian_rootfs_tar(tmp_path_factory) -> Path:
+    """The cached bookworm rootfs as a tar (without debootstrap's marker), for ``lamina import``."""
+    root = cached_debian_rootfs()
+    out = tmp_path_factory.mktemp("debian") / "bookworm.tar"
+    subprocess.run(["tar", "--numeric-owner", "--exclude=./.complete", "-C", str(root), "-cf", str(out), "."], check=True)
+    return out
+
+
 class Lamina:
     """Runs the real CLI (``python -m lamina``) against one store root."""
 

@@ -19,13 +19,15 @@ compile: $(BIN)/lamina
 
 install: $(BIN)/lamina compile
 
-# Debian packages the tests use as real peers (only when root and missing).
+# Debian packages the tests use as real peers (only when root and missing). apt waits up to ten
+# minutes for another apt/dpkg to let go of its lock instead of failing.
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+	      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq $$missing >/dev/null; \
 	  else echo "not root: tests needing$$missing will report what is missing"; fi; \
 	fi
 

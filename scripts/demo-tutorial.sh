@@ -92,3 +92,7 @@ fetch "$port_b"
 step lamina rm -f myapp-b
 echo
 echo "tutorial finished: built, ran, pushed, pulled on a second store and ran again"
+if [ -f "$cache/rootfs-bookworm/etc/debian_version" ]; then
+  echo "the Debian base rootfs stays in $cache/rootfs-bookworm; to have it in your own store:"
+  echo "  tar -C $cache/rootfs-bookworm -c . | lamina import - debian:bookworm"
+fi

@@ -72,12 +72,24 @@ def since(timestamp: float) -> str:
 
 
 def go_time(timestamp: float) -> str:
-    """Go's time.Time String() in UTC, as docker prints CreatedAt: ``2024-01-02 15:04:05 +0000 UTC``."""
+    """Go's time.Time String() in the local zone, as docker prints CreatedAt: ``2024-01-02 15:04:05 +0000 UTC``."""
     if not timestamp:
         return "0001-01-01 00:00:00 +0000 UTC"
-    from datetime import UTC, datetime
+    from datetime import datetime
 
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+    return datetime.fromtimestamp(int(timestamp)).astimezone().strftime("%Y-%m-%d %H:%M:%S %z %Z")
+
+
+def rfc3339_seconds(timestamp: float) -> str:
+    """Go's ``time.RFC3339`` in the local zone (``2024-01-02T15:04:05Z``): docker's history times.
+
+    The engine API gives history times as whole Unix seconds, so docker's client never shows a
+    fraction there; a UTC offset is written ``Z`` as Go writes it."""
+    from datetime import datetime
+
+    moment = datetime.fromtimestamp(int(timestamp)).astimezone()
+    text = moment.isoformat(timespec="seconds")
+    return text[:-6] + "Z" if moment.utcoffset().total_seconds() == 0 else text
 
 
 def tabulate(rows: Sequence[Sequence[str]], *, minwidth: int = 10, padding: int = 3) -> str:
@@ -93,7 +105,7 @@ def tabulate(rows: Sequence[Sequence[str]], *, minwidth: int = 10, padding: int 
     for row in rows:
         parts = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
         parts.append(row[-1])
-        lines.append("".join(parts).rstrip() if not row[-1] else "".join(parts))
+        lines.append("".join(parts))  # an empty last cell leaves the padding, as Go's tabwriter does
     return "\n".join(lines) + "\n"
 
 
@@ -171,13 +183,17 @@ def inspect_documents(lookup, names: Sequence[str], template: str | None) -> boo
 
 
 def confirm_or_abort(warning: str) -> bool:
-    """docker's prune prompt: ask on a terminal; without one (and without -f), refuse."""
-    import click
+    """docker's prune prompt: the warning and ``[y/N]`` on stdout, then one line read from stdin.
 
-    if not sys.stdin.isatty():
-        sys.stderr.write(warning + "\n")
-        raise click.Abort()
-    return click.confirm(warning + "\nAre you sure you want to continue?", default=False)
+    As docker's CLI does, the answer is read whether or not stdin is a terminal, so
+    ``echo y | lamina image prune`` prunes; only ``y`` or ``Y`` says yes, and end of input says no.
+    """
+    if sys.stdin is None:  # no fd 0 at all: nobody can say yes
+        return False
+    sys.stdout.write(warning + "\nAre you sure you want to continue? [y/N] ")
+    sys.stdout.flush()
+    answer = sys.stdin.readline(64)
+    return answer.strip() in ("y", "Y")
 
 
 def write_archive(output: str | None, write) -> None:

@@ -1,0 +1,50 @@
+"""SBOM: the package inventory of an image, from every layer, and its CycloneDX/SPDX forms.
+
+``catalog_image`` walks an image's layers once (walk.FileView), detects the distribution
+(osrelease) and runs the catalogers (catalogers.CATALOGERS) over the files they asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from lamina.errors import LaminaError
+from lamina.image.base import Image
+from lamina.security.inventory import Inventory, Package
+from lamina.security.sbom.catalogers import Cataloger, load_catalogers
+from lamina.security.sbom.walk import FileView, build_view
+
+__all__ = ["catalog_image"]
+
+
+def catalog_image(image: Image, catalogers: Sequence[Cataloger] | None = None, *,
+                  on_warning: Callable[[str], None] | None = None) -> Inventory:
+    """Every package the catalogers find in ``image``'s final filesystem, with its layer."""
+    from lamina.security.sbom import osrelease
+
+    chosen = list(catalogers) if catalogers is not None else load_catalogers()
+    warn = on_warning or (lambda message: None)
+
+    def wants(path: str, mode: int, size: int) -> bool:
+        if path in osrelease.OS_FILES:
+            return True
+        return any(cataloger.wants(path, mode, size) for cataloger in chosen)
+
+    layers = image.layers()
+    with build_view([(layer.diff_id, layer.open_uncompressed) for layer in layers], wants,
+                    on_warning=warn) as view:
+        os_info = osrelease.detect_os(view)
+        packages: list[Package] = []
+        for cataloger in chosen:
+            packages.extend(_run(cataloger, view, os_info, warn))
+    return Inventory(image_name=image.name, image_id=image.config_digest(), os=os_info,
+                     packages=packages, diff_ids=view.diff_ids)
+
+
+def _run(cataloger: Cataloger, view: FileView, os_info, warn: Callable[[str], None]) -> list[Package]:
+    """One cataloger's packages; a LaminaError (a corrupt database) becomes a warning."""
+    try:
+        return cataloger.catalog(view, os_info)
+    except LaminaError as exc:
+        warn(f"{cataloger.name}: {exc}")
+        return []

@@ -1,0 +1,44 @@
+"""The cataloger contract and the list of catalogers ``catalog_image`` runs by default.
+
+A cataloger says which files it wants while the walker streams the layers (``wants`` is called
+once per regular file, so it must be cheap: compare the path, never read), then reads them from
+the finished view (``catalog``). Catalogers are named here as ``"module:attribute"`` strings and
+imported only when an image is catalogued, so ``lamina --help`` never pays for them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Protocol
+
+from lamina.security.inventory import OSInfo, Package
+from lamina.security.sbom.walk import FileView
+
+__all__ = ["CATALOGERS", "Cataloger", "load_catalogers"]
+
+
+class Cataloger(Protocol):
+    """Finds one kind of package in an image's files."""
+
+    name: str
+
+    def wants(self, path: str, mode: int, size: int) -> bool:
+        """Whether the file at ``path`` (relative to the image root, no leading ``/`` or ``./``;
+        ``mode`` has the ``S_IFREG`` bit and the permission bits; ``size`` in bytes) is needed."""
+
+    def catalog(self, files: FileView, os: OSInfo | None) -> list[Package]:
+        """The packages recorded in ``files``; unreadable records are ``files.warn``-ed, not raised."""
+
+
+#: The default catalogers, in report order. Language catalogers are appended after the OS ones.
+CATALOGERS: list[str] = [
+]
+
+
+def load_catalogers(names: list[str] | None = None) -> list[Cataloger]:
+    """Instantiate the catalogers named ``module:attribute`` (default: :data:`CATALOGERS`)."""
+    catalogers: list[Cataloger] = []
+    for spec in CATALOGERS if names is None else names:
+        module_name, _, attribute = spec.partition(":")
+        catalogers.append(getattr(importlib.import_module(module_name), attribute)())
+    return catalogers

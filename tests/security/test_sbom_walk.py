@@ -1,0 +1,128 @@
+"""The layer walker: the final filesystem of an image, restricted to the wanted files."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from lamina.security.sbom import catalog_image
+from lamina.security.sbom import walk as walk_module
+from lamina.security.sbom.walk import build_view
+from tests.security.conftest import MemoryImage, layer_tar
+
+
+def view_of(*layers, wants=lambda path, mode, size: path.startswith("db/"), warnings=None):
+    image = MemoryImage([layer_tar(members) for members in layers])
+    pairs = [(layer.diff_id, layer.open_uncompressed) for layer in image.layers()]
+    return image, build_view(pairs, wants, on_warning=(warnings.append if warnings is not None else None))
+
+
+def test_wanted_files_are_spooled_and_others_are_not():
+    image, view = view_of([("db/a", b"A"), ("./etc/other", b"x"), ("/db/b", b"B")])
+    with view:
+        assert view.paths() == ["db/a", "db/b"]
+        assert view.read("db/a") == b"A"
+        assert not view.exists("etc/other")
+        assert view.layer_of("db/b") == image.layers()[0].diff_id
+        spool_dir = view._dir
+    assert not os.path.exists(spool_dir)
+
+
+def test_a_later_layer_overwrites_and_keeps_history():
+    image, view = view_of([("db/a", b"old")], [("db/a", b"new")])
+    with view:
+        first, second = (layer.diff_id for layer in image.layers())
+        assert view.read("db/a") == b"new"
+        assert view.layer_of("db/a") == second
+        assert view.history("db/a") == [first, second]
+        with view.open_version("db/a", first) as old:
+            assert old.read() == b"old"
+
+
+def test_a_whiteout_deletes_a_file_and_a_directory():
+    _, view = view_of([("db/a", b"A"), ("db/sub/b", b"B"), ("db/sub/c", b"C")],
+                      [("db/.wh.a", b""), ("db/.wh.sub", b"")])
+    with view:
+        assert view.paths() == []
+
+
+def test_an_opaque_directory_hides_lower_layers_but_not_its_own_files():
+    _, view = view_of([("db/a", b"A"), ("db/keep", b"K")],
+                      [("db/.wh..wh..opq", b""), ("db/new", b"N")])
+    with view:
+        assert view.paths() == ["db/new"]
+
+
+def test_a_whiteout_does_not_delete_the_same_layers_file():
+    _, view = view_of([("db/a", b"A")], [("db/a", b"A2"), ("db/.wh.a", b"")])
+    with view:
+        assert view.read("db/a") == b"A2"
+
+
+def test_a_file_replacing_a_directory_drops_its_children():
+    _, view = view_of([("db/sub/x", b"X")], [("db/sub", b"now a file")])
+    with view:
+        assert view.paths() == ["db/sub"]
+
+
+def test_symlinks_are_followed_inside_the_view_only():
+    _, view = view_of([("db/real", b"R"), ("db/rel", "real"), ("db/abs", "/db/real"),
+                       ("db/escape", "../../../../db/real"), ("db/dir", "/db"),
+                       ("db/loop1", "loop2"), ("db/loop2", "loop1"), ("db/host", "/etc/passwd")])
+    with view:
+        for link in ("db/rel", "db/abs", "db/escape", "db/dir/real", "db/dir/dir/dir/real"):
+            assert view.read(link) == b"R", link
+        assert view.readlink("db/abs") == "/db/real"
+        for missing in ("db/loop1", "db/host"):
+            assert not view.exists(missing)
+            with pytest.raises(FileNotFoundError):
+                view.open(missing)
+
+
+def test_files_over_the_spool_limit_are_skipped_with_a_warning(monkeypatch):
+    monkeypatch.setattr(walk_module, "MAX_SPOOL_FILE", 4)
+    warnings: list[str] = []
+    _, view = view_of([("db/small", b"1234"), ("db/big", b"12345")], warnings=warnings)
+    with view:
+        assert view.paths() == ["db/small"]
+    assert len(warnings) == 1 and "db/big" in warnings[0]
+
+
+def test_hard_links_to_wanted_files_are_readable():
+    import io
+    import tarfile
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        info = tarfile.TarInfo("db/a")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"A"))
+        link = tarfile.TarInfo("db/b")
+        link.type, link.linkname = tarfile.LNKTYPE, "db/a"
+        tar.addfile(link)
+    image = MemoryImage([out.getvalue()])
+    with build_view([(layer.diff_id, layer.open_uncompressed) for layer in image.layers()],
+                    lambda path, mode, size: path.startswith("db/")) as view:
+        assert view.read("db/b") == b"A"
+
+
+class _Recorder:
+    name = "recorder"
+
+    def wants(self, path, mode, size):
+        return path == "db/list"
+
+    def catalog(self, files, os):
+        from lamina.security.inventory import Package
+        return [Package(name=line, version="1", kind="test", ecosystem="test", purl=f"pkg:generic/{line}@1",
+                        layer_diff_id=files.layer_of("db/list"))
+                for line in files.read("db/list").decode().split()]
+
+
+def test_catalog_image_runs_the_given_catalogers_over_the_final_filesystem():
+    image = MemoryImage([layer_tar([("db/list", b"a b")]), layer_tar([("db/list", b"a c")])])
+    inventory = catalog_image(image, [_Recorder()])
+    assert [p.name for p in inventory.packages] == ["a", "c"]
+    assert {p.layer_diff_id for p in inventory.packages} == {image.layers()[1].diff_id}
+    assert inventory.diff_ids == [layer.diff_id for layer in image.layers()]
+    assert inventory.image_id == image.config_digest()

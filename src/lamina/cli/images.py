@@ -14,6 +14,7 @@ from lamina.cli.output import (
     human_size,
     inspect_documents,
     print_formatted,
+    rfc3339_seconds,
     since,
     tabulate,
 )
@@ -191,15 +192,15 @@ def history(ctx, name, human, no_trunc, quiet, format_):
             created_by = created_by[:44] + "…"
         rows.append(TemplateRow(
             ID=entry.id if no_trunc or entry.id == "<missing>" else short_id(entry.id),
-            CreatedSince=since(entry.created_ts) if human else entry.created,
-            CreatedAt=entry.created, CreatedBy=created_by,
+            CreatedSince=since(entry.created_ts) if human else rfc3339_seconds(entry.created_ts),
+            CreatedAt=rfc3339_seconds(entry.created_ts), CreatedBy=created_by,
             Size=human_size(entry.size) if human else str(entry.size), Comment=entry.comment))
     headers = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
                "Size": "SIZE", "Comment": "COMMENT"}
     if format_ and format_ != "table":
         print_formatted(rows, format_, headers)
         return
-    table = [["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]]
+    table = [["IMAGE", "CREATED" if human else "CREATED AT", "CREATED BY", "SIZE", "COMMENT"]]
     table += [[r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment] for r in rows]
     sys.stdout.write(tabulate(table))
 

@@ -33,12 +33,12 @@ import click
 @click.option("--cpu-period", type=int, help="Limit the CPU CFS (Completely Fair Scheduler) period")
 @click.option("--cpu-quota", type=int, help="Limit the CPU CFS (Completely Fair Scheduler) quota")
 @click.option("--security-opt", "security_opt", multiple=True, help="Security options for RUN containers")
-@click.option("--cgroup-parent", hidden=True, help="Optional parent cgroup for the container (accepted)")
-@click.option("--isolation", hidden=True, help="Container isolation technology (Linux: default only)")
-@click.option("--compress", is_flag=True, hidden=True, help="Compress the build context (a no-op: no daemon)")
-@click.option("--disable-content-trust", is_flag=True, hidden=True, help="Skip image verification (a no-op)")
-@click.option("--rm/--no-rm", default=True, hidden=True)
-@click.option("--force-rm", is_flag=True, hidden=True)
+@click.option("--cgroup-parent", help="Optional parent cgroup for the container (accepted)")
+@click.option("--isolation", help="Container isolation technology (Linux: default only)")
+@click.option("--compress", is_flag=True, help="Compress the build context (a no-op: no daemon)")
+@click.option("--disable-content-trust", is_flag=True, help="Skip image verification (a no-op)")
+@click.option("--rm/--no-rm", default=True, help="Remove intermediate containers after a successful build (always: a no-op)")
+@click.option("--force-rm", is_flag=True, help="Always remove intermediate containers (always: a no-op)")
 @click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet"], case_sensitive=False),
               default="auto", show_default=True,
               help="Type of progress output: plain (docker's classic builder lines), tty (a live display "

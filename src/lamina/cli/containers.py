@@ -326,7 +326,7 @@ def _check_log_time(flag: str, value: str | None) -> None:
 @click.option("--env-file", "env_files", multiple=True, help="Read in a file of environment variables")
 @click.option("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])")
 @click.option("-w", "--workdir", help="Working directory inside the container")
-@click.option("--detach-keys", hidden=True, help="Accepted for docker's sake")
+@click.option("--detach-keys", help="Override the key sequence for detaching a container (accepted for docker's sake)")
 @click.pass_context
 def exec_(ctx, name, command, detach, interactive, tty, env, env_files, user, workdir, detach_keys):
     """Execute a command in a running container."""

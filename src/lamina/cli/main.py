@@ -130,10 +130,21 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``-v``/``--version``: docker's one-line shape (``lamina version X, build COMMIT``)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from lamina.cli.versionflag import version_line
+
+    click.echo(version_line())
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, envvar="LAMINA_DEBUG", help="Show tracebacks for errors.")
 @click.option("--root", envvar="LAMINA_ROOT", type=click.Path(file_okay=False), help="Store root (LAMINA_ROOT).")
-@click.version_option(package_name="lamina", prog_name="lamina")
+@click.option("-v", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Print version information and quit")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, root: str | None) -> None:
     """lamina: a daemonless, docker-compatible container-image manager."""

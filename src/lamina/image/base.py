@@ -65,3 +65,9 @@ class Image(Protocol):
 
     def close(self) -> None:
         """Release what the source holds open (files, connections); idempotent."""
+
+    def __enter__(self) -> Image:
+        """Images are used in ``with`` blocks: leaving one closes the source."""
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the source (see :meth:`close`)."""

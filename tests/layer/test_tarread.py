@@ -113,10 +113,24 @@ def test_garbage_after_a_good_member_is_a_layer_error():
         list(TarReader(io.BytesIO(good + b"\x01" * 512)))
 
 
-def test_missing_end_marker_is_a_layer_error():
-    good = make_tar(("file", "a", b"x"))[:1024]
-    with pytest.raises(LayerError, match="no end-of-archive marker"):
-        list(TarReader(io.BytesIO(good)))
+def test_a_tar_ending_after_a_member_without_end_blocks_is_complete():
+    """umoci writes layers so; Go's archive/tar (docker, skopeo) reads them as complete."""
+    data = make_tar(("file", "a", b"x"), ("file", "b", b"y" * 600))
+    # a: header + 1 block, b: header + 2 blocks; umoci's even end right after b's last data byte
+    for end in (512 + 512 + 512 + 1024, 512 + 512 + 512 + 600, 512 + 512 + 512 + 700):
+        assert data[end:].count(0) == len(data) - end
+        assert _ours(data[:end]) == _ours(data) == _theirs(data)
+
+
+@pytest.mark.parametrize("cut", [512 + 512 + 100, 512 + 512 + 512 + 599], ids=["inside-a-header", "inside-data"])
+@pytest.mark.parametrize("read_data", [True, False], ids=["data-read", "data-skipped"])
+def test_a_tar_cut_inside_a_header_or_member_is_truncated(cut: int, read_data: bool):
+    data = make_tar(("file", "a", b"x"), ("file", "b", b"y" * 600))
+    with pytest.raises(LayerError, match="truncated"):
+        reader = TarReader(io.BytesIO(data[:cut]))
+        for _member in reader:
+            if read_data:
+                reader.copy_data(lambda view: None)
 
 
 def test_truncated_data_is_a_layer_error():

@@ -5,7 +5,9 @@ with a large buffer, many tiny reads with a small one), its header parser costs 
 extraction of small files, it keeps every member in a list, and it stops silently at a corrupt
 header after the first member. This reader parses ustar/GNU/PAX headers with one struct unpack,
 hands out file data as zero-copy slices of 1 MiB reads, and is strict: a truncated or corrupt
-archive is a LayerError, never a shorter layer. The tests check it against tarfile and GNU tar.
+archive is a LayerError, never a shorter layer. "Truncated" means cut inside a header or a
+member's data; a stream that ends cleanly after a member, without the two zero blocks, is
+complete (Go's archive/tar, hence docker and skopeo, read it so, and umoci writes such layers). The tests check it against tarfile and GNU tar.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ class TarReader:
         self._chunk: bytes = b""
         self._pos = 0
         self._offset = 0  # archive offset of self._chunk[0]
-        self._unread = 0  # data bytes (with padding) of the current member not yet consumed
+        self._unread = 0  # data bytes of the current member not yet consumed
+        self._padding = 0  # zero bytes after them, up to the next 512-byte block
         self._data_left = 0
         self._global: dict[str, bytes] = {}
 
@@ -96,8 +99,8 @@ class TarReader:
                 self._drain()
                 return
             if member.is_regular:
-                self._data_left = member.size
-                self._unread = member.size + (-member.size % BLOCK)
+                self._data_left = self._unread = member.size
+                self._padding = -member.size % BLOCK
             yield member
 
     def copy_data_to_fd(self, fd: int) -> int:
@@ -170,17 +173,35 @@ class TarReader:
         in_buffer = len(self._chunk) - self._pos
         if self._seekable and self._unread > in_buffer:
             skip = self._unread - in_buffer
+            # Seeking past a file's end succeeds, so the skip's last byte is read to prove the
+            # member is whole: else a tar cut inside a skipped member (or its padding) would
+            # look like one that simply ends after it.
             try:
-                self._stream.seek(skip, os.SEEK_CUR)
+                self._stream.seek(skip - 1, os.SEEK_CUR)
+                whole = len(self._stream.read(1)) == 1
             except (OverflowError, ValueError, OSError):  # a size past any file's end
+                whole = False
+            if not whole:
                 raise LayerError(
                     f"{self.what} is truncated (unexpected end of data at byte {self.position})") from None
             self._offset += len(self._chunk) + skip
             self._chunk, self._pos, self._unread, self._data_left = b"", 0, 0, 0
-            return
         while self._unread:
             self._unread -= len(self._view(self._unread))
         self._data_left = 0
+        self._skip_padding()
+
+    def _skip_padding(self) -> None:
+        """Pass the current member's padding; a stream may end inside it (umoci's layers end
+        right after the last byte of data), which the next header read takes as a clean end,
+        as Go's reader does. Data, by contrast, must be whole."""
+        while self._padding:
+            if self._pos >= len(self._chunk) and not self._fill():
+                self._padding = 0
+                return
+            step = min(self._padding, len(self._chunk) - self._pos)
+            self._pos += step
+            self._padding -= step
 
     def _drain(self) -> None:
         self._pos = len(self._chunk)
@@ -197,9 +218,12 @@ class TarReader:
             offset = self.position
             block = self._take(BLOCK)
             if not block:
-                if offset == 0:
-                    return None  # a zero-byte blob: an empty layer, as docker reads it
-                raise LayerError(f"{self.what} is truncated (no end-of-archive marker after byte {offset})")
+                # The stream ended at a header boundary (or inside a member's padding): a zero-byte
+                # blob (an empty layer), or a tar without its end-of-archive blocks, as umoci writes
+                # layers. Go's reader (so docker, containerd, skopeo) takes these as a clean end; a
+                # cut inside a header or a member's data is still "truncated" (_take and _view).
+                # (An extension header right before that end describes nothing: Go ignores it too.)
+                return None
             if block.count(0) == BLOCK:
                 self._check_end(offset)
                 return None

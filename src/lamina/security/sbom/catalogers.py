@@ -32,6 +32,8 @@ class Cataloger(Protocol):
 
 #: The default catalogers, in report order. Language catalogers are appended after the OS ones.
 CATALOGERS: list[str] = [
+    "lamina.security.sbom.dpkg:DpkgCataloger",
+    "lamina.security.sbom.apk:ApkCataloger",
 ]
 
 

@@ -1,0 +1,40 @@
+"""Package URLs exactly as Trivy writes them (the form scanners and dashboards compare on).
+
+Trivy's purls percent-encode everything outside ``[A-Za-z0-9.-_~]`` in names and versions
+(``+`` is ``%2B``), keep the epoch out of the version (``&epoch=N``), and sort qualifiers by key.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from lamina.security.inventory import OSInfo
+
+__all__ = ["os_purl", "purl"]
+
+
+def purl(kind: str, namespace: str, name: str, version: str, qualifiers: dict[str, str] | None = None) -> str:
+    """``pkg:KIND/NAMESPACE/NAME@VERSION?k=v&…`` with Trivy's escaping and qualifier order."""
+    text = f"pkg:{kind}/"
+    if namespace:
+        text += "/".join(_escape(part) for part in namespace.split("/")) + "/"
+    text += _escape(name)
+    if version:
+        text += "@" + _escape(version)
+    pairs = sorted((key, value) for key, value in (qualifiers or {}).items() if value)
+    if pairs:
+        text += "?" + "&".join(f"{key}={_escape(value)}" for key, value in pairs)
+    return text
+
+
+def os_purl(kind: str, os: OSInfo | None, name: str, version: str, *, arch: str = "", epoch: int = 0) -> str:
+    """An OS package's purl: the distribution as namespace and ``distro`` qualifier, as Trivy."""
+    namespace = os.family if os else ""
+    qualifiers = {"arch": arch, "epoch": str(epoch) if epoch else ""}
+    if os is not None:
+        qualifiers["distro"] = os.name if kind == "apk" else f"{os.family}-{os.name}"
+    return purl(kind, namespace, name, version, qualifiers)
+
+
+def _escape(text: str) -> str:
+    return quote(text, safe="")

@@ -1,25 +1,122 @@
 """lamina: a daemonless, docker-compatible container-image manager.
 
-The public surface is :class:`lamina.Client` and the exceptions in :mod:`lamina.errors`.
-``Client`` is imported lazily so that ``import lamina`` stays cheap for the CLI.
+The public surface is :class:`lamina.Client`, the exceptions in :mod:`lamina.errors` and every
+type a caller of ``Client`` meets (its results, ``RunOptions``, the progress events), all
+importable from ``lamina`` itself. They load lazily so that ``import lamina`` stays cheap for
+the CLI: only the errors come with the package.
 """
 
 from __future__ import annotations
 
-from lamina.errors import LaminaError
+from lamina.errors import (
+    ArchiveError,
+    AuthError,
+    BuildError,
+    ConflictError,
+    DigestMismatchError,
+    DockerfileError,
+    ImageNotFoundError,
+    InvalidDigestError,
+    InvalidReferenceError,
+    LaminaError,
+    LayerError,
+    ManifestError,
+    RegistryError,
+    StoreError,
+    UsageError,
+)
 
 TYPE_CHECKING = False  # typing's own constant costs an import of typing on every start
 
 __version__ = "0.1.0"
-__all__ = ["Client", "LaminaError", "__version__"]
+
+# public name → the module that defines it, imported on first use
+_LAZY = {
+    "Client": "lamina.api",
+    # results
+    "ImageSummary": "lamina.api_records",
+    "HistoryEntry": "lamina.api_records",
+    "PruneReport": "lamina.api_records",
+    "FsckReport": "lamina.api_records",
+    "FsckProblem": "lamina.api_records",
+    "RemovalReport": "lamina.store.store",
+    "LoadedImage": "lamina.archive.load",
+    "BuildResult": "lamina.build.executor",
+    "PullResult": "lamina.registry.pull",
+    "PushResult": "lamina.registry.push",
+    "SearchResult": "lamina.registry.search",
+    "Manifest": "lamina.registry.client",
+    "DiskUsage": "lamina.diskusage",
+    "Volume": "lamina.runtime.volumestore",
+    "LogEntry": "lamina.runtime.logs",
+    "ResourceUsage": "lamina.runtime.processes",
+    # inputs
+    "RunOptions": "lamina.runtime.runconfig",
+    # progress events: pull/push/copy/run get TransferEvent, build gets the BuildEvent kinds
+    "TransferEvent": "lamina.registry.transfer_events",
+    "BuildEvent": "lamina.build.events",
+    "ContextSent": "lamina.build.events",
+    "StepStarted": "lamina.build.events",
+    "StepFinished": "lamina.build.events",
+    "TriggersRunning": "lamina.build.events",
+    "RunStarted": "lamina.build.events",
+    "StepOutput": "lamina.build.events",
+    "BuildWarning": "lamina.build.events",
+    "Built": "lamina.build.events",
+    "Tagged": "lamina.build.events",
+}
+
+# spelled out (not built from _LAZY) so that linters and IDEs see every public name
+__all__ = [
+    "ArchiveError", "AuthError", "BuildError", "ConflictError", "DigestMismatchError", "DockerfileError",
+    "ImageNotFoundError", "InvalidDigestError", "InvalidReferenceError", "LaminaError", "LayerError",
+    "ManifestError", "RegistryError", "StoreError", "UsageError", "__version__", "Client", "ImageSummary",
+    "HistoryEntry", "PruneReport", "FsckReport", "FsckProblem", "RemovalReport", "LoadedImage",
+    "BuildResult", "PullResult", "PushResult", "SearchResult", "Manifest", "DiskUsage", "Volume", "LogEntry",
+    "ResourceUsage", "RunOptions", "TransferEvent", "BuildEvent", "ContextSent", "StepStarted",
+    "StepFinished", "TriggersRunning", "RunStarted", "StepOutput", "BuildWarning", "Built", "Tagged",
+]
 
 if TYPE_CHECKING:
     from lamina.api import Client
+    from lamina.api_records import FsckProblem, FsckReport, HistoryEntry, ImageSummary, PruneReport
+    from lamina.archive.load import LoadedImage
+    from lamina.build.events import (
+        BuildEvent,
+        BuildWarning,
+        Built,
+        ContextSent,
+        RunStarted,
+        StepFinished,
+        StepOutput,
+        StepStarted,
+        Tagged,
+        TriggersRunning,
+    )
+    from lamina.build.executor import BuildResult
+    from lamina.diskusage import DiskUsage
+    from lamina.registry.client import Manifest
+    from lamina.registry.pull import PullResult
+    from lamina.registry.push import PushResult
+    from lamina.registry.search import SearchResult
+    from lamina.registry.transfer_events import TransferEvent
+    from lamina.runtime.logs import LogEntry
+    from lamina.runtime.processes import ResourceUsage
+    from lamina.runtime.runconfig import RunOptions
+    from lamina.runtime.volumestore import Volume
+    from lamina.store.store import RemovalReport
 
 
 def __getattr__(name: str):
-    if name == "Client":
-        from lamina.api import Client
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lamina' has no attribute {name!r}")
+    import importlib
 
-        return Client
-    raise AttributeError(name)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from lamina import TYPE_CHECKING
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
     from lamina.api_records import FsckReport, HistoryEntry, ImageSummary, PruneReport
+    from lamina.registry.pull import PullResult
+    from lamina.registry.push import PushResult
+    from lamina.registry.transfer_events import EventSink
 
 
 class Client:
@@ -419,9 +422,22 @@ class Client:
 
         return RegistryClient(host)
 
-    def pull(self, name: str, *, all_tags: bool = False, platform: str | None = None, events=None,
-             announce=None):
-        """``docker pull``: yields (PullResult, downloaded_newer) per tag pulled."""
+    def pull(self, name: str, *, all_tags: bool = False, platform: str | None = None,
+             events: EventSink | None = None, announce: Callable[[str], None] | None = None,
+             ) -> list[tuple[PullResult, bool]]:
+        """``docker pull``: pulls now and returns (PullResult, downloaded_newer) per tag pulled.
+
+        Progress goes to ``events`` (a callable receiving :class:`TransferEvent`) while it runs;
+        :meth:`iter_pull` is the same work handed out tag by tag, for callers that show results
+        as they come (a generator would do nothing unless iterated, a trap for a verb).
+        """
+        return list(self.iter_pull(name, all_tags=all_tags, platform=platform, events=events, announce=announce))
+
+    def iter_pull(self, name: str, *, all_tags: bool = False, platform: str | None = None,
+                  events: EventSink | None = None, announce: Callable[[str], None] | None = None,
+                  ) -> Iterator[tuple[PullResult, bool]]:
+        """The streaming :meth:`pull`: yields each tag's (PullResult, downloaded_newer) once it is
+        pulled; nothing happens until it is iterated."""
         from lamina.oci.platform import parse_platform
         from lamina.registry.pull import pull_image
         from lamina.registry.transfer_events import ignore
@@ -439,8 +455,21 @@ class Client:
                                     max_concurrent=registry.config.max_concurrent_downloads, announce=announce)
                 yield result, (before != result.image_id or result.downloaded)
 
-    def push(self, name: str, *, all_tags: bool = False, compression: str = "gzip", events=None, announce=None):
-        """``docker push``: yields a PushResult per tag pushed."""
+    def push(self, name: str, *, all_tags: bool = False, compression: str = "gzip",
+             events: EventSink | None = None, announce: Callable[[str], None] | None = None,
+             ) -> list[PushResult]:
+        """``docker push``: pushes now and returns a PushResult per tag pushed.
+
+        Progress goes to ``events`` while it runs; :meth:`iter_push` is the streaming variant.
+        """
+        return list(self.iter_push(name, all_tags=all_tags, compression=compression, events=events,
+                                   announce=announce))
+
+    def iter_push(self, name: str, *, all_tags: bool = False, compression: str = "gzip",
+                  events: EventSink | None = None, announce: Callable[[str], None] | None = None,
+                  ) -> Iterator[PushResult]:
+        """The streaming :meth:`push`: yields each tag's PushResult once it is pushed; nothing
+        happens until it is iterated."""
         from lamina.registry.push import push_image, push_index
         from lamina.registry.transfer_events import ignore
 

@@ -23,7 +23,7 @@ def pull(ctx, name, all_tags, platform, quiet):
     """Download an image from a registry."""
     progress = progress_for(quiet)
     with client_from(ctx) as client, _closing(progress):
-        for result, header in client.pull(name, all_tags=all_tags, platform=platform, events=progress,
+        for result, header in client.iter_pull(name, all_tags=all_tags, platform=platform, events=progress,
                                           announce=(lambda text: None) if quiet else _announce):
             progress.close()
             if quiet:
@@ -58,7 +58,7 @@ def push(ctx, name, all_tags, quiet, compression):
     """Upload an image to a registry."""
     progress = progress_for(quiet)
     with client_from(ctx) as client, _closing(progress):
-        for result in client.push(name, all_tags=all_tags, compression=compression, events=progress,
+        for result in client.iter_push(name, all_tags=all_tags, compression=compression, events=progress,
                                   announce=(lambda text: None) if quiet else _announce):
             progress.close()
             tag = result.reference.tag or "latest"

@@ -1,0 +1,198 @@
+"""Scan every layer of an image for secrets: each layer's tar is read once, layers in parallel.
+
+Files are judged before they are read: skipped names and allow-listed paths are passed over in
+the tar stream, and a file whose first bytes are binary is dropped after those bytes (except
+compiled Python, whose strings are scanned as Trivy does). Layers run in a bounded thread pool;
+decompression and most of the regex work happen outside the interpreter lock.
+
+Findings are kept per path across layers as Trivy keeps them: a secret a later layer deletes
+still sits in the image's lower layer, so it is still reported; a later layer that writes the
+same file with the same kind of secret replaces the earlier finding.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import msgspec
+
+from lamina.errors import ArchiveError, LaminaError
+from lamina.image.base import Image, Layer
+from lamina.security.secrets.rules import is_allowed_path, is_skipped
+from lamina.security.secrets.scanner import (
+    SecretFinding,
+    looks_binary,
+    printable_text,
+    scan_bytes,
+    scan_stream,
+)
+
+_MIN_SIZE = 10  # Trivy does not open files smaller than this
+_BINARY_ALLOWED = (".pyc",)
+
+
+class SecretFile(msgspec.Struct, kw_only=True):
+    """The findings in one file of the image, or in its config (Trivy's secret ``Result``)."""
+
+    target: str  # "/app/.env" for a file; the image's name for its config
+    findings: list[SecretFinding]
+
+
+def scan_image_secrets(image: Image, *, workers: int | None = None,
+                       progress: Callable[[str], None] | None = None) -> list[SecretFile]:
+    """Secrets in every layer's files and in the image config, files sorted by path, config last."""
+    config_bytes = image.config_bytes()
+    layers = image.layers()
+    created_by = _layer_history(config_bytes, len(layers))
+    pool_size = max(1, min(workers or min(4, os.cpu_count() or 1), len(layers) or 1))
+    with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="secret-scan") as pool:
+        per_layer = list(pool.map(lambda pair: _scan_layer(pair[1], pair[0], created_by[pair[0]], progress),
+                                  enumerate(layers)))
+    merged: dict[str, list[SecretFinding]] = {}
+    for layer_findings in per_layer:
+        for path, findings in layer_findings.items():
+            earlier = merged.get(path, [])
+            rules = {finding.rule_id for finding in findings}
+            merged[path] = findings + [finding for finding in earlier if finding.rule_id not in rules]
+    files = [SecretFile(target=path, findings=merged[path]) for path in sorted(merged)]
+    config_findings = scan_config_secrets(config_bytes)
+    if config_findings:
+        files.append(SecretFile(target=image.name, findings=config_findings))
+    return files
+
+
+def scan_config_secrets(config_bytes: bytes) -> list[SecretFinding]:
+    """Secrets in the image config (ENV, labels, history), lines counted as Trivy lays the config out."""
+    try:
+        config = json.loads(config_bytes)
+    except ValueError as error:
+        raise ArchiveError(f"image config is not JSON: {error}") from None
+    if not isinstance(config, dict):
+        raise ArchiveError("image config is not a JSON object")
+    return scan_bytes("config.json", trivy_config_layout(config))
+
+
+def trivy_config_layout(config: dict) -> bytes:
+    """The config as Trivy re-encodes it before scanning, so line numbers agree with its reports.
+
+    Trivy decodes into go-containerregistry's ``ConfigFile`` and writes it back with Go's
+    ``MarshalIndent(prefix="  ", indent="")``: known fields in struct order, empty ones left out.
+    """
+    ordered = _ordered(config, _CONFIG_FIELDS, always=("architecture", "os", "rootfs", "config"))
+    text = json.dumps(ordered, indent=0, ensure_ascii=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return text.replace("\n", "\n  ").encode()
+
+
+_HISTORY_FIELDS = ("author", "created", "created_by", "comment", "empty_layer")
+_HEALTH_FIELDS = ("Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries")
+_RUN_CONFIG_FIELDS = ("AttachStderr", "AttachStdin", "AttachStdout", "Cmd", "Healthcheck", "Domainname",
+                      "Entrypoint", "Env", "Hostname", "Image", "Labels", "OnBuild", "OpenStdin", "StdinOnce",
+                      "Tty", "User", "Volumes", "WorkingDir", "ExposedPorts", "ArgsEscaped", "NetworkDisabled",
+                      "MacAddress", "StopSignal", "Shell")
+_CONFIG_FIELDS = ("architecture", "author", "container", "created", "docker_version", "history", "os", "rootfs",
+                  "config", "os.version", "variant", "os.features")
+
+
+def _ordered(value: dict, fields: tuple[str, ...], *, always: tuple[str, ...] = ()) -> dict:
+    out: dict = {}
+    for name in fields:
+        item = value.get(name)
+        if name == "history" and isinstance(item, list):
+            item = [_ordered(entry, _HISTORY_FIELDS) for entry in item if isinstance(entry, dict)]
+        elif name == "rootfs" and isinstance(item, dict):
+            item = {"type": item.get("type", ""), "diff_ids": item.get("diff_ids") or None}
+            item = {key: part for key, part in item.items() if part is not None}
+        elif name == "config":
+            item = _ordered(item if isinstance(item, dict) else {}, _RUN_CONFIG_FIELDS)
+        elif name == "Healthcheck" and isinstance(item, dict):
+            item = _ordered(item, _HEALTH_FIELDS)
+        elif isinstance(item, dict):
+            item = dict(sorted(item.items()))
+        if name in always:
+            out[name] = item if item is not None else ({} if name in ("rootfs", "config") else "")
+        elif item not in (None, "", 0, False, [], {}):
+            out[name] = item
+    return out
+
+
+def _layer_history(config_bytes: bytes, layer_count: int) -> list[str]:
+    """The ``created_by`` of each layer: history entries that made a layer, in order."""
+    try:
+        history = json.loads(config_bytes).get("history") or []
+    except (ValueError, AttributeError):
+        history = []
+    made = [entry.get("created_by", "") for entry in history
+            if isinstance(entry, dict) and not entry.get("empty_layer")]
+    return (made + [""] * layer_count)[:layer_count] if len(made) != layer_count else made
+
+
+def _scan_layer(layer: Layer, index: int, created_by: str,
+                progress: Callable[[str], None] | None) -> dict[str, list[SecretFinding]]:
+    found: dict[str, list[SecretFinding]] = {}
+    try:
+        with layer.open_uncompressed() as stream, tarfile.open(fileobj=stream, mode="r|") as archive:
+            for member in archive:
+                if not member.isreg() or member.size < _MIN_SIZE:
+                    continue
+                path = _relative(member.name)
+                name = path.rsplit("/", 1)[-1]
+                if name.startswith(".wh.") or is_skipped(path) or is_allowed_path(path):
+                    continue
+                reader = archive.extractfile(member)
+                if reader is None:
+                    continue
+                findings = _scan_member(path, reader)
+                if findings:
+                    found["/" + path] = [msgspec.structs.replace(finding, layer_diff_id=layer.diff_id,
+                                                                 layer_digest=layer.digest, created_by=created_by)
+                                         for finding in findings]
+    except (tarfile.TarError, EOFError, OSError, ValueError) as error:
+        raise ArchiveError(f"layer {index + 1} ({layer.diff_id}) cannot be read: {error}") from None
+    except LaminaError:
+        raise
+    if progress is not None:
+        progress(f"layer {index + 1}: {len(found)} file(s) with secrets")
+    return found
+
+
+def _relative(name: str) -> str:
+    """``./a/b``, ``/a/b`` and ``a/b`` all name ``a/b`` (Trivy's paths have no leading slash)."""
+    while name.startswith("./"):
+        name = name[2:]
+    return name.lstrip("/")
+
+
+def _scan_member(path: str, reader) -> list[SecretFinding]:
+    head = reader.read(CHUNK_HEAD)
+    if looks_binary(head):
+        if not path.endswith(_BINARY_ALLOWED):
+            return []
+        return scan_stream("/" + path, io.BytesIO(printable_text(head + reader.read())), binary=True)
+    return scan_stream("/" + path, _Rejoined(head, reader))
+
+
+CHUNK_HEAD = 300
+
+
+class _Rejoined(io.RawIOBase):
+    """The head already read for the binary sniff, then the rest of the member."""
+
+    def __init__(self, head: bytes, rest) -> None:
+        self._head, self._rest = head, rest
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        if self._head:
+            if size < 0:
+                data, self._head = self._head + self._rest.read(), b""
+                return data
+            data, self._head = self._head[:size], self._head[size:]
+            if len(data) < size:
+                data += self._rest.read(size - len(data))
+            return data
+        return self._rest.read(size)

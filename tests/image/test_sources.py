@@ -102,3 +102,97 @@ def test_unknown_tag_in_archive(saved):
 def test_store_prefix_never_falls_back_to_a_registry(lamina, imported_busybox):
     with pytest.raises(ImageNotFoundError):
         open_image("store:nothing-here:1", root=str(lamina.root))
+
+
+def _skopeo_view(skopeo: str, spec: str) -> tuple[bytes, bytes]:
+    """(raw manifest, raw config) as skopeo reads them: the oracle."""
+    tls = ["--tls-verify=false"] if spec.startswith("docker://") else []
+    raw = subprocess.run([skopeo, "inspect", *tls, "--raw", spec], check=True, capture_output=True).stdout
+    config = subprocess.run([skopeo, "inspect", *tls, "--config", "--raw", spec], check=True,
+                            capture_output=True).stdout
+    return raw, config
+
+
+@pytest.fixture
+def skopeo_layout(skopeo, saved, tmp_path) -> Path:
+    """The saved image copied by skopeo into an OCI layout (gzip layers, its own manifest)."""
+    layout = tmp_path / "layout"
+    subprocess.run([skopeo, "copy", "-q", f"docker-archive:{saved}", f"oci:{layout}:v1"], check=True)
+    return layout
+
+
+def test_oci_layout_and_archive_read_what_skopeo_reads(skopeo, skopeo_layout, saved, tmp_path):
+    archive = tmp_path / "layout.tar"
+    subprocess.run([skopeo, "copy", "-q", f"oci:{skopeo_layout}:v1", f"oci-archive:{archive}:v1"], check=True)
+    raw, config = _skopeo_view(skopeo, f"oci:{skopeo_layout}:v1")
+    with open_image(f"oci:{skopeo_layout}:v1") as layout, open_image(f"oci-archive:{archive}") as archived, \
+            open_image(f"docker-archive:{saved}") as original:
+        assert layout.manifest_bytes() == archived.manifest_bytes() == raw
+        assert layout.config_bytes() == config
+        assert _summary(layout) == _summary(archived)
+        # skopeo recompressed the layers and rewrote the config; the file system is the same
+        assert [layer.diff_id for layer in layout.layers()] == [layer.diff_id for layer in original.layers()]
+        for layer in layout.layers():
+            assert layer.media_type.endswith("+gzip")
+            assert _uncompressed_digest(layer) == layer.diff_id
+
+
+def _add_platform_index(layout: Path, platform: dict) -> None:
+    """Make index.json point at a nested index that offers the image for ``platform`` only."""
+    index = json.loads((layout / "index.json").read_text())
+    entry = dict(index["manifests"][0])
+    entry.pop("annotations", None)
+    nested = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                         "manifests": [{**entry, "platform": platform}]}).encode()
+    digest = hashlib.sha256(nested).hexdigest()
+    (layout / "blobs" / "sha256" / digest).write_bytes(nested)
+    index["manifests"] = [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": f"sha256:{digest}",
+                           "size": len(nested), "annotations": {"org.opencontainers.image.ref.name": "multi"}}]
+    (layout / "index.json").write_text(json.dumps(index))
+
+
+def test_index_without_the_platform_is_refused_and_the_platform_option_picks(skopeo_layout):
+    _add_platform_index(skopeo_layout, {"os": "linux", "architecture": "s390x"})
+    with pytest.raises(LaminaError, match=r"no image for linux/\w+ \(available: linux/s390x\)"):
+        open_image(f"oci:{skopeo_layout}:multi", platform="linux/amd64")
+    with open_image(f"oci:{skopeo_layout}:multi", platform="linux/s390x") as image:
+        assert len(image.layers()) == 1
+
+
+def test_layout_blob_that_does_not_match_its_digest_fails_while_read(skopeo_layout):
+    with open_image(f"oci:{skopeo_layout}") as image:
+        layer = image.layers()[0]
+        blob = skopeo_layout / "blobs" / "sha256" / layer.digest.split(":")[1]
+        data = bytearray(blob.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        blob.write_bytes(bytes(data))
+        with pytest.raises(LaminaError) as caught, layer.open_compressed() as stream:
+            while stream.read(1 << 20):
+                pass
+        assert layer.digest in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_layout_missing_layer_blob_is_refused_at_open(skopeo_layout):
+    with open_image(f"oci:{skopeo_layout}") as image:
+        digest = image.layers()[0].digest
+    (skopeo_layout / "blobs" / "sha256" / digest.split(":")[1]).unlink()
+    with pytest.raises(ArchiveError, match=f"layer {digest} is named in the manifest but missing"):
+        open_image(f"oci:{skopeo_layout}")
+
+
+@pytest.mark.registry
+def test_registry_source_reads_lazily_and_stores_nothing(lamina, imported_busybox, registry, skopeo):
+    from tests.conftest import store_listing
+
+    ref = f"{registry.host}/image-seam/source:1"
+    lamina.run("tag", "busybox:latest", ref)
+    lamina.out("push", ref)
+    lamina.run("rmi", ref)
+    before = store_listing(lamina.root)
+    raw, config = _skopeo_view(skopeo, f"docker://{ref}")
+    with open_image(ref, root=str(lamina.root)) as image:  # not stored: the registry answers
+        assert image.manifest_bytes() == raw and image.config_bytes() == config
+        assert image.config_digest() == imported_busybox
+        for layer in image.layers():
+            assert _uncompressed_digest(layer) == layer.diff_id
+    assert store_listing(lamina.root) == before

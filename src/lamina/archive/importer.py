@@ -8,7 +8,9 @@ from typing import BinaryIO
 from lamina.archive.tarstream import CHUNK
 from lamina.errors import ArchiveError
 from lamina.layer.compression import open_decompressed
-from lamina.layer.validate import check_layer_tar
+from lamina.layer.membernames import write_clean_names
+from lamina.layer.tarread import TarReader
+from lamina.layer.validate import LayerScan, check_layer_tar
 from lamina.oci import mediatypes as mt
 from lamina.oci.models import encode
 from lamina.oci.platform import host_platform
@@ -19,9 +21,15 @@ from lamina.store.store import LayerRecord, Store
 def import_rootfs(store: Store, stream: BinaryIO, *, source_name: str, config: dict | None = None,
                   message: str = "", platform: tuple[str, str, str] | None = None,
                   tags: Sequence = ()) -> str:
-    """Store the (decompressed) tar as one layer and write an image config around it."""
+    """Store the (decompressed) tar as one layer and write an image config around it.
+
+    The tar is kept byte for byte (its diffID is then docker's), unless a member name is
+    absolute or has a ``..``: then the layer is written again with clean names
+    (layer/membernames), so no layer lamina makes holds a name that leaves its root.
+    """
     reader, kind = open_decompressed(stream, what=source_name)
     with store.lease():
+        created: list[str] = []  # blobs this import put in the store, to remove on failure
         writer = store.content.writer()
         with writer:
             while chunk := reader.read(CHUNK):
@@ -30,17 +38,21 @@ def import_rootfs(store: Store, stream: BinaryIO, *, source_name: str, config: d
                 detail = f"the {kind} stream holds no data" if kind else "the file is empty"
                 raise ArchiveError(f"{source_name}: {detail}, not a tar archive")
             diff_id, size = writer.commit(f"{source_name}")
+        if writer.created:
+            created.append(diff_id)
         try:
             with store.content.open(diff_id) as layer:
-                content_size = check_layer_tar(layer, source_name).content_size
+                scan = check_layer_tar(layer, source_name)
+            if scan.unclean_names:
+                diff_id, size, scan = _store_with_clean_names(store, diff_id, source_name, created)
             os_name, architecture, variant = platform or (host_platform().os, host_platform().architecture,
                                                           host_platform().variant)
-            created = format_rfc3339()
+            created_at = format_rfc3339()
             document: dict = {
                 "architecture": architecture,
                 "config": config or {},
-                "created": created,
-                "history": [{"created": created, "comment": f"Imported from {source_name}"}],
+                "created": created_at,
+                "history": [{"created": created_at, "comment": f"Imported from {source_name}"}],
                 "os": os_name,
                 "rootfs": {"type": "layers", "diff_ids": [diff_id]},
             }
@@ -49,12 +61,30 @@ def import_rootfs(store: Store, stream: BinaryIO, *, source_name: str, config: d
             if message:
                 document["comment"] = message
                 document["history"][0]["comment"] = message
-            layer_record = LayerRecord(diff_id, diff_id, mt.DOCKER_LAYER, size, content_size)
-            return store.add_image(encode(document), mt.DOCKER_CONFIG, [layer_record], tags=tags)
+            layer_record = LayerRecord(diff_id, diff_id, mt.DOCKER_LAYER, size, scan.content_size)
+            image_id = store.add_image(encode(document), mt.DOCKER_CONFIG, [layer_record], tags=tags)
         except BaseException:
-            if writer.created:
-                store.content.delete(diff_id)
+            for digest in created:
+                store.content.delete(digest)
             raise
+        if created and created[0] != diff_id:  # the input as it came, replaced by the clean layer
+            store.content.delete(created[0])
+        return image_id
+
+
+def _store_with_clean_names(store: Store, original: str, source_name: str,
+                            created: list[str]) -> tuple[str, int, LayerScan]:
+    """Write the stored tar ``original`` again with clean member names; (diffID, size, scan)."""
+    writer = store.content.writer()
+    with writer:
+        with store.content.open(original) as layer:
+            write_clean_names(TarReader(layer, source_name), writer.write)
+        diff_id, size = writer.commit(source_name)
+    if writer.created:
+        created.append(diff_id)
+    with store.content.open(diff_id) as layer:
+        scan = check_layer_tar(layer, source_name)
+    return diff_id, size, scan
 
 
 def parse_changes(changes: Sequence[str]) -> dict:

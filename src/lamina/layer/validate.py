@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from lamina.errors import LayerError
+from lamina.layer.membernames import needs_cleaning
 from lamina.layer.tarread import TarReader
 
 _WHITEOUT = ".wh."
@@ -40,6 +41,9 @@ class LayerScan:
 
     members: int
     content_size: int  # docker's size of the layer: file bytes + symlink targets (see contentsize)
+    #: members whose name or hard-link target is absolute or has a ``..`` (safe, as the extractor
+    #: resolves them inside the root, but not what a layer lamina writes may hold: membernames)
+    unclean_names: int = 0
 
 
 def check_layer_tar(stream: BinaryIO, what: str) -> LayerScan:
@@ -99,9 +103,11 @@ class _ChunkStream:
 
 def _scan(reader: TarReader, what: str) -> LayerScan:
     tree = _Tree(what)
-    count = content_size = 0
+    count = content_size = unclean = 0
     for member in reader:
         count += 1
+        if needs_cleaning(member.name) or (member.type == tarfile.LNKTYPE and needs_cleaning(member.linkname)):
+            unclean += 1
         if member.is_regular:
             content_size += member.size
         elif member.type == tarfile.SYMTYPE:
@@ -112,7 +118,7 @@ def _scan(reader: TarReader, what: str) -> LayerScan:
         if member.type == tarfile.LNKTYPE and _escapes(member.linkname):
             raise LayerError(f"{what}: hard link {raw!r} points outside the layer root ({member.linkname!r})")
         tree.add(raw, normalize_member_name(raw), member.type, member.linkname)
-    return LayerScan(count, content_size)
+    return LayerScan(count, content_size, unclean)
 
 
 class _Tree:

@@ -56,6 +56,7 @@ COMMANDS = {
     "volume": "lamina.cli.volumes:volume_group",
     "info": "lamina.cli.system:info",
     "version": "lamina.cli.system:version",
+    "sbom": "lamina.cli.sbom:sbom",
 }
 HELP = {
     "images": "List images",
@@ -104,6 +105,7 @@ HELP = {
     "cp": "Copy files/folders between a container and the local filesystem",
     "attach": "Attach to a running container's output",
     "diff": "Inspect changes to files or directories on a container's filesystem",
+    "sbom": "Generate a software bill of materials (SBOM) for an image",
 }
 
 

@@ -14,7 +14,7 @@ from lamina.security.inventory import Inventory, Package
 from lamina.security.sbom.catalogers import Cataloger, load_catalogers
 from lamina.security.sbom.walk import FileView, build_view
 
-__all__ = ["catalog_image"]
+__all__ = ["catalog_image", "sbom"]
 
 
 def catalog_image(image: Image, catalogers: Sequence[Cataloger] | None = None, *,
@@ -39,6 +39,25 @@ def catalog_image(image: Image, catalogers: Sequence[Cataloger] | None = None, *
             packages.extend(_run(cataloger, view, os_info, warn))
     return Inventory(image_name=image.name, image_id=image.config_digest(), os=os_info,
                      packages=packages, diff_ids=view.diff_ids)
+
+
+def sbom(spec: str, *, root: str | None = None, format: str = "cyclonedx-json", platform: str | None = None,
+         on_warning: Callable[[str], None] | None = None) -> bytes:
+    """The SBOM of the image ``spec`` names (store name, ``docker-archive:PATH``, ``oci:DIR``…)
+    in ``format`` (``cyclonedx-json``, ``spdx-json``, ``table``, ``json``), as bytes."""
+    from lamina.image import open_image
+    from lamina.security.sbom.formats import FORMATS, render
+
+    if format not in FORMATS:
+        from lamina.errors import UsageError
+
+        raise UsageError(f"unknown SBOM format {format!r} (one of {', '.join(FORMATS)})")
+    image = open_image(spec, root=root, platform=platform)
+    try:
+        inventory = catalog_image(image, on_warning=on_warning)
+    finally:
+        image.close()
+    return render(inventory, format)
 
 
 def _run(cataloger: Cataloger, view: FileView, os_info, warn: Callable[[str], None]) -> list[Package]:

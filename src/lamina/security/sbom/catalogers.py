@@ -34,6 +34,14 @@ class Cataloger(Protocol):
 CATALOGERS: list[str] = [
     "lamina.security.sbom.dpkg:DpkgCataloger",
     "lamina.security.sbom.apk:ApkCataloger",
+    "lamina.security.sbom.rpm:RpmCataloger",
+    "lamina.security.sbom.lang.python:PythonCataloger",
+    "lamina.security.sbom.lang.node:NodeCataloger",
+    "lamina.security.sbom.lang.gobinary:GoBinaryCataloger",
+    "lamina.security.sbom.lang.java:JavaCataloger",
+    "lamina.security.sbom.lang.rust:RustBinaryCataloger",
+    "lamina.security.sbom.lang.ruby:GemspecCataloger",
+    "lamina.security.sbom.lang.php:ComposerCataloger",
 ]
 
 

@@ -99,6 +99,10 @@ class FileView:
         with open(entry.spool, "rb") as handle:
             return handle.read(limit)
 
+    def local_path(self, path: str) -> str:
+        """The spooled copy of ``path`` on disk, for readers that need a file name (sqlite); read only."""
+        return self._file_entry(path).spool
+
     def size(self, path: str) -> int:
         return self._file_entry(path).size
 

@@ -2,7 +2,9 @@
 
 Why our own purl writer: Trivy's purls are the ones vulnerability reports and SBOM diffs are
 compared with, and its rules (lower-cased npm and Go names, PEP 503-ish PyPI names, Maven's
-``group:artifact`` split, percent-encoding of everything but ``A-Za-z0-9-._~:``) are a few lines.
+``group:artifact`` split) are a few lines. The escaping is packageurl-go v0.1.6's (Trivy 0.76's):
+a path segment keeps ``A-Za-z0-9-._~`` and ``!$&'()*,;=:``; everything else, ``+`` and ``@``
+included, is percent-encoded.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "composer-vendor": ("Packagist", "composer"),
 }
 
-_SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:")
+_SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*,;=:")
 
 
 def make_package(kind: str, name: str, version: str, *, path: str, layer_diff_id: str = "",

@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-DEBS := docker.io docker-registry skopeo umoci runc busybox-static debootstrap bzip2 xz-utils zstd openssl slirp4netns
+DEBS := docker.io docker-registry skopeo umoci runc busybox-static debootstrap bzip2 xz-utils zstd openssl slirp4netns rpm ruby libmaven3-core-java
 PYTEST_ARGS ?=
 
 .PHONY: install compile deps test demo lint bench clean

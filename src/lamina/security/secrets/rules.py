@@ -37,6 +37,8 @@ class SecretRule:
     keywords: tuple[bytes, ...]  # lower-case; the file must contain one before the pattern runs
     reports_group: bool = False  # True: report the ``secret`` group, not the whole match
     allow_matches: tuple[re.Pattern[bytes], ...] = field(default=())
+    # lower-case literals the pattern cannot match without: a cheap test before a slow pattern runs
+    required: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,10 @@ class AllowRule:
 
 def _rule(rule_id: str, category: str, title: str, severity: str, pattern: bytes,
           keywords: tuple[str, ...], *, group: bool = False, flags: int = 0,
-          allow: tuple[bytes, ...] = ()) -> SecretRule:
+          allow: tuple[bytes, ...] = (), required: tuple[bytes, ...] = ()) -> SecretRule:
     return SecretRule(rule_id, category, title, severity, re.compile(pattern, flags),
                       tuple(word.lower().encode() for word in keywords), group,
-                      tuple(re.compile(text) for text in allow))
+                      tuple(re.compile(text) for text in allow), required)
 
 
 def _prefixed(rule_id: str, category: str, title: str, severity: str, body: bytes,
@@ -80,7 +82,7 @@ RULES: tuple[SecretRule, ...] = (
     _rule("aws-secret-access-key", "AWS", "AWS Secret Access Key", "CRITICAL",
           _QUOTE + rb"aws_?(?:sec(?:ret)?)?_?(?:access)?_?key" + _QUOTE + _CONNECT + _QUOTE
           + rb"(?P<secret>[A-Za-z0-9/+=]{40})" + _QUOTE + _END_SECRET,
-          ("key",), group=True, flags=re.IGNORECASE),
+          ("key",), group=True, flags=re.IGNORECASE, required=(b"aws",)),
     _prefixed("github-pat", "GitHub", "GitHub Personal Access Token", "CRITICAL", rb"ghp_[0-9a-zA-Z]{36}", ("ghp_",)),
     _prefixed("github-oauth", "GitHub", "GitHub OAuth Access Token", "CRITICAL", rb"gho_[0-9a-zA-Z]{36}", ("gho_",)),
     _prefixed("github-app-token", "GitHub", "GitHub App Token", "CRITICAL",

@@ -24,7 +24,7 @@ _MAX_LINE = 100
 _BINARY_BYTE = re.compile(rb"[\x00-\x06\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 _HEAD_SIZE = 300
 _PRINTABLE_RUN = re.compile(rb"[\x20-\x7e\xa1-\xac\xae-\xff]{5,}")
-_KEYWORDS = re.compile(b"|".join(sorted({re.escape(word) for rule in RULES for word in rule.keywords})))
+_ALL_KEYWORDS = frozenset(word for rule in RULES for word in rule.keywords)
 
 
 class CodeLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -105,11 +105,12 @@ def _shifted(finding: SecretFinding, lines: int, offset: int) -> SecretFinding:
 def scan_bytes(path: str, content: bytes, *, binary: bool = False) -> list[SecretFinding]:
     """Every finding in ``content`` (at most one chunk), lines counted from 1 within it."""
     lowered = content.lower()
-    if not _KEYWORDS.search(lowered):
+    present = {word for word in _ALL_KEYWORDS if word in lowered}
+    if not present:
         return []
     matched: list[tuple[SecretRule, int, int]] = []
     for rule in RULES:
-        if not any(word in lowered for word in rule.keywords):
+        if present.isdisjoint(rule.keywords) or not all(word in lowered for word in rule.required):
             continue
         matched.extend((rule, start, end) for start, end in _locations(rule, content))
     if not matched:

@@ -29,7 +29,7 @@ _OS_RELEASE_FAMILIES = {
     "rocky": "rocky", "almalinux": "alma", "ol": "oracle", "fedora": "fedora", "amzn": "amazon",
     "mariner": "cbl-mariner", "azurelinux": "azurelinux", "photon": "photon", "wolfi": "wolfi",
     "chainguard": "chainguard", "opensuse-leap": "opensuse-leap", "opensuse-tumbleweed": "opensuse-tumbleweed",
-    "sles": "suse linux enterprise server", "sle-micro": "suse linux enterprise micro",
+    "sles": "sles", "sle-micro": "sle-micro", "opensuse": "opensuse",
 }
 
 #: Words in a ``*-release`` line → family (the first match wins: CentOS Stream says "CentOS").

@@ -29,11 +29,16 @@ def purl(kind: str, namespace: str, name: str, version: str, qualifiers: dict[st
 
 def os_purl(kind: str, os: OSInfo | None, name: str, version: str, *, arch: str = "", epoch: int = 0) -> str:
     """An OS package's purl: the distribution as namespace and ``distro`` qualifier, as Trivy."""
-    namespace = os.family if os else ""
+    namespace = (_NAMESPACES.get(os.family, os.family)) if os else ""
     qualifiers = {"arch": arch, "epoch": str(epoch) if epoch else ""}
     if os is not None:
         qualifiers["distro"] = os.name if kind == "apk" else f"{os.family}-{os.name}"
     return purl(kind, namespace, name, version, qualifiers)
+
+
+#: Trivy's purl namespace where it is not the OS family: one for every SUSE distribution.
+_NAMESPACES = {"sles": "suse", "sle-micro": "suse", "opensuse": "suse", "opensuse-leap": "suse",
+               "opensuse-tumbleweed": "suse"}
 
 
 def _escape(text: str) -> str:

@@ -89,4 +89,4 @@ def _package(tags: rpmdb.RpmHeader, os: OSInfo | None, layer: str) -> Package | 
 _ECOSYSTEMS = {"redhat": "Red Hat", "centos": "CentOS", "rocky": "Rocky Linux", "alma": "AlmaLinux",
                "oracle": "Oracle Linux", "fedora": "Fedora", "amazon": "Amazon Linux",
                "cbl-mariner": "Mariner", "azurelinux": "Azure Linux", "opensuse-leap": "openSUSE",
-               "suse linux enterprise server": "SUSE"}
+               "opensuse-tumbleweed": "openSUSE", "sles": "SUSE", "sle-micro": "SUSE"}

@@ -1,0 +1,169 @@
+"""The Dockerfile as the lint rules see it: steps in file order, comments included.
+
+Built from lamina's own parser (the syntax tree plus the typed instructions the build uses), so
+lint and build agree on heredocs, escapes and continuation lines. Comments are not instructions
+to the parser, but hadolint's rules and pragmas see them, so they are read from the source text
+beside the parse: a line starting with ``#`` that lies outside every instruction's lines.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from lamina.build.dockerfile import Instruction, Node, from_node, parse
+from lamina.build.dockerfile.instructions import Copy, From
+from lamina.security.lint.shell import ParsedShell, parse_shell
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """A FROM image split as hadolint splits it: registry, name, tag, digest, stage alias."""
+
+    registry: str | None
+    name: str
+    tag: str | None
+    digest: str | None
+    alias: str | None
+    platform: str | None
+
+
+@dataclass(frozen=True)
+class RunMount:
+    type: str
+    target: str
+    from_: str | None
+
+
+@dataclass
+class Step:
+    """One instruction (or comment) at ``line``; ``keyword`` is lower case, "comment" for comments."""
+
+    keyword: str
+    line: int
+    node: Node | None = None
+    instruction: Instruction | None = None
+    comment: str = ""
+    shell_form_script: str | None = field(default=None, repr=False)
+
+    # ---- RUN ---------------------------------------------------------------------------
+    @property
+    def script(self) -> str:
+        """The shell text hadolint lints: the command line, or a leading heredoc's body."""
+        if self.shell_form_script is not None:
+            return self.shell_form_script
+        assert self.node is not None
+        return " ".join(self.node.args)
+
+    @cached_property
+    def shell(self) -> ParsedShell:
+        return parse_shell(self.script)
+
+    @property
+    def is_exec_form(self) -> bool:
+        return self.node is not None and self.node.json
+
+    @cached_property
+    def mounts(self) -> list[RunMount]:
+        found = []
+        for flag in self.flags:
+            if flag.startswith("--mount="):
+                fields = dict(
+                    part.partition("=")[::2] for part in next(csv.reader([flag[len("--mount=") :]]), [])
+                )
+                target = fields.get("target") or fields.get("dst") or fields.get("destination") or ""
+                found.append(RunMount(fields.get("type", "bind"), target, fields.get("from")))
+        return found
+
+    def has_cache_or_tmpfs_mount_with(self, fragment: str) -> bool:
+        return any(m.type in ("cache", "tmpfs") and fragment in m.target for m in self.mounts)
+
+    @property
+    def flags(self) -> list[str]:
+        return list(self.node.flags) if self.node is not None else []
+
+    # ---- FROM --------------------------------------------------------------------------
+    @cached_property
+    def base_image(self) -> BaseImage:
+        assert isinstance(self.instruction, From) and self.node is not None
+        args = self.node.args
+        alias = args[2] if len(args) >= 3 and args[1].lower() == "as" else None
+        return split_image(args[0], alias, self.instruction.platform)
+
+    # ---- COPY --------------------------------------------------------------------------
+    @property
+    def copy_from(self) -> str | None:
+        return self.instruction.from_ if isinstance(self.instruction, Copy) else None
+
+
+def split_image(reference: str, alias: str | None, platform: str | None) -> BaseImage:
+    """``registry/name:tag@digest`` split the way hadolint's parser does."""
+    rest, _, digest = reference.partition("@")
+    registry = None
+    first, slash, remainder = rest.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        registry, rest = first, remainder
+    head, colon, tag = rest.rpartition(":")
+    if colon and "/" not in tag:
+        name = head
+    else:
+        name, tag = rest, ""
+    return BaseImage(registry, name, tag or None, digest or None, alias, platform)
+
+
+@dataclass
+class LintDockerfile:
+    """The steps of one file; ``onbuild`` are the ONBUILD triggers unwrapped, at their line."""
+
+    filename: str
+    steps: list[Step]
+    onbuild: list[Step]
+
+
+def read_dockerfile(text: str, filename: str = "Dockerfile") -> LintDockerfile:
+    """Parse ``text`` with the build's parser; a DockerfileError names the file and line."""
+    parsed = parse(text, filename)
+    steps: list[Step] = []
+    onbuild: list[Step] = []
+    for node in parsed.nodes:
+        instruction = from_node(node, filename)
+        step = _step(node, instruction, node.start_line)
+        steps.append(step)
+        if node.keyword == "onbuild" and node.trigger is not None:
+            trigger = node.trigger
+            inner = _step(trigger, None, node.start_line)
+            onbuild.append(inner)
+    steps.extend(_comments(text, parsed.nodes))
+    steps.sort(key=lambda step: step.line)
+    return LintDockerfile(filename, steps, onbuild)
+
+
+def _step(node: Node, instruction: Instruction | None, line: int) -> Step:
+    step = Step(node.keyword, line, node, instruction)
+    if node.keyword == "run" and not node.json:
+        step.shell_form_script = _run_script(node)
+    return step
+
+
+def _run_script(node: Node) -> str:
+    """RUN's shell text; a RUN that starts with a heredoc runs the heredoc's body as the script."""
+    text = node.args[0] if node.args else ""
+    if not node.heredocs:
+        return text
+    if text.lstrip().startswith("<<"):
+        return node.heredocs[0].content
+    bodies = "".join(heredoc.content + heredoc.name + "\n" for heredoc in node.heredocs)
+    return text + "\n" + bodies
+
+
+def _comments(text: str, nodes: list[Node]) -> list[Step]:
+    covered: set[int] = set()
+    for node in nodes:
+        covered.update(range(node.start_line, node.end_line + 1))
+    comments = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("#") and number not in covered:
+            comments.append(Step("comment", number, comment=stripped[1:]))
+    return comments

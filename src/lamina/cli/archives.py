@@ -27,13 +27,18 @@ def import_(ctx, source, reference, changes, message, platform):
 @click.command("save")
 @click.argument("names", nargs=-1, required=True)
 @click.option("-o", "--output", help="Write to a file, instead of STDOUT")
+@click.option("--platform", help="Platform to save of a multi-platform image read from a registry")
 @click.pass_context
-def save(ctx, names, output):
-    """Save one or more images to a tar archive (streamed to STDOUT by default)."""
+def save(ctx, names, output, platform):
+    """Save one or more images to a tar archive (streamed to STDOUT by default).
+
+    An image the store does not have is read from its registry into the archive, without
+    storing it.
+    """
     from lamina.cli.output import write_archive
 
     with client_from(ctx) as client:
-        write_archive(output, lambda out: client.save(names, out))
+        write_archive(output, lambda out: client.save(names, out, platform=platform))
 
 
 @click.command("load")

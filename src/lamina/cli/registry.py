@@ -156,10 +156,19 @@ def manifest_inspect(ctx, name, verbose):
 @click.command("copy")
 @click.argument("source")
 @click.argument("destination")
-@click.option("-a", "--all", "all_platforms", is_flag=True, help="Copy every platform of a multi-platform image")
+@click.option("-a", "--all", "all_platforms", is_flag=True,
+              help="Copy every platform of a multi-platform image (registry to registry)")
+@click.option("--platform", help="Platform to copy from a multi-platform source (default: this machine's)")
 @click.pass_context
-def copy(ctx, source, destination, all_platforms):
-    """Copy an image from one registry to another without unpacking it."""
+def copy(ctx, source, destination, all_platforms, platform):
+    """Copy an image between registries, archives, OCI layouts and the store.
+
+    SOURCE and DESTINATION are image specs: docker-archive:PATH[:REF], oci-archive:PATH[:REF],
+    oci:DIR[:REF], store:REF, docker://REF or a plain name (a source: the store's image, else the
+    registry's; a destination: a registry). Registry to registry copies without unpacking.
+    """
     with client_from(ctx) as client:
-        digest = client.copy(source, destination, all_platforms=all_platforms, events=PlainProgress(False))
-    sys.stdout.write(f"Copied {source} to {destination}: digest: {digest}\n")
+        digest = client.copy(source, destination, all_platforms=all_platforms, platform=platform,
+                             events=PlainProgress(False))
+    what = "image ID" if destination.startswith("store:") else "digest"  # the store keeps no manifest
+    sys.stdout.write(f"Copied {source} to {destination}: {what}: {digest}\n")

@@ -1,0 +1,138 @@
+"""Language packages of one image, compared with Trivy's and Syft's inventories of the same archive.
+
+The image (tests/security/lang_fixtures.py: app_image_layers) holds one or more packages of every
+ecosystem lamina catalogs, things that are no package (a package.json without a version, a
+lockfile, a build-only crate, a jar with no Maven metadata), and a second layer that deletes a
+dist-info and a node module and rewrites a third. Trivy is the reference: same (kind, name,
+version), same purl, same file and layer. Syft names things its own way; it is compared after
+the normalisations listed in docs/security.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from lamina.image import open_image
+from lamina.security.sbom import catalog_image
+from tests.security.conftest import MemoryImage
+from tests.security.lang_fixtures import app_image_layers, layer_tar, syft_packages, trivy_packages
+
+pytestmark = pytest.mark.slow
+
+LANG_KINDS = {"python-pkg", "node-pkg", "gobinary", "jar", "rustbinary", "gemspec", "composer-vendor"}
+#: lamina's deliberate extra: a jar known only by its MANIFEST.MF (Trivy asks its Java DB first)
+MANIFEST_ONLY = ("jar", "org.apache.commons:Apache Commons CLI", "1.5.0")
+
+
+@pytest.fixture(scope="module")
+def app_archive(tmp_path_factory) -> tuple[Path, MemoryImage]:
+    first, second = app_image_layers()
+    image = MemoryImage([layer_tar(first), layer_tar(second)], name="lang:test")
+    archive = image.docker_archive(tmp_path_factory.mktemp("lang") / "lang.tar", tag="lang:test")
+    return archive, image
+
+
+@pytest.fixture(scope="module")
+def lamina_packages(app_archive):
+    archive, _ = app_archive
+    warnings: list[str] = []
+    image = open_image(f"docker-archive:{archive}")
+    try:
+        inventory = catalog_image(image, on_warning=warnings.append)
+    finally:
+        image.close()
+    assert warnings == []
+    return [package for package in inventory.packages if package.kind in LANG_KINDS]
+
+
+@pytest.fixture(scope="module")
+def trivy(app_archive, tmp_path_factory):
+    archive, _ = app_archive
+    return [p for p in trivy_packages(archive, tmp_path_factory.mktemp("trivy-cache")) if p["type"] in LANG_KINDS]
+
+
+def test_the_package_set_is_trivys_but_for_the_manifest_only_jar(lamina_packages, trivy):
+    ours = defaultdict(set)
+    for package in lamina_packages:
+        ours[package.kind].add((package.kind, package.name, package.version))
+    theirs = defaultdict(set)
+    for package in trivy:
+        theirs[package["type"]].add((package["type"], package["name"], package["version"]))
+    ours["jar"].discard(MANIFEST_ONLY)
+    assert set(ours) == set(theirs) == LANG_KINDS
+    for kind in LANG_KINDS:
+        assert ours[kind] == theirs[kind], kind
+
+
+def test_every_ecosystem_is_counted_like_trivy_file_by_file(lamina_packages, trivy):
+    """Counts per (kind, name, version) also match: the same module in two Go binaries is two records."""
+    def counts(rows):
+        tally: dict[tuple, int] = defaultdict(int)
+        for row in rows:
+            tally[row] += 1
+        return dict(tally)
+    ours = counts((p.kind, p.name, p.version) for p in lamina_packages if (p.kind, p.name, p.version) != MANIFEST_ONLY)
+    assert ours == counts((p["type"], p["name"], p["version"]) for p in trivy)
+
+
+def test_purls_are_spelled_as_trivy_spells_them(lamina_packages, trivy):
+    ours = {package.purl for package in lamina_packages if package.purl} - {
+        "pkg:maven/org.apache.commons/Apache%20Commons%20CLI@1.5.0"}
+    assert ours == {package["purl"] for package in trivy if package["purl"]}
+    assert "pkg:npm/%40types/node@20.1.0" in ours
+    assert "pkg:pypi/foo-bar@1.0" in ours
+
+
+def test_paths_and_layers_are_trivys(lamina_packages, trivy, app_archive):
+    _, image = app_archive
+    first, second = (layer.diff_id for layer in image.layers())
+    theirs = {(p["type"], p["name"], p["version"], p["path"]): p["layer"] for p in trivy if p["path"]}
+    ours = {(p.kind, p.name, p.version, p.path): p.layer_diff_id for p in lamina_packages
+            if (p.kind, p.name, p.version, p.path) in theirs}
+    assert ours == theirs and len(ours) > 15
+    layers = {p.layer_diff_id for p in lamina_packages}
+    assert layers == {first, second}
+    debug = next(p for p in lamina_packages if p.name == "debug")
+    assert (debug.version, debug.layer_diff_id) == ("4.3.5", second)
+
+
+def test_deleted_and_non_packages_are_absent(lamina_packages):
+    names = {package.name for package in lamina_packages}
+    assert "click" not in names and "lodash" not in names  # deleted by the second layer
+    assert "noversion" not in names and "left-pad" not in names and "cc" not in names
+
+
+def test_syft_finds_the_same_packages_after_normalising_names(lamina_packages, app_archive):
+    archive, _ = app_archive
+    syft_types = {"python": "python-pkg", "npm": "node-pkg", "go-module": "gobinary", "rust-crate": "rustbinary",
+                  "gem": "gemspec", "php-composer": "composer-vendor"}
+    theirs = set()
+    for package in syft_packages(archive):
+        kind = syft_types.get(package["type"])
+        if kind is None or package["version"] == "UNKNOWN":  # Syft keeps a package.json without a version
+            continue
+        theirs.add((kind, _normal_name(kind, package["name"]), _normal_version(package["version"])))
+    ours = {(p.kind, _normal_name(p.kind, p.name), _normal_version(p.version))
+            for p in lamina_packages if p.kind != "jar"}
+    assert ours == theirs
+
+
+def test_syft_agrees_on_the_plain_jar(lamina_packages, app_archive):
+    archive, _ = app_archive
+    theirs = {(p["name"], p["version"]) for p in syft_packages(archive)
+              if p["type"] == "java-archive" and p["path"] == "/opt/java/commons-cli-1.5.0.jar"}
+    ours = {(p.name.split(":")[1], p.version) for p in lamina_packages if p.path == "opt/java/commons-cli-1.5.0.jar"}
+    assert ours == theirs == {("commons-cli", "1.5.0")}
+
+
+def _normal_name(kind: str, name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower() if kind == "python-pkg" else name
+
+
+def _normal_version(version: str) -> str:
+    """Syft writes Go's ``go1.21.5`` and a ``-X`` version with a ``v``; Trivy ``v1.21.5`` and ``1.2.3``."""
+    return version.removeprefix("go").removeprefix("v")

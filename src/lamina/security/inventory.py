@@ -40,8 +40,10 @@ class Package(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def full_version(self) -> str:
-        """The version with the epoch, as the package manager compares it (``1:2.38-5``)."""
-        return f"{self.epoch}:{self.version}" if self.epoch else self.version
+        """The version with the epoch, as the package manager compares it (``1:2.38-5``; rpm:
+        ``epoch:version-release``, since rpm keeps the release apart)."""
+        version = f"{self.version}-{self.release}" if self.release else self.version
+        return f"{self.epoch}:{version}" if self.epoch else version
 
 
 class Inventory(msgspec.Struct, kw_only=True):

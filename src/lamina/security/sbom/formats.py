@@ -36,8 +36,7 @@ def render(inventory: Inventory, format: str) -> bytes:
 
 def display_version(package: Package) -> str:
     """The version as Trivy's reports print it: ``epoch:version-release``."""
-    version = f"{package.version}-{package.release}" if package.release else package.version
-    return f"{package.epoch}:{version}" if package.epoch else version
+    return package.full_version
 
 
 def table(inventory: Inventory) -> str:

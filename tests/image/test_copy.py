@@ -182,3 +182,16 @@ def test_docker_loads_a_docker_archive_copied_from_an_oci_layout(lamina, saved, 
     image_id = docker.out("inspect", "-f", "{{.Id}}", "lamina/from-layout:1").strip()
     assert image_id == _view(f"oci:{layout}:v1")[1]
     assert docker.out("run", "--rm", "--network", "none", "lamina/from-layout:1", "echo", "loaded").strip() == "loaded"
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+@pytest.mark.registry
+def test_docker_loads_what_save_read_from_a_registry(lamina, imported_busybox, registry, docker, tmp_path):
+    ref = f"{registry.host}/image-seam/for-docker:1"
+    lamina.run("tag", "busybox:latest", ref)
+    lamina.out("push", ref)
+    archive = tmp_path / "saved-from-registry.tar"
+    Lamina(tmp_path / "empty-store").run("save", "-o", str(archive), ref)
+    assert f"Loaded image: {ref}" in docker.out("load", "-i", str(archive))
+    assert docker.out("inspect", "-f", "{{.Id}}", ref).strip() == imported_busybox

@@ -81,3 +81,30 @@ class UsageError(LaminaError):
     """A command was called with flags or arguments that do not fit together."""
 
     exit_code = 125
+
+
+class LaminaWarning(UserWarning):
+    """Something a person should know that does not stop the work (TLS left unverified)."""
+
+
+_warning_sink = None  # set by the CLI: a callable taking the message
+
+
+def warn(message: str) -> None:
+    """Tell the person at the controls; never silence, never a print from the library.
+
+    The CLI's sink writes ``lamina: warning: <message>`` on stderr; a library caller without
+    one gets a :class:`LaminaWarning` through Python's warnings machinery (its filters apply).
+    """
+    if _warning_sink is not None:
+        _warning_sink(message)
+        return
+    import warnings
+
+    warnings.warn(LaminaWarning(message), stacklevel=3)
+
+
+def set_warning_sink(sink) -> None:
+    """Where :func:`warn` sends messages (a callable taking one string; None: Python's warnings)."""
+    global _warning_sink
+    _warning_sink = sink

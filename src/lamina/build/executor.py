@@ -378,10 +378,7 @@ class _Build:
         except ImageNotFoundError:
             if puller is None:
                 raise ImageNotFoundError(f"No such image: {name} (it is not in the local store)") from None
-        try:
-            return puller(name)
-        except LaminaError as exc:
-            raise ImageNotFoundError(f"pull access denied for {name}: {exc}") from None
+        return puller(name)  # its errors name the reference and say why (no such host, denied, ...)
 
     def _start(self, text: str) -> None:
         self.step += 1

@@ -7,6 +7,9 @@ import sys
 
 
 def main() -> None:
+    from lamina.errors import set_warning_sink  # loaded with the package: costs nothing
+
+    set_warning_sink(_print_warning)
     argv = sys.argv[1:]
     head = argv[:4]  # the command comes after at most --root DIR --debug
     if "build" in head:
@@ -24,3 +27,9 @@ def main() -> None:
     from lamina.cli.main import main as command_line
 
     command_line()
+
+
+def _print_warning(message: str) -> None:
+    """The library's warnings (``lamina.errors.warn``) as docker-style lines on stderr."""
+    sys.stderr.write(f"lamina: warning: {message}\n")
+    sys.stderr.flush()

@@ -13,9 +13,11 @@ References and digests come in as plain strings (``repository`` without the host
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import re
+import socket
 import ssl
 import sys
 import threading
@@ -32,9 +34,9 @@ if "httpx" not in sys.modules:
 import httpx  # noqa: E402
 
 from lamina import __version__
-from lamina.errors import AuthError, DigestMismatchError, InvalidDigestError, RegistryError
+from lamina.errors import AuthError, DigestMismatchError, InvalidDigestError, RegistryError, warn
 from lamina.registry.auth import Authenticator, Challenge, parse_www_authenticate, repository_scope
-from lamina.registry.config import DOCKER_HUB, Endpoint, RegistryConfig, canonical_host
+from lamina.registry.config import DOCKER_HUB, Endpoint, RegistryConfig, canonical_host, split_host_port
 from lamina.registry.credentials import Credential, CredentialStore
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -495,6 +497,8 @@ class RegistryClient:
                     limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
                 )
                 self._clients[key] = client
+                if insecure:
+                    _note_unverified(parts.netloc)
             return client
 
     def _resolve(self, state: _EndpointState) -> str:
@@ -523,8 +527,8 @@ class RegistryClient:
                     )
                 except httpx.TransportError as exc:
                     failure = exc
-                    if _refused(exc) and scheme == "http":
-                        break  # the port is closed: HTTPS on it would be refused too
+                    if (_refused(exc) and scheme == "http") or _unknown_host(exc):
+                        break  # a closed port refuses HTTPS too; a name that does not resolve, any scheme
                     continue
                 response.close()
                 if response.status_code == 400 and scheme == "http" and index < len(schemes) - 1:
@@ -610,8 +614,8 @@ class RegistryClient:
             try:
                 response = client.send(build(), stream=stream)
             except httpx.TransportError as exc:
-                if attempt == attempts or _is_tls_error(exc) or (attempt == 1 and _refused(exc)):
-                    raise  # nothing listens there at all: say so at once, like docker
+                if attempt == attempts or _is_tls_error(exc) or (attempt == 1 and _unreachable(exc)):
+                    raise  # no such host, no route, nothing listening: say so at once, like docker
                 self._sleep(self._backoff(attempt))
                 continue
             if response.status_code in _RETRY_STATUSES and attempt < attempts:
@@ -933,7 +937,7 @@ class RegistryClient:
                 f"TLS connection to {host} failed ({_tls_reason(exc)}); if it uses a private CA, put the CA "
                 f"certificate in {self.config.ca_hint(host)}"
             )
-        return RegistryError(f"cannot reach {host}: {_transport_reason(exc)}")
+        return RegistryError(f"cannot reach {host}: {_transport_reason(exc, host)}")
 
 
 class _UploadSession:
@@ -1150,7 +1154,13 @@ def _tls_reason(exc: BaseException) -> str:
     return str(exc).split("\n")[0][:200] or type(exc).__name__
 
 
-def _transport_reason(exc: httpx.TransportError) -> str:
+def _transport_reason(exc: httpx.TransportError, host: str) -> str:
+    """Why a connection failed, in the words docker's Go resolver and dialer use."""
+    if _unknown_host(exc):
+        return f"lookup {split_host_port(host)[0]}: no such host"
+    errno_value = _os_errno(exc)
+    if errno_value is not None and errno_value in _DIAL_FAILURES:
+        return _DIAL_FAILURES[errno_value]
     text = str(exc).split("\n")[0]
     return text[:200] if text else type(exc).__name__
 
@@ -1192,15 +1202,54 @@ def _is_loopback_host(host: str) -> bool:
 
 def _refused(exc: BaseException) -> bool:
     """Whether a transport error is a refused TCP connection (no server on that port)."""
-    import errno
+    return _os_errno(exc) == errno.ECONNREFUSED or any("Connection refused" in str(e) for e in _chain(exc))
 
+
+def _unknown_host(exc: BaseException) -> bool:
+    """Whether the registry's name did not resolve (``socket.gaierror``: no such host, no DNS)."""
+    return any(isinstance(e, socket.gaierror) for e in _chain(exc)) or any(
+        "Name or service not known" in str(e) or "No address associated" in str(e) for e in _chain(exc))
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """A failure that retrying will not mend: docker's dialer reports these at once."""
+    return _unknown_host(exc) or _refused(exc) or _os_errno(exc) in _DIAL_FAILURES
+
+
+#: errno → the words of Go's dialer, for connections that cannot be made at all.
+_DIAL_FAILURES = {
+    errno.ECONNREFUSED: "connect: connection refused",
+    errno.ENETUNREACH: "connect: network is unreachable",
+    errno.EHOSTUNREACH: "connect: no route to host",
+}
+
+
+def _os_errno(exc: BaseException) -> int | None:
+    """The first positive OS errno in an exception's chain (httpx wraps httpcore wraps OSError)."""
+    for current in _chain(exc):
+        value = getattr(current, "errno", None)
+        if isinstance(current, OSError) and not isinstance(current, socket.gaierror) and isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError) or getattr(current, "errno", None) == errno.ECONNREFUSED:
-            return True
-        if "Connection refused" in str(current):
-            return True
+        yield current
         current = current.__cause__ or current.__context__
-    return False
+
+
+_UNVERIFIED_WARNED: set[str] = set()
+_UNVERIFIED_LOCK = threading.Lock()
+
+
+def _note_unverified(host: str) -> None:
+    """Say once per process that TLS is not verified for ``host``: never skip verification silently."""
+    with _UNVERIFIED_LOCK:
+        if host in _UNVERIFIED_WARNED:
+            return
+        _UNVERIFIED_WARNED.add(host)
+    warn(f"TLS not verified for {host} (insecure registry)")

@@ -124,6 +124,24 @@ def test_copy_of_a_corrupt_layer_into_the_store_leaves_the_store_unchanged(lamin
     assert store_listing(lamina.root) == before
 
 
+@pytest.mark.parametrize("sink", ["docker-archive", "oci-archive", "oci"])
+def test_copy_of_a_corrupt_layout_blob_writes_nothing(lamina, saved, tmp_path, sink):
+    layout = tmp_path / "layout"
+    lamina.out("copy", f"docker-archive:{saved}", f"oci:{layout}")
+    with open_image(f"oci:{layout}") as image:
+        layer = image.layers()[0]
+    blob = layout / "blobs" / "sha256" / layer.digest.split(":")[1]
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    target = tmp_path / "out"
+    spec = f"{sink}:{target}" if sink == "oci" else f"{sink}:{target}.tar"
+    stderr = lamina.fails("copy", f"oci:{layout}", spec)
+    assert layer.digest in stderr
+    assert not (tmp_path / "out.tar").exists()
+    assert not target.exists() or not (target / "blobs" / "sha256" / layer.digest.split(":")[1]).exists()
+
+
 def test_copy_all_platforms_needs_registries(lamina, saved, tmp_path):
     stderr = lamina.fails("copy", "--all", f"docker-archive:{saved}", f"oci:{tmp_path}/x")
     assert "between registries" in stderr

@@ -102,8 +102,8 @@ class FileSlice(io.RawIOBase):
 class BlobLayer:
     """A layer whose stored bytes some opener gives; both readers verify while streaming.
 
-    ``path`` is set when the blob is a whole file on disk (the store, a layout directory), so a
-    writer may copy it with ``sendfile`` instead of reading it through Python.
+    ``path`` is set only for blobs the store verified when it took them in: a writer may copy
+    such a file with ``sendfile`` instead of reading (and hashing) it through Python.
     """
 
     def __init__(self, *, digest: str, diff_id: str, media_type: str, size: int,

@@ -9,6 +9,7 @@ beside the parse: a line starting with ``#`` that lies outside every instruction
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -97,6 +98,17 @@ class Step:
         return self.instruction.from_ if isinstance(self.instruction, Copy) else None
 
 
+def declared_names(step: Step) -> list[str]:
+    """The variable names an ARG or ENV declares, as hadolint's model holds them.
+
+    hadolint's parser keeps one name per ARG line (``ARG a b`` declares ``a`` only), and every
+    name of an ENV line.
+    """
+    pairs = getattr(step.instruction, "pairs", ())
+    names = [name for name, _ in pairs]
+    return names[:1] if step.keyword == "arg" else names
+
+
 def split_image(reference: str, alias: str | None, platform: str | None) -> BaseImage:
     """``registry/name:tag@digest`` split the way hadolint's parser does."""
     rest, _, digest = reference.partition("@")
@@ -124,37 +136,64 @@ class LintDockerfile:
 def read_dockerfile(text: str, filename: str = "Dockerfile") -> LintDockerfile:
     """Parse ``text`` with the build's parser; a DockerfileError names the file and line."""
     parsed = parse(text, filename)
+    source = _Source(text, parsed.escape)
     steps: list[Step] = []
     onbuild: list[Step] = []
     for node in parsed.nodes:
         instruction = from_node(node, filename)
-        step = _step(node, instruction, node.start_line)
-        steps.append(step)
+        steps.append(_step(node, instruction, node.start_line, source))
         if node.keyword == "onbuild" and node.trigger is not None:
             trigger = node.trigger
-            inner = _step(trigger, None, node.start_line)
-            onbuild.append(inner)
+            trigger_instruction = from_node(trigger, filename)
+            onbuild.append(_step(trigger, trigger_instruction, node.start_line, source))
     steps.extend(_comments(text, parsed.nodes))
     steps.sort(key=lambda step: step.line)
     return LintDockerfile(filename, steps, onbuild)
 
 
-def _step(node: Node, instruction: Instruction | None, line: int) -> Step:
+def _step(node: Node, instruction: Instruction | None, line: int, source: _Source) -> Step:
     step = Step(node.keyword, line, node, instruction)
     if node.keyword == "run" and not node.json:
-        step.shell_form_script = _run_script(node)
+        step.shell_form_script = _run_script(node, source)
     return step
 
 
-def _run_script(node: Node) -> str:
-    """RUN's shell text; a RUN that starts with a heredoc runs the heredoc's body as the script."""
+class _Source:
+    """The file's lines, to re-read an instruction's text the way hadolint's parser joins it."""
+
+    def __init__(self, text: str, escape: str) -> None:
+        self.lines = text.split("\n")
+        token = re.escape(escape)
+        # An escaped line break, the comment lines after it, and the next line's indentation
+        # become one space when there was indentation, nothing otherwise (hadolint's parser);
+        # BuildKit keeps the indentation, which changes what ShellCheck says about spacing.
+        self.continuation = re.compile(rf"{token}[ \t]*\r?\n+(?:[ \t]*#[^\n]*\n+)*([ \t]+)?")
+
+    def joined(self, node: Node) -> str:
+        raw = "\n".join(self.lines[node.start_line - 1 : node.end_line])
+        return self.continuation.sub(lambda m: " " if m.group(1) else "", raw)
+
+
+_LEADING_WORDS = re.compile(r"[ \t]*(?:onbuild[ \t]+)?run[ \t]*((?:--\S+[ \t]*)*)", re.IGNORECASE)
+
+
+def _run_script(node: Node, source: _Source) -> str:
+    """RUN's shell text as hadolint reads it.
+
+    A RUN whose arguments start with a heredoc runs the heredoc's body (stripped, as hadolint
+    does); a heredoc later on the line leaves only the text before it; otherwise the logical
+    line with hadolint's joining of continuation lines.
+    """
     text = node.args[0] if node.args else ""
-    if not node.heredocs:
+    if node.heredocs:
+        if text.lstrip().startswith("<<"):
+            return node.heredocs[0].content.strip()
+        return text.split("<<", 1)[0].strip()
+    if node.start_line == node.end_line:
         return text
-    if text.lstrip().startswith("<<"):
-        return node.heredocs[0].content
-    bodies = "".join(heredoc.content + heredoc.name + "\n" for heredoc in node.heredocs)
-    return text + "\n" + bodies
+    joined = source.joined(node).split("\n", 1)[0]
+    match = _LEADING_WORDS.match(joined)
+    return joined[match.end() :].strip() if match else text
 
 
 def _comments(text: str, nodes: list[Node]) -> list[Step]:

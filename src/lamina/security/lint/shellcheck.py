@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamina.security.lint.model import Step
+from lamina.security.lint.model import Step, declared_names
 
 DEFAULT_SHELL = "/bin/sh -c"
 PROXY_VARIABLES = frozenset(
@@ -86,7 +86,7 @@ def scripts_to_check(steps: list[Step]) -> list[tuple[int, str]]:
             if image.alias:
                 stage_names[stage] = image.alias
         elif keyword in ("arg", "env"):
-            names = {name for name, _ in getattr(step.instruction, "pairs", ())}
+            names = set(declared_names(step))
             current = options or default
             # hadolint resets the shell to /bin/sh when ARG or ENV adds variables (kept as is).
             options = _Options(DEFAULT_SHELL, current.variables | names)
@@ -133,7 +133,7 @@ def run_shellcheck(scripts: list[tuple[int, str]], program: str) -> list[ShellFi
         paths = []
         for index, (_, script) in enumerate(scripts):
             path = Path(scratch) / f"run{index}.sh"
-            path.write_text(script, encoding="utf-8")
+            path.write_text(script, encoding="utf-8", errors="replace")
             paths.append(str(path))
         completed = subprocess.run(
             [program, "--format=json1", "--severity=style", f"--exclude={_EXCLUDED}", *paths],
@@ -143,13 +143,14 @@ def run_shellcheck(scripts: list[tuple[int, str]], program: str) -> list[ShellFi
         )
     report = json.loads(completed.stdout or b"{}")
     by_path = {path: line for path, (line, _) in zip(paths, scripts, strict=True)}
-    found: dict[tuple[int, str, str], ShellFinding] = {}
+    # hadolint keeps ShellCheck's findings for one RUN in a set ordered by line only, so all but
+    # the last one ShellCheck reports for that RUN fall away; lamina reports what hadolint does.
+    last_per_script: dict[str, ShellFinding] = {}
     for comment in report.get("comments", []):
-        line = by_path.get(comment.get("file"))
+        path = comment.get("file")
+        line = by_path.get(path)
         if line is None:
             continue
-        code = f"SC{comment['code']}"
         level = _SEVERITY.get(comment.get("level", ""), "error")
-        finding = ShellFinding(code, level, comment.get("message", ""), line)
-        found.setdefault((line, code, finding.message), finding)
-    return list(found.values())
+        last_per_script[path] = ShellFinding(f"SC{comment['code']}", level, comment.get("message", ""), line)
+    return list(last_per_script.values())

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
-from lamina.security.lint.model import Step
+from lamina.security.lint.model import Step, declared_names
 from lamina.security.lint.registry import RULES, LintSettings, Rule, rule, simple_rule
 
 _PRAGMA_RULES = r"[DLSC0-9]+"
@@ -118,7 +118,7 @@ def env_self_reference(steps: list[Step], settings: LintSettings) -> Iterator[in
                 yield step.line
             defined.update(name for name, _ in pairs)
         elif step.keyword == "arg":
-            defined.update(name for name, _ in _pairs(step))
+            defined.update(declared_names(step))
 
 
 def _references(name: str, text: str) -> bool:
@@ -180,7 +180,7 @@ def named_user(steps: list[Step], settings: LintSettings) -> Iterator[int]:
     args: set[str] = set()
     for step in steps:
         if step.keyword == "arg":
-            args.update(name for name, _ in _pairs(step))
+            args.update(declared_names(step))
         elif step.keyword == "user" and step.node is not None:
             user = " ".join(step.node.args)
             uid = user.split(":", 1)[0]

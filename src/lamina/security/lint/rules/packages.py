@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from lamina.security.lint.model import BaseImage, Step
+from lamina.security.lint.model import BaseImage, Step, declared_names
 from lamina.security.lint.registry import LintSettings, rule, simple_rule
 from lamina.security.lint.shell import Command
 
@@ -305,7 +305,7 @@ class _StageVariables:
         elif step.keyword == "env" and instruction is not None:
             self.envs.setdefault(self.stage, set()).update(name for name, _ in instruction.pairs)  # type: ignore[attr-defined]
         elif step.keyword == "arg" and instruction is not None:
-            self.args.update(name for name, _ in instruction.pairs)  # type: ignore[attr-defined]
+            self.args.update(declared_names(step))
 
     def defines(self, package: str) -> bool:
         names = self.envs.get(self.stage, set()) | self.args

@@ -58,6 +58,8 @@ COMMANDS = {
     "version": "lamina.cli.system:version",
     "sbom": "lamina.cli.sbom:sbom",
     "lint": "lamina.cli.lint:lint",
+    "scan": "lamina.cli.scan:scan",
+    "db": "lamina.cli.vulndb:db_group",
 }
 HELP = {
     "images": "List images",
@@ -108,6 +110,8 @@ HELP = {
     "diff": "Inspect changes to files or directories on a container's filesystem",
     "sbom": "Generate a software bill of materials (SBOM) for an image",
     "lint": "Check Dockerfiles for mistakes and bad practice (hadolint's rules)",
+    "scan": "Scan an image for vulnerabilities, secrets and misconfigurations",
+    "db": "Manage the local vulnerability database",
 }
 
 

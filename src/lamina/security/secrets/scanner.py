@@ -95,6 +95,22 @@ def scan_stream(path: str, stream: BinaryIO, *, binary: bool = False) -> list[Se
     return findings
 
 
+def mask_secrets(text: str) -> str:
+    """``text`` with every credential a rule recognises replaced by ``*`` (for metadata in reports)."""
+    content = text.encode()
+    lowered = content.lower()
+    present = {word for word in _ALL_KEYWORDS if word in lowered}
+    if not present:
+        return text
+    masked = bytearray(content)
+    for rule in RULES:
+        if present.isdisjoint(rule.keywords):
+            continue
+        for start, end in _locations(rule, content):
+            masked[start:end] = b"*" * (end - start)
+    return masked.decode("utf-8", "replace")
+
+
 def _shifted(finding: SecretFinding, lines: int, offset: int) -> SecretFinding:
     return msgspec.structs.replace(
         finding, start_line=finding.start_line + lines, end_line=finding.end_line + lines,

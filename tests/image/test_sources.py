@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,22 @@ def test_registry_source_reads_lazily_and_stores_nothing(lamina, imported_busybo
         for layer in image.layers():
             assert _uncompressed_digest(layer) == layer.diff_id
     assert store_listing(lamina.root) == before
+
+
+@pytest.mark.registry
+def test_registry_layers_are_fetched_only_when_read(lamina, imported_busybox, registry):
+    ref = f"{registry.host}/image-seam/lazy:1"
+    lamina.run("tag", "busybox:latest", ref)
+    lamina.out("push", ref)
+
+    def layer_gets(digest: str) -> int:
+        return sum(1 for line in registry.log().splitlines() if f"GET /v2/image-seam/lazy/blobs/{digest}" in line)
+
+    with open_image(f"docker://{ref}") as image:
+        layer = image.layers()[0]
+        assert layer_gets(layer.digest) == 0
+        assert _uncompressed_digest(layer) == layer.diff_id
+    deadline = time.monotonic() + 10  # the registry writes its access log line after answering
+    while layer_gets(layer.digest) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert layer_gets(layer.digest) == 1

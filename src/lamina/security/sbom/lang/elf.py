@@ -85,6 +85,8 @@ class ElfFile:
         """Up to ``size`` bytes at a virtual address, from the PT_LOAD segment holding it."""
         for segment in self.segments:
             if segment.kind == PT_LOAD and segment.address <= address < segment.address + segment.file_size:
+                if segment.offset + segment.file_size > self.file_size:
+                    raise ElfError(f"a segment runs past the end of the file ({self.file_size} bytes): truncated")
                 available = segment.address + segment.file_size - address
                 return self._read_at(segment.offset + (address - segment.address), min(size, available))
         return b""

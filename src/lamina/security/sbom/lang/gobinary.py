@@ -176,7 +176,7 @@ class GoBinaryCataloger:
     name = "gobinary"
 
     def wants(self, path: str, mode: int, size: int) -> bool:
-        return bool(mode & 0o111) and size >= 64
+        return bool(mode & 0o111) and size > 0
 
     def catalog(self, files, os: OSInfo | None = None) -> list[Package]:
         packages: list[Package] = []

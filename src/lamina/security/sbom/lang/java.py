@@ -31,7 +31,7 @@ ARCHIVE_EXTENSIONS = (".jar", ".war", ".ear", ".par")
 NESTED_EXTENSIONS = (".jar", ".war", ".ear")
 FILE_NAME = re.compile(r"^([a-zA-Z0-9._-]*[^-*])-(\d\S*(?:-SNAPSHOT)?).jar$")
 MAX_DEPTH = 8
-MAX_INFLATED = 512 << 20
+MAX_INFLATED = 256 << 20
 MAX_CENTRAL_DIRECTORY = 64 << 20
 MAX_PROPERTIES = 1 << 20
 MAX_MANIFEST = 10 << 20
@@ -194,6 +194,10 @@ def _parse_nested(archive: zipfile.ZipFile, member: zipfile.ZipInfo, outer: str,
     if depth + 1 > MAX_DEPTH:
         budget.warnings.append(f"{inner_path}: nested deeper than {MAX_DEPTH} archives, not read")
         return []
+    if member.file_size > budget.inflated_left:  # an honest bomb is refused unread
+        budget.warnings.append(f"{inner_path}: would inflate to {member.file_size} bytes, past the "
+                               f"{MAX_INFLATED >> 20} MiB limit for one archive (zip bomb?), not read")
+        return []
     try:
         with _spooled_member(archive, member, budget, outer) as inner:
             return _parse(inner_path, inner, budget, depth + 1)
@@ -206,7 +210,10 @@ def _parse_nested(archive: zipfile.ZipFile, member: zipfile.ZipInfo, outer: str,
 
 
 def _spooled_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: Budget, outer: str) -> BinaryIO:
-    """A nested archive's bytes in a seekable file, inflated under the budget."""
+    """A nested archive's bytes in a seekable file, inflated under the budget.
+
+    A member that lies about its size is cut off by the budget as it inflates.
+    """
     spool: BinaryIO = (io.BytesIO() if member.file_size <= IN_MEMORY_NESTED
                        else tempfile.TemporaryFile(prefix="lamina-jar-"))
     try:

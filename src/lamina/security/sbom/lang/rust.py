@@ -39,7 +39,11 @@ def read_audit_data(handle: BinaryIO, size: int) -> list[tuple[str, str]] | None
         return None
     if section.size > MAX_COMPRESSED:
         raise AuditDataError(f"{SECTION} is {section.size} bytes compressed")
-    return parse_audit_json(inflate(elf.section_bytes(section, MAX_COMPRESSED)))
+    try:
+        compressed = elf.section_bytes(section, MAX_COMPRESSED)
+    except ElfError as error:
+        raise AuditDataError(str(error)) from None
+    return parse_audit_json(inflate(compressed))
 
 
 def inflate(compressed: bytes) -> bytes:
@@ -78,7 +82,7 @@ class RustBinaryCataloger:
     name = "rustbinary"
 
     def wants(self, path: str, mode: int, size: int) -> bool:
-        return bool(mode & 0o111) and size >= 64
+        return bool(mode & 0o111) and size > 0
 
     def catalog(self, files, os: OSInfo | None = None) -> list[Package]:
         packages: list[Package] = []
@@ -86,10 +90,10 @@ class RustBinaryCataloger:
             try:
                 with files.open(path) as handle:
                     crates = read_audit_data(handle, files.size(path))
-            except (ElfError, AuditDataError) as error:
+            except AuditDataError as error:
                 files.warn(f"{path}: unreadable cargo-auditable data: {error}")
                 continue
-            except (OSError, ValueError):
+            except (OSError, ValueError):  # a broken ELF is the Go cataloger's to report, once
                 continue
             if not crates:
                 continue

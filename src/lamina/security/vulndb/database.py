@@ -220,10 +220,14 @@ class SourceWriter:
         self.kind = ""  # set by the importer once it knows what the source holds
         self.name = ""
         self._encoder = msgspec.json.Encoder()
+        self._seen: set[str] = set()
 
     def add(self, advisory: Advisory) -> None:
         """Store one advisory (a second one with the same ID in this source replaces the first)."""
-        self._db.execute("DELETE FROM advisory WHERE source_id = ? AND record_id = ?", (self.source_id, advisory.id))
+        if advisory.id in self._seen:
+            self._db.execute("DELETE FROM advisory WHERE source_id = ? AND record_id = ?", (self.source_id, advisory.id))
+            self.advisories -= 1
+        self._seen.add(advisory.id)
         body = self._encoder.encode(msgspec.structs.replace(advisory, affected=()))
         cursor = self._db.execute(
             "INSERT INTO advisory (source_id, record_id, body) VALUES (?, ?, ?)", (self.source_id, advisory.id, body)

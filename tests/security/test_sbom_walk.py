@@ -12,6 +12,14 @@ from lamina.security.sbom.walk import build_view
 from tests.security.conftest import MemoryImage, layer_tar
 
 
+@pytest.fixture(autouse=True, params=["in-memory", "on-disk"])
+def spooling(request, monkeypatch):
+    """Every walker test twice: small files held in memory, and every file in a temp file."""
+    if request.param == "on-disk":
+        monkeypatch.setattr(walk_module, "MAX_MEMORY_FILE", -1)
+    return request.param
+
+
 def view_of(*layers, wants=lambda path, mode, size: path.startswith("db/"), warnings=None):
     image = MemoryImage([layer_tar(members) for members in layers])
     pairs = [(layer.diff_id, layer.open_uncompressed) for layer in image.layers()]
@@ -126,3 +134,22 @@ def test_catalog_image_runs_the_given_catalogers_over_the_final_filesystem():
     assert {p.layer_diff_id for p in inventory.packages} == {image.layers()[1].diff_id}
     assert inventory.diff_ids == [layer.diff_id for layer in image.layers()]
     assert inventory.image_id == image.config_digest()
+
+
+def test_local_path_is_a_file_with_the_content():
+    _, view = view_of([("db/a", b"A" * 1000)])
+    with view:
+        with open(view.local_path("db/a"), "rb") as handle:
+            assert handle.read() == b"A" * 1000
+        assert view.read("db/a") == b"A" * 1000
+
+
+def test_the_memory_budget_sends_the_rest_to_disk(monkeypatch):
+    monkeypatch.setattr(walk_module, "MEMORY_BUDGET", 10)
+    _, view = view_of([("db/a", b"12345678"), ("db/b", b"12345678")])
+    with view:
+        kinds = {path: type(view._entries[path].spool) for path in view.paths()}
+        assert view.read("db/a") == view.read("db/b") == b"12345678"
+        assert view._memory <= 10
+    assert bytes in kinds.values() or walk_module.MAX_MEMORY_FILE < 0
+    assert str in kinds.values()

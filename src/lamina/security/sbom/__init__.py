@@ -25,10 +25,16 @@ def catalog_image(image: Image, catalogers: Sequence[Cataloger] | None = None, *
     chosen = list(catalogers) if catalogers is not None else load_catalogers()
     warn = on_warning or (lambda message: None)
 
-    def wants(path: str, mode: int, size: int) -> bool:
-        if path in osrelease.OS_FILES:
+    asks = [cataloger.wants for cataloger in chosen]
+    os_files = osrelease.OS_FILES
+
+    def wants(path: str, mode: int, size: int) -> bool:  # called for every regular file: kept lean
+        if path in os_files:
             return True
-        return any(cataloger.wants(path, mode, size) for cataloger in chosen)
+        for ask in asks:
+            if ask(path, mode, size):
+                return True
+        return False
 
     layers = image.layers()
     with build_view([(layer.diff_id, layer.open_uncompressed) for layer in layers], wants,

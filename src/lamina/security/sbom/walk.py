@@ -3,13 +3,14 @@
 Why one pass per layer, base first: a cataloger needs the files as the running container would
 see them (a later layer's whiteout deletes a package database, an opaque directory hides a whole
 tree), but nothing here may unpack an image. Each layer tar is streamed once; files some
-cataloger wants are spooled to a private temp dir (so memory stays flat whatever the image),
-everything else is skipped unread. Symlinks are recorded and followed only inside the view, so
+cataloger wants are spooled (small ones in memory up to a fixed budget, the rest to a private
+temp dir, so memory stays flat whatever the image), everything else is skipped unread. Symlinks are recorded and followed only inside the view, so
 a link to ``/`` or a loop never leaves it.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import posixpath
 import shutil
@@ -25,6 +26,10 @@ __all__ = ["FileView", "MAX_SPOOL_FILE", "Wants", "normalise_path"]
 MAX_SPOOL_FILE = 512 << 20
 #: Symlink hops before a path is declared a loop (Linux's MAXSYMLINKS).
 MAX_SYMLINK_HOPS = 40
+#: Files up to this size are kept in memory while the total stays under MEMORY_BUDGET: a temp
+#: file per wanted file costs an open, a write and an unlink (a third of a debian sbom's time).
+MAX_MEMORY_FILE = 256 << 10
+MEMORY_BUDGET = 64 << 20
 #: Earlier versions of a file kept (for "which layer added this record"): only small files.
 MAX_HISTORY_FILE = 32 << 20
 
@@ -43,11 +48,11 @@ class _Entry:
     """One recorded path of the view: a spooled regular file or a symlink."""
 
     layer: int  # index into the image's layers
-    spool: str = ""  # temp file holding the content (regular files)
+    spool: str | bytes | None = None  # regular files: the content (bytes) or a temp file holding it
     target: str = ""  # link target (symlinks)
     size: int = 0
     mode: int = 0
-    history: list[tuple[int, str]] = field(default_factory=list)  # earlier (layer, spool), oldest first
+    history: list[tuple[int, str | bytes]] = field(default_factory=list)  # earlier (layer, spool), oldest first
 
 
 def normalise_path(name: str) -> str:
@@ -71,6 +76,7 @@ class FileView:
         self._entries: dict[str, _Entry] = {}
         self._ancestors: dict[str, int] = {}  # directory -> count of recorded paths below it
         self._counter = 0
+        self._memory = 0  # bytes of spooled content held in memory
 
     # -- the cataloger's side ----------------------------------------------------------------
 
@@ -78,30 +84,37 @@ class FileView:
         """The regular files in the view (sorted), optionally only those under ``prefix``."""
         if prefix:
             prefix = prefix.rstrip("/") + "/"
-        return sorted(p for p, e in self._entries.items() if e.spool and p.startswith(prefix))
+        return sorted(p for p, e in self._entries.items() if e.spool is not None and p.startswith(prefix))
 
     def exists(self, path: str) -> bool:
         """Whether ``path`` (symlinks followed inside the view) is a regular file of the view."""
         try:
-            return bool(self._resolve(path).spool)
+            return self._resolve(path).spool is not None
         except FileNotFoundError:
             return False
 
     def open(self, path: str) -> BinaryIO:
         """The content of ``path`` (symlinks followed inside the view); FileNotFoundError if absent."""
-        return open(self._file_entry(path).spool, "rb")
+        return _open_spool(self._file_entry(path).spool)
 
     def read(self, path: str, limit: int = 16 << 20) -> bytes:
         """Up to ``limit`` bytes of ``path``; ValueError naming the path when it is longer."""
         entry = self._file_entry(path)
         if entry.size > limit:
             raise ValueError(f"{path} is larger than {limit} bytes")
-        with open(entry.spool, "rb") as handle:
+        with _open_spool(entry.spool) as handle:
             return handle.read(limit)
 
     def local_path(self, path: str) -> str:
         """The spooled copy of ``path`` on disk, for readers that need a file name (sqlite); read only."""
-        return self._file_entry(path).spool
+        entry = self._file_entry(path)
+        if isinstance(entry.spool, bytes):
+            spool = self._new_spool()
+            with open(spool, "xb") as handle:
+                handle.write(entry.spool)
+            self._memory -= len(entry.spool)
+            entry.spool = spool
+        return entry.spool
 
     def size(self, path: str) -> int:
         return self._file_entry(path).size
@@ -123,7 +136,7 @@ class FileView:
         entry = self._file_entry(path)
         for layer, spool in [*entry.history, (entry.layer, entry.spool)]:
             if self.diff_ids[layer] == diff_id:
-                return open(spool, "rb")
+                return _open_spool(spool)
         raise FileNotFoundError(f"{path} in layer {diff_id}")
 
     def readlink(self, path: str) -> str:
@@ -131,7 +144,7 @@ class FileView:
         entry = self._entries.get(normalise_path(path))
         if entry is None:
             raise FileNotFoundError(path)
-        if entry.spool or not entry.target:
+        if entry.spool is not None or not entry.target:
             raise OSError(f"{path} is not a symlink")
         return entry.target
 
@@ -147,7 +160,7 @@ class FileView:
 
         diff_id = self.diff_ids[index]
         reader = TarReader(tar_stream, what=f"layer {diff_id}")
-        regular_in_layer: dict[str, str] = {}  # path -> spool, for hard links to wanted files
+        regular_in_layer: dict[str, str | bytes] = {}  # path -> spool, for hard links to wanted files
         for member in reader:
             path = normalise_path(member.name)
             if not path:
@@ -183,12 +196,7 @@ class FileView:
                            f"{MAX_SPOOL_FILE >> 20} MiB, skipped")
                 self._remove(path, below_too=True)
                 continue
-            spool = self._new_spool()
-            fd = os.open(spool, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                reader.copy_data_to_fd(fd)
-            finally:
-                os.close(fd)
+            spool = self._spool(reader, member.size)
             regular_in_layer[path] = spool
             self._put_file(path, _Entry(layer=index, spool=spool, size=member.size, mode=mode))
 
@@ -205,6 +213,21 @@ class FileView:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _spool(self, reader, size: int) -> str | bytes:
+        """The current member's content: in memory when small and the budget allows, else a temp file."""
+        if size <= MAX_MEMORY_FILE and self._memory + size <= MEMORY_BUDGET:
+            buffer = bytearray()
+            reader.copy_data(buffer.extend)
+            self._memory += size
+            return bytes(buffer)
+        spool = self._new_spool()
+        fd = os.open(spool, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            reader.copy_data_to_fd(fd)
+        finally:
+            os.close(fd)
+        return spool
+
     def _new_spool(self) -> str:
         self._counter += 1
         return os.path.join(self._dir, str(self._counter))
@@ -213,29 +236,43 @@ class FileView:
                        regular_in_layer: dict[str, str], wants: Wants) -> None:
         source = regular_in_layer.get(target)
         target_entry = self._entries.get(target)
-        size = target_entry.size if target_entry and target_entry.spool else 0
+        size = target_entry.size if target_entry and target_entry.spool is not None else 0
         if not wants(path, stat.S_IFREG | (mode & 0o7777), size):
             self._remove(path, below_too=True)
             return
-        if source is None or target_entry is None or target_entry.spool != source:
+        if source is None or target_entry is None or target_entry.spool is not source:
             self._warn(f"{path} in layer {self.diff_ids[index]} is a hard link to {target}, "
                        "which was not read: skipped")
             self._remove(path, below_too=True)
             return
-        spool = self._new_spool()
-        os.link(source, spool)
+        spool: str | bytes = source
+        if isinstance(source, str):
+            spool = self._new_spool()
+            os.link(source, spool)
+        elif self._memory + len(source) <= MEMORY_BUDGET:
+            self._memory += len(source)
+        else:
+            self._warn(f"{path} in layer {self.diff_ids[index]}: over the memory budget, skipped")
+            self._remove(path, below_too=True)
+            return
         self._put_file(path, _Entry(layer=index, spool=spool, size=target_entry.size, mode=target_entry.mode))
 
     def _put_file(self, path: str, entry: _Entry) -> None:
         """Record a regular file, keeping the earlier small versions for :meth:`history`."""
         previous = self._entries.get(path)
-        if previous is not None and previous.spool and previous.layer < entry.layer:
+        if previous is not None and previous.spool is not None and previous.layer < entry.layer:
             if entry.size <= MAX_HISTORY_FILE and previous.size <= MAX_HISTORY_FILE:
                 entry.history = [*previous.history, (previous.layer, previous.spool)]
                 self._entries[path] = entry  # keep the old spools: they are history now
                 return
         self._remove(path, below_too=True)
         self._record(path, entry)
+
+    def _release(self, spool: str | bytes) -> None:
+        if isinstance(spool, bytes):
+            self._memory -= len(spool)
+        else:
+            _unlink(spool)
 
     def _record(self, path: str, entry: _Entry) -> None:
         self._entries[path] = entry
@@ -266,9 +303,9 @@ class FileView:
     def _drop(self, path: str) -> None:
         entry = self._entries.pop(path)
         for _, spool in entry.history:
-            _unlink(spool)
-        if entry.spool:
-            _unlink(entry.spool)
+            self._release(spool)
+        if entry.spool is not None:
+            self._release(entry.spool)
         for directory in _parents(path):
             left = self._ancestors.get(directory, 0) - 1
             if left > 0:
@@ -278,7 +315,7 @@ class FileView:
 
     def _file_entry(self, path: str) -> _Entry:
         entry = self._resolve(path)
-        if not entry.spool:
+        if entry.spool is None:
             raise FileNotFoundError(path)
         return entry
 
@@ -297,7 +334,7 @@ class FileView:
                 continue
             candidate = "/".join([*resolved, part])
             entry = self._entries.get(candidate)
-            if entry is not None and entry.target and not entry.spool:
+            if entry is not None and entry.target and entry.spool is None:
                 hops += 1
                 if hops > MAX_SYMLINK_HOPS:
                     raise FileNotFoundError(f"{path}: too many levels of symbolic links")
@@ -333,6 +370,10 @@ def _parents(path: str) -> Iterator[str]:
         path = path.rsplit("/", 1)[0]
         yield path
     yield ""
+
+
+def _open_spool(spool: str | bytes) -> BinaryIO:
+    return io.BytesIO(spool) if isinstance(spool, bytes) else open(spool, "rb")  # noqa: SIM115 - the caller closes
 
 
 def _unlink(spool: str) -> None:

@@ -147,6 +147,7 @@ def test_copy_all_platforms_needs_registries(lamina, saved, tmp_path):
     assert "between registries" in stderr
 
 
+@pytest.mark.slow
 @pytest.mark.registry
 def test_copy_layout_to_registry_and_save_from_registry_without_storing(lamina, saved, registry, skopeo, tmp_path):
     layout = tmp_path / "layout"
@@ -213,3 +214,13 @@ def test_docker_loads_what_save_read_from_a_registry(lamina, imported_busybox, r
     Lamina(tmp_path / "empty-store").run("save", "-o", str(archive), ref)
     assert f"Loaded image: {ref}" in docker.out("load", "-i", str(archive))
     assert docker.out("inspect", "-f", "{{.Id}}", ref).strip() == imported_busybox
+
+
+@pytest.mark.registry
+def test_copy_from_the_store_to_a_registry_pulls_back_the_same_image(lamina, imported_busybox, registry, tmp_path):
+    ref = f"{registry.host}/image-seam/from-store:1"
+    out = lamina.out("copy", "store:busybox:latest", f"docker://{ref}")
+    assert out.splitlines()[-1].startswith("Copied store:busybox:latest")
+    other = Lamina(tmp_path / "other")
+    other.out("pull", ref)
+    assert other.out("images", "-q", "--no-trunc", ref).strip() == imported_busybox

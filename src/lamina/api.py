@@ -584,7 +584,8 @@ class Client:
         from lamina.runtime import lifecycle
         from lamina.runtime.slirp import find_slirp4netns
 
-        image_id = self._image_for_run(image, options.pull, announce=announce, events=events)
+        image_id = self._image_for_run(image, options.pull, platform=getattr(options, "platform", None),
+                                       announce=announce, events=events)
         image_config = (json.loads(self.store.config_bytes(image_id)).get("config") or {})
         default_network = "private" if find_slirp4netns() else "none"
         container = lifecycle.create(self.container_store, image, image_id, image_config, options,
@@ -652,6 +653,8 @@ class Client:
 
         container = self.container(name)
         containers = self.container_store
+        if (container.host_config.get("LogConfig") or {}).get("Type") == "none":
+            raise LaminaError("configured logging driver does not support reading")
 
         def still_running() -> bool:
             current = containers.get(container.id)
@@ -752,14 +755,28 @@ class Client:
                    else [c for c in self.container_store.list() if all or c.running])
         return sample_twice(self.container_store, targets)
 
-    def _image_for_run(self, image: str, pull: str, *, announce=None, events=None) -> str:
-        """The image ID to run: local, else pulled (``--pull missing|always|never``)."""
+    def _image_for_run(self, image: str, pull: str, *, platform: str | None = None, announce=None,
+                       events=None) -> str:
+        """The image ID to run: local, else pulled (``--pull missing|always|never``); with
+        ``platform``, a local image of another platform counts as missing (pulled for it)."""
         if pull not in ("missing", "always", "never"):
             raise UsageError(f'invalid pull option: \'{pull}\': must be one of "always", "missing" or "never"')
+        wanted = _requested_platform(platform) if platform else None
         if pull != "always":
             try:
-                return self.store.resolve(image)
-            except ImageNotFoundError:
+                image_id = self.store.resolve(image)
+                actual = _image_platform(self.store.config_bytes(image_id)) if wanted else None
+                if wanted is None or wanted.matches(*actual):
+                    return image_id
+                if pull == "never":
+                    raise ImageNotFoundError(
+                        f"image with reference {image} was found but does not match the specified platform: "
+                        f"wanted {wanted}, actual: {'/'.join(part for part in actual if part)}")
+                if announce is not None:
+                    announce(f"Unable to find image '{image}' for platform {wanted} locally")
+            except ImageNotFoundError as missing:
+                if missing.args and "does not match the specified platform" in str(missing):
+                    raise
                 try:
                     familiar = parse_reference(image).familiar
                 except LaminaError:
@@ -768,7 +785,8 @@ class Client:
                     raise ImageNotFoundError(f"No such image: {familiar}") from None
                 if announce is not None:
                     announce(f"Unable to find image '{familiar}' locally")
-        for result, newer in self.pull(image, events=events, announce=announce):
+        for result, newer in self.pull(image, platform=str(wanted) if wanted else None, events=events,
+                                       announce=announce):
             if announce is not None:
                 status = "Downloaded newer image for " if newer else "Image is up to date for "
                 announce(f"Digest: {result.digest}\nStatus: {status}{result.reference.familiar}")

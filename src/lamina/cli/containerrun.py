@@ -10,31 +10,16 @@ __all__ = ["create_container", "make_options", "run_container"]
 
 
 def make_options(params: dict, command, detach: bool):
-    """The API's RunOptions from the parsed flags (destinations as in ``cli.runflags``)."""
+    """The API's RunOptions from the parsed flags: every destination of ``runtime.runflags``
+    is a RunOptions field of the same name."""
     from lamina.runtime.runconfig import RunOptions
+    from lamina.runtime.runflags import CLI_ONLY, RUN_FLAGS
 
-    pids = params["pids_limit"]
-    return RunOptions(
-        command=list(command), name=params["name"], detach=detach, auto_remove=params["auto_remove"],
-        env=list(params["env"]), env_files=list(params["env_file"]), workdir=params["workdir"], user=params["user"],
-        entrypoint=params["entrypoint"], volumes=list(params["volumes"]), mounts=list(params["mounts"]),
-        tmpfs=list(params["tmpfs"]), publish=list(params["publish"]), publish_all=params["publish_all"],
-        expose=list(params["expose"]), network=params["network"], hostname=params["hostname"],
-        read_only=params["read_only"], memory=params["memory"], memory_swap=params["memory_swap"],
-        cpus=params["cpus"], pids_limit=None if pids is None or pids <= 0 else pids,
-        interactive=params["interactive"], tty=params["tty"], init=params["init"], labels=list(params["label"]),
-        stop_signal=params["stop_signal"], stop_timeout=params["stop_timeout"], pull=params["pull"],
-        restart=params["restart"], **_security_params(params),
-    )
-
-
-def _security_params(params: dict) -> dict:
-    """--add-host, --cap-add, --ulimit, --security-opt … as RunOptions keywords."""
-    names = ("add_host", "cap_add", "cap_drop", "ulimit", "security_opt", "group_add", "dns", "dns_search",
-             "dns_option")
-    given = {("ulimits" if name == "ulimit" else name): list(params.get(name) or ()) for name in names}
-    return {**given, "privileged": bool(params.get("privileged")), "shm_size": params.get("shm_size"),
-            "cidfile": params.get("cidfile")}
+    fields = {dest: list(params[dest]) if kind == "multi" else params[dest]
+              for _names, dest, kind, _help in RUN_FLAGS if dest not in CLI_ONLY}
+    pids = fields["pids_limit"]
+    fields["pids_limit"] = None if pids is None or pids <= 0 else pids
+    return RunOptions(command=list(command), detach=detach, **fields)
 
 
 def create_container(client, image: str, options, quiet: bool) -> str:

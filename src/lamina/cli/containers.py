@@ -21,7 +21,7 @@ _PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "Cr
 
 def _run_options(function):
     """The flags ``run`` and ``create`` share (docker's names and short forms), from the one table."""
-    from lamina.cli.runflags import RUN_FLAGS, default_of
+    from lamina.runtime.runflags import RUN_FLAGS, default_of
 
     for names, dest, kind, help_text in reversed(RUN_FLAGS):
         extra = {"is_flag": True} if kind == "flag" else {"multiple": True} if kind == "multi" else \
@@ -680,7 +680,12 @@ def _each(ctx, names, action, *, echo_result: bool = False, missing_is_fine: boo
 def _status(container) -> str:
     now = time.time()
     if container.status == "running":
-        return "Up " + human_duration(max(0.0, now - container.started_at))
+        suffix = ""
+        if container.config.get("Healthcheck"):
+            from lamina.runtime.health import status_suffix
+
+            suffix = status_suffix(container.base)
+        return "Up " + human_duration(max(0.0, now - container.started_at)) + suffix
     if container.status == "paused":
         return "Up " + human_duration(max(0.0, now - container.started_at)) + " (Paused)"
     if container.status == "restarting":

@@ -2,7 +2,7 @@
 
 A short-lived ``run --rm IMAGE CMD`` spends most of its time starting Python and importing;
 click alone was a quarter of that. So the console entry point parses ``run``'s flags itself
-from the same table click's options are made from (:mod:`lamina.cli.runflags`) and calls the
+from the same table click's options are made from (:mod:`lamina.runtime.runflags`) and calls the
 same code the click command calls (:mod:`lamina.cli.containerrun`). Anything it does not take
 exactly as click would — an unknown flag, ``--help``, a flag value that is not an integer
 where one is wanted, a missing image — returns None, and click parses the call and reports.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from lamina.cli.globalflags import after_globals
-from lamina.cli.runflags import RUN_FLAGS, defaults
+from lamina.runtime.runflags import RUN_FLAGS, defaults
 
 __all__ = ["parse_run", "try_run"]
 

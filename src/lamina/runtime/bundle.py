@@ -118,6 +118,11 @@ def prepare_bundle(store: Store, container: Container, *, network_namespace: str
             from lamina.runtime.hostflags import apply_to_spec
 
             apply_to_spec(spec, host_config, dirs.rootfs)
+        if host_config.get("PidMode") or host_config.get("IpcMode") in ("host", "none") or \
+                host_config.get("Sysctls") or host_config.get("Devices"):
+            from lamina.runtime.isolation import apply_isolation
+
+            apply_isolation(spec, host_config)
         write_config(base, spec)
     except BaseException:
         unmount(dirs.rootfs)

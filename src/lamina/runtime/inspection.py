@@ -51,6 +51,7 @@ def inspect_document(containers: ContainerStore, container: Container) -> dict[s
             "Dead": container.status == "dead", "Pid": container.pid if running else 0,
             "ExitCode": container.exit_code, "Error": container.error,
             "StartedAt": _time(container.started_at), "FinishedAt": _time(container.finished_at),
+            **_health(container),
         },
         "Image": container.image_id,
         "ResolvConfPath": f"{base}/etc/resolv.conf" if started else "",
@@ -136,3 +137,13 @@ def _ports(container: Container) -> dict[str, Any]:
         key = f"{container_port}/{protocol}"
         ports[key] = (ports.get(key) or []) + [{"HostIp": host_ip or "0.0.0.0", "HostPort": str(host_port)}]
     return ports
+
+
+def _health(container: Container) -> dict[str, Any]:
+    """``State.Health`` once a health check has run (docker omits it for containers without one)."""
+    if not container.config.get("Healthcheck"):
+        return {}
+    from lamina.runtime.health import read_health
+
+    state = read_health(container.base)
+    return {"Health": state} if state else {}

@@ -15,7 +15,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["LogEntry", "LogWriter", "format_nano", "format_nano_fixed", "parse_since", "read_log"]
+__all__ = ["LogEntry", "LogWriter", "format_nano", "format_nano_fixed", "parse_since", "read_log", "rotated_path"]
 
 _MAX_LINE = 16 * 1024
 
@@ -26,10 +26,18 @@ class LogEntry(namedtuple("LogEntry", "stream text time_ns")):
 
 
 class LogWriter:
-    """Appends lines of the container's streams to one json-file log."""
+    """Appends lines of the container's streams to one json-file log.
 
-    def __init__(self, path: Path):
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+    ``max_size`` (bytes, 0: no limit) and ``max_files`` are docker's ``--log-opt max-size`` and
+    ``max-file``: when a write would pass the limit the log is rotated (``json.log`` →
+    ``json.log.1`` → … ; the oldest beyond ``max_files`` is dropped; with one file the log starts
+    over). ``enabled`` False is docker's ``none`` driver: nothing is kept."""
+
+    def __init__(self, path: Path, *, max_size: int = 0, max_files: int = 1, enabled: bool = True):
+        self._path = path
+        self._max_size, self._max_files = max_size, max(1, max_files)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640) if enabled else -1
+        self._size = os.fstat(self._fd).st_size if enabled else 0
         self._pending: dict[str, bytes] = {}
 
     def write(self, stream: str, data: bytes) -> None:
@@ -51,7 +59,7 @@ class LogWriter:
         if start < len(buffer):
             self._pending[stream] = buffer[start:]
         if records:
-            os.write(self._fd, b"".join(records))
+            self._append(records)
 
     def close(self) -> None:
         """Write what is left of unfinished lines, then close."""
@@ -59,21 +67,87 @@ class LogWriter:
         rest = [_record(stream, data, now) for stream, data in self._pending.items() if data]
         self._pending.clear()
         if rest:
-            os.write(self._fd, b"".join(rest))
+            self._append(rest)
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def _append(self, records: list[bytes]) -> None:
+        if self._fd < 0:
+            return
+        if not self._max_size:
+            self._size += os.write(self._fd, b"".join(records))
+            return
+        batch: list[bytes] = []
+        batch_size = 0
+        for record in records:  # a rotation falls between two messages, as docker's
+            if self._size + batch_size + len(record) > self._max_size and self._size + batch_size:
+                if batch:
+                    os.write(self._fd, b"".join(batch))
+                    batch, batch_size = [], 0
+                self._rotate()
+            batch.append(record)
+            batch_size += len(record)
+        if batch:
+            os.write(self._fd, b"".join(batch))
+            self._size += batch_size
+
+    def _rotate(self) -> None:
         os.close(self._fd)
+        if self._max_files > 1:
+            for index in range(self._max_files - 1, 0, -1):
+                older = rotated_path(self._path, index - 1)
+                if older.exists():
+                    os.replace(older, rotated_path(self._path, index))
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | (os.O_TRUNC if self._max_files == 1 else 0)
+        self._fd = os.open(self._path, flags, 0o640)
+        self._size = 0
+
+
+def rotated_path(path: Path, index: int) -> Path:
+    """The log file ``index`` rotations old (0: the live one), as docker names them."""
+    return path if index == 0 else path.with_name(f"{path.name}.{index}")
+
+
+def _rotated_entries(path: Path, since_ns: int, until_ns: int) -> list[LogEntry]:
+    """The entries of the rotated files, oldest first (bounded by the rotation limits)."""
+    entries: list[LogEntry] = []
+    index = 1
+    while rotated_path(path, index).exists():
+        index += 1
+    for older in range(index - 1, 0, -1):
+        try:
+            with open(rotated_path(path, older), "rb") as handle:
+                for line in handle:
+                    entry = _parse(line)
+                    if entry is not None and entry.time_ns >= since_ns and not (until_ns and entry.time_ns > until_ns):
+                        entries.append(entry)
+        except FileNotFoundError:
+            continue  # rotated away while we read
+    return entries
 
 
 def read_log(path: Path, *, tail: int | None = None, since_ns: int = 0, until_ns: int = 0,
              follow: Callable[[], bool] | None = None, poll: float = 0.1) -> Iterator[LogEntry]:
     """Entries of the log in order. ``tail``: only the last N lines; ``follow``: keep reading new
     lines while it returns True (it is asked after each quiet spell)."""
+    older = _rotated_entries(path, since_ns, until_ns) if rotated_path(path, 1).exists() else []
     try:
         handle = open(path, "rb")  # noqa: SIM115 - kept open across yields
     except FileNotFoundError:
+        yield from older[-tail:] if tail else ([] if tail == 0 else older)
         return
     with handle:
         if tail is not None:
             _seek_last_lines(handle, tail)
+            if older and tail > 0:  # the live file holds fewer than ``tail`` lines: the rest from older files
+                current = handle.tell()
+                missing = tail - sum(1 for _ in handle)
+                handle.seek(current)
+                if missing > 0:
+                    yield from older[max(0, len(older) - missing):]
+        else:
+            yield from older
         partial = b""
         while True:
             chunk = handle.readline()

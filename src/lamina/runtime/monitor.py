@@ -210,7 +210,7 @@ class _Supervisor:
                 holder = NetnsHolder()
                 slirp = start_slirp(holder.path, scratch / "slirp.sock", container.base / "slirp.log")
             bundle = prepare_bundle(self.store, container, network_namespace=holder.path if holder else None)
-            log = LogWriter(container.log_path)
+            log = _log_writer(container)
             if slirp is not None:
                 slirp.wait_ready()
                 for port in container.document.get("Ports") or []:
@@ -220,13 +220,17 @@ class _Supervisor:
                 if holder is not None:
                     holder.close()  # the container holds its namespace now
                 pidfd = os.pidfd_open(pid)
+                health = None
                 try:
                     self._record_running(pid, scratch)
+                    health = self._start_health()
                     if on_started is not None:
                         on_started()
                     with self._signal_proxy():
                         exit_code = _pump(pidfd, pid, stdio, log, self.attach)
                 finally:
+                    if health is not None:
+                        health.stop()
                     os.close(pidfd)
                     if exit_code < 0:  # startup failed after runc: do not leave the container running
                         self.runc.kill_and_delete(container.id)
@@ -288,6 +292,22 @@ class _Supervisor:
             raise _start_error(container.base / "runc.log", "runc create failed")
         self.started = True
         return int(pid_file.read_text().strip())
+
+    def _start_health(self):
+        """The container's health checks, when its config has one (loaded only then)."""
+        if not self.container.config.get("Healthcheck"):
+            return None
+        from lamina.runtime.health import HealthMonitor, active_test
+        from lamina.runtime.healthconfig import effective
+
+        health = self.container.config["Healthcheck"]
+        argv = active_test(health)
+        if argv is None:
+            return None
+        monitor = HealthMonitor(self.container.base, self.container.id,
+                                [self.runc.binary, "--root", os.fspath(self.runc.state_root)], argv, effective(health))
+        monitor.start()
+        return monitor
 
     def _record_running(self, pid: int, scratch: Path | None) -> None:
         container = self.container
@@ -539,6 +559,19 @@ def _start_error(log: Path, what: str) -> StartError:
     else:
         code = 125
     return StartError(f"{what}: {reason}", code)
+
+
+def _log_writer(container: Container) -> LogWriter:
+    """The container's log as its LogConfig asks (rotation limits parsed only when set)."""
+    log_config = container.host_config.get("LogConfig") or {}
+    if log_config.get("Type") == "none":
+        return LogWriter(container.log_path, enabled=False)
+    if log_config.get("Type") == "local" or log_config.get("Config"):
+        from lamina.runtime.logdriver import rotation_limits
+
+        max_size, max_files = rotation_limits(log_config)
+        return LogWriter(container.log_path, max_size=max_size, max_files=max_files)
+    return LogWriter(container.log_path)
 
 
 def _scratch_dir(container: Container) -> Path | None:

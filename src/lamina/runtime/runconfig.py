@@ -29,50 +29,19 @@ _BYTES = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$", re.I)
 _MULTIPLIERS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
-_RUN_DEFAULTS: dict[str, Any] = {
-    "command": [],
-    "name": None,
-    "detach": False,
-    "auto_remove": False,
-    "env": [],
-    "env_files": [],
-    "workdir": None,
-    "user": None,
-    "entrypoint": None,
-    "volumes": [],
-    "mounts": [],
-    "tmpfs": [],
-    "publish": [],
-    "publish_all": False,
-    "expose": [],
-    "network": None,
-    "hostname": None,
-    "read_only": False,
-    "memory": None,
-    "memory_swap": None,
-    "cpus": None,
-    "pids_limit": None,
-    "interactive": False,
-    "tty": False,
-    "init": False,
-    "labels": [],
-    "stop_signal": None,
-    "stop_timeout": None,
-    "pull": "missing",
-    "restart": "no",
-    "add_host": [],
-    "cap_add": [],
-    "cap_drop": [],
-    "privileged": False,
-    "ulimits": [],
-    "shm_size": None,
-    "security_opt": [],
-    "group_add": [],
-    "dns": [],
-    "dns_search": [],
-    "dns_option": [],
-    "cidfile": None,
-}
+def _run_defaults() -> dict[str, Any]:
+    """RunOptions' fields: the command and ``detach`` (positional / run-only), then one per flag
+    of the table in ``runflags`` (repeatable flags as lists)."""
+    from lamina.runtime.runflags import CLI_ONLY, RUN_FLAGS, default_of
+
+    fields: dict[str, Any] = {"command": [], "detach": False}
+    for _names, dest, kind, _help in RUN_FLAGS:
+        if dest not in CLI_ONLY:
+            fields[dest] = [] if kind == "multi" else default_of(dest, kind)
+    return fields
+
+
+_RUN_DEFAULTS: dict[str, Any] = _run_defaults()
 _SECURITY_OPTIONS = ("add_host", "cap_add", "cap_drop", "privileged", "ulimits", "shm_size", "security_opt",
                      "group_add", "dns", "dns_search", "dns_option", "cidfile")
 
@@ -166,6 +135,9 @@ def container_document(options: RunOptions, image: str, image_id: str, image_con
         "Entrypoint": _entrypoint_field(options, image_config), "OnBuild": image_config.get("OnBuild") or None,
         "Labels": labels,
     }
+    health = _healthcheck(options, image_config)
+    if health is not None:
+        config["Healthcheck"] = health
     stop_signal = options.stop_signal or image_config.get("StopSignal")
     if stop_signal:
         config["StopSignal"] = stop_signal
@@ -190,6 +162,11 @@ def container_document(options: RunOptions, image: str, image_id: str, image_con
         "Mounts": [_mount_flag_view(r) for r in requests if r.spec in options.mounts] or None,
     }
     host_config.update(security)
+    host_config.update(_isolation_fields(options))
+    if options.log_driver is not None or options.log_opts:
+        from lamina.runtime.logdriver import log_config
+
+        host_config["LogConfig"] = log_config(options.log_driver, options.log_opts)
     return {"Path": path, "Args": args, "Config": config, "HostConfig": host_config, "Mounts": mounts,
             "Ports": [[b.container_port, b.protocol, b.host_ip, b.host_port] for b in bindings]}
 
@@ -202,6 +179,27 @@ def _security_fields(options: RunOptions) -> dict[str, Any]:
     from lamina.runtime.hostflags import security_flags
 
     return security_flags(options)
+
+
+def _isolation_fields(options: RunOptions) -> dict[str, Any]:
+    """HostConfig fields of --pid, --ipc, --sysctl, --device (parsed only when one is given)."""
+    if options.pid is None and options.ipc is None and not options.sysctls and not options.devices:
+        return {}
+    from lamina.runtime.isolation import isolation_fields
+
+    return isolation_fields(options)
+
+
+def _healthcheck(options: RunOptions, image_config: dict[str, Any]) -> dict[str, Any] | None:
+    """Config.Healthcheck: the --health-* flags over the image's HEALTHCHECK (their parser is
+    loaded only when a flag is given)."""
+    if not (options.no_healthcheck or options.health_cmd is not None or options.health_retries is not None
+            or options.health_interval is not None or options.health_timeout is not None
+            or options.health_start_period is not None):
+        return image_config.get("Healthcheck") or None
+    from lamina.runtime.healthconfig import health_config
+
+    return health_config(options, image_config.get("Healthcheck"))
 
 
 def _mount_requests(options: RunOptions) -> list[MountRequest]:

@@ -110,18 +110,58 @@ def declared_names(step: Step) -> list[str]:
 
 
 def split_image(reference: str, alias: str | None, platform: str | None) -> BaseImage:
-    """``registry/name:tag@digest`` split the way hadolint's parser does."""
-    rest, _, digest = reference.partition("@")
+    """``registry/name:tag@digest`` split the way hadolint's parser splits it.
+
+    A registry is whatever comes before the first "/" that follows a ".", so
+    ``localhost:5000/app`` has no registry: its name is ``localhost`` and its tag
+    ``5000/app`` (hadolint's reading, kept for equal findings). ``${…}`` hides its ":".
+    """
     registry = None
-    first, slash, remainder = rest.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        registry, rest = first, remainder
-    head, colon, tag = rest.rpartition(":")
-    if colon and "/" not in tag:
-        name = head
-    else:
-        name, tag = rest, ""
+    rest = reference
+    dot = reference.find(".")
+    slash = reference.find("/", dot + 1) if dot >= 0 else -1
+    if slash >= 0:
+        registry, rest = reference[:slash], reference[slash + 1 :]
+    name_end = _separator(rest, 0, ":@")
+    name, tag, digest = rest[:name_end], None, None
+    position = name_end
+    if rest.startswith(":", position):
+        tag_end = _separator(rest, position + 1, ":@")
+        tag = rest[position + 1 : tag_end]
+        position = tag_end
+    if rest.startswith("@", position):
+        digest = rest[position + 1 :]
     return BaseImage(registry, name, tag or None, digest or None, alias, platform)
+
+
+def _separator(text: str, start: int, separators: str) -> int:
+    """Index of the first separator at or after ``start`` outside ``${…}`` (or the length)."""
+    depth = 0
+    index = start
+    while index < len(text):
+        if text.startswith("${", index):
+            depth += 1
+            index += 2
+            continue
+        char = text[index]
+        if char == "}" and depth:
+            depth -= 1
+        elif char in separators and not depth:
+            return index
+        index += 1
+    return len(text)
+
+
+def unquote(text: str) -> str:
+    """A value without one pair of surrounding quotes, as hadolint's parser reads pairs."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+def pairs_of(step: Step) -> list[tuple[str, str]]:
+    """ENV/LABEL/ARG (name, value) pairs with quotes removed; a missing ARG value is ""."""
+    return [(unquote(name), unquote(value or "")) for name, value in getattr(step.instruction, "pairs", ())]
 
 
 @dataclass

@@ -59,16 +59,14 @@ class Command:
     def args_no_flags(self, drop_values_of: tuple[str, ...] = ()) -> list[str]:
         """Words that are not flags; with ``drop_values_of``, the word after such a flag goes too.
 
-        As hadolint's ``dropFlagArg``, "the word after" is the next word that is itself a flag's
-        word … or none; hadolint's quirk: it takes the smallest flag index above the flag's own.
+        As hadolint's ``dropFlagArg``: a flag written ``--name=value`` keeps its value inside.
         """
-        flag_positions = sorted({index for _, index in self.flags})
-        dropped: set[int] = set()
-        for name, index in self.flags:
-            if name in drop_values_of and "=" not in self.arguments[index]:
-                later = [position for position in flag_positions if position > index]
-                if later:
-                    dropped.add(later[0])
+        flag_positions = {index for _, index in self.flags}
+        dropped = {
+            index + 1
+            for name, index in self.flags
+            if name in drop_values_of and "=" not in self.arguments[index]
+        }
         return [
             word
             for index, word in enumerate(self.arguments)
@@ -76,14 +74,8 @@ class Command:
         ]
 
     def flag_values(self, flag: str) -> list[str]:
-        """hadolint's ``getFlagArg`` (with its quirk: the value is the next *flag* word)."""
-        flag_positions = sorted({index for _, index in self.flags})
-        wanted = set()
-        for name, index in self.flags:
-            if name == flag:
-                later = [position for position in flag_positions if position > index]
-                if later:
-                    wanted.add(later[0])
+        """hadolint's ``getFlagArg``: the word after each occurrence of ``flag``."""
+        wanted = {index + 1 for name, index in self.flags if name == flag}
         return [word for index, word in enumerate(self.arguments) if index in wanted]
 
 
@@ -234,12 +226,9 @@ class _Reader:
         if not words:
             return
         name: str | None = words[0].text if words[0].literal else None
-        if name in _WRAPPERS:
-            name = (
-                words[1].text
-                if len(words) > 1 and not words[1].text.startswith("-") and words[1].literal
-                else None
-            )
+        # ShellCheck names the command run by a wrapper; without one, the wrapper itself.
+        if name in _WRAPPERS and len(words) > 1 and not words[1].text.startswith("-"):
+            name = words[1].text if words[1].literal else None
         elif name == "exec":
             name = _exec_target(words[1:])
         if name is None:
@@ -452,6 +441,6 @@ def _exec_target(words: list[Word]) -> str | None:
     index = 0
     while index < len(words) and words[index].text.startswith("-"):
         index += 2 if "a" in words[index].text else 1
-    if index < len(words) and words[index].literal:
-        return words[index].text
-    return None
+    if index >= len(words):
+        return "exec"
+    return words[index].text if words[index].literal else None

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
-from lamina.security.lint.model import Step, declared_names
+from lamina.security.lint.model import Step, declared_names, pairs_of
 from lamina.security.lint.registry import RULES, LintSettings, Rule, rule, simple_rule
 
 _PRAGMA_RULES = r"[DLSC0-9]+"
@@ -20,8 +20,7 @@ IGNORE_PRAGMA = re.compile(
 
 
 def _pairs(step: Step) -> list[tuple[str, str]]:
-    pairs = getattr(step.instruction, "pairs", ())
-    return [(name, value or "") for name, value in pairs]
+    return pairs_of(step)
 
 
 @rule("DL3002", "warning", "Last USER should not be root")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from lamina.security.lint.model import BaseImage, Step, declared_names
+from lamina.security.lint.model import BaseImage, Step, declared_names, pairs_of
 from lamina.security.lint.registry import LintSettings, rule, simple_rule
 from lamina.security.lint.shell import Command
 
@@ -446,7 +446,7 @@ def pip_cache(steps: list[Step], settings: LintSettings) -> Iterator[int]:
                 no_cache = {}
             current, started = stage, True
         elif step.keyword == "env" and step.instruction is not None:
-            pairs = dict(step.instruction.pairs)  # type: ignore[attr-defined]
+            pairs = dict(pairs_of(step))
             if "PIP_NO_CACHE_DIR" in pairs and pairs["PIP_NO_CACHE_DIR"] in TRUTHY:
                 no_cache[current] = True
                 started = True

@@ -1,0 +1,11 @@
+FROM alpine:3.19 AS a
+ARG UID=1000
+USER app
+USER 1000:1000
+USER ${UID}
+USER $UID:$UID
+USER $OTHER
+USER nobody:nogroup
+
+FROM alpine:3.19
+USER 0

@@ -60,7 +60,7 @@ def scan(ctx: click.Context, image: str, scanners: str | None, severity: str | N
         sys.stdout.buffer.write(document)
         sys.stdout.flush()
     if exit_code and report.finding_count():
-        ctx.exit(exit_code)
+        sys.exit(exit_code)
 
 
 class _Status:

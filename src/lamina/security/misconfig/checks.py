@@ -46,6 +46,8 @@ class Check:
 
 def evaluate(instructions: list[Instruction], run_config: dict) -> tuple[list[Misconfiguration], int]:
     """Every failure of every check, and how many checks passed."""
+    from lamina.security.secrets.scanner import mask_secrets
+
     failures: list[Misconfiguration] = []
     passed = 0
     for check in CHECKS:
@@ -54,10 +56,10 @@ def evaluate(instructions: list[Instruction], run_config: dict) -> tuple[list[Mi
             passed += 1
         for message, cause in found:
             failures.append(Misconfiguration(
-                id=check.id, title=check.title, description=check.description, message=message,
+                id=check.id, title=check.title, description=check.description, message=mask_secrets(message),
                 resolution=check.resolution, severity=check.severity,
                 start_line=cause.line if cause else 0, end_line=cause.line if cause else 0,
-                code=cause.text if cause else ""))
+                code=mask_secrets(cause.text) if cause else ""))
     failures.sort(key=lambda failure: (failure.id, failure.start_line))
     return failures, passed
 

@@ -30,7 +30,7 @@ def implied_dockerfile(config: dict) -> tuple[list[str], list[Instruction]]:
     """The rebuilt Dockerfile's lines and its parsed instructions."""
     history = [entry for entry in config.get("history") or [] if isinstance(entry, dict)]
     run_config = config.get("config") if isinstance(config.get("config"), dict) else {}
-    lines = [_line(entry.get("created_by") or "", run_config) for entry in history[_base_index(history) + 1:]]
+    lines = [_line(entry.get("created_by") or "", run_config) for entry in history[base_image_index(history) + 1:]]
     user = run_config.get("User") or ""
     if user:
         lines.append(f"USER {user}")
@@ -38,7 +38,7 @@ def implied_dockerfile(config: dict) -> tuple[list[str], list[Instruction]]:
     return lines, instructions
 
 
-def _base_index(history: list[dict]) -> int:
+def base_image_index(history: list[dict]) -> int:
     """Index of the base image's CMD (its last instruction), or -1 when none is recognisable."""
     seen_layer = False
     for index in range(len(history) - 1, -1, -1):

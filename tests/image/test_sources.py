@@ -216,3 +216,16 @@ def test_registry_layers_are_fetched_only_when_read(lamina, imported_busybox, re
     while layer_gets(layer.digest) < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert layer_gets(layer.digest) == 1
+
+
+@pytest.mark.registry
+def test_registry_index_picks_the_platform_like_a_layout(skopeo, skopeo_layout, registry):
+    _add_platform_index(skopeo_layout, {"os": "linux", "architecture": "s390x"})
+    ref = f"{registry.host}/image-seam/multi:1"
+    subprocess.run([skopeo, "copy", "-q", "--all", "--dest-tls-verify=false", f"oci:{skopeo_layout}:multi",
+                    f"docker://{ref}"], check=True)
+    with pytest.raises(LaminaError, match=r"no image for linux/amd64 \(available: linux/s390x\)"):
+        open_image(f"docker://{ref}", platform="linux/amd64")
+    with open_image(f"docker://{ref}", platform="linux/s390x") as remote, \
+            open_image(f"oci:{skopeo_layout}:multi", platform="linux/s390x") as local:
+        assert _summary(remote) == _summary(local)

@@ -241,3 +241,10 @@ def test_a_jar_that_is_not_a_zip_is_a_warning():
 def test_the_fixture_jar_is_what_debian_ships():
     with zipfile.ZipFile(DATA / "commons-cli-1.5.0.jar") as jar:
         assert "META-INF/maven/commons-cli/commons-cli/pom.properties" in jar.namelist()
+
+
+def test_a_go_binary_a_later_layer_makes_non_executable_is_not_read():
+    binary = go_binary("go1.20", "mod\ta\tv1.0.0\t\n", inline=True)
+    rows, _ = catalog(GoBinaryCataloger(), [("bin/t", binary, EXECUTABLE), ("bin/u", binary, EXECUTABLE)],
+                      [("bin/t", binary, FILE)])
+    assert {path for _, _, _, path in rows} == {"bin/u"}

@@ -150,3 +150,26 @@ class ElfFile:
             name = names[name_offset:end if end >= 0 else len(names)].decode("latin-1") if name_offset < len(names) else ""
             sections.append(Section(name, address, sec_offset, size, kind))
         return sections
+
+
+class ExecutableFiles:
+    """Remembers which wanted paths were executable when the walker offered them.
+
+    Trivy reads Go and Rust build data only from files with an execute bit, but a FileView does
+    not keep modes; ``wants`` sees each file's mode (a later layer's copy replaces the earlier
+    answer), so the binary catalogers keep the set themselves and read only those files.
+    """
+
+    def __init__(self) -> None:
+        self._executables: set[str] = set()
+
+    def wants(self, path: str, mode: int, size: int) -> bool:
+        if mode & 0o111 and size > 0:
+            self._executables.add(path)
+            return True
+        self._executables.discard(path)
+        return False
+
+    def executables(self, files) -> list[str]:
+        """The remembered executables still in the view (whiteouts removed the others), sorted."""
+        return [path for path in files.paths() if path in self._executables]

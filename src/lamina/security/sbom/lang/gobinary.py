@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from lamina.security.inventory import OSInfo, Package
-from lamina.security.sbom.lang.elf import ElfError, ElfFile, is_elf
+from lamina.security.sbom.lang.elf import ElfError, ElfFile, ExecutableFiles, is_elf
 from lamina.security.sbom.lang.package import make_package
 
 KIND = "gobinary"
@@ -170,17 +170,14 @@ def version_from_ldflags(module: str, ldflags: str) -> str:
     return ""
 
 
-class GoBinaryCataloger:
+class GoBinaryCataloger(ExecutableFiles):
     """Modules compiled into Go executables."""
 
     name = "gobinary"
 
-    def wants(self, path: str, mode: int, size: int) -> bool:
-        return bool(mode & 0o111) and size > 0
-
     def catalog(self, files, os: OSInfo | None = None) -> list[Package]:
         packages: list[Package] = []
-        for path in files.paths():
+        for path in self.executables(files):
             try:
                 with files.open(path) as handle:
                     info = read_build_info(handle, files.size(path))

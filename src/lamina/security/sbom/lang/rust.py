@@ -14,7 +14,7 @@ import zlib
 from typing import BinaryIO
 
 from lamina.security.inventory import OSInfo, Package
-from lamina.security.sbom.lang.elf import ElfError, ElfFile, is_elf
+from lamina.security.sbom.lang.elf import ElfError, ElfFile, ExecutableFiles, is_elf
 from lamina.security.sbom.lang.package import make_package
 
 KIND = "rustbinary"
@@ -76,13 +76,16 @@ def parse_audit_json(data: bytes) -> list[tuple[str, str]]:
     return found
 
 
-class RustBinaryCataloger:
-    """Crates recorded in cargo-auditable executables."""
+class RustBinaryCataloger(ExecutableFiles):
+    """Crates recorded in cargo-auditable executables.
+
+    The walker stops asking catalogers once one wants a file, and the Go cataloger before this one
+    wants every executable: so this one reads every ELF file of the view (four bytes tell), not
+    only those it saw as executable. A cargo-auditable file without an execute bit is reported
+    here and not by Trivy (docs/security.md).
+    """
 
     name = "rustbinary"
-
-    def wants(self, path: str, mode: int, size: int) -> bool:
-        return bool(mode & 0o111) and size > 0
 
     def catalog(self, files, os: OSInfo | None = None) -> list[Package]:
         packages: list[Package] = []

@@ -200,3 +200,15 @@ def test_huge_config_is_refused_before_it_is_read(tmp_path):
     root = _layout(tmp_path, manifest, [config, layer])
     _fails(f"oci:{root}", "too large")
 
+
+
+def test_archive_image_by_number(tmp_path):
+    layer = _layer()
+    config = _config([_sha(layer)])
+    entry = {"Config": "c.json", "Layers": ["l/layer.tar"]}
+    spec = _legacy_archive(tmp_path, [_file("c.json", config), _file("l/layer.tar", layer)], [entry, entry])
+    _fails(spec, "holds 2 images; name one")
+    with open_image(spec + ":@1") as image:
+        assert image.config_bytes() == config
+    for number in ("@2", "@-1", "@x"):
+        _fails(f"{spec}:{number}", "no image number")

@@ -63,7 +63,10 @@ def _choose_entry(entries: list, ref: str | None, spec: str) -> object:
         return entries[0]
     if ref.startswith("@"):
         try:
-            return entries[int(ref[1:])]
+            number = int(ref[1:])
+            if number < 0:
+                raise IndexError(number)
+            return entries[number]
         except (ValueError, IndexError):
             raise ArchiveError(f"{spec}: no image number {ref[1:]} in the archive ({len(entries)} images)") from None
     try:

@@ -44,7 +44,9 @@ class PruneReport:
 
 @dataclass(slots=True)
 class FsckProblem:
-    kind: str      # 'corrupt-blob', 'missing-blob', 'orphan-blob', 'missing-layer', 'dangling-tag', 'bad-config'
+    # problems: 'corrupt-blob', 'missing-blob', 'missing-layer', 'dangling-tag', 'bad-config', 'metadata';
+    # reclaimable (not problems): 'unreferenced-blob', 'abandoned-ingest'
+    kind: str
     subject: str
     detail: str
 
@@ -54,3 +56,6 @@ class FsckReport:
     checked_blobs: int = 0
     problems: list[FsckProblem] = field(default_factory=list)
     repaired: bool = False
+    #: garbage that is no problem: content left by interrupted commands, which nothing references
+    reclaimable: list[FsckProblem] = field(default_factory=list)
+    reclaimable_bytes: int = 0

@@ -9,17 +9,25 @@ import hashlib
 import io
 import subprocess
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Docker, Lamina, require_tool
+from tests.registry.servers import RegistryServer
+from tests.store.loopback import loopback_registry_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.registry]
 
 # What `export` adds to every container's tree (docker's and lamina's alike): not the image's.
 _RUNTIME_ENTRIES = {".dockerenv", "dev", "proc", "sys", "etc/hostname", "etc/hosts", "etc/resolv.conf",
                     "etc/mtab", "etc"}
+
+
+@pytest.fixture(scope="module")
+def loopback_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    yield from loopback_registry_server(tmp_path_factory.mktemp("registry"))
 
 
 @pytest.fixture(scope="module")

@@ -405,18 +405,25 @@ def _layer_record(store: Store, archive: _Archive, blob: IngestedBlob, diff_id: 
 
     "New" is judged by digest, not by the ingest of this one path: the same bytes under a
     second path ingest as already present (``created`` False), which used to let a hostile
-    layer skip the check. Each new digest is scanned once, however often manifests list it.
+    layer skip the check. Nor does "already in the store" mean "checked": a blob that a killed
+    ``load`` committed before its check is there, named by no layer row, and is checked now.
+    Each new digest is scanned once, however often manifests list it.
     """
     if blob.diff_id != diff_id:
         raise ManifestError(f"{what}: layer content hashes to {blob.diff_id}, but the image config expects {diff_id}")
     size = blob.diff_size
-    if blob.digest in archive.fresh:
+    if blob.digest in archive.fresh or not _recorded_layer(store, blob.digest):
         size = archive.checked.get(blob.digest, -1)
         if size < 0:
             with store.content.open(blob.digest) as stored:
                 reader = decompressing_reader(stored, blob.compression, what=what)
                 size = archive.checked[blob.digest] = check_layer_tar(reader, what).content_size
     return LayerRecord(diff_id, blob.digest, layer_media_type(blob.compression), blob.size, size)
+
+
+def _recorded_layer(store: Store, blob_digest: str) -> bool:
+    """Whether an image's layer row names the blob (so it was checked when it was recorded)."""
+    return bool(store.meta.query("SELECT 1 FROM layers WHERE blob_digest=? LIMIT 1", (blob_digest,)))
 
 
 def _docker_only(document: dict) -> bool:

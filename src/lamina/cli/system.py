@@ -19,7 +19,17 @@ def fsck(ctx, repair):
         report = client.fsck(repair=repair)
     for problem in report.problems:
         sys.stdout.write(f"{problem.kind}: {problem.subject}: {problem.detail}\n")
-    state = "repaired" if report.repaired else ("clean" if not report.problems else "problems found")
+    for garbage in report.reclaimable:
+        sys.stdout.write(f"reclaimable: {garbage.kind}: {garbage.subject}: {garbage.detail}\n")
+    if report.repaired:
+        state = "repaired"
+    elif report.problems:
+        state = "problems found"
+    elif report.reclaimable:  # no problem (exit 0), but not "clean" either: there is garbage
+        state = (f"{len(report.reclaimable)} unreferenced ({human_size(report.reclaimable_bytes)}) "
+                 "reclaimable by 'lamina fsck --repair'")
+    else:
+        state = "clean"
     sys.stdout.write(f"checked {report.checked_blobs} blobs: {len(report.problems)} problems, {state}\n")
     if report.problems and not repair:
         sys.exit(1)

@@ -3,11 +3,17 @@
 Every blob is written to a temp file inside the store, hashed while it streams in, checked
 against the digest (and size) it was announced with, and only then renamed into
 ``blobs/<alg>/<hex>``. A crash or a mismatch never leaves a wrong or partial blob visible.
+
+A temp file is flocked by its writer for as long as it writes, so a writer killed with SIGKILL
+leaves one whose lock anyone can take: the next writer's ``sweep_ingest`` (and ``fsck``)
+knows it is garbage at once, without guessing from its age.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +25,10 @@ if TYPE_CHECKING:
     from typing import BinaryIO
 
 CHUNK = 1 << 20
+#: A temp file younger than this is never swept even when unlocked: its writer may be between
+#: creating it and taking its lock.
+INGEST_GRACE_SECONDS = 10
+_TEMP_PREFIX = "blob-"
 
 
 class ContentStore:
@@ -85,6 +95,41 @@ class ContentStore:
             return 0
         return size
 
+    def abandoned_ingests(self) -> Iterator[tuple[Path, int]]:
+        """(path, size) of the temp files in ``ingest/`` whose writer is gone (their flock is free)."""
+        try:
+            entries = list(os.scandir(self.ingest_dir))
+        except FileNotFoundError:
+            return
+        now = time.time()
+        for entry in entries:
+            if not entry.name.startswith(_TEMP_PREFIX):
+                continue  # another module's temp file (registry copy's): not flocked, its own rules
+            try:
+                fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                st = os.fstat(fd)
+                if now - st.st_mtime > INGEST_GRACE_SECONDS:
+                    yield Path(entry.path), st.st_size
+            except BlockingIOError:
+                pass  # a live writer holds it
+            finally:
+                os.close(fd)
+
+    def sweep_ingest(self) -> int:
+        """Delete the temp files of writers that died (killed mid-blob); returns the bytes freed."""
+        freed = 0
+        for path, size in self.abandoned_ingests():
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            freed += size
+        return freed
+
     def digests(self) -> Iterator[str]:
         if not self.blobs.exists():
             return
@@ -113,7 +158,8 @@ class BlobWriter:
         store.ensure()
         import tempfile  # only writers need it (≈5 ms to import: run and ps never write blobs)
 
-        fd, self.temp_path = tempfile.mkstemp(dir=store.ingest_dir, prefix="blob-")
+        fd, self.temp_path = tempfile.mkstemp(dir=store.ingest_dir, prefix=_TEMP_PREFIX)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held until the file is closed: see sweep_ingest
         self.file = os.fdopen(fd, "wb", buffering=0)
         self.committed: tuple[str, int] | None = None
         self.created = False  # whether commit() put a new blob in place (vs one already there)
@@ -129,7 +175,8 @@ class BlobWriter:
             view = view[written:]
 
     def commit(self, what: str = "blob") -> tuple[str, int]:
-        self.file.close()
+        # The file stays open (and flocked) until it is renamed: closed first, a sweeper could
+        # take it for an abandoned one. Writes are unbuffered, so nothing is pending.
         if self.hash_bytes:
             digest = self.hasher.verify(self.expected_digest, self.expected_size, what)
         else:
@@ -143,6 +190,7 @@ class BlobWriter:
             os.chmod(self.temp_path, 0o644)
             os.rename(self.temp_path, target)
             self.created = True
+        self.file.close()
         self.committed = (digest, self.hasher.size)
         return self.committed
 

@@ -1,4 +1,11 @@
-"""``lamina fsck``: verify every blob and metadata row; with ``repair``, remove what is wrong."""
+"""``lamina fsck``: verify every blob and metadata row; with ``repair``, remove what is wrong.
+
+Content nothing references (a blob committed by a ``load``/``pull``/``import``/``build`` that
+was killed before its metadata transaction, a temp file of a writer killed mid-blob) is not a
+problem: the store's rules make it invisible to every image, and it runs under the GC lock, so
+no live writer owns it. It is reported as reclaimable (``--repair``, ``image prune`` and the
+next writer remove it) and the next ``load`` or ``pull`` of the same content reuses the blob.
+"""
 
 from __future__ import annotations
 
@@ -56,14 +63,25 @@ def check_store(store: Store, *, repair: bool = False) -> FsckReport:
         ):
             problems.append(FsckProblem("dangling-tag", name, f"points at missing image {image_id}"))
         for digest in sorted(present - referenced):
-            problems.append(FsckProblem("orphan-blob", digest, "not referenced by any image"))
+            report.reclaimable.append(FsckProblem("unreferenced-blob", digest, "not referenced by any image"))
+            report.reclaimable_bytes += _size(store, digest)
+        for path, size in store.content.abandoned_ingests():
+            report.reclaimable.append(FsckProblem("abandoned-ingest", path.name, "temp file of a killed writer"))
+            report.reclaimable_bytes += size
         integrity = store.meta.query("PRAGMA integrity_check")[0][0]
         if integrity != "ok":
             problems.append(FsckProblem("metadata", "metadata.db", integrity))
-        if repair and problems:
+        if repair and (problems or report.reclaimable):
             _repair(store, corrupt, problems)
             report.repaired = True
     return report
+
+
+def _size(store: Store, digest: str) -> int:
+    try:
+        return store.content.size(digest)
+    except OSError:
+        return 0
 
 
 def _repair(store: Store, corrupt: set[str], problems) -> None:

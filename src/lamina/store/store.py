@@ -87,12 +87,19 @@ class Store:
         self.content = ContentStore(self.root)
         self.content.ensure()
         self.meta = Metadata(self.root / "metadata.db")
+        self._ingest_swept = False
 
     def close(self) -> None:
         self.meta.close()
 
     # ----- leases -------------------------------------------------------------------
     def lease(self):
+        """The writers' shared lock (see locks). The first lease of a process also sweeps the
+        temp files that writers killed mid-blob left in ``ingest/``, so a command after a
+        ``kill -9`` starts from a clean ingest area (the lock tells a dead writer's file apart)."""
+        if not getattr(self, "_ingest_swept", False):
+            self._ingest_swept = True
+            self.content.sweep_ingest()
         return locks.lease(self.root)
 
     # ----- images -------------------------------------------------------------------
@@ -463,9 +470,13 @@ class Store:
         for digest in list(self.content.digests()):
             if digest not in live:
                 freed += self.content.delete(digest)
-        for leftover in self.content.ingest_dir.iterdir():  # temp files of crashed writers
-            if time.time() - leftover.stat().st_mtime > 3600:
-                leftover.unlink(missing_ok=True)
+        freed += self.content.sweep_ingest()  # blobs half-written by killed writers
+        for leftover in self.content.ingest_dir.iterdir():  # other modules' temp files
+            try:
+                if time.time() - leftover.stat().st_mtime > 3600:
+                    leftover.unlink(missing_ok=True)
+            except FileNotFoundError:
+                pass
         self._sweep_snapshots()
         return freed
 

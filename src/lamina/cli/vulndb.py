@@ -44,7 +44,7 @@ def update(ctx: click.Context, source: str | None, ecosystems: tuple[str, ...]) 
     from lamina.security.vulndb import update_database
 
     reports = update_database(root=_root(ctx), source=source, ecosystems=ecosystems or None,
-                              on_progress=lambda message: click.echo(message, err=True))
+                              on_progress=click.echo)
     for report in reports:
         _print_report(report)
 

@@ -10,6 +10,7 @@ the normalisations listed in docs/security.md.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -127,6 +128,21 @@ def test_syft_agrees_on_the_plain_jar(lamina_packages, app_archive):
               if p["type"] == "java-archive" and p["path"] == "/opt/java/commons-cli-1.5.0.jar"}
     ours = {(p.name.split(":")[1], p.version) for p in lamina_packages if p.path == "opt/java/commons-cli-1.5.0.jar"}
     assert ours == theirs == {("commons-cli", "1.5.0")}
+
+
+def test_lamina_sbom_of_the_loaded_image_agrees_with_trivy_on_what_lamina_saves(app_archive, lamina, tmp_path):
+    """The whole path a user takes: load, sbom (CycloneDX) from the store; save, then Trivy."""
+    archive, _ = app_archive
+    lamina.run("load", "-i", str(archive))
+    document = json.loads(lamina.out("sbom", "lang:test", "--format", "cyclonedx-json"))
+    language_purls = ("pkg:pypi/", "pkg:npm/", "pkg:golang/", "pkg:maven/", "pkg:cargo/", "pkg:gem/", "pkg:composer/")
+    ours = {component["purl"] for component in document["components"]
+            if component.get("purl", "").startswith(language_purls)}
+    saved = tmp_path / "saved.tar"
+    lamina.run("save", "-o", str(saved), "lang:test")
+    theirs = {p["purl"] for p in trivy_packages(saved, tmp_path / "cache") if p["type"] in LANG_KINDS and p["purl"]}
+    assert ours - theirs == {"pkg:maven/org.apache.commons/Apache%20Commons%20CLI@1.5.0"}
+    assert theirs <= ours and len(theirs) > 60
 
 
 def _normal_name(kind: str, name: str) -> str:

@@ -153,3 +153,12 @@ def test_the_memory_budget_sends_the_rest_to_disk(monkeypatch):
         assert view._memory <= 10
     assert bytes in kinds.values() or walk_module.MAX_MEMORY_FILE < 0
     assert str in kinds.values()
+
+
+@pytest.mark.parametrize("name", ["./usr/bin/x", "/usr/bin/", "usr//bin", "./", ".", "..", "../../etc/passwd",
+                                  "a/./b", "a/../b", ".hidden/x", "a/.b", "./.wh.x", "a/b/..", "//x//y//"])
+def test_member_names_normalise_as_a_rooted_normpath(name):
+    import posixpath
+
+    expected = posixpath.normpath("/" + name).lstrip("/")
+    assert walk_module.normalise_path(name) == ("" if expected == "." else expected)

@@ -57,6 +57,10 @@ class _Entry:
 
 def normalise_path(name: str) -> str:
     """A tar member name as a path relative to the image root: no ``./``, ``/`` or trailing ``/``."""
+    path = name[2:] if name.startswith("./") else name
+    path = path.strip("/")
+    if "//" not in path and "/." not in path and not path.startswith("."):
+        return path  # the common case, without normpath's cost (it runs for every member)
     path = posixpath.normpath("/" + name).lstrip("/")
     return "" if path == "." else path
 
@@ -165,13 +169,15 @@ class FileView:
             path = normalise_path(member.name)
             if not path:
                 continue
-            parent, base = posixpath.split(path)
-            if base == OPAQUE_MARKER:
-                self._remove_below(parent, before_layer=index)
-                continue
-            if base.startswith(WHITEOUT_PREFIX):
-                self._remove(posixpath.join(parent, base[len(WHITEOUT_PREFIX):]), below_too=True, before_layer=index)
-                continue
+            if WHITEOUT_PREFIX in path:
+                parent, base = posixpath.split(path)
+                if base == OPAQUE_MARKER:
+                    self._remove_below(parent, before_layer=index)
+                    continue
+                if base.startswith(WHITEOUT_PREFIX):
+                    self._remove(posixpath.join(parent, base[len(WHITEOUT_PREFIX):]), below_too=True,
+                                 before_layer=index)
+                    continue
             kind = member.type
             if kind == b"5":
                 self._replace_with_directory(path)

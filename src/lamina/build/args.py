@@ -116,9 +116,21 @@ class BuildArgs(msgspec.Struct):
 
 
 def environment(config_env: list[str] | None) -> dict[str, str]:
-    """``KEY=value`` entries as a mapping; the first entry of a key wins, as docker's lexer reads them."""
+    """``KEY=value`` entries as a mapping; the first entry of a key wins, as docker's lexer reads them.
+
+    Every step asks for its stage's environment, and a stage's configs share one Env list until
+    an ENV replaces it (configs are never changed in place), so the last answer is kept for
+    that list: a Dockerfile of many steps does not read a long Env once per step."""
+    cached_list, cached_env = _LAST_ENVIRONMENT
+    if config_env is not None and config_env is cached_list and len(config_env) == cached_env[0]:
+        return dict(cached_env[1])
     env: dict[str, str] = {}
     for entry in config_env or ():
         key, _, value = entry.partition("=")
         env.setdefault(key, value)
+    if config_env is not None:
+        _LAST_ENVIRONMENT[:] = [config_env, (len(config_env), dict(env))]
     return env
+
+
+_LAST_ENVIRONMENT: list = [None, (0, {})]

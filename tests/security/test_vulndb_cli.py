@@ -91,6 +91,13 @@ def test_update_downloads_each_ecosystem_zip_and_records_where_and_when(lamina, 
     assert not list((lamina.root / "vulndb").glob(".download-*"))
 
 
+def test_update_reads_a_file_url_mirror_for_air_gapped_hosts(lamina, tmp_path):
+    all_zip(GO_RECORDS, tmp_path / "mirror" / "Go" / "all.zip")
+    lamina.run("db", "update", "--source", (tmp_path / "mirror").as_uri(), "--ecosystem", "Go")
+    (source,) = json.loads(lamina.out("db", "status", "-f", "json"))["Sources"]
+    assert source["Origin"] == (tmp_path / "mirror").as_uri() + "/Go/all.zip" and source["Advisories"] > 0
+
+
 def test_update_of_a_missing_ecosystem_or_an_unreachable_source_fails_with_one_line(lamina, osv_mirror):
     assert f"{osv_mirror}/npm/all.zip: HTTP 404" in lamina.fails("db", "update", "--source", osv_mirror,
                                                                    "--ecosystem", "npm")

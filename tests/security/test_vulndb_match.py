@@ -159,3 +159,17 @@ def test_a_warm_scan_of_a_large_database_is_index_driven(tmp_path):
         timings.append(time.perf_counter() - started)
     assert len(found) > 300
     assert min(timings) < 0.2, timings
+
+
+def test_ubuntu_records_match_their_release_and_pro_records_match_no_plain_image(tmp_path):
+    records = [{"id": f"UBUNTU-CVE-2099-000{n}", "aliases": [f"CVE-2099-000{n}"], "affected": [{
+        "package": {"ecosystem": ecosystem, "name": "openssl"},
+        "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.0.2-0ubuntu1.15"}]}]}]}
+        for n, ecosystem in enumerate(["Ubuntu:22.04:LTS", "Ubuntu:Pro:22.04:LTS", "Ubuntu:20.04:LTS"])]
+    (tmp_path / "ubuntu.json").write_text(json.dumps(records))
+    import_sources([str(tmp_path / "ubuntu.json")], path=tmp_path / "vuln.db")
+    libssl = Package(name="libssl3", version="3.0.2-0ubuntu1.10", kind="ubuntu", ecosystem="Ubuntu",
+                     source_name="openssl", purl="pkg:deb/ubuntu/libssl3@3.0.2-0ubuntu1.10")
+    with open_database(path=tmp_path / "vuln.db") as db:
+        found = find_vulnerabilities(_inventory([libssl], OSInfo(family="ubuntu", name="22.04")), db)
+    assert [(v.vulnerability_id, v.fixed_version) for v in found] == [("CVE-2099-0000", "3.0.2-0ubuntu1.15")]

@@ -62,6 +62,15 @@ def package_key(ecosystem: str, name: str) -> str:
 
 
 def split_ecosystem(ecosystem: str) -> tuple[str, str]:
-    """``("Debian", "12")`` from ``"Debian:12"``; the release is "" when there is none."""
+    """``("Debian", "12")`` from ``"Debian:12"``; the release is "" when there is none.
+
+    Ubuntu's OSV names say more (``Ubuntu:22.04:LTS``, ``Ubuntu:Pro:18.04:LTS``): the release is
+    its version number; Pro-only records keep a ``Pro:`` prefix, so they match no plain image.
+    """
     base, _, release = ecosystem.partition(":")
-    return base.strip(), release.strip()
+    base, release = base.strip(), release.strip()
+    if base.lower() == "ubuntu" and release:
+        parts = release.split(":")
+        number = next((part for part in parts if part[:1].isdigit()), parts[0])
+        release = f"Pro:{number}" if "Pro" in parts else number
+    return base, release

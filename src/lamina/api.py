@@ -97,6 +97,21 @@ class Client:
                     rows.append(row)
         return rows
 
+    def scan(self, image: str, *, scanners: str | None = None, severity: str | None = None,
+             ignore_unfixed: bool = False, vex: Sequence[str] = (), ignore_files: Sequence[str] = (),
+             platform: str | None = None, progress: Callable[[str], None] | None = None,
+             on_warning: Callable[[str], None] | None = None):
+        """Vulnerabilities, secrets and misconfigurations of an image, as ``lamina scan`` finds them.
+
+        Returns a ``lamina.security.scan.report.ScanReport``; ``lamina.security.scan.render`` lays it
+        out as table, Trivy JSON, SARIF or CycloneDX.
+        """
+        from lamina.security.scan import scan
+
+        return scan(image, root=str(self._root) if self._root is not None else None, platform=platform,
+                    scanners=scanners, severity=severity, ignore_unfixed=ignore_unfixed, vex=vex,
+                    ignore_files=ignore_files, progress=progress, on_warning=on_warning)
+
     def inspect_image(self, name: str) -> dict[str, Any]:
         """``docker image inspect``: docker's keys, from the stored config."""
         from lamina.oci.models import decode_json

@@ -156,3 +156,15 @@ def test_without_a_database_the_default_scan_warns_and_an_explicit_vuln_scan_fai
     result = lamina.run("scan", f"docker-archive:{archive}", check=False)
     assert result.returncode == 0 and "lamina: warning:" in result.stderr.decode()
     assert "lamina db import" in lamina.fails("scan", f"docker-archive:{archive}", "--scanners", "vuln")
+
+
+def test_the_python_api_scans_like_the_cli(lamina, myapp):
+    import lamina as lamina_api
+    from lamina.security.scan import render
+
+    with lamina_api.Client(root=lamina.root) as client:
+        report = client.scan(myapp, scanners="vuln,misconfig", severity="HIGH,CRITICAL")
+    found = {(normalized(v.pkg_name), v.vulnerability_id) for result in report.results for v in result.vulnerabilities}
+    cli = vulnerabilities(scan_json(lamina, myapp, "--severity", "HIGH,CRITICAL"))
+    assert found == set(cli) and found
+    assert json.loads(render(report, "json"))["ArtifactName"] == myapp

@@ -89,11 +89,13 @@ def test_every_package_json_with_name_and_version_is_a_package_lockfiles_are_not
         ("srv/node_modules/@scope/Pkg/package.json", package_json("@scope/Pkg", "2.0.0"), FILE),
         ("srv/node_modules/a/node_modules/b/package.json", package_json("b", "3.0.0"), FILE),
         ("srv/node_modules/nover/package.json", package_json("nover"), FILE),
+        ("srv/node_modules/tail/package.json", package_json("tail", "4.0.0") + b"\n}garbage", FILE),
         ("srv/package-lock.json", json.dumps({"packages": {"node_modules/x": {"version": "1.0.0"}}}).encode(), FILE),
         ("srv/yarn.lock", b'x@^1.0.0:\n  version "1.0.0"\n', FILE),
     ]
     rows, warnings = catalog(NodeCataloger(), layer)
-    assert [(name, version) for _, name, version, _ in rows] == [("@scope/Pkg", "2.0.0"), ("app", "1.0.0"), ("b", "3.0.0")]
+    assert [(name, version) for _, name, version, _ in rows] == [("@scope/Pkg", "2.0.0"), ("app", "1.0.0"), ("b", "3.0.0"),
+                                                                  ("tail", "4.0.0")]
     assert warnings == []
     assert purl_of("node-pkg", "@scope/Pkg", "2.0.0") == "pkg:npm/%40scope/pkg@2.0.0"
 

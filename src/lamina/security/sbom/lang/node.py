@@ -31,9 +31,9 @@ def is_package_json(path: str) -> bool:
 
 def parse_package_json(text: bytes) -> tuple[str, str, tuple[str, ...]] | None:
     """(name, version, licenses) of a package.json; None when name or version is missing."""
-    try:
-        document = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+    try:  # the first JSON value, as Go's json.Decoder reads it for Trivy: trailing bytes are ignored
+        document, _ = json.JSONDecoder().raw_decode(text.decode("utf-8", "replace").lstrip(" \t\r\n"))
+    except (json.JSONDecodeError, RecursionError) as error:
         raise PackageJsonError(f"JSON decode error: {error}") from None
     if not isinstance(document, dict):
         raise PackageJsonError("not a JSON object")

@@ -102,3 +102,15 @@ def test_a_deep_status_d_is_read_without_warnings(lamina, tmp_path):
              for i in range(300)] + [("var/lib/dpkg/status.d/pkg0.md5sums", b"x  /bin/x\n")]
     document = sbom_of(lamina, tmp_path, [*DEBIAN, *files])
     assert len(names(document)) == 300
+
+
+def test_a_database_of_millions_of_tiny_records_is_capped(lamina, tmp_path, monkeypatch):
+    from lamina.security.sbom import catalogers
+
+    monkeypatch.setattr(catalogers, "MAX_PACKAGES_PER_DATABASE", 50)
+    status = b"".join(b"Package: p%d\nVersion: 1\n\n" % i for i in range(200))
+    warnings: list[str] = []
+    image = MemoryImage([layer_tar([*DEBIAN, ("var/lib/dpkg/status", status)])])
+    inventory = catalog_image(image, on_warning=warnings.append)
+    assert len(inventory.packages) == 50
+    assert warnings == ["var/lib/dpkg/status: more than 50 packages, the rest skipped"]

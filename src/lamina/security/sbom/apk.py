@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from lamina.security.inventory import OSInfo, Package
+from lamina.security.sbom.catalogers import capped
 from lamina.security.sbom.purl import os_purl
 from lamina.security.sbom.walk import FileView
 
@@ -36,7 +37,7 @@ class ApkCataloger:
         last = files.layer_of(INSTALLED)
         packages = []
         with files.open(INSTALLED) as handle:
-            for record in parse_installed(handle, files.warn):
+            for record in capped(parse_installed(handle, files.warn), INSTALLED, files.warn):
                 name, version, arch = record["P"], record["V"], record.get("A", "")
                 licenses = tuple(record["L"].split(" AND ")) if record.get("L") else ()
                 packages.append(Package(
@@ -79,6 +80,10 @@ def _origin_layers(files: FileView) -> dict[tuple[str, str], str]:
     origins: dict[tuple[str, str], str] = {}
     for diff_id in versions:
         with files.open_version(INSTALLED, diff_id) as handle:
-            present = {(r["P"], r["V"]) for r in parse_installed(handle, lambda message: None)}
+            present = {(r["P"], r["V"]) for r in capped(parse_installed(handle, _quiet), INSTALLED, _quiet)}
         origins = {key: origins.get(key, diff_id) for key in present}
     return origins
+
+
+def _quiet(message: str) -> None:
+    """Warnings about earlier versions of a database: the current one already gave them."""

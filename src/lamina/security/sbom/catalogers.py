@@ -9,12 +9,13 @@ imported only when an image is catalogued, so ``lamina --help`` never pays for t
 from __future__ import annotations
 
 import importlib
-from typing import Protocol
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol, TypeVar
 
 from lamina.security.inventory import OSInfo, Package
 from lamina.security.sbom.walk import FileView
 
-__all__ = ["CATALOGERS", "Cataloger", "load_catalogers"]
+__all__ = ["CATALOGERS", "MAX_PACKAGES_PER_DATABASE", "Cataloger", "capped", "load_catalogers"]
 
 
 class Cataloger(Protocol):
@@ -52,3 +53,19 @@ def load_catalogers(names: list[str] | None = None) -> list[Cataloger]:
         module_name, _, attribute = spec.partition(":")
         catalogers.append(getattr(importlib.import_module(module_name), attribute)())
     return catalogers
+
+
+#: More records than any real package database holds (a big Fedora has ~3000): a hostile file
+#: of millions of tiny records would otherwise grow the inventory without bound.
+MAX_PACKAGES_PER_DATABASE = 100_000
+
+_Record = TypeVar("_Record")
+
+
+def capped(records: Iterable[_Record], path: str, warn: Callable[[str], None]) -> Iterator[_Record]:
+    """At most MAX_PACKAGES_PER_DATABASE records of the database ``path``; a warning if it has more."""
+    for count, record in enumerate(records):
+        if count == MAX_PACKAGES_PER_DATABASE:
+            warn(f"{path}: more than {MAX_PACKAGES_PER_DATABASE} packages, the rest skipped")
+            return
+        yield record

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from lamina.security.inventory import OSInfo, Package
+from lamina.security.sbom.catalogers import capped
 from lamina.security.sbom.purl import os_purl
 from lamina.security.sbom.walk import FileView
 
@@ -43,7 +44,7 @@ class DpkgCataloger:
             origins = _origin_layers(files, path) if path == STATUS else {}
             layer = files.layer_of(path)
             with files.open(path) as handle:
-                for record in parse_status(handle, path, files.warn):
+                for record in capped(parse_status(handle, path, files.warn), path, files.warn):
                     package = _package(record, os, path, files.warn)
                     if package is not None:
                         key = (package.name, package.full_version)
@@ -126,7 +127,7 @@ def _origin_layers(files: FileView, path: str) -> dict[tuple[str, str], str]:
     for diff_id in versions:
         present: set[tuple[str, str]] = set()
         with files.open_version(path, diff_id) as handle:
-            for record in parse_status(handle, path, lambda message: None):
+            for record in capped(parse_status(handle, path, _quiet), path, _quiet):
                 present.add((record["Package"], record["Version"]))
         origins = {key: origins.get(key, diff_id) for key in present}
     return origins
@@ -136,3 +137,7 @@ def _with_layer(package: Package, diff_id: str) -> Package:
     import msgspec
 
     return msgspec.structs.replace(package, layer_diff_id=diff_id)
+
+
+def _quiet(message: str) -> None:
+    """Warnings about earlier versions of a database: the current one already gave them."""

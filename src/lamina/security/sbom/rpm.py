@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lamina.security.inventory import OSInfo, Package
 from lamina.security.sbom import rpmdb
+from lamina.security.sbom.catalogers import capped
 from lamina.security.sbom.purl import os_purl
 from lamina.security.sbom.walk import FileView
 
@@ -31,7 +32,7 @@ class RpmCataloger:
                 continue
             seen_dirs.add(directory)
             layer = files.layer_of(path)
-            for blob in _blobs(files, path):
+            for blob in capped(_blobs(files, path), path, files.warn):
                 package = _package(rpmdb.parse_header(blob, path), os, layer)
                 if package is not None:
                     packages.append(package)

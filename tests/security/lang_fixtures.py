@@ -191,6 +191,12 @@ def trivy_packages(archive: Path, cache: Path) -> list[dict]:
         name = component["name"]
         if component.get("group"):
             name = component["group"] + (":" if kind == "jar" else "/") + name
+        # CycloneDX names come from the purl (npm's lower-cased); PkgID keeps the name as found
+        package_id, version = properties.get("aquasecurity:trivy:PkgID", ""), component.get("version", "")
+        for separator in ("@", ":"):
+            if version and package_id.endswith(separator + version):
+                name = package_id[:-len(separator + version)]
+                break
         found.append({"type": kind, "name": name, "version": component.get("version", ""),
                       "purl": component.get("purl", ""), "path": properties.get("aquasecurity:trivy:FilePath", ""),
                       "layer": properties.get("aquasecurity:trivy:LayerDiffID", "")})

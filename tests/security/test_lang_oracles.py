@@ -152,3 +152,56 @@ def _normal_name(kind: str, name: str) -> str:
 def _normal_version(version: str) -> str:
     """Syft writes Go's ``go1.21.5`` and a ``-X`` version with a ``v``; Trivy ``v1.21.5`` and ``1.2.3``."""
     return version.removeprefix("go").removeprefix("v")
+
+
+def edge_case_layer() -> list:
+    """Inputs where a careless reader and Trivy part ways; each line is a rule of Trivy's."""
+    from tests.security.lang_fixtures import (
+        EXECUTABLE,
+        FILE,
+        go_binary,
+        package_json,
+        pom_properties,
+        zip_bytes,
+    )
+
+    gem = ("Gem::Specification.new do |{v}|\n  {v}.name = {name}\n  {v}.version = {version}\nend\n")
+    pseudo = ("path\tex.io/p\nmod\tex.io/p\tv0.0.0-20240101000000-abcdefabcdef\t\n"
+              "build\t-ldflags=\"-X 'ex.io/p/cmd/p.version=v3.1.4' -X main.version=0.0.1\"\n")
+    return [
+        ("n/tail/package.json", package_json("tail", "4.0.0") + b"\n}garbage", FILE),
+        ("n/bom/package.json", b"\xef\xbb\xbf" + package_json("bom", "1.0.0"), FILE),
+        ("n/bad/package.json", package_json("bad name", "1.0.0"), FILE),
+        ("n/Upper/package.json", package_json("@Scope/Upper.Case", "1.0.0-rc.1+build.5"), FILE),
+        ("s/x.dist-info/METADATA", b"name: lower\nversion: 1\n", FILE),
+        ("s/y.dist-info/METADATA", b"Name: cont\nVersion: 2\nSummary: a\n  b\nbad line\nLicense: X\n", FILE),
+        ("s/z.dist-info/METADATA", b"\nName: after-blank\nVersion: 3\n", FILE),
+        ("s/w.egg-info/PKG-INFO", b"Name: Zope.Interface\nVersion: 5.0+local\n", FILE),
+        ("g/specifications/a.gemspec", gem.format(v="spec", name="'single'.freeze", version="'1.0'").encode(), FILE),
+        ("g/specifications/b.gemspec", gem.format(v="s", name='"frozen".freeze', version='"2.0".freeze').encode(),
+         FILE),
+        ("g/specifications/c.gemspec", b'# s.name = "commented"\n' + gem.format(
+            v="s", name='"real"', version='"3.0"').encode(), FILE),
+        ("j/app-1.0-SNAPSHOT.jar", zip_bytes({
+            "META-INF/maven/g/app/pom.properties": pom_properties("g", "app", "1.0-SNAPSHOT")}), FILE),
+        ("j/renamed.jar", zip_bytes({"META-INF/maven/g/lib/pom.properties": pom_properties("g", "lib", "2.0"),
+                                     "sub/META-INF/maven/g/shaded/pom.properties": pom_properties("g", "shaded", "3")}),
+         FILE),
+        ("b/pseudo", go_binary("go1.22.0", pseudo, inline=True), EXECUTABLE),
+        ("c/vendor/composer/installed.json", json.dumps({"packages": [
+            {"name": "a/b", "version": "v1.2.3"}, {"name": "a/b", "version": "9.9.9"},
+            {"name": "c/d", "version": "dev-main"}]}).encode(), FILE),
+    ]
+
+
+def test_edge_cases_come_out_as_trivy_reads_them(tmp_path):
+    image = MemoryImage([layer_tar(edge_case_layer())], name="edge:test")
+    archive = image.docker_archive(tmp_path / "edge.tar", tag="edge:test")
+    warnings: list[str] = []
+    inventory = catalog_image(image, on_warning=warnings.append)
+    ours = {(p.kind, p.name, p.version, p.purl) for p in inventory.packages}
+    theirs = {(p["type"], p["name"], p["version"], p["purl"]) for p in trivy_packages(archive, tmp_path / "cache")}
+    assert ours == theirs
+    assert ("gobinary", "ex.io/p", "v3.1.4", "pkg:golang/ex.io/p@v3.1.4") in ours
+    assert sorted(w.split(":")[0] for w in warnings) == [
+        "n/bad/package.json", "n/bom/package.json", "s/z.dist-info/METADATA"]

@@ -9,6 +9,10 @@ from __future__ import annotations
 import sys
 import threading
 
+# The statuses that only count bytes: drawn as bars on a terminal, left out of plain output
+# (docker's non-TTY pull and push print status changes only).
+_BYTE_COUNTERS = ("Downloading", "Pushing")
+
 
 class PlainProgress:
     """docker's non-TTY output: one line per status change of each blob, no byte counters."""
@@ -17,7 +21,7 @@ class PlainProgress:
         self.quiet = quiet
 
     def __call__(self, event) -> None:
-        if self.quiet or event.status == "Downloading":
+        if self.quiet or event.status in _BYTE_COUNTERS:
             return
         sys.stdout.write(f"{event.id}: {event.status}\n" if event.id else f"{event.status}\n")
         sys.stdout.flush()
@@ -50,7 +54,7 @@ class LiveProgress:
         lines = Text()
         for blob, (status, current, total) in self._rows.items():
             line = f"{blob}: {status}"
-            if status == "Downloading" and total:
+            if status in _BYTE_COUNTERS and total:
                 width = 30
                 filled = int(width * current / total)
                 line += f" [{'=' * max(0, filled - 1)}{'>' if filled else ''}{' ' * (width - filled)}] " \

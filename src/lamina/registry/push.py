@@ -181,8 +181,13 @@ def _upload_blobs(store: Store, client: RegistryClient, repository: str, blobs: 
         if stop.is_set():
             raise _Stopped()
         sources = [r for r in known_locations(store, client.host, digest) if r != repository]
+        blob_id = short(digest)
+
+        def pushing(done: int, total: int | None) -> None:  # docker's "Pushing [==>  ] 52MB/158MB"
+            events(TransferEvent(blob_id, "Pushing", done, total))
+
         outcome = client.upload_blob(repository, digest, size, lambda: _StoppableReader(store.content.open(digest), stop),
-                                     mount_from=sources[0] if sources else None)
+                                     mount_from=sources[0] if sources else None, progress=pushing)
         word = f"Mounted from {sources[0]}" if outcome == BlobPushOutcome.MOUNTED else _WORDS[outcome]
         events(TransferEvent(short(digest), word))
 

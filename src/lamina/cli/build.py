@@ -43,12 +43,16 @@ import click
               default="auto", show_default=True,
               help="Type of progress output: plain (docker's classic builder lines), tty (a live display "
                    "with the time of each step), auto (tty when stderr is a terminal), quiet")
+@click.option("--check", is_flag=True, help="Lint the Dockerfile first (hadolint's rules, as lamina lint) "
+                                            "and stop when a finding is an error")
 @click.pass_context
 def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, network, quiet, iidfile,
           pull, platform, secrets, cache_from, cache_to, rm, force_rm, progress, **run_flags):
     """Build an image from a Dockerfile."""
     from lamina.cli.buildrun import run_build
 
+    if run_flags.pop("check"):
+        _lint_first(context, dockerfile, quiet)
     run_host_config = _run_host_config(run_flags)
 
     cache_from = [_cache_source(spec) for spec in cache_from]
@@ -59,6 +63,22 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
               build_args=build_args, target=target, labels=labels, no_cache=no_cache, network=network, quiet=quiet,
               iidfile=iidfile, pull=pull, platform=platform, secrets=secrets, cache_from=cache_from,
               progress=progress, run_host_config=run_host_config)
+
+
+def _lint_first(context: str, dockerfile: str | None, quiet: bool) -> None:
+    """--check: print the lint findings (on stdout before the steps; stderr with -q, where stdout
+    is the ID alone); a finding at level error stops the build before it starts."""
+    from pathlib import Path
+
+    from lamina.errors import BuildError
+    from lamina.security.lint import format_findings, lint_before_build
+
+    findings, path = lint_before_build(context, dockerfile, Path.cwd())
+    click.echo(format_findings(findings, "tty"), nl=False, err=quiet)
+    errors = [finding for finding in findings if finding.level == "error"]
+    if errors:
+        first = errors[0]
+        raise BuildError(f"{path}:{first.line}: {first.code} {first.message} (lint found {len(errors)} error(s))")
 
 
 def _run_host_config(flags: dict) -> dict:

@@ -31,6 +31,22 @@ def lint_file(
     return lint_text(text, display_name or str(path), config)
 
 
+def lint_before_build(context: str, dockerfile: str | None, cwd: Path) -> tuple[list[Finding], Path]:
+    """``lamina build --check``: lint the Dockerfile the build would read, with ./.hadolint.yaml.
+
+    The Dockerfile is ``-f`` (relative to the working directory, as docker's client reads it)
+    or ``CONTEXT/Dockerfile``; a build from stdin or a URL has no file to check first.
+    """
+    if dockerfile == "-" or context == "-" or "://" in context or context.startswith("git@"):
+        raise UsageError("--check needs the Dockerfile as a file (not stdin or a URL context)")
+    path = Path(dockerfile) if dockerfile else Path(context) / "Dockerfile"
+    config = LintConfig()
+    found = find_config(cwd)
+    if found is not None:
+        config = load_config(found, config)
+    return lint_file(path, config), path
+
+
 __all__ = [
     "FORMATS",
     "Finding",
@@ -38,6 +54,7 @@ __all__ = [
     "fails",
     "find_config",
     "format_findings",
+    "lint_before_build",
     "lint_file",
     "lint_text",
     "load_config",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lamina.security.versions import apk, dpkg, golang, maven, rpm, rubygems, semver
+from lamina.security.versions import apk, dpkg, golang, maven, pep440, rpm, rubygems, semver
 
 from . import oracles
 
@@ -233,3 +233,40 @@ def _gem_mutate(rng: random.Random, version: str) -> str:
 def test_rubygems_order_agrees_with_gem_version(tmp_path):
     pairs = _pairs(_gem_version, _gem_mutate, seed=5)
     assert not _disagreements(rubygems.compare, pairs, oracles.rubygems_compare(pairs, tmp_path))
+
+
+# --- PEP 440: the copy of packaging that pip itself decides with ------------------------------------
+
+_PEP440_TOKENS = ["0", "1", "2", "10", ".", ".0", "a1", "b2", "rc1", "c1", ".post1", ".dev0", "-1", "+local.1", "!"]
+
+
+def _pep440_version(rng: random.Random) -> str:
+    epoch = f"{rng.choice([1, 2])}!" if rng.random() < 0.1 else ""
+    release = ".".join(str(rng.choice([0, 1, 2, 10])) for _ in range(rng.randint(1, 4)))
+    pre = rng.choice(["", "", "a1", "b2", "rc1", "c3", "alpha2", "-beta1"])
+    post = rng.choice(["", "", ".post1", "-2", ".post0"])
+    dev = rng.choice(["", "", ".dev0", ".dev3"])
+    local = rng.choice(["", "", "", "+ubuntu.1", "+1"])
+    return epoch + release + pre + post + dev + local
+
+
+def _pep440_mutate(rng: random.Random, version: str) -> str:
+    return _pep440_version(rng) if rng.random() < 0.3 else version + rng.choice([".0", ".1", "a1", ".post1", ".dev1"])
+
+
+def test_pep440_order_agrees_with_pips_own_packaging():
+    try:
+        from pip._vendor.packaging.version import InvalidVersion, Version
+    except ImportError:
+        pytest.fail("pip is missing from the venv: run 'make test'")
+    pairs = _pairs(_pep440_version, _pep440_mutate, seed=440)
+    wrong, compared = [], 0
+    for left, right in pairs:
+        try:
+            a, b = Version(left), Version(right)
+        except InvalidVersion:
+            continue
+        compared += 1
+        if pep440.compare(left, right) != (a > b) - (a < b):
+            wrong.append((left, right))
+    assert compared > 1500 and not wrong

@@ -165,3 +165,36 @@ def test_a_whiteout_of_the_status_file_removes_every_dpkg_package(lamina, debian
     ours = lamina_packages(lamina, f"docker-archive:{archive}")
     assert ours == set()
     assert ours == trivy_packages(archive)
+
+
+def _status_paragraphs(debian_rootfs_tar: Path) -> list[str]:
+    import tarfile
+
+    with tarfile.open(debian_rootfs_tar) as tar:
+        status = tar.extractfile("./var/lib/dpkg/status").read().decode()
+    return status.strip("\n").split("\n\n")
+
+
+@pytest.mark.slow
+def test_distroless_status_d_files_equal_trivy(lamina, debian_rootfs_tar, tmp_path):
+    files = [("etc/debian_version", b"12.7\n")]
+    for paragraph in _status_paragraphs(debian_rootfs_tar)[:30]:
+        name = paragraph.split("\n", 1)[0].removeprefix("Package: ")
+        files.append((f"var/lib/dpkg/status.d/{name}", (paragraph + "\n").encode()))
+        files.append((f"var/lib/dpkg/status.d/{name}.md5sums", b"d41d8cd98f00b204e9800998ecf8427e  usr/bin/x\n"))
+    archive = MemoryImage([layer_tar(files)]).docker_archive(tmp_path / "distroless.tar")
+    ours = lamina_packages(lamina, f"docker-archive:{archive}")
+    assert len(ours) == 30
+    assert ours == trivy_packages(archive)
+
+
+@pytest.mark.slow
+def test_ubuntu_release_files_make_ubuntu_purls_as_trivy(lamina, debian_layer, tmp_path):
+    ubuntu = [("etc/lsb-release", b"DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=22.04\nDISTRIB_CODENAME=jammy\n"),
+              ("etc/.wh.os-release", b""),
+              ("etc/os-release", b'NAME="Ubuntu"\nVERSION_ID="22.04"\nID=ubuntu\nID_LIKE=debian\n')]
+    image = MemoryImage([debian_layer, layer_tar(ubuntu)])
+    archive = image.docker_archive(tmp_path / "ubuntu.tar")
+    ours = lamina_packages(lamina, f"docker-archive:{archive}")
+    assert ours and all(purl.startswith("pkg:deb/ubuntu/") and "distro=ubuntu-22.04" in purl for *_, purl in ours)
+    assert ours == trivy_packages(archive)

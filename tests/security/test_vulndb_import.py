@@ -125,3 +125,21 @@ def test_a_garbage_database_file_is_one_line_naming_it(tmp_path):
 def test_a_missing_database_says_how_to_make_one(tmp_path):
     with pytest.raises(VulnDBError, match="lamina db import"):
         open_database(str(tmp_path / "store"))
+
+
+def test_a_yaml_alias_bomb_and_deeply_nested_json_are_skipped_in_bounded_time(tmp_path):
+    records = tmp_path / "records"
+    records.mkdir()
+    lines = ["id: PYSEC-BOMB-1", 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 12)]  # 9**12 if expanded
+    lines += ["aliases: *a11", "references: *a11",
+              "affected: [{package: {ecosystem: PyPI, name: x}, versions: *a11, ranges: [{type: ECOSYSTEM, events: *a11}]}]"]
+    (records / "PYSEC-BOMB-1.yaml").write_text("\n".join(lines) + "\n")
+    (records / "deep.json").write_text('{"id": "X", "affected": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    (records / "GO-2021-0113.json").write_text((GO_RECORDS / "GO-2021-0113.json").read_text())
+    started = time.monotonic()
+    (report,) = import_sources([str(records)], path=tmp_path / "vuln.db")
+    assert time.monotonic() - started < 5
+    assert report.advisories == 1 and report.skipped == 2
+    assert any("deep.json" in w and "nested too deeply" in w for w in report.warnings)
+    assert any("PYSEC-BOMB-1" in w for w in report.warnings)

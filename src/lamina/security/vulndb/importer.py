@@ -199,12 +199,16 @@ def _decode(where: str, data: bytes) -> Any:
             return msgspec.json.decode(data)
         except msgspec.DecodeError as error:
             raise ValueError(str(error)) from None
+        except RecursionError:
+            raise ValueError("nested too deeply") from None
     import yaml
 
     try:
         return yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as error:
         raise ValueError(str(error)) from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def _first_line(error: Exception) -> str:

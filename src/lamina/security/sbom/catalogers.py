@@ -41,6 +41,7 @@ CATALOGERS: list[str] = [
     "lamina.security.sbom.lang.gobinary:GoBinaryCataloger",
     "lamina.security.sbom.lang.java:JavaCataloger",
     "lamina.security.sbom.lang.rust:RustBinaryCataloger",
+    "lamina.security.sbom.lang.cargo:CargoLockCataloger",
     "lamina.security.sbom.lang.ruby:GemspecCataloger",
     "lamina.security.sbom.lang.php:ComposerCataloger",
 ]

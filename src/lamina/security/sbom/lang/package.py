@@ -18,6 +18,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "gobinary": ("Go", "golang"),
     "jar": ("Maven", "maven"),
     "rustbinary": ("crates.io", "cargo"),
+    "cargo": ("crates.io", "cargo"),
     "gemspec": ("RubyGems", "gem"),
     "composer-vendor": ("Packagist", "composer"),
 }

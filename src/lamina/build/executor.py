@@ -152,6 +152,7 @@ class _Build:
         plans = self._plan(dockerfile)
         self.cache = BuildCache(self.store)
         self.cache_sources = self._cache_sources()
+        self.cache_source_chains = self._source_chains() if self.cache_sources else frozenset()
         self.digests = FileDigests(self.store)
         with tempfile.TemporaryDirectory(prefix="work-" if self.options.scratch else "lamina-build-",
                                          dir=self.options.scratch) as workdir, self.store.lease():
@@ -438,6 +439,8 @@ class _Build:
         ``key_extra`` is what else the step read (files bind-mounted into a RUN)."""
         if not self.options.no_cache:
             cached = self.cache.lookup(state.image_id, step_key(created_by + key_extra, after.config, after.author))
+            if cached is not None and self.cache_sources and cached not in self.cache_source_chains:
+                cached = None  # moby: with --cache-from, a local hit counts only on a source's own chain
             if cached is not None:
                 self._cached = True
                 found = base_state(self.store, cached)
@@ -452,8 +455,22 @@ class _Build:
 
     # -- --cache-from: docker's classic image cache over other images' histories -----------------
 
+    def _source_chains(self) -> frozenset[str]:
+        """The ``--cache-from`` images and every image they were built on (their parent links):
+        the local cache hits moby's image cache accepts while sources are given."""
+        chains: set[str] = set()
+        for image_id in self.cache_source_ids:
+            while image_id and image_id not in chains:
+                chains.add(image_id)
+                try:
+                    image_id = self.store.image(image_id).parent
+                except LaminaError:
+                    break
+        return frozenset(chains)
+
     def _cache_sources(self) -> list[tuple[tuple, tuple]]:
         """(history, diff_ids) of each ``--cache-from`` image; missing ones are pulled when possible."""
+        self.cache_source_ids: list[str] = []
         sources = []
         for name in self.options.cache_from:
             try:
@@ -469,6 +486,7 @@ class _Build:
                     continue
             document = base_state(self.store, image_id)
             sources.append((tuple(document.history), tuple(document.diff_ids)))
+            self.cache_source_ids.append(image_id)
         return sources
 
     def _restore_from_sources(self, state: StageState, after: ImageState, created_by: str,

@@ -135,8 +135,14 @@ class Store:
                 "INSERT OR IGNORE INTO layers VALUES (?,?,?,?,?)",
                 [(x.diff_id, x.blob_digest, x.media_type, x.blob_size, x.diff_size) for x in layers],
             )
-            if not db.execute("SELECT 1 FROM images WHERE id=?", (image_id,)).fetchone():
+            known = db.execute("SELECT parent FROM images WHERE id=?", (image_id,)).fetchone()
+            if not known:
                 self._insert_image(db, image_id, config_media_type, created, diff_ids, parent, labels)
+            elif parent and not known[0]:
+                # a build step that gives an image the store already has (a loaded --cache-from
+                # image, restored step by step) links it to the step before, as docker's SetParent:
+                # the intermediate images are then its ancestors, not dangling images
+                db.execute("UPDATE images SET parent=? WHERE id=?", (parent, image_id))
             for ref in tags:
                 previous = self._set_tag(db, image_id, ref)
                 if previous and replaced is not None:

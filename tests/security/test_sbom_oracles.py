@@ -198,3 +198,18 @@ def test_ubuntu_release_files_make_ubuntu_purls_as_trivy(lamina, debian_layer, t
     ours = lamina_packages(lamina, f"docker-archive:{archive}")
     assert ours and all(purl.startswith("pkg:deb/ubuntu/") and "distro=ubuntu-22.04" in purl for *_, purl in ours)
     assert ours == trivy_packages(archive)
+
+
+@pytest.mark.parametrize("database", [
+    ("var/lib/dpkg/status", b"Package: a\nStatus: install ok installed\nVersion: 1:1.0-1\nArchitecture: amd64\n"),
+    ("lib/apk/db/installed", (DATA / "apk-alpine-3.14-armv7-installed").read_bytes()),
+    ("var/lib/rpm/Packages", (DATA / "bdb-libuuid-Packages").read_bytes()),
+], ids=["dpkg", "apk", "rpm"])
+def test_without_a_release_file_packages_are_kept_where_trivy_drops_them(lamina, tmp_path, database):
+    """A documented difference (docs/security.md): Trivy lists no OS packages when it finds no OS."""
+    archive = MemoryImage([layer_tar([database])]).docker_archive(tmp_path / "no-os.tar")
+    assert trivy_packages(archive) == set()
+    result = lamina.run("sbom", f"docker-archive:{archive}", "--format", "cyclonedx-json")
+    ours = _components(json.loads(result.stdout))
+    assert ours and not any("distro=" in purl for *_, purl in ours)
+    assert "no OS release file" in result.stderr.decode()

@@ -16,6 +16,8 @@ from lamina.security.sbom.walk import FileView, build_view
 
 __all__ = ["catalog_image", "sbom"]
 
+_OS_CATALOGERS = frozenset(("dpkg", "apk", "rpm"))
+
 
 def catalog_image(image: Image, catalogers: Sequence[Cataloger] | None = None, *,
                   on_warning: Callable[[str], None] | None = None) -> Inventory:
@@ -42,7 +44,10 @@ def catalog_image(image: Image, catalogers: Sequence[Cataloger] | None = None, *
         os_info = osrelease.detect_os(view)
         packages: list[Package] = []
         for cataloger in chosen:
-            packages.extend(_run(cataloger, view, os_info, warn))
+            found = _run(cataloger, view, os_info, warn)
+            if found and os_info is None and cataloger.name in _OS_CATALOGERS:
+                warn(f"{cataloger.name}: {len(found)} packages but no OS release file: their purls name no distro")
+            packages.extend(found)
     return Inventory(image_name=image.name, image_id=image.config_digest(), os=os_info,
                      packages=packages, diff_ids=view.diff_ids)
 

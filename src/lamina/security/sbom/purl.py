@@ -29,7 +29,7 @@ def purl(kind: str, namespace: str, name: str, version: str, qualifiers: dict[st
 
 def os_purl(kind: str, os: OSInfo | None, name: str, version: str, *, arch: str = "", epoch: int = 0) -> str:
     """An OS package's purl: the distribution as namespace and ``distro`` qualifier, as Trivy."""
-    namespace = (_NAMESPACES.get(os.family, os.family)) if os else ""
+    namespace = _NAMESPACES.get(os.family, os.family) if os else _NO_OS_NAMESPACES.get(kind, "")
     qualifiers = {"arch": arch, "epoch": str(epoch) if epoch else ""}
     if os is not None:
         qualifiers["distro"] = os.name if kind == "apk" else f"{os.family}-{os.name}"
@@ -39,6 +39,10 @@ def os_purl(kind: str, os: OSInfo | None, name: str, version: str, *, arch: str 
 #: Trivy's purl namespace where it is not the OS family: one for every SUSE distribution.
 _NAMESPACES = {"sles": "suse", "sle-micro": "suse", "opensuse": "suse", "opensuse-leap": "suse",
                "opensuse-tumbleweed": "suse"}
+
+
+#: Without a detected distribution (no release file) the package manager still says whose it is.
+_NO_OS_NAMESPACES = {"deb": "debian", "apk": "alpine"}
 
 
 def _escape(text: str) -> str:

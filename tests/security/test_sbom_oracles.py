@@ -213,3 +213,47 @@ def test_without_a_release_file_packages_are_kept_where_trivy_drops_them(lamina,
     ours = _components(json.loads(result.stdout))
     assert ours and not any("distro=" in purl for *_, purl in ours)
     assert "no OS release file" in result.stderr.decode()
+
+
+def _trivy_layers(document: dict) -> dict[str, str]:
+    return {c["name"]: prop["value"] for c in document["components"] for prop in c.get("properties", [])
+            if prop["name"] == "aquasecurity:trivy:LayerDiffID"}
+
+
+def _mariner_db_without(tmp_path: Path, package: str) -> bytes:
+    """The Mariner rpmdb.sqlite with one package's row deleted (what the layer below had)."""
+    import sqlite3
+
+    from lamina.security.sbom import rpmdb
+
+    path = tmp_path / "rpmdb.sqlite"
+    path.write_bytes(gzip.decompress((DATA / "sqlite-cbl-mariner-2.0-rpmdb.sqlite.gz").read_bytes()))
+    connection = sqlite3.connect(path)
+    rows = connection.execute("SELECT hnum, blob FROM Packages").fetchall()
+    doomed = [hnum for hnum, blob in rows if rpmdb.parse_header(blob, "x")[rpmdb.TAG_NAME] == package]
+    assert len(doomed) == 1
+    connection.execute("DELETE FROM Packages WHERE hnum = ?", doomed)
+    connection.commit()
+    connection.execute("VACUUM")
+    connection.close()
+    return path.read_bytes()
+
+
+def test_packages_are_attributed_to_the_layer_that_added_them_as_trivy(lamina, tmp_path):
+    installed = (DATA / "apk-alpine-3.14-armv7-installed").read_bytes()
+    records = installed.strip(b"\n").split(b"\n\n")
+    without_last = b"\n\n".join(records[:-1]) + b"\n\n"
+    alpine = MemoryImage([layer_tar([*ALPINE_314[:2], ("lib/apk/db/installed", without_last)]),
+                          layer_tar([("lib/apk/db/installed", installed)])])
+    full_db = gzip.decompress((DATA / "sqlite-cbl-mariner-2.0-rpmdb.sqlite.gz").read_bytes())
+    mariner = MemoryImage([layer_tar([OS_IMAGES["mariner-rpm-sqlite"][0],
+                                      ("var/lib/rpm/rpmdb.sqlite", _mariner_db_without(tmp_path, "curl"))]),
+                           layer_tar([("var/lib/rpm/rpmdb.sqlite", full_db)])])
+    for name, image, added in (("alpine", alpine, records[-1].split(b"P:")[1].split(b"\n")[0].decode()),
+                               ("mariner", mariner, "curl")):
+        archive = image.docker_archive(tmp_path / f"{name}-layers.tar")
+        document = json.loads(lamina.out("sbom", f"docker-archive:{archive}", "--format", "json"))
+        ours = {p["name"]: p["layer_diff_id"] for p in document["packages"]}
+        first, second = (layer.diff_id for layer in image.layers())
+        assert ours[added] == second and set(ours.values()) == {first, second}, name
+        assert ours == _trivy_layers(_trivy_document(archive)), name

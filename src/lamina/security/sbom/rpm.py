@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from lamina.security.inventory import OSInfo, Package
 from lamina.security.sbom import rpmdb
 from lamina.security.sbom.catalogers import capped
@@ -31,11 +33,13 @@ class RpmCataloger:
             if directory in seen_dirs or not files.exists(path):
                 continue
             seen_dirs.add(directory)
+            origins = _origin_layers(files, path)
             layer = files.layer_of(path)
             for blob in capped(_blobs(files, path), path, files.warn):
                 package = _package(rpmdb.parse_header(blob, path), os, layer)
                 if package is not None:
-                    packages.append(package)
+                    origin = origins.get((package.name, package.full_version, package.arch), layer)
+                    packages.append(msgspec.structs.replace(package, layer_diff_id=origin))
         return packages
 
 
@@ -56,13 +60,45 @@ def _preference(path: str) -> tuple[int, int]:
     return _FILES.index(name), next(i for i, d in enumerate(_DIRS) if path.startswith(d))
 
 
-def _blobs(files: FileView, path: str):
+def _blobs(files: FileView, path: str, diff_id: str | None = None):
+    """The header blobs of the database ``path`` (as layer ``diff_id`` wrote it, if given)."""
     if path.endswith(".sqlite"):
-        yield from rpmdb.read_sqlite(files.local_path(path), path)
+        yield from rpmdb.read_sqlite(files.local_path(path, diff_id), path)
         return
     reader = rpmdb.read_ndb if path.endswith(".db") else rpmdb.read_bdb
-    with files.open(path) as handle:
-        yield from reader(handle, files.size(path), path)
+    with (files.open(path) if diff_id is None else files.open_version(path, diff_id)) as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(0)
+        yield from reader(handle, size, path)
+
+
+def _origin_layers(files: FileView, path: str) -> dict[tuple[str, str, str], str]:
+    """(name, version, arch) → the layer whose database first listed it, in an unbroken run.
+
+    A layer that installs one rpm rewrites the whole database; the packages it did not touch
+    still came from the layer below (as Trivy attributes them). Earlier versions that cannot be
+    read count as listing nothing.
+    """
+    versions = files.history(path)
+    if len(versions) < 2:
+        return {}
+    origins: dict[tuple[str, str, str], str] = {}
+    for diff_id in versions:
+        present: set[tuple[str, str, str]] = set()
+        try:
+            for blob in capped(_blobs(files, path, diff_id), path, _quiet):
+                package = _package(rpmdb.parse_header(blob, path), None, diff_id)
+                if package is not None:
+                    present.add((package.name, package.full_version, package.arch))
+        except rpmdb.RpmDBError:
+            present = set()
+        origins = {key: origins.get(key, diff_id) for key in present}
+    return origins
+
+
+def _quiet(message: str) -> None:
+    """Warnings about earlier versions of a database: the current one already gave them."""
 
 
 def _package(tags: rpmdb.RpmHeader, os: OSInfo | None, layer: str) -> Package | None:

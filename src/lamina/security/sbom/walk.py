@@ -109,16 +109,28 @@ class FileView:
         with _open_spool(entry.spool) as handle:
             return handle.read(limit)
 
-    def local_path(self, path: str) -> str:
-        """The spooled copy of ``path`` on disk, for readers that need a file name (sqlite); read only."""
+    def local_path(self, path: str, diff_id: str | None = None) -> str:
+        """The spooled copy of ``path`` on disk (as layer ``diff_id`` wrote it, if given), for
+        readers that need a file name (sqlite); read only."""
         entry = self._file_entry(path)
-        if isinstance(entry.spool, bytes):
-            spool = self._new_spool()
-            with open(spool, "xb") as handle:
-                handle.write(entry.spool)
-            self._memory -= len(entry.spool)
-            entry.spool = spool
-        return entry.spool
+        if diff_id is None or self.diff_ids[entry.layer] == diff_id:
+            if isinstance(entry.spool, bytes):
+                entry.spool = self._to_disk(entry.spool)
+            return entry.spool
+        for position, (layer, spool) in enumerate(entry.history):
+            if self.diff_ids[layer] == diff_id:
+                if isinstance(spool, bytes):
+                    spool = self._to_disk(spool)
+                    entry.history[position] = (layer, spool)
+                return spool
+        raise FileNotFoundError(f"{path} in layer {diff_id}")
+
+    def _to_disk(self, content: bytes) -> str:
+        spool = self._new_spool()
+        with open(spool, "xb") as handle:
+            handle.write(content)
+        self._memory -= len(content)
+        return spool
 
     def size(self, path: str) -> int:
         return self._file_entry(path).size

@@ -185,3 +185,74 @@ def test_short_unaligned_reads_give_the_same_members(sample_tree: Path, seed: in
         reader.copy_data(body.extend)
         whole.append((member.name, member.type, member.size, bytes(body)))
     assert dribbled == whole and len(whole) > 5
+
+
+@pytest.fixture(scope="module")
+def sparse_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sparse")
+    with open(root / "sparse", "wb") as sparse:  # holes at the start, in the middle and at the end
+        sparse.seek(70_000)
+        sparse.write(b"middle" * 1000)
+        sparse.seek(900_000)
+        sparse.write(b"late")
+        sparse.truncate(1_500_000)
+    (root / "after").write_bytes(b"after the sparse file")
+    return root
+
+
+@pytest.mark.parametrize("version", ["0.0", "0.1", "1.0"])
+def test_reads_pax_gnu_sparse_files_whole_like_tarfile(sparse_tree: Path, version: str):
+    data = subprocess.run(["tar", "--format=posix", "--sparse", f"--sparse-version={version}", "-cf", "-",
+                           "-C", str(sparse_tree), "sparse", "after"], check=True, capture_output=True).stdout
+    ours = _ours(data)
+    assert [(m[0], m[2]) for m in ours] == [("sparse", 1_500_000), ("after", 21)]
+    assert ours[0][-1] == (sparse_tree / "sparse").read_bytes()
+    assert ours == _theirs(data)
+
+
+def test_a_sparse_file_is_written_back_with_holes(sparse_tree: Path, tmp_path: Path):
+    data = subprocess.run(["tar", "--format=posix", "--sparse", "-cf", "-", "-C", str(sparse_tree), "sparse"],
+                          check=True, capture_output=True).stdout
+    reader = TarReader(io.BytesIO(data))
+    for member in reader:
+        fd = os.open(tmp_path / "out", os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            assert reader.copy_data_to_fd(fd) == member.size == 1_500_000
+        finally:
+            os.close(fd)
+    out = tmp_path / "out"
+    assert out.read_bytes() == (sparse_tree / "sparse").read_bytes()
+    assert out.stat().st_blocks * 512 < 200_000
+
+
+def _pax_sparse_tar(records: dict[str, str], stored: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        info = tarfile.TarInfo("f")
+        info.size, info.pax_headers = len(stored), records
+        archive.addfile(info, io.BytesIO(stored))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("records", [
+    {"GNU.sparse.map": "0,4,2,4", "GNU.sparse.numblocks": "2", "GNU.sparse.size": "100"},  # overlap
+    {"GNU.sparse.map": "98,8", "GNU.sparse.numblocks": "1", "GNU.sparse.size": "100"},  # past the end
+    {"GNU.sparse.map": "0,3", "GNU.sparse.numblocks": "1", "GNU.sparse.size": "100"},  # data left over
+    {"GNU.sparse.map": "0,8", "GNU.sparse.numblocks": "2", "GNU.sparse.size": "100"},  # wrong count
+    {"GNU.sparse.map": "0,x", "GNU.sparse.numblocks": "1", "GNU.sparse.size": "100"},
+], ids=["overlap", "past-the-end", "unreferenced-data", "count", "not-a-number"])
+def test_a_bad_sparse_map_is_a_layer_error(records: dict[str, str]):
+    with pytest.raises(LayerError, match="sparse map"):
+        _ours(_pax_sparse_tar(records, b"12345678"))
+
+
+def test_a_pax_global_header_changes_no_member_as_in_docker():
+    """Go hands the global header over as a member of its own, which docker's extractor skips."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT,
+                      pax_headers={"uid": "4242", "path": "elsewhere"}) as archive:
+        info = tarfile.TarInfo("f")
+        info.uid = 7
+        archive.addfile(info, io.BytesIO(b""))
+    (member,) = TarReader(io.BytesIO(buffer.getvalue()))
+    assert (member.name, member.uid) == ("f", 7)

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import BinaryIO
 
 from lamina.archive.tarstream import CHUNK
-from lamina.errors import ArchiveError
 from lamina.layer.compression import open_decompressed
 from lamina.layer.membernames import write_clean_names
 from lamina.layer.tarread import TarReader
@@ -27,16 +26,14 @@ def import_rootfs(store: Store, stream: BinaryIO, *, source_name: str, config: d
     absolute or has a ``..``: then the layer is written again with clean names
     (layer/membernames), so no layer lamina makes holds a name that leaves its root.
     """
-    reader, kind = open_decompressed(stream, what=source_name)
+    reader, _ = open_decompressed(stream, what=source_name)
     with store.lease():
         created: list[str] = []  # blobs this import put in the store, to remove on failure
         writer = store.content.writer()
         with writer:
             while chunk := reader.read(CHUNK):
                 writer.write(chunk)
-            if writer.hasher.size == 0:
-                detail = f"the {kind} stream holds no data" if kind else "the file is empty"
-                raise ArchiveError(f"{source_name}: {detail}, not a tar archive")
+            # (zero bytes are an empty layer, as docker imports them: Go's reader sees no member)
             diff_id, size = writer.commit(f"{source_name}")
         if writer.created:
             created.append(diff_id)

@@ -44,6 +44,11 @@ _MAX_DEVICE = 0xFFFFFFFF
 #: Linux's limits for one xattr (XATTR_NAME_MAX, XATTR_SIZE_MAX): more can never be set.
 _MAX_XATTR_NAME = 255
 _MAX_XATTR_VALUE = 65536
+#: Bounds on a GNU sparse map (fragments, and bytes of a version 1.0 map), so a hostile map
+#: cannot make the reader hold an unbounded list.
+_MAX_SPARSE_FRAGMENTS = 1 << 18
+_MAX_SPARSE_MAP = 8 << 20
+_ZEROS = memoryview(bytes(1 << 20))
 
 
 @dataclass(slots=True)
@@ -62,6 +67,8 @@ class TarMember:
     devminor: int = 0
     xattrs: dict[str, bytes] = field(default_factory=dict)
     offset: int = 0
+    #: a PAX GNU sparse member's ``GNU.sparse.*`` records (None for every other member)
+    sparse_records: dict[str, bytes] | None = None
 
     @property
     def is_regular(self) -> bool:
@@ -89,7 +96,9 @@ class TarReader:
         self._unread = 0  # data bytes of the current member not yet consumed
         self._padding = 0  # zero bytes after them, up to the next 512-byte block
         self._data_left = 0
-        self._global: dict[str, bytes] = {}
+        # a sparse member's (offset, length) fragments and size; its stored data is only these
+        self._sparse: list[tuple[int, int]] | None = None
+        self._sparse_size = 0
 
     def __iter__(self) -> Iterator[TarMember]:
         while True:
@@ -98,13 +107,15 @@ class TarReader:
             if member is None:
                 self._drain()
                 return
-            if member.is_regular:
-                self._data_left = self._unread = member.size
-                self._padding = -member.size % BLOCK
             yield member
 
     def copy_data_to_fd(self, fd: int) -> int:
-        """Write the current member's data to the file descriptor ``fd``; returns the byte count."""
+        """Write the current member's data to the file descriptor ``fd``; returns the byte count.
+
+        A sparse member's holes are seeked over, so the file is sparse again on disk (as Go's
+        reader writes them for docker)."""
+        if self._sparse is not None:
+            return self._copy_sparse_to_fd(fd)
         total = 0
         while self._data_left:
             view = self._view(self._data_left)
@@ -116,7 +127,11 @@ class TarReader:
         return total
 
     def copy_data(self, write: Callable[[memoryview], object]) -> int:
-        """Pass the current member's data to ``write`` in large slices; returns the byte count."""
+        """Pass the current member's data to ``write`` in large slices; returns the byte count.
+
+        A sparse member's holes come as zeros, in slices of at most 1 MiB."""
+        if self._sparse is not None:
+            return self._copy_sparse(write, lambda count: _write_zeros(write, count))
         total = 0
         while self._data_left:
             view = self._view(self._data_left)
@@ -125,6 +140,43 @@ class TarReader:
             self._data_left -= len(view)
             self._unread -= len(view)
         return total
+
+    def _copy_sparse_to_fd(self, fd: int) -> int:
+        def write(view: memoryview) -> None:
+            while view:
+                view = view[os.write(fd, view):]
+
+        def hole(count: int) -> None:
+            try:
+                os.lseek(fd, count, os.SEEK_CUR)
+            except OSError:  # a pipe: the zeros must be written
+                _write_zeros(write, count)
+
+        total = self._copy_sparse(write, hole)
+        try:
+            os.ftruncate(fd, os.lseek(fd, 0, os.SEEK_CUR))  # a hole at the end has no bytes to write
+        except OSError:
+            pass
+        return total
+
+    def _copy_sparse(self, write: Callable[[memoryview], object], hole: Callable[[int], object]) -> int:
+        """The logical content of a sparse member: its fragments, with holes between them."""
+        assert self._sparse is not None
+        position = 0
+        for offset, length in self._sparse:
+            if offset > position:
+                hole(offset - position)
+            remaining = length
+            while remaining:
+                view = self._view(remaining)
+                write(view)
+                remaining -= len(view)
+                self._unread -= len(view)
+            position = offset + length
+        if self._sparse_size > position:
+            hole(self._sparse_size - position)
+        self._sparse, self._data_left = None, 0
+        return self._sparse_size
 
     # -- framing -----------------------------------------------------------------------------
 
@@ -189,6 +241,7 @@ class TarReader:
         while self._unread:
             self._unread -= len(self._view(self._unread))
         self._data_left = 0
+        self._sparse = None
         self._skip_padding()
 
     def _skip_padding(self) -> None:
@@ -211,7 +264,69 @@ class TarReader:
     # -- headers -----------------------------------------------------------------------------
 
     def _next_member(self) -> TarMember | None:
+        """The next member's header (extensions merged), with its data ready to be read."""
+        member = self._next_header()
+        if member is not None and member.is_regular:
+            self._data_left = self._unread = member.size  # stored bytes (a sparse member's fragments)
+            self._padding = -member.size % BLOCK
+            if member.sparse_records:
+                self._start_sparse(member)
+        return member
+
+    def _start_sparse(self, member: TarMember) -> None:
+        """Read a PAX GNU sparse member's map (versions 0.0, 0.1, 1.0, as Go's reader does)."""
+        records = member.sparse_records or {}
+        major, minor = records.get("GNU.sparse.major"), records.get("GNU.sparse.minor")
+        if major == b"1" and minor == b"0":
+            version_1 = True
+        elif major == b"0" and minor in (b"0", b"1") or (major is None and minor is None
+                                                        and records.get("GNU.sparse.map")):
+            version_1 = False
+        else:
+            return  # not a sparse file Go knows: its data is taken as it is
+        where = f"layer tar member {member.name!r}"
+        try:
+            if records.get("GNU.sparse.name"):
+                member.name = _decode(records["GNU.sparse.name"])
+            size = records.get("GNU.sparse.size") or records.get("GNU.sparse.realsize")
+            if size is not None:
+                member.size = _pax_int(size)
+            fragments = self._sparse_map_1_0(where) if version_1 else _sparse_map_0_x(records)
+        except ValueError:
+            raise LayerError(f"{where}: malformed GNU sparse map") from None
+        position = 0
+        for offset, length in fragments:
+            if offset < position or offset + length > member.size:
+                raise LayerError(f"{where}: GNU sparse map has overlapping or out-of-range fragments")
+            position = offset + length
+        if sum(length for _, length in fragments) != self._unread or member.size > MAX_SIZE:
+            raise LayerError(f"{where}: GNU sparse map does not match the member's data")
+        self._sparse, self._sparse_size, self._data_left = fragments, member.size, member.size
+
+    def _sparse_map_1_0(self, where: str) -> list[tuple[int, int]]:
+        """Version 1.0 keeps the map in the data's first blocks: decimal numbers, one a line
+        (the fragment count, then offset and length of each)."""
+        text = b""
+        while True:
+            if self._unread < BLOCK or len(text) >= _MAX_SPARSE_MAP:
+                raise ValueError("map")
+            block = bytearray()
+            while len(block) < BLOCK:
+                piece = self._view(BLOCK - len(block))
+                block += piece
+                self._unread -= len(piece)
+            text += bytes(block)
+            lines = text.split(b"\n")
+            count = _pax_int(lines[0]) if len(lines) > 1 else -1
+            if count > _MAX_SPARSE_FRAGMENTS:
+                raise ValueError("count")
+            if count >= 0 and len(lines) > 2 * count + 1:
+                numbers = [_pax_int(line) for line in lines[1:2 * count + 1]]
+                return list(zip(numbers[0::2], numbers[1::2], strict=True))
+
+    def _next_header(self) -> TarMember | None:
         pax: dict[str, bytes] = {}
+        sparse_pairs: list[bytes] = []
         long_name: str | None = None
         long_link: str | None = None
         while True:
@@ -232,9 +347,12 @@ class TarReader:
             if kind in (b"x", b"g", b"L", b"K"):
                 data = self._take_extension(header.size, offset)
                 if kind == b"x":
-                    pax.update(_parse_pax(data, offset))
+                    pax.update(_parse_pax(data, offset, sparse_pairs))
                 elif kind == b"g":
-                    self._global.update(_parse_pax(data, offset))
+                    # Checked, then ignored: Go hands a global header to its caller as a member
+                    # of its own and docker's extractor skips it, so its records (git archive's
+                    # comment, or a uid) change no member in docker; they must not here either.
+                    _parse_pax(data, offset, [])
                 elif kind == b"L":
                     long_name = _decode(data.split(b"\0", 1)[0])
                 else:
@@ -244,8 +362,10 @@ class TarReader:
                 label = {b"S": "GNU sparse file", b"V": "volume label", b"M": "multi-volume continuation"}
                 what = label.get(kind, f"entry type {kind!r}")
                 raise LayerError(f"layer tar member {header.name!r}: {what} is not supported")
-            if pax or self._global or long_name is not None or long_link is not None:
-                _merge_extensions(header, {**self._global, **pax}, long_name, long_link)
+            if sparse_pairs:  # version 0.0 repeats its offset/numbytes records: Go joins them
+                pax["GNU.sparse.map"] = b",".join(sparse_pairs)
+            if pax or long_name is not None or long_link is not None:
+                _merge_extensions(header, pax, long_name, long_link)
             if kind == b"\0":
                 # Pre-POSIX archives mark directories with a trailing slash only.
                 header.type = b"5" if header.name.endswith("/") else b"0"
@@ -411,7 +531,9 @@ def _merge_extensions(
                 raise LayerError(f"layer tar member {member.name!r}: xattr {name!r} is larger than 64 KiB")
             member.xattrs[name] = value
         elif key.startswith("GNU.sparse."):
-            raise LayerError(f"layer tar member {member.name!r}: GNU sparse file is not supported")
+            if member.sparse_records is None:
+                member.sparse_records = {}
+            member.sparse_records[key] = value  # read with the member's data (_start_sparse)
     if member.size < 0:
         raise LayerError(f"layer tar member {member.name!r}: negative size")
     if not (0 <= member.uid <= _MAX_ID and 0 <= member.gid <= _MAX_ID):
@@ -425,8 +547,11 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _parse_pax(data: bytes, offset: int) -> dict[str, bytes]:
-    """PAX records (``"<len> <key>=<value>\\n"``); values stay bytes (xattrs are binary)."""
+def _parse_pax(data: bytes, offset: int, sparse_pairs: list[bytes]) -> dict[str, bytes]:
+    """PAX records (``"<len> <key>=<value>\\n"``); values stay bytes (xattrs are binary).
+
+    GNU sparse 0.0's ``GNU.sparse.offset``/``numbytes`` records repeat, once per fragment: they
+    go to ``sparse_pairs`` in order instead."""
     records: dict[str, bytes] = {}
     pos = 0
     while pos < len(data) and data[pos] != 0:
@@ -441,9 +566,31 @@ def _parse_pax(data: bytes, offset: int) -> dict[str, bytes]:
         key, eq, value = data[space + 1:end - 1].partition(b"=")
         if not eq:
             raise LayerError(f"layer tar is corrupt: malformed PAX header at byte {offset}")
-        records[_decode(key)] = value
+        if key in (b"GNU.sparse.offset", b"GNU.sparse.numbytes"):
+            sparse_pairs.append(value)
+            if len(sparse_pairs) > 2 * _MAX_SPARSE_FRAGMENTS:
+                raise LayerError(f"layer tar is corrupt: too many GNU sparse fragments at byte {offset}")
+        else:
+            records[_decode(key)] = value
         pos = end
     return records
+
+
+def _sparse_map_0_x(records: dict[str, bytes]) -> list[tuple[int, int]]:
+    """Versions 0.0 and 0.1: ``GNU.sparse.map`` = "offset,length,..." and a fragment count."""
+    count = _pax_int(records.get("GNU.sparse.numblocks", b""))
+    text = records.get("GNU.sparse.map", b"")
+    numbers = [_pax_int(n) for n in text.split(b",")] if text else []
+    if count > _MAX_SPARSE_FRAGMENTS or len(numbers) != 2 * count:
+        raise ValueError("map")
+    return list(zip(numbers[0::2], numbers[1::2], strict=True))
+
+
+def _write_zeros(write: Callable[[memoryview], object], count: int) -> None:
+    while count:
+        piece = min(count, len(_ZEROS))
+        write(_ZEROS[:piece])
+        count -= piece
 
 
 def _parse_pax_time(value: bytes) -> int:

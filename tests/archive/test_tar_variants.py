@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.archive.test_producer_tars import _lamina_tree
 from tests.conftest import Docker, Lamina
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
@@ -121,6 +120,3 @@ def test_variant_imports_as_docker_imports_it(variant: str, source_root: Path, l
 def test_the_source_tree_is_really_sparse(source_root: Path):
     stat = (source_root / "v" / "sparse").stat()
     assert stat.st_blocks * 512 < stat.st_size // 4
-
-
-_ = _lamina_tree  # the same export helper family as the producer tests

@@ -162,3 +162,12 @@ def test_member_names_normalise_as_a_rooted_normpath(name):
 
     expected = posixpath.normpath("/" + name).lstrip("/")
     assert walk_module.normalise_path(name) == ("" if expected == "." else expected)
+
+
+def test_the_number_of_recorded_paths_is_bounded(monkeypatch):
+    monkeypatch.setattr(walk_module, "MAX_ENTRIES", 10)
+    warnings: list[str] = []
+    _, view = view_of([(f"db/link{i}", "target") for i in range(20)] + [("db/late", b"x")], warnings=warnings)
+    with view:
+        assert len(view._entries) == 10 and not view.exists("db/late")
+    assert len(warnings) == 1 and "more than 10" in warnings[0]

@@ -30,6 +30,9 @@ MAX_SYMLINK_HOPS = 40
 #: file per wanted file costs an open, a write and an unlink (a third of a debian sbom's time).
 MAX_MEMORY_FILE = 256 << 10
 MEMORY_BUDGET = 64 << 20
+#: Most paths (wanted files and symlinks) the view records: a layer of millions of symlinks
+#: must not grow memory without bound. Far above real images (debian: ~1000 symlinks).
+MAX_ENTRIES = 500_000
 #: Earlier versions of a file kept (for "which layer added this record"): only small files.
 MAX_HISTORY_FILE = 32 << 20
 
@@ -81,6 +84,7 @@ class FileView:
         self._ancestors: dict[str, int] = {}  # directory -> count of recorded paths below it
         self._counter = 0
         self._memory = 0  # bytes of spooled content held in memory
+        self._full = False  # MAX_ENTRIES reached (warned once)
 
     # -- the cataloger's side ----------------------------------------------------------------
 
@@ -293,6 +297,13 @@ class FileView:
             _unlink(spool)
 
     def _record(self, path: str, entry: _Entry) -> None:
+        if len(self._entries) >= MAX_ENTRIES:
+            if not self._full:
+                self._full = True
+                self._warn(f"more than {MAX_ENTRIES} wanted files and symlinks: {path} and later ones skipped")
+            if entry.spool is not None:
+                self._release(entry.spool)
+            return
         self._entries[path] = entry
         for directory in _parents(path):
             self._ancestors[directory] = self._ancestors.get(directory, 0) + 1

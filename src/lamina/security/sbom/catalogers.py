@@ -58,7 +58,7 @@ def load_catalogers(names: list[str] | None = None) -> list[Cataloger]:
 
 #: More records than any real package database holds (a big Fedora has ~3000): a hostile file
 #: of millions of tiny records would otherwise grow the inventory without bound.
-MAX_PACKAGES_PER_DATABASE = 100_000
+MAX_PACKAGES_PER_DATABASE = 50_000
 
 _Record = TypeVar("_Record")
 

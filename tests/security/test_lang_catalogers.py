@@ -209,17 +209,19 @@ def test_a_maven_jar_is_its_pom_properties():
     assert warnings == []
 
 
-def test_the_manifest_speaks_when_no_pom_properties_matches_the_file_name():
+def test_the_manifest_speaks_only_for_an_archive_without_pom_properties():
     manifest = (b"Manifest-Version: 1.0\r\nBundle-SymbolicName: org.example.lib\r\nImplementation-Title: li\r\n"
                 b" b\r\nImplementation-Version: 4.2\r\n\r\nName: other\r\nImplementation-Version: 0\r\n")
     shaded = pom_properties("com.shaded", "dep", "1.1")
     rows, _ = catalog(JavaCataloger(), [
-        ("opt/lib.jar", zip_bytes({"META-INF/MANIFEST.MF": manifest, "META-INF/maven/x/dep/pom.properties": shaded}), FILE),
+        ("opt/lib.jar", zip_bytes({"META-INF/MANIFEST.MF": manifest}), FILE),
+        ("opt/renamed.jar", zip_bytes({"META-INF/MANIFEST.MF": manifest, "META-INF/maven/x/dep/pom.properties": shaded}),
+         FILE),
         ("opt/dep-1.1.jar", zip_bytes({"META-INF/MANIFEST.MF": manifest, "META-INF/maven/x/dep/pom.properties": shaded}),
          FILE)])
     assert [(name, version, path) for _, name, version, path in rows] == [
-        ("com.shaded:dep", "1.1", "opt/dep-1.1.jar"),
-        ("com.shaded:dep", "1.1", "opt/lib.jar"), ("org.example:lib", "4.2", "opt/lib.jar")]
+        ("com.shaded:dep", "1.1", "opt/dep-1.1.jar"), ("com.shaded:dep", "1.1", "opt/renamed.jar"),
+        ("org.example:lib", "4.2", "opt/lib.jar")]
 
 
 def test_nested_archives_are_named_by_their_path_inside_the_outer_one():

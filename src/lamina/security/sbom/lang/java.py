@@ -2,10 +2,13 @@
 
 Trivy's reading, which this follows: every ``pom.properties`` in the archive with groupId,
 artifactId and version is a package (``group:artifact``); nested jar/war/ear archives are read
-the same way, their packages' path being ``outer.war/WEB-INF/lib/inner.jar``. When no
-pom.properties matches the archive's own file name (``artifact-version.jar``), the MANIFEST.MF
-main section gives one (Implementation-*/Specification-*/Bundle-* fields) — Trivy's offline rule:
-lamina never asks a network service or Trivy's Java DB for a checksum or a group ID.
+the same way, their packages' path being ``outer.war/WEB-INF/lib/inner.jar``. An archive with
+no valid pom.properties of its own is named by its MANIFEST.MF main section
+(Implementation-*/Specification-*/Bundle-* fields, Trivy's precedence). Trivy asks its Java DB
+whether such a manifest names a real artifact (and searches the jar's SHA-1 there) whenever no
+pom.properties matches the file name; lamina never asks a network service or a database, so it
+trusts a manifest only where no pom.properties speaks for the archive — a jar renamed
+``commons-cli.jar`` is not reported twice, once as ``org.apache.commons:Apache Commons CLI``.
 
 Archives are untrusted: nesting stops at MAX_DEPTH, everything inflated from one top-level
 archive counts against MAX_INFLATED (a zip bomb stops there), a central directory larger than
@@ -126,7 +129,7 @@ def manifest_coordinates(attributes: dict[str, str], path: str) -> Coordinates:
 
 
 def file_name_coordinates(path: str) -> tuple[str, str]:
-    """(artifactId, version) the archive's file name claims, or ("", "")."""
+    """(artifactId, version) the archive's file name claims, or ("", ""): Trivy's pattern."""
     matched = FILE_NAME.match(posixpath.basename(path))
     return (matched.group(1), matched.group(2)) if matched else ("", "")
 
@@ -162,10 +165,9 @@ class JavaCataloger:
 
 def _parse(path: str, handle: BinaryIO, budget: Budget, depth: int) -> list[Coordinates]:
     _check_central_directory(path, handle)
-    artifact_id, file_version = file_name_coordinates(path)
     found: list[Coordinates] = []
     manifest: dict[str, str] = {}
-    matches_file_name = False
+    has_pom_properties = False
     with zipfile.ZipFile(handle) as archive:
         for member in archive.infolist():
             base = posixpath.basename(member.filename)
@@ -173,13 +175,12 @@ def _parse(path: str, handle: BinaryIO, budget: Budget, depth: int) -> list[Coor
                 coordinates = parse_pom_properties(_read_member(archive, member, MAX_PROPERTIES, budget, path), path)
                 if coordinates.valid:
                     found.append(coordinates)
-                    if (coordinates.artifact_id, coordinates.version) == (artifact_id, file_version):
-                        matches_file_name = True
+                    has_pom_properties = True
             elif base == "MANIFEST.MF":
                 manifest = parse_manifest(_read_member(archive, member, MAX_MANIFEST, budget, path))
             elif posixpath.splitext(member.filename)[1] in NESTED_EXTENSIONS and not member.is_dir():
                 found.extend(_parse_nested(archive, member, path, budget, depth))
-    if not matches_file_name:
+    if not has_pom_properties:
         coordinates = manifest_coordinates(manifest, path)
         if coordinates.valid:
             found.append(coordinates)

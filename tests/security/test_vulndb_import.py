@@ -143,3 +143,16 @@ def test_a_yaml_alias_bomb_and_deeply_nested_json_are_skipped_in_bounded_time(tm
     assert report.advisories == 1 and report.skipped == 2
     assert any("deep.json" in w and "nested too deeply" in w for w in report.warnings)
     assert any("PYSEC-BOMB-1" in w for w in report.warnings)
+
+
+def test_a_malformed_tracker_entry_is_skipped_with_a_warning_naming_package_and_cve(tmp_path):
+    tracker = {
+        "glibc": {"CVE-2099-0001": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "2.36-9+deb12u9"}}},
+                  "CVE-2099-0002": "not an object"},
+        "zlib": {"CVE-2099-0003": {"releases": {"bookworm": {"urgency": "low"}}}},
+    }
+    (tmp_path / "tracker.json").write_text(json.dumps(tracker))
+    (report,) = import_sources([str(tmp_path / "tracker.json")], path=tmp_path / "vuln.db")
+    assert report.kind == "debian-tracker" and report.advisories == 1 and report.skipped == 2
+    assert any("glibc CVE-2099-0002" in w for w in report.warnings)
+    assert any("zlib CVE-2099-0003" in w and "status" in w for w in report.warnings)

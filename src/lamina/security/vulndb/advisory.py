@@ -12,14 +12,14 @@ import re
 import msgspec
 
 
-class Range(msgspec.Struct, frozen=True, kw_only=True):
+class Range(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """An OSV range: ``type`` ECOSYSTEM or SEMVER, events ``{"introduced"|"fixed"|"last_affected": version}``."""
 
     type: str
     events: tuple[dict[str, str], ...]
 
 
-class AffectedPackage(msgspec.Struct, frozen=True, kw_only=True):
+class AffectedPackage(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One package an advisory affects, keyed the way the database indexes it."""
 
     ecosystem: str  # OSV ecosystem without release: "Debian", "Alpine", "PyPI", …
@@ -30,7 +30,7 @@ class AffectedPackage(msgspec.Struct, frozen=True, kw_only=True):
     status: str = ""  # a distro's own word when it overrides fixed/affected: "will_not_fix", "fix_deferred"
 
 
-class Advisory(msgspec.Struct, frozen=True, kw_only=True):
+class Advisory(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One vulnerability record from one source."""
 
     id: str

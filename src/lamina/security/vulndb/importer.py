@@ -14,6 +14,7 @@ database as it was. Memory stays bounded: one document at a time, each read with
 
 from __future__ import annotations
 
+import gc
 import os
 import zipfile
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from typing import Any
 import msgspec
 
 from lamina.security.vulndb import alpine, debian
+from lamina.security.vulndb.advisory import Advisory
 from lamina.security.vulndb.database import SourceWriter, VulnDatabase
 from lamina.security.vulndb.errors import VulnDBError
 from lamina.security.vulndb.osv import MalformedRecord, advisory_from_osv
@@ -53,6 +55,18 @@ def import_path(db: VulnDatabase, path: str | os.PathLike[str], *, origin: str |
         raise VulnDBError(f"{source_path}: no such file or directory")
     origin = origin or str(source_path.resolve())
     origin_modified = origin_modified or _mtime(source_path)
+    # hundreds of thousands of small records stay alive until the commit: the cycle collector
+    # would rescan them again and again (half the import time of a Debian tracker dump)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _import(db, source_path, origin, origin_modified, name)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _import(db: VulnDatabase, source_path: Path, origin: str, origin_modified: str, name: str) -> ImportReport:
     with db.replacing_source(kind="osv", name=name or source_path.name, origin=origin,
                              origin_modified=origin_modified) as writer:
         loader = _Loader(writer, origin)
@@ -113,6 +127,12 @@ class _Loader:
                 self._load_document(where, data, required=False)
 
     def _load_document(self, where: str, data: bytes, *, required: bool) -> None:
+        if data.lstrip()[:1] == b"{" and (tracker := debian.decode_tracker(data)) is not None:
+            del data  # the tracker dump is the one large input: keep only what the records need
+            converted = debian.advisories_from_tracker(tracker)
+            del tracker
+            self._load_tracker(where, converted)
+            return
         try:
             document = _decode(where, data)
         except ValueError as error:
@@ -123,7 +143,7 @@ class _Loader:
         if alpine.is_secdb(document):
             self._load_secdb(where, document)
         elif debian.is_tracker(document):
-            self._load_tracker(where, document)
+            self._load_tracker(where, debian.advisories_from_tracker(document))
         elif isinstance(document, list):
             for index, record in enumerate(document):
                 self._load_osv(f"{where}[{index}]", record)
@@ -161,11 +181,11 @@ class _Loader:
         for advisory in advisories:
             self.writer.add(advisory)
 
-    def _load_tracker(self, where: str, document: dict) -> None:
+    def _load_tracker(self, where: str, converted: tuple[list[Advisory], list[str]]) -> None:
         self.recognised = True
         self.kind = self.kind or "debian-tracker"
         self.name = self.name or "Debian security tracker"
-        advisories, problems = debian.advisories_from_tracker(document)
+        advisories, problems = converted
         for problem in problems:
             self._warn(f"{where}: {problem} skipped")
         for advisory in advisories:

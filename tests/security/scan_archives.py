@@ -72,3 +72,27 @@ def write_docker_archive(path: Path, layers: list[LayerFiles], *, config: dict |
         add("manifest.json", json.dumps(manifest).encode())
         add("repositories", json.dumps({tag.split(":")[0]: {tag.split(":")[1]: diff_ids[-1][7:]}}).encode())
     return path
+
+
+def docker_archive_of_rootfs_tar(path: Path, rootfs_tar: Path, *, tag: str = "rootfs:latest") -> Path:
+    """A one-layer docker-archive whose layer is an existing (large) tar, streamed, never loaded whole."""
+    digest = hashlib.sha256()
+    with open(rootfs_tar, "rb") as layer:
+        for block in iter(lambda: layer.read(1 << 20), b""):
+            digest.update(block)
+    diff_id = "sha256:" + digest.hexdigest()
+    config = json.dumps({"architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+                         "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["bash"]},
+                         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+                         "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "debootstrap"}]}).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    with tarfile.open(path, "w") as archive:
+        info = tarfile.TarInfo(config_name)
+        info.size = len(config)
+        archive.addfile(info, io.BytesIO(config))
+        archive.add(str(rootfs_tar), arcname=f"{diff_id[7:]}/layer.tar")
+        manifest = json.dumps([{"Config": config_name, "RepoTags": [tag], "Layers": [f"{diff_id[7:]}/layer.tar"]}])
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(manifest)
+        archive.addfile(info, io.BytesIO(manifest.encode()))
+    return path

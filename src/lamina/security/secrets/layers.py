@@ -19,20 +19,24 @@ import io
 import json
 import os
 import tarfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import msgspec
 
-from lamina.errors import ArchiveError, LaminaError
+from lamina.errors import ArchiveError
 from lamina.image.base import Image, Layer
 from lamina.security.secrets.rules import is_allowed_path, is_skipped
 from lamina.security.secrets.scanner import (
+    Chunk,
     SecretFinding,
+    file_chunks,
     looks_binary,
+    merge_findings,
     printable_text,
     scan_bytes,
-    scan_stream,
+    scan_chunk,
 )
 
 _MIN_SIZE = 10  # Trivy does not open files smaller than this
@@ -46,20 +50,26 @@ class SecretFile(msgspec.Struct, kw_only=True):
     findings: list[SecretFinding]
 
 
-def scan_image_secrets(image: Image, *, workers: int | None = None, base_layers: bool = False,
-                       progress: Callable[[str], None] | None = None) -> list[SecretFile]:
+def scan_image_secrets(image: Image, *, workers: int | None = None, processes: int | None = None,
+                       base_layers: bool = False, progress: Callable[[str], None] | None = None) -> list[SecretFile]:
     """Secrets in the layers' files and in the image config, files sorted by path, config last.
 
+    ``workers``: threads reading layers (default: up to 4); ``processes``: worker processes that
+    run the patterns (default 1: in this process, the fastest where reading the tars dominates).
     ``base_layers``: also read the layers the base image brought (Trivy leaves them out).
     """
     config_bytes = image.config_bytes()
     layers = image.layers()
     created_by = _layer_history(config_bytes, len(layers))
     first = 0 if base_layers else _base_layer_count(config_bytes, len(layers))
-    pool_size = max(1, min(workers or min(4, os.cpu_count() or 1), len(layers) or 1))
-    with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="secret-scan") as pool:
-        per_layer = list(pool.map(lambda pair: _scan_layer(pair[1], pair[0], created_by[pair[0]], progress),
-                                  list(enumerate(layers))[first:]))
+    chosen = list(enumerate(layers))[first:]
+    pool_size = max(1, min(workers or min(4, os.cpu_count() or 1), len(chosen) or 1))
+    if processes is None:
+        processes = 1  # measured: reading the tars bounds the time once keywords are found by RE2
+    with _Dispatcher(processes) as dispatcher, \
+            ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="secret-scan") as pool:
+        per_layer = list(pool.map(
+            lambda pair: _scan_layer(pair[1], pair[0], created_by[pair[0]], dispatcher, progress), chosen))
     merged: dict[str, list[SecretFinding]] = {}
     for layer_findings in per_layer:
         for path, findings in layer_findings.items():
@@ -151,9 +161,9 @@ def _layer_history(config_bytes: bytes, layer_count: int) -> list[str]:
     return (made + [""] * layer_count)[:layer_count] if len(made) != layer_count else made
 
 
-def _scan_layer(layer: Layer, index: int, created_by: str,
+def _scan_layer(layer: Layer, index: int, created_by: str, dispatcher: _Dispatcher,
                 progress: Callable[[str], None] | None) -> dict[str, list[SecretFinding]]:
-    found: dict[str, list[SecretFinding]] = {}
+    batches = _Batches(dispatcher)
     try:
         with layer.open_uncompressed() as stream, tarfile.open(fileobj=stream, mode="r|") as archive:
             for member in archive:
@@ -164,20 +174,95 @@ def _scan_layer(layer: Layer, index: int, created_by: str,
                 if name.startswith(".wh.") or is_skipped(path) or is_allowed_path(path):
                     continue
                 reader = archive.extractfile(member)
-                if reader is None:
-                    continue
-                findings = _scan_member(path, reader)
-                if findings:
-                    found["/" + path] = [msgspec.structs.replace(finding, layer_diff_id=layer.diff_id,
-                                                                 layer_digest=layer.digest, created_by=created_by)
-                                         for finding in findings]
+                if reader is not None:
+                    for chunk in _member_chunks(path, reader):
+                        batches.add(chunk)
     except (tarfile.TarError, EOFError, OSError, ValueError) as error:
+        batches.abandon()
         raise ArchiveError(f"layer {index + 1} ({layer.diff_id}) cannot be read: {error}") from None
-    except LaminaError:
+    except BaseException:
+        batches.abandon()
         raise
+    by_path: dict[str, list[SecretFinding]] = {}
+    for path, findings in batches.results():
+        by_path.setdefault(path, []).extend(findings)
+    found = {path: [msgspec.structs.replace(finding, layer_diff_id=layer.diff_id, layer_digest=layer.digest,
+                                            created_by=created_by) for finding in merge_findings(findings)]
+             for path, findings in by_path.items() if findings}
     if progress is not None:
         progress(f"layer {index + 1}: {len(found)} file(s) with secrets")
     return found
+
+
+_BATCH_BYTES = 1024 * 1024
+
+
+class _Dispatcher:
+    """Runs batches of windows in worker processes (or in this one), never too many in flight.
+
+    Regex matching holds Python's interpreter lock, so threads alone would scan on one core; the
+    workers are forked once per scan and get at most a few MiB of windows queued each.
+    """
+
+    def __init__(self, processes: int) -> None:
+        self._pool = None
+        if processes > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+            self._slots = threading.BoundedSemaphore(processes * 3)
+
+    def __enter__(self) -> _Dispatcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, batch: list[Chunk]):
+        """A future (or, in-process, the finished list) of (path, findings) pairs."""
+        if self._pool is None:
+            return _scan_batch(batch)
+        self._slots.acquire()
+        future = self._pool.submit(_scan_batch, batch)
+        future.add_done_callback(lambda _: self._slots.release())
+        return future
+
+
+def _scan_batch(batch: list[Chunk]) -> list[tuple[str, list[SecretFinding]]]:
+    return [(chunk.path, scan_chunk(chunk)) for chunk in batch]
+
+
+class _Batches:
+    """Windows gathered into ~1 MiB batches for the dispatcher; results collected in order."""
+
+    def __init__(self, dispatcher: _Dispatcher) -> None:
+        self._dispatcher = dispatcher
+        self._batch: list[Chunk] = []
+        self._size = 0
+        self._pending: list = []
+
+    def add(self, chunk: Chunk) -> None:
+        self._batch.append(chunk)
+        self._size += len(chunk.data)
+        if self._size >= _BATCH_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._batch:
+            self._pending.append(self._dispatcher.submit(self._batch))
+            self._batch, self._size = [], 0
+
+    def results(self) -> Iterator[tuple[str, list[SecretFinding]]]:
+        self._flush()
+        for pending in self._pending:
+            yield from (pending if isinstance(pending, list) else pending.result())
+
+    def abandon(self) -> None:
+        for pending in self._pending:
+            if not isinstance(pending, list):
+                pending.cancel()
 
 
 def _relative(name: str) -> str:
@@ -187,13 +272,13 @@ def _relative(name: str) -> str:
     return name.lstrip("/")
 
 
-def _scan_member(path: str, reader) -> list[SecretFinding]:
+def _member_chunks(path: str, reader) -> Iterator[Chunk]:
     head = reader.read(CHUNK_HEAD)
     if looks_binary(head):
-        if not path.endswith(_BINARY_ALLOWED):
-            return []
-        return scan_stream("/" + path, io.BytesIO(printable_text(head + reader.read())), binary=True)
-    return scan_stream("/" + path, _Rejoined(head, reader))
+        if path.endswith(_BINARY_ALLOWED):
+            yield from file_chunks("/" + path, io.BytesIO(printable_text(head + reader.read())), binary=True)
+        return
+    yield from file_chunks("/" + path, _Rejoined(head, reader))
 
 
 CHUNK_HEAD = 300

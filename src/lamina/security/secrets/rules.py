@@ -39,6 +39,9 @@ class SecretRule:
     allow_matches: tuple[re.Pattern[bytes], ...] = field(default=())
     # lower-case literals the pattern cannot match without: a cheap test before a slow pattern runs
     required: tuple[bytes, ...] = ()
+    # a pattern the content must contain (case as is) before the rule's pattern runs: the token
+    # alone, without the word-boundary group that stops Python's regex engine from skipping ahead
+    gate: re.Pattern[bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -52,17 +55,18 @@ class AllowRule:
 
 def _rule(rule_id: str, category: str, title: str, severity: str, pattern: bytes,
           keywords: tuple[str, ...], *, group: bool = False, flags: int = 0,
-          allow: tuple[bytes, ...] = (), required: tuple[bytes, ...] = ()) -> SecretRule:
+          allow: tuple[bytes, ...] = (), required: tuple[bytes, ...] = (), gate: bytes | None = None) -> SecretRule:
     return SecretRule(rule_id, category, title, severity, re.compile(pattern, flags),
                       tuple(word.lower().encode() for word in keywords), group,
-                      tuple(re.compile(text) for text in allow), required)
+                      tuple(re.compile(text) for text in allow), required,
+                      re.compile(gate) if gate is not None else None)
 
 
 def _prefixed(rule_id: str, category: str, title: str, severity: str, body: bytes,
               keywords: tuple[str, ...], *, after: bytes = b"") -> SecretRule:
     """A token with a fixed prefix, not glued to a word before it (``ghp_…``, ``glpat-…``)."""
     return _rule(rule_id, category, title, severity,
-                 _NOT_WORD_BEFORE + b"(?P<secret>" + body + b")" + after, keywords, group=True)
+                 _NOT_WORD_BEFORE + b"(?P<secret>" + body + b")" + after, keywords, group=True, gate=body)
 
 
 def _keyed(rule_id: str, service: str, category: str, title: str, severity: str, value: bytes) -> SecretRule:
@@ -78,11 +82,12 @@ RULES: tuple[SecretRule, ...] = (
     _rule("aws-access-key-id", "AWS", "AWS Access Key ID", "CRITICAL",
           _NOT_WORD_BEFORE + rb"(?P<secret>(?:A3T[A-Z0-9]|AKIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ASIA)[A-Z0-9]{16})"
           + _QUOTE + _END_SECRET,
-          ("AKIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "ASIA"), group=True),
+          ("AKIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "ASIA"), group=True,
+          gate=rb"(?:A3T[A-Z0-9]|AKIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ASIA)[A-Z0-9]{16}"),
     _rule("aws-secret-access-key", "AWS", "AWS Secret Access Key", "CRITICAL",
           _QUOTE + rb"aws_?(?:sec(?:ret)?)?_?(?:access)?_?key" + _QUOTE + _CONNECT + _QUOTE
           + rb"(?P<secret>[A-Za-z0-9/+=]{40})" + _QUOTE + _END_SECRET,
-          ("key",), group=True, flags=re.IGNORECASE, required=(b"aws",)),
+          ("key",), group=True, flags=re.IGNORECASE, required=(b"aws",), gate=rb"[A-Za-z0-9/+=]{40}"),
     _prefixed("github-pat", "GitHub", "GitHub Personal Access Token", "CRITICAL", rb"ghp_[0-9a-zA-Z]{36}", ("ghp_",)),
     _prefixed("github-oauth", "GitHub", "GitHub OAuth Access Token", "CRITICAL", rb"gho_[0-9a-zA-Z]{36}", ("gho_",)),
     _prefixed("github-app-token", "GitHub", "GitHub App Token", "CRITICAL",

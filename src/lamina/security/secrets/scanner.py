@@ -9,7 +9,7 @@ length, and the two lines around it, equally masked: a report never holds a secr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 import msgspec
@@ -24,7 +24,7 @@ _MAX_LINE = 100
 _BINARY_BYTE = re.compile(rb"[\x00-\x06\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 _HEAD_SIZE = 300
 _PRINTABLE_RUN = re.compile(rb"[\x20-\x7e\xa1-\xac\xae-\xff]{5,}")
-_ALL_KEYWORDS = frozenset(word for rule in RULES for word in rule.keywords)
+_ALL_KEYWORDS = tuple(sorted({word for rule in RULES for word in rule.keywords}))
 
 
 class CodeLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,6 +54,41 @@ class SecretFinding(msgspec.Struct, frozen=True, kw_only=True):
     created_by: str = ""
 
 
+def present_keywords(lowered: bytes) -> set[bytes]:
+    """The rules' keywords that occur in ``lowered`` (content already in lower case).
+
+    With google-re2 installed, one pass of an RE2 set finds them all (about 40x faster than one
+    substring search per keyword, which is the fallback); both give the same set.
+    """
+    global _keyword_search
+    if _keyword_search is None:
+        _keyword_search = _re2_keyword_search() or _python_keyword_search
+    return _keyword_search(lowered)
+
+
+def _python_keyword_search(lowered: bytes) -> set[bytes]:
+    return {word for word in _ALL_KEYWORDS if word in lowered}
+
+
+def _re2_keyword_search() -> Callable[[bytes], set[bytes]] | None:
+    try:
+        import re2
+    except ImportError:
+        return None
+    keyword_set = re2.Set.SearchSet(re2.Options())
+    for word in _ALL_KEYWORDS:
+        keyword_set.Add(re.escape(word))
+    keyword_set.Compile()
+
+    def search(lowered: bytes) -> set[bytes]:
+        return {_ALL_KEYWORDS[index] for index in keyword_set.Match(lowered) or ()}
+
+    return search
+
+
+_keyword_search: Callable[[bytes], set[bytes]] | None = None
+
+
 def looks_binary(head: bytes) -> bool:
     """Trivy's content sniff over the first 300 bytes of a file."""
     return _BINARY_BYTE.search(head[:_HEAD_SIZE]) is not None
@@ -64,42 +99,66 @@ def printable_text(content: bytes) -> bytes:
     return b"".join(run + b"\n" for run in _PRINTABLE_RUN.findall(content))
 
 
-def scan_stream(path: str, stream: BinaryIO, *, binary: bool = False) -> list[SecretFinding]:
-    """Scan a file read from ``stream`` chunk by chunk; ``path`` is the image path with a leading ``/``."""
-    findings: list[SecretFinding] = []
-    seen: set[tuple[str, int, int, int]] = set()
+class Chunk(msgspec.Struct, frozen=True):
+    """One window of a file, with where it starts: the unit of scanning work (picklable)."""
+
+    path: str
+    data: bytes
+    line_offset: int
+    byte_offset: int
+    binary: bool = False
+
+
+def file_chunks(path: str, stream: BinaryIO, *, binary: bool = False) -> Iterator[Chunk]:
+    """A file cut as Trivy cuts it: 64 KiB windows, each after the first repeating 4 KiB of the last."""
     carry = b""
     line_offset = byte_offset = 0
     while True:
         wanted = CHUNK_SIZE - len(carry)
         fresh = stream.read(wanted)
         if not fresh:
-            break
+            return
         chunk = carry + fresh
-        for finding in scan_bytes(path, chunk, binary=binary):
-            key = (finding.rule_id, finding.start_line + line_offset, finding.end_line + line_offset,
-                   finding.offset + byte_offset)
-            if key in seen:
-                continue
-            seen.add(key)
-            if line_offset or byte_offset:
-                finding = _shifted(finding, line_offset, byte_offset)
-            findings.append(finding)
+        yield Chunk(path, chunk, line_offset, byte_offset, binary)
         if len(fresh) < wanted:
-            break
+            return
         done = chunk[:-OVERLAP]
         line_offset += done.count(b"\n")
         byte_offset += len(done)
         carry = chunk[-OVERLAP:]
-    findings.sort(key=lambda finding: (finding.rule_id, finding.match))
+
+
+def scan_chunk(chunk: Chunk) -> list[SecretFinding]:
+    """The findings of one window, with lines and offsets counted from the file's start."""
+    findings = scan_bytes(chunk.path, chunk.data, binary=chunk.binary)
+    if chunk.line_offset or chunk.byte_offset:
+        findings = [_shifted(finding, chunk.line_offset, chunk.byte_offset) for finding in findings]
     return findings
+
+
+def scan_chunks(chunks: Iterable[Chunk]) -> list[SecretFinding]:
+    """Scan a batch of windows in one go (a worker process's task)."""
+    return [finding for chunk in chunks for finding in scan_chunk(chunk)]
+
+
+def merge_findings(findings: Iterable[SecretFinding]) -> list[SecretFinding]:
+    """One file's findings from all its windows: each once (windows overlap), in Trivy's order."""
+    unique: dict[tuple[str, int, int, int], SecretFinding] = {}
+    for finding in findings:
+        unique.setdefault((finding.rule_id, finding.start_line, finding.end_line, finding.offset), finding)
+    return sorted(unique.values(), key=lambda finding: (finding.rule_id, finding.match))
+
+
+def scan_stream(path: str, stream: BinaryIO, *, binary: bool = False) -> list[SecretFinding]:
+    """Scan a file read from ``stream`` window by window; ``path`` is the image path with a leading ``/``."""
+    return merge_findings(finding for chunk in file_chunks(path, stream, binary=binary)
+                          for finding in scan_chunk(chunk))
 
 
 def mask_secrets(text: str) -> str:
     """``text`` with every credential a rule recognises replaced by ``*`` (for metadata in reports)."""
     content = text.encode()
-    lowered = content.lower()
-    present = {word for word in _ALL_KEYWORDS if word in lowered}
+    present = present_keywords(content.lower())
     if not present:
         return text
     masked = bytearray(content)
@@ -121,12 +180,14 @@ def _shifted(finding: SecretFinding, lines: int, offset: int) -> SecretFinding:
 def scan_bytes(path: str, content: bytes, *, binary: bool = False) -> list[SecretFinding]:
     """Every finding in ``content`` (at most one chunk), lines counted from 1 within it."""
     lowered = content.lower()
-    present = {word for word in _ALL_KEYWORDS if word in lowered}
+    present = present_keywords(lowered)
     if not present:
         return []
     matched: list[tuple[SecretRule, int, int]] = []
     for rule in RULES:
         if present.isdisjoint(rule.keywords) or not all(word in lowered for word in rule.required):
+            continue
+        if rule.gate is not None and not rule.gate.search(content):
             continue
         matched.extend((rule, start, end) for start, end in _locations(rule, content))
     if not matched:

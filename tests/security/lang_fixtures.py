@@ -47,35 +47,50 @@ def layer_tar(entries: list[Entry]) -> bytes:
     return out.getvalue()
 
 
-def elf_file(segment: bytes, sections: dict[str, bytes] | None = None, *, segment_section: str = "") -> bytes:
+def elf_file(segment: bytes, sections: dict[str, bytes] | None = None, *, segment_section: str = "",
+             symbols: dict[str, bytes] | None = None) -> bytes:
     """An x86-64 ELF executable: ``segment`` loaded RW at VADDR (as section ``segment_section`` if
-    named, the way Go's linker puts ``.go.buildinfo`` first in the data segment), plus named
-    PROGBITS sections that are not loaded."""
-    sections = sections or {}
+    named, the way Go's linker puts ``.go.buildinfo`` first in the data segment), named PROGBITS
+    sections that are not loaded, and, if ``symbols`` are given, a ``.rodata`` holding their
+    bytes with a ``.symtab``/``.strtab`` naming them (what an unstripped binary has)."""
+    specs: list[tuple[str, int, int, int, bytes, int, int]] = []  # name, type, flags, addr, data, link, entsize
+    if segment_section:
+        specs.append((segment_section, 1, 3, VADDR, b"", 0, 0))  # SHF_WRITE|SHF_ALLOC, data = the segment
+    for name, content in (sections or {}).items():
+        specs.append((name, 1, 0, 0, content, 0, 0))
+    if symbols:
+        rodata_index = len(specs) + 1
+        rodata, names, table = b"", b"\0", bytes(24)
+        for name, value in symbols.items():
+            table += struct.pack("<IBBHQQ", len(names), 0x11, 0, rodata_index, 0x700000 + len(rodata), len(value))
+            names += name.encode() + b"\0"
+            rodata += value
+        specs.append((".rodata", 1, 2, 0x700000, rodata, 0, 0))
+        specs.append((".symtab", 2, 0, 0, table, rodata_index + 2, 24))
+        specs.append((".strtab", 3, 0, 0, names, 0, 0))
     body = bytearray(0x1000)
     body[0x1000:] = segment
     placed = []
-    for name, content in sections.items():
+    for name, kind, flags, address, content, link, entsize in specs:
+        if name == segment_section and address == VADDR:
+            placed.append((name, kind, flags, address, 0x1000, len(segment), link, entsize))
+            continue
         while len(body) % 16:
             body.append(0)
-        placed.append((name, len(body), len(content)))
+        placed.append((name, kind, flags, address, len(body), len(content), link, entsize))
         body += content
-    loaded = [segment_section] if segment_section else []
-    names = b"\0" + b"".join(name.encode() + b"\0" for name in [*loaded, *sections, ".shstrtab"])
+    names_table = b"\0" + b"".join(spec[0].encode() + b"\0" for spec in specs) + b".shstrtab\0"
     names_offset = len(body)
-    body += names
+    body += names_table
     while len(body) % 8:
         body.append(0)
     section_table = len(body)
     headers = [bytes(64)]
     name_index = 1
-    if segment_section:  # SHF_WRITE|SHF_ALLOC at VADDR
-        headers.append(struct.pack("<IIQQQQIIQQ", name_index, 1, 3, VADDR, 0x1000, len(segment), 0, 0, 16, 0))
-        name_index += len(segment_section) + 1
-    for name, offset, size in placed:
-        headers.append(struct.pack("<IIQQQQIIQQ", name_index, 1, 2, 0, offset, size, 0, 0, 1, 0))
+    for name, kind, flags, address, offset, size, link, entsize in placed:
+        headers.append(struct.pack("<IIQQQQIIQQ", name_index, kind, flags, address, offset, size, link, 0, 1, entsize))
         name_index += len(name) + 1
-    headers.append(struct.pack("<IIQQQQIIQQ", name_index, 3, 0, 0, names_offset, len(names), 0, 0, 1, 0))
+    headers.append(struct.pack("<IIQQQQIIQQ", name_index, 3, 0, 0, names_offset, len(names_table), 0, 0, 1, 0))
     body += b"".join(headers)
     header = (b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
               + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, VADDR, 64, section_table, 0, 64, 56, 1, 64,
@@ -86,20 +101,20 @@ def elf_file(segment: bytes, sections: dict[str, bytes] | None = None, *, segmen
     return bytes(body)
 
 
-def go_binary(go_version: str, modinfo: str, *, inline: bool) -> bytes:
+def go_binary(go_version: str, modinfo: str, *, inline: bool, symbols: dict[str, bytes] | None = None) -> bytes:
     """An ELF whose data segment starts with a Go build-info blob (Go >= 1.18 inline, or pointers)."""
     framed = INFO_START + modinfo.encode() + INFO_END
     if inline:
         blob = b"\xff Go buildinf:" + bytes([8, 2]) + bytes(16)
         blob += _uvarint(len(go_version)) + go_version.encode() + _uvarint(len(framed)) + framed
-        return elf_file(blob + bytes(16), segment_section=".go.buildinfo")
+        return elf_file(blob + bytes(16), segment_section=".go.buildinfo", symbols=symbols)
     # pointer format: header, two Go string headers (ptr, len), then the string bytes
     version_data = 32 + 32
     mod_data = version_data + len(go_version)
     blob = (b"\xff Go buildinf:" + bytes([8, 0]) + struct.pack("<QQ", VADDR + 32, VADDR + 48)
             + struct.pack("<QQ", VADDR + version_data, len(go_version))
             + struct.pack("<QQ", VADDR + mod_data, len(framed)) + go_version.encode() + framed)
-    return elf_file(blob + bytes(16), segment_section=".go.buildinfo")
+    return elf_file(blob + bytes(16), segment_section=".go.buildinfo", symbols=symbols)
 
 
 def auditable_binary(packages: list[dict]) -> bytes:

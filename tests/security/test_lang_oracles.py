@@ -168,6 +168,7 @@ def edge_case_layer() -> list:
     gem = ("Gem::Specification.new do |{v}|\n  {v}.name = {name}\n  {v}.version = {version}\nend\n")
     pseudo = ("path\tex.io/p\nmod\tex.io/p\tv0.0.0-20240101000000-abcdefabcdef\t\n"
               "build\t-ldflags=\"-X 'ex.io/p/cmd/p.version=v3.1.4' -X main.version=0.0.1\"\n")
+    trimmed = "path\tex.io/{module}\nmod\tex.io/{module}\t(devel)\t\nbuild\t-trimpath=true\n"
     return [
         ("n/tail/package.json", package_json("tail", "4.0.0") + b"\n}garbage", FILE),
         ("n/bom/package.json", b"\xef\xbb\xbf" + package_json("bom", "1.0.0"), FILE),
@@ -188,6 +189,11 @@ def edge_case_layer() -> list:
                                      "sub/META-INF/maven/g/shaded/pom.properties": pom_properties("g", "shaded", "3")}),
          FILE),
         ("b/pseudo", go_binary("go1.22.0", pseudo, inline=True), EXECUTABLE),
+        # -trimpath keeps -ldflags out of the build info: the -X strings are found by their symbols
+        ("b/symbols", go_binary("go1.22.0", trimmed.format(module="sym"), inline=True, symbols={
+            "main.version.str": b"2.5.0", "main.commit.str": b"abc", "runtime.other": b"zz"}), EXECUTABLE),
+        ("b/two-symbols", go_binary("go1.22.0", trimmed.format(module="two"), inline=True, symbols={
+            "main.version.str": b"2.5.0", "common.Version.str": b"3.0.0"}), EXECUTABLE),
         ("c/vendor/composer/installed.json", json.dumps({"packages": [
             {"name": "a/b", "version": "v1.2.3"}, {"name": "a/b", "version": "9.9.9"},
             {"name": "c/d", "version": "dev-main"}]}).encode(), FILE),
@@ -203,5 +209,7 @@ def test_edge_cases_come_out_as_trivy_reads_them(tmp_path):
     theirs = {(p["type"], p["name"], p["version"], p["purl"]) for p in trivy_packages(archive, tmp_path / "cache")}
     assert ours == theirs
     assert ("gobinary", "ex.io/p", "v3.1.4", "pkg:golang/ex.io/p@v3.1.4") in ours
+    assert ("gobinary", "ex.io/sym", "2.5.0", "pkg:golang/ex.io/sym@2.5.0") in ours
+    assert ("gobinary", "ex.io/two", "", "pkg:golang/ex.io/two") in ours
     assert sorted(w.split(":")[0] for w in warnings) == [
         "n/bad/package.json", "n/bom/package.json", "s/z.dist-info/METADATA"]

@@ -8,11 +8,15 @@ checked against the file's size before it is read. Reading is on an open file, n
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 MAGIC = b"\x7fELF"
 PT_LOAD = 1
+SHT_SYMTAB = 2
+#: A symbol table (and its strings) larger than this is not read: big Go binaries have ~10 MiB.
+MAX_SYMBOL_TABLE = 64 << 20
 PF_X, PF_W = 1, 2
 #: More section or program headers than this is no real binary (real ones have < 100).
 MAX_HEADERS = 4096
@@ -29,6 +33,15 @@ class Section:
     offset: int
     size: int
     kind: int  # sh_type; SHT_NOBITS (8) has no bytes in the file
+    link: int = 0  # sh_link: for a symbol table, the index of its string table
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    name: str
+    section_index: int
+    value: int
+    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +104,34 @@ class ElfFile:
                 return self._read_at(segment.offset + (address - segment.address), min(size, available))
         return b""
 
+    def symbols(self) -> Iterator[Symbol]:
+        """The entries of the static symbol table (``.symtab``; none in a stripped binary)."""
+        table = next((section for section in self.sections if section.kind == SHT_SYMTAB), None)
+        if table is None or table.size > MAX_SYMBOL_TABLE or not 0 <= table.link < len(self.sections):
+            return
+        entry_size = 24 if self.is_64 else 16
+        data = self.section_bytes(table, MAX_SYMBOL_TABLE)
+        strings = self.section_bytes(self.sections[table.link], MAX_SYMBOL_TABLE)
+        for base in range(entry_size, len(data) - entry_size + 1, entry_size):  # entry 0 is the null symbol
+            if self.is_64:
+                name_offset, _, _, section_index, value, size = struct.unpack_from(self.endian + "IBBHQQ", data, base)
+            else:
+                name_offset, value, size, _, _, section_index = struct.unpack_from(self.endian + "IIIBBH", data, base)
+            end = strings.find(b"\0", name_offset)
+            if name_offset >= len(strings) or end < 0:
+                continue
+            yield Symbol(strings[name_offset:end].decode("latin-1"), section_index, value, size)
+
+    def symbol_bytes(self, symbol: Symbol, limit: int) -> bytes:
+        """The bytes a symbol covers in its section (at most ``limit``), b"" when out of range."""
+        if not 0 < symbol.section_index < len(self.sections) or symbol.size > limit:
+            return b""
+        section = self.sections[symbol.section_index]
+        start = symbol.value - section.address
+        if section.kind == 8 or start < 0 or start + symbol.size > section.size:
+            return b""
+        return self._read_at(section.offset + start, symbol.size)
+
     def first_writable_data_address(self) -> int | None:
         """Where Go looks for build info when the binary has no ``.go.buildinfo`` section."""
         for segment in self.segments:
@@ -136,19 +177,19 @@ class ElfFile:
         for index in range(count):
             base = index * entry_size
             if self.is_64:
-                name, kind, _, address, sec_offset, size = struct.unpack_from(self.endian + "IIQQQQ", table, base)
+                name, kind, _, address, sec_offset, size, link = struct.unpack_from(self.endian + "IIQQQQI", table, base)
             else:
-                name, kind, _, address, sec_offset, size = struct.unpack_from(self.endian + "IIIIII", table, base)
-            raw.append((name, kind, address, sec_offset, size))
+                name, kind, _, address, sec_offset, size, link = struct.unpack_from(self.endian + "IIIIIII", table, base)
+            raw.append((name, kind, address, sec_offset, size, link))
         names = b""
         if 0 <= names_index < count:
-            _, kind, _, names_offset, names_size = raw[names_index]
+            _, kind, _, names_offset, names_size, _ = raw[names_index]
             names = self._read_at(names_offset, min(names_size, 1 << 20)) if kind != 8 else b""
         sections = []
-        for name_offset, kind, address, sec_offset, size in raw:
+        for name_offset, kind, address, sec_offset, size, link in raw:
             end = names.find(b"\0", name_offset)
             name = names[name_offset:end if end >= 0 else len(names)].decode("latin-1") if name_offset < len(names) else ""
-            sections.append(Section(name, address, sec_offset, size, kind))
+            sections.append(Section(name, address, sec_offset, size, kind, link))
         return sections
 
 

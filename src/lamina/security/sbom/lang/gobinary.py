@@ -5,7 +5,8 @@ writable data segment). Go < 1.18 stores two pointers to Go strings (version, mo
 stores both strings inline, varint-prefixed. The modinfo text is ``runtime/debug``'s
 ``path/mod/dep/=>/build`` lines. What is reported is Trivy's choice: ``stdlib`` at the Go version,
 every dep (its replacement when ``=>`` follows), the main module, ``(devel)`` versions as empty,
-and a main module without a release version gets the one ``-ldflags -X …version=`` set.
+and a main module without a release version gets the one ``-ldflags -X …version=`` set (from the
+build settings, else from the symbol table of an unstripped binary).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class BuildInfo:
     main: Module | None = None
     deps: list[Module] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)
+    symbol_version: str = ""  # a -X version found in the symbol table (read only when needed)
 
 
 def read_build_info(handle: BinaryIO, size: int) -> BuildInfo | None:
@@ -80,7 +82,13 @@ def read_build_info(handle: BinaryIO, size: int) -> BuildInfo | None:
         modinfo = modinfo[16:-16]
     else:
         modinfo = ""
-    return parse_modinfo(version, modinfo)
+    info = parse_modinfo(version, modinfo)
+    if info.main is not None and info.main.path:
+        built = _check_version(info.main.version)
+        if (not built or PSEUDO_VERSION.match(built)) and not version_from_ldflags(
+                info.main.path, info.settings.get("-ldflags", "")):
+            info.symbol_version = version_from_symbols(elf, info.main.path)
+    return info
 
 
 def parse_modinfo(go_version: str, modinfo: str) -> BuildInfo:
@@ -128,7 +136,7 @@ def main_version(info: BuildInfo) -> str:
     if version and not PSEUDO_VERSION.match(version):
         return version
     ldflags_version = version_from_ldflags(info.main.path, info.settings.get("-ldflags", ""))
-    return ldflags_version or version
+    return ldflags_version or info.symbol_version or version
 
 
 def version_from_ldflags(module: str, ldflags: str) -> str:
@@ -149,11 +157,39 @@ def version_from_ldflags(module: str, ldflags: str) -> str:
             if word.startswith(prefix):
                 assignments.extend(word[len(prefix):].split(","))
         index += 1
-    ranked: list[list[str]] = [[], [], []]
+    pairs = []
     for assignment in assignments:
         key, equals, value = assignment.partition("=")
-        key, value = key.lstrip("'"), value.rstrip("'")
-        if not equals or not key.lower().endswith((".version", ".ver")):
+        if equals:
+            pairs.append((key.lstrip("'"), value.rstrip("'")))
+    return _choose_version(module, pairs)
+
+
+def version_from_symbols(elf: ElfFile, module: str) -> str:
+    """The same choice over the ``<pkg>.version.str`` strings an unstripped binary's symbols hold.
+
+    Trivy's last resort: ``-trimpath`` keeps ``-ldflags`` out of the build info, but the linker
+    still names the string data of each ``-X`` variable ``<variable>.str``.
+    """
+    pairs = []
+    for symbol in elf.symbols():
+        if symbol.size and symbol.name.endswith(".str") and _is_version_key(symbol.name[:-4]):
+            value = elf.symbol_bytes(symbol, 256).rstrip(b"\0").decode("utf-8", "replace")
+            if value:
+                pairs.append((symbol.name[:-4], value))
+    return _choose_version(module, pairs)
+
+
+def _is_version_key(key: str) -> bool:
+    return key.lower().endswith((".version", ".ver"))
+
+
+def _choose_version(module: str, pairs: list[tuple[str, str]]) -> str:
+    """Trivy's ranking: a ``MODULE/cmd/…`` key, then main/common/version/cmd packages, then any;
+    two candidates of the best rank cancel out."""
+    ranked: list[list[str]] = [[], [], []]
+    for key, value in pairs:
+        if not _is_version_key(key):
             continue
         if not (SEMVER.match(value) or SEMVER.match("v" + value)):
             continue

@@ -6,15 +6,22 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tarfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from lamina.store.store import Store
 from tests.conftest import Lamina, tar_bytes
+from tests.registry.servers import RegistryServer
+from tests.store.loopback import loopback_registry_server
 
 
 def test_an_unreferenced_blob_is_reclaimable_not_a_problem(lamina: Lamina, imported_busybox):
@@ -101,3 +108,53 @@ def test_load_checks_a_layer_blob_that_a_killed_load_left_unchecked(lamina: Lami
     store.close()
     assert "escapes the layer root" in lamina.fails("load", "-i", str(tmp_path / "hostile.tar"))
     assert "hostile" not in lamina.out("images")
+
+
+@pytest.fixture(scope="module")
+def loopback_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    yield from loopback_registry_server(tmp_path_factory.mktemp("registry"))
+
+
+@pytest.mark.registry
+def test_pull_adopts_a_layer_blob_a_killed_pull_left_instead_of_fetching_it(
+        lamina: Lamina, busybox_tar, loopback_registry: RegistryServer, tmp_path: Path):
+    ref = f"{loopback_registry.host}/adopt/busybox:v1"
+    lamina.out("import", str(busybox_tar), ref)
+    lamina.out("push", ref)
+    complete = Lamina(tmp_path / "complete")
+    complete.out("pull", ref)
+    connection = sqlite3.connect(complete.root / "metadata.db")
+    (layer,) = [row[0] for row in connection.execute("SELECT blob_digest FROM layers")]
+    connection.close()
+    interrupted = Lamina(tmp_path / "interrupted")  # as a pull killed after committing the layer blob
+    (interrupted.root / "blobs" / "sha256").mkdir(parents=True)
+    shutil.copy(complete.root / "blobs" / "sha256" / layer.split(":")[1],
+                interrupted.root / "blobs" / "sha256" / layer.split(":")[1])
+    assert "reclaimable: unreferenced-blob" in interrupted.out("fsck")
+    fetched_before = loopback_registry.log_path.read_text().count(f"/blobs/{layer}")
+    out = interrupted.out("pull", ref)
+    assert f"{layer.split(':')[1][:12]}: Already exists" in out
+    assert loopback_registry.log_path.read_text().count(f"/blobs/{layer}") == fetched_before
+    assert interrupted.out("inspect", "--format", "{{.Id}}", ref) == complete.out("inspect", "--format", "{{.Id}}", ref)
+    assert "0 problems, clean" in interrupted.out("fsck")
+
+
+@pytest.mark.registry
+def test_pull_fetches_a_stored_blob_that_fails_the_layer_checks(
+        lamina: Lamina, busybox_tar, loopback_registry: RegistryServer, tmp_path: Path):
+    """A blob in the store under a layer's digest whose bytes are not that layer (damaged) is not
+    adopted: the pull fetches the layer, and its good copy replaces the damaged one."""
+    ref = f"{loopback_registry.host}/adopt/damaged:v1"
+    lamina.out("import", str(busybox_tar), ref)
+    lamina.out("push", ref)
+    manifest = json.loads(subprocess.run(
+        [sys.executable, "-c", "import sys, httpx; print(httpx.get(sys.argv[1], headers={'Accept': "
+         "'application/vnd.docker.distribution.manifest.v2+json'}).text)",
+         f"http://{loopback_registry.host}/v2/adopt/damaged/manifests/v1"],
+        check=True, capture_output=True, text=True).stdout)
+    layer = manifest["layers"][0]["digest"]
+    other = Lamina(tmp_path / "other")
+    (other.root / "blobs" / "sha256").mkdir(parents=True)
+    (other.root / "blobs" / "sha256" / layer.split(":")[1]).write_bytes(b"not the layer")
+    assert "Already exists" not in other.out("pull", ref)
+    assert "0 problems, clean" in other.out("fsck")

@@ -76,6 +76,54 @@ def check_layer_chunks(chunks: Iterable[bytes], what: str) -> LayerScan:
     return check_layer_tar(_ChunkStream(chunks), what)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True, slots=True)
+class BlobCheck:
+    """What ``check_layer_blob`` learnt of a layer blob read whole: its identity and its scan."""
+
+    digest: str     # of the blob as stored (compressed or not)
+    size: int
+    diff_id: str    # of its uncompressed tar
+    scan: LayerScan
+
+
+def check_layer_blob(stream: BinaryIO, compression: str, what: str) -> BlobCheck:
+    """Hash a stored layer blob, and its uncompressed tar, and scan it, in one read.
+
+    Why: a blob a killed ``pull`` committed before recording it is in the store but named by
+    no layer row; the next pull adopts it after the same checks a download gets (digest,
+    diffID, safe paths) instead of fetching it again.
+    """
+    from lamina.layer.compression import decompressing_reader
+    from lamina.oci.digest import Hasher
+
+    blob_hash, diff_hash = Hasher(), Hasher()
+    blob = _HashingStream(stream, blob_hash)
+    scan = check_layer_tar(_HashingStream(decompressing_reader(blob, compression, what=what), diff_hash), what)
+    while blob.read(1 << 20):  # whatever follows the compressed stream is part of the blob too
+        pass
+    return BlobCheck(blob_hash.digest, blob_hash.size, diff_hash.digest, scan)
+
+
+class _HashingStream:
+    """A non-seekable ``read`` that feeds every byte it returns to a hasher."""
+
+    __slots__ = ("_stream", "_hasher")
+
+    def __init__(self, stream: BinaryIO, hasher) -> None:
+        self._stream, self._hasher = stream, hasher
+
+    def seekable(self) -> bool:
+        return False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._hasher.update(data)
+        return data
+
+
 class _ChunkStream:
     """The ``read`` that TarReader needs, over an iterable of byte pieces (each handed out whole)."""
 

@@ -364,6 +364,35 @@ class _LayerSink:
             self._check.put(out)
 
 
+def _adopt(store: Store, descriptor: Descriptor, diff_id: str) -> LayerRecord | None:
+    """The layer from a blob already in the store that no layer row names (a killed pull or
+    load committed it), after a download's checks; None when it fails them (then it is fetched)."""
+    from lamina.layer.validate import check_layer_blob
+
+    if not mt.is_layer(descriptor.mediaType):
+        return None
+    try:
+        with store.content.open(descriptor.digest) as blob:
+            checked = check_layer_blob(blob, mt.layer_compression(descriptor.mediaType),
+                                       f"layer {descriptor.digest}")
+    except (LaminaError, OSError):
+        checked = None
+    if checked is None or checked.digest != descriptor.digest:
+        if checked is not None or not _intact(store, descriptor.digest):
+            store.content.delete(descriptor.digest)  # damaged on disk: make way for the download's good copy
+        return None
+    if (checked.size, checked.diff_id) != (descriptor.size, diff_id):
+        return None
+    return LayerRecord(diff_id, descriptor.digest, descriptor.mediaType, descriptor.size, checked.scan.content_size)
+
+
+def _intact(store: Store, digest: str) -> bool:
+    try:
+        return store.content.verify(digest)
+    except (LaminaError, OSError):
+        return True  # gone meanwhile: nothing to make way for
+
+
 def _fetch_layers(store: Store, client: RegistryClient, repository: str, descriptors: list[Descriptor],
                   diff_ids: list[str], events: EventSink, max_concurrent: int,
                   new_blobs: list[str]) -> tuple[list[LayerRecord], int]:
@@ -372,10 +401,11 @@ def _fetch_layers(store: Store, client: RegistryClient, repository: str, descrip
     for i, (descriptor, diff_id) in enumerate(zip(descriptors, diff_ids, strict=True)):
         known = [r for r in store.layers_of(diff_id) if store.content.has(r.blob_digest)]
         same_blob = [r for r in known if r.blob_digest == descriptor.digest]
-        if same_blob or (known and not store.content.has(descriptor.digest)):
+        adopted = None if known or not store.content.has(descriptor.digest) else _adopt(store, descriptor, diff_id)
+        if same_blob or (known and not store.content.has(descriptor.digest)) or adopted is not None:
             # the layer's content is here (maybe as another blob): docker's "Already exists"
-            records[i] = same_blob[0] if same_blob else LayerRecord(
-                diff_id, known[0].blob_digest, known[0].media_type, known[0].blob_size, known[0].diff_size)
+            records[i] = adopted or (same_blob[0] if same_blob else LayerRecord(
+                diff_id, known[0].blob_digest, known[0].media_type, known[0].blob_size, known[0].diff_size))
             events(TransferEvent(short(descriptor.digest), "Already exists"))
         else:
             todo.append(i)

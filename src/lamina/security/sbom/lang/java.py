@@ -32,7 +32,6 @@ from lamina.security.sbom.lang.package import make_package
 KIND = "jar"
 ARCHIVE_EXTENSIONS = (".jar", ".war", ".ear", ".par")
 NESTED_EXTENSIONS = (".jar", ".war", ".ear")
-FILE_NAME = re.compile(r"^([a-zA-Z0-9._-]*[^-*])-(\d\S*(?:-SNAPSHOT)?).jar$")
 MAX_DEPTH = 8
 MAX_INFLATED = 256 << 20
 MAX_CENTRAL_DIRECTORY = 64 << 20
@@ -126,12 +125,6 @@ def manifest_coordinates(attributes: dict[str, str], path: str) -> Coordinates:
         group = symbolic[:cut] if cut > 0 else symbolic
     return Coordinates(group.strip(), _first_of(attributes, MANIFEST_ARTIFACT).strip(),
                        _first_of(attributes, MANIFEST_VERSION).strip(), path)
-
-
-def file_name_coordinates(path: str) -> tuple[str, str]:
-    """(artifactId, version) the archive's file name claims, or ("", ""): Trivy's pattern."""
-    matched = FILE_NAME.match(posixpath.basename(path))
-    return (matched.group(1), matched.group(2)) if matched else ("", "")
 
 
 class JavaCataloger:

@@ -90,7 +90,7 @@ def _shellcheck_findings(dockerfile: LintDockerfile):  # type: ignore[no-untyped
     if program is None:
         return
     scripts = scripts_to_check(dockerfile.steps) + scripts_to_check(dockerfile.onbuild)
-    for found in run_shellcheck(scripts, program):
+    for found in run_shellcheck(scripts, program, dockerfile.filename):
         yield Finding(dockerfile.filename, found.line, found.code, found.level, found.message)
 
 

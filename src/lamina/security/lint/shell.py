@@ -20,6 +20,9 @@ _RESERVED = frozenset(
     {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "{", "}", "!", "in", "esac", "time"}
 )
 _WRAPPERS = frozenset({"busybox", "builtin", "command", "run"})
+_MAX_NESTING = 64  # $( … ) inside $( … ): deeper than any real script, shallow for Python's stack
+_FD_REDIRECT = re.compile(r"[0-9]+[<>]")
+_REDIRECT_OPERATOR = re.compile(r"<<<|<<-|<<|<>|<&|>&|>>|>\||&>>|&>|<|>")
 _VARIABLE_CHARS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9@*#?$!-]")
 
 
@@ -134,10 +137,20 @@ class _Reader:
         self.commands: list[Command] = []
         self.pipes = 0
         self.pending_heredocs: list[tuple[str, bool]] = []
+        self.depth = 0
 
     # ---- structure -------------------------------------------------------------------------
     def read_list(self, stop: str) -> None:
         """Read commands up to the closing ``stop`` (")" or "`") or the end; consume the closer."""
+        self.depth += 1
+        if self.depth > _MAX_NESTING:
+            raise _Unreadable("nesting")
+        try:
+            self._read_list(stop)
+        finally:
+            self.depth -= 1
+
+    def _read_list(self, stop: str) -> None:
         words: list[Word] = []
         slot = len(self.commands)
         case_depth = 0
@@ -245,7 +258,7 @@ class _Reader:
         return text[self.pos - 1]
 
     def _fd_redirect(self) -> bool:
-        match = re.compile(r"[0-9]+[<>]").match(self.text, self.pos)
+        match = _FD_REDIRECT.match(self.text, self.pos)
         return match is not None
 
     def _skip_blank(self, position: int) -> int:
@@ -263,7 +276,7 @@ class _Reader:
             self.read_list(stop=")")
             words.append(Word("${VAR}", literal=False))
             return
-        match = re.compile(r"<<<|<<-|<<|<>|<&|>&|>>|>\||&>>|&>|<|>").match(text, self.pos)
+        match = _REDIRECT_OPERATOR.match(text, self.pos)
         operator = match.group(0) if match else text[self.pos]
         self.pos += len(operator)
         self.pos = self._skip_blank(self.pos)

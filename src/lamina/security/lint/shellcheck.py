@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lamina.errors import LaminaError
 from lamina.security.lint.model import Step, declared_names
 
 DEFAULT_SHELL = "/bin/sh -c"
@@ -37,7 +38,7 @@ _SHEBANGS = (
     "#!/bin/sh", "#!/bin/bash", "#!/bin/ksh", "#!/usr/bin/env sh", "#!/usr/bin/env bash", "#!/usr/bin/env ksh",
 )  # fmt: skip
 _NON_POSIX = ("pwsh", "powershell", "cmd")
-_TIMEOUT_SECONDS = 120
+_TIMEOUT_SECONDS = 60
 _SEVERITY = {"error": "error", "warning": "warning", "info": "info", "style": "style"}
 
 
@@ -125,7 +126,9 @@ def _shell_pragma(comment: str) -> str | None:
     return value or None
 
 
-def run_shellcheck(scripts: list[tuple[int, str]], program: str) -> list[ShellFinding]:
+def run_shellcheck(
+    scripts: list[tuple[int, str]], program: str, filename: str = "Dockerfile"
+) -> list[ShellFinding]:
     """Check every script with one ``shellcheck`` run; findings deduplicated per RUN line."""
     if not scripts:
         return []
@@ -135,13 +138,25 @@ def run_shellcheck(scripts: list[tuple[int, str]], program: str) -> list[ShellFi
             path = Path(scratch) / f"run{index}.sh"
             path.write_text(script, encoding="utf-8", errors="replace")
             paths.append(str(path))
-        completed = subprocess.run(
-            [program, "--format=json1", "--severity=style", f"--exclude={_EXCLUDED}", *paths],
-            capture_output=True,
-            timeout=_TIMEOUT_SECONDS,
-            check=False,
-        )
-    report = json.loads(completed.stdout or b"{}")
+        try:
+            completed = subprocess.run(
+                [program, "--format=json1", "--severity=style", f"--exclude={_EXCLUDED}", *paths],
+                capture_output=True,
+                timeout=_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise LaminaError(
+                f"shellcheck did not finish within {_TIMEOUT_SECONDS} s on {filename} "
+                f"({len(scripts)} RUN scripts); lint without it: --no-shellcheck"
+            ) from None
+    try:
+        report = json.loads(completed.stdout or b"{}")
+    except ValueError:
+        problem = completed.stderr.decode(errors="replace").strip().splitlines()[:1]
+        raise LaminaError(
+            f"shellcheck failed on {filename}: {problem[0] if problem else 'no output'}"
+        ) from None
     by_path = {path: line for path, (line, _) in zip(paths, scripts, strict=True)}
     # hadolint keeps ShellCheck's findings for one RUN in a set ordered by line only, so all but
     # the last one ShellCheck reports for that RUN fall away; lamina reports what hadolint does.

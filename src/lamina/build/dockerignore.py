@@ -4,6 +4,11 @@ Same rules as docker (moby/patternmatcher and its ignorefile reader): Go ``filep
 globs plus ``**``; the last matching pattern wins; ``!pattern`` re-includes; a pattern that matches
 a directory excludes everything below it, yet a later ``!`` exception can still bring back a
 child. ``<Dockerfile>.dockerignore`` beside the Dockerfile wins over the context's ``.dockerignore``.
+
+Matching takes time linear in the path, as docker's Go regexps do: a pattern with more than one
+unbounded wildcard (``**/*.pyc``, ``a*a*a*b``) runs on RE2, which never backtracks; Python's ``re``,
+four times faster per call, keeps the patterns that cannot backtrack more than linearly (see
+``linear_regex``; bench/dockerignore_bench.py has the numbers).
 """
 
 from __future__ import annotations
@@ -84,7 +89,7 @@ class _Pattern(msgspec.Struct):
     text: str  # cleaned, without the "!"
     exclusion: bool
     kind: str = ""  # exact, prefix, suffix or regex; compiled on first use
-    regex: re.Pattern[str] | None = None
+    regex: LinearRegex | None = None
     error: bool = False
 
     def match(self, path: str) -> bool:
@@ -96,17 +101,29 @@ class _Pattern(msgspec.Struct):
             return path == self.text
         if self.kind == "prefix":
             return path.startswith(self.text[:-2])
+        if self.kind == "basename":
+            assert self.regex is not None
+            return self.regex.fullmatch(path[path.rfind("/") + 1 :])
         if self.kind == "suffix":
             suffix = self.text[2:]
             return path.endswith(suffix) or (suffix.startswith("/") and path == suffix[1:])
         assert self.regex is not None
-        return self.regex.match(path) is not None
+        return self.regex.fullmatch(path)
 
     def _compile(self) -> None:
         """Translate to a regex, noting the cheap cases (exact, ``dir/**``, ``**/name``) as patternmatcher does."""
         pattern = self.text
+        if pattern.startswith("**/") and "/" not in pattern[3:] and "**" not in pattern[3:]:
+            # ``**/*.pyc``: ``(.*/)?`` then a glob that cannot match "/" can only start after the
+            # last "/", so the glob alone runs on the last name (one wildcard fewer: Python's re)
+            name = _Pattern(pattern[3:], self.exclusion)
+            name._compile()
+            if name.kind == "regex":
+                self.kind, self.regex = "basename", name.regex
+                return
         out = ["^"]
         kind = "exact"
+        unbounded = 0  # wildcards that repeat without bound: what makes a backtracking engine slow
         i = 0
         iteration = 0
         n = len(pattern)
@@ -118,6 +135,7 @@ class _Pattern(msgspec.Struct):
                     i += 1
                     if i < n and pattern[i] == "/":
                         i += 1
+                    unbounded += 1
                     if i >= n:
                         if kind == "exact":
                             kind = "prefix"
@@ -132,6 +150,7 @@ class _Pattern(msgspec.Struct):
                 else:
                     out.append("[^/]*")
                     kind = "regex"
+                    unbounded += 1
             elif ch == "?":
                 out.append("[^/]")
                 kind = "regex"
@@ -153,8 +172,8 @@ class _Pattern(msgspec.Struct):
         self.kind = kind
         if kind == "regex":
             try:
-                self.regex = re.compile("".join(out) + "$", re.S)
-            except re.error:
+                self.regex = linear_regex("".join(out), unbounded)
+            except ValueError:
                 self.error = True
 
 
@@ -239,23 +258,68 @@ def _literal_prefix(pattern: str) -> str:
 
 def go_match(pattern: str, name: str) -> bool:
     """Go's ``filepath.Match`` on Linux: ``*``/``?`` never match ``/``; raise ValueError on bad syntax."""
-    return _glob_regex(pattern).fullmatch(name) is not None
+    return _glob_regex(pattern).fullmatch(name)
 
 
-_GLOB_CACHE: dict[str, re.Pattern[str]] = {}
+class LinearRegex:
+    """A compiled pattern whose ``fullmatch`` takes time linear in the text, whatever the pattern."""
+
+    __slots__ = ("_fullmatch", "_re2")
+
+    def __init__(self, source: str, *, use_re2: bool) -> None:
+        self._re2 = use_re2
+        if use_re2:
+            import re2  # google-re2: loaded only for a pattern that needs it (~20 ms)
+
+            options = re2.Options()
+            options.dot_nl = True
+            options.log_errors = False  # a bad pattern is our error to report, not a line on stderr
+            try:
+                self._fullmatch = re2.compile(source, options).fullmatch
+            except re2.error as exc:
+                raise ValueError(f"syntax error in pattern: {exc}") from None
+        else:
+            try:
+                self._fullmatch = re.compile(source, re.S).fullmatch
+            except re.error as exc:
+                raise ValueError(f"syntax error in pattern: {exc}") from None
+
+    def fullmatch(self, text: str) -> bool:
+        try:
+            return self._fullmatch(text) is not None
+        except UnicodeEncodeError:  # RE2 reads UTF-8: a name that is not (surrogate escapes) reads
+            # as Go reads it, one U+FFFD rune per bad byte
+            fixed = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            return self._fullmatch(fixed) is not None
 
 
-def _glob_regex(pattern: str) -> re.Pattern[str]:
+def linear_regex(source: str, unbounded: int) -> LinearRegex:
+    """Compile a translated glob so that matching never backtracks more than linearly.
+
+    With at most one unbounded repeat (``[^/]*`` or ``.*``) Python's ``re`` tries each split
+    point once, and is four times faster per call than RE2's binding; with two or more, a
+    backtracking engine can take time exponential in their number (``a*a*a*…b`` over a long
+    name), so RE2 runs those, in linear time like docker's Go regexps.
+    """
+    return LinearRegex(source, use_re2=unbounded > 1)
+
+
+_GLOB_CACHE: dict[str, LinearRegex] = {}
+
+
+def _glob_regex(pattern: str) -> LinearRegex:
     cached = _GLOB_CACHE.get(pattern)
     if cached is not None:
         return cached
     out: list[str] = []
+    unbounded = 0
     i, n = 0, len(pattern)
     while i < n:
         ch = pattern[i]
         i += 1
         if ch == "*":
             out.append("[^/]*")
+            unbounded += 1
         elif ch == "?":
             out.append("[^/]")
         elif ch == "\\":
@@ -268,7 +332,7 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
             out.append(klass)
         else:
             out.append(re.escape(ch))
-    compiled = re.compile("".join(out), re.S)
+    compiled = linear_regex("".join(out), unbounded)
     if len(_GLOB_CACHE) < 4096:
         _GLOB_CACHE[pattern] = compiled
     return compiled
@@ -296,7 +360,7 @@ def _glob_class(pattern: str, i: int) -> tuple[str, int]:
         if low <= high:  # Go accepts an inverted range; it just matches nothing
             ranges.append(re.escape(low) if low == high else f"{re.escape(low)}-{re.escape(high)}")
     if not ranges:
-        return ("[\\s\\S]" if negate else "(?!)"), i
+        return ("[\\s\\S]" if negate else "[^\\s\\S]"), i  # any char / none (RE2 has no lookahead)
     return "[" + ("^" if negate else "") + "".join(ranges) + "]", i
 
 

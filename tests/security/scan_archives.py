@@ -96,3 +96,23 @@ def docker_archive_of_rootfs_tar(path: Path, rootfs_tar: Path, *, tag: str = "ro
         info.size = len(manifest)
         archive.addfile(info, io.BytesIO(manifest.encode()))
     return path
+
+
+SITE_PACKAGES = "usr/local/lib/python3.11/site-packages"
+# A Python app's installed distributions: old enough that the real PyPI advisories in data/ affect them.
+PYTHON_APP = {"requests": "2.25.0", "Jinja2": "2.10", "urllib3": "1.24.1", "PyYAML": "5.3", "Werkzeug": "2.2.2",
+              "aiohttp": "3.9.4"}
+
+
+def python_app_archive(path: Path, *, tag: str = "myapp:latest") -> Path:
+    """myapp: the PYTHON_APP distributions pip-installed (dist-info METADATA) over a base layer."""
+    app = {f"{SITE_PACKAGES}/{name}-{version}.dist-info/METADATA":
+           f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: test\n".encode()
+           for name, version in PYTHON_APP.items()}
+    history = [{"created": "2024-01-01T00:00:00Z", "created_by": "/bin/sh -c #(nop) ADD file:1 in / "},
+               {"created": "2024-01-01T00:00:00Z", "created_by": '/bin/sh -c #(nop)  CMD ["python3"]',
+                "empty_layer": True},
+               {"created": "2024-01-01T00:00:00Z", "created_by": "RUN /bin/sh -c pip install -r requirements.txt"
+                                                                 " # buildkit"}]
+    return write_docker_archive(path, [{"etc/hostname": b"myapp-build\n"}, app], history=history,
+                                config={"User": "app"}, tag=tag)

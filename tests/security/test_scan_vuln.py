@@ -14,32 +14,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.security.scan_archives import write_docker_archive
+from tests.security.scan_archives import PYTHON_APP, python_app_archive, write_docker_archive
 from tests.security.vulndb_sources import PYPI_RECORDS
 
-SITE = "usr/local/lib/python3.11/site-packages"
-INSTALLED = {"requests": "2.25.0", "Jinja2": "2.10", "urllib3": "1.24.1", "PyYAML": "5.3", "Werkzeug": "2.2.2",
-             "aiohttp": "3.9.4"}
+INSTALLED = PYTHON_APP
 
 
 def normalized(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def entry(created_by: str, empty: bool = False) -> dict:
-    return {"created": "2024-01-01T00:00:00Z", "created_by": created_by, **({"empty_layer": True} if empty else {})}
-
-
 @pytest.fixture
 def myapp(lamina, tmp_path) -> str:
     """myapp:latest (Python packages pip installed over a base layer) and the PyPI advisories imported."""
-    app = {f"{SITE}/{name}-{version}.dist-info/METADATA":
-           f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: test\n".encode()
-           for name, version in INSTALLED.items()}
-    history = [entry("/bin/sh -c #(nop) ADD file:1 in / "), entry('/bin/sh -c #(nop)  CMD ["python3"]', True),
-               entry("RUN /bin/sh -c pip install -r requirements.txt # buildkit")]
-    archive = write_docker_archive(tmp_path / "myapp.tar", [{"etc/hostname": b"myapp-build\n"}, app],
-                                   history=history, config={"User": "app"}, tag="myapp:latest")
+    archive = python_app_archive(tmp_path / "myapp.tar")
     lamina.out("load", "-i", str(archive))
     lamina.out("db", "import", str(PYPI_RECORDS))
     return "myapp:latest"

@@ -2,49 +2,31 @@
 
 The real PyPI OSV records in data/ are imported into lamina's database and, for Trivy, written
 into a Trivy DB (its BoltDB layout, as in Trivy's own test fixtures
-integration/testdata/fixtures/db/*.yaml) by a tiny bbolt writer built with Debian's Go. Both
+integration/testdata/fixtures/db/*.yaml) by trivy_db's bbolt writer (Debian's Go). Both
 scanners then scan the same archive offline; their (package, installed version, ID, fixes) sets
 must be equal.
 """
 
 from __future__ import annotations
 
-import datetime
 import json
-import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import require_tool
 from tests.security.scan_archives import python_app_archive
 from tests.security.scan_oracle import trivy_binary
+from tests.security.trivy_db import write_trivy_db
 from tests.security.vulndb_sources import PYPI_RECORDS
 
-BOLTWRITE = Path(__file__).parent / "data" / "boltwrite" / "main.go"
-GOPATH = "/usr/share/gocode"  # Debian's golang-*-dev packages install their sources here
 BUCKET = "pip::Open Source Vulnerability"
 
 
 def pep503(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-@pytest.fixture(scope="session")
-def boltwrite(tmp_path_factory) -> Path:
-    go = require_tool("go", "golang-go")
-    if not Path(GOPATH, "src", "go.etcd.io", "bbolt").is_dir():
-        pytest.fail("bbolt's Go sources are missing: run 'make test' as root (installs golang-github-coreos-bbolt-dev)")
-    out = tmp_path_factory.mktemp("boltwrite") / "boltwrite"
-    env = {**os.environ, "GO111MODULE": "off", "GOPATH": GOPATH, "GOCACHE": str(out.parent / "cache"),
-           "GOFLAGS": ""}
-    subprocess.run([go, "build", "-o", str(out), str(BOLTWRITE)], check=True, env=env, capture_output=True,
-                   timeout=600)
-    return out
 
 
 def trivy_tree(records: list[dict]) -> dict:
@@ -84,16 +66,6 @@ def trivy_tree(records: list[dict]) -> dict:
     }
 
 
-def write_trivy_db(cache: Path, boltwrite: Path, records: list[dict]) -> None:
-    database = cache / "db"
-    database.mkdir(parents=True, exist_ok=True)
-    subprocess.run([str(boltwrite), str(database / "trivy.db")], input=json.dumps(trivy_tree(records)).encode(),
-                   check=True, capture_output=True)
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    (database / "metadata.json").write_text(json.dumps(
-        {"Version": 2, "NextUpdate": "2999-01-01T00:00:00Z", "UpdatedAt": now, "DownloadedAt": now}))
-
-
 def finding_rows(report: dict) -> set[tuple[str, str, str, frozenset[str]]]:
     return {(pep503(v["PkgName"]), v["InstalledVersion"], v["VulnerabilityID"],
              frozenset(filter(None, v.get("FixedVersion", "").split(", "))))
@@ -101,11 +73,11 @@ def finding_rows(report: dict) -> set[tuple[str, str, str, frozenset[str]]]:
 
 
 @pytest.mark.slow
-def test_findings_equal_trivys_from_a_trivy_db_of_the_same_records(lamina, boltwrite, tmp_path):
+def test_findings_equal_trivys_from_a_trivy_db_of_the_same_records(lamina, tmp_path):
     records = [yaml.safe_load(path.read_text()) for path in sorted(PYPI_RECORDS.rglob("*.yaml"))]
     archive = python_app_archive(tmp_path / "myapp.tar")
     cache = tmp_path / "trivy-cache"
-    write_trivy_db(cache, boltwrite, records)
+    write_trivy_db(trivy_tree(records), cache)
     done = subprocess.run([trivy_binary(), "image", "--input", str(archive), "--cache-dir", str(cache),
                            "--scanners", "vuln", "--skip-db-update", "--offline-scan", "--quiet",
                            "--format", "json"], capture_output=True, text=True, timeout=300)

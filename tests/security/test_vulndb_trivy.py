@@ -67,3 +67,80 @@ def test_debian_findings_equal_trivys_on_the_same_advisories(lamina, debian_root
     assert len(theirs) > 100
     assert ours == theirs
     assert {status for *_, status, _ in theirs} == {"fixed", "affected", "will_not_fix", "fix_deferred"}
+
+
+def _trivy_constraints(ranges: list[dict]) -> list[str]:
+    """OSV ECOSYSTEM ranges as Trivy's VulnerableVersions (one ``>=a, <b`` conjunction per interval)."""
+    constraints = []
+    for osv_range in ranges:
+        if osv_range["type"] != "ECOSYSTEM":
+            continue
+        lower = None
+        for event in osv_range["events"]:
+            ((kind, version),) = event.items()
+            if kind == "introduced":
+                lower = None if str(version) == "0" else str(version)
+            elif kind in ("fixed", "last_affected"):
+                bound = ("<" if kind == "fixed" else "<=") + str(version)
+                constraints.append(f">={lower}, {bound}" if lower else bound)
+                lower = None
+        if lower is not None:
+            constraints.append(f">={lower}")
+    return constraints
+
+
+@pytest.mark.slow
+def test_pypi_findings_equal_trivys_on_the_pypa_records(lamina, tmp_path):
+    """Every version pypa's records list, and every fixed version, installed side by side in one image."""
+    import io
+    import tarfile
+
+    import yaml
+
+    from lamina.security.inventory import Inventory, Package
+    from lamina.security.vulndb.advisory import package_key
+
+    from .vulndb_sources import PYPI_RECORDS
+
+    installs: dict[tuple[str, str], None] = {}
+    pip_bucket: dict[str, dict] = {}
+    for record_file in sorted(PYPI_RECORDS.rglob("*.yaml")):
+        record = yaml.safe_load(record_file.read_text())
+        cve = next((a for a in record.get("aliases", []) if a.startswith("CVE-")), record["id"])
+        for affected in record["affected"]:
+            name = affected["package"]["name"]
+            constraints = _trivy_constraints(affected.get("ranges", []))
+            fixed = [str(e["fixed"]) for r in affected.get("ranges", []) if r["type"] == "ECOSYSTEM"
+                     for e in r["events"] if "fixed" in e]
+            pip_bucket.setdefault(package_key("PyPI", name), {})[cve] = value(
+                VulnerableVersions=constraints, PatchedVersions=fixed)
+            for version in [*affected.get("versions", []), *fixed]:
+                installs[(name, str(version))] = None
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        for index, (name, version) in enumerate(installs):
+            metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+            info = tarfile.TarInfo(f"opt/env{index}/lib/python3.11/site-packages/{name}-{version}.dist-info/METADATA")
+            info.size, info.mode, info.mtime = len(metadata), 0o644, 1700000000
+            tar.addfile(info, io.BytesIO(metadata))
+    (tmp_path / "rootfs.tar").write_bytes(layer.getvalue())
+    lamina.out("import", str(tmp_path / "rootfs.tar"), "pypi-sample:latest")
+    archive = tmp_path / "pypi.tar"
+    lamina.run("save", "-o", str(archive), "pypi-sample:latest")
+    write_trivy_db({
+        "pip::Open Source Vulnerability": pip_bucket,
+        "vulnerability": {cve: value(Title=cve) for advisories in pip_bucket.values() for cve in advisories},
+        "data-source": {"pip::Open Source Vulnerability": value(ID="osv", Name="Python Packaging Advisory Database",
+                                                                 URL="https://github.com/pypa/advisory-db")},
+    }, tmp_path / "trivy-cache")
+    report = trivy_report(archive, tmp_path / "trivy-cache", "--scanners", "vuln")
+    theirs = {(v["PkgName"], v["InstalledVersion"], v["VulnerabilityID"])
+              for result in report.get("Results") or [] for v in result.get("Vulnerabilities") or []}
+
+    import_sources([str(PYPI_RECORDS)], path=tmp_path / "vuln.db")
+    inventory = Inventory(image_name="pypi-sample", image_id="sha256:" + "0" * 64, os=None, diff_ids=[], packages=[
+        Package(name=name, version=version, kind="python-pkg", ecosystem="PyPI", purl="") for name, version in installs])
+    with open_database(path=tmp_path / "vuln.db") as db:
+        ours = {(v.pkg_name, v.installed_version, v.vulnerability_id) for v in find_vulnerabilities(inventory, db)}
+    assert len(theirs) > 300
+    assert ours == theirs

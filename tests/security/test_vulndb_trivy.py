@@ -144,3 +144,75 @@ def test_pypi_findings_equal_trivys_on_the_pypa_records(lamina, tmp_path):
         ours = {(v.pkg_name, v.installed_version, v.vulnerability_id) for v in find_vulnerabilities(inventory, db)}
     assert len(theirs) > 300
     assert ours == theirs
+
+
+def _apk_candidates(fixed: str) -> list[str]:
+    """Versions around an Alpine fix: equal, one revision either side, pre- and post-release suffixes."""
+    base, _, revision = fixed.rpartition("-r")
+    number = int(revision) if revision.isdigit() else 0
+    out = [fixed, f"{base}-r{number + 1}", f"{base}_rc1-r{number}", f"{base}_p1-r0"]
+    if number:
+        out.append(f"{base}-r{number - 1}")
+    return out
+
+
+@pytest.mark.slow
+def test_alpine_findings_equal_trivys_on_the_alpine_secdb_sample(lamina, tmp_path):
+    """apk's order and origin matching: packages at versions around every fix of the real secdb sample."""
+    import io
+    import tarfile
+
+    import yaml
+
+    from lamina.security.inventory import Inventory, OSInfo, Package
+
+    from .vulndb_sources import ALPINE_SECDB
+
+    document = yaml.safe_load(ALPINE_SECDB.read_text())
+    alpine_bucket: dict[str, dict] = {}
+    installs: list[tuple[str, str, str]] = []  # (binary name, version, origin)
+    for entry in document["packages"]:
+        origin, secfixes = entry["pkg"]["name"], entry["pkg"]["secfixes"]
+        versions_of = {}
+        for fixed, cves in secfixes.items():
+            for cve in cves:
+                versions_of.setdefault(cve, set()).add(str(fixed))
+        kept = {cve: versions.pop() for cve, versions in versions_of.items() if len(versions) == 1}
+        entry["pkg"]["secfixes"] = {fixed: [c for c, f in kept.items() if f == str(fixed)] for fixed in secfixes}
+        alpine_bucket[origin] = {cve: value(FixedVersion=fixed) for cve, fixed in kept.items()}
+        candidates = dict.fromkeys(v for fixed in secfixes for v in _apk_candidates(str(fixed)))
+        installs += [(f"{origin}-c{index}", version, origin) for index, version in enumerate(candidates)]
+    (tmp_path / "secdb.yaml").write_text(yaml.safe_dump(document))
+
+    installed = "".join(f"P:{name}\nV:{version}\nA:x86_64\no:{origin}\n\n" for name, version, origin in installs)
+    files = {"etc/alpine-release": "3.11.6\n", "lib/apk/db/installed": installed,
+             "etc/os-release": 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.11.6\n'}
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        for path, text in files.items():
+            info = tarfile.TarInfo(path)
+            info.size, info.mode, info.mtime = len(text.encode()), 0o644, 1700000000
+            tar.addfile(info, io.BytesIO(text.encode()))
+    (tmp_path / "rootfs.tar").write_bytes(layer.getvalue())
+    lamina.out("import", str(tmp_path / "rootfs.tar"), "alpine-sample:3.11")
+    archive = tmp_path / "alpine.tar"
+    lamina.run("save", "-o", str(archive), "alpine-sample:3.11")
+    write_trivy_db({
+        "alpine 3.11": alpine_bucket,
+        "data-source": {"alpine 3.11": value(ID="alpine", Name="Alpine Secdb", URL="https://secdb.alpinelinux.org/")},
+        "vulnerability": {cve: value(Title=cve) for advisories in alpine_bucket.values() for cve in advisories},
+    }, tmp_path / "trivy-cache")
+    report = trivy_report(archive, tmp_path / "trivy-cache", "--scanners", "vuln")
+    theirs = {(v["PkgName"], v["InstalledVersion"], v["VulnerabilityID"], v.get("FixedVersion", ""))
+              for result in report.get("Results") or [] for v in result.get("Vulnerabilities") or []}
+
+    import_sources([str(tmp_path / "secdb.yaml")], path=tmp_path / "vuln.db")
+    inventory = Inventory(image_name="alpine-sample", image_id="sha256:" + "0" * 64, diff_ids=[],
+                          os=OSInfo(family="alpine", name="3.11.6"), packages=[
+        Package(name=name, version=version, kind="alpine", ecosystem="Alpine", source_name=origin, purl="")
+        for name, version, origin in installs])
+    with open_database(path=tmp_path / "vuln.db") as db:
+        ours = {(v.pkg_name, v.installed_version, v.vulnerability_id, v.fixed_version)
+                for v in find_vulnerabilities(inventory, db)}
+    assert len(theirs) > 100
+    assert ours == theirs

@@ -1,9 +1,10 @@
-"""Image-config checks, under the Dockerfile check IDs Trivy reports (DS-xxxx).
+"""Image-config checks, under the Dockerfile check IDs Trivy reports (DS-xxxx) where it has one.
 
 Each check reads the implied Dockerfile (history.py) and the run config. The IDs, titles and
 severities are Trivy's, so ignore files and policies written for its reports apply; messages and
 resolutions are lamina's own words. DS-0004 (SSH port) also reads the config's ExposedPorts:
-BuildKit does not record EXPOSE in history, so the history alone would miss it.
+BuildKit does not record EXPOSE in history, so the history alone would miss it. Checks Trivy
+does not have are LAMINA-xxxx.
 """
 
 from __future__ import annotations
@@ -96,6 +97,13 @@ def _add_instead_of_copy(instructions: list[Instruction], run_config: dict) -> I
                 len(values) == 2 or len(values) == 3 and values[1] == "in"):
             continue  # the legacy builder's record of a base image's rootfs
         yield f"Use 'COPY {words}' instead of 'ADD {words}': ADD also unpacks archives and fetches URLs", add
+
+
+def _add_url(instructions: list[Instruction], run_config: dict) -> Iterable[Finding]:
+    for add in _of(instructions, "ADD"):
+        urls = [word for word in add.values[:-1] if word.startswith(("http://", "https://"))]
+        if urls and "--checksum=" not in add.text:
+            yield f"ADD downloads {urls[0]} at build time without --checksum: nothing verifies what arrives", add
 
 
 def _sudo(instructions: list[Instruction], run_config: dict) -> Iterable[Finding]:
@@ -229,6 +237,9 @@ CHECKS: tuple[Check, ...] = (
     Check("DS-0005", "ADD instead of COPY", "LOW",
           "ADD unpacks archives and downloads URLs; COPY only copies, which is what a local file needs.",
           "Use COPY instead of ADD", _add_instead_of_copy),
+    Check("LAMINA-0001", "ADD of a remote URL", "MEDIUM",
+          "ADD fetches the URL whenever the step runs; what it gets is whatever the server sends then.",
+          "Download with a pinned checksum (ADD --checksum=sha256:…) or COPY a vetted file", _add_url),
     Check("DS-0010", "RUN using 'sudo'", "CRITICAL",
           "sudo in a build step behaves unpredictably (TTY, environment, signals).",
           "Run the step as the right USER instead of sudo", _sudo),

@@ -139,3 +139,34 @@ def test_bad_flags_are_one_error_line(lamina, app_archive, tmp_path):
     bad = tmp_path / "bad.vex.json"
     bad.write_text("[1, 2]")
     assert "VEX" in lamina.fails("scan", spec, "--scanners", "secret", "--vex", str(bad))
+
+
+def test_on_a_terminal_progress_goes_to_stderr_and_the_report_is_unchanged(lamina, app_archive, tmp_path):
+    import os
+    import pty
+    import sys
+
+    spec = f"docker-archive:{app_archive}"
+    plain = tmp_path / "plain.json"
+    lamina.out("scan", spec, "--scanners", "secret", "-f", "json", "-o", str(plain))
+    on_tty = tmp_path / "tty.json"
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "lamina", "scan", spec, "--scanners", "secret", "-f", "json",
+                                "-o", str(on_tty)], stderr=terminal, stdout=subprocess.DEVNULL, env=lamina.env())
+    os.close(terminal)
+    transcript = b""
+    while True:
+        try:
+            data = os.read(controller, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        transcript += data
+    assert process.wait(timeout=120) == 0
+    os.close(controller)
+    assert b"Traceback" not in transcript
+    assert b"scanning" in transcript  # the spinner's step, drawn on the terminal only
+    strip = ("CreatedAt",)
+    ours = {k: v for k, v in json.loads(on_tty.read_text()).items() if k not in strip}
+    assert ours == {k: v for k, v in json.loads(plain.read_text()).items() if k not in strip}

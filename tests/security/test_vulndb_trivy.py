@@ -216,3 +216,109 @@ def test_alpine_findings_equal_trivys_on_the_alpine_secdb_sample(lamina, tmp_pat
                 for v in find_vulnerabilities(inventory, db)}
     assert len(theirs) > 100
     assert ours == theirs
+
+
+def _go_neighbours(version: str) -> list[str]:
+    """A Go version from an OSV event, the one just below it and one above (pseudo-versions by timestamp)."""
+    import re
+
+    core, plus, build = version.partition("+")
+    suffix = plus + build
+    pseudo = re.match(r"^(.*?)(\d{14})-([0-9a-f]{12})$", core)
+    if pseudo:
+        stamp = int(pseudo.group(2))
+        return [f"v{core}{suffix}", f"v{pseudo.group(1)}{stamp - 1}-{'0' * 12}{suffix}",
+                f"v{pseudo.group(1)}{stamp + 1}-{'f' * 12}{suffix}"]
+    numbers, dash, pre = core.partition("-")
+    major, minor, patch = (int(n) for n in numbers.split("."))
+    below = f"{major}.{minor}.{patch - 1}" if patch else f"{major}.{max(minor - 1, 0)}.99" if minor else "0.0.1"
+    return [f"v{core}{suffix}", f"v{below}{suffix}", f"v{major}.{minor}.{patch + 1}{suffix}"]
+
+
+def _go_binary(directory, modules: dict[str, str], cache) -> bytes:
+    """A real Go binary whose build info lists ``modules`` at these versions (vendored stand-ins, offline)."""
+    import os
+    import subprocess
+
+    from tests.conftest import require_tool
+
+    go = require_tool("go", "golang-go")
+    directory.mkdir(parents=True)
+    requires = "".join(f"\t{path} {version}\n" for path, version in modules.items())
+    (directory / "go.mod").write_text(f"module example.com/app\n\ngo 1.19\n\nrequire (\n{requires})\n")
+    vendor_list = ""
+    imports = ""
+    for path, version in modules.items():
+        (directory / "vendor" / path).mkdir(parents=True)
+        (directory / "vendor" / path / "stub.go").write_text("package stub\n")
+        vendor_list += f"# {path} {version}\n## explicit\n{path}\n"
+        imports += f'import _ "{path}"\n'
+    (directory / "vendor" / "modules.txt").write_text(vendor_list)
+    (directory / "main.go").write_text(f"package main\n\n{imports}\nfunc main() {{}}\n")
+    env = {**os.environ, "GOFLAGS": "-mod=vendor", "GOPROXY": "off", "GOCACHE": str(cache),
+           "GOPATH": str(directory / "gopath"), "GO111MODULE": "on", "CGO_ENABLED": "0"}
+    subprocess.run([go, "build", "-o", "app", "."], cwd=directory, env=env, check=True, capture_output=True,
+                   timeout=300)
+    return (directory / "app").read_bytes()
+
+
+@pytest.mark.slow
+def test_go_findings_equal_trivys_on_the_go_vulndb_records(lamina, tmp_path):
+    """Go binaries whose modules sit at, just below and just above every event of golang/vulndb's records."""
+    import io
+    import subprocess
+    import tarfile
+
+    from lamina.security.inventory import Inventory, Package
+
+    from .vulndb_sources import GO_RECORDS
+
+    go_bucket: dict[str, dict] = {}
+    candidates: dict[str, dict[str, None]] = {}
+    for record_file in sorted(GO_RECORDS.glob("*.json")):
+        record = json.loads(record_file.read_text())
+        cve = next((a for a in record.get("aliases", []) if a.startswith("CVE-")), record["id"])
+        for affected in record["affected"]:
+            module = affected["package"]["name"]
+            constraints = _trivy_constraints([{**r, "type": "ECOSYSTEM"} for r in affected["ranges"]])
+            fixed = [e["fixed"] for r in affected["ranges"] for e in r["events"] if "fixed" in e]
+            go_bucket.setdefault(module, {})[cve] = value(VulnerableVersions=constraints, PatchedVersions=fixed)
+            if module != "stdlib" and not module.endswith("/v4"):
+                for event in (e for r in affected["ranges"] for e in r["events"]):
+                    for version in (v for v in event.values() if v != "0"):
+                        candidates.setdefault(module, {}).update(dict.fromkeys(_go_neighbours(version)))
+    columns = max(len(versions) for versions in candidates.values())
+    go_version = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True).stdout.strip()
+    layer = io.BytesIO()
+    installs: set[tuple[str, str]] = {("stdlib", "v" + go_version.removeprefix("go"))}
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        for column in range(columns):
+            modules = {module: list(versions)[column % len(versions)] for module, versions in candidates.items()}
+            installs.update(modules.items())
+            binary = _go_binary(tmp_path / f"app{column}", modules, tmp_path / "gocache")
+            info = tarfile.TarInfo(f"usr/local/bin/app{column}")
+            info.size, info.mode, info.mtime = len(binary), 0o755, 1700000000
+            tar.addfile(info, io.BytesIO(binary))
+    (tmp_path / "rootfs.tar").write_bytes(layer.getvalue())
+    lamina.out("import", str(tmp_path / "rootfs.tar"), "go-sample:latest")
+    archive = tmp_path / "go.tar"
+    lamina.run("save", "-o", str(archive), "go-sample:latest")
+    write_trivy_db({
+        "go::The Go Vulnerability Database": go_bucket,
+        "data-source": {"go::The Go Vulnerability Database": value(ID="go-vulndb", Name="The Go Vulnerability Database",
+                                                                    URL="https://pkg.go.dev/vuln/")},
+        "vulnerability": {cve: value(Title=cve) for advisories in go_bucket.values() for cve in advisories},
+    }, tmp_path / "trivy-cache")
+    report = trivy_report(archive, tmp_path / "trivy-cache", "--scanners", "vuln")
+    theirs = {(v["PkgName"], v["InstalledVersion"], v["VulnerabilityID"])
+              for result in report.get("Results") or [] for v in result.get("Vulnerabilities") or []}
+
+    import_sources([str(GO_RECORDS)], path=tmp_path / "vuln.db")
+    inventory = Inventory(image_name="go-sample", image_id="sha256:" + "0" * 64, os=None, diff_ids=[], packages=[
+        Package(name=module, version=version, kind="gobinary", ecosystem="Go", purl="") for module, version in installs])
+    with open_database(path=tmp_path / "vuln.db") as db:
+        ours = {(v.pkg_name, v.installed_version, v.vulnerability_id) for v in find_vulnerabilities(inventory, db)}
+    assert len(theirs) > 20
+    assert {name for name, *_ in theirs} == {"stdlib", "golang.org/x/net", "golang.org/x/text",
+                                            "github.com/docker/distribution", "github.com/dgrijalva/jwt-go"}
+    assert ours == theirs

@@ -1,7 +1,9 @@
 """Package URLs exactly as Trivy writes them (the form scanners and dashboards compare on).
 
-Trivy's purls percent-encode everything outside ``[A-Za-z0-9.-_~]`` in names and versions
-(``+`` is ``%2B``), keep the epoch out of the version (``&epoch=N``), and sort qualifiers by key.
+Trivy's purls (packageurl-go) percent-encode names, namespaces and versions except letters,
+digits and ``-._~!$&'()*,;=:`` (so ``+`` is ``%2B``), encode qualifier values fully, keep the
+epoch out of the version (``&epoch=N``), and sort qualifiers by key. One writer for the OS and
+the language catalogers.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ def purl(kind: str, namespace: str, name: str, version: str, qualifiers: dict[st
     """``pkg:KIND/NAMESPACE/NAME@VERSION?k=v&…`` with Trivy's escaping and qualifier order."""
     text = f"pkg:{kind}/"
     if namespace:
-        text += "/".join(_escape(part) for part in namespace.split("/")) + "/"
-    text += _escape(name)
+        text += "".join(_segment(part) + "/" for part in namespace.split("/") if part)
+    text += _segment(name)
     if version:
-        text += "@" + _escape(version)
+        text += "@" + _segment(version)
     pairs = sorted((key, value) for key, value in (qualifiers or {}).items() if value)
     if pairs:
-        text += "?" + "&".join(f"{key}={_escape(value)}" for key, value in pairs)
+        text += "?" + "&".join(f"{key}={quote(value, safe='')}" for key, value in pairs)
     return text
 
 
@@ -45,5 +47,8 @@ _NAMESPACES = {"sles": "suse", "sle-micro": "suse", "opensuse": "suse", "opensus
 _NO_OS_NAMESPACES = {"deb": "debian", "apk": "alpine"}
 
 
-def _escape(text: str) -> str:
-    return quote(text, safe="")
+_SEGMENT_SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*,;=:")
+
+
+def _segment(text: str) -> str:
+    return "".join(chr(byte) if byte in _SEGMENT_SAFE else f"%{byte:02X}" for byte in text.encode())

@@ -10,6 +10,7 @@ included, is percent-encoded.
 from __future__ import annotations
 
 from lamina.security.inventory import Package
+from lamina.security.sbom.purl import purl
 
 #: Trivy's result Type -> (OSV ecosystem, purl type)
 KINDS: dict[str, tuple[str, str]] = {
@@ -23,7 +24,6 @@ KINDS: dict[str, tuple[str, str]] = {
     "composer-vendor": ("Packagist", "composer"),
 }
 
-_SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*,;=:")
 
 
 def make_package(kind: str, name: str, version: str, *, path: str, layer_diff_id: str = "",
@@ -48,15 +48,4 @@ def purl_of(kind: str, name: str, version: str) -> str:
     elif purl_type == "npm":
         name = name.lower()
     namespace, _, base = name.rpartition("/") if purl_type in ("maven", "golang", "npm", "composer") else ("", "", name)
-    text = "pkg:" + purl_type
-    for segment in namespace.split("/"):
-        if segment:
-            text += "/" + _percent_encode(segment)
-    text += "/" + _percent_encode(base)
-    if version:
-        text += "@" + _percent_encode(version)
-    return text
-
-
-def _percent_encode(text: str) -> str:
-    return "".join(chr(byte) if byte in _SAFE else f"%{byte:02X}" for byte in text.encode())
+    return purl(purl_type, namespace, base, version)

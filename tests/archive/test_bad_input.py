@@ -167,8 +167,13 @@ def test_hostile_layers_are_refused_by_load_and_import(saved, target, tmp_path, 
     _assert_rejected(target, layer, tmp_path, expect, command=("import",))
 
 
-def test_import_of_a_zero_byte_file(target, tmp_path):
-    _assert_rejected(target, b"", tmp_path, "empty", command=("import",))
+def test_import_of_a_zero_byte_file_is_one_empty_layer(target, tmp_path):
+    """As docker imports it (compared with docker in test_tar_variants.py)."""
+    empty = tmp_path / "empty.tar"
+    empty.write_bytes(b"")
+    image = target.out("import", str(empty)).strip()
+    layers = target.out("inspect", "--format", "{{json .RootFS.Layers}}", image)
+    assert "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" in layers
 
 
 def test_import_of_a_missing_file(target, tmp_path):

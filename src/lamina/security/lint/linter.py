@@ -8,7 +8,9 @@ then the configuration overrides levels and drops ignored codes and anything at 
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lamina.security.lint.config import LintConfig
@@ -74,7 +76,7 @@ def fails(findings: list[Finding], threshold: str) -> bool:
     return any(LEVELS.index(finding.level) <= cutoff for finding in findings)
 
 
-def _rule_findings(dockerfile: LintDockerfile, config: LintConfig):  # type: ignore[no-untyped-def]
+def _rule_findings(dockerfile: LintDockerfile, config: LintConfig) -> Iterator[Finding]:
     settings = config.settings
     rules = [*all_rules().values(), *schema_rules(settings)]
     for rule in rules:
@@ -85,7 +87,7 @@ def _rule_findings(dockerfile: LintDockerfile, config: LintConfig):  # type: ign
             yield Finding(dockerfile.filename, line, rule.code, rule.level, rule.message)
 
 
-def _shellcheck_findings(dockerfile: LintDockerfile):  # type: ignore[no-untyped-def]
+def _shellcheck_findings(dockerfile: LintDockerfile) -> Iterator[Finding]:
     program = shellcheck_path()
     if program is None:
         return
@@ -113,9 +115,11 @@ def _without_pragma_ignores(findings: list[Finding], steps: list[Step]) -> list[
         elif step.keyword == "from":
             per_stage.setdefault(step.line, set())
 
+    starts = sorted(per_stage)
+
     def stage_ignores(line: int) -> set[str]:
-        earlier = [start for start in per_stage if start < line]
-        return per_stage[max(earlier)] if earlier else set()
+        position = bisect.bisect_left(starts, line)  # the last stage start before ``line``
+        return per_stage[starts[position - 1]] if position else set()
 
     return [
         f

@@ -96,12 +96,6 @@ class ParsedShell:
     def using(self, program: str) -> bool:
         return program in self.names()
 
-    def first_index(self, predicate) -> int | None:  # type: ignore[no-untyped-def]
-        for index, command in enumerate(self.commands):
-            if predicate(command):
-                return index
-        return None
-
 
 def _flags_of(arguments: list[str]) -> list[tuple[str, int]]:
     """``--name=value`` → name; ``-abc`` → a, b, c; ``-``/``--`` are not flags (hadolint's ``getAllFlags``)."""

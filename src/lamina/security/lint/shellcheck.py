@@ -71,21 +71,23 @@ def scripts_to_check(steps: list[Step]) -> list[tuple[int, str]]:
     options: _Options | None = None
     stage = 0
     stage_options: dict[int, _Options] = {}
-    stage_names: dict[int, str] = {}
+    first_stage_named: dict[str, int] = {}
     scripts: list[tuple[int, str]] = []
     for step in steps:
         keyword = step.keyword
         if keyword == "from":
             image = step.base_image
-            parents = [index for index, name in stage_names.items() if name == image.name]
+            parent = first_stage_named.get(image.name)
             if options is None:
                 stage = 0
             else:
                 stage += 1
-            options = stage_options.get(parents[0], default) if parents and options is not None else default
+            options = (
+                stage_options.get(parent, default) if parent is not None and options is not None else default
+            )
             stage_options[stage] = options
             if image.alias:
-                stage_names[stage] = image.alias
+                first_stage_named.setdefault(image.alias, stage)
         elif keyword in ("arg", "env"):
             names = set(declared_names(step))
             current = options or default

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from lamina.build.dockerfile.instructions import Add, Copy
 from lamina.security.lint.model import Step
 from lamina.security.lint.registry import LintSettings, rule, simple_rule
+from lamina.security.lint.shell import Command
 
 ARCHIVE_EXTENSIONS = (
     ".tar", ".Z", ".bz2", ".gz", ".lz", ".lzma", ".tZ", ".tb2", ".tbz", ".tbz2", ".tgz", ".tlz", ".tpz",
@@ -61,7 +62,7 @@ def copy_then_extract(steps: list[Step], settings: LintSettings) -> Iterator[int
     yield from sorted(line for line, _ in extracted)
 
 
-def _extracts(command, archive: str) -> bool:  # type: ignore[no-untyped-def]
+def _extracts(command: Command, archive: str) -> bool:
     is_tar = command.name == "tar" and any(
         word in ("--extract", "--get") or (word.startswith("-") and "x" in word) for word in command.arguments
     )
@@ -128,9 +129,9 @@ def copy_relative_without_workdir(steps: list[Step], settings: LintSettings) -> 
         if step.keyword == "from":
             image = step.base_image
             stage = image.alias or image.name
-            inherited = workdir_set.get(image.name, False) if workdir_set or current is not None else False
+            # A stage built FROM an earlier stage inherits whether that one set a WORKDIR.
+            workdir_set[stage] = workdir_set.get(image.name, False)
             current = stage
-            workdir_set[stage] = inherited
         elif step.keyword == "workdir":
             workdir_set[current] = True
         elif step.keyword == "copy" and isinstance(step.instruction, Copy):

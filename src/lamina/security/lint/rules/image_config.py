@@ -7,11 +7,11 @@ The label-schema rules (DL3049–DL3058) only speak when the configuration names
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlparse
 
 from lamina.security.lint.model import Step, declared_names, pairs_of
-from lamina.security.lint.registry import RULES, LintSettings, Rule, rule, simple_rule
+from lamina.security.lint.registry import Check, LintSettings, Rule, rule, simple_rule
 
 _PRAGMA_RULES = r"[DLSC0-9]+"
 IGNORE_PRAGMA = re.compile(
@@ -220,7 +220,7 @@ def _label_rules(settings: LintSettings) -> list[Rule]:
     return made
 
 
-def _label_check(is_fine):  # type: ignore[no-untyped-def]
+def _label_check(is_fine: Callable[[str, str], bool]) -> Check:
     def check(steps: list[Step], settings: LintSettings) -> Iterator[int]:
         for step in steps:
             if step.keyword == "label" and not all(is_fine(k, v) for k, v in _pairs(step)):
@@ -229,11 +229,11 @@ def _label_check(is_fine):  # type: ignore[no-untyped-def]
     return check
 
 
-def _label_value(label: str, is_fine):  # type: ignore[no-untyped-def]
+def _label_value(label: str, is_fine: Callable[[str], bool]) -> Check:
     return _label_check(lambda key, value: key != label or is_fine(value))
 
 
-def _missing_label(label: str):  # type: ignore[no-untyped-def]
+def _missing_label(label: str) -> Check:
     def check(steps: list[Step], settings: LintSettings) -> Iterator[int]:
         current: tuple[Step, int] | None = None
         good: set[int] = set()
@@ -288,6 +288,3 @@ _VALIDATOR_MESSAGES = {
 def schema_rules(settings: LintSettings) -> list[Rule]:
     """The label rules for ``settings`` (none without a label schema)."""
     return _label_rules(settings)
-
-
-__all__ = ["IGNORE_PRAGMA", "RULES", "schema_rules"]

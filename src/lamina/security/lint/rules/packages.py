@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from lamina.security.lint.model import BaseImage, Step, declared_names, pairs_of
-from lamina.security.lint.registry import LintSettings, rule, simple_rule
+from lamina.security.lint.registry import Check, LintSettings, rule, simple_rule
 from lamina.security.lint.shell import Command
 
 TRUTHY = frozenset({"1", "true", "True", "TRUE", "on", "On", "ON", "yes", "Yes", "YES"})
@@ -30,7 +30,9 @@ def _strip_install_prefix(words: list[str]) -> list[str]:
     return words[index:]
 
 
-def _install_before_clean(commands: list[Command], install: Callable[[Command], bool], clean) -> bool:  # type: ignore[no-untyped-def]
+def _install_before_clean(
+    commands: list[Command], install: Callable[[Command], bool], clean: Callable[[Command], bool]
+) -> bool:
     """hadolint's ``(<) <$> findIndex install <*> findIndex clean``: both present, install first."""
     install_at = next((i for i, c in enumerate(commands) if install(c)), None)
     clean_at = next((i for i, c in enumerate(commands) if clean(c)), None)
@@ -290,7 +292,7 @@ class _StageVariables:
 
     def __init__(self) -> None:
         self.stage = 0
-        self.aliases: dict[int, str] = {0: ""}
+        self.first_stage_named: dict[str, int] = {"": 0}
         self.envs: dict[int, set[str]] = {0: set()}
         self.args: set[str] = set()
 
@@ -298,12 +300,12 @@ class _StageVariables:
         instruction = step.instruction
         if step.keyword == "from":
             image = step.base_image
-            parent = next((index for index, alias in self.aliases.items() if alias == image.name), None)
+            parent = self.first_stage_named.get(image.name)
             self.stage += 1
-            self.aliases[self.stage] = image.alias or ""
+            self.first_stage_named.setdefault(image.alias or "", self.stage)
             self.envs[self.stage] = set(self.envs.get(parent, set())) if parent is not None else set()
         elif step.keyword == "env" and instruction is not None:
-            self.envs.setdefault(self.stage, set()).update(name for name, _ in instruction.pairs)  # type: ignore[attr-defined]
+            self.envs.setdefault(self.stage, set()).update(declared_names(step))
         elif step.keyword == "arg" and instruction is not None:
             self.args.update(declared_names(step))
 
@@ -326,7 +328,7 @@ def _rpm_version_fixed(variables: _StageVariables, package: str) -> bool:
     )
 
 
-def _rpm_versions_rule(names: tuple[str, ...], skip_verbs: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def _rpm_versions_rule(names: tuple[str, ...], skip_verbs: tuple[str, ...]) -> Check:
     def check(steps: list[Step], settings: LintSettings) -> Iterator[int]:
         variables = _StageVariables()
         for step in steps:

@@ -48,7 +48,7 @@ _MAX_XATTR_VALUE = 65536
 #: cannot make the reader hold an unbounded list.
 _MAX_SPARSE_FRAGMENTS = 1 << 18
 _MAX_SPARSE_MAP = 8 << 20
-_ZEROS = memoryview(bytes(1 << 20))
+_ZEROS_PIECE = 1 << 20
 
 
 @dataclass(slots=True)
@@ -587,9 +587,11 @@ def _sparse_map_0_x(records: dict[str, bytes]) -> list[tuple[int, int]]:
 
 
 def _write_zeros(write: Callable[[memoryview], object], count: int) -> None:
+    """A sparse file's hole as zeros, in pieces of at most 1 MiB (memory stays flat)."""
+    zeros = memoryview(bytes(min(count, _ZEROS_PIECE)))
     while count:
-        piece = min(count, len(_ZEROS))
-        write(_ZEROS[:piece])
+        piece = min(count, len(zeros))
+        write(zeros[:piece])
         count -= piece
 
 

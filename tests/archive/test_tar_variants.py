@@ -65,6 +65,23 @@ def _pax_global(root: Path) -> bytes:
     return buffer.getvalue()
 
 
+def _base256_size(root: Path) -> bytes:
+    """A member whose size field is in GNU base-256 form (GNU tar uses it past 8 GiB; Go reads it
+    for any value), with the header's checksum made again."""
+    data = bytearray(_gnu_tar("--format=gnu")(root))
+    offset = 0
+    while offset < len(data) and data[offset]:
+        size_field = bytes(data[offset + 124:offset + 136])
+        size = int(size_field.strip(b"\0 ") or b"0", 8)
+        if data[offset + 156:offset + 157] == b"0" and size:
+            data[offset + 124:offset + 136] = b"\x80" + size.to_bytes(11, "big")
+            data[offset + 148:offset + 156] = b" " * 8
+            data[offset + 148:offset + 156] = b"%06o\0 " % sum(data[offset:offset + 512])
+            return bytes(data)
+        offset += 512 + size + (-size % 512)
+    raise AssertionError("no regular member to rewrite")
+
+
 def _trailing_garbage(root: Path) -> bytes:
     return _gnu_tar("--format=gnu")(root) + os.urandom(1000)
 
@@ -81,6 +98,7 @@ VARIANTS = {
     "pax-sparse-0.1": _gnu_tar("--format=posix", "--sparse", "--sparse-version=0.1"),
     "pax-sparse-1.0": _gnu_tar("--format=posix", "--sparse", "--sparse-version=1.0"),
     "gnu-long-names-base256-ids": _gnu_tar("--format=gnu"),
+    "gnu-base256-size": _base256_size,
     "pax-global-header": _pax_global,
     "trailing-garbage": _trailing_garbage,
     "gzip-members": _gzip_members,

@@ -173,3 +173,20 @@ def test_ubuntu_records_match_their_release_and_pro_records_match_no_plain_image
     with open_database(path=tmp_path / "vuln.db") as db:
         found = find_vulnerabilities(_inventory([libssl], OSInfo(family="ubuntu", name="22.04")), db)
     assert [(v.vulnerability_id, v.fixed_version) for v in found] == [("CVE-2099-0000", "3.0.2-0ubuntu1.15")]
+
+
+def test_red_hat_stream_records_match_the_major_release_with_rpm_order_and_epochs(tmp_path):
+    records = [{"id": f"RHSA-2099:000{n}", "aliases": [f"CVE-2099-100{n}"], "affected": [{
+        "package": {"ecosystem": ecosystem, "name": "openssl"},
+        "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}]}
+        for n, (ecosystem, fixed) in enumerate([("Red Hat:enterprise_linux:9::baseos", "1:3.0.7-18.el9_2"),
+                                                ("Red Hat:enterprise_linux:9::baseos", "1:3.0.7-16.el9_2"),
+                                                ("Red Hat:enterprise_linux:8::baseos", "1:1.1.1k-9.el8_7")])]
+    (tmp_path / "rhsa.json").write_text(json.dumps(records))
+    import_sources([str(tmp_path / "rhsa.json")], path=tmp_path / "vuln.db")
+    openssl = Package(name="openssl", version="3.0.7", release="17.el9_2", epoch=1, kind="redhat",
+                      ecosystem="Red Hat", purl="pkg:rpm/redhat/openssl@3.0.7-17.el9_2?epoch=1")
+    with open_database(path=tmp_path / "vuln.db") as db:
+        found = find_vulnerabilities(_inventory([openssl], OSInfo(family="redhat", name="9.2")), db)
+    assert [(v.vulnerability_id, v.fixed_version, v.installed_version) for v in found] == [
+        ("CVE-2099-1000", "1:3.0.7-18.el9_2", "1:3.0.7-17.el9_2")]

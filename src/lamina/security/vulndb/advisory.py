@@ -66,6 +66,8 @@ def split_ecosystem(ecosystem: str) -> tuple[str, str]:
 
     Ubuntu's OSV names say more (``Ubuntu:22.04:LTS``, ``Ubuntu:Pro:18.04:LTS``): the release is
     its version number; Pro-only records keep a ``Pro:`` prefix, so they match no plain image.
+    Red Hat's name a product stream (``Red Hat:enterprise_linux:9::appstream``): the release is
+    its major version.
     """
     base, _, release = ecosystem.partition(":")
     base, release = base.strip(), release.strip()
@@ -73,4 +75,7 @@ def split_ecosystem(ecosystem: str) -> tuple[str, str]:
         parts = release.split(":")
         number = next((part for part in parts if part[:1].isdigit()), parts[0])
         release = f"Pro:{number}" if "Pro" in parts else number
+    elif base.lower() == "red hat" and release:
+        number = next((part for part in release.split(":") if part[:1].isdigit()), release)
+        release = number.split(".")[0]
     return base, release

@@ -81,8 +81,13 @@ def _compared_version(package: Package) -> str:
     ecosystem = package.ecosystem.lower()
     if ecosystem in ("debian", "ubuntu") and package.source_version:
         return f"{package.source_epoch}:{package.source_version}" if package.source_epoch else package.source_version
-    if ecosystem in _RPM_ECOSYSTEMS:
-        version = f"{package.version}-{package.release}" if package.release else package.version
+    return _installed_version(package)
+
+
+def _installed_version(package: Package) -> str:
+    """The version as Trivy shows it: epoch, version and (rpm) release."""
+    if package.ecosystem.lower() in _RPM_ECOSYSTEMS and package.release:
+        version = f"{package.version}-{package.release}"
         return f"{package.epoch}:{version}" if package.epoch else version
     return package.full_version
 
@@ -184,9 +189,9 @@ def _vulnerability(package: Package, ids: set[str], group: list[_Finding]) -> Vu
         vulnerability_id=primary,
         aliases=tuple(sorted(ids - {primary})),
         pkg_name=package.name,
-        pkg_id=f"{package.name}@{package.full_version}",
+        pkg_id=f"{package.name}@{_installed_version(package)}",
         pkg_purl=package.purl,
-        installed_version=package.full_version,
+        installed_version=_installed_version(package),
         fixed_version=", ".join(fixed),
         status=status,
         severity=severity(score),

@@ -1,0 +1,64 @@
+"""``lamina analyze IMAGE``: where an image's bytes go, with dive's numbers, rules and JSON."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command("analyze")
+@click.argument("image")
+@click.option("--json", "-j", "json_file", type=click.Path(dir_okay=False),
+              help="Write the analysis to FILE in dive's JSON shape")
+@click.option("--ci", is_flag=True, help="Check dive's CI rules; exit 1 when one fails")
+@click.option("--ci-config", type=click.Path(dir_okay=False),
+              help="YAML rules file (dive's .dive-ci; default: ./.dive-ci when it exists)")
+@click.option("--lowestEfficiency", "lowest_efficiency",
+              help="(with --ci) lowest allowed image efficiency, a ratio 0-1 [default: 0.9]")
+@click.option("--highestWastedBytes", "highest_wasted_bytes",
+              help="(with --ci) highest allowed wasted bytes, e.g. 20MB, or 'disabled' [default: disabled]")
+@click.option("--highestUserWastedPercent", "highest_user_wasted_percent",
+              help="(with --ci) highest allowed wasted/user bytes, a ratio 0-1 [default: 0.1]")
+@click.option("--platform", help="Platform (os/arch[/variant]) of a multi-platform image")
+@click.pass_context
+def analyze(ctx: click.Context, image: str, json_file: str | None, ci: bool, ci_config: str | None,
+            lowest_efficiency: str | None, highest_wasted_bytes: str | None,
+            highest_user_wasted_percent: str | None, platform: str | None) -> None:
+    """Show each layer's changes, the image's efficiency and its wasted space (dive's numbers)
+
+    IMAGE is a stored image name or ID, docker-archive:PATH, oci-archive:PATH, oci:DIR or a
+    registry reference.
+    """
+    from lamina.analysis import analyze as run_analysis
+
+    rules = None
+    if ci:  # a bad rules file is reported before the image is read
+        from lamina.analysis.ci import load_rules
+
+        rules = load_rules(ci_config, {"lowestEfficiency": lowest_efficiency,
+                                       "highestWastedBytes": highest_wasted_bytes,
+                                       "highestUserWastedPercent": highest_user_wasted_percent})
+    root = (ctx.find_root().obj or {}).get("root")
+    report = run_analysis(image, root=root, platform=platform)
+    for problem in report.path_errors:
+        click.echo(f"lamina: warning: {problem}", err=True)
+    if json_file:
+        from pathlib import Path
+
+        from lamina.analysis.report import dive_json
+
+        Path(json_file).write_bytes(dive_json(report))
+    if rules is not None:
+        from lamina.analysis.ci import evaluate, summary_lines
+
+        outcome = evaluate(report, rules)
+        click.echo("\n".join(summary_lines(report)))
+        click.echo(outcome.report(report))
+        if not outcome.passed:
+            sys.exit(1)
+        return
+    if not json_file:
+        from lamina.analysis.report import text_report
+
+        click.echo(text_report(report))

@@ -9,6 +9,8 @@ import threading
 import zipfile
 from datetime import UTC, datetime
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import yaml
@@ -32,9 +34,14 @@ def osv_mirror(tmp_path):
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield Mirror(url=f"http://127.0.0.1:{server.server_address[1]}", root=root)
     server.shutdown()
     server.server_close()
+
+
+class Mirror(NamedTuple):
+    url: str
+    root: Path
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -77,17 +84,26 @@ def test_import_of_garbage_and_of_a_missing_path_fail_with_one_line(lamina, tmp_
 
 
 def test_update_downloads_each_ecosystem_zip_and_records_where_and_when(lamina, osv_mirror):
-    result = lamina.run("db", "update", "--source", osv_mirror, "--ecosystem", "Go", "--ecosystem", "PyPI")
-    assert f"downloading {osv_mirror}/Go/all.zip" in result.stdout.decode()
+    mirror = osv_mirror.url
+    result = lamina.run("db", "update", "--source", mirror, "--ecosystem", "Go", "--ecosystem", "PyPI")
+    assert f"downloading {mirror}/Go/all.zip" in result.stdout.decode()
     sources = {s["Origin"]: s for s in json.loads(lamina.out("db", "status", "-f", "json"))["Sources"]}
-    go = sources[f"{osv_mirror}/Go/all.zip"]
+    go = sources[f"{mirror}/Go/all.zip"]
     assert go["Name"] == "OSV Go" and go["Advisories"] == len(list(GO_RECORDS.glob("*.json")))
     assert go["OriginModified"] == "2024-05-06T07:08:09Z"  # the server's Last-Modified
-    assert sources[f"{osv_mirror}/PyPI/all.zip"]["Advisories"] == len(list(PYPI_RECORDS.rglob("*.yaml")))
-    # a second update replaces, never duplicates
-    lamina.run("db", "update", "--source", osv_mirror, "--ecosystem", "Go")
-    again = json.loads(lamina.out("db", "status", "-f", "json"))["Sources"]
-    assert sorted(s["Advisories"] for s in again) == sorted(s["Advisories"] for s in sources.values())
+    assert sources[f"{mirror}/PyPI/all.zip"]["Advisories"] == len(list(PYPI_RECORDS.rglob("*.yaml")))
+    # asked again, the server says "not modified": nothing is downloaded or imported
+    assert f"{mirror}/Go/all.zip: unchanged ({go['Advisories']} advisories)" in lamina.out(
+        "db", "update", "--source", mirror, "--ecosystem", "Go")
+    unchanged = {s["Origin"]: s for s in json.loads(lamina.out("db", "status", "-f", "json"))["Sources"]}
+    assert unchanged[go["Origin"]]["ImportedAt"] == go["ImportedAt"]
+    # a newer file on the server is downloaded and replaces the source, never duplicates it
+    newer = datetime(2024, 6, 1, tzinfo=UTC).timestamp()
+    os.utime(osv_mirror.root / "Go" / "all.zip", (newer, newer))
+    assert "unchanged" not in lamina.out("db", "update", "--source", mirror, "--ecosystem", "Go")
+    again = {s["Origin"]: s for s in json.loads(lamina.out("db", "status", "-f", "json"))["Sources"]}
+    assert again[go["Origin"]]["OriginModified"] == "2024-06-01T00:00:00Z"
+    assert sorted(s["Advisories"] for s in again.values()) == sorted(s["Advisories"] for s in sources.values())
     assert not list((lamina.root / "vulndb").glob(".download-*"))
 
 
@@ -99,6 +115,7 @@ def test_update_reads_a_file_url_mirror_for_air_gapped_hosts(lamina, tmp_path):
 
 
 def test_update_of_a_missing_ecosystem_or_an_unreachable_source_fails_with_one_line(lamina, osv_mirror):
-    assert f"{osv_mirror}/npm/all.zip: HTTP 404" in lamina.fails("db", "update", "--source", osv_mirror,
+    mirror = osv_mirror.url
+    assert f"{mirror}/npm/all.zip: HTTP 404" in lamina.fails("db", "update", "--source", mirror,
                                                                    "--ecosystem", "npm")
     assert "127.0.0.1:9" in lamina.fails("db", "update", "--source", "http://127.0.0.1:9", "--ecosystem", "Go")

@@ -19,6 +19,9 @@ def _root(ctx: click.Context) -> str | None:
 def _print_report(report) -> None:  # noqa: ANN001 - an ImportReport
     for warning in report.warnings:
         click.echo(f"lamina: warning: {warning}", err=True)
+    if report.unchanged:
+        click.echo(f"{report.origin}: unchanged ({report.advisories} advisories)")
+        return
     skipped = f", {report.skipped} skipped" if report.skipped else ""
     click.echo(f"{report.origin}: {report.advisories} advisories ({report.kind}{skipped})")
 

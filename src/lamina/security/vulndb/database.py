@@ -22,7 +22,7 @@ from lamina.security.vulndb.advisory import Advisory, AffectedPackage
 from lamina.security.vulndb.errors import VulnDBError
 from lamina.security.vulndb.records import DataSource
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,6 +33,7 @@ CREATE TABLE source (
     origin TEXT NOT NULL UNIQUE,   -- the path or URL it was imported from
     imported_at TEXT NOT NULL,     -- RFC 3339, UTC
     origin_modified TEXT NOT NULL, -- Last-Modified of a download or mtime of a file
+    etag TEXT NOT NULL,            -- a download's ETag, for a conditional next update
     advisories INTEGER NOT NULL,
     skipped INTEGER NOT NULL
 );
@@ -66,6 +67,7 @@ class SourceInfo(msgspec.Struct, frozen=True, kw_only=True):
     origin_modified: str
     advisories: int
     skipped: int
+    etag: str = ""
 
 
 class AffectedMatch(msgspec.Struct, frozen=True, kw_only=True):
@@ -139,12 +141,16 @@ class VulnDatabase:
     def sources(self) -> list[SourceInfo]:
         """Every imported source, oldest import first."""
         rows = self._db.execute(
-            "SELECT kind, name, origin, imported_at, origin_modified, advisories, skipped FROM source ORDER BY id"
+            "SELECT kind, name, origin, imported_at, origin_modified, advisories, skipped, etag FROM source ORDER BY id"
         ).fetchall()
         return [
-            SourceInfo(kind=k, name=n, origin=o, imported_at=i, origin_modified=m, advisories=a, skipped=s)
-            for k, n, o, i, m, a, s in rows
+            SourceInfo(kind=k, name=n, origin=o, imported_at=i, origin_modified=m, advisories=a, skipped=s, etag=e)
+            for k, n, o, i, m, a, s, e in rows
         ]
+
+    def source(self, origin: str) -> SourceInfo | None:
+        """The source imported from ``origin``, if any."""
+        return next((s for s in self.sources() if s.origin == origin), None)
 
     def affected(self, ecosystem: str, names: Iterable[str]) -> Iterator[AffectedMatch]:
         """The affected entries for these package names (``package_key`` form) in one ecosystem."""
@@ -178,7 +184,8 @@ class VulnDatabase:
     # --- writing ----------------------------------------------------------------------------
 
     @contextmanager
-    def replacing_source(self, *, kind: str, name: str, origin: str, origin_modified: str = "") -> Iterator[SourceWriter]:
+    def replacing_source(self, *, kind: str, name: str, origin: str, origin_modified: str = "",
+                         etag: str = "") -> Iterator[SourceWriter]:
         """A writer for one source's advisories; on success they replace what it brought before.
 
         Everything happens in one transaction: a failed import leaves the database as it was.
@@ -187,9 +194,9 @@ class VulnDatabase:
         try:
             self._db.execute("DELETE FROM source WHERE origin = ?", (origin,))
             cursor = self._db.execute(
-                "INSERT INTO source (kind, name, origin, imported_at, origin_modified, advisories, skipped)"
-                " VALUES (?, ?, ?, ?, ?, 0, 0)",
-                (kind, name, origin, _now(), origin_modified),
+                "INSERT INTO source (kind, name, origin, imported_at, origin_modified, etag, advisories, skipped)"
+                " VALUES (?, ?, ?, ?, ?, ?, 0, 0)",
+                (kind, name, origin, _now(), origin_modified, etag),
             )
             writer = SourceWriter(self._db, cursor.lastrowid)
             yield writer

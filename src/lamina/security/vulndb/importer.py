@@ -45,10 +45,11 @@ class ImportReport(msgspec.Struct, kw_only=True):
     advisories: int
     skipped: int
     warnings: list[str]
+    unchanged: bool = False  # ``db update``: the server said the source has not changed
 
 
 def import_path(db: VulnDatabase, path: str | os.PathLike[str], *, origin: str | None = None,
-                origin_modified: str = "", name: str = "") -> ImportReport:
+                origin_modified: str = "", name: str = "", etag: str = "") -> ImportReport:
     """Import one path as one source (replacing an earlier import of the same origin)."""
     source_path = Path(path)
     if not source_path.exists():
@@ -60,15 +61,16 @@ def import_path(db: VulnDatabase, path: str | os.PathLike[str], *, origin: str |
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _import(db, source_path, origin, origin_modified, name)
+        return _import(db, source_path, origin, origin_modified, name, etag)
     finally:
         if collecting:
             gc.enable()
 
 
-def _import(db: VulnDatabase, source_path: Path, origin: str, origin_modified: str, name: str) -> ImportReport:
+def _import(db: VulnDatabase, source_path: Path, origin: str, origin_modified: str, name: str,
+            etag: str) -> ImportReport:
     with db.replacing_source(kind="osv", name=name or source_path.name, origin=origin,
-                             origin_modified=origin_modified) as writer:
+                             origin_modified=origin_modified, etag=etag) as writer:
         loader = _Loader(writer, origin)
         if source_path.is_dir():
             loader.load_directory(source_path)

@@ -3,7 +3,9 @@
 The source is a base URL under which ``<Ecosystem>/all.zip`` lives (osv.dev's bucket layout, or
 a mirror of it on an air-gapped network, or ``file://`` for a directory in that layout). Each
 download streams into a temporary file beside the database, with a size cap, and is imported
-as the source named by its URL, with the server's ``Last-Modified`` as how old it is.
+as the source named by its URL, with the server's ``Last-Modified`` as how old it is. The next
+update asks conditionally (``If-None-Match``/``If-Modified-Since``): a source the server says is
+unchanged is neither downloaded nor imported again.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterable
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import quote, unquote, urlparse
 
-from lamina.security.vulndb.database import VulnDatabase
+from lamina.security.vulndb.database import SourceInfo, VulnDatabase
 from lamina.security.vulndb.errors import VulnDBError
 from lamina.security.vulndb.importer import ImportReport, import_path
 
@@ -36,20 +39,34 @@ def update(db: VulnDatabase, *, source: str = DEFAULT_SOURCE, ecosystems: Iterab
             local = Path(unquote(urlparse(url).path))
             reports.append(import_path(db, local, origin=url, name=f"OSV {ecosystem}"))
             continue
+        previous = db.source(url)
         with tempfile.TemporaryDirectory(dir=db.path.parent, prefix=".download-") as scratch:
             target = Path(scratch) / "all.zip"
-            last_modified = _download(url, target)
-            reports.append(import_path(db, target, origin=url, origin_modified=last_modified, name=f"OSV {ecosystem}"))
+            downloaded = _download(url, target, previous)
+            if downloaded is None and previous is not None:
+                reports.append(ImportReport(origin=url, kind=previous.kind, advisories=previous.advisories,
+                                            skipped=previous.skipped, warnings=[], unchanged=True))
+                continue
+            last_modified, etag = downloaded or ("", "")
+            reports.append(import_path(db, target, origin=url, origin_modified=last_modified, etag=etag,
+                                       name=f"OSV {ecosystem}"))
     return reports
 
 
-def _download(url: str, target: Path) -> str:
-    """Stream ``url`` into ``target``; the server's Last-Modified as RFC 3339 ("" if none)."""
+def _download(url: str, target: Path, previous: SourceInfo | None) -> tuple[str, str] | None:
+    """Stream ``url`` into ``target``: ``(Last-Modified as RFC 3339, ETag)``, None when unchanged."""
     import httpx
 
+    headers = {}
+    if previous is not None and previous.etag:
+        headers["If-None-Match"] = previous.etag
+    if previous is not None and _http_date(previous.origin_modified):
+        headers["If-Modified-Since"] = _http_date(previous.origin_modified)
     try:
         with httpx.Client(timeout=httpx.Timeout(30.0), follow_redirects=True) as client, \
-                client.stream("GET", url) as response:
+                client.stream("GET", url, headers=headers) as response:
+            if response.status_code == 304 and headers:
+                return None
             if response.status_code != 200:
                 raise VulnDBError(f"{url}: HTTP {response.status_code} {response.reason_phrase}")
             written = 0
@@ -61,9 +78,17 @@ def _download(url: str, target: Path) -> str:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            return _rfc3339(response.headers.get("last-modified", ""))
+            return _rfc3339(response.headers.get("last-modified", "")), response.headers.get("etag", "")
     except httpx.HTTPError as error:
         raise VulnDBError(f"{url}: {error}") from None
+
+
+def _http_date(rfc3339: str) -> str:
+    try:
+        moment = datetime.strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return ""
+    return format_datetime(moment, usegmt=True)
 
 
 def _rfc3339(http_date: str) -> str:

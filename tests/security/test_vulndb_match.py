@@ -190,3 +190,34 @@ def test_red_hat_stream_records_match_the_major_release_with_rpm_order_and_epoch
         found = find_vulnerabilities(_inventory([openssl], OSInfo(family="redhat", name="9.2")), db)
     assert [(v.vulnerability_id, v.fixed_version, v.installed_version) for v in found] == [
         ("CVE-2099-1000", "1:3.0.7-18.el9_2", "1:3.0.7-17.el9_2")]
+
+
+def test_osv_range_events_last_affected_several_ranges_and_explicit_versions(tmp_path):
+    """OSV's evaluation on npm records: events out of order, last_affected, versions-only records."""
+    records = [
+        {"id": "GHSA-aaaa-0001", "affected": [{"package": {"ecosystem": "npm", "name": "left-pad"}, "ranges": [
+            {"type": "SEMVER", "events": [{"fixed": "1.3.1"}, {"introduced": "1.2.0"}, {"introduced": "2.0.0-rc.1"},
+                                          {"last_affected": "2.1.0"}]}]}]},
+        {"id": "GHSA-aaaa-0002", "affected": [{"package": {"ecosystem": "npm", "name": "left-pad"},
+                                               "versions": ["0.9.0", "3.0.0-beta.2"]}]},
+        {"id": "GHSA-aaaa-0003", "affected": [{"package": {"ecosystem": "npm", "name": "left-pad"}, "ranges": [
+            {"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "not-a-version"}]},
+            {"type": "GIT", "repo": "https://example.invalid/left-pad", "events": [{"introduced": "0"}]}]}]},
+    ]
+    (tmp_path / "npm.json").write_text(json.dumps(records))
+    import_sources([str(tmp_path / "npm.json")], path=tmp_path / "vuln.db")
+    expected = {  # version → the records that affect it
+        "1.1.9": set(), "1.2.0": {"GHSA-aaaa-0001"}, "1.3.0": {"GHSA-aaaa-0001"}, "1.3.1": set(),
+        "2.0.0-beta.1": set(), "2.0.0-rc.1": {"GHSA-aaaa-0001"}, "2.1.0": {"GHSA-aaaa-0001"}, "2.1.1": set(),
+        "0.9.0": {"GHSA-aaaa-0002"}, "3.0.0-beta.2": {"GHSA-aaaa-0002"}, "3.0.0": set(),
+    }
+    packages = [Package(name="left-pad", version=v, kind="node-pkg", ecosystem="npm", purl="", path=f"/app{i}")
+                for i, v in enumerate(expected)]
+    with open_database(path=tmp_path / "vuln.db") as db:
+        found = find_vulnerabilities(_inventory(packages), db)
+    got = {version: set() for version in expected}
+    for v in found:
+        got[v.installed_version].add(v.vulnerability_id)
+    assert got == expected
+    fixed = {v.installed_version: v.fixed_version for v in found if v.vulnerability_id == "GHSA-aaaa-0001"}
+    assert set(fixed.values()) == {"1.3.1"}

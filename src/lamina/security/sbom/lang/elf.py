@@ -7,6 +7,7 @@ checked against the file's size before it is read. Reading is on an open file, n
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,6 +56,23 @@ class Segment:
 
 def is_elf(head: bytes) -> bool:
     return head[:4] == MAGIC
+
+
+def file_contains(handle: BinaryIO, needle: bytes, *, chunk: int = 1 << 20) -> bool:
+    """Whether ``needle`` occurs anywhere in the file: a byte search at C speed, so catalogers
+    parse ELF headers only of the few executables that can hold what they look for (a Debian
+    image has hundreds of ELF files and no Go binary)."""
+    if isinstance(handle, io.BytesIO):
+        return needle in handle.getvalue()  # a file the walker kept in memory: no copy to make
+    handle.seek(0)
+    tail = b""
+    while True:
+        block = handle.read(chunk)
+        if not block:
+            return False
+        if needle in tail + block[:len(needle)] or needle in block:
+            return True
+        tail = block[-(len(needle) - 1):] if len(needle) > 1 else b""
 
 
 class ElfFile:

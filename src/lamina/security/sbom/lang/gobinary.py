@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from lamina.security.inventory import OSInfo, Package
-from lamina.security.sbom.lang.elf import ElfError, ElfFile, ExecutableFiles, is_elf
+from lamina.security.sbom.lang.elf import ElfError, ElfFile, ExecutableFiles, file_contains, is_elf
 from lamina.security.sbom.lang.package import make_package
 
 KIND = "gobinary"
@@ -54,8 +54,13 @@ class BuildInfo:
 def read_build_info(handle: BinaryIO, size: int) -> BuildInfo | None:
     """The build info of an ELF Go binary; None for files that are not ELF or not Go."""
     handle.seek(0)
-    if not is_elf(handle.read(4)):
+    head = handle.read(64)
+    if not is_elf(head):
         return None
+    if len(head) < 52:
+        raise ElfError("truncated ELF header")
+    if not file_contains(handle, MAGIC):
+        return None  # no build info anywhere in it: not a Go binary (or what is left of one)
     elf = ElfFile(handle, size)
     section = elf.section(".go.buildinfo")
     start = section.address if section is not None else elf.first_writable_data_address()

@@ -14,7 +14,7 @@ import zlib
 from typing import BinaryIO
 
 from lamina.security.inventory import OSInfo, Package
-from lamina.security.sbom.lang.elf import ElfError, ElfFile, ExecutableFiles, is_elf
+from lamina.security.sbom.lang.elf import ElfError, ElfFile, ExecutableFiles, file_contains, is_elf
 from lamina.security.sbom.lang.package import make_package
 
 KIND = "rustbinary"
@@ -31,8 +31,8 @@ class AuditDataError(ValueError):
 def read_audit_data(handle: BinaryIO, size: int) -> list[tuple[str, str]] | None:
     """(name, version) of the runtime crates of an auditable ELF; None if it carries no list."""
     handle.seek(0)
-    if not is_elf(handle.read(4)):
-        return None
+    if not is_elf(handle.read(4)) or not file_contains(handle, SECTION.encode() + b"\0"):
+        return None  # the section's name must be in the section-name table
     elf = ElfFile(handle, size)
     section = elf.section(SECTION)
     if section is None:

@@ -1,7 +1,9 @@
 """lamina: a daemonless, docker-compatible container-image manager.
 
-The public surface is :class:`lamina.Client`, the exceptions in :mod:`lamina.errors` and every
-type a caller of ``Client`` meets (its results, ``RunOptions``, the progress events), all
+The public surface is :class:`lamina.Client` (with docker-py's collections ``images``,
+``containers``, ``volumes``, ``registry``, ``system`` and their models ``Image``, ``Container``,
+``Volume``), the exceptions in :mod:`lamina.errors` and every type a caller of ``Client`` meets
+(its results, ``RunOptions``, ``Attach``, the progress events), all
 importable from ``lamina`` itself. They load lazily so that ``import lamina`` stays cheap for
 the CLI: only the errors come with the package.
 """
@@ -13,6 +15,7 @@ from lamina.errors import (
     AuthError,
     BuildError,
     ConflictError,
+    ContainerError,
     DigestMismatchError,
     DockerfileError,
     ImageNotFoundError,
@@ -30,9 +33,19 @@ TYPE_CHECKING = False  # typing's own constant costs an import of typing on ever
 
 __version__ = "0.1.0"
 
-# public name → the module that defines it, imported on first use
+# public name → the module that defines it ("module:name" when the name there differs),
+# imported on first use
 _LAZY = {
-    "Client": "lamina.api",
+    "Client": "lamina.client.client",
+    # models and collections of the client (docker-py's shape)
+    "Image": "lamina.client.models",
+    "Container": "lamina.client.models",
+    "Volume": "lamina.client.models",
+    "ImageCollection": "lamina.client.images",
+    "ContainerCollection": "lamina.client.containers",
+    "VolumeCollection": "lamina.client.volumes",
+    "RegistryCollection": "lamina.client.registry",
+    "SystemCollection": "lamina.client.system",
     # results
     "ImageSummary": "lamina.api_records",
     "HistoryEntry": "lamina.api_records",
@@ -47,7 +60,8 @@ _LAZY = {
     "SearchResult": "lamina.registry.search",
     "Manifest": "lamina.registry.client",
     "DiskUsage": "lamina.diskusage",
-    "Volume": "lamina.runtime.volumestore",
+    "VolumeRecord": "lamina.runtime.volumestore:Volume",
+    "Attach": "lamina.runtime.monitor",
     "LogEntry": "lamina.runtime.logs",
     "ResourceUsage": "lamina.runtime.processes",
     # inputs
@@ -70,15 +84,17 @@ _LAZY = {
 __all__ = [
     "ArchiveError", "AuthError", "BuildError", "ConflictError", "DigestMismatchError", "DockerfileError",
     "ImageNotFoundError", "InvalidDigestError", "InvalidReferenceError", "LaminaError", "LayerError",
-    "ManifestError", "RegistryError", "StoreError", "UsageError", "__version__", "Client", "ImageSummary",
+    "ManifestError", "RegistryError", "StoreError", "UsageError", "ContainerError", "__version__", "Client",
+    "Image", "Container", "Volume", "ImageCollection", "ContainerCollection", "VolumeCollection",
+    "RegistryCollection", "SystemCollection", "ImageSummary",
     "HistoryEntry", "PruneReport", "FsckReport", "FsckProblem", "RemovalReport", "LoadedImage",
-    "BuildResult", "PullResult", "PushResult", "SearchResult", "Manifest", "DiskUsage", "Volume", "LogEntry",
+    "BuildResult", "PullResult", "PushResult", "SearchResult", "Manifest", "DiskUsage", "VolumeRecord",
+    "Attach", "LogEntry",
     "ResourceUsage", "RunOptions", "TransferEvent", "BuildEvent", "ContextSent", "StepStarted",
     "StepFinished", "TriggersRunning", "RunStarted", "StepOutput", "BuildWarning", "Built", "Tagged",
 ]
 
 if TYPE_CHECKING:
-    from lamina.api import Client
     from lamina.api_records import FsckProblem, FsckReport, HistoryEntry, ImageSummary, PruneReport
     from lamina.archive.load import LoadedImage
     from lamina.build.events import (
@@ -94,6 +110,13 @@ if TYPE_CHECKING:
         TriggersRunning,
     )
     from lamina.build.executor import BuildResult
+    from lamina.client.client import Client
+    from lamina.client.containers import ContainerCollection
+    from lamina.client.images import ImageCollection
+    from lamina.client.models import Container, Image, Volume
+    from lamina.client.registry import RegistryCollection
+    from lamina.client.system import SystemCollection
+    from lamina.client.volumes import VolumeCollection
     from lamina.diskusage import DiskUsage
     from lamina.registry.client import Manifest
     from lamina.registry.pull import PullResult
@@ -101,9 +124,10 @@ if TYPE_CHECKING:
     from lamina.registry.search import SearchResult
     from lamina.registry.transfer_events import TransferEvent
     from lamina.runtime.logs import LogEntry
+    from lamina.runtime.monitor import Attach
     from lamina.runtime.processes import ResourceUsage
     from lamina.runtime.runconfig import RunOptions
-    from lamina.runtime.volumestore import Volume
+    from lamina.runtime.volumestore import Volume as VolumeRecord
     from lamina.store.store import RemovalReport
 
 
@@ -113,7 +137,8 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'lamina' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module), name)
+    module, _, attribute = module.partition(":")
+    value = getattr(importlib.import_module(module), attribute or name)
     globals()[name] = value
     return value
 

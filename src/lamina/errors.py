@@ -77,6 +77,16 @@ class RuntimeError_(LaminaError):
     exit_code = 125
 
 
+class ContainerError(LaminaError):
+    """A container run from the Python API (``client.containers.run``) exited non-zero."""
+
+    def __init__(self, container_id: str, exit_status: int, command: list[str], stderr: str):
+        self.container_id, self.exit_status, self.command, self.stderr = container_id, exit_status, command, stderr
+        last = stderr.strip().splitlines()[-1:] or [""]
+        super().__init__(f"container {container_id[:12]} ({' '.join(command)}) exited with {exit_status}"
+                         + (f": {last[0]}" if last[0] else ""))
+
+
 class UsageError(LaminaError):
     """A command was called with flags or arguments that do not fit together."""
 

@@ -63,7 +63,7 @@ def _claim_cidfile(path: str) -> str:
 def run_container(root: str | None, image: str, command, *, detach: bool, quiet: bool, params: dict) -> None:
     """Create and start the container: detached, print its ID; in the foreground, stream its
     output and exit with its status."""
-    from lamina.api import Client
+    from lamina import Client
     from lamina.runtime.monitor import Attach
 
     options = make_options(params, command, detach)

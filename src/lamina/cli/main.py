@@ -192,7 +192,7 @@ def _usage_exit_code(exc: click.ClickException) -> int:
 
 
 def client_from(ctx: click.Context):
-    from lamina.api import Client
+    from lamina import Client
 
     root = (ctx.find_root().obj or {}).get("root")
     return Client(root=root)

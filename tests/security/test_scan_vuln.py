@@ -71,6 +71,9 @@ def test_the_apps_vulnerable_packages_are_reported_with_their_fixed_versions(lam
         assert found[key]["PkgIdentifier"]["PURL"].startswith("pkg:pypi/")
         assert found[key]["Layer"]["DiffID"] == report["Metadata"]["DiffIDs"][1]
     assert {r["Target"]: r["Class"] for r in report["Results"]}["Python"] == "lang-pkgs"
+    inspected = json.loads(lamina.out("image", "inspect", myapp))[0]
+    assert report["Metadata"]["RepoTags"] == inspected["RepoTags"] == ["myapp:latest"]
+    assert report["Metadata"]["ImageID"] == inspected["Id"]
 
 
 def test_a_ci_gate_exits_non_zero_on_high_and_zero_when_nothing_that_severe_is_left(lamina, myapp):

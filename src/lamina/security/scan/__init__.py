@@ -37,11 +37,57 @@ def scan(spec: str, *, root: str | None = None, platform: str | None = None, sca
                                    vex=read_vex(vex))
     options = ScanOptions(scanners=chosen, scanners_explicit=scanners is not None,
                           finding_filter=finding_filter, root=root)
-    image = open_image(spec, root=root, platform=platform)
+    store = _local_store(spec, root)
     try:
-        return scan_image(image, options, progress=progress, warn=on_warning)
+        image = open_image(spec, root=root, platform=platform, store=store)
+        try:
+            report = scan_image(image, options, progress=progress, warn=on_warning)
+            image_id = getattr(image, "image_id", None)
+            if store is not None and image_id:
+                report.repo_tags, report.repo_digests = _store_names(store, image_id)
+            return report
+        finally:
+            image.close()
     finally:
-        image.close()
+        if store is not None:
+            store.close()
+
+
+def _local_store(spec: str, root: str | None):
+    """The store a plain name is looked up in (None for file and registry specs, or no store)."""
+    from pathlib import Path
+
+    from lamina.image.spec import parse_spec
+
+    if parse_spec(spec).transport not in ("", "store"):
+        return None
+    from lamina.store.location import default_root
+    from lamina.store.store import Store
+
+    location = Path(root) if root is not None else default_root()
+    return Store(location) if (location / "metadata.db").exists() else None
+
+
+def _store_names(store, image_id: str) -> tuple[list[str], list[str]]:
+    """RepoTags and RepoDigests as docker inspect shows them (familiar names)."""
+    from lamina.errors import LaminaError
+    from lamina.oci.reference import parse_reference
+
+    record = store.image(image_id)
+    tags = []
+    for tag in record.tags:
+        try:
+            tags.append(parse_reference(tag).familiar)
+        except LaminaError:
+            tags.append(tag)
+    digests = []
+    for digest in record.repo_digests:
+        name, _, manifest = digest.partition("@")
+        try:
+            digests.append(f"{parse_reference(name).familiar}@{manifest}")
+        except LaminaError:
+            digests.append(digest)
+    return tags, digests
 
 
 def parse_severities(text: str) -> tuple[str, ...]:

@@ -79,6 +79,19 @@ def test_allow_rules_and_skipped_files_are_left_out_as_by_trivy(tmp_path):
     assert {target for target, *_ in rows} == {"/app/real.env"}
 
 
+def test_compiled_python_is_scanned_for_its_strings_as_by_trivy(tmp_path):
+    import marshal
+
+    code = compile(f"TOKEN = {LINES['github-pat'].split()[-1]!r}\nKEY = {LINES['slack-web-hook'].split()[-1]!r}\n",
+                   "settings.py", "exec")
+    pyc = b"\xa7\r\r\n" + b"\x00" * 12 + marshal.dumps(code)
+    layers = [{"app/__pycache__/settings.cpython-311.pyc": pyc, "app/data.bin2": pyc}]
+    rows = compare(write_docker_archive(tmp_path / "pyc.tar", layers), tmp_path)
+    assert {(target, rule) for target, rule, *_ in rows} == {
+        ("/app/__pycache__/settings.cpython-311.pyc", "github-pat"),
+        ("/app/__pycache__/settings.cpython-311.pyc", "slack-web-hook")}
+
+
 def test_a_deleted_or_rewritten_secret_is_reported_with_the_layer_that_holds_it(tmp_path):
     pat = LINES["github-pat"].encode() + b"\n"
     layers = [

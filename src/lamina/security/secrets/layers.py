@@ -276,12 +276,46 @@ def _member_chunks(path: str, reader) -> Iterator[Chunk]:
     head = reader.read(CHUNK_HEAD)
     if looks_binary(head):
         if path.endswith(_BINARY_ALLOWED):
-            yield from file_chunks("/" + path, io.BytesIO(printable_text(head + reader.read())), binary=True)
+            yield from file_chunks("/" + path, _Printable(_Rejoined(head, reader)), binary=True)
         return
     yield from file_chunks("/" + path, _Rejoined(head, reader))
 
 
 CHUNK_HEAD = 300
+
+
+class _Printable:
+    """The printable runs of a binary member, read block by block (memory stays flat for any size)."""
+
+    _BLOCK = 1024 * 1024
+
+    def __init__(self, raw) -> None:
+        self._raw = raw
+        self._pending = b""  # printable text ready to hand out
+        self._tail = b""  # a run that may continue in the next block
+        self._done = False
+
+    def read(self, size: int) -> bytes:
+        while len(self._pending) < size and not self._done:
+            block = self._raw.read(self._BLOCK)
+            if not block:
+                self._done = True
+                self._pending += printable_text(self._tail)
+                break
+            text = self._tail + block
+            cut = len(text)
+            while cut and _is_printable(text[cut - 1]):
+                cut -= 1
+            if len(text) - cut > self._BLOCK:  # a run longer than a block: cut it (memory stays bounded)
+                cut = len(text)
+            self._pending += printable_text(text[:cut])
+            self._tail = text[cut:]
+        data, self._pending = self._pending[:size], self._pending[size:]
+        return data
+
+
+def _is_printable(byte: int) -> bool:
+    return 0x20 <= byte <= 0x7E or 0xA1 <= byte <= 0xFF and byte != 0xAD
 
 
 class _Rejoined(io.RawIOBase):

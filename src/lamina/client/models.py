@@ -112,12 +112,22 @@ class Image(Model):
         """Its software bill of materials (``cyclonedx-json``, ``spdx-json``, ``table``, ``json``)."""
         from lamina.security.sbom import sbom
 
-        return sbom(f"store:{self.id}", root=_root_of(self.client), format=format)
+        return sbom(self._spec(), root=_root_of(self.client), format=format)
 
     def scan(self, **options: Any):
         """Vulnerabilities, secrets and misconfigurations (``lamina.Client.scan``'s keywords);
         a ``ScanReport``."""
-        return self.client.scan(f"store:{self.id}", **options)
+        return self.client.scan(self._spec(), **options)
+
+    def _spec(self) -> str:
+        """How the image readers (sbom, scan) name it: its first tag, so reports name it as
+        the CLI's do, unless that tag reads as a transport (``oci:1``); else its ID."""
+        from lamina.image.spec import parse_spec
+
+        for tag in self.tags:
+            if parse_spec(tag).transport == "" and self.client.store.resolve(tag) == self.id:
+                return tag
+        return f"store:{self.id}"
 
 
 class Container(Model):

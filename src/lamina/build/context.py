@@ -38,12 +38,15 @@ def walk_context(root: str | os.PathLike[str], matcher: PatternMatcher | None = 
 def _walk(
     directory: Path, prefix: str, matcher: PatternMatcher | None, parent: list[bool] | None
 ) -> Iterator[tuple[str, os.stat_result]]:
-    try:
-        with os.scandir(directory) as scan:
-            entries = sorted(scan, key=lambda entry: entry.name)
-    except FileNotFoundError:
-        return
-    for entry in entries:
+    """Depth first in lexical order, with a stack of open directories instead of recursion:
+    a context thousands of directories deep is walked like any other (docker's is)."""
+    stack = [(_sorted_entries(directory), prefix, parent)]
+    while stack:
+        entries, prefix, parent = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
         relative = prefix + entry.name
         info = entry.stat(follow_symlinks=False)
         if stat.S_ISSOCK(info.st_mode):
@@ -53,11 +56,19 @@ def _walk(
             excluded, results = matcher.matches_with_parents(relative, parent)
             if excluded:
                 if stat.S_ISDIR(info.st_mode) and matcher.exclusions and matcher.may_include_below(relative):
-                    yield from _walk(Path(entry.path), relative + "/", matcher, results)
+                    stack.append((_sorted_entries(Path(entry.path)), relative + "/", results))
                 continue
         yield relative, info
         if stat.S_ISDIR(info.st_mode):
-            yield from _walk(Path(entry.path), relative + "/", matcher, results)
+            stack.append((_sorted_entries(Path(entry.path)), relative + "/", results))
+
+
+def _sorted_entries(directory: Path) -> Iterator[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as scan:
+            return iter(sorted(scan, key=lambda entry: entry.name))
+    except FileNotFoundError:
+        return iter(())
 
 
 def resolve_sources(root: str | os.PathLike[str], source: str, matcher: PatternMatcher | None = None) -> list[str]:

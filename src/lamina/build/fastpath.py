@@ -79,8 +79,7 @@ class FastAnswer:
 def context_fingerprint(root: str) -> str:
     """Metadata of every entry under ``root`` (no symlink is followed), in a stable order."""
     digest = hashlib.sha256()
-    for directory, dirs, files in os.walk(root):
-        dirs.sort()
+    for directory, dirs, files in _walk(root):
         for name in sorted(files + dirs):
             path = os.path.join(directory, name)
             try:
@@ -93,6 +92,31 @@ def context_fingerprint(root: str) -> str:
                 f"{st.st_ino}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{target}\n".encode("utf-8", "surrogateescape")
             )
     return digest.hexdigest()
+
+
+def _walk(root: str):
+    """``os.walk(root)`` top-down with sorted subdirectories, in the same order, but with a stack
+    instead of recursion (Python 3.11's os.walk recurses: a context 1,000 directories deep broke it)."""
+    pending = [root]
+    while pending:
+        directory = pending.pop()
+        try:
+            with os.scandir(directory) as scan:
+                entries = list(scan)
+        except OSError:
+            continue
+        dirs, files, below = [], [], set()
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            (dirs if is_dir else files).append(entry.name)
+            if is_dir and not entry.is_symlink():
+                below.add(entry.name)
+        dirs.sort()
+        yield directory, dirs, files
+        pending.extend(os.path.join(directory, name) for name in reversed(dirs) if name in below)
 
 
 def tags_hash(store) -> str:

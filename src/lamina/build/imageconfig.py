@@ -37,6 +37,7 @@ from lamina.build.dockerfile.instructions import (
     Volume,
     Workdir,
 )
+from lamina.build.dockerfile.limits import MAX_CONFIG, human
 from lamina.build.dockerfile.shell_words import go_quote
 from lamina.errors import BuildError
 
@@ -64,8 +65,10 @@ def apply_instruction(state: ImageState, instruction: Instruction) -> ImageState
     config: dict[str, Any] = dict(state.config)
     if isinstance(instruction, Env):
         config["Env"] = set_env(config.get("Env") or [], instruction.pairs)
+        _check_config_size(config)
     elif isinstance(instruction, Label):
         config["Labels"] = {**(config.get("Labels") or {}), **dict(instruction.pairs)}
+        _check_config_size(config)
     elif isinstance(instruction, Cmd):
         config["Cmd"] = resolve_command(instruction.command, instruction.json_form, config)
         return replace(state, config=config, cmd_set=state.cmd_set or bool(instruction.command))
@@ -101,6 +104,15 @@ def apply_instruction(state: ImageState, instruction: Instruction) -> ImageState
     else:
         return state
     return replace(state, config=config)
+
+
+def _check_config_size(config: Mapping[str, Any]) -> None:
+    """ENV and LABEL steps may not grow a config past MAX_CONFIG (each step is within its own
+    limits; a hundred of them are not)."""
+    size = sum(map(len, config.get("Env") or ()))
+    size += sum(len(name) + len(value) for name, value in (config.get("Labels") or {}).items())
+    if size > MAX_CONFIG:
+        raise BuildError(f"the image config's ENV and LABEL values grow past {human(MAX_CONFIG)} (lamina's limit)")
 
 
 def set_env(env: Sequence[str], pairs: Sequence[tuple[str, str]]) -> list[str]:

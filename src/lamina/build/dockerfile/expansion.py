@@ -26,6 +26,7 @@ from lamina.build.dockerfile.instructions import (
     Volume,
     Workdir,
 )
+from lamina.build.dockerfile.limits import MAX_CONFIG, MAX_INSTRUCTION, human
 from lamina.build.dockerfile.parser import Heredoc
 from lamina.build.dockerfile.shell_words import ShellLex, ShellWordError
 from lamina.errors import DockerfileError
@@ -45,6 +46,9 @@ def expand_instruction(
     For FROM pass the global ARGs (those before the first FROM) as ``env``. Instructions that do
     not expand come back unchanged. Errors (``${V:?}``, bad syntax) name the instruction's line.
     """
+    if sum(len(name) + len(value) for name, value in env.items()) > MAX_CONFIG:
+        raise DockerfileError(f"the build's variables (ARG and ENV values) come to more than {human(MAX_CONFIG)} "
+                              "(lamina's limit)", filename=filename, line=instruction.line)
     expander = _Expander(ShellLex(escape), env)
     try:
         expanded = _expand(instruction, expander)
@@ -59,12 +63,19 @@ class _Expander:
         self.env = env
         self.used: set[str] = set()
         self.unset: set[str] = set()
+        self.size = 0  # of every word expanded so far: an instruction may not grow past MAX_INSTRUCTION
+
+    def grown(self, text: str) -> str:
+        self.size += len(text)
+        if self.size > MAX_INSTRUCTION:
+            raise ShellWordError(f"the expanded instruction grows past {human(MAX_INSTRUCTION)} (lamina's limit)")
+        return text
 
     def word(self, text: str) -> str:
         expansion = self.lex.expand(text, self.env)
         self.used |= expansion.used
         self.unset |= expansion.unset
-        return expansion.result
+        return self.grown(expansion.result)
 
     def optional(self, text: str | None) -> str | None:
         return None if text is None else self.word(text) or None
@@ -73,6 +84,7 @@ class _Expander:
         expansion = self.lex.expand(text, self.env)
         self.used |= expansion.used
         self.unset |= expansion.unset
+        self.grown(expansion.result)
         return expansion.words
 
     def heredoc(self, heredoc: Heredoc) -> Heredoc:
@@ -82,7 +94,7 @@ class _Expander:
         raw = ShellLex("\\", skip_quotes=True).expand(heredoc.content, self.env)
         self.used |= raw.used
         self.unset |= raw.unset
-        return msgspec.structs.replace(heredoc, content=raw.result)
+        return msgspec.structs.replace(heredoc, content=self.grown(raw.result))
 
 
 def _expand(instruction: Instruction, x: _Expander) -> Instruction:

@@ -14,6 +14,7 @@ import re
 import msgspec
 
 from lamina.build.dockerfile.arguments import ArgumentError, parse_arguments, split_instruction
+from lamina.build.dockerfile.limits import MAX_DOCKERFILE, MiB, human
 from lamina.build.dockerfile.shell_words import GO_SPACE, ShellLex, ShellWordError, go_quote
 from lamina.errors import DockerfileError
 
@@ -113,6 +114,9 @@ class ParsedDockerfile(msgspec.Struct):
 
 def parse(source: str | bytes, filename: str = "Dockerfile") -> ParsedDockerfile:
     """Parse Dockerfile text; raise :class:`DockerfileError` naming the line on bad input."""
+    if len(source) > MAX_DOCKERFILE:
+        raise DockerfileError(f"is {len(source) / MiB:.1f} MiB; lamina reads Dockerfiles of up to {human(MAX_DOCKERFILE)}",
+                              filename=filename)
     if isinstance(source, bytes):
         source = source.decode("utf-8", errors="replace")
     return _Parser(source, filename).run()

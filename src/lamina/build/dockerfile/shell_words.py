@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 import msgspec
 
+from lamina.build.dockerfile.limits import MAX_WORD, human
 from lamina.errors import BuildError
 
 #: Characters Go's ``unicode.IsSpace`` accepts; Python's ``str.isspace`` accepts a few more.
@@ -24,6 +25,8 @@ GO_SPACE = frozenset(
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
+
+_GO_SPACE_RE = re.compile("[" + "".join(sorted(GO_SPACE)) + "]")
 
 #: POSIX special parameters; ``$@`` and friends are never set in a Dockerfile, so they expand empty.
 _SPECIAL_PARAMETERS = frozenset("@*#?-$!0")
@@ -103,7 +106,8 @@ class ShellLex:
         try:
             result, words = scan.until(None, self.raw_escapes)
         except ShellWordError as exc:
-            raise ShellWordError(f"failed to process {go_quote(word)}: {exc}") from None
+            shown = word if len(word) <= 200 else word[:200] + "..."  # a message stays one short line
+            raise ShellWordError(f"failed to process {go_quote(shown)}: {exc}") from None
         return WordExpansion(result, words, scan.used, scan.unset)
 
 
@@ -127,6 +131,10 @@ class _Words:
             self.add_raw(ch)
 
     def add_text(self, text: str) -> None:
+        if _GO_SPACE_RE.search(text) is None:  # one piece of a word: no per-character loop
+            if text:
+                self.add_raw(text)
+            return
         for ch in text:
             self.add_char(ch)
 
@@ -179,6 +187,7 @@ class _Scan:
         text = self.text
         result: list[str] = []
         words = _Words()
+        size = 0  # of the expansions so far: a word may not grow past MAX_WORD
         while self.pos < len(text):
             ch = text[self.pos]
             if ch == stop:
@@ -186,6 +195,8 @@ class _Scan:
                 return "".join(result), words.finish()
             if ch == "$":
                 expanded = self.dollar()
+                size += len(expanded)
+                _check_size(size)
                 result.append(expanded)
                 words.add_text(expanded)
             elif ch == "<":
@@ -194,6 +205,8 @@ class _Scan:
                 words.add_raw(heredoc)
             elif (ch == "'" or ch == '"') and not lex.skip_quotes:
                 quoted = self.single_quoted() if ch == "'" else self.double_quoted(raw_escapes)
+                size += len(quoted)
+                _check_size(size)
                 result.append(quoted)
                 words.add_raw(quoted)
             else:
@@ -231,6 +244,7 @@ class _Scan:
         escape = lex.escape
         self.pos += 1
         out: list[str] = ['"'] if lex.raw_quotes else []
+        size = 0
         while True:
             ch = self.peek()
             if not ch:
@@ -241,7 +255,10 @@ class _Scan:
                     out.append(ch)
                 return "".join(out)
             if ch == "$":
-                out.append(self.dollar())
+                expanded = self.dollar()
+                size += len(expanded)
+                _check_size(size)
+                out.append(expanded)
                 continue
             self.pos += 1
             if ch == escape:
@@ -343,12 +360,24 @@ class _Scan:
         if self.lex.skip_unset and not found:
             return "${" + name + "/" + pattern + "/" + replacement + "}"
         regex = shell_pattern_regex(pattern, greedy=True, anchored=False)
-        if replace_all:
-            return regex.sub(lambda m: _go_template(replacement, m.group(0)), value)
-        match = regex.search(value)
-        if match is None:
-            return value
-        return value[: match.start()] + replacement + value[match.end() :]
+        if not replace_all:
+            match = regex.search(value)
+            if match is None:
+                return value
+            return value[: match.start()] + replacement + value[match.end() :]
+        # every match may add the whole replacement: grow piece by piece, within MAX_WORD
+        pieces: list[str] = []
+        size = 0
+        end = 0
+        for match in regex.finditer(value):
+            piece = value[end : match.start()] + _go_template(replacement, match.group(0))
+            size += len(piece)
+            _check_size(size)
+            pieces.append(piece)
+            end = match.end()
+        pieces.append(value[end:])
+        _check_size(size + len(value) - end)
+        return "".join(pieces)
 
     def name(self) -> str:
         """Read a variable name: digits (positional), one special character, or ``[A-Za-z0-9_]+``."""
@@ -387,16 +416,27 @@ class _Scan:
 _REGEX_SPECIAL = frozenset("[]{}.+()|^$")
 
 
-def shell_pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
-    """Translate a ``${V#pattern}``-style pattern (``*``, ``?``, ``\\`` escapes; no brackets)."""
+def _check_size(size: int) -> None:
+    if size > MAX_WORD:
+        raise ShellWordError(f"the expanded word grows past {human(MAX_WORD)} (lamina's limit)")
+
+
+def shell_pattern_regex(pattern: str, *, greedy: bool, anchored: bool):
+    """Translate a ``${V#pattern}``-style pattern (``*``, ``?``, ``\\`` escapes; no brackets).
+
+    Two or more ``*`` run on RE2, as .dockerignore patterns do: ``${V#*a*a*a*b}`` over a long
+    value would take Python's backtracking ``re`` exponential time.
+    """
     out = ["^"] if anchored else []
     star = ".*" if greedy else ".*?"
+    stars = 0
     i = 0
     while i < len(pattern):
         ch = pattern[i]
         i += 1
         if ch == "*":
             out.append(star)
+            stars += 1
         elif ch == "?":
             out.append(".")
         elif ch == "\\":
@@ -411,7 +451,13 @@ def shell_pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pat
             out.append("\\" + ch)
         else:
             out.append(re.escape(ch))
-    return re.compile("".join(out))
+    if stars < 2:
+        return re.compile("".join(out))
+    import re2  # google-re2, only for patterns that need it
+
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile("".join(out), options)
 
 
 def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:

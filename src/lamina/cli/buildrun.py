@@ -29,7 +29,7 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
     fast = None if no_cache or pull or cache_from else FastRequest(context, dockerfile, tags, build_args, target, labels,
                                                      network, platform, secrets)
     if fast is not None and not fast_checked:
-        from lamina.cli.fastbuild import print_replay, recorded_answer
+        from lamina.cli.buildreplay import print_replay, recorded_answer
 
         answer = recorded_answer(root, fast)
         if answer is not None:

@@ -12,13 +12,10 @@ flag with its value attached — returns False and click parses the call as befo
 
 from __future__ import annotations
 
-import os
-import sys
-from types import SimpleNamespace
-
+from lamina.cli.buildreplay import print_replay, recorded_answer
 from lamina.cli.globalflags import after_globals
 
-__all__ = ["print_replay", "recorded_answer", "try_fast_build"]
+__all__ = ["try_fast_build"]
 
 _VALUED = {"-t": "tags", "--tag": "tags", "-f": "dockerfile", "--file": "dockerfile", "--build-arg": "build_args",
            "--target": "target", "--label": "labels", "--network": "network", "--platform": "platform",
@@ -93,36 +90,3 @@ def try_fast_build(argv: list[str]) -> bool:
 
     print_replay(answer, progress_mode(options["progress"], options["quiet"]), iidfile=options["iidfile"])
     return True
-
-
-def recorded_answer(root: str | None, request):
-    """The fast path's recorded answer for ``request`` in the store at ``root`` (default store
-    when None), read through the metadata database alone; None when there is none."""
-    from lamina.build.fastpath import lookup
-    from lamina.store.location import default_root
-    from lamina.store.metadata import Metadata
-
-    database = os.path.join(root or default_root(), "metadata.db")
-    if not os.path.isfile(database):
-        return None
-    meta = Metadata(database)
-    try:
-        return lookup(SimpleNamespace(meta=meta), request)
-    finally:
-        meta.close()
-
-
-def print_replay(answer, mode: str, iidfile: str | None) -> None:
-    """What the fully cached build prints (quiet: the ID; tty: the live display's last frame)."""
-    if mode == "quiet":
-        sys.stdout.write(answer.image_id + "\n")
-    elif mode == "tty":
-        from lamina.cli.buildtty import replay
-
-        replay(answer.transcript, answer.image_id)
-    else:
-        for stream, text in answer.transcript:
-            (sys.stderr if stream == "err" else sys.stdout).write(text + "\n")
-    if iidfile:
-        with open(iidfile, "w") as out:
-            out.write(answer.image_id)

@@ -52,7 +52,7 @@ ULIMIT_NAMES = ("as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqu
 def security_flags(options: Any) -> dict[str, Any]:
     """HostConfig fields for the run/create flags this module owns (``options`` is RunOptions);
     raises FlagError/UsageError as docker does, before anything exists."""
-    from lamina.runtime.runconfig import parse_bytes
+    from lamina.runtime.units import parse_bytes
 
     fields: dict[str, Any] = {
         "ExtraHosts": parse_extra_hosts(options.add_host) or None,
@@ -82,7 +82,7 @@ def build_host_config(*, add_hosts: Sequence[str] = (), ulimits: Sequence[str] =
                       cpu_quota: int | None = None) -> dict[str, Any]:
     """HostConfig fields for the RUN containers of ``docker build`` (only those given); docker's
     refusals in its words, before any step runs (docker's daemon refuses limits at the first RUN)."""
-    from lamina.runtime.runconfig import parse_bytes
+    from lamina.runtime.units import parse_bytes
 
     fields: dict[str, Any] = {}
     if add_hosts:

@@ -50,7 +50,7 @@ def log_config(driver: str | None, options: Sequence[str]) -> dict[str, Any]:
 
 def rotation_limits(log: Mapping[str, Any]) -> tuple[int, int]:
     """(max bytes per file or 0 for no limit, files kept) for a LogConfig."""
-    from lamina.runtime.runconfig import parse_bytes
+    from lamina.runtime.units import parse_bytes
 
     config = log.get("Config") or {}
     default_size, default_files = _LOCAL_DEFAULTS if log.get("Type") == "local" else (0, 1)

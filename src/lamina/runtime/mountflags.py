@@ -143,7 +143,7 @@ def _boolean(spec: str, key: str, value: str) -> str:
 
 
 def _tmpfs_size(spec: str, key: str, value: str) -> int:
-    from lamina.runtime.runconfig import parse_bytes
+    from lamina.runtime.units import parse_bytes
 
     try:
         return parse_bytes(value)

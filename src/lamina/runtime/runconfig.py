@@ -8,7 +8,6 @@ stored once at create time; every start builds the runtime spec from it.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from lamina import TYPE_CHECKING
@@ -16,6 +15,7 @@ from lamina.errors import UsageError
 from lamina.runtime.flagerror import FlagError
 from lamina.runtime.ports import PortBinding, allocate_host_ports, parse_expose, parse_publish
 from lamina.runtime.restart import parse_restart_policy
+from lamina.runtime.units import parse_bytes
 from lamina.runtime.volumes import MountRequest, resolve_mounts
 
 if TYPE_CHECKING:
@@ -25,8 +25,6 @@ __all__ = ["NETWORK_MODES", "RunOptions", "container_document", "parse_bytes", "
 
 NETWORK_MODES = ("private", "host", "none")
 _MIN_MEMORY = 6 * 1024 * 1024
-_BYTES = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$", re.I)
-_MULTIPLIERS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
 def _run_defaults() -> dict[str, Any]:
@@ -210,14 +208,6 @@ def _mount_requests(options: RunOptions) -> list[MountRequest]:
 
     requests = [parse_volume_flag(v) for v in dict.fromkeys(options.volumes)]  # docker: a repeated -v is one
     return requests + [parse_mount_flag(m) for m in options.mounts] + [parse_tmpfs_flag(t) for t in options.tmpfs]
-
-
-def parse_bytes(value: str) -> int:
-    """docker's RAMInBytes: ``512m``, ``1g``, ``100k``, ``1024`` (binary multiples)."""
-    match = _BYTES.match(value.strip())
-    if not match:
-        raise FlagError(f"invalid size: '{value}'")
-    return int(float(match.group(1)) * _MULTIPLIERS[match.group(2).lower()])
 
 
 def parse_env_file(path: str) -> list[str]:

@@ -22,7 +22,7 @@ from lamina.security.vulndb.advisory import Advisory, AffectedPackage
 from lamina.security.vulndb.errors import VulnDBError
 from lamina.security.vulndb.records import DataSource
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,6 +51,7 @@ CREATE TABLE affected (
     body BLOB NOT NULL             -- the AffectedPackage, msgspec JSON
 );
 CREATE INDEX affected_by_package ON affected (ecosystem, name);
+CREATE INDEX affected_by_advisory ON affected (advisory_id);  -- replacing a source deletes by it
 CREATE INDEX advisory_by_source ON advisory (source_id);
 """
 

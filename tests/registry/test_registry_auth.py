@@ -14,7 +14,8 @@ from lamina.errors import AuthError, RegistryError
 from lamina.registry.auth import parse_www_authenticate
 from lamina.registry.client import DOCKER_MANIFEST, BlobPushOutcome, RegistryClient
 from lamina.registry.config import RegistryConfig
-from lamina.registry.credentials import Credential, CredentialStore, login, logout
+from lamina.registry.credentials import Credential, CredentialStore
+from lamina.registry.login import login, logout
 
 GOOD = Credential(USER, PASSWORD)
 BAD = Credential(USER, "wrong-password-123")

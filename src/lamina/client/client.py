@@ -546,12 +546,12 @@ class Client:
                                           max_concurrent=registry.config.max_concurrent_uploads)
 
     def login(self, server: str, username: str, password: str) -> str:
-        from lamina.registry.credentials import login
+        from lamina.registry.login import login
 
         return login(server, username, password)
 
     def logout(self, server: str) -> str:
-        from lamina.registry.credentials import logout
+        from lamina.registry.login import logout
 
         return logout(server)
 

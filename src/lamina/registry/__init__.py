@@ -31,7 +31,8 @@ if TYPE_CHECKING:
         RegistryResponseError,
     )
     from lamina.registry.config import RegistryConfig
-    from lamina.registry.credentials import Credential, CredentialStore, login, logout
+    from lamina.registry.credentials import Credential, CredentialStore
+    from lamina.registry.login import login, logout
 
 _HOMES = {
     "ALL_MANIFEST_TYPES": "client",
@@ -43,8 +44,8 @@ _HOMES = {
     "RegistryConfig": "config",
     "Credential": "credentials",
     "CredentialStore": "credentials",
-    "login": "credentials",
-    "logout": "credentials",
+    "login": "login",
+    "logout": "login",
 }
 
 

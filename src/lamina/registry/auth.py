@@ -26,7 +26,6 @@ from lamina.registry.credentials import Credential
 if TYPE_CHECKING:
     import httpx
 
-    from lamina.registry.config import RegistryConfig
 
 #: Sent as ``client_id`` to OAuth2 token endpoints, which use it only to tell clients apart.
 CLIENT_ID = "lamina"
@@ -294,19 +293,3 @@ def _token_from_answer(answer: dict[str, Any], host: str) -> _Token:
         except ValueError:
             pass
     return _Token(value=value, expires_at=now + max(remaining, 0.0), lifetime=lifetime)
-
-
-def verify_login(server: str, credential: Credential, *, config: RegistryConfig) -> str | None:
-    """Check ``credential`` against ``server`` the way ``docker login`` does.
-
-    Returns an identity (refresh) token when the token server offers one, else None. Raises
-    AuthError when the registry refuses the credential.
-    """
-    from lamina.registry.client import RegistryClient
-
-    class _Given:
-        def get(self, _server: str) -> Credential | None:
-            return credential
-
-    with RegistryClient(server, config=config, credentials=_Given()) as client:
-        return client.check_login()

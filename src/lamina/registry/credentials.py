@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import subprocess
 
-from lamina.errors import AuthError, RegistryError
+from lamina.errors import RegistryError
 
 #: The key docker files Docker Hub credentials under (a historical URL, kept for compatibility).
 DOCKER_HUB_SERVER_KEY = "https://index.docker.io/v1/"
@@ -208,43 +208,6 @@ def default_docker_config_path() -> Path:
     directory = os.environ.get("DOCKER_CONFIG")
     base = Path(directory) if directory else Path.home() / ".docker"
     return base / "config.json"
-
-
-def login(
-    server: str,
-    username: str,
-    password: str,
-    *,
-    credentials: CredentialStore | None = None,
-    config: Any = None,
-) -> str:
-    """Check ``username``/``password`` against the registry, then save them; returns docker's message.
-
-    Nothing is saved when the registry refuses them. When a Bearer token server hands back a
-    refresh token, that identity token is saved instead of the password, as docker does.
-    """
-    from lamina.registry.auth import verify_login
-    from lamina.registry.config import RegistryConfig
-
-    store = credentials if credentials is not None else CredentialStore()
-    registry_config = config if config is not None else RegistryConfig.load()
-    if not username or not password:
-        raise AuthError("login needs a username and a password")
-    identity_token = verify_login(server, Credential(username, password), config=registry_config)
-    if identity_token:
-        store.store(server, Credential(username, "", identity_token))
-    else:
-        store.store(server, Credential(username, password))
-    return "Login Succeeded"
-
-
-def logout(server: str, *, credentials: CredentialStore | None = None) -> str:
-    """Forget the credentials for ``server``; returns docker's message."""
-    store = credentials if credentials is not None else CredentialStore()
-    key = server_key(server)
-    if not store.erase(server):
-        return f"Not logged in to {key}"
-    return f"Removing login credentials for {key}"
 
 
 # -- config.json entries ----------------------------------------------------------------------

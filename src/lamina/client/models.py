@@ -230,12 +230,13 @@ class Container(Model):
 
     def get_archive(self, path: str, out: str | os.PathLike[str] | BinaryIO) -> None:
         """``path`` inside it as a tar, to ``out`` (a path or a binary stream)."""
-        with _binary_out(out) as stream:
-            self.client.copy_from_container(self.id, path, stream)
+        with _binary_out(out) as stream, _with_fileno(stream) as real_file:
+            self.client.copy_from_container(self.id, path, real_file)
 
     def put_archive(self, path: str, data: BinaryIO) -> None:
         """Unpack the tar stream ``data`` into the directory ``path`` inside it."""
-        self.client.copy_to_container(self.id, data, path, archive=True)
+        with _readable_file(data) as real_file:
+            self.client.copy_to_container(self.id, real_file, path, archive=True)
 
     def commit(self, repository: str | None = None, tag: str | None = None, *, changes: Sequence[str] = (),
                message: str = "", author: str = "", pause: bool = True) -> Image:
@@ -290,3 +291,42 @@ def _binary_out(out: str | os.PathLike[str] | BinaryIO) -> Iterator[BinaryIO]:
         with contextlib.suppress(OSError):
             os.unlink(out)
         raise
+
+
+@contextlib.contextmanager
+def _with_fileno(stream: BinaryIO) -> Iterator[BinaryIO]:
+    """``stream`` if it is a file of the OS (the copy runs in a child chrooted into the
+    container and writes to its descriptor), else a temporary file copied into it afterwards."""
+    import io
+
+    try:
+        stream.fileno()
+    except (AttributeError, io.UnsupportedOperation):
+        import shutil
+        import tempfile
+
+        with tempfile.TemporaryFile() as spool:
+            yield spool
+            spool.seek(0)
+            shutil.copyfileobj(spool, stream)
+        return
+    yield stream
+
+
+@contextlib.contextmanager
+def _readable_file(stream: BinaryIO) -> Iterator[BinaryIO]:
+    """``stream`` if it is a file of the OS, else its bytes spooled to a temporary file."""
+    import io
+
+    try:
+        stream.fileno()
+    except (AttributeError, io.UnsupportedOperation):
+        import shutil
+        import tempfile
+
+        with tempfile.TemporaryFile() as spool:
+            shutil.copyfileobj(stream, spool)
+            spool.seek(0)
+            yield spool
+        return
+    yield stream

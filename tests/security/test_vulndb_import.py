@@ -156,3 +156,34 @@ def test_a_malformed_tracker_entry_is_skipped_with_a_warning_naming_package_and_
     assert report.kind == "debian-tracker" and report.advisories == 1 and report.skipped == 2
     assert any("glibc CVE-2099-0002" in w for w in report.warnings)
     assert any("zlib CVE-2099-0003" in w and "status" in w for w in report.warnings)
+
+
+def test_a_second_writer_waits_and_then_fails_with_one_line_naming_the_database(tmp_path):
+    import sqlite3
+
+    from lamina.security.vulndb import database
+
+    db_path = tmp_path / "vuln.db"
+    import_sources([str(PYPI_RECORDS)], path=db_path)
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another import holds the write lock
+    try:
+        db = database.VulnDatabase(db_path, create=False)
+        db._db.execute("PRAGMA busy_timeout = 200")
+        with pytest.raises(VulnDBError, match=r"vuln\.db: cannot write .*another import"):
+            import_path(db, GO_RECORDS)
+        assert [s.origin for s in db.sources()] == [str(PYPI_RECORDS)]  # readers are not blocked
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_a_database_damaged_after_opening_is_one_line_when_read(tmp_path):
+    db_path = tmp_path / "vuln.db"
+    import_sources([str(PYPI_RECORDS)], path=db_path)
+    with open_database(path=db_path) as db:
+        data = bytearray(db_path.read_bytes())
+        data[4096:] = bytes(len(data) - 4096)  # every page after the first zeroed
+        db_path.write_bytes(data)
+        with pytest.raises(VulnDBError, match=r"vuln\.db: cannot be read"):
+            list(db.affected("PyPI", ["jinja2"]))

@@ -162,11 +162,14 @@ class VulnDatabase:
         for start in range(0, len(wanted), _MAX_SQL_VARIABLES):
             chunk = wanted[start : start + _MAX_SQL_VARIABLES]
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                "SELECT f.body, a.body, a.source_id FROM affected f JOIN advisory a ON a.id = f.advisory_id"
-                f" WHERE f.ecosystem = ? AND f.name IN ({marks})",
-                (ecosystem.lower(), *chunk),
-            )
+            try:
+                rows = self._db.execute(
+                    "SELECT f.body, a.body, a.source_id FROM affected f JOIN advisory a ON a.id = f.advisory_id"
+                    f" WHERE f.ecosystem = ? AND f.name IN ({marks})",
+                    (ecosystem.lower(), *chunk),
+                ).fetchall()
+            except sqlite3.DatabaseError as error:
+                raise VulnDBError(f"{self.path}: cannot be read ({error})") from None
             for affected_body, advisory_body, source_id in rows:
                 yield AffectedMatch(
                     affected=affected_decoder.decode(affected_body),
@@ -176,10 +179,11 @@ class VulnDatabase:
 
     def _data_sources(self) -> dict[int, DataSource]:
         if self._sources is None:
-            self._sources = {
-                source_id: DataSource(id=kind, name=name, url=origin)
-                for source_id, kind, name, origin in self._db.execute("SELECT id, kind, name, origin FROM source")
-            }
+            try:
+                rows = self._db.execute("SELECT id, kind, name, origin FROM source").fetchall()
+            except sqlite3.DatabaseError as error:
+                raise VulnDBError(f"{self.path}: cannot be read ({error})") from None
+            self._sources = {source_id: DataSource(id=kind, name=name, url=origin) for source_id, kind, name, origin in rows}
         return self._sources
 
     # --- writing ----------------------------------------------------------------------------
@@ -191,7 +195,10 @@ class VulnDatabase:
 
         Everything happens in one transaction: a failed import leaves the database as it was.
         """
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise VulnDBError(f"{self.path}: cannot write ({error}; is another import running?)") from None
         try:
             self._db.execute("DELETE FROM source WHERE origin = ?", (origin,))
             cursor = self._db.execute(

@@ -58,22 +58,37 @@ def scan_image(image: Image, options: ScanOptions, *, progress: Progress | None 
     layers = image.layers()
     results: list[ScanResult] = []
     inventory = None
-    if "vuln" in options.scanners:
-        say("cataloguing packages")
-        inventory, package_results = _vulnerability_results(image, options, warn)
-        results.extend(package_results)
-    if "misconfig" in options.scanners:
-        say("checking the image config")
-        from lamina.security.misconfig import check_image_config
-
-        checked = check_image_config(config_bytes)
-        results.append(ScanResult(target=image.name, result_class="config", type="dockerfile",
-                                  misconfigurations=checked.failures, misconf_successes=checked.successes))
+    secrets = None
     if "secret" in options.scanners:
-        say(f"scanning {len(layers)} layer(s) for secrets")
+        # the secret scan reads the layers while the catalogers read them too: both mostly wait on
+        # decompression and hashing, which run outside the interpreter lock
+        from concurrent.futures import ThreadPoolExecutor
+
         from lamina.security.secrets import scan_image_secrets
 
-        for secret_file in scan_image_secrets(image, progress=say):
+        say(f"scanning {len(layers)} layer(s) for secrets")
+        background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="secret-scan")
+        secrets = background.submit(scan_image_secrets, image, progress=say)
+        background.shutdown(wait=False)
+    try:
+        if "vuln" in options.scanners:
+            say("cataloguing packages")
+            inventory, package_results = _vulnerability_results(image, options, warn)
+            results.extend(package_results)
+        if "misconfig" in options.scanners:
+            say("checking the image config")
+            from lamina.security.misconfig import check_image_config
+
+            checked = check_image_config(config_bytes)
+            results.append(ScanResult(target=image.name, result_class="config", type="dockerfile",
+                                      misconfigurations=checked.failures, misconf_successes=checked.successes))
+    except BaseException:
+        if secrets is not None:
+            secrets.cancel()
+            _wait_quietly(secrets)
+        raise
+    if secrets is not None:
+        for secret_file in secrets.result():
             results.append(ScanResult(target=secret_file.target, result_class="secret",
                                       secrets=secret_file.findings))
     kept = [options.finding_filter.apply(result) for result in results]
@@ -87,6 +102,14 @@ def scan_image(image: Image, options: ScanOptions, *, progress: Progress | None 
         image_config=config, os=inventory.os if inventory is not None else None, results=kept,
         created_at=datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z"),
         inventory=inventory)
+
+
+def _wait_quietly(future) -> None:
+    """Let a background scan finish before the image it reads is closed; its error is not the one to report."""
+    try:
+        future.result()
+    except BaseException:  # noqa: BLE001 - the caller re-raises the first error
+        pass
 
 
 def _vulnerability_results(image: Image, options: ScanOptions,

@@ -58,9 +58,15 @@ def _build(lamina, context: Path, dockerfile: str, tag: str) -> Path:
 
 
 def _without_layer_ids(document: bytes) -> dict:
+    """The export without the layers' ids, inefficient files of equal size in path order (dive
+    orders ties with Go's unstable sort; lamina keeps the order it found them in)."""
     parsed = json.loads(document)
     for layer in parsed["layer"]:
         layer.pop("id")
+    references = parsed["image"]["fileReference"]
+    sizes = [reference["sizeBytes"] for reference in references]
+    assert sizes == sorted(sizes, reverse=True)
+    references.sort(key=lambda reference: (-reference["sizeBytes"], reference["file"]))
     return parsed
 
 
@@ -73,7 +79,9 @@ def _assert_equals_dive(lamina, tag: str, archive: Path, workdir: Path) -> dict:
     assert from_store.read_bytes() == from_archive.read_bytes()
     assert _without_layer_ids(from_archive.read_bytes()) == _without_layer_ids(dive.json_bytes)
     ci = lamina.run("analyze", "--ci", tag, check=False)
-    assert [line for line in ci.stdout.decode().splitlines() if line.strip()] == dive.ci_lines
+    ours = [line for line in ci.stdout.decode().splitlines() if line.strip()]
+    assert sorted(ours) == sorted(dive.ci_lines)  # the same lines; ties may be listed in another order
+    assert ours[:5] == dive.ci_lines[:5]
     assert ci.returncode == dive.ci_exit
     return json.loads(dive.json_bytes)
 

@@ -7,13 +7,13 @@ component are dropped, as dive drops them. ``stack`` lays an upper layer's tree 
 one (whiteouts remove, everything else is added), the order dive uses: children before their
 parent, names in byte order.
 
-Nothing here holds file contents: a regular file keeps its size and the sha256 of its data,
+Nothing here holds file contents: a regular file keeps its size and a CRC-32 of its data,
 read once from the layer stream.
 """
 
 from __future__ import annotations
 
-import hashlib
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -40,7 +40,7 @@ _REGULAR_TYPES = (b"0", b"\0", b"7")
 
 @dataclass(frozen=True, slots=True)
 class FileInfo:
-    """What a layer's tar header says about one path (dive's FileInfo, plus a real digest)."""
+    """What a layer's tar header says about one path (dive's FileInfo, with a CRC-32 for its hash)."""
 
     path: str = ""
     type_flag: int = 0
@@ -50,12 +50,15 @@ class FileInfo:
     uid: int = 0
     gid: int = 0
     is_dir: bool = False
-    digest: str = ""  # sha256 of a regular file's data ("" for everything else)
+    #: CRC-32 of a regular file's data (0 for everything else): with the size, what tells a
+    #: modified file from an unmodified one (dive uses a 64-bit xxhash; CRC-32 runs at memory
+    #: speed in the standard library, and a change that keeps both size and CRC is 1 in 2**32)
+    checksum: int = 0
 
     def same_as(self, other: FileInfo) -> bool:
         """dive's comparison: equal type, contents, mode and owner mean "unmodified"."""
-        return (self.type_flag == other.type_flag and self.digest == other.digest and self.mode == other.mode
-                and self.uid == other.uid and self.gid == other.gid)
+        return (self.type_flag == other.type_flag and self.checksum == other.checksum and self.size == other.size
+                and self.mode == other.mode and self.uid == other.uid and self.gid == other.gid)
 
 
 #: the metadata of a parent directory a layer does not name itself (dive's empty FileInfo)
@@ -195,27 +198,56 @@ def read_layer_tree(stream: BinaryIO, what: str = "layer tar", *,
     """Read one uncompressed layer tar into a tree, hashing regular files' data as it streams by."""
     tree = FileTree()
     reader = TarReader(stream, what)
+    parents: dict[str, FileNode] = {}  # directory path -> node: members mostly follow their parent
     for member in reader:
         name = clean_path(member.name)
         if name == ".":
             continue
-        digest = ""
-        if member.type in _REGULAR_TYPES:
-            hasher = hashlib.sha256()
-            reader.copy_data(hasher.update)
-            digest = "sha256:" + hasher.hexdigest()
+        checksum = 0
+        if member.type in _REGULAR_TYPES and member.size:
+            crc = _Crc32()
+            reader.copy_data(crc.update)
+            checksum = crc.value
         type_flag = member.type[0] if member.type else 0
         if type_flag == 0:  # Go's reader reports the old "\0" type as a regular file ('0')
             type_flag = 0x35 if member.name.endswith("/") else 0x30
         mode = go_file_mode(member.mode, type_flag)
         info = FileInfo(path=name, type_flag=type_flag, linkname=member.linkname, size=member.size, mode=mode,
-                        uid=member.uid, gid=member.gid, is_dir=bool(mode & _MODE_DIR), digest=digest)
+                        uid=member.uid, gid=member.gid, is_dir=bool(mode & _MODE_DIR), checksum=checksum)
         tree.file_size += member.size
         tree.entries += 1
-        tree.add(name, info)
+        _add_member(tree, parents, name, info)
         if on_member is not None:
             on_member(member.size)
     return tree
+
+
+def _add_member(tree: FileTree, parents: dict[str, FileNode], name: str, info: FileInfo) -> None:
+    """tree.add, with the parent directory's node remembered from the member before (a layer's
+    tree loses no node while it is read, so a remembered node stays valid)."""
+    directory, _, base = name.strip("/").rpartition("/")
+    parent = parents.get(directory)
+    if parent is None or base in ("", "..") or base.startswith(OPAQUE_PREFIX):
+        node = tree.add(name, info)
+        if node is not None and node.parent is not None:
+            parents[directory] = node.parent
+        return
+    if parent.children is None:
+        parent.children = {}
+    node = parent.children.get(base)
+    if node is None:
+        node = parent.children[base] = FileNode(base, parent)
+    node.info = info
+
+
+class _Crc32:
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def update(self, data: memoryview) -> None:
+        self.value = zlib.crc32(data, self.value)
 
 
 def clean_path(name: str) -> str:

@@ -15,8 +15,8 @@ SHAPE = re.compile(r"(\w+) version (\S+), build (\S+)\n")
 
 def _head_commit() -> str:
     git = require_tool("git", "git")
-    return subprocess.run([git, "-C", str(REPO), "rev-parse", "--short=7", "HEAD"], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    return subprocess.run([git, "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()[:7]
 
 
 @pytest.mark.parametrize("flag", ["-v", "--version"])

@@ -187,3 +187,17 @@ def test_a_database_damaged_after_opening_is_one_line_when_read(tmp_path):
         db_path.write_bytes(data)
         with pytest.raises(VulnDBError, match=r"vuln\.db: cannot be read"):
             list(db.affected("PyPI", ["jinja2"]))
+
+
+def test_a_database_of_another_schema_version_is_refused_for_reading_and_replaced_by_an_import(tmp_path):
+    import sqlite3
+
+    db_path = tmp_path / "vuln.db"
+    import_sources([str(PYPI_RECORDS)], path=db_path)
+    with sqlite3.connect(db_path) as old:
+        old.execute("UPDATE meta SET value = '0' WHERE key = 'schema'")
+    with pytest.raises(VulnDBError, match=r"schema version 0.*lamina db import"):
+        open_database(path=db_path)
+    (report,) = import_sources([str(GO_RECORDS)], path=db_path)
+    with open_database(path=db_path) as db:
+        assert [s.origin for s in db.sources()] == [report.origin]

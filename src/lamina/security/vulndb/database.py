@@ -110,6 +110,13 @@ class VulnDatabase:
 
     def __init__(self, path: Path, *, create: bool):
         self.path = path
+        self._open(create)
+        self._sources: dict[int, DataSource] | None = None
+
+    def _open(self, create: bool, *, replacing_old_schema: bool = True) -> None:
+        """Connect and check the schema; an import replaces a database of another schema version
+        (its sources must be imported again: the data is derived, the sources are the truth)."""
+        path = self.path
         try:
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA foreign_keys = ON")
@@ -125,8 +132,13 @@ class VulnDatabase:
             raise VulnDBError(f"{path} is not a lamina vulnerability database ({error})") from None
         if row is None or row[0] != SCHEMA_VERSION:
             found = row[0] if row else "none"
-            raise VulnDBError(f"{path} has schema version {found}, this lamina reads {SCHEMA_VERSION}: import it again")
-        self._sources: dict[int, DataSource] | None = None
+            if create and replacing_old_schema:
+                self._db.close()
+                path.unlink()
+                self._open(create, replacing_old_schema=False)
+                return
+            raise VulnDBError(f"{path} has schema version {found}, this lamina reads {SCHEMA_VERSION}: run"
+                              " 'lamina db import' or 'lamina db update' again (it starts a new database)")
 
     def close(self) -> None:
         self._db.close()

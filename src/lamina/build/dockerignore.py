@@ -275,7 +275,7 @@ class LinearRegex:
             options.dot_nl = True
             options.log_errors = False  # a bad pattern is our error to report, not a line on stderr
             try:
-                self._fullmatch = re2.compile(source, options).fullmatch
+                self._fullmatch = re2.compile(_go_runes(source), options).fullmatch
             except re2.error as exc:
                 raise ValueError(f"syntax error in pattern: {exc}") from None
         else:
@@ -287,10 +287,17 @@ class LinearRegex:
     def fullmatch(self, text: str) -> bool:
         try:
             return self._fullmatch(text) is not None
-        except UnicodeEncodeError:  # RE2 reads UTF-8: a name that is not (surrogate escapes) reads
-            # as Go reads it, one U+FFFD rune per bad byte
-            fixed = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-            return self._fullmatch(fixed) is not None
+        except UnicodeEncodeError:
+            return self._fullmatch(_go_runes(text)) is not None
+
+
+def _go_runes(text: str) -> str:
+    """RE2 reads UTF-8: a byte that is not (a surrogate escape) reads as Go reads it, as U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return text
 
 
 def linear_regex(source: str, unbounded: int) -> LinearRegex:

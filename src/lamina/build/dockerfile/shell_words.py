@@ -370,7 +370,7 @@ class _Scan:
         size = 0
         end = 0
         for match in regex.finditer(value):
-            piece = value[end : match.start()] + _go_template(replacement, match.group(0))
+            piece = value[end : match.start()] + _go_template(replacement, value[match.start() : match.end()])
             size += len(piece)
             _check_size(size)
             pieces.append(piece)
@@ -453,11 +453,33 @@ def shell_pattern_regex(pattern: str, *, greedy: bool, anchored: bool):
             out.append(re.escape(ch))
     if stars < 2:
         return re.compile("".join(out))
-    import re2  # google-re2, only for patterns that need it
+    return _Re2Pattern("".join(out))
 
-    options = re2.Options()
-    options.log_errors = False
-    return re2.compile("".join(out), options)
+
+class _Re2Pattern:
+    """RE2 behind ``re``'s ``search``/``finditer``; RE2 reads UTF-8, so a surrogate escape (a
+    byte of a build arg that is not UTF-8) is read as U+FFFD, keeping every offset."""
+
+    def __init__(self, source: str) -> None:
+        import re2  # google-re2, only for patterns that need it
+
+        options = re2.Options()
+        options.log_errors = False
+        self._regex = re2.compile(_utf8_safe(source), options)
+
+    def search(self, text: str):
+        return self._regex.search(_utf8_safe(text))
+
+    def finditer(self, text: str):
+        return self._regex.finditer(_utf8_safe(text))
+
+
+def _utf8_safe(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return text
 
 
 def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:

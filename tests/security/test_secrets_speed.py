@@ -72,3 +72,25 @@ def test_debian_rootfs_secret_scan_equals_trivys_in_a_quarter_of_its_time(debian
           f"peak {peak_kib // 1024} MiB")
     assert peak_kib < 200 * 1024
     assert min(lamina_seconds) <= 0.25 * min(trivy_seconds) + 0.5, (lamina_seconds, trivy_seconds)
+
+
+def test_rule_patterns_match_alike_in_re2_and_in_pythons_engine():
+    from lamina.security.secrets.rules import RULES
+    from tests.security.scan_planted import GCP_SERVICE_ACCOUNT, PRIVATE_KEY
+
+    text = ("\n".join(LINES.values()) + "\n" + PRIVATE_KEY + GCP_SERVICE_ACCOUNT).encode()
+    text += text.replace(b"=", b" : ").replace(b"\n", b"\r\n")
+    for rule in RULES:
+        assert rule.pattern._re2 is not None, f"{rule.id}: RE2 did not take the pattern"
+        python = [(m.start(), m.end()) for m in rule.pattern._python.finditer(text)]
+        re2 = [(m.span(0)) for m in rule.pattern._re2.finditer(text)]
+        assert python == re2, rule.id
+
+
+def test_hostile_key_headers_scan_in_linear_time(tmp_path):
+    headers = b"-----BEGIN RSA PRIVATE KEY----- " * 70000  # 2.2 MB of headers and no END line
+    archive = write_docker_archive(tmp_path / "headers.tar", [{"srv/keys.pem": headers}])
+    started = time.monotonic()
+    with open_image(f"docker-archive:{archive}") as image:
+        assert scan_image_secrets(image) == []
+    assert time.monotonic() - started < 10

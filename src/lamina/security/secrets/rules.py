@@ -25,6 +25,45 @@ _NOT_WORD_AFTER = rb"(?:[^0-9a-zA-Z_]|$)"
 _ASSIGN = rb"(?:=|>|:=|\|\|:|<=|=>|:).{0,5}[\"']"
 
 
+class RulePattern:
+    """A rule's pattern, run by RE2 when google-re2 is installed, else by Python's ``re``.
+
+    RE2 is what Trivy's Go regexp is: linear time whatever the input (Python's backtracking
+    engine is quadratic on, say, a file of ``-----BEGIN PRIVATE KEY-----`` lines with no END),
+    and the same ``$`` and leftmost-first semantics. Both engines take these patterns.
+    """
+
+    def __init__(self, source: bytes, flags: int = 0) -> None:
+        self.source, self.flags = source, flags
+        self._python = re.compile(source, flags)
+        self._secret_group = self._python.groupindex.get("secret", 0)
+        self._re2 = _re2_compile(b"(?i)" + source if flags & re.IGNORECASE else source)
+
+    def spans(self, content: bytes):
+        """(whole match start, end, secret start, secret end) of every match, left to right."""
+        engine = self._re2 if self._re2 is not None else self._python
+        group = self._secret_group
+        for found in engine.finditer(content):
+            start, end = found.span(0)
+            secret_start, secret_end = found.span(group) if group else (start, end)
+            yield start, end, secret_start, secret_end
+
+    def search(self, content: bytes) -> bool:
+        engine = self._re2 if self._re2 is not None else self._python
+        return engine.search(content) is not None
+
+
+def _re2_compile(source: bytes):
+    try:
+        import re2
+    except ImportError:
+        return None
+    try:
+        return re2.compile(source)
+    except Exception:  # noqa: BLE001 - a pattern RE2 cannot take runs in Python's engine
+        return None
+
+
 @dataclass(frozen=True)
 class SecretRule:
     """One kind of credential."""
@@ -33,7 +72,7 @@ class SecretRule:
     category: str
     title: str
     severity: str
-    pattern: re.Pattern[bytes]
+    pattern: RulePattern
     keywords: tuple[bytes, ...]  # lower-case; the file must contain one before the pattern runs
     reports_group: bool = False  # True: report the ``secret`` group, not the whole match
     allow_matches: tuple[re.Pattern[bytes], ...] = field(default=())
@@ -41,7 +80,7 @@ class SecretRule:
     required: tuple[bytes, ...] = ()
     # a pattern the content must contain (case as is) before the rule's pattern runs: the token
     # alone, without the word-boundary group that stops Python's regex engine from skipping ahead
-    gate: re.Pattern[bytes] | None = None
+    gate: RulePattern | None = None
 
 
 @dataclass(frozen=True)
@@ -56,10 +95,10 @@ class AllowRule:
 def _rule(rule_id: str, category: str, title: str, severity: str, pattern: bytes,
           keywords: tuple[str, ...], *, group: bool = False, flags: int = 0,
           allow: tuple[bytes, ...] = (), required: tuple[bytes, ...] = (), gate: bytes | None = None) -> SecretRule:
-    return SecretRule(rule_id, category, title, severity, re.compile(pattern, flags),
+    return SecretRule(rule_id, category, title, severity, RulePattern(pattern, flags),
                       tuple(word.lower().encode() for word in keywords), group,
                       tuple(re.compile(text) for text in allow), required,
-                      re.compile(gate) if gate is not None else None)
+                      RulePattern(gate) if gate is not None else None)
 
 
 def _prefixed(rule_id: str, category: str, title: str, severity: str, body: bytes,

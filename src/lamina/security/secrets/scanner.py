@@ -207,15 +207,14 @@ def scan_bytes(path: str, content: bytes, *, binary: bool = False) -> list[Secre
 
 
 def _locations(rule: SecretRule, content: bytes) -> Iterable[tuple[int, int]]:
-    for found in rule.pattern.finditer(content):
-        whole = found.group(0)
+    for start, end, secret_start, secret_end in rule.pattern.spans(content):
+        whole = content[start:end]
         if is_allowed_match(whole) or any(allow.search(whole) for allow in rule.allow_matches):
             continue
-        if rule.reports_group:
-            if found.start("secret") >= 0:
-                yield found.span("secret")
-        else:
-            yield found.span()
+        if not rule.reports_group:
+            yield start, end
+        elif secret_start >= 0:
+            yield secret_start, secret_end
 
 
 def _finding(rule: SecretRule, start: int, end: int, masked: bytes) -> SecretFinding:

@@ -132,6 +132,7 @@ class _Reader:
         self.pipes = 0
         self.pending_heredocs: list[tuple[str, bool]] = []
         self.depth = 0
+        self.in_backticks = False
 
     # ---- structure -------------------------------------------------------------------------
     def read_list(self, stop: str) -> None:
@@ -268,7 +269,7 @@ class _Reader:
         if text.startswith(("<(", ">("), self.pos):
             self.pos += 2
             self.read_list(stop=")")
-            words.append(Word("${VAR}", literal=False))
+            words.append(Word("", literal=False))  # ShellCheck's simplified text of <(…) is empty
             return
         match = _REDIRECT_OPERATOR.match(text, self.pos)
         operator = match.group(0) if match else text[self.pos]
@@ -328,8 +329,9 @@ class _Reader:
                 pieces.append(piece)
                 literal = literal and not expanded
             elif char == "`":
-                self.pos += 1
-                self.read_list(stop="`")
+                if self.in_backticks:  # the closing backtick of the substitution being read
+                    break
+                self.read_backticks()
                 pieces.append("${VAR}")
                 literal = False
             elif char == "$":
@@ -363,13 +365,23 @@ class _Reader:
                 pieces.append(piece)
                 expanded = expanded or was_expansion
             elif char == "`":
-                self.pos += 1
-                self.read_list(stop="`")
+                if self.in_backticks:
+                    raise _Unreadable("`")
+                self.read_backticks()
                 pieces.append("${VAR}")
                 expanded = True
             else:
                 pieces.append(char)
                 self.pos += 1
+
+    def read_backticks(self) -> None:
+        """`` `cmd` ``: the commands inside (backticks do not nest without escapes)."""
+        self.pos += 1
+        self.in_backticks = True
+        try:
+            self.read_list(stop="`")
+        finally:
+            self.in_backticks = False
 
     def read_dollar(self) -> tuple[str, bool]:
         """``$…`` at ``pos`` → (its simplified text, whether it expands)."""

@@ -42,11 +42,3 @@ def ci_report_lines(stdout: str) -> list[str]:
     lines = _ANSI.sub("", stdout).splitlines()
     start = next(index for index, line in enumerate(lines) if line.startswith("  efficiency:"))
     return [line for line in lines[start:] if line.strip()]
-
-
-@pytest.fixture
-def dive_workdir(tmp_path: Path) -> Path:
-    """An empty working directory, so that neither tool finds a stray .dive-ci."""
-    work = tmp_path / "work"
-    work.mkdir()
-    return work

@@ -14,7 +14,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_dive
+
+from tests.analysis.oracle import run_dive
 
 pytestmark = pytest.mark.slow
 

@@ -12,12 +12,12 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from archives import entry, write_docker_archive
-from conftest import run_dive
 
 from lamina.analysis import analyze
 from lamina.analysis.ci import DEFAULTS, evaluate, summary_lines
 from lamina.analysis.report import dive_json
+from tests.analysis.archives import entry, write_docker_archive
+from tests.analysis.oracle import run_dive
 
 DIR, SYM, LNK = tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE
 MIB = 1 << 20

@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from lamina.analysis.diff import ImageDiff
     from lamina.analysis.report import AnalysisReport
 
-__all__ = ["analyze"]
+__all__ = ["analyze", "diff"]
 
 
 def analyze(spec: str, *, root: str | None = None, platform: str | None = None) -> AnalysisReport:
@@ -25,3 +26,13 @@ def analyze(spec: str, *, root: str | None = None, platform: str | None = None) 
 
     with open_image(spec, root=root, platform=platform) as image:
         return analyze_image(image)
+
+
+def diff(spec_a: str, spec_b: str, *, root: str | None = None, platform: str | None = None) -> ImageDiff:
+    """The files, config keys and history entries that differ between two images (B the newer)."""
+    from lamina.analysis.diff import diff_images
+    from lamina.image import open_image
+
+    with open_image(spec_a, root=root, platform=platform) as image_a, \
+            open_image(spec_b, root=root, platform=platform) as image_b:
+        return diff_images(image_a, image_b)

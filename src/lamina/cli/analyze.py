@@ -62,3 +62,31 @@ def analyze(ctx: click.Context, image: str, json_file: str | None, ci: bool, ci_
         from lamina.analysis.report import text_report
 
         click.echo(text_report(report))
+
+
+@click.command("diff")
+@click.argument("image_a", metavar="IMAGE1")
+@click.argument("image_b", metavar="IMAGE2")
+@click.option("--format", "output_format", type=click.Choice(("table", "json")), default="table",
+              show_default=True, help="Output format")
+@click.option("--platform", help="Platform (os/arch[/variant]) of multi-platform images")
+@click.pass_context
+def image_diff(ctx: click.Context, image_a: str, image_b: str, output_format: str, platform: str | None) -> None:
+    """Show the files, config and history that differ between two images
+
+    Files are marked A (only in IMAGE2), D (only in IMAGE1) or C (in both, different) with the
+    fields that changed. The images may come from different sources (store, docker-archive:,
+    oci-archive:, oci:, a registry).
+    """
+    from lamina.analysis import diff
+
+    root = (ctx.find_root().obj or {}).get("root")
+    result = diff(image_a, image_b, root=root, platform=platform)
+    if output_format == "json":
+        from lamina.analysis.diffreport import diff_json
+
+        sys.stdout.buffer.write(diff_json(result))
+    else:
+        from lamina.analysis.diffreport import diff_table
+
+        click.echo(diff_table(result), nl=False)

@@ -231,7 +231,8 @@ def prune(ctx, all_, force, filters):
 
 @click.group("image", cls=LazyGroup, lazy={
     "build": "lamina.cli.build:build", "pull": "lamina.cli.registry:pull", "push": "lamina.cli.registry:push",
-    "save": "lamina.cli.archives:save", "load": "lamina.cli.archives:load", "import": "lamina.cli.archives:import_"})
+    "save": "lamina.cli.archives:save", "load": "lamina.cli.archives:load", "import": "lamina.cli.archives:import_",
+    "diff": "lamina.cli.analyze:image_diff"})
 def image_group():
     """Manage images."""
 

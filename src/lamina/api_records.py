@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lamina.store.fsck import FsckProblem, FsckReport  # the store's own records, re-exported
+
 __all__ = ["FsckProblem", "FsckReport", "HistoryEntry", "ImageSummary", "PruneReport"]
 
 
@@ -41,21 +43,3 @@ class PruneReport:
     deleted: list[str] = field(default_factory=list)
     space_reclaimed: int = 0
 
-
-@dataclass(slots=True)
-class FsckProblem:
-    # problems: 'corrupt-blob', 'missing-blob', 'missing-layer', 'dangling-tag', 'bad-config', 'metadata';
-    # reclaimable (not problems): 'unreferenced-blob', 'abandoned-ingest'
-    kind: str
-    subject: str
-    detail: str
-
-
-@dataclass(slots=True)
-class FsckReport:
-    checked_blobs: int = 0
-    problems: list[FsckProblem] = field(default_factory=list)
-    repaired: bool = False
-    #: garbage that is no problem: content left by interrupted commands, which nothing references
-    reclaimable: list[FsckProblem] = field(default_factory=list)
-    reclaimable_bytes: int = 0

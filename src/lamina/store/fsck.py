@@ -9,18 +9,37 @@ next writer remove it) and the next ``load`` or ``pull`` of the same content reu
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lamina.store import locks
 
 if TYPE_CHECKING:
-    from lamina.api import FsckReport
     from lamina.store.store import Store
+
+__all__ = ["FsckProblem", "FsckReport", "check_store"]
+
+
+@dataclass(slots=True)
+class FsckProblem:
+    # problems: 'corrupt-blob', 'missing-blob', 'missing-layer', 'dangling-tag', 'bad-config', 'metadata';
+    # reclaimable (not problems): 'unreferenced-blob', 'abandoned-ingest'
+    kind: str
+    subject: str
+    detail: str
+
+
+@dataclass(slots=True)
+class FsckReport:
+    checked_blobs: int = 0
+    problems: list[FsckProblem] = field(default_factory=list)
+    repaired: bool = False
+    #: garbage that is no problem: content left by interrupted commands, which nothing references
+    reclaimable: list[FsckProblem] = field(default_factory=list)
+    reclaimable_bytes: int = 0
 
 
 def check_store(store: Store, *, repair: bool = False) -> FsckReport:
-    from lamina.api import FsckProblem, FsckReport
-
     report = FsckReport()
     problems = report.problems
     with locks.gc_lock(store.root):

@@ -48,6 +48,7 @@ def test_json_report_has_trivys_results_targets_and_fields(lamina, app_archive, 
     assert ours["ArtifactType"] == theirs["ArtifactType"]
     assert ours["Metadata"]["ImageID"] == theirs["Metadata"]["ImageID"]
     assert ours["Metadata"]["DiffIDs"] == theirs["Metadata"]["DiffIDs"]
+    assert ours["Metadata"]["RepoTags"] == theirs["Metadata"]["RepoTags"] == ["scantest:latest"]
     our_results, their_results = by_class(ours, spec), by_class(theirs, theirs["ArtifactName"])
     assert set(our_results) == set(their_results)
     for key, theirs_result in their_results.items():

@@ -45,6 +45,8 @@ def scan(spec: str, *, root: str | None = None, platform: str | None = None, sca
             image_id = getattr(image, "image_id", None)
             if store is not None and image_id:
                 report.repo_tags, report.repo_digests = _store_names(store, image_id)
+            elif spec.startswith("docker-archive:"):
+                report.repo_tags = _archive_tags(spec, image.config_digest())
             return report
         finally:
             image.close()
@@ -66,6 +68,28 @@ def _local_store(spec: str, root: str | None):
 
     location = Path(root) if root is not None else default_root()
     return Store(location) if (location / "metadata.db").exists() else None
+
+
+def _archive_tags(spec: str, config_digest: str) -> list[str]:
+    """The RepoTags manifest.json gives the image in a docker-archive (as Trivy reports them)."""
+    import json
+    import tarfile
+
+    from lamina.image.spec import parse_spec
+
+    try:
+        with tarfile.open(parse_spec(spec).location, "r:") as archive:
+            member = archive.getmember("manifest.json")
+            if member.size > 16 * 1024 * 1024:
+                return []
+            stream = archive.extractfile(member)
+            entries = json.load(stream) if stream is not None else []
+    except (OSError, KeyError, ValueError, tarfile.TarError):
+        return []
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and config_digest.split(":")[-1] in str(entry.get("Config", "")):
+            return [tag for tag in entry.get("RepoTags") or [] if isinstance(tag, str)]
+    return []
 
 
 def _store_names(store, image_id: str) -> tuple[list[str], list[str]]:

@@ -62,6 +62,9 @@ _LAZY = {
     "DiskUsage": "lamina.diskusage",
     "VolumeRecord": "lamina.runtime.volumestore:Volume",
     "Attach": "lamina.runtime.monitor",
+    # errors that live beside the code raising them
+    "ContainerNotFoundError": "lamina.runtime.containers",
+    "FlagError": "lamina.runtime.flagerror",
     "LogEntry": "lamina.runtime.logs",
     "ResourceUsage": "lamina.runtime.processes",
     # inputs
@@ -89,7 +92,7 @@ __all__ = [
     "RegistryCollection", "SystemCollection", "ImageSummary",
     "HistoryEntry", "PruneReport", "FsckReport", "FsckProblem", "RemovalReport", "LoadedImage",
     "BuildResult", "PullResult", "PushResult", "SearchResult", "Manifest", "DiskUsage", "VolumeRecord",
-    "Attach", "LogEntry",
+    "Attach", "ContainerNotFoundError", "FlagError", "LogEntry",
     "ResourceUsage", "RunOptions", "TransferEvent", "BuildEvent", "ContextSent", "StepStarted",
     "StepFinished", "TriggersRunning", "RunStarted", "StepOutput", "BuildWarning", "Built", "Tagged",
 ]
@@ -123,6 +126,8 @@ if TYPE_CHECKING:
     from lamina.registry.push import PushResult
     from lamina.registry.search import SearchResult
     from lamina.registry.transfer_events import TransferEvent
+    from lamina.runtime.containers import ContainerNotFoundError
+    from lamina.runtime.flagerror import FlagError
     from lamina.runtime.logs import LogEntry
     from lamina.runtime.monitor import Attach
     from lamina.runtime.processes import ResourceUsage

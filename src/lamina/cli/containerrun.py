@@ -12,7 +12,7 @@ __all__ = ["create_container", "make_options", "run_container"]
 def make_options(params: dict, command, detach: bool):
     """The API's RunOptions from the parsed flags: every destination of ``runtime.runflags``
     is a RunOptions field of the same name."""
-    from lamina.runtime.runconfig import RunOptions
+    from lamina import RunOptions
     from lamina.runtime.runflags import CLI_ONLY, RUN_FLAGS
 
     fields = {dest: list(params[dest]) if kind == "multi" else params[dest]
@@ -48,7 +48,7 @@ def create_container(client, image: str, options, quiet: bool) -> str:
 def _claim_cidfile(path: str) -> str:
     """docker's --cidfile: made (empty) before the container, refused when it exists, removed
     again if the create fails."""
-    from lamina.runtime.flagerror import FlagError
+    from lamina import FlagError
 
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
@@ -63,8 +63,7 @@ def _claim_cidfile(path: str) -> str:
 def run_container(root: str | None, image: str, command, *, detach: bool, quiet: bool, params: dict) -> None:
     """Create and start the container: detached, print its ID; in the foreground, stream its
     output and exit with its status."""
-    from lamina import Client
-    from lamina.runtime.monitor import Attach
+    from lamina import Attach, Client
 
     options = make_options(params, command, detach)
     if options.tty and options.interactive and not os.isatty(0):
@@ -80,10 +79,8 @@ def run_container(root: str | None, image: str, command, *, detach: bool, quiet:
             return
         sys.stdout.flush()
         attach = Attach(stdin=0 if options.interactive else None, stdout=1, stderr=2)
-        from lamina.runtime.lifecycle import _raw_terminal
-
-        with _raw_terminal(0 if options.tty and options.interactive else None):
-            code = client.start_container(container_id, attach=attach)
+        code = client.start_container(container_id, attach=attach,
+                                      raw_terminal=0 if options.tty and options.interactive else None)
         # Exits without closing the store: its last close would checkpoint the WAL with an
         # fsync (≈10 ms); the next writer's automatic checkpoint takes care of it.
         _exit_now(code or 0)

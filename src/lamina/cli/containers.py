@@ -50,9 +50,9 @@ def run(ctx, image, command, detach, quiet, **params):
 @click.pass_context
 def create(ctx, image, command, quiet, **params):
     """Create a new container."""
+    from lamina import FlagError
     from lamina.cli.containerrun import create_container, make_options
     from lamina.errors import LaminaError
-    from lamina.runtime.flagerror import FlagError
 
     options = make_options(params, command, False)  # docker's create attaches stdout and stderr
     with client_from(ctx) as client:
@@ -71,7 +71,7 @@ def create(ctx, image, command, quiet, **params):
 @click.pass_context
 def start(ctx, names, attach, interactive):
     """Start one or more stopped containers."""
-    from lamina.runtime.monitor import Attach
+    from lamina import Attach
 
     if attach or interactive:
         if len(names) > 1:
@@ -128,13 +128,12 @@ def restart(ctx, names, signal_, timeout):
 def _stop_one(client, name: str, timeout: int | None, signal_text: str | None) -> None:
     """``stop`` of one container; a bad ``--signal`` is the daemon's refusal (exit status 1)."""
     from lamina.errors import LaminaError, UsageError
-    from lamina.runtime import lifecycle
 
     if signal_text is None:
         client.stop_container(name, timeout=timeout)
         return
     try:
-        lifecycle.stop(client.container_store, client.container(name), timeout, signal_text)
+        client.stop_container(name, timeout=timeout, signal=signal_text)
     except UsageError as exc:
         raise LaminaError(str(exc)) from None
 
@@ -255,15 +254,7 @@ def ps(ctx, all_, quiet, no_trunc, filters, format_, last, latest, size):
 
 def _sizes(client, container) -> dict:
     """inspect --size: docker's SizeRw (what the container wrote) and SizeRootFs (with its image)."""
-    from lamina.errors import LaminaError
-    from lamina.runtime.lifecycle import tree_size
-
-    written = tree_size(container.base / "upper")
-    try:
-        image_size = client.store.image(container.image_id).size
-    except LaminaError:
-        image_size = 0
-    return {"SizeRw": written, "SizeRootFs": written + image_size}
+    return client.container_size(container.id)
 
 
 def _ps_size(client, container) -> str:
@@ -659,8 +650,8 @@ for _command, _names in ((run, ["run"]), (create, ["create"]), (start, ["start"]
 
 def _each(ctx, names, action, *, echo_result: bool = False, missing_is_fine: bool = False) -> None:
     """Run ``action`` per name like docker: print the name (or result), report failures, exit 1."""
+    from lamina import ContainerNotFoundError
     from lamina.errors import LaminaError
-    from lamina.runtime.containers import ContainerNotFoundError
 
     failed = False
     with client_from(ctx) as client:

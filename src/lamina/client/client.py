@@ -623,9 +623,11 @@ class Client:
                                      default_network=default_network)
         return container.id
 
-    def start_container(self, name: str, *, attach=None) -> int | None:
+    def start_container(self, name: str, *, attach=None, raw_terminal: int | None = None) -> int | None:
         """``docker start``: detached (returns None once it runs) or attached (``attach``, a
-        ``lamina.runtime.monitor.Attach``: runs here until it exits, returns the exit code)."""
+        ``lamina.Attach`` of this process's file descriptors: runs here until it exits, returns
+        the exit code). ``raw_terminal``: a terminal descriptor put in raw mode while attached,
+        so that keys reach the container's tty unprocessed (``run -it``)."""
         from lamina.runtime.lifecycle import prepare_start
         from lamina.runtime.monitor import launch_monitor, supervise
 
@@ -634,9 +636,27 @@ class Client:
             return None
         prepare_start(self.container_store, container)
         if attach is not None:
-            return supervise(self.store, container.id, attach=attach)
+            if raw_terminal is None:
+                return supervise(self.store, container.id, attach=attach)
+            from lamina.runtime.lifecycle import _raw_terminal  # the runtime's one tty helper
+
+            with _raw_terminal(raw_terminal):
+                return supervise(self.store, container.id, attach=attach)
         launch_monitor(self.store.root, container.id)
         return None
+
+    def container_size(self, name: str) -> dict[str, int]:
+        """``inspect --size``: docker's ``SizeRw`` (what the container wrote) and ``SizeRootFs``
+        (that plus its image)."""
+        from lamina.runtime.lifecycle import tree_size
+
+        container = self.container(name)
+        written = tree_size(container.base / "upper")
+        try:
+            image_size = self.store.image(container.image_id).size
+        except LaminaError:
+            image_size = 0
+        return {"SizeRw": written, "SizeRootFs": written + image_size}
 
     def stop_container(self, name: str, *, timeout: int | None = None, signal: str | None = None) -> None:
         """``docker stop``: ``signal`` (default: the container's StopSignal, else SIGTERM), then

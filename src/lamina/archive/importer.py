@@ -82,10 +82,3 @@ def _store_with_clean_names(store: Store, original: str, source_name: str,
     with store.content.open(diff_id) as layer:
         scan = check_layer_tar(layer, source_name)
     return diff_id, size, scan
-
-
-def parse_changes(changes: Sequence[str]) -> dict:
-    """Apply ``--change`` Dockerfile instructions (CMD, ENV, …) to an empty container config."""
-    from lamina.archive.changes import apply_changes
-
-    return apply_changes({}, changes)

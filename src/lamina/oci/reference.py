@@ -125,10 +125,3 @@ def _split_domain(name: str, text: str) -> tuple[str, str]:
     if not path:
         raise InvalidReferenceError(f"invalid reference format: {text!r}")
     return domain, path
-
-
-def try_parse_reference(text: str) -> Reference | None:
-    try:
-        return parse_reference(text)
-    except InvalidReferenceError:
-        return None

@@ -219,6 +219,10 @@ class Container(Model):
         """(``A``/``C``/``D``, path) for what it changed in its filesystem."""
         return self.client.container_changes(self.id)
 
+    def size(self) -> dict[str, int]:
+        """``SizeRw`` (bytes it wrote) and ``SizeRootFs`` (that plus its image), as ``inspect --size``."""
+        return self.client.container_size(self.id)
+
     def ports(self) -> list[tuple[str, str, int]]:
         """(``PORT/PROTO``, host IP, host port) of its published ports while it runs."""
         return self.client.container_ports(self.id)

@@ -227,5 +227,7 @@ def _history_differences(history_a: list, history_b: list) -> list[tuple[int, st
 def _step(entry: object) -> str:
     if not isinstance(entry, dict):
         return ""
-    created_by = entry.get("created_by") or ""
-    return created_by + (" (empty layer)" if entry.get("empty_layer") else "")
+    step = entry.get("created_by") or ""
+    if entry.get("comment"):
+        step += f" # {entry['comment']}" if step else f"# {entry['comment']}"
+    return step + (" (empty layer)" if entry.get("empty_layer") else "")

@@ -90,3 +90,23 @@ def image_diff(ctx: click.Context, image_a: str, image_b: str, output_format: st
         from lamina.analysis.diffreport import diff_table
 
         click.echo(diff_table(result), nl=False)
+
+
+@click.command("squash")
+@click.argument("image")
+@click.option("--from", "base", metavar="BASE",
+              help="Keep BASE's layers (the image IMAGE was built on) and merge only the layers above them")
+@click.option("-t", "--tag", help="Name the squashed image (name:tag)")
+@click.option("--platform", help="Platform (os/arch[/variant]) of a multi-platform image")
+@click.pass_context
+def image_squash(ctx: click.Context, image: str, base: str | None, tag: str | None, platform: str | None) -> None:
+    """Merge an image's layers into one and store the result; prints the new image ID
+
+    Without --from every layer becomes one ("create new from" in the history); with it, BASE's
+    layers are kept and the rest merged, as docker build --squash does. Files a layer deleted are
+    gone, not hidden. The history is kept, its entries marked empty_layer.
+    """
+    from lamina.analysis import squash
+
+    root = (ctx.find_root().obj or {}).get("root")
+    click.echo(squash(image, base=base, tag=tag, root=root, platform=platform))

@@ -90,8 +90,22 @@ step lamina run -d --name myapp-b -p "127.0.0.1:$port_b:5000" "127.0.0.1:$regist
 printf '\n$ curl http://127.0.0.1:%s/\n' "$port_b"
 fetch "$port_b"
 step lamina rm -f myapp-b
+
 echo
-echo "tutorial finished: built, ran, pushed, pulled on a second store and ran again"
+echo "== 5. scan it: image scanning and security verification, offline"
+# a vulnerability database from OSV records kept in the repository (pypa/advisory-database)
+step lamina db import "$here/tests/security/data/osv-pypi"
+step lamina db status
+step lamina sbom -f table "127.0.0.1:$registry_port/myapp:v1.2"
+step lamina scan "127.0.0.1:$registry_port/myapp:v1.2"
+printf '\n$ lamina scan --severity HIGH,CRITICAL --exit-code 1 myapp (a CI gate)\n'
+if lamina scan --severity HIGH,CRITICAL --exit-code 1 "127.0.0.1:$registry_port/myapp:v1.2" >/dev/null 2>&1; then
+  echo "the gate passed, but werkzeug 3.0.0 has a HIGH advisory: the scan missed it" >&2
+  exit 1
+fi
+echo "the gate stopped the image: a HIGH vulnerability with a fixed version is known"
+echo
+echo "tutorial finished: built, ran, pushed, pulled on a second store, ran again and scanned"
 if [ -f "$cache/rootfs-bookworm/etc/debian_version" ]; then
   echo "the Debian base rootfs stays in $cache/rootfs-bookworm; to have it in your own store:"
   echo "  tar -C $cache/rootfs-bookworm -c . | lamina import - debian:bookworm"

@@ -55,9 +55,9 @@ def lint_text(text: str, filename: str = "Dockerfile", config: LintConfig | None
     """Lint Dockerfile ``text``; a file that does not parse raises DockerfileError (file:line)."""
     config = config or LintConfig()
     dockerfile = read_dockerfile(text, filename)
-    raw = list(_rule_findings(dockerfile, config))
-    if config.shellcheck:
-        raw.extend(_shellcheck_findings(dockerfile))
+    # ShellCheck first: where its parser stops, hadolint's rules see no further commands.
+    raw = list(_shellcheck_findings(dockerfile)) if config.shellcheck else []
+    raw.extend(_rule_findings(dockerfile, config))
     if not config.disable_ignore_pragma:
         raw = _without_pragma_ignores(raw, dockerfile.steps)
     findings = []
@@ -92,8 +92,8 @@ def _shellcheck_findings(dockerfile: LintDockerfile) -> Iterator[Finding]:
     if program is None:
         return
     scripts = scripts_to_check(dockerfile.steps) + scripts_to_check(dockerfile.onbuild)
-    for found in run_shellcheck(scripts, program, dockerfile.filename):
-        yield Finding(dockerfile.filename, found.line, found.code, found.level, found.message)
+    found = run_shellcheck(scripts, program, dockerfile.filename)
+    yield from (Finding(dockerfile.filename, f.line, f.code, f.level, f.message) for f in found)
 
 
 def _codes(text: str) -> set[str]:

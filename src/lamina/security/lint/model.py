@@ -47,6 +47,9 @@ class Step:
     instruction: Instruction | None = None
     comment: str = ""
     shell_form_script: str | None = field(default=None, repr=False)
+    parsed_length: int | None = None  # set by the ShellCheck bridge when its parser stopped early
+    _shell: ParsedShell | None = field(default=None, repr=False)
+    _shell_length: int | None = field(default=None, repr=False)
 
     # ---- RUN ---------------------------------------------------------------------------
     @property
@@ -57,9 +60,13 @@ class Step:
         assert self.node is not None
         return " ".join(self.node.args)
 
-    @cached_property
+    @property
     def shell(self) -> ParsedShell:
-        return parse_shell(self.script)
+        """The commands of the script, up to where ShellCheck's parser stopped (when it ran)."""
+        if self._shell is None or self._shell_length != self.parsed_length:
+            script = self.script if self.parsed_length is None else self.script[: self.parsed_length]
+            self._shell, self._shell_length = parse_shell(script), self.parsed_length
+        return self._shell
 
     @property
     def is_exec_form(self) -> bool:

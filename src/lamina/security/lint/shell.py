@@ -387,7 +387,7 @@ class _Reader:
         """``$…`` at ``pos`` → (its simplified text, whether it expands)."""
         text = self.text
         following = text[self.pos + 1 : self.pos + 2]
-        if text.startswith("$((", self.pos):
+        if text.startswith("$((", self.pos) and not _commands_in_double_parens(text, self.pos + 3):
             self.pos += 3
             self.skip_balanced("(", ")", depth=2)
             return "${VAR}", True
@@ -453,6 +453,18 @@ class _Reader:
             self.pos += 1
         if depth:
             raise _Unreadable(closer)
+
+
+_ARITHMETIC_START = frozenset("+-*/%<>=!&|^?:(),~0123456789")
+
+
+def _commands_in_double_parens(text: str, start: int) -> bool:
+    """``$((cmd args))`` is no arithmetic: ShellCheck, as bash, reads it as ``$( (cmd args) )``.
+
+    Told apart the way it reads in practice: two words side by side, the second not an operator.
+    """
+    words = text[start : text.find("))", start) if "))" in text[start:] else len(text)].split()
+    return len(words) >= 2 and words[0][:1].isalpha() and words[1][:1] not in _ARITHMETIC_START
 
 
 def _exec_target(words: list[Word]) -> str | None:

@@ -60,19 +60,40 @@ def shellcheck_path() -> str | None:
 
 
 @dataclass
+class ShellScript:
+    """One file given to ShellCheck: a RUN's script after a preamble of ``prefix`` characters.
+
+    ``report`` is False for a parse probe: a RUN that hadolint does not ShellCheck (exec form,
+    a non-POSIX shell) is still parsed by ShellCheck in hadolint, and what fails to parse has no
+    commands for the DL rules.
+    """
+
+    step: Step
+    text: str
+    prefix: int
+    report: bool = True
+
+
+_PROBE_SHEBANG = "#!/bin/bash\n"
+_FATAL = 1072  # the parser gave up: hadolint's rules see no commands at all
+_STOPPED = frozenset({1070, 1088, 1089})  # "Parsing stopped here": what came before is kept
+
+
+@dataclass
 class _Options:
     shell: str
     variables: frozenset[str]
 
 
-def scripts_to_check(steps: list[Step]) -> list[tuple[int, str]]:
-    """(line, script with preamble) for each shell-form RUN, following hadolint's shell state."""
+def scripts_to_check(steps: list[Step]) -> list[ShellScript]:
+    """A script with preamble for each RUN hadolint ShellChecks (following its shell state), and
+    a bash parse probe for every other RUN."""
     default = _Options(DEFAULT_SHELL, PROXY_VARIABLES)
     options: _Options | None = None
     stage = 0
     stage_options: dict[int, _Options] = {}
     first_stage_named: dict[str, int] = {}
-    scripts: list[tuple[int, str]] = []
+    scripts: list[ShellScript] = []
     for step in steps:
         keyword = step.keyword
         if keyword == "from":
@@ -104,16 +125,19 @@ def scripts_to_check(steps: list[Step]) -> list[tuple[int, str]]:
                 if not stage_options:
                     default = options
                 stage_options[stage] = options
-        elif keyword == "run" and not step.is_exec_form:
+        elif keyword == "run":
             current = options or default
             script = step.script
-            if any(name in current.shell for name in _NON_POSIX):
-                continue
+            checked = not step.is_exec_form and not any(name in current.shell for name in _NON_POSIX)
             if script.startswith("#!") and not script.startswith(_SHEBANGS):
+                checked = False
+            if not checked:
+                scripts.append(ShellScript(step, _PROBE_SHEBANG + script, len(_PROBE_SHEBANG), report=False))
                 continue
             first_word = (current.shell.split() or [""])[0]
             exports = "".join(f"export {name}=1\n" for name in sorted(current.variables))
-            scripts.append((step.line, f"#!{first_word}\n{exports}{script}"))
+            preamble = f"#!{first_word}\n{exports}"
+            scripts.append(ShellScript(step, preamble + script, len(preamble)))
     return scripts
 
 
@@ -129,16 +153,20 @@ def _shell_pragma(comment: str) -> str | None:
 
 
 def run_shellcheck(
-    scripts: list[tuple[int, str]], program: str, filename: str = "Dockerfile"
+    scripts: list[ShellScript], program: str, filename: str = "Dockerfile"
 ) -> list[ShellFinding]:
-    """Check every script with one ``shellcheck`` run; findings deduplicated per RUN line."""
+    """Check every script with one ``shellcheck`` run.
+
+    Returns the SC findings (one per RUN, as hadolint keeps them) and marks on each RUN step how
+    much of its script ShellCheck could parse (``Step.parsed_length``), which the DL rules use.
+    """
     if not scripts:
         return []
     with tempfile.TemporaryDirectory(prefix="lamina-lint-") as scratch:
         paths = []
-        for index, (_, script) in enumerate(scripts):
+        for index, script in enumerate(scripts):
             path = Path(scratch) / f"run{index}.sh"
-            path.write_text(script, encoding="utf-8", errors="replace")
+            path.write_text(script.text, encoding="utf-8", errors="replace")
             paths.append(str(path))
         try:
             completed = subprocess.run(
@@ -159,15 +187,43 @@ def run_shellcheck(
         raise LaminaError(
             f"shellcheck failed on {filename}: {problem[0] if problem else 'no output'}"
         ) from None
-    by_path = {path: line for path, (line, _) in zip(paths, scripts, strict=True)}
+    by_path = dict(zip(paths, scripts, strict=True))
     # hadolint keeps ShellCheck's findings for one RUN in a set ordered by line only, so all but
     # the last one ShellCheck reports for that RUN fall away; lamina reports what hadolint does.
     last_per_script: dict[str, ShellFinding] = {}
     for comment in report.get("comments", []):
-        path = comment.get("file")
-        line = by_path.get(path)
-        if line is None:
+        script = by_path.get(comment.get("file"))
+        if script is None:
             continue
-        level = _SEVERITY.get(comment.get("level", ""), "error")
-        last_per_script[path] = ShellFinding(f"SC{comment['code']}", level, comment.get("message", ""), line)
+        _note_parse_stop(script, comment)
+        if script.report:
+            level = _SEVERITY.get(comment.get("level", ""), "error")
+            message = comment.get("message", "")
+            last_per_script[comment["file"]] = ShellFinding(
+                f"SC{comment['code']}", level, message, script.step.line
+            )
     return list(last_per_script.values())
+
+
+def _note_parse_stop(script: ShellScript, comment: dict) -> None:
+    """Where ShellCheck's parser gave up, the commands after that point do not exist for hadolint."""
+    code = comment.get("code")
+    if code == _FATAL:
+        script.step.parsed_length = 0
+    elif code in _STOPPED:
+        offset = _offset(script.text, comment.get("line", 1), comment.get("column", 1)) - script.prefix
+        current = script.step.parsed_length
+        script.step.parsed_length = max(0, offset if current is None else min(current, offset))
+
+
+def _offset(text: str, line: int, column: int) -> int:
+    """The index in ``text`` of ShellCheck's (line, column); its columns count a tab to the next 8."""
+    lines = text.split("\n")
+    start = sum(len(previous) + 1 for previous in lines[: line - 1])
+    current = lines[line - 1] if 0 < line <= len(lines) else ""
+    visual = 1
+    for index, char in enumerate(current):
+        if visual >= column:
+            return start + index
+        visual = visual + 8 - (visual - 1) % 8 if char == "\t" else visual + 1
+    return start + len(current)

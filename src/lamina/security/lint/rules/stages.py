@@ -14,15 +14,14 @@ def _froms(steps: list[Step]) -> Iterator[Step]:
 
 @rule("DL3006", "warning", "Always tag the version of an image explicitly")
 def untagged_image(steps: list[Step], settings: LintSettings) -> Iterator[int]:
-    aliases: set[str] = set()
+    aliases: set[str] = set()  # earlier stages' names: ``FROM s0 AS s0`` is untagged
     for step in _froms(steps):
         image = step.base_image
+        pinned = image.name == "scratch" or image.digest or image.tag is not None
+        if not pinned and not image.name.startswith("$") and image.name not in aliases:
+            yield step.line
         if image.alias:
             aliases.add(image.alias)
-        if image.name == "scratch" or image.digest or image.tag is not None:
-            continue
-        if not image.name.startswith("$") and image.name not in aliases:
-            yield step.line
 
 
 @simple_rule(

@@ -39,7 +39,8 @@ class CiOutcome:
 
     def report(self, analysis: AnalysisReport) -> str:
         """dive's CI report: the inefficient files, one line per rule, the tally."""
-        lines = [inefficient_table(analysis), "Results:"]
+        # a misconfigured run stops before dive collects the inefficient files: its table says None
+        lines = [inefficient_table(analysis, empty=self.misconfigured), "Results:"]
         for result in sorted(self.results, key=lambda result: result.rule):
             lines.append(f"  {result.status}: {result.rule}" + (f": {result.message}" if result.message else ""))
         if self.misconfigured:
@@ -106,8 +107,10 @@ def evaluate(analysis: AnalysisReport, rules: dict[str, str]) -> CiOutcome:
     """Check every rule; misconfigured values fail the run before any rule is evaluated (as dive)."""
     problems = {rule: _validate(rule, rules[rule]) for rule in RULES if rules[rule] != "disabled"}
     if any(problems.values()):
+        # dive's words for a rule that is fine in a misconfigured run: padded status, message "test"
         results = [RuleResult(rule, "MISCONFIGURED", problems[rule]) if problems.get(rule)
-                   else RuleResult(rule, "CONFIGURED") for rule in RULES]
+                   else RuleResult(rule, "CONFIGURED   ", "rule disabled" if rules[rule] == "disabled" else "test")
+                   for rule in RULES]
         return CiOutcome(passed=False, misconfigured=True, results=results)
     results = [RuleResult(rule, "SKIP", "rule disabled") if rules[rule] == "disabled"
                else _check(rule, rules[rule], analysis) for rule in RULES]

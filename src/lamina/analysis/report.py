@@ -238,11 +238,12 @@ def text_report(report: AnalysisReport) -> str:
     return "\n".join(lines)
 
 
-def inefficient_table(report: AnalysisReport) -> str:
-    """dive's "Inefficient Files:" table."""
+def inefficient_table(report: AnalysisReport, *, empty: bool = False) -> str:
+    """dive's "Inefficient Files:" table (``empty``: the table as "None")."""
     lines = ["Inefficient Files:", f"{'Count':>5}  {'Wasted Space':>12}  File Path"]
-    if not report.inefficient_files:
+    records = [] if empty else report.inefficient_files
+    if not records:
         lines.append("None")
-    for record in report.inefficient_files:
+    for record in records:
         lines.append(f"{record.references:>5}  {human_bytes(record.cumulative_size):>12}  {record.path}")
     return "\n".join(lines)

@@ -33,7 +33,7 @@ HOSTILE = {
 def test_hostile_dockerfiles_lint_in_bounded_time(name: str) -> None:
     started = time.monotonic()
     findings = lint_text(HOSTILE[name], "Dockerfile", NO_SHELLCHECK)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 30  # about 2 s each on an idle machine
     assert all(f.code.startswith("DL") for f in findings)
 
 

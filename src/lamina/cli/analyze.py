@@ -11,6 +11,8 @@ import click
 @click.argument("image")
 @click.option("--json", "-j", "json_file", type=click.Path(dir_okay=False),
               help="Write the analysis to FILE in dive's JSON shape")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False),
+              help="Write a self-contained HTML page: a treemap of the files by layer, the layers, the wasted files")
 @click.option("--ci", is_flag=True, help="Check dive's CI rules; exit 1 when one fails")
 @click.option("--ci-config", type=click.Path(dir_okay=False),
               help="YAML rules file (dive's .dive-ci; default: ./.dive-ci when it exists)")
@@ -22,7 +24,7 @@ import click
               help="(with --ci) highest allowed wasted/user bytes, a ratio 0-1 [default: 0.1]")
 @click.option("--platform", help="Platform (os/arch[/variant]) of a multi-platform image")
 @click.pass_context
-def analyze(ctx: click.Context, image: str, json_file: str | None, ci: bool, ci_config: str | None,
+def analyze(ctx: click.Context, image: str, json_file: str | None, html_file: str | None, ci: bool, ci_config: str | None,
             lowest_efficiency: str | None, highest_wasted_bytes: str | None,
             highest_user_wasted_percent: str | None, platform: str | None) -> None:
     """Show each layer's changes, the image's efficiency and its wasted space (dive's numbers)
@@ -49,6 +51,12 @@ def analyze(ctx: click.Context, image: str, json_file: str | None, ci: bool, ci_
         from lamina.analysis.report import dive_json
 
         Path(json_file).write_bytes(dive_json(report))
+    if html_file:
+        from pathlib import Path
+
+        from lamina.analysis.html import html_report
+
+        Path(html_file).write_text(html_report(report), encoding="utf-8")
     if rules is not None:
         from lamina.analysis.ci import evaluate, summary_lines
 
@@ -58,7 +66,7 @@ def analyze(ctx: click.Context, image: str, json_file: str | None, ci: bool, ci_
         if not outcome.passed:
             sys.exit(1)
         return
-    if not json_file:
+    if not json_file and not html_file:
         from lamina.analysis.report import text_report
 
         click.echo(text_report(report))

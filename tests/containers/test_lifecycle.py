@@ -42,7 +42,7 @@ def test_stop_sends_the_image_stop_signal(ctr):
     ctr.wait_for(lambda: "ready" in ctr.out("logs", "graceful"), what="trap")
     started = time.monotonic()
     assert ctr.out("stop", "graceful") == "graceful\n"
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 9  # not the 10 s stop timeout a TERM-ignoring wait would take
     assert "got USR1" in ctr.out("logs", "graceful")
     assert ctr.out("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "graceful") == "exited 7\n"
 
@@ -54,7 +54,7 @@ def test_stop_escalates_to_sigkill_after_the_timeout(ctr):
     started = time.monotonic()
     ctr.run("stop", "-t", "1", "stubborn")
     elapsed = time.monotonic() - started
-    assert 1.0 <= elapsed < 6, elapsed
+    assert 1.0 <= elapsed < 9, elapsed  # waited the 1 s asked for, not the default 10 s
     assert ctr.out("ps", "-a", "--filter", "name=stubborn", "--format", "{{.Status}}").startswith("Exited (137)")
 
 

@@ -46,17 +46,24 @@ def test_on_failure_leaves_a_clean_exit_alone(ctr):
     assert _settle(ctr, "clean") == "0 exited 0"
 
 
-def test_always_restarts_until_stopped_and_start_resets_the_count(ctr):
-    ctr.run("run", "-d", "--name", "phoenix", "--restart", "always", "busybox", "sh", "-c", "echo up; sleep 0.2")
+def test_always_restarts_until_stopped_and_start_resets_the_count(ctr, tmp_path):
+    # /ctl/hold (a bind mount the test writes) makes the started container stay up: the count read
+    # after `start` is then the reset one, not one that raced further restarts on a busy machine.
+    control = tmp_path / "ctl"
+    control.mkdir()
+    ctr.run("run", "-d", "--name", "phoenix", "--restart", "always", "-v", f"{control}:/ctl", "busybox",
+            "sh", "-c", "echo up; test -e /ctl/hold && exec sleep 1000; sleep 0.2")
     ctr.wait_for(lambda: int(ctr.out("inspect", "--format", "{{.RestartCount}}", "phoenix")) >= 2,
                  timeout=20, what="two restarts")
     assert ctr.out("stop", "-t", "1", "phoenix") == "phoenix\n"
     stopped = ctr.out("inspect", "--format", "{{.RestartCount}} {{.State.Status}}", "phoenix").split()
     time.sleep(1.0)
     assert ctr.out("inspect", "--format", "{{.RestartCount}} {{.State.Status}}", "phoenix").split() == stopped
-    assert stopped[1] == "exited"
+    assert stopped[1] == "exited" and int(stopped[0]) >= 2
+    (control / "hold").write_text("")
     ctr.run("start", "phoenix")
-    assert int(ctr.out("inspect", "--format", "{{.RestartCount}}", "phoenix")) < 2 <= int(stopped[0])  # reset
+    ctr.wait_for(lambda: ctr.out("logs", "phoenix").count("up") == int(stopped[0]) + 2, what="the held start")
+    assert ctr.out("inspect", "--format", "{{.RestartCount}} {{.State.Status}}", "phoenix") == "0 running\n"
     ctr.run("rm", "-f", "phoenix")
     assert "phoenix" not in ctr.out("ps", "-a", "--format", "{{.Names}}")
 

@@ -122,11 +122,14 @@ def test_ctrl_c_ends_a_pull_at_once_and_keeps_nothing(anon_registry, fault_proxy
                                env=store.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_for(lambda: fault_proxy.requests("GET", f"/blobs/{digest_of(slow)}"))
+    started = time.monotonic()
     time.sleep(0.5)
     interrupted = time.monotonic()
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
-    assert time.monotonic() - interrupted < 3.0
+    # The bug (the download runs to its end) needs ≈ 13 s from the layer's first byte; the bound is
+    # generous for a busy machine (-n 2 on 2 cores) and still well under what the rest would take.
+    assert time.monotonic() - interrupted < min(8.0, 13.0 - (interrupted - started) - 2.0)
     assert process.returncode == 130 and b"Traceback" not in stderr
     assert store_listing(store.root) == before
 
@@ -140,7 +143,8 @@ def test_a_failed_layer_stops_the_other_downloads(anon_registry, fault_proxy, tm
     before = store_listing(store.root)
     started = time.monotonic()
     stderr = store.fails("pull", f"{fault_proxy.host}/verify/stop:{tag}")
-    assert time.monotonic() - started < 8.0  # not the ≈ 13 s the slow layer would take
+    # not the ≈ 13 s the slow layer would take: generous for -n 2 on 2 cores, still under it
+    assert time.monotonic() - started < 10.0
     assert digest_of(small) in stderr
     assert store_listing(store.root) == before
 

@@ -87,6 +87,14 @@ class ContainerError(LaminaError):
                          + (f": {last[0]}" if last[0] else ""))
 
 
+class SignatureError(LaminaError):
+    """A key, signature or attestation is malformed, cannot be decrypted, or does not verify."""
+
+
+class PolicyError(LaminaError):
+    """A policy file is malformed, or an image breaks a requirement of it (the message names which)."""
+
+
 class UsageError(LaminaError):
     """A command was called with flags or arguments that do not fit together."""
 

@@ -61,6 +61,9 @@ COMMANDS = {
     "lint": "lamina.cli.lint:lint",
     "scan": "lamina.cli.scan:scan",
     "db": "lamina.cli.vulndb:db_group",
+    "generate-key-pair": "lamina.cli.sign:generate_key_pair",
+    "sign": "lamina.cli.sign:sign",
+    "verify": "lamina.cli.sign:verify",
 }
 HELP = {
     "images": "List images",
@@ -114,6 +117,9 @@ HELP = {
     "lint": "Check Dockerfiles for mistakes and bad practice (hadolint's rules)",
     "scan": "Scan an image for vulnerabilities, secrets and misconfigurations",
     "db": "Manage the local vulnerability database",
+    "generate-key-pair": "Generate a cosign key pair (encrypted private key and public key)",
+    "sign": "Sign an image in its registry (cosign format)",
+    "verify": "Verify an image's cosign signatures",
 }
 
 

@@ -1,0 +1,104 @@
+"""``lamina generate-key-pair``, ``sign``, ``verify``, ``attest``, ``verify-attestation``, ``policy``:
+cosign's commands and formats, over lamina.security.signing."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+
+def _password(confirm: bool = False) -> str:
+    """cosign's rule: ``COSIGN_PASSWORD`` when set (even empty), else ask on the terminal."""
+    if "COSIGN_PASSWORD" in os.environ:
+        return os.environ["COSIGN_PASSWORD"]
+    prompt = "Enter password for private key"
+    return click.prompt(prompt, hide_input=True, default="", show_default=False,
+                        confirmation_prompt="Enter password for private key again" if confirm else False,
+                        err=True)
+
+
+def _private_key(path: str):
+    from lamina.security.signing.keys import load_private_key, read_key_file
+
+    data = read_key_file(path)
+    password = _password() if b"ENCRYPTED" in data else None
+    return load_private_key(data, password, where=path)
+
+
+def _public_keys(paths: tuple[str, ...]):
+    from lamina.security.signing.keys import load_public_key, read_key_file
+
+    return [load_public_key(read_key_file(path), where=path) for path in paths]
+
+
+def _annotations(pairs: tuple[str, ...]) -> dict[str, str]:
+    from lamina.errors import UsageError
+
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"annotation {pair!r} is not key=value")
+        result[key] = value
+    return result
+
+
+@click.command("generate-key-pair")
+@click.option("--output-key-prefix", default="cosign", show_default=True,
+              help="Write PREFIX.key (encrypted private key) and PREFIX.pub")
+@click.option("--force", is_flag=True, help="Overwrite existing key files")
+def generate_key_pair(output_key_prefix: str, force: bool) -> None:
+    """Generate an ECDSA P-256 key pair in cosign's format (password from COSIGN_PASSWORD or a prompt)."""
+    from lamina.errors import UsageError
+    from lamina.security.signing.keys import generate_key_pair as generate
+
+    private_path, public_path = Path(output_key_prefix + ".key"), Path(output_key_prefix + ".pub")
+    for path in (private_path, public_path):
+        if path.exists() and not force:
+            raise UsageError(f"{path} exists; use --force to overwrite it")
+    pair = generate(_password(confirm=True))
+    descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pair.private_pem)
+    public_path.write_bytes(pair.public_pem)
+    click.echo(f"Private key written to {private_path}", err=True)
+    click.echo(f"Public key written to {public_path}", err=True)
+
+
+@click.command("sign")
+@click.option("--key", "key_path", required=True, help="Private key file (cosign.key or a PEM key)")
+@click.option("-a", "--annotations", "annotations", multiple=True, metavar="KEY=VALUE",
+              help="Extra key=value pairs signed in the payload's optional section")
+@click.argument("image")
+def sign(key_path: str, annotations: tuple[str, ...], image: str) -> None:
+    """Sign IMAGE in its registry (cosign's .sig tag, appended to existing signatures)."""
+    from lamina.security.signing.cosign import sign as sign_image
+
+    result = sign_image(image, _private_key(key_path), annotations=_annotations(annotations))
+    click.echo(f"Pushing signature to: {result.repository}:{result.signature_tag}")
+
+
+@click.command("verify")
+@click.option("--key", "key_paths", required=True, multiple=True, help="Public key file (repeat for several)")
+@click.option("-o", "--output", "output", type=click.Choice(["json", "text"]), default="json", show_default=True)
+@click.argument("image")
+def verify(key_paths: tuple[str, ...], output: str, image: str) -> None:
+    """Verify IMAGE's signatures; print the verified payloads; fail when none verifies."""
+    from lamina.security.signing.cosign import verify as verify_image
+
+    verified = verify_image(image, _public_keys(key_paths))
+    click.echo(f"\nVerification for {image} --\nThe following checks were performed on each of these signatures:\n"
+               "  - The cosign claims were validated\n  - The signatures were verified against the specified public key",
+               err=True)
+    unchecked = sorted({name for item in verified for name in item.unchecked})
+    if unchecked:
+        click.echo(f"  - Not checked offline: {', '.join(unchecked)} (transparency log / certificate chain)", err=True)
+    if output == "json":
+        sys.stdout.write(json.dumps([item.payload.document() for item in verified]) + "\n")
+    else:
+        for item in verified:
+            sys.stdout.write(f"{item.payload.docker_reference} {item.payload.manifest_digest}\n")

@@ -11,6 +11,7 @@ diffID) are read once.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lamina.analysis.tree import OPAQUE_PREFIX, WHITEOUT_PREFIX, clean_path
@@ -69,11 +70,24 @@ class ImageDiff:
 
 
 def diff_images(image_a: Image, image_b: Image) -> ImageDiff:
-    """Compare two open images (any sources)."""
-    layer_cache: dict[str, _LayerChanges] = {}
-    files_a = _final_filesystem(image_a, layer_cache)
-    files_b = _final_filesystem(image_b, layer_cache)
-    result = ImageDiff(image_a=image_a.name, image_b=image_b.name)
+    """Compare two open images (any sources).
+
+    Leading layers both images have (same diffIDs) give both the same filesystem, so only paths
+    the other layers touch can differ: those layers are read first, and the shared ones are then
+    read for those paths alone (the rest of their data is skipped, not hashed).
+    """
+    layers_a, layers_b = image_a.layers(), image_b.layers()
+    shared = 0
+    while shared < min(len(layers_a), len(layers_b)) and layers_a[shared].diff_id == layers_b[shared].diff_id:
+        shared += 1
+    cache: dict[str, _LayerChanges] = {}
+    upper_a = [_cached(cache, layer, image_a.name) for layer in layers_a[shared:]]
+    upper_b = [_cached(cache, layer, image_b.name) for layer in layers_b[shared:]]
+    relevant = _relevance([*upper_a, *upper_b]) if shared else None
+    lower = [_read_layer(layer, image_a.name, relevant) for layer in layers_a[:shared]]
+    files_a = _final_filesystem([*lower, *upper_a])
+    files_b = _final_filesystem([*lower, *upper_b])
+    result = ImageDiff(image_a=image_a.name, image_b=image_b.name, shared_layers=shared)
     for path in sorted(files_a.keys() | files_b.keys()):
         before, after = files_a.get(path), files_b.get(path)
         if before is None:
@@ -86,12 +100,39 @@ def diff_images(image_a: Image, image_b: Image) -> ImageDiff:
     config_b = _config(image_b)
     result.config = _config_differences(config_a, config_b)
     result.history = _history_differences(config_a.get("history") or [], config_b.get("history") or [])
-    diff_ids_a = [layer.diff_id for layer in image_a.layers()]
-    diff_ids_b = [layer.diff_id for layer in image_b.layers()]
-    while (result.shared_layers < min(len(diff_ids_a), len(diff_ids_b))
-           and diff_ids_a[result.shared_layers] == diff_ids_b[result.shared_layers]):
-        result.shared_layers += 1
     return result
+
+
+def _cached(cache: dict[str, _LayerChanges], layer: Layer, image_name: str) -> _LayerChanges:
+    changes = cache.get(layer.diff_id)
+    if changes is None:
+        changes = cache[layer.diff_id] = _read_layer(layer, image_name)
+    return changes
+
+
+def _relevance(upper: list[_LayerChanges]) -> Callable[[str], bool]:
+    """Which paths of the shared layers can matter: those the other layers write (and the files
+    their hard links name), and everything below what they delete or make opaque."""
+    touched: set[str] = set()
+    roots: set[str] = set()
+    for changes in upper:
+        touched.update(changes.entries)
+        touched.update(entry.link for entry in changes.entries.values() if entry.kind == "hardlink")
+        roots.update(changes.whiteouts)
+        roots.update(changes.opaque)
+    if "" in roots:  # an opaque root directory: everything
+        return lambda path: True
+
+    def relevant(path: str) -> bool:
+        if path in touched:
+            return True
+        while path:
+            if path in roots:
+                return True
+            path = path.rpartition("/")[0]
+        return False
+
+    return relevant
 
 
 @dataclass(slots=True)
@@ -103,13 +144,10 @@ class _LayerChanges:
     entries: dict[str, FileEntry] = field(default_factory=dict)
 
 
-def _final_filesystem(image: Image, cache: dict[str, _LayerChanges]) -> dict[str, FileEntry]:
+def _final_filesystem(layers: list[_LayerChanges]) -> dict[str, FileEntry]:
     files: dict[str, FileEntry] = {}
     children: dict[str, set[str]] = {}  # directory path -> names below it, for deleting subtrees
-    for layer in image.layers():
-        changes = cache.get(layer.diff_id)
-        if changes is None:
-            changes = cache[layer.diff_id] = _read_layer(layer, image.name)
+    for changes in layers:
         for directory in changes.opaque:
             for name in list(children.get(directory, ())):
                 _delete(files, children, _join(directory, name))
@@ -131,7 +169,8 @@ def _final_filesystem(image: Image, cache: dict[str, _LayerChanges]) -> dict[str
     return files
 
 
-def _read_layer(layer: Layer, image_name: str) -> _LayerChanges:
+def _read_layer(layer: Layer, image_name: str, keep: Callable[[str], bool] | None = None) -> _LayerChanges:
+    """A layer's whiteouts, opaque directories and entries (only the paths ``keep`` accepts)."""
     changes = _LayerChanges()
     with layer.open_uncompressed() as stream:
         reader = TarReader(stream, f"{image_name}: layer {layer.diff_id}")
@@ -145,6 +184,8 @@ def _read_layer(layer: Layer, image_name: str) -> _LayerChanges:
                 continue
             if name.startswith(WHITEOUT_PREFIX):
                 changes.whiteouts.append(_join(directory, name[len(WHITEOUT_PREFIX):]))
+                continue
+            if keep is not None and not keep(path):
                 continue
             kind = _KINDS.get(member.type, "other")
             digest = ""

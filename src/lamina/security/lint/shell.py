@@ -455,16 +455,32 @@ class _Reader:
             raise _Unreadable(closer)
 
 
-_ARITHMETIC_START = frozenset("+-*/%<>=!&|^?:(),~0123456789")
+_ARITHMETIC_TOKEN = re.compile(
+    r"\s*(?:(\d+|[A-Za-z_]\w*|\$\{[^}]*\}|\$\w+)|(\*\*|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%<>&|^!~?:,=()]))"
+)
 
 
 def _commands_in_double_parens(text: str, start: int) -> bool:
     """``$((cmd args))`` is no arithmetic: ShellCheck, as bash, reads it as ``$( (cmd args) )``.
 
-    Told apart the way it reads in practice: two words side by side, the second not an operator.
+    The text up to ``))`` is arithmetic when it is operands and operators in turn; anything else
+    (two operands side by side, quotes, backslashes, redirections) makes it commands.
     """
-    words = text[start : text.find("))", start) if "))" in text[start:] else len(text)].split()
-    return len(words) >= 2 and words[0][:1].isalpha() and words[1][:1] not in _ARITHMETIC_START
+    end = text.find("))", start)
+    content = text[start : len(text) if end < 0 else end]
+    position, after_operand = 0, False
+    while content[position:].strip():
+        match = _ARITHMETIC_TOKEN.match(content, position)
+        if match is None:
+            return True
+        if match.group(1):
+            if after_operand:
+                return True
+            after_operand = True
+        else:
+            after_operand = match.group(2) == ")"
+        position = match.end()
+    return False
 
 
 def _exec_target(words: list[Word]) -> str | None:

@@ -48,6 +48,7 @@ IMAGE_B = ([_base(),
 def _unpacked(archive: Path, work: Path, name: str) -> dict[str, tuple]:
     """umoci's unpack of a docker-archive (via skopeo into an OCI layout), walked into path -> fields."""
     skopeo, umoci = require_tool("skopeo", "skopeo"), require_tool("umoci", "umoci")
+    work.mkdir(parents=True, exist_ok=True)
     layout = work / "layout"
     subprocess.run([skopeo, "copy", "-q", f"docker-archive:{archive}", f"oci:{layout}:{name}"], check=True,
                    capture_output=True)

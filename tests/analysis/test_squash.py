@@ -102,3 +102,41 @@ def test_squash_all_leaves_one_layer_and_nothing_deleted(lamina, imported_busybo
     assert "big" not in names and "app/sub/x" not in names and "etc/group" not in names
     layers = json.loads(lamina.out("image", "inspect", "--format", "{{json .RootFS.Layers}}", "ours:flat"))
     assert len(layers) == 1
+
+
+def test_squash_of_tricky_layers_unpacks_like_the_original(lamina, tmp_path: Path) -> None:
+    """Whiteouts of directories, opaque directories, a directory replaced by a file, a file
+    deleted and made again, hard links: umoci unpacks the squashed image (base kept, and all in
+    one) into the same tree as the original."""
+    from tests.analysis.archives import entry, write_docker_archive
+    from tests.analysis.test_image_diff import _unpacked
+
+    directory, link = b"5", b"1"
+    layers = [
+        [entry("etc", kind=directory), entry("etc/a", b"a"), entry("var", kind=directory),
+         entry("var/lib", kind=directory), entry("var/lib/x", b"x" * 100), entry("var/log", kind=directory),
+         entry("var/log/old", b"o"), entry("srv", kind=directory), entry("srv/thing", kind=directory),
+         entry("srv/thing/inside", b"i")],
+        [entry("var", kind=directory), entry("var/lib", kind=directory), entry("var/lib/.wh..wh..opq"),
+         entry("var/lib/y", b"y"), entry("srv", kind=directory), entry("srv/.wh.thing"),
+         entry("tmpfile", b"t" * 50), entry("etc", kind=directory), entry("etc/.wh.a")],
+        [entry(".wh.tmpfile"), entry("srv", kind=directory), entry("srv/thing", b"now a file"),
+         entry("etc", kind=directory), entry("etc/a", b"again", mode=0o600),
+         entry("opt", kind=directory), entry("opt/data", b"d" * 300), entry("opt/data-link", kind=link, linkname="opt/data")],
+        [entry("var", kind=directory), entry(".wh.var"), entry("opt", kind=directory),
+         entry("opt/data", b"D" * 300)],
+    ]
+    archive = write_docker_archive(tmp_path / "tricky.tar", layers,
+                                   ["ADD base /", "RUN a", "RUN b", "RUN c"], tag="tricky:latest")
+    lamina.out("load", "-i", str(archive))
+    base = write_docker_archive(tmp_path / "base.tar", layers[:1], ["ADD base /"], tag="tricky:base")
+    lamina.out("load", "-i", str(base))
+    lamina.out("image", "squash", "--from", "tricky:base", "-t", "tricky:sq", "tricky:latest")
+    lamina.out("image", "squash", "-t", "tricky:flat", "tricky:latest")
+    expected = _unpacked(archive, tmp_path / "orig", "orig")
+    for name in ("sq", "flat"):
+        saved = tmp_path / f"{name}.tar"
+        lamina.out("save", "-o", str(saved), f"tricky:{name}")
+        assert _unpacked(saved, tmp_path / name, name) == expected, name
+    assert "var/lib/y" not in expected and expected["srv/thing"][0] == "file" and "tmpfile" not in expected
+    assert expected["opt/data-link"][5] != expected["opt/data"][5]  # the link kept the old file

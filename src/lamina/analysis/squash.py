@@ -125,6 +125,9 @@ class _Written:
     position: int
     is_dir: bool
     hardlink_to: str = ""
+    #: for a hard link, the position of its target's member earlier in the same layer (-1: none)
+    source_position: int = -1
+    relinked: bool = False  # written as the file it named, not as a link (see _relinks)
 
 
 @dataclass(slots=True)
@@ -134,6 +137,11 @@ class _Filesystem:
 
     def exists(self, path: str) -> bool:
         return path == "" or path in self.files or bool(self.children.get(path))
+
+    def is_directory(self, path: str) -> bool:
+        """A directory of the final filesystem (one a layer named, or one only implied by its contents)."""
+        written = self.files.get(path)
+        return path == "" or (written.is_dir if written is not None else bool(self.children.get(path)))
 
     def delete(self, path: str) -> None:
         pending = [path]
@@ -172,34 +180,49 @@ def _write_merged_layer(image: Image, layers: list, keep: int, out: _HashingWrit
     for path, written in filesystem.files.items():
         if written.layer != _BASE:
             chosen.setdefault(written.layer, {})[written.position] = path
-    deferred: list[tuple[TarMember, str]] = []
     for index in sorted(chosen):
         positions = chosen[index]
+        relinked = _relinks(filesystem, positions, index, image.name)
         layer = layers[index]
         with layer.open_uncompressed() as stream:
             reader = TarReader(stream, f"{image.name}: layer {layer.diff_id}")
             for position, member in enumerate(reader):
+                links = relinked.get(position)
+                if links:  # the file as it was when these links were made, under the first link's name
+                    _write_member(out, member, links[0], reader.copy_data, as_file=True)
+                    for other in links[1:]:
+                        _write_member(out, member, other, None, link_to=links[0])
                 path = positions.get(position)
-                if path is None:
-                    continue
-                written = filesystem.files[path]
-                if written.hardlink_to:
-                    target = filesystem.files.get(written.hardlink_to)
-                    if target is None:
-                        raise SquashError(f"cannot squash {image.name}: {path} is a hard link to "
-                                          f"{written.hardlink_to}, which a later layer removes")
-                    if (target.layer, target.position) > (index, position):  # written after: link at the end
-                        deferred.append((member, path))
-                        continue
-                _write_member(out, member, path, reader.copy_data)
-    for member, path in deferred:
-        _write_member(out, member, path, None)
+                if path is not None and not filesystem.files[path].relinked:
+                    _write_member(out, member, path, reader.copy_data)
     for path in sorted(base_paths):
         parent, _, name = path.rpartition("/")
-        if not filesystem.exists(path) and filesystem.exists(parent):
+        # a path whose parent is gone, or is now a file (which replaces the directory and what was in
+        # it), needs no whiteout of its own
+        if not filesystem.exists(path) and filesystem.is_directory(parent):
             whiteout = _join(parent, WHITEOUT_PREFIX + name).encode("utf-8", "surrogateescape")
             out.write(encode_header(whiteout, b"0", 0o644, 0, 0, 0, 0))
     out.write(bytes(2 * _BLOCK))
+
+
+def _relinks(filesystem: _Filesystem, positions: dict[int, str], index: int, image_name: str) -> dict[int, list[str]]:
+    """Hard links of layer ``index`` whose target a later layer rewrites or removes: in the layers
+    the link keeps the file as it was (a rewrite makes a new file), so the merged layer holds
+    that file under the link's name. Returns target member position -> link paths."""
+    relinked: dict[int, list[str]] = {}
+    for position, path in sorted(positions.items()):
+        written = filesystem.files[path]
+        if not written.hardlink_to:
+            continue
+        target = filesystem.files.get(written.hardlink_to)
+        if target is not None and (target.layer, target.position) < (index, position):
+            continue  # the target is final and written before the link: a plain hard link
+        if written.source_position < 0:
+            raise SquashError(f"cannot squash {image_name}: {path} is a hard link to {written.hardlink_to}, "
+                              "which a later layer changes and an earlier one wrote")
+        written.relinked = True
+        relinked.setdefault(written.source_position, []).append(path)
+    return relinked
 
 
 def _apply(filesystem: _Filesystem, layer, image_name: str, index: int) -> None:
@@ -208,6 +231,7 @@ def _apply(filesystem: _Filesystem, layer, image_name: str, index: int) -> None:
     opaque: list[str] = []
     whiteouts: list[str] = []
     written: dict[str, _Written] = {}
+    seen: dict[str, int] = {}  # path -> position of its latest member so far in this layer
     with layer.open_uncompressed() as stream:
         for position, member in enumerate(TarReader(stream, f"{image_name}: layer {layer.diff_id}")):
             path = clean_path(member.name).strip("/")
@@ -220,7 +244,8 @@ def _apply(filesystem: _Filesystem, layer, image_name: str, index: int) -> None:
                 whiteouts.append(_join(directory, name[len(WHITEOUT_PREFIX):]))
             else:
                 target = clean_path(member.linkname).strip("/") if member.type == b"1" else ""
-                written[path] = _Written(index, position, member.type == b"5", target)
+                written[path] = _Written(index, position, member.type == b"5", target, seen.get(target, -1))
+                seen[path] = position
     for directory in opaque:
         for name in list(filesystem.children.get(directory, ())):
             filesystem.delete(_join(directory, name))
@@ -233,13 +258,18 @@ def _apply(filesystem: _Filesystem, layer, image_name: str, index: int) -> None:
 
 
 def _write_member(out: _HashingWriter, member: TarMember, path: str,
-                  copy_data: Callable[[Callable[[memoryview], object]], int] | None) -> None:
-    kind = b"0" if member.type == b"\0" else member.type
+                  copy_data: Callable[[Callable[[memoryview], object]], int] | None, *,
+                  as_file: bool = False, link_to: str = "") -> None:
+    """One member under ``path``: its data too when ``copy_data`` is given; ``as_file`` writes a
+    regular file, ``link_to`` a hard link to that path, both with the member's metadata."""
+    kind = b"0" if member.type == b"\0" or as_file else member.type
+    linkname = member.linkname
+    if link_to:
+        kind, linkname = b"1", link_to
+    elif kind == b"1":
+        linkname = clean_path(member.linkname).strip("/")
     name = path + "/" if kind == b"5" else path
     size = member.size if kind in (b"0", b"7") else 0
-    linkname = member.linkname
-    if kind == b"1":
-        linkname = clean_path(member.linkname).strip("/")
     out.write(encode_header(name.encode("utf-8", "surrogateescape"), kind, member.mode, member.uid, member.gid,
                             size, member.mtime_ns // 1_000_000_000,
                             linkname=linkname.encode("utf-8", "surrogateescape"), xattrs=member.xattrs or None,

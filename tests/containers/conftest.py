@@ -6,6 +6,7 @@ Containers a test leaves behind are force-removed after it, and no test may leav
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import subprocess
@@ -109,6 +110,31 @@ def oracle(shared: Containers, docker) -> object:
                              env=shared.env(), capture_output=True, check=True).stdout
     docker.run("load", input=archive)
     return docker
+
+
+@pytest.fixture(scope="module")
+def oracle28(oracle) -> object:
+    """The same private dockerd driven by docker 28's client, for tests about docker 28's words
+    (the ``oracle``'s client is docker 20.10's, /usr/bin/docker)."""
+    client = shutil.which("docker", path="/usr/local/bin")
+    if client is None:
+        pytest.fail("docker 28's client is not at /usr/local/bin/docker: put the docker 28 static client there "
+                    "(the machine image ships it)")
+    newer = copy.copy(oracle)
+    newer.client = client
+    return newer
+
+
+def refusal(result: subprocess.CompletedProcess, ids: tuple[str, ...] = ()) -> tuple[int, str]:
+    """(exit status, first error line) without the tool's prefix (``lamina: error:``, docker's
+    ``Error response from daemon:``/``Error:``), container ids in ``ids`` written ``<id>``."""
+    lines = result.stderr.decode().strip().splitlines()
+    line = lines[0] if lines else ""
+    for prefix in ("lamina: error: ", "Error response from daemon: ", "Error: ", "docker: "):
+        line = line.removeprefix(prefix)
+    for container_id in ids:
+        line = line.replace(container_id, "<id>")
+    return result.returncode, line
 
 
 def _mounts_under(root: Path) -> list[str]:

@@ -3,6 +3,12 @@ statuses), exec's environment and pty, and the few options a docker user reaches
 
 from __future__ import annotations
 
+import io
+import tarfile
+import time
+
+from tests.containers.conftest import refusal
+
 EXEC_CASES = [
     ["-w", "/nonexist", "box", "pwd"],
     ["-w", "relative", "box", "pwd"],
@@ -67,30 +73,52 @@ def test_exec_with_a_pty_needs_no_terminal_here(ctr):
     assert (piped.returncode, piped.stderr) == (1, b"lamina: error: the input device is not a TTY\n")
 
 
-def test_kill_stop_and_rm_refusals_like_docker(ctr):
-    ctr.run("run", "-d", "--name", "target", "busybox", "sh", "-c",
-            'trap "echo got USR1; exit 5" USR1; echo ready; while true; do sleep 0.1; done')
-    ctr.wait_for(lambda: "ready" in ctr.out("logs", "target"), what="trap")
-    for signal_text, message in (("BOGUS", "Invalid signal: BOGUS"), ("0", "Invalid signal: 0"),
-                                 ("99", "Cannot kill container: target: The linux daemon does not support signal 99")):
-        result = ctr.run("kill", "-s", signal_text, "target", check=False)
-        assert (result.returncode, result.stderr.decode()) == (1, f"lamina: error: {message}\n")
+def _started_target(tool) -> tuple[str, ...]:
+    tool.run("run", "-d", "--name", "target", "--network", "none", "busybox", "sh", "-c",
+             'trap "echo got USR1; exit 5" USR1; echo ready; while true; do sleep 0.1; done')
+    deadline = time.monotonic() + 20
+    while "ready" not in tool.out("logs", "target"):
+        assert time.monotonic() < deadline, "the trap was not set"
+        time.sleep(0.1)
+    return (tool.out("inspect", "--format", "{{.Id}}", "target").strip(),)
+
+
+def _kill_rm_start(tool) -> list:
+    """The refusals of kill/rm/start on a running, then an exited container, and on no container."""
+    ids = _started_target(tool)
+    seen = [refusal(tool.run("kill", "-s", signal_text, "target", check=False), ids)
+            for signal_text in ("BOGUS", "0", "99")]
+    seen.append(tool.out("inspect", "--format", "{{.State.Status}}", "target"))
+    seen.append(tool.out("kill", "-s", "USR1", "target"))
+    seen.append(tool.out("wait", "target"))
+    seen.append(tool.out("logs", "target"))
+    seen.append(refusal(tool.run("kill", "target", check=False), ids))
+    seen.append(refusal(tool.run("rm", "-f", "nosuch", check=False), ids))
+    seen.append(refusal(tool.run("rm", "nosuch", check=False), ids))
+    seen.append(refusal(tool.run("start", "-a", "target", "target", check=False), ids))
+    tool.run("rm", "-f", "target", check=False)
+    return seen
+
+
+def test_kill_rm_and_start_refusals_like_docker(ctr, oracle28):
+    """Compared with docker 28's client on the private dockerd: same statuses, same words."""
+    ours, theirs = _kill_rm_start(ctr), _kill_rm_start(oracle28)
+    assert ours == theirs
+    assert ours[0] == (1, "Invalid signal: BOGUS") and ours[3] == "running\n" and ours[5] == "5\n"
+    assert ours[7] == (1, "Cannot kill container: target: Container <id> is not running")
+
+
+def test_stop_signal_refusal_and_choice(ctr):
+    """Specification, not compared: ``stop --signal`` needs API 1.42 (docker 23+), and the private
+    dockerd is 20.10, which ignores the flag. Source: docs.docker.com/reference/cli/docker/container/stop/
+    (``--signal``) and moby's daemon/stop.go, which refuses an unknown signal as 'Invalid signal: X'."""
+    _started_target(ctr)
     result = ctr.run("stop", "-s", "BOGUS", "target", check=False)
     assert (result.returncode, result.stderr.decode()) == (1, "lamina: error: Invalid signal: BOGUS\n")
     assert ctr.state("target") == "running"
     assert ctr.out("stop", "--signal", "USR1", "--timeout", "5", "target") == "target\n"
     assert "got USR1" in ctr.out("logs", "target")
     assert ctr.out("inspect", "--format", "{{.State.ExitCode}}", "target") == "5\n"
-    container_id = ctr.out("inspect", "--format", "{{.Id}}", "target").strip()
-    result = ctr.run("kill", "target", check=False)
-    assert result.stderr.decode() == \
-        f"lamina: error: Cannot kill container: target: Container {container_id} is not running\n"
-    missing = ctr.run("rm", "-f", "nosuch", check=False)
-    assert (missing.returncode, missing.stderr.decode()) == (0, "lamina: error: No such container: nosuch\n")
-    assert ctr.run("rm", "nosuch", check=False).returncode == 1
-    both = ctr.run("start", "-a", "target", "target", check=False)
-    assert (both.returncode, both.stderr.decode()) == (
-        1, "lamina: error: you cannot start and attach multiple containers at once\n")
 
 
 def test_logs_options_like_docker(ctr, oracle):
@@ -119,23 +147,33 @@ def test_no_container_env_leaks_into_exec_from_lamina(ctr):
     assert "LAMINA_ROOT" not in ctr.out("exec", "plain", "env")  # the CLI's environment is not the container's
 
 
-def test_cp_refusals_name_paths_like_docker(ctr, tmp_path):
-    ctr.run("run", "--name", "files", "busybox", "sh", "-c", "mkdir /d && echo f > /d/f")
+def test_cp_refusals_name_paths_like_docker(ctr, oracle28, tmp_path):
     (tmp_path / "file").write_text("host\n")
     cases = [
-        (["files:/nonexist", str(tmp_path)], "Could not find the file /nonexist in container files"),
-        (["files:/d/f", str(tmp_path / "nodir" / "x")],
-         f'invalid output path: directory "{tmp_path / "nodir"}" does not exist'),
-        (["files:/d/f", str(tmp_path / "file" / "x")], f"stat {tmp_path / 'file' / 'x'}: not a directory"),
-        (["files:/d/f", f"{tmp_path / 'file'}/"], f"stat {tmp_path / 'file'}/: not a directory"),
-        ([str(tmp_path), "files:/nonexist/dir"], "Could not find the file /nonexist in container files"),
-        (["-", "files:/d/f"], 'destination "files:/d/f" must be a directory'),
+        ["files:/nonexist", str(tmp_path)],
+        ["files:/d/f", str(tmp_path / "nodir" / "x")],
+        ["files:/d/f", str(tmp_path / "file" / "x")],
+        ["files:/d/f", f"{tmp_path / 'file'}/"],
+        [str(tmp_path), "files:/nonexist/dir"],
+        ["-", "files:/d/f"],
     ]
-    for args, message in cases:
-        result = ctr.run("cp", *args, check=False, input=b"")
-        assert (result.returncode, result.stderr.decode()) == (1, f"lamina: error: {message}\n"), args
+    seen = {}
+    for label, tool in (("docker", oracle28), ("lamina", ctr)):
+        tool.run("run", "--name", "files", "--network", "none", "busybox", "sh", "-c", "mkdir /d && echo f > /d/f")
+        seen[label] = [refusal(tool.run("cp", *args, check=False, input=b"")) for args in cases]
+        if label == "docker":
+            tool.run("rm", "-f", "files")
+    assert seen["lamina"] == seen["docker"]
+    assert seen["lamina"][0] == (1, "Could not find the file /nonexist in container files")
     assert (tmp_path / "file").read_text() == "host\n"  # a file is never taken for the directory asked for
-    assert ctr.run("cp", "-", "files:/d", input=b"").returncode == 0  # an empty stream copies nothing, as in docker
+    before = _tar_names(ctr.run("cp", "files:/d", "-").stdout)
+    ctr.run("cp", "-", "files:/d", input=b"")  # an empty stream copies nothing, as in docker
+    assert _tar_names(ctr.run("cp", "files:/d", "-").stdout) == before == ["d", "d/f"]
+
+
+def _tar_names(archive: bytes) -> list[str]:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        return sorted(name.rstrip("/") for name in tar.getnames())
 
 
 def test_export_lists_what_dockers_lists(ctr, oracle):

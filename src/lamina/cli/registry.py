@@ -18,13 +18,14 @@ from lamina.cli.progress import PlainProgress, progress_for
 @click.option("-a", "--all-tags", is_flag=True, help="Download all tagged images in the repository")
 @click.option("--platform", help="Set platform if server is multi-platform capable")
 @click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output")
+@click.option("--policy", type=click.Path(dir_okay=False), help="containers-policy.json to check signatures with")
 @click.pass_context
-def pull(ctx, name, all_tags, platform, quiet):
+def pull(ctx, name, all_tags, platform, quiet, policy):
     """Download an image from a registry."""
     progress = progress_for(quiet)
     with client_from(ctx) as client, _closing(progress):
         for result, header in client.iter_pull(name, all_tags=all_tags, platform=platform, events=progress,
-                                          announce=(lambda text: None) if quiet else _announce):
+                                          announce=(lambda text: None) if quiet else _announce, policy=policy):
             progress.close()
             if quiet:
                 sys.stdout.write(str(result.reference) + "\n")

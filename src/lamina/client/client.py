@@ -472,26 +472,30 @@ class Client:
 
     def pull(self, name: str, *, all_tags: bool = False, platform: str | None = None,
              events: EventSink | None = None, announce: Callable[[str], None] | None = None,
-             ) -> list[tuple[PullResult, bool]]:
+             policy: str | None = None) -> list[tuple[PullResult, bool]]:
         """``docker pull``: pulls now and returns (PullResult, downloaded_newer) per tag pulled.
 
         Progress goes to ``events`` (a callable receiving :class:`TransferEvent`) while it runs;
         :meth:`iter_pull` is the same work handed out tag by tag, for callers that show results
         as they come (a generator would do nothing unless iterated, a trap for a verb).
         """
-        return list(self.iter_pull(name, all_tags=all_tags, platform=platform, events=events, announce=announce))
+        return list(self.iter_pull(name, all_tags=all_tags, platform=platform, events=events, announce=announce,
+                                   policy=policy))
 
     def iter_pull(self, name: str, *, all_tags: bool = False, platform: str | None = None,
                   events: EventSink | None = None, announce: Callable[[str], None] | None = None,
-                  ) -> Iterator[tuple[PullResult, bool]]:
+                  policy: str | None = None) -> Iterator[tuple[PullResult, bool]]:
         """The streaming :meth:`pull`: yields each tag's (PullResult, downloaded_newer) once it is
-        pulled; nothing happens until it is iterated."""
+        pulled; nothing happens until it is iterated. ``policy``: a containers-policy.json checked
+        before anything is stored (None: $LAMINA_POLICY, lamina's config dir, /etc/containers)."""
         from lamina.oci.platform import parse_platform
         from lamina.registry.pull import pull_image
         from lamina.registry.transfer_events import ignore
+        from lamina.security.signing.policy import pull_gate
 
         ref = parse_reference(name)
         wanted = parse_platform(platform) if platform else None
+        admit = pull_gate(policy)
         with self._registry(ref.domain) as registry:
             if all_tags:
                 refs = [ref.with_tag(tag) for tag in registry.list_tags(ref.path)]
@@ -500,7 +504,8 @@ class Client:
             for target in refs:
                 before = self.store.lookup(target)
                 result = pull_image(self.store, registry, target, platform=wanted, events=events or ignore,
-                                    max_concurrent=registry.config.max_concurrent_downloads, announce=announce)
+                                    max_concurrent=registry.config.max_concurrent_downloads, announce=announce,
+                                    admit=admit)
                 yield result, (before != result.image_id or result.downloaded)
 
     def push(self, name: str, *, all_tags: bool = False, compression: str = "gzip",

@@ -37,14 +37,16 @@ class PullResult:
 
 
 def pull_image(store: Store, client: RegistryClient, ref: Reference, *, platform: Platform | None = None,
-               events: EventSink = ignore, max_concurrent: int = 3, announce=None) -> PullResult:
+               events: EventSink = ignore, max_concurrent: int = 3, announce=None, admit=None) -> PullResult:
     """``announce`` gets docker's "<tag>: Pulling from <repo>" line once the manifest is found.
+    ``admit(client, ref, manifest_digest)`` (a signature policy) may refuse the image by raising,
+    before anything is stored.
 
     Every error names the reference (``<ref>: layer sha256:…: …``): with ``--all-tags`` or a
     build's pulls the user must see which image failed.
     """
     try:
-        return _pull(store, client, ref, platform, events, max_concurrent, announce)
+        return _pull(store, client, ref, platform, events, max_concurrent, announce, admit)
     except LaminaError as exc:
         _name_reference(exc, ref)
         raise
@@ -58,9 +60,11 @@ def _name_reference(exc: LaminaError, ref: Reference) -> None:
 
 
 def _pull(store: Store, client: RegistryClient, ref: Reference, platform: Platform | None, events: EventSink,
-          max_concurrent: int, announce) -> PullResult:
+          max_concurrent: int, announce, admit=None) -> PullResult:
     repository = ref.path
     top = client.get_manifest(repository, ref.digest or ref.tag or "latest")
+    if admit is not None:
+        admit(client, ref, top.digest)
     if announce is not None:
         announce(f"{ref.tag or ref.digest}: Pulling from {repository}")
     wanted = platform or host_platform()

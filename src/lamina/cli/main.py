@@ -64,6 +64,8 @@ COMMANDS = {
     "generate-key-pair": "lamina.cli.sign:generate_key_pair",
     "sign": "lamina.cli.sign:sign",
     "verify": "lamina.cli.sign:verify",
+    "attest": "lamina.cli.sign:attest",
+    "verify-attestation": "lamina.cli.sign:verify_attestation",
 }
 HELP = {
     "images": "List images",
@@ -120,6 +122,8 @@ HELP = {
     "generate-key-pair": "Generate a cosign key pair (encrypted private key and public key)",
     "sign": "Sign an image in its registry (cosign format)",
     "verify": "Verify an image's cosign signatures",
+    "attest": "Attach a signed in-toto attestation (SBOM, provenance) to an image",
+    "verify-attestation": "Verify an image's signed attestations",
 }
 
 

@@ -102,3 +102,39 @@ def verify(key_paths: tuple[str, ...], output: str, image: str) -> None:
     else:
         for item in verified:
             sys.stdout.write(f"{item.payload.docker_reference} {item.payload.manifest_digest}\n")
+
+
+@click.command("attest")
+@click.option("--key", "key_path", required=True, help="Private key file (cosign.key or a PEM key)")
+@click.option("--type", "kind", default="custom", show_default=True,
+              help="cyclonedx, spdx, spdxjson, slsaprovenance, slsaprovenance1, custom, or a predicate type URI")
+@click.option("--predicate", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="JSON file with the predicate (the SBOM, the provenance …)")
+@click.argument("image")
+def attest(key_path: str, kind: str, predicate: str, image: str) -> None:
+    """Attach a signed in-toto attestation to IMAGE (cosign's .att tag, DSSE envelope)."""
+    from lamina.errors import SignatureError
+    from lamina.security.signing.attest import attest as attest_image
+
+    try:
+        document = json.loads(Path(predicate).read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SignatureError(f"{predicate}: predicate is not JSON ({exc})") from None
+    tag, _ = attest_image(image, _private_key(key_path), document, kind)
+    click.echo(f"Pushing attestation to: {image.split('@')[0]} ({tag})")
+
+
+@click.command("verify-attestation")
+@click.option("--key", "key_paths", required=True, multiple=True, help="Public key file (repeat for several)")
+@click.option("--type", "kind", default=None, help="Only attestations of this type (as for attest)")
+@click.argument("image")
+def verify_attestation(key_paths: tuple[str, ...], kind: str | None, image: str) -> None:
+    """Verify IMAGE's attestations; print each verified DSSE envelope; fail when none verifies."""
+    from lamina.security.signing.attest import verify_attestation as verify_image
+
+    verified = verify_image(image, _public_keys(key_paths), kind)
+    click.echo(f"\nVerification for {image} --\nThe following checks were performed on each of these signatures:\n"
+               "  - The signatures were verified against the specified public key\n"
+               "  - The in-toto statement's subject is the image's manifest digest", err=True)
+    for item in verified:
+        sys.stdout.write(item.envelope.decode() + "\n")

@@ -66,7 +66,7 @@ def sign(image: str, key: PrivateKey, *, annotations: dict[str, str] | None = No
     checks the digest.
     """
     ref = parse_reference(image)
-    with _registry_for(ref, registry) as client:
+    with registry_for(ref, registry) as client:
         digest = resolve_digest(client, ref)
         identity = _identity(ref)
         payload = make_payload(identity, digest, annotations)
@@ -80,7 +80,7 @@ def verify(image: str, keys: Sequence[PublicKey], *, identity_check: IdentityChe
            registry: Registry | None = None) -> list[VerifiedSignature]:
     """Every signature of ``image`` that verifies; SignatureError (one line, with the reason) when none does."""
     ref = parse_reference(image)
-    with _registry_for(ref, registry) as client:
+    with registry_for(ref, registry) as client:
         digest = resolve_digest(client, ref)
         attachments = read_attachments(client, ref.path, digest, SIGNATURE_SUFFIX)
     if not attachments:
@@ -176,7 +176,7 @@ class _Borrowed:
         return None
 
 
-def _registry_for(ref: Reference, registry: Registry | None):
+def registry_for(ref: Reference, registry: Registry | None):
     if registry is not None:
         return _Borrowed(registry)
     from lamina.registry.client import RegistryClient

@@ -170,6 +170,9 @@ class _Reader:
                 while self.pos < len(text) and text[self.pos] != "\n":
                     self.pos += 1
                 continue
+            if char == "(" and not words and text.startswith("((", self.pos) and not in_case_patterns:
+                self.skip_until("))")  # an arithmetic command: no simple command in it
+                continue
             if char == "\n" or char == ";" or char == "&" or char == "|" or char == "(" or char == ")":
                 operator = self.operator()
                 if operator == "(" and len(words) == 1 and text.startswith(")", self._skip_blank(self.pos)):
@@ -222,8 +225,8 @@ class _Reader:
                 if word.text == "function" and word.literal:
                     self.read_word_after_blank()
                     continue
-                if word.text in ("[[", "((") and word.literal:
-                    self.skip_until(" ]]" if word.text == "[[" else "))")
+                if word.text == "[[" and word.literal:
+                    self.skip_until(" ]]")
                     continue
                 if _ASSIGNMENT.match(word.text):
                     continue

@@ -101,3 +101,17 @@ def test_rules_from_flags_and_file_equal_dives(tmp_path: Path, dive_workdir: Pat
                       check=False)
     assert ours.returncode == dive.ci_exit == 0
     assert [line for line in ours.stdout.decode().splitlines() if line.strip()] == dive.ci_lines
+
+
+@pytest.mark.parametrize(("case", "expected"), [
+    # (added, modified, removed) per layer, from how each case is made
+    ("added_then_deleted", [(6, 0, 0), (1, 0, 0), (0, 0, 1)]),
+    ("overwritten", [(6, 0, 0), (1, 0, 0), (0, 1, 0)]),
+    ("chmod_big_file", [(6, 0, 0), (1, 0, 0), (0, 1, 0)]),
+    ("directory_whiteout", [(6, 0, 0), (6, 0, 0), (0, 0, 4)]),
+    ("same_layer_twice", [(6, 0, 0), (1, 0, 0), (0, 0, 0)]),
+])
+def test_layer_changes(case: str, expected: list[tuple[int, int, int]], tmp_path: Path) -> None:
+    layers, commands = CASES[case]
+    report = analyze(f"docker-archive:{write_docker_archive(tmp_path / 'c.tar', layers, commands)}")
+    assert [(layer.changes.added, layer.changes.modified, layer.changes.removed) for layer in report.layers] == expected

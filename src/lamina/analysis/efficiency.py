@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lamina.analysis.tree import IMPLIED, FileTree
+from lamina.analysis.tree import IMPLIED, WHITEOUT_PREFIX, FileNode, FileTree
 
 __all__ = ["PathRecord", "Efficiency", "LayerChanges", "measure"]
 
@@ -80,10 +80,7 @@ def measure(trees: list[FileTree]) -> Efficiency:
 
 def _visit_leaves(tree: FileTree, lower: FileTree, records: dict[str, PathRecord], matches: list[PathRecord],
                   errors: list[str], index: int) -> None:
-    for node in tree.nodes():
-        if not node.is_leaf:
-            continue
-        path = node.path()
+    for node, path in tree.leaves():
         record = records.get(path)
         if record is None:
             record = records[path] = PathRecord(path)
@@ -105,19 +102,25 @@ def _visit_leaves(tree: FileTree, lower: FileTree, records: dict[str, PathRecord
 
 
 def _changes(tree: FileTree, below: FileTree) -> LayerChanges:
-    """Paths the layer adds, modifies (type, contents, mode or owner) or removes (with all below)."""
+    """Paths the layer adds, modifies (type, contents, mode or owner) or removes (with all below),
+    walking the layer's tree beside the tree of the layers below it."""
     counted = LayerChanges()
-    for node in tree.nodes():
-        if node.is_whiteout:
-            target = below.get(node.path())
-            if target is not None:
-                counted.removed += sum(1 for _ in target.walk_child_first())
-            continue
-        if node.info is IMPLIED:
-            continue
-        existing = below.get(node.path())
-        if existing is None:
-            counted.added += 1
-        elif not existing.info.same_as(node.info):
-            counted.modified += 1
+    pending: list[tuple[FileNode, FileNode | None]] = [(tree.root, below.root)]
+    while pending:
+        node, lower = pending.pop()
+        for child in (node.children or {}).values():
+            if child.is_whiteout:
+                target_name = child.name[len(WHITEOUT_PREFIX):]
+                target = lower.children.get(target_name) if lower is not None and lower.children else None
+                if target is not None:
+                    counted.removed += sum(1 for _ in target.walk_child_first())
+                continue
+            counterpart = lower.children.get(child.name) if lower is not None and lower.children else None
+            if child.info is not IMPLIED:
+                if counterpart is None:
+                    counted.added += 1
+                elif not counterpart.info.same_as(child.info):
+                    counted.modified += 1
+            if child.children:
+                pending.append((child, counterpart))
     return counted

@@ -136,6 +136,21 @@ class FileTree:
             if node is not self.root:
                 yield node
 
+    def leaves(self) -> Iterator[tuple[FileNode, str]]:
+        """The leaves with their paths, in dive's visit order (siblings by name, depth first); a
+        whiteout's path is the path it removes."""
+        stack: list[tuple[FileNode, str]] = [(self.root, "")]
+        while stack:
+            node, path = stack.pop()
+            if not node.children:
+                if node is not self.root:
+                    yield node, path
+                continue
+            for name in sorted(node.children, reverse=True):
+                child = node.children[name]
+                shown = name[len(WHITEOUT_PREFIX):] if name.startswith(WHITEOUT_PREFIX) else name
+                stack.append((child, f"{path}/{shown}"))
+
     def get(self, path: str) -> FileNode | None:
         node = self.root
         for name in path.strip("/").split("/"):
@@ -182,15 +197,47 @@ class FileTree:
         return twin
 
     def stack(self, upper: FileTree) -> list[str]:
-        """Lay ``upper`` onto this tree (whiteouts remove, the rest is added); the paths that failed."""
+        """Lay ``upper`` onto this tree (whiteouts remove, the rest is added); the paths that failed.
+
+        The same result as dive's walk of ``upper`` (children first, by name) that adds every
+        node's path and removes every whiteout's target, done by walking both trees side by side
+        instead of looking each path up from the root.
+        """
         failed: list[str] = []
-        for node in upper.nodes():
-            if node.is_whiteout:
-                if not self.remove(node.path()):
-                    failed.append(node.path())
+        frames = [(upper.root, self.root, iter(upper.root.sorted_children()))]
+        while frames:
+            upper_node, merged_node, pending = frames[-1]
+            child = next(pending, None)
+            if child is None:
+                frames.pop()
+                if upper_node is upper.root:
+                    continue
+                if upper_node.is_whiteout:  # a whiteout with children (odd, but dive allows it)
+                    _remove_child(frames[-1][1], upper_node, failed)
+                else:
+                    merged_node.info = upper_node.info
+                continue
+            if child.is_whiteout and not child.children:
+                _remove_child(merged_node, child, failed)
+                continue
+            if merged_node.children is None:
+                merged_node.children = {}
+            twin = merged_node.children.get(child.name)
+            if twin is None:
+                twin = merged_node.children[child.name] = FileNode(child.name, merged_node)
+            if child.children:
+                frames.append((child, twin, iter(child.sorted_children())))
             else:
-                self.add(node.path(), node.info)
+                twin.info = child.info
         return failed
+
+
+def _remove_child(merged_parent: FileNode, whiteout: FileNode, failed: list[str]) -> None:
+    target = whiteout.name[len(WHITEOUT_PREFIX):]
+    if merged_parent.children and target in merged_parent.children:
+        del merged_parent.children[target]
+    else:
+        failed.append(whiteout.path())
 
 
 def read_layer_tree(stream: BinaryIO, what: str = "layer tar", *,

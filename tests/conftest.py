@@ -101,11 +101,12 @@ def debian_rootfs_tar(tmp_path_factory) -> Path:
 class Lamina:
     """Runs the real CLI (``python -m lamina``) against one store root."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, environ: dict[str, str] | None = None):
         self.root = root
+        self.environ = dict(environ or {})  # e.g. DOCKER_BUILDKIT: which builder a comparison is with
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "LAMINA_ROOT": str(self.root)}
+        return {**os.environ, "LAMINA_ROOT": str(self.root), **self.environ}
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True, stdout=subprocess.PIPE,
             timeout: float = 300) -> subprocess.CompletedProcess:

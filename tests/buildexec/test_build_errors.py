@@ -12,7 +12,7 @@ from tests.conftest import Lamina
 
 @pytest.fixture(scope="module")
 def cli(busybox_tar: Path, tmp_path_factory) -> Lamina:
-    lamina = Lamina(tmp_path_factory.mktemp("bx-cli") / "store")
+    lamina = Lamina(tmp_path_factory.mktemp("bx-cli") / "store", {"DOCKER_BUILDKIT": "0"})  # the classic builder's words
     lamina.run("import", str(busybox_tar), "busybox:latest")
     return lamina
 

@@ -122,7 +122,7 @@ def test_default_run_identity_matches_docker(client: Client, ctx: Path, docker) 
     theirs = docker.out("build", "--no-cache", str(ctx))
     running = re.search(r"Running in ([0-9a-f]{12})\n(.*?)(?:Removing intermediate| ---> )", theirs, re.S)
     assert running, theirs
-    _, mine, seen = build(client, ctx, (ctx / "Dockerfile").read_text(), no_cache=True)
+    _, mine, seen = build(client, ctx, (ctx / "Dockerfile").read_text(), no_cache=True, builder="classic")
     short_id = next(e.container_id for e in seen if isinstance(e, events.RunStarted))[:12]
     assert mine == running.group(2).replace(running.group(1), short_id)
 

@@ -179,7 +179,7 @@ class Builders:
 
 @pytest.fixture(scope="module")
 def builders(docker: Docker, base_archive: Path, context: Path, tmp_path_factory) -> Builders:
-    lamina = Lamina(tmp_path_factory.mktemp("lx-store") / "store")
+    lamina = Lamina(tmp_path_factory.mktemp("lx-store") / "store", {"DOCKER_BUILDKIT": "0"})  # as the oracle
     lamina.out("load", "-i", str(base_archive))
     return Builders(docker, lamina, context, tmp_path_factory.mktemp("lx-out"))
 

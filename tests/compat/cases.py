@@ -1929,3 +1929,60 @@ CASES += [
     Case("volume-over-dir-link-and-missing", f"FROM {B}\nRUN ln -s /nowhere /dangling\nVOLUME /linkdir /dangling /missing\n"
          "ENV A=1\n"),
 ]
+
+# Which builder (issue 12, item 6): the same Dockerfile judged by each builder. lamina builds the
+# plain case with DOCKER_BUILDKIT=0 against the classic builder and its bk- twin with
+# DOCKER_BUILDKIT=1 against docker's BuildKit: where the two builders differ, each mode must
+# match its own (WORKDIR and copied parents' owners, setuid bits kept, what RUN writes in a
+# VOLUME, <Dockerfile>.dockerignore, FROM scratch's WorkingDir, unused stages, several sources).
+_MODE_OWNERS = f"""FROM {B} AS src
+RUN mkdir -p /s/t && echo hi > /s/t/f
+FROM {B}
+USER app
+WORKDIR /made/deep
+USER root
+COPY --chown=app dir /p/q/r/
+COPY --from=src --chown=1000:1000 /s /fp/q/
+COPY --chown=app suid /bin/suid
+VOLUME /v
+RUN mkdir -p /v && echo x > /v/f
+COPY . /ctx/
+"""
+_MODE_OWNERS_FILES = {"dir/sub/a": "a\n", "suid": File("s\n", 0o4755), "secret": "secret\n",
+                      "Dockerfile.dockerignore": "secret\n", "other": "x\n"}
+_MODE_OWNERS_RUNS = (("sh", "-c", "stat -c '%u %a %n' /made /made/deep /p /p/q /p/q/r /fp /fp/q /bin/suid; "
+                                  "ls /v /ctx; pwd"),)
+_MODE_STAGES = f"FROM {B} AS broken\nRUN exit 3\nFROM {B}\nRUN echo ok > /ok\n"
+_MODE_SOURCES = f"""FROM {B}
+COPY dir* /5
+COPY f* /6
+WORKDIR /w
+COPY f1 f2 .
+COPY dir1 f1 /7
+"""
+_MODE_SOURCES_FILES = {"dir1/x": "1\n", "dir2/y": "2\n", "f1": "3\n", "f2": "4\n"}
+CASES += [
+    Case("mode-owners-volumes-ignore", _MODE_OWNERS, files=_MODE_OWNERS_FILES, runs=_MODE_OWNERS_RUNS),
+    Case("bk-mode-owners-volumes-ignore", _MODE_OWNERS, files=_MODE_OWNERS_FILES, runs=_MODE_OWNERS_RUNS,
+         buildkit=True),
+    Case("mode-scratch-workdir", "FROM scratch\nCOPY f /f\nENV A=1\n", files={"f": "f\n"}),
+    Case("bk-mode-scratch-workdir", "FROM scratch\nCOPY f /f\nENV A=1\n", files={"f": "f\n"}, buildkit=True),
+    Case("err-mode-unused-stage-is-built", _MODE_STAGES, fail=r"returned a non-zero code: 3", error_line=2,
+         docker_error=r"returned a non-zero code: 3"),
+    Case("bk-mode-unused-stage-is-skipped", _MODE_STAGES, buildkit=True, runs=(("cat", "/ok"),)),
+    Case("err-mode-several-sources-into-dot", f"FROM {B}\nWORKDIR /w\nCOPY f1 f2 .\n", files=_MODE_SOURCES_FILES,
+         fail=r"more than one source file, the destination must be a directory and end with a /", error_line=3,
+         docker_error=r"more than one source file, the destination must be a directory and end with a /"),
+    Case("bk-mode-several-sources-without-slash", _MODE_SOURCES, files=_MODE_SOURCES_FILES, buildkit=True,
+         runs=(("sh", "-c", "find /5 /6 /w /7 | sort; cat /6"),)),
+    # with a backtick escape a backslash is a plain character: the classic builder copies the file
+    # literally named dir\file (docker 20.10's BuildKit 0.8 finds no such source)
+    Case("escape-backtick-backslash-source-is-literal", f"# escape=`\nFROM {B}\nCOPY dir\\file /out\n",
+         files={"dir\\file": "literal\n", "dir/file": "nested\n"}, runs=(("cat", "/out"),)),
+    # BuildKit mounts the context it was sent: what .dockerignore excludes is not there
+    Case("bk-bind-context-hides-ignored-files",
+         f"FROM {B}\nRUN --mount=type=bind,target=/c ls -a /c /c/d > /seen\n"
+         f"RUN --mount=type=bind,target=/c,rw ls -a /c/d > /seen-rw\n",
+         files={"f": "f\n", "hidden": "h\n", "d/z": "z\n", "d/keep": "k\n", ".dockerignore": "hidden\nd/z\n"},
+         buildkit=True, fs_optional=("c",), runs=(("cat", "/seen", "/seen-rw"),)),
+]

@@ -165,6 +165,13 @@ class Builders:
 
     def __init__(self, docker: Docker, lamina: Lamina, work: Path):
         self.docker, self.lamina, self.work = docker, lamina, work
+        # lamina is asked for the semantics of the builder that judges the case, through docker's switch
+        self.lamina_classic = Lamina(lamina.root, {**lamina.environ, "DOCKER_BUILDKIT": "0"})
+        self.lamina_buildkit = Lamina(lamina.root, {**lamina.environ, "DOCKER_BUILDKIT": "1"})
+
+    def lamina_for(self, case: Case) -> Lamina:
+        """lamina with ``DOCKER_BUILDKIT`` set as for the docker build that judges ``case``."""
+        return self.lamina_buildkit if case.buildkit else self.lamina_classic
 
     def docker_build(self, case: Case, tag: str, dockerfile: Path | None, context: Path | str, args: tuple[str, ...],
                      stdin: bytes | None = None):
@@ -208,7 +215,7 @@ class Builders:
             pre_case = dataclasses.replace(case, fail=None)
             oracle = self.docker_build(pre_case, tag, context.parent / name, context, ())
             assert oracle.returncode == 0, f"docker pre-build {tag}: {oracle.stderr.decode()}"
-            self.lamina.run("build", "--no-cache", "-t", tag, "-f", str(context.parent / name), str(context))
+            self.lamina_for(case).run("build", "--no-cache", "-t", tag, "-f", str(context.parent / name), str(context))
         return context
 
     def check(self, case: Case) -> list[str]:
@@ -219,7 +226,8 @@ class Builders:
         source, stdin = stdin_source(case, context)
         dockerfile = None if case.stdin else context / "Dockerfile"
         oracle = self.docker_build(case, tag, dockerfile, source, args, stdin)
-        subject = self.lamina.run("build", "--no-cache", "-t", subject_tag, *args, source, input=stdin, check=False)
+        subject = self.lamina_for(case).run("build", "--no-cache", "-t", subject_tag, *args, source, input=stdin,
+                                            check=False)
         said = oracle.stdout.decode() + oracle.stderr.decode()
         stderr = subject.stderr.decode()
         if case.lamina_accepts:

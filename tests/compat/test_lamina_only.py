@@ -60,3 +60,60 @@ def test_run_bind_mount_of_a_relative_context_and_its_cache(lamina: Lamina, impo
     (context / "in.txt").write_text("two\n")
     assert "Using cache" not in build()
     assert lamina.out("run", "--rm", "bind:1", "cat", "/seen") == "two\n"
+
+
+# BuildKit syntax docker 20.10's BuildKit (0.8) does not know: the expectations are those of
+# moby/buildkit's own frontend tests, named at each test (facts taken, code not).
+
+def _context(tmp_path: Path, dockerfile: str, files: dict[str, str]) -> Path:
+    context = tmp_path / "ctx"
+    for name, content in files.items():
+        (context / name).parent.mkdir(parents=True, exist_ok=True)
+        (context / name).write_text(content)
+    (context / "Dockerfile").write_text(dockerfile)
+    return context
+
+
+def test_copy_parents_into_dot_under_a_workdir(lamina: Lamina, imported_busybox: str, tmp_path: Path) -> None:
+    """frontend/dockerfile/dockerfile_parents_test.go, testCopyParents: ``.`` is the working
+    directory, a directory destination although it has no trailing slash."""
+    context = _context(tmp_path, "FROM busybox\nCOPY --parents foo1/foo2/bar /\nWORKDIR /test\n"
+                                 "COPY --parents foo1/foo2/ba* .\n",
+                       {"foo1/foo2/bar": "testing", "foo1/foo2/baz": "testing2"})
+    lamina.run("build", "-t", "parents:1", str(context))
+    shown = lamina.out("run", "--rm", "parents:1", "sh", "-c",
+                       "cat /foo1/foo2/bar; echo; cat /test/foo1/foo2/bar; echo; cat /test/foo1/foo2/baz")
+    assert shown == "testing\ntesting\ntesting2"
+
+
+def test_add_exclude_of_wildcard_dirs_into_a_destination_without_slash(lamina: Lamina, imported_busybox: str,
+                                                                         tmp_path: Path) -> None:
+    """frontend/dockerfile/exclude_patterns_test.go, testExcludedFilesOnCopy (builders 4 to 6):
+    each matched directory's contents go into the destination; excluding everything leaves it
+    an empty directory."""
+    files = {"dir1/file-101.png": "2", "dir1/file-102.txt": "3", "dir1/file-103.jpeg": "4",
+             "dir2/file-201.pdf": "6", "dir2/file-202.jpeg": "7", "dir2/file-203.png": "8",
+             "dir3/file-301.mp3": "9", "dir3/file-302.mpeg": "10", "dir4/file-401.txt": "11"}
+    context = _context(tmp_path, "FROM busybox\n"
+                       "COPY --exclude=*.mp3 --exclude=*.jpeg --exclude=*.png --exclude=*.pdf --exclude=*.txt dir* /4/\n"
+                       "ADD --exclude=*.mp* --exclude=*.jpeg --exclude=*.png --exclude=*.pdf dir* /5\n"
+                       "ADD --exclude=* dir* /6\n", files)
+    (context / "dir4" / "file-402.txt").symlink_to("file-401.txt")
+    (context / "dir4" / "file-403.txt").symlink_to("file-404.txt")
+    lamina.run("build", "-t", "exclude:1", str(context))
+    listing = lamina.out("run", "--rm", "exclude:1", "sh", "-c",
+                         "cd /4 && find . | sort; cd /5 && find . | sort && cat file-102.txt file-401.txt && "
+                         "readlink file-402.txt; readlink file-403.txt; cd /6 && find .")
+    assert listing.split("\n") == [".", "./file-302.mpeg",
+                                   ".", "./file-102.txt", "./file-401.txt", "./file-402.txt", "./file-403.txt",
+                                   "311file-401.txt", "file-404.txt", ".", ""]
+
+
+def test_add_checksum_of_a_local_file_is_refused(lamina: Lamina, imported_busybox: str, tmp_path: Path) -> None:
+    """frontend/dockerfile/dockerfile2llb/convert_copy.go: ``--checksum`` needs an HTTP(S) or
+    Git source (there is no download to verify), and one source only."""
+    digest = "sha256:" + "0" * 64
+    context = _context(tmp_path, f"FROM busybox\nADD --checksum={digest} f /f\n", {"f": "f\n", "g": "g\n"})
+    assert "lamina: error: Dockerfile:2: checksum requires HTTP(S) or Git sources" in lamina.fails("build", str(context))
+    (context / "Dockerfile").write_text(f"FROM busybox\nRUN true\nADD --checksum={digest} f g /d/\n")
+    assert "Dockerfile:3: checksum can't be specified for multiple sources" in lamina.fails("build", str(context))

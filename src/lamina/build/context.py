@@ -18,7 +18,7 @@ from lamina.build.dockerignore import PatternMatcher, go_match
 from lamina.errors import BuildError
 
 _MAX_SYMLINKS = 255
-_GLOB_CHARS = frozenset("*?[\\")
+_GLOB_CHARS = frozenset("*?[")
 
 
 class ContextError(BuildError):
@@ -92,7 +92,7 @@ def match_sources(
     """
     base = Path(root).resolve()
     cleaned = _rooted(source)
-    if not any(ch in _GLOB_CHARS for ch in cleaned):
+    if not has_wildcards(cleaned):
         candidates = [cleaned]
     else:
         candidates = _glob(base, cleaned)
@@ -141,6 +141,21 @@ def resolve_in_context(root: str | os.PathLike[str], path: str) -> str:
     return "/".join(resolved) or "."
 
 
+def has_wildcards(path: str) -> bool:
+    """Whether ``path`` is a pattern: a ``*``, ``?`` or ``[`` no backslash escapes (docker's
+    containsWildcards). Without one the path names a file literally: under a backtick escape
+    directive ``COPY dir\\file`` finds the file called ``dir\\file``."""
+    escaped = False
+    for char in path:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in _GLOB_CHARS:
+            return True
+    return False
+
+
 def _rooted(path: str) -> str:
     """Clean ``path`` relative to the context root; ``/a/../../b`` → ``b``, ``/`` → ``.``."""
     cleaned = posixpath.normpath("/" + path).lstrip("/")
@@ -154,7 +169,7 @@ def _glob(base: Path, pattern: str) -> list[str]:
     for component in pattern.split("/"):
         expanded = []
         for prefix in matches:
-            if not any(ch in _GLOB_CHARS for ch in component):
+            if not has_wildcards(component):
                 expanded.append(prefix + component)
                 continue
             if not _walkable(base, prefix):

@@ -67,9 +67,13 @@ class PlannedEntry(msgspec.Struct):
 class CopyPlan:
     """The entries one COPY/ADD adds to an image whose merged files are at ``image_root``."""
 
-    def __init__(self, image_root: Path, *, now: float | None = None, keep_special_bits: bool = False):
+    def __init__(self, image_root: Path, *, now: float | None = None, keep_special_bits: bool = False,
+                 chown_new_parents: bool = False):
         self.image_root = image_root
         self.keep_special_bits = keep_special_bits  # BuildKit's copy keeps setuid/setgid; docker's chown drops them
+        # BuildKit makes every missing directory above a copied directory with the --chown owner;
+        # the classic builder makes them root's and chowns only the destination itself
+        self.chown_new_parents = chown_new_parents
         self.entries: dict[str, PlannedEntry] = {}
         self.now = int(time.time() if now is None else now)
         self._scratch: list[Path] = []
@@ -180,7 +184,7 @@ class CopyPlan:
 
     def _copy_directory(self, source: Source, dest: str, owner: tuple[int, int] | None, mode: int | None) -> None:
         existed = self.is_directory(dest)
-        self.make_dirs(dest, ROOT_OWNER)
+        self.make_dirs(dest, owner if self.chown_new_parents and owner is not None else ROOT_OWNER)
         if not existed and owner is not None and dest:
             planned = self.entries[dest]
             planned.info = _header(planned.info, owner, None)

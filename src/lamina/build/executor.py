@@ -24,6 +24,7 @@ import msgspec.structs
 
 from lamina.build import imageconfig
 from lamina.build.args import BuildArgs, environment, platform_args
+from lamina.build.bindcontext import bind_context_root
 from lamina.build.cache import BuildCache, step_key
 from lamina.build.commit import base_state, begin_stage, comment_command, commit_step, scratch_state
 from lamina.build.context import ContextError, resolve_in_context
@@ -56,6 +57,7 @@ from lamina.build.events import (
 )
 from lamina.build.imageconfig import ImageState
 from lamina.build.inputs import came_as_archive
+from lamina.build.mode import BUILDERS, uses_buildkit
 from lamina.build.remote import download
 from lamina.build.rootfs import RootfsViews
 from lamina.build.run_step import RunRequest, execute_run, run_argv
@@ -97,6 +99,7 @@ class BuildOptions(msgspec.Struct):
     cache_from: Sequence[str] = ()
     run_host_config: Mapping[str, Any] = msgspec.field(default_factory=dict)
     scratch: Path | None = None  # where the work files go (``runtime.scratch``); None: a temp dir
+    builder: str | None = None  # "classic" or "buildkit" semantics (see mode.py); None: BuildKit's
 
 
 class BuildResult(msgspec.Struct):
@@ -134,6 +137,8 @@ class _Build:
         self.results: dict[int, StageState] = {}
         self.step = 0
         self.total = 0
+        self.bind_root: Path | None = None
+        self.dockerfile_path: Path | None = None  # None: the Dockerfile came as text (-f -)
 
     # -- the whole build ---------------------------------------------------------------------
 
@@ -145,7 +150,9 @@ class _Build:
             self._warn(warning)
         self.filename = dockerfile.filename
         self.escape = dockerfile.escape
-        self.buildkit_syntax = dockerfile.needs_buildkit
+        if options.builder not in (None, *BUILDERS):
+            raise BuildError(f"unknown builder {options.builder!r}: use classic or buildkit")
+        self.buildkit = uses_buildkit(options.builder, dockerfile.needs_buildkit)
         context = ContextTree(options.context_dir, self._ignore_matcher(), self._dockerfile_in_context())
         self.context = context
         self.emit(ContextSent(context.tar_size()))
@@ -185,7 +192,7 @@ class _Build:
         classic builder's client reads only the context's); a tar context loses only the
         Dockerfile and .dockerignore to them."""
         options = self.options
-        patterns = load_ignore_patterns(options.context_dir, options.dockerfile if self.buildkit_syntax else None)
+        patterns = load_ignore_patterns(options.context_dir, self.dockerfile_path if self.buildkit else None)
         matcher = PatternMatcher(patterns)
         if not came_as_archive(options.context_dir):
             return matcher
@@ -211,6 +218,7 @@ class _Build:
         path = options.dockerfile or options.context_dir / "Dockerfile"
         if options.dockerfile is None and not path.exists() and (options.context_dir / "dockerfile").exists():
             path = options.context_dir / "dockerfile"
+        self.dockerfile_path = path  # BuildKit reads <this>.dockerignore first
         try:
             text = path.read_bytes()
         except FileNotFoundError:
@@ -244,7 +252,8 @@ class _Build:
             plans[stage.index] = plan
         self.stages = stages
         self.all_plans = plans
-        needed = self._needed(plans, target)
+        # BuildKit builds only the stages the target needs; the classic builder every one up to it
+        needed = self._needed(plans, target) if self.buildkit else sorted(plans)
         for index in needed:
             plan = plans[index]
             if plan.base_stage is None and plan.base.lower() != SCRATCH:
@@ -359,7 +368,7 @@ class _Build:
         if plan.base_stage is not None:
             return self.results[plan.base_stage]
         if plan.base.lower() == SCRATCH:
-            if self.buildkit_syntax:  # BuildKit's empty image has WorkingDir "/", the classic one none
+            if self.buildkit:  # BuildKit's empty image has WorkingDir "/", the classic one none
                 state = scratch_state()
                 return msgspec.structs.replace(state, config={**state.config, "WorkingDir": "/"})
             return scratch_state()
@@ -417,8 +426,8 @@ class _Build:
         make_layer = None
         if isinstance(expanded, Workdir):
             make_layer = self._workdir_layer(state, str(after.config.get("WorkingDir") or "/"),
-                                             str(after.config.get("User") or "") if self.buildkit_syntax else "")
-        elif not self.buildkit_syntax and (after.config.get("WorkingDir") or after.config.get("Volumes")):
+                                             str(after.config.get("User") or "") if self.buildkit else "")
+        elif not self.buildkit and (after.config.get("WorkingDir") or after.config.get("Volumes")):
             make_layer = self._container_layer(state, after.config)
         return self._commit(state, after, created_by, comment_command(after.config, created_by), make_layer)
 
@@ -557,9 +566,17 @@ class _Build:
         return make
 
     def _copy(self, instruction: Copy | Add, state: StageState, after: ImageState) -> StageState:
+        if isinstance(instruction, Add) and instruction.checksum:
+            try:
+                _check_add_checksum(instruction)
+            except BuildError as exc:
+                raise DockerfileError(str(exc), filename=self.filename, line=instruction.line) from None
         sources = self._sources(instruction, state)
         dest = instruction.dest
-        if len(sources) > 1 and not dest.endswith("/"):
+        if self.buildkit and dest in ("", "."):
+            dest = "./"  # BuildKit: the working directory itself, as a directory
+        # BuildKit copies each source in turn: into ``dest`` once it is a directory, else as it
+        if not self.buildkit and len(sources) > 1 and not dest.endswith("/"):
             keyword = instruction.keyword.upper()
             raise BuildError(
                 f"When using {keyword} with more than one source file, the destination must be a directory and end with a /"
@@ -569,7 +586,8 @@ class _Build:
         unpack = isinstance(instruction, Add) and instruction.unpack is not False
 
         def make() -> tuple[LayerRecord | None, dict[str, str]]:
-            plan = CopyPlan(self.views.view(state.diff_ids), keep_special_bits=self.buildkit_syntax)
+            plan = CopyPlan(self.views.view(state.diff_ids), keep_special_bits=self.buildkit,
+                            chown_new_parents=self.buildkit)
             try:
                 owner: tuple[int, int] | None = ROOT_OWNER
                 if instruction.chown:
@@ -613,9 +631,11 @@ class _Build:
                 sources.append(self._url_source(written, instruction))
                 continue
             for matched, resolved in tree.match(written):
-                if excludes is not None and excludes.matches(matched):
-                    continue
                 is_dir = stat.S_ISDIR(tree.lstat(resolved).st_mode)
+                # --exclude drops matched files; a matched directory is still copied (made in the
+                # destination, emptied of what the patterns exclude), as BuildKit's ADD --exclude=* dir* /6
+                if excludes is not None and not is_dir and excludes.matches(matched):
+                    continue
                 name = posixpath.basename(matched) or posixpath.basename(resolved)
                 under = ""
                 if isinstance(instruction, Copy) and instruction.parents:
@@ -659,19 +679,27 @@ class _Build:
 
         def make() -> LayerRecord | None:
             run_state = state
-            if self.buildkit_syntax and state.config.get("Volumes"):  # BuildKit keeps what RUN writes there
+            if self.buildkit and state.config.get("Volumes"):  # BuildKit keeps what RUN writes there
                 run_state = msgspec.structs.replace(state, config={k: v for k, v in state.config.items() if k != "Volumes"})
             elif state.config.get("Volumes"):
                 check_volumes(self.views.view(state.diff_ids), state.config)
             request = RunRequest(
                 store=self.store, instruction=instruction, state=run_state, build_args=stage_args.visible(env),
-                network=network, secrets=self.options.secrets, context_dir=self.options.context_dir,
+                network=network, secrets=self.options.secrets, context_dir=self._bind_context(instruction),
                 stage_layers=lambda name: self._from_layers(name, state), emit=self.emit, filename=self.filename,
                 host_config=self.options.run_host_config,
             )
             return execute_run(request).layer
 
         return self._commit(state, after, created_by, command, make, self._bind_digest(instruction, state))
+
+    def _bind_context(self, instruction: Run) -> Path:
+        """What a context bind mount shows: the context after .dockerignore (laid out once)."""
+        if not any(mount.type == "bind" and not mount.from_ for mount in instruction.mounts):
+            return self.options.context_dir
+        if self.bind_root is None:
+            self.bind_root = bind_context_root(self.context, self.workdir / "bind-context")
+        return self.bind_root
 
     def _bind_digest(self, instruction: Run, state: StageState) -> str:
         """What ``RUN --mount=type=bind`` reads: the context files' checksum, or the stage's layers
@@ -722,6 +750,15 @@ def _target_index(dockerfile: Dockerfile, target: str) -> int:
         if stage.name == target.lower():
             return stage.index
     raise BuildError(f"failed to reach build target {target} in Dockerfile")
+
+
+def _check_add_checksum(instruction: Add) -> None:
+    """``ADD --checksum`` verifies one download: BuildKit refuses it for several sources and for
+    a local file (there is nothing fetched to verify), in these words."""
+    if len(instruction.sources) + len(instruction.heredocs) != 1:
+        raise BuildError("checksum can't be specified for multiple sources")
+    if not instruction.sources or not _is_url(instruction.sources[0]):
+        raise BuildError("checksum requires HTTP(S) or Git sources")
 
 
 def _is_url(source: str) -> bool:

@@ -31,14 +31,15 @@ class FastRequest:
     """What a build was asked to do (a plain class: ``dataclasses`` costs this path ~15 ms to import)."""
 
     __slots__ = ("context", "dockerfile", "tags", "build_args", "target", "labels", "network", "platform",
-                 "secrets")
+                 "secrets", "builder")
 
     def __init__(self, context: str, dockerfile: str | None, tags: Sequence[str], build_args: Sequence[str],
                  target: str | None, labels: Sequence[str], network: str, platform: str | None,
-                 secrets: Sequence[str]):
+                 secrets: Sequence[str], builder: str = "buildkit"):
         self.context, self.dockerfile, self.tags, self.build_args = context, dockerfile, tags, build_args
         self.target, self.labels, self.network, self.platform = target, labels, network, platform
         self.secrets = secrets
+        self.builder = builder  # the requested semantics: one mode never replays the other's answer
 
     def key(self) -> str | None:
         """The request's identity, or None when it cannot take the fast path."""
@@ -61,7 +62,7 @@ class FastRequest:
             "dockerfile": os.path.abspath(dockerfile), "dockerfile_sha": hashlib.sha256(text).hexdigest(),
             "tags": list(self.tags), "args": args, "target": self.target, "labels": list(self.labels),
             "network": self.network, "platform": self.platform,
-            "secrets": [_secret_identity(s) for s in self.secrets],
+            "secrets": [_secret_identity(s) for s in self.secrets], "builder": self.builder,
         }
         return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 

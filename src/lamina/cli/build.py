@@ -43,11 +43,14 @@ import click
               default="auto", show_default=True,
               help="Type of progress output: plain (docker's classic builder lines), tty (a live display "
                    "with the time of each step), auto (tty when stderr is a terminal), quiet")
+@click.option("--builder", type=click.Choice(["classic", "buildkit"], case_sensitive=False),
+              help="Whose results to match: docker's classic builder or BuildKit (default: DOCKER_BUILDKIT, "
+                   "else buildkit, as current docker)")
 @click.option("--check", is_flag=True, help="Lint the Dockerfile first (hadolint's rules, as lamina lint) "
                                             "and stop when a finding is an error")
 @click.pass_context
 def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, network, quiet, iidfile,
-          pull, platform, secrets, cache_from, cache_to, rm, force_rm, progress, **run_flags):
+          pull, platform, secrets, cache_from, cache_to, rm, force_rm, progress, builder, **run_flags):
     """Build an image from a Dockerfile."""
     from lamina.cli.buildrun import run_build
 
@@ -62,7 +65,7 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
     run_build((ctx.find_root().obj or {}).get("root"), context, tags=tags, dockerfile=dockerfile,
               build_args=build_args, target=target, labels=labels, no_cache=no_cache, network=network, quiet=quiet,
               iidfile=iidfile, pull=pull, platform=platform, secrets=secrets, cache_from=cache_from,
-              progress=progress, run_host_config=run_host_config)
+              progress=progress, run_host_config=run_host_config, builder=builder)
 
 
 def _lint_first(context: str, dockerfile: str | None, quiet: bool) -> None:

@@ -19,7 +19,7 @@ __all__ = ["try_fast_build"]
 
 _VALUED = {"-t": "tags", "--tag": "tags", "-f": "dockerfile", "--file": "dockerfile", "--build-arg": "build_args",
            "--target": "target", "--label": "labels", "--network": "network", "--platform": "platform",
-           "--secret": "secrets", "--iidfile": "iidfile", "--progress": "progress"}
+           "--secret": "secrets", "--iidfile": "iidfile", "--progress": "progress", "--builder": "builder"}
 _FLAGS = {"-q": "quiet", "--quiet": "quiet", "--rm": None, "--force-rm": None}
 _LISTS = ("tags", "build_args", "labels", "secrets")
 _PROGRESS = ("auto", "plain", "tty", "quiet")
@@ -31,7 +31,7 @@ def _parse(argv: list[str]) -> dict | None:
     if leading is None:
         return None
     options: dict = {key: [] for key in _LISTS}
-    options.update(dockerfile=None, target=None, network="default", platform=None, iidfile=None, progress="auto",
+    options.update(dockerfile=None, target=None, network="default", platform=None, iidfile=None, progress="auto", builder=None,
                    quiet=False, context=None)
     options["root"], options["debug"], args = leading
     while args:
@@ -67,11 +67,14 @@ def try_fast_build(argv: list[str]) -> bool:
     if options is None:
         return False
     try:
+        import os
+
         from lamina.build.fastpath import FastRequest
+        from lamina.build.mode import requested_builder
 
         request = FastRequest(options["context"], options["dockerfile"], options["tags"], options["build_args"],
                               options["target"], options["labels"], options["network"], options["platform"],
-                              options["secrets"])
+                              options["secrets"], requested_builder(options["builder"], os.environ))
         answer = recorded_answer(options["root"], request)
     except Exception:  # noqa: BLE001 - any doubt: the normal path runs and reports properly
         return False
@@ -84,7 +87,7 @@ def try_fast_build(argv: list[str]) -> bool:
             build_args=options["build_args"], target=options["target"], labels=options["labels"],
             network=options["network"], quiet=options["quiet"], iidfile=options["iidfile"],
             platform=options["platform"], secrets=options["secrets"], progress=options["progress"],
-            fast_checked=True), options["debug"])
+            builder=options["builder"], fast_checked=True), options["debug"])
         return True
     from lamina.cli.buildrun import progress_mode
 

@@ -29,15 +29,16 @@ from lamina.store.store import RemovalReport, Store
 if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
-    from lamina.api_records import FsckReport, HistoryEntry, PruneReport
     from lamina.client.containers import ContainerCollection
     from lamina.client.images import ImageCollection
+    from lamina.client.records import HistoryEntry, PruneReport
     from lamina.client.registry import RegistryCollection
     from lamina.client.system import SystemCollection
     from lamina.client.volumes import VolumeCollection
     from lamina.registry.pull import PullResult
     from lamina.registry.push import PushResult
     from lamina.registry.transfer_events import EventSink
+    from lamina.store.fsck import FsckReport
 
 
 class Client:
@@ -161,7 +162,7 @@ class Client:
 
     def history(self, name: str) -> list[HistoryEntry]:
         """``docker history``: newest first; layer sizes matched to non-empty entries."""
-        from lamina.api_records import HistoryEntry
+        from lamina.client.records import HistoryEntry
 
         image_id = self.store.resolve(name)
         config = self.store.config(image_id)
@@ -301,8 +302,8 @@ class Client:
               labels: Sequence[str] = (), no_cache: bool = False, network: str = "default",
               platform: str | None = None, secrets: Sequence[str] = (), pull: bool | None = None,
               progress: Callable[[Any], None] | None = None, cache_from: Sequence[str] = (),
-              run_host_config: Mapping[str, Any] | None = None) -> Any:
-        """``docker build`` (classic builder semantics): returns a ``BuildResult`` (image ID, tags).
+              run_host_config: Mapping[str, Any] | None = None, builder: str | None = None) -> Any:
+        """``docker build``: returns a ``BuildResult`` (image ID, tags).
 
         ``context`` is a directory, ``-`` (stdin: a tar context or a bare Dockerfile) or a tar
         stream; ``build_args``/``labels`` are ``K=V`` strings as on the command line; ``progress``
@@ -312,6 +313,8 @@ class Client:
         stand in for steps, as docker's ``--cache-from`` does with the classic builder.
         ``run_host_config``: docker's HostConfig fields for the RUN containers (made by
         ``lamina.runtime.hostflags.build_host_config`` from ``--add-host``, ``--ulimit``, ``-m`` …).
+        ``builder``: ``"classic"`` (docker's classic builder's results, ``DOCKER_BUILDKIT=0``) or
+        ``"buildkit"``; None is BuildKit, current docker's default (``lamina.build.mode``).
         """
         from lamina.build.executor import BuildOptions, build
         from lamina.build.inputs import (
@@ -334,7 +337,7 @@ class Client:
                 no_cache=no_cache, network=check_network(network), platform=platform,
                 secrets=parse_secrets(secrets, scratch / "secrets"), pull=bool(pull), scratch=scratch,
                 pull_image=None if pull is False else self._pull_for_build, cache_from=list(cache_from),
-                run_host_config=dict(run_host_config or {}),
+                run_host_config=dict(run_host_config or {}), builder=builder,
             )
             return build(self.store, options, progress)
 
@@ -348,8 +351,8 @@ class Client:
     # ----- cleanup --------------------------------------------------------------------
     def prune_images(self, *, all: bool = False, filters: Sequence[str] = ()) -> PruneReport:
         """``docker image prune``: dangling images (``all``: every image without a container)."""
-        from lamina.api_filters import PruneFilter
-        from lamina.api_records import PruneReport
+        from lamina.client.filters import PruneFilter
+        from lamina.client.records import PruneReport
 
         prune_filter = PruneFilter.parse(filters)
         report = PruneReport()

@@ -59,7 +59,8 @@ def create(ctx, image, command, quiet, **params):
         try:
             container_id = create_container(client, image, options, quiet)
         except LaminaError as exc:
-            exc.exit_code = 125 if isinstance(exc, FlagError) else 1  # docker: 1 for its daemon's refusals
+            client_side = isinstance(exc, FlagError) and not getattr(exc, "daemon_refusal", False)
+            exc.exit_code = 125 if client_side else 1  # docker: 1 for its daemon's refusals
             raise
         sys.stdout.write(container_id + "\n")
 

@@ -17,8 +17,16 @@ from lamina.runtime.flagerror import FlagError
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["POLICIES", "backoff", "clear_stop_mark", "mark_stopped", "parse_restart_policy", "stopped_by_user",
+__all__ = ["POLICIES", "RestartPolicyRefused", "backoff", "clear_stop_mark", "mark_stopped", "parse_restart_policy", "stopped_by_user",
            "wants_restart"]
+
+class RestartPolicyRefused(FlagError):
+    """A policy docker's client passes on and its daemon refuses: ``create`` exits 1 for it (not
+    125), as docker 28's client does against the daemon (the policy's name and count are the
+    daemon's to check; only the count's format is the client's)."""
+
+    daemon_refusal = True
+
 
 POLICIES = ("no", "on-failure", "always", "unless-stopped")
 _STOP_MARK = "stopped-by-user"
@@ -29,16 +37,16 @@ def parse_restart_policy(text: str, *, auto_remove: bool = False) -> dict[str, A
     """``--restart`` as HostConfig.RestartPolicy, with docker's refusals."""
     name, _, count = text.partition(":")
     if name not in POLICIES:
-        raise FlagError(f"invalid restart policy '{text}'")
+        raise RestartPolicyRefused(f"invalid restart policy '{text}'")
     retries = 0
     if count:
         if not count.lstrip("-").isdigit():
             raise FlagError("invalid restart policy format: maximum retry count must be an integer")
         retries = int(count)
         if name != "on-failure":
-            raise FlagError(f"maximum retry count cannot be used with restart policy '{name}'")
+            raise RestartPolicyRefused(f"maximum retry count cannot be used with restart policy '{name}'")
         if retries < 0:
-            raise FlagError("maximum retry count cannot be negative")
+            raise RestartPolicyRefused("maximum retry count cannot be negative")
     if auto_remove and name != "no":
         raise FlagError("conflicting options: cannot specify both --restart and --rm")
     return {"Name": name, "MaximumRetryCount": retries}

@@ -114,7 +114,8 @@ def test_run_steps_build_what_dockers_classic_builder_builds(lamina_with_base: L
                                                              tmp_path: Path):
     context = _context(tmp_path, DOCKERFILE)
     _docker_build(docker, context, "rt-oracle/run:1")
-    lamina_with_base.run("build", "--no-cache", "--network", "none", "-t", "rt-subject/run:1", str(context))
+    lamina_with_base.run("build", "--builder", "classic", "--no-cache", "--network", "none", "-t", "rt-subject/run:1",
+                         str(context))  # the oracle is the classic builder (its VOLUME rule)
     _to_docker(lamina_with_base, docker, "rt-subject/run:1", tmp_path)
 
     theirs, mine = _inspect(docker, "rt-oracle/run:1"), _inspect(docker, "rt-subject/run:1")

@@ -66,6 +66,7 @@ COMMANDS = {
     "verify": "lamina.cli.sign:verify",
     "attest": "lamina.cli.sign:attest",
     "verify-attestation": "lamina.cli.sign:verify_attestation",
+    "policy": "lamina.cli.sign:policy_group",
 }
 HELP = {
     "images": "List images",
@@ -124,6 +125,7 @@ HELP = {
     "verify": "Verify an image's cosign signatures",
     "attest": "Attach a signed in-toto attestation (SBOM, provenance) to an image",
     "verify-attestation": "Verify an image's signed attestations",
+    "policy": "Check images against organizational policies (YAML rules)",
 }
 
 

@@ -138,3 +138,36 @@ def verify_attestation(key_paths: tuple[str, ...], kind: str | None, image: str)
                "  - The in-toto statement's subject is the image's manifest digest", err=True)
     for item in verified:
         sys.stdout.write(item.envelope.decode() + "\n")
+
+
+@click.group("policy")
+def policy_group() -> None:
+    """Check images against organizational policies (YAML rules)."""
+
+
+@policy_group.command("check")
+@click.option("--policy", "policy_path", required=True, type=click.Path(dir_okay=False),
+              help="YAML rules file (see docs/security.md)")
+@click.option("-f", "--format", "output_format", type=click.Choice(["table", "json", "sarif"]), default="table",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to a file")
+@click.argument("image")
+@click.pass_context
+def policy_check(ctx: click.Context, policy_path: str, output_format: str, output: str | None, image: str) -> None:
+    """Check IMAGE against the rules in --policy; exit 1 when any rule does not pass (for CI).
+
+    IMAGE is a stored image, docker-archive:PATH, oci-archive:PATH, oci:DIR or a registry reference.
+    """
+    from lamina.security.signing.orgpolicy import check_policy, render
+
+    root = (ctx.find_root().obj or {}).get("root")
+    report = check_policy(image, policy_path, root=root,
+                          on_warning=lambda message: click.echo(f"lamina: warning: {message}", err=True))
+    document = render(report, output_format)
+    if output:
+        Path(output).write_bytes(document)
+    else:
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
+    if not report.passed:
+        sys.exit(1)

@@ -1,6 +1,8 @@
-"""``lamina build``: run a Dockerfile's stages and store the image, as docker's classic builder does.
+"""``lamina build``: run a Dockerfile's stages and store the image, as docker's builders do.
 
-The executor walks the stages the target needs, one instruction at a time. Every step commits
+Which builder's semantics apply (classic or BuildKit: WORKDIR owners, VOLUME contents, setuid
+bits, unused stages …) is decided once per build by :mod:`lamina.build.mode` and kept in
+``self.buildkit``. The executor walks the stages it builds, one instruction at a time. Every step commits
 an image on top of the previous one (see commit.py), so history, layers and config come out
 the way ``DOCKER_BUILDKIT=0 docker build`` makes them, and those step images double as the
 build cache. Metadata instructions only change the config; WORKDIR, COPY and ADD write layers
@@ -100,6 +102,8 @@ class BuildOptions(msgspec.Struct):
     run_host_config: Mapping[str, Any] = msgspec.field(default_factory=dict)
     scratch: Path | None = None  # where the work files go (``runtime.scratch``); None: a temp dir
     builder: str | None = None  # "classic" or "buildkit" semantics (see mode.py); None: BuildKit's
+    #: ``--squash``: (image ID, final stage's base ID or "") -> the squashed image's ID (from the client)
+    squash: Callable[[str, str], str] | None = None
 
 
 class BuildResult(msgspec.Struct):
@@ -135,6 +139,7 @@ class _Build:
         self.warnings: list[str] = []
         self.args = BuildArgs(from_options=dict(options.build_args), meta=platform_args(options.platform))
         self.results: dict[int, StageState] = {}
+        self.squash_base = ""  # the final stage's base image ("" for scratch), for --squash
         self.step = 0
         self.total = 0
         self.bind_root: Path | None = None
@@ -179,13 +184,16 @@ class _Build:
             unused = self.args.unused()
             if unused:
                 self._warn(f"One or more build-args [{' '.join(unused)}] were not consumed")
-            self.emit(Built(final.image_id))
+            image_id = final.image_id
+            if options.squash is not None:  # docker's --squash: the final stage's layers made one
+                image_id = options.squash(image_id, self.squash_base)
+            self.emit(Built(image_id))
             names = []
             for ref in tags:  # still under the lease: a concurrent prune never sees the image untagged
-                self.store.tag(final.image_id, ref)
+                self.store.tag(image_id, ref)
                 names.append(ref.familiar)
                 self.emit(Tagged(ref.familiar))
-        return BuildResult(final.image_id, names, self.warnings)
+        return BuildResult(image_id, names, self.warnings)
 
     def _ignore_matcher(self) -> PatternMatcher:
         """The .dockerignore rules for this context (``<Dockerfile>.dockerignore`` is BuildKit's: the
@@ -331,6 +339,8 @@ class _Build:
         self.current_stage = stage.index
         self._start(stage.from_.source if stage.from_ else f"FROM {stage.base}")
         state = begin_stage(self._base(plan))
+        if last:
+            self.squash_base = state.image_id  # what --squash keeps: the final stage's base image
         stage_args = self.args.for_stage()
         triggers = list(state.config.get("OnBuild") or [])
         if triggers:

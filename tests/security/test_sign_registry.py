@@ -191,3 +191,18 @@ def test_token_auth_registry_round_trip(signer, sign_registry, sign_token_regist
     signer.run("sign", "--key", str(keys[0]), image)
     payload, = json.loads(signer.out("verify", "--key", str(keys[1]), image))
     assert payload["critical"]["image"]["docker-manifest-digest"] == digest
+
+
+def test_python_api_signs_and_verifies_through_a_token_registry(sign_token_registry):
+    from lamina.security.signing import generate_key_pair as make_pair
+    from lamina.security.signing import load_private_key, load_public_key, sign, verify
+
+    host, credential = sign_token_registry.host, Credential(USER, PASSWORD)
+    digest = push_tiny(host, "secure/api", "v1", "api", credential)
+    pair = make_pair("api")
+    with make_client(host, credential) as client:
+        result = sign(f"{host}/secure/api:v1", load_private_key(pair.private_pem, "api"), annotations={"by": "api"},
+                      registry=client)
+        assert result.manifest_digest == digest and result.signature_tag == attachment_tag(digest, "sig")
+        verified, = verify(f"{host}/secure/api:v1", [load_public_key(pair.public_pem)], registry=client)
+    assert verified.payload.optional == {"by": "api"} and verified.payload.manifest_digest == digest

@@ -16,7 +16,8 @@ _EXPORTS = {
     "sign": "cosign", "verify": "cosign", "verify_signature": "cosign", "VerifiedSignature": "cosign",
     "SignResult": "cosign",
     "attest": "attest", "verify_attestation": "attest", "VerifiedAttestation": "attest",
-    "load_policy": "policy", "default_policy_path": "policy", "evaluate_policy": "policy", "Policy": "policy",
+    "load_policy": "policy", "default_policy_path": "policy", "check_image": "policy", "pull_gate": "policy",
+    "Policy": "policy",
     "check_policy": "orgpolicy", "load_org_policy": "orgpolicy", "PolicyReport": "orgpolicy",
 }
 

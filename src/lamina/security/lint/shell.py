@@ -170,7 +170,13 @@ class _Reader:
                 while self.pos < len(text) and text[self.pos] != "\n":
                     self.pos += 1
                 continue
-            if char == "(" and not words and text.startswith("((", self.pos) and not in_case_patterns:
+            if (
+                char == "("
+                and not words
+                and not in_case_patterns
+                and text.startswith("((", self.pos)
+                and not _commands_in_double_parens(text, self.pos + 2)
+            ):
                 self.skip_until("))")  # an arithmetic command: no simple command in it
                 continue
             if char == "\n" or char == ";" or char == "&" or char == "|" or char == "(" or char == ")":
@@ -459,7 +465,7 @@ class _Reader:
 
 
 _ARITHMETIC_TOKEN = re.compile(
-    r"\s*(?:(\d+|[A-Za-z_]\w*|\$\{[^}]*\}|\$\w+)|(\*\*|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%<>&|^!~?:,=()]))"
+    r"\s*(?:(\d+|[A-Za-z_]\w*|\$\{[^}]*\}|\$\w+)|(\*\*|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%<>&|^!~?:,;=()]))"
 )
 
 

@@ -140,3 +140,32 @@ def test_squash_of_tricky_layers_unpacks_like_the_original(lamina, tmp_path: Pat
         assert _unpacked(saved, tmp_path / name, name) == expected, name
     assert "var/lib/y" not in expected and expected["srv/thing"][0] == "file" and "tmpfile" not in expected
     assert expected["opt/data-link"][5] != expected["opt/data"][5]  # the link kept the old file
+
+
+def test_build_squash_equals_docker_build_squash(experimental_docker, lamina, busybox_tar: Path,
+                                                 tmp_path: Path) -> None:
+    """``lamina build --squash`` gives what ``docker build --squash`` gives: same files, one layer on
+    the base, the steps kept as empty history entries and docker's merge entry naming the base."""
+    docker = experimental_docker
+    docker.run("import", "-c", 'CMD ["sh"]', str(busybox_tar), "busybox:latest")
+    lamina.out("import", str(busybox_tar), "busybox:latest", "-c", 'CMD ["sh"]')
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(DOCKERFILE)
+    (context / "conf").write_text("setting=1\n")
+    docker.run("build", "--squash", "-t", "theirs:bsq", str(context))
+    output = lamina.out("build", "--squash", "-t", "ours:bsq", str(context))
+    ours_id = lamina.out("inspect", "--format", "{{.Id}}", "ours:bsq").strip()
+    assert f"Successfully built {ours_id[7:19]}" in output  # the squashed image is the one built and tagged
+    archive = tmp_path / "ours.tar"
+    lamina.out("save", "-o", str(archive), "ours:bsq")
+    docker.run("load", "-i", str(archive))
+    assert _tree(docker.export_image("ours:bsq")) == _tree(docker.export_image("theirs:bsq"))
+    base_layers = json.loads(docker.out("image", "inspect", "--format", "{{json .RootFS.Layers}}", "busybox:latest"))
+    for name in ("ours:bsq", "theirs:bsq"):
+        layers = json.loads(docker.out("image", "inspect", "--format", "{{json .RootFS.Layers}}", name))
+        assert len(layers) == len(base_layers) + 1 and layers[0] == base_layers[0]
+    ours, theirs = _history(docker, "ours:bsq"), _history(docker, "theirs:bsq")
+    assert [row[:2] for row in ours[1:]] == [row[:2] for row in theirs[1:]]
+    ours_base = lamina.out("inspect", "--format", "{{.Id}}", "busybox:latest").strip()
+    assert re.fullmatch(rf"merge sha256:[0-9a-f]{{64}} to {ours_base}", ours[0][2])

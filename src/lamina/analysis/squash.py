@@ -28,7 +28,7 @@ from lamina.image.base import Image
 from lamina.layer.tarread import TarMember, TarReader
 from lamina.layer.tarwrite import encode_header
 
-__all__ = ["SquashedImage", "squash_image"]
+__all__ = ["SquashedImage", "squash_image", "squash_stored"]
 
 _BLOCK = 512
 _BASE = -1  # the layer index recorded for paths that come from the base's layers
@@ -60,12 +60,27 @@ class SquashedImage:
         self.close()
 
 
+def squash_stored(store, image_id: str, base_id: str) -> str:
+    """``build --squash``: the stored image ``image_id`` squashed onto ``base_id`` (its final
+    stage's base; "" for scratch: everything in one layer), stored untagged; the new image ID."""
+    from contextlib import nullcontext
+
+    from lamina.image import open_image
+    from lamina.image.store_sink import write_to_store
+
+    with open_image(image_id, store=store) as image, \
+            (open_image(base_id, store=store) if base_id else nullcontext()) as base, \
+            squash_image(image, base, allow_empty=True) as squashed:
+        return write_to_store(squashed.image, store, [], what=f"squash of {image_id}").image_id
+
+
 def squash_image(image: Image, base: Image | None = None, *, workdir: str | None = None,
-                 created: str | None = None) -> SquashedImage:
+                 created: str | None = None, allow_empty: bool = False) -> SquashedImage:
     """``image`` with the layers above ``base``'s merged into one (all of them without a base).
 
-    ``base`` must be the image it was built on: its layers a prefix of ``image``'s. The merged
-    layer is written to a temporary file in ``workdir`` (default: the system's temp dir).
+    ``base`` must be the image it was built on: its layers a prefix of ``image``'s. With no layer
+    above the base, ``allow_empty`` adds an empty one (as docker's build does), else it is an
+    error. The merged layer is written to a temporary file in ``workdir`` (default: the system's temp dir).
     """
     from lamina.oci.models import decode_json, encode
     from lamina.oci.timefmt import format_rfc3339
@@ -77,7 +92,7 @@ def squash_image(image: Image, base: Image | None = None, *, workdir: str | None
         raise SquashError(f"cannot squash {image.name} onto {base.name if base else ''}: "
                           "the base's layers are not the first layers of the image")
     keep = len(base_diff_ids)
-    if keep == len(layers) and base is not None:
+    if keep == len(layers) and base is not None and not allow_empty:
         raise UsageError(f"{image.name} has no layers above {base.name}: nothing to squash")
     descriptor, handle = tempfile.mkstemp(prefix="squash-", suffix=".tar", dir=workdir)
     try:

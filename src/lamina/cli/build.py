@@ -46,11 +46,12 @@ import click
 @click.option("--builder", type=click.Choice(["classic", "buildkit"], case_sensitive=False),
               help="Whose results to match: docker's classic builder or BuildKit (default: DOCKER_BUILDKIT, "
                    "else buildkit, as current docker)")
+@click.option("--squash", is_flag=True, help="Squash newly built layers into a single new layer")
 @click.option("--check", is_flag=True, help="Lint the Dockerfile first (hadolint's rules, as lamina lint) "
                                             "and stop when a finding is an error")
 @click.pass_context
 def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, network, quiet, iidfile,
-          pull, platform, secrets, cache_from, cache_to, rm, force_rm, progress, builder, **run_flags):
+          pull, platform, secrets, cache_from, cache_to, rm, force_rm, progress, builder, squash, **run_flags):
     """Build an image from a Dockerfile."""
     from lamina.cli.buildrun import run_build
 
@@ -65,7 +66,8 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
     run_build((ctx.find_root().obj or {}).get("root"), context, tags=tags, dockerfile=dockerfile,
               build_args=build_args, target=target, labels=labels, no_cache=no_cache, network=network, quiet=quiet,
               iidfile=iidfile, pull=pull, platform=platform, secrets=secrets, cache_from=cache_from,
-              progress=progress, run_host_config=run_host_config, builder=builder)
+              progress=progress, run_host_config=run_host_config, builder=builder,
+              squash=squash)
 
 
 def _lint_first(context: str, dockerfile: str | None, quiet: bool) -> None:

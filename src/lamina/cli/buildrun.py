@@ -15,7 +15,7 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
               no_cache: bool = False, network: str = "default", quiet: bool = False, iidfile: str | None = None,
               pull: bool = False, platform: str | None = None, secrets: Sequence[str] = (),
               cache_from: Sequence[str] = (), progress: str | None = "auto", fast_checked: bool = False,
-              run_host_config: dict | None = None, builder: str | None = None) -> None:
+              run_host_config: dict | None = None, builder: str | None = None, squash: bool = False) -> None:
     """Build ``context`` and print what docker's classic builder prints (or the ID with -q).
     ``fast_checked``: the caller already found no recorded no-op answer for this request.
     ``run_host_config``: HostConfig fields for RUN containers (they change no cache key, so a
@@ -37,7 +37,7 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
     quiet = mode == "quiet"
     from lamina.build.fastpath import FastRequest
 
-    fast = None if no_cache or pull or cache_from else FastRequest(context, dockerfile, tags, build_args, target, labels,
+    fast = None if no_cache or pull or cache_from or squash else FastRequest(context, dockerfile, tags, build_args, target, labels,
                                                      network, platform, secrets, builder)
     if fast is not None and not fast_checked:
         from lamina.cli.buildreplay import print_replay, recorded_answer
@@ -68,7 +68,7 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
                                   labels=labels, no_cache=no_cache, network=network, platform=platform,
                                   secrets=secrets, pull=True if pull else None, progress=on_event,
                                   cache_from=list(cache_from), run_host_config=run_host_config,
-                                  builder=builder)
+                                  builder=builder, squash=squash)
         except BaseException as exc:
             if display is not None:
                 display.close(failed="CANCELED" if isinstance(exc, KeyboardInterrupt) else "ERROR")

@@ -302,7 +302,8 @@ class Client:
               labels: Sequence[str] = (), no_cache: bool = False, network: str = "default",
               platform: str | None = None, secrets: Sequence[str] = (), pull: bool | None = None,
               progress: Callable[[Any], None] | None = None, cache_from: Sequence[str] = (),
-              run_host_config: Mapping[str, Any] | None = None, builder: str | None = None) -> Any:
+              run_host_config: Mapping[str, Any] | None = None, builder: str | None = None,
+              squash: bool = False) -> Any:
         """``docker build``: returns a ``BuildResult`` (image ID, tags).
 
         ``context`` is a directory, ``-`` (stdin: a tar context or a bare Dockerfile) or a tar
@@ -315,6 +316,8 @@ class Client:
         ``lamina.runtime.hostflags.build_host_config`` from ``--add-host``, ``--ulimit``, ``-m`` …).
         ``builder``: ``"classic"`` (docker's classic builder's results, ``DOCKER_BUILDKIT=0``) or
         ``"buildkit"``; None is BuildKit, current docker's default (``lamina.build.mode``).
+        ``squash``: docker's ``--squash``, the final stage's new layers merged into one on top of
+        its base image (``lamina.analysis.squash``), history kept.
         """
         from lamina.build.executor import BuildOptions, build
         from lamina.build.inputs import (
@@ -338,8 +341,15 @@ class Client:
                 secrets=parse_secrets(secrets, scratch / "secrets"), pull=bool(pull), scratch=scratch,
                 pull_image=None if pull is False else self._pull_for_build, cache_from=list(cache_from),
                 run_host_config=dict(run_host_config or {}), builder=builder,
+                squash=self._squash_for_build if squash else None,
             )
             return build(self.store, options, progress)
+
+    def _squash_for_build(self, image_id: str, base_id: str) -> str:
+        """``build --squash``: the built image squashed onto its final stage's base; its ID."""
+        from lamina.analysis.squash import squash_stored
+
+        return squash_stored(self.store, image_id, base_id)
 
     def _pull_for_build(self, name: str) -> str:
         """Pull one image a Dockerfile names; its ID."""
@@ -595,8 +605,12 @@ class Client:
 
             from_ref, to_ref = parse_reference(src.location), parse_reference(dst.location)
             with self._registry(from_ref.domain) as source_registry, self._registry(to_ref.domain) as target_registry:
-                return copy_image(self.store, source_registry, from_ref, target_registry, to_ref,
-                                  all_platforms=all_platforms, events=events or ignore)
+                digest = copy_image(self.store, source_registry, from_ref, target_registry, to_ref,
+                                    all_platforms=all_platforms, events=events or ignore)
+                from lamina.security.signing.attachments import copy_attachments
+
+                copy_attachments(source_registry, from_ref.path, target_registry, to_ref.path, digest)  # cosign copy
+                return digest
         if all_platforms:
             raise UsageError("--all copies multi-platform images between registries only")
         with open_image(source, store=self.store, platform=platform) as image:

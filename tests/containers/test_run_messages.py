@@ -35,9 +35,11 @@ def test_interactive_tty_without_a_terminal_is_refused_before_anything_is_made(c
     assert _ids(ctr) == before
 
 
-def test_published_ports_with_host_network_are_discarded_with_dockers_warning(ctr):
-    result = ctr.run("run", "--rm", "--network", "host", "-p", "127.0.0.1:9:9", "busybox", "true")
-    assert result.stderr.decode() == "WARNING: Published ports are discarded when using host network mode\n"
+def test_published_ports_with_host_network_are_discarded_with_dockers_warning(ctr, oracle):
+    args = ["run", "--rm", "--network", "host", "-p", "127.0.0.1:9:9", "busybox", "true"]
+    mine, theirs = ctr.run(*args), oracle.run(*args)
+    assert (mine.returncode, mine.stdout, mine.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+    assert mine.stderr.decode() == "WARNING: Published ports are discarded when using host network mode\n"
 
 
 def test_pull_never_names_the_normalised_reference(ctr, oracle):

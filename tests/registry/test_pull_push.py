@@ -61,11 +61,15 @@ def test_push_of_missing_image_fails_cleanly(lamina: Lamina, anon_registry):
     assert "does not exist locally" in stderr
 
 
-def test_pull_of_unknown_repository_says_what_docker_says(lamina: Lamina, anon_registry):
+def test_pull_of_unknown_repository_says_what_docker_says(lamina: Lamina, anon_registry, docker):
     lamina.out("images")  # the store exists before
     before = store_listing(lamina.root)
-    stderr = lamina.fails("pull", f"{anon_registry.host}/no/such:1")
-    assert "not found" in stderr or "does not exist" in stderr
+    ref = f"{anon_registry.host}/no/such:1"
+    stderr = lamina.fails("pull", ref)
+    theirs = docker.run("pull", ref, check=False)  # dockerd pulls from a loopback registry over plain HTTP
+    assert theirs.returncode == 1
+    docker_line = theirs.stderr.decode().strip().removeprefix("Error response from daemon: ")
+    assert stderr.splitlines()[-1] == f"lamina: error: {docker_line}"
     assert store_listing(lamina.root) == before
 
 

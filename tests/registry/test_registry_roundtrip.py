@@ -161,11 +161,12 @@ def test_delete_manifest_then_it_is_gone(anon_client: RegistryClient) -> None:
 
 
 def test_unknown_repository_reads_like_docker(anon_client: RegistryClient) -> None:
-    # distribution answers MANIFEST_UNKNOWN (not NAME_UNKNOWN) here; docker prints the same line.
+    # distribution answers MANIFEST_UNKNOWN (not NAME_UNKNOWN) here; docker prints the same line
+    # (compared with the private dockerd's pull in test_pull_push.py).
     with pytest.raises(RegistryError) as caught:
         anon_client.get_manifest("rt/does-not-exist", "latest")
     assert str(caught.value) == (
-        f"manifest for {anon_client.host}/rt/does-not-exist:latest not found: manifest unknown"
+        f"manifest for {anon_client.host}/rt/does-not-exist:latest not found: manifest unknown: manifest unknown"
     )
 
 

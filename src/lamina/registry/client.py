@@ -925,7 +925,10 @@ class RegistryClient:
         if status == 403:
             return RegistryAuthResponseError(f"{text or 'denied'} ({where})", status=status, codes=codes)
         if "MANIFEST_UNKNOWN" in codes and pulling is not None:
-            return RegistryResponseError(f"manifest for {where} not found: manifest unknown", status=status, codes=codes)
+            # docker's words: its errcode prints "code: message" even when the two read alike
+            detail = _error_message(body, "MANIFEST_UNKNOWN") or "manifest unknown"
+            return RegistryResponseError(f"manifest for {where} not found: manifest unknown: {detail}",
+                                         status=status, codes=codes)
         if not text:
             text = f"HTTP {status} {response.reason_phrase}".strip()
         return RegistryResponseError(f"{text} ({where})", status=status, codes=codes)
@@ -1119,6 +1122,18 @@ def _parse_error_body(body: bytes) -> tuple[list[str], str]:
         message = str(entry.get("message") or "").strip()
         lines.append(label if not message or message.lower() == label else f"{label}: {message}")
     return codes, "; ".join(lines)
+
+
+def _error_message(body: bytes, code: str) -> str:
+    """The registry's own message of the first error with ``code`` ('' when there is none)."""
+    try:
+        errors = json.loads(body).get("errors")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return ""
+    for entry in errors if isinstance(errors, list) else []:
+        if isinstance(entry, dict) and entry.get("code") == code:
+            return " ".join(str(entry.get("message") or "").split())[:200]
+    return ""
 
 
 def _preferred_challenge(response: httpx.Response) -> Challenge | None:

@@ -46,3 +46,16 @@ def experimental_docker():
     yield daemon
     daemon.stop()
     shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory):
+    """An anonymous ``docker-registry`` on a free 127.0.0.1 port (tests/registry's RegistryServer)."""
+    from tests.conftest import require_tool
+    from tests.registry.servers import RegistryServer
+
+    if not Path("/usr/bin/docker-registry").exists():
+        require_tool("docker-registry", "docker-registry")
+    server = RegistryServer(tmp_path_factory.mktemp("analysis-registry")).start()
+    yield server
+    server.stop()

@@ -74,3 +74,21 @@ def test_bad_ci_config_names_the_line(lamina, wasteful: Path, tmp_path: Path) ->
     config.write_text("rules:\n  lowestEfficiency: [0.5\n")
     stderr = lamina.fails("analyze", "--ci", "--ci-config", str(config), f"docker-archive:{wasteful}")
     assert f"{config}:" in stderr
+
+
+@pytest.mark.registry
+def test_registry_reference_is_analyzed_and_diffed_like_the_archive(lamina, wasteful: Path, registry,
+                                                                    tmp_path: Path) -> None:
+    """A registry reference is read through the Image seam (not stored) and gives the archive's
+    export; image diff between the registry and the archive finds nothing."""
+    ref = f"{registry.host}/analysis/wasteful:1"
+    lamina.out("load", "-i", str(wasteful))
+    lamina.out("tag", "corpus:latest", ref)
+    lamina.out("push", ref)
+    lamina.out("rmi", ref, "corpus:latest")
+    from_registry, from_archive = tmp_path / "registry.json", tmp_path / "archive.json"
+    lamina.out("analyze", "--json", str(from_registry), ref)
+    lamina.out("analyze", "--json", str(from_archive), f"docker-archive:{wasteful}")
+    assert from_registry.read_bytes() == from_archive.read_bytes()
+    difference = json.loads(lamina.out("image", "diff", "--format", "json", ref, f"docker-archive:{wasteful}"))
+    assert difference["files"] == {"added": [], "removed": [], "changed": []} and difference["sharedLayers"] == 3

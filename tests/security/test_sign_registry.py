@@ -206,3 +206,19 @@ def test_python_api_signs_and_verifies_through_a_token_registry(sign_token_regis
         assert result.manifest_digest == digest and result.signature_tag == attachment_tag(digest, "sig")
         verified, = verify(f"{host}/secure/api:v1", [load_public_key(pair.public_pem)], registry=client)
     assert verified.payload.optional == {"by": "api"} and verified.payload.manifest_digest == digest
+
+
+def test_signatures_and_attestations_travel_with_copy(signer, sign_registry, sign_token_registry, keys, tmp_path,
+                                                      monkeypatch):
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    source, target = f"{sign_registry.host}/app/travel:v1", f"{sign_token_registry.host}/moved/travel:v1"
+    digest = push_tiny(sign_registry.host, "app/travel", "v1", "travel")
+    signer.run("sign", "--key", str(keys[0]), source)
+    (tmp_path / "p.json").write_text('{"reviewed": true}')
+    signer.run("attest", "--key", str(keys[0]), "--predicate", str(tmp_path / "p.json"), source)
+    signer.run("login", "-u", USER, "--password-stdin", sign_token_registry.host, input=PASSWORD.encode())
+    assert digest in signer.out("copy", source, target)
+    payload, = json.loads(signer.out("verify", "--key", str(keys[1]), target))
+    assert payload["critical"]["image"]["docker-manifest-digest"] == digest
+    assert payload["critical"]["identity"]["docker-reference"] == source  # what was signed, not where it went
+    signer.run("verify-attestation", "--key", str(keys[1]), target)

@@ -25,6 +25,10 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 MAX_ATTACHMENT_MANIFEST = 1024 * 1024
 #: One attachment blob (a payload or an attestation envelope) over this is not read.
 MAX_ATTACHMENT_BLOB = 16 * 1024 * 1024
+#: Layers read from one attachment manifest at most (each is a blob fetch).
+MAX_ATTACHMENTS = 1000
+#: The suffixes cosign uses (signatures, attestations, SBOMs attached with ``cosign attach``).
+ATTACHMENT_SUFFIXES = ("sig", "att", "sbom")
 
 
 class Registry(Protocol):
@@ -66,6 +70,8 @@ def read_attachments(registry: Registry, repository: str, manifest_digest: str, 
         return []
     manifest = registry.get_manifest(repository, tag, [OCI_MANIFEST])
     layers = _layers(manifest.data, where)
+    if len(layers) > MAX_ATTACHMENTS:
+        raise SignatureError(f"{where}: {len(layers)} layers, over the limit of {MAX_ATTACHMENTS}")
     attachments = []
     for layer in layers:
         digest, size = layer.get("digest"), layer.get("size")
@@ -111,6 +117,35 @@ def append_attachment(registry: Registry, repository: str, manifest_digest: str,
         "layers": layers,
     }, separators=(",", ":")).encode()
     return tag, registry.put_manifest(repository, tag, manifest, OCI_MANIFEST)
+
+
+def copy_attachments(source: Registry, source_repository: str, target: Registry, target_repository: str,
+                     manifest_digest: str) -> list[str]:
+    """Copy the image's ``.sig``/``.att``/``.sbom`` manifests and their blobs (``cosign copy``); returns the tags copied.
+
+    Signatures name the manifest digest, so they stay valid wherever the same manifest bytes go.
+    """
+    copied = []
+    for suffix in ATTACHMENT_SUFFIXES:
+        tag = attachment_tag(manifest_digest, suffix)
+        where = f"{source.host}/{source_repository}:{tag}"
+        if source.head_manifest(source_repository, tag, [OCI_MANIFEST]) is None:
+            continue
+        manifest = source.get_manifest(source_repository, tag, [OCI_MANIFEST])
+        document = json.loads(manifest.data) if len(manifest.data) <= MAX_ATTACHMENT_MANIFEST else None
+        layers = _layers(manifest.data, where)
+        config = document.get("config") if isinstance(document, dict) else None
+        for descriptor in [*layers, *([config] if isinstance(config, dict) else [])]:
+            digest, size = descriptor.get("digest"), descriptor.get("size")
+            if not isinstance(digest, str) or not isinstance(size, int) or not 0 <= size <= MAX_ATTACHMENT_BLOB:
+                raise SignatureError(f"{where}: a blob without a usable digest or size")
+            sink = io.BytesIO()
+            source.fetch_blob(source_repository, digest, sink, expected_size=size)
+            data = sink.getvalue()
+            target.upload_blob(target_repository, digest, len(data), lambda data=data: io.BytesIO(data))
+        target.put_manifest(target_repository, tag, manifest.data, OCI_MANIFEST)
+        copied.append(tag)
+    return copied
 
 
 def _upload(registry: Registry, repository: str, data: bytes) -> str:

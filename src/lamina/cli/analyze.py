@@ -14,6 +14,8 @@ import click
 @click.option("--html", "html_file", type=click.Path(dir_okay=False),
               help="Write a self-contained HTML page: a treemap of the files by layer, the layers, the wasted files")
 @click.option("--ci", is_flag=True, help="Check dive's CI rules; exit 1 when one fails")
+@click.option("-i", "--interactive", is_flag=True,
+              help="Browse the layers and each layer's file tree in the terminal (keys shown at the bottom)")
 @click.option("--ci-config", type=click.Path(dir_okay=False),
               help="YAML rules file (dive's .dive-ci; default: ./.dive-ci when it exists)")
 @click.option("--lowestEfficiency", "lowest_efficiency",
@@ -24,7 +26,7 @@ import click
               help="(with --ci) highest allowed wasted/user bytes, a ratio 0-1 [default: 0.1]")
 @click.option("--platform", help="Platform (os/arch[/variant]) of a multi-platform image")
 @click.pass_context
-def analyze(ctx: click.Context, image: str, json_file: str | None, html_file: str | None, ci: bool, ci_config: str | None,
+def analyze(ctx: click.Context, image: str, json_file: str | None, html_file: str | None, ci: bool, interactive: bool, ci_config: str | None,
             lowest_efficiency: str | None, highest_wasted_bytes: str | None,
             highest_user_wasted_percent: str | None, platform: str | None) -> None:
     """Show each layer's changes, the image's efficiency and its wasted space (dive's numbers)
@@ -66,7 +68,11 @@ def analyze(ctx: click.Context, image: str, json_file: str | None, html_file: st
         if not outcome.passed:
             sys.exit(1)
         return
-    if not json_file and not html_file:
+    if interactive:
+        from lamina.analysis.tui import run_interactive
+
+        run_interactive(report)
+    elif not json_file and not html_file:
         from lamina.analysis.report import text_report
 
         click.echo(text_report(report))

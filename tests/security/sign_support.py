@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import require_tool
 from tests.registry.servers import (
     RegistryServer,
+    ScriptedRegistry,
     TokenServer,
     make_client,
     push_blob,
@@ -54,6 +55,14 @@ def sign_token_registry(tmp_path_factory: pytest.TempPathFactory,
                             auth_yaml=token_auth_yaml(sign_token_server.realm, sign_token_server.cert_path)).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def sign_scripted() -> Iterator[ScriptedRegistry]:
+    """A hand-scripted loopback registry, for signature data a real registry would not store."""
+    registry = ScriptedRegistry().start()
+    yield registry
+    registry.stop()
 
 
 def push_tiny(host: str, repository: str, tag: str, seed: str, credential=None) -> str:

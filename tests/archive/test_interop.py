@@ -27,6 +27,12 @@ def test_lamina_save_loads_into_docker_and_runs(lamina: Lamina, imported_busybox
 
 
 def test_save_writes_docker25_layout_with_zero_mtimes(lamina: Lamina, imported_busybox, tmp_path):
+    """Specification, not compared: the private dockerd is 20.10, whose ``save`` writes the older
+    layout. Sources: docs.docker.com/engine/release-notes/25.0/ ("docker save ... OCI compliant"),
+    and moby's image/tarexport/save.go (v25+), which writes index.json with the annotations
+    ``io.containerd.image.name`` (the full name) and ``org.opencontainers.image.ref.name`` (the tag)
+    beside manifest.json and repositories, every entry with mtime 0. That docker loads it is checked
+    by test_lamina_save_loads_into_docker_and_runs above."""
     archive = tmp_path / "out.tar"
     lamina.run("save", "-o", str(archive), "busybox")
     with tarfile.open(archive) as tar:

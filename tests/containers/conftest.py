@@ -130,8 +130,11 @@ def refusal(result: subprocess.CompletedProcess, ids: tuple[str, ...] = ()) -> t
     ``Error response from daemon:``/``Error:``), container ids in ``ids`` written ``<id>``."""
     lines = result.stderr.decode().strip().splitlines()
     line = lines[0] if lines else ""
-    for prefix in ("lamina: error: ", "Error response from daemon: ", "Error: ", "docker: "):
-        line = line.removeprefix(prefix)
+    stripped = None
+    while stripped != line:
+        stripped = line
+        for prefix in ("lamina: error: ", "docker: ", "Error response from daemon: ", "Error: "):
+            line = line.removeprefix(prefix)
     for container_id in ids:
         line = line.replace(container_id, "<id>")
     return result.returncode, line

@@ -47,6 +47,8 @@ import click
               help="Whose results to match: docker's classic builder or BuildKit (default: DOCKER_BUILDKIT, "
                    "else buildkit, as current docker)")
 @click.option("--squash", is_flag=True, help="Squash newly built layers into a single new layer")
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False, exists=True),
+              help="containers-policy.json for base-image pulls, or policy-check rules (YAML) the image must pass")
 @click.option("--check", is_flag=True, help="Lint the Dockerfile first (hadolint's rules, as lamina lint) "
                                             "and stop when a finding is an error")
 @click.pass_context
@@ -55,6 +57,7 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
     """Build an image from a Dockerfile."""
     from lamina.cli.buildrun import run_build
 
+    policy_file = run_flags.pop("policy_file")
     if run_flags.pop("check"):
         _lint_first(context, dockerfile, quiet)
     run_host_config = _run_host_config(run_flags)
@@ -63,11 +66,16 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
     for spec in cache_to:
         if _cache_fields(spec).get("type", "inline") != "inline":
             raise click.UsageError(f"--cache-to {spec}: only type=inline is supported")
-    run_build((ctx.find_root().obj or {}).get("root"), context, tags=tags, dockerfile=dockerfile,
-              build_args=build_args, target=target, labels=labels, no_cache=no_cache, network=network, quiet=quiet,
-              iidfile=iidfile, pull=pull, platform=platform, secrets=secrets, cache_from=cache_from,
-              progress=progress, run_host_config=run_host_config, builder=builder,
-              squash=squash)
+    from lamina.cli.sign import build_policy
+
+    root = (ctx.find_root().obj or {}).get("root")
+    with build_policy(policy_file, iidfile, root) as (iidfile, check_built_image):
+        run_build(root, context, tags=tags, dockerfile=dockerfile,
+                  build_args=build_args, target=target, labels=labels, no_cache=no_cache, network=network,
+                  quiet=quiet, iidfile=iidfile, pull=pull, platform=platform, secrets=secrets,
+                  cache_from=cache_from, progress=progress, run_host_config=run_host_config, builder=builder,
+                  squash=squash)
+        check_built_image()
 
 
 def _lint_first(context: str, dockerfile: str | None, quiet: bool) -> None:

@@ -3,6 +3,7 @@ cosign's commands and formats, over lamina.security.signing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -171,3 +172,45 @@ def policy_check(ctx: click.Context, policy_path: str, output_format: str, outpu
         sys.stdout.flush()
     if not report.passed:
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def build_policy(policy_file: str | None, iidfile: str | None, root: str | None):
+    """``build --policy FILE``: a containers-policy.json governs the base-image pulls (through
+    ``$LAMINA_POLICY`` for this process); policy-check rules (YAML) are read before the build and
+    the built image must pass them. Yields (the iidfile the build writes, the check to run after)."""
+    if policy_file is None:
+        yield iidfile, lambda: None
+        return
+    from lamina.errors import PolicyError
+    from lamina.security.signing.orgpolicy import check_policy, load_org_policy, render
+
+    data = Path(policy_file).read_bytes()
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        document = None
+    if isinstance(document, dict) and "default" in document:
+        from lamina.security.signing.policy import load_policy
+
+        load_policy(policy_file)
+        os.environ["LAMINA_POLICY"] = str(Path(policy_file).resolve())
+        yield iidfile, lambda: None
+        return
+    rules = load_org_policy(policy_file)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="lamina-policy-") as scratch:
+        target = iidfile or str(Path(scratch) / "iid")
+
+        def check() -> None:
+            image_id = Path(target).read_text().strip()
+            report = check_policy(image_id, rules, root=root)
+            if not report.passed:
+                sys.stderr.buffer.write(render(report, "table"))
+                failed = [r for r in report.results if r.status != "pass"]
+                raise PolicyError(f"built image {image_id.removeprefix('sha256:')[:12]} breaks policy {policy_file}: "
+                                  f"{failed[0].rule}: {failed[0].message}"
+                                  + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""))
+
+        yield target, check

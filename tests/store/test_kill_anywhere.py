@@ -2,7 +2,8 @@
 finds nothing wrong with, and the same command run again succeeds.
 
 Each command is timed, then killed at MOMENTS delays drawn (seeded; the seed is printed,
-LAMINA_KILL_SEED repeats a run) between Python's start-up and the longest run seen so far. What a killed command committed before its
+LAMINA_KILL_SEED repeats a run) between Python's start-up and that time; a run that ends before
+its kill does not count, and moves later kills earlier. What a killed command committed before its
 metadata transaction is unreferenced content: `fsck` reports it as reclaimable and exits 0.
 """
 
@@ -136,24 +137,23 @@ def test_kill_at_any_moment_leaves_a_store_fsck_passes(command: str, base_store:
     lamina.run(*args)
     duration = time.monotonic() - started
     moments = random.Random(f"{SEED}-{command}")
-    killed = reclaimable = 0
-    for moment in range(1, MOMENTS + 1):
-        lamina, args = plan(tmp_path, moment)
-        delay = moments.uniform(startup * 0.8, duration)
-        killed += _run_killed(lamina, args, delay)
+    killed = reclaimable = attempts = 0
+    while killed < MOMENTS and attempts < 3 * MOMENTS:
+        attempts += 1
+        lamina, args = plan(tmp_path, attempts)
+        delay = moments.uniform(startup * 0.8, max(duration, startup))
+        if _run_killed(lamina, args, delay):
+            killed += 1
+        else:  # it ended first (runs vary on a busy machine): aim earlier next time
+            duration *= 0.8
         check = lamina.run("fsck", check=False)
         reclaimable += b"reclaimable:" in check.stdout
         assert check.returncode == 0, (
             f"seed {SEED}, {command} killed after {delay:.3f}s: fsck says\n{check.stdout.decode()}")
-        started = time.monotonic()
         again = lamina.run(*args, check=False)
-        duration = max(duration, time.monotonic() - started)  # one timing is noisy on a busy machine
         assert again.returncode == 0, (
             f"seed {SEED}, {command} killed after {delay:.3f}s, then again: {again.stderr.decode()}")
-        after = lamina.run("fsck", check=False)
-        assert after.returncode == 0, after.stdout.decode()
         if lamina is not base_store:
             shutil.rmtree(lamina.root, ignore_errors=True)
-    print(f"{command}: {duration:.2f}s; {killed} of {MOMENTS} kills hit it running, "
-          f"{reclaimable} left reclaimable content")
-    assert killed >= MOMENTS // 4, f"only {killed} of {MOMENTS} kills hit a running {command}"
+    print(f"{command}: {killed} kills in {attempts} runs, {reclaimable} left reclaimable content")
+    assert killed >= MOMENTS // 2, f"only {killed} of {attempts} kills hit a running {command}"

@@ -232,6 +232,10 @@ system_group.add_command(df, "df")
 system_group.add_command(system_prune, "prune")
 system_group.add_command(info, "info")
 
+from lamina.cli.service import service as _service  # noqa: E402 - light: the server loads when it runs
+
+system_group.add_command(_service, "service")
+
 
 @click.group("builder")
 def builder_group():

@@ -1,0 +1,396 @@
+"""``/containers/…``: create (through :mod:`lamina.service.translate`), start, stop, kill,
+restart, wait, inspect, list, logs, remove, attach, prune, top, changes, export, archive,
+rename, pause/unpause, resize, stats."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+from lamina.service.attach import AttachSession, follow_logs, start_attached
+from lamina.service.server import ApiError, Request, frames, poll_until, route
+from lamina.service.translate import image_of, run_fields
+
+_ACTIVE = ("running", "paused")
+
+
+# ----- create and lifecycle -----------------------------------------------------------------
+@route("POST", "/containers/create")
+def create(request: Request) -> None:
+    from lamina.errors import ImageNotFoundError
+    from lamina.runtime.runconfig import RunOptions
+
+    body = request.json(default=None)
+    if body is None:
+        raise ApiError(400, "config cannot be empty in order to create a container")
+    image = image_of(body)
+    options = RunOptions(**run_fields(body, name=request.arg("name") or None, platform=request.arg("platform")))
+    try:
+        container_id = request.client.create_container(image, options)
+    except ImageNotFoundError:
+        raise ApiError(404, f"No such image: {_familiar(image)}") from None
+    request.send_json({"Id": container_id, "Warnings": []}, status=201)
+
+
+@route("GET", "/containers/json")
+def list_containers(request: Request) -> None:
+    client = request.client
+    filters = request.filters()
+    rows = [container_summary(client, c) for c in client.list_containers(all=request.flag("all"), filters=filters)]
+    limit = request.int_arg("limit")
+    if limit and limit > 0:
+        rows = rows[:limit]
+    request.send_json(rows)
+
+
+@route("POST", "/containers/prune")
+def prune(request: Request) -> None:
+    removed, reclaimed = request.client.prune_containers()
+    request.send_json({"ContainersDeleted": removed or None, "SpaceReclaimed": reclaimed})
+
+
+@route("POST", "/containers/{name}/start")
+def start(request: Request) -> None:
+    client = request.client
+    container = client.container(request.path["name"])
+    if container.running:
+        request.no_content(304)
+        return
+    sessions = request.service.pending_attach.pop(container.id, [])
+    if sessions:
+        start_attached(request.service, client, container, sessions)
+    else:
+        client.start_container(container.id)
+    request.no_content()
+
+
+@route("POST", "/containers/{name}/stop")
+def stop(request: Request) -> None:
+    client = request.client
+    container = client.container(request.path["name"])
+    if not container.running:
+        request.no_content(304)
+        return
+    client.stop_container(container.id, timeout=request.int_arg("t", request.int_arg("timeout")))
+    request.no_content()
+
+
+@route("POST", "/containers/{name}/restart")
+def restart(request: Request) -> None:
+    request.client.restart_container(request.path["name"], timeout=request.int_arg("t"))
+    request.no_content()
+
+
+@route("POST", "/containers/{name}/kill")
+def kill(request: Request) -> None:
+    client = request.client
+    container = client.container(request.path["name"])
+    if not container.running:
+        raise ApiError(409, f"Cannot kill container: {request.path['name']}: Container {container.id} is not running")
+    client.kill_container(container.id, signal=request.arg("signal") or "KILL")
+    request.no_content()
+
+
+@route("POST", "/containers/{name}/pause")
+def pause(request: Request) -> None:
+    request.client.pause_container(request.path["name"])
+    request.no_content()
+
+
+@route("POST", "/containers/{name}/unpause")
+def unpause(request: Request) -> None:
+    request.client.unpause_container(request.path["name"])
+    request.no_content()
+
+
+@route("POST", "/containers/{name}/rename")
+def rename(request: Request) -> None:
+    new_name = request.arg("name")
+    if not new_name:
+        raise ApiError(400, "name is required")
+    request.client.rename_container(request.path["name"], new_name.lstrip("/"))
+    request.no_content()
+
+
+@route("POST", "/containers/{name}/resize")
+def resize(request: Request) -> None:
+    request.client.container(request.path["name"])  # 404 for a wrong name; sizes are not passed on
+    request.send_bytes(b"")
+
+
+@route("POST", "/containers/{name}/wait")
+def wait(request: Request) -> None:
+    """``condition``: not-running (default), next-exit, removed; the exit code as docker shows it."""
+    client = request.client
+    condition = request.arg("condition") or "not-running"
+    if condition not in ("not-running", "next-exit", "removed"):
+        raise ApiError(400, f"invalid condition: {condition!r}")
+    container = client.container(request.path["name"])
+    store = client.container_store
+    first_finish = container.finished_at
+    last = [container]
+
+    def done() -> bool:
+        current = store.get(container.id)
+        if current is None:
+            return True
+        current = store.refresh(current)
+        last[0] = current
+        if current.status in _ACTIVE or current.status == "restarting":
+            return False
+        if condition == "removed":
+            return False
+        if condition == "next-exit":
+            return current.finished_at != first_finish
+        return True
+
+    # the headers go out now: docker's client waits for them before it sends ``start``
+    writer = request.stream()
+    if not poll_until(done, request.http.connection):
+        request.http.close_connection = True
+        return
+    final = last[0]
+    code = final.exit_code
+    if store.get(container.id) is None and container.id in request.service.exit_codes:
+        # removed by its attached start: the row is gone, the child process saw the exit code
+        deadline = time.monotonic() + 5
+        while request.service.exit_codes.get(container.id) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        code = request.service.exit_codes.get(container.id) or 0
+    error = {"Message": final.error} if final.error else None
+    writer.write(json.dumps({"StatusCode": code, "Error": error}).encode() + b"\n")
+    writer.close()
+
+
+@route("DELETE", "/containers/{name}")
+def remove(request: Request) -> None:
+    client = request.client
+    container = client.container(request.path["name"])
+    if container.running and not request.flag("force"):
+        raise ApiError(409, f"You cannot remove a running container {container.id}. "
+                            "Stop the container before attempting removal or force remove")
+    client.remove_container(container.id, force=request.flag("force"), volumes=request.flag("v"))
+    request.no_content()
+
+
+# ----- views ----------------------------------------------------------------------------------
+@route("GET", "/containers/{name}/json")
+def inspect(request: Request) -> None:
+    document = request.client.inspect_container(request.path["name"])
+    request.send_json(document)
+
+
+@route("GET", "/containers/{name}/logs")
+def logs(request: Request) -> None:
+    client = request.client
+    container = client.container(request.path["name"])
+    want = {"stdout": request.flag("stdout"), "stderr": request.flag("stderr")}
+    if not any(want.values()):
+        raise ApiError(400, "You must choose at least one stream")
+    tail_text = request.arg("tail") or "all"
+    tail = int(tail_text) if tail_text.lstrip("-").isdigit() and int(tail_text) >= 0 else None
+    since, until = request.arg("since"), request.arg("until")
+    tty = bool(container.config.get("Tty"))
+    from lamina.runtime.logs import format_nano_fixed
+
+    entries = client.container_logs(container.id, follow=request.flag("follow"), tail=tail,
+                                    since=since if since and since != "0" else None,
+                                    until=until if until and until != "0" else None)
+    writer = request.stream("application/vnd.docker.raw-stream" if tty
+                            else "application/vnd.docker.multiplexed-stream")
+    timestamps = request.flag("timestamps")
+    for entry in entries:
+        if not want.get(entry.stream, False):
+            continue
+        data = ((format_nano_fixed(entry.time_ns) + " " if timestamps else "") + entry.text).encode(
+            "utf-8", "surrogateescape")
+        writer.write(data if tty else frames(entry.stream, data))
+    writer.close()
+
+
+@route("GET", "/containers/{name}/top")
+def top(request: Request) -> None:
+    ps_args = (request.arg("ps_args") or "").split()
+    titles, processes = request.client.container_top(request.path["name"], ps_args)
+    request.send_json({"Titles": titles, "Processes": processes})
+
+
+@route("GET", "/containers/{name}/changes")
+def changes(request: Request) -> None:
+    kinds = {"C": 0, "A": 1, "D": 2}
+    request.send_json([{"Path": path, "Kind": kinds.get(kind, 0)}
+                       for kind, path in request.client.container_changes(request.path["name"])] or None)
+
+
+@route("GET", "/containers/{name}/export")
+def export(request: Request) -> None:
+    client = request.client
+    container = client.container(request.path["name"])
+    writer = request.stream("application/x-tar")
+    client.export_container(container.id, writer)  # type: ignore[arg-type]
+    writer.close()
+
+
+@route("GET", "/containers/{name}/stats")
+def stats(request: Request) -> None:
+    """One reading (``stream=false`` or not: docker-py's one-shot and the first frame of a stream)."""
+    client = request.client
+    container = client.container(request.path["name"])
+    readings = client.container_stats([container.id]) if container.running else []
+    usage = readings[0] if readings else None
+    memory = getattr(usage, "memory", 0) or 0
+    limit = getattr(usage, "memory_limit", 0) or 0
+    document = {
+        "read": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "id": container.id, "name": "/" + container.name,
+        "pids_stats": {"current": getattr(usage, "pids", 0) or 0},
+        "memory_stats": {"usage": memory, "limit": limit} if usage else {},
+        "cpu_stats": {"cpu_usage": {"total_usage": int(getattr(usage, "cpu_ns", 0) or 0)}, "online_cpus": 1},
+        "precpu_stats": {"cpu_usage": {"total_usage": 0}},
+        "networks": {}, "blkio_stats": {},
+    }
+    request.send_json(document)
+
+
+# ----- files ----------------------------------------------------------------------------------
+@route("HEAD", "/containers/{name}/archive")
+def archive_head(request: Request) -> None:
+    request.send_bytes(b"", headers={"X-Docker-Container-Path-Stat": _path_stat(request)})
+
+
+@route("GET", "/containers/{name}/archive")
+def archive_get(request: Request) -> None:
+    client = request.client
+    stat = _path_stat(request)
+    http = request.http
+    http.send_response(200)
+    http.send_header("Content-Type", "application/x-tar")
+    http.send_header("X-Docker-Container-Path-Stat", stat)
+    http.send_header("Transfer-Encoding", "chunked")
+    http.end_headers()
+    request.answered = True
+    from lamina.service.server import ChunkedWriter
+
+    writer = ChunkedWriter(http.wfile)
+    client.copy_from_container(request.path["name"], request.arg("path") or "/", writer)  # type: ignore[arg-type]
+    writer.close()
+
+
+@route("PUT", "/containers/{name}/archive")
+def archive_put(request: Request) -> None:
+    path = request.arg("path")
+    if not path:
+        raise ApiError(400, "path is required")
+    request.client.copy_to_container(request.path["name"], request.body_stream(), path, archive=True)
+    request.send_bytes(b"")
+
+
+def _path_stat(request: Request) -> str:
+    """docker's ``X-Docker-Container-Path-Stat``: base64 JSON of the path's name, size, mode, mtime."""
+    import os
+    import stat as stat_module
+
+    path = request.arg("path")
+    if not path:
+        raise ApiError(400, "path is required")
+    client = request.client
+    container = client.container(request.path["name"])
+    document = client.inspect_container(container.id)
+    rootfs = _rootfs_of(container, document)
+    target = os.path.join(rootfs, path.lstrip("/"))
+    try:
+        info = os.lstat(target)
+    except OSError:
+        raise ApiError(404, f"Could not find the file {path} in container {request.path['name']}") from None
+    mode = stat_module.S_IMODE(info.st_mode)
+    go_mode = mode | (1 << 31 if stat_module.S_ISDIR(info.st_mode) else 0) | (
+        1 << 27 if stat_module.S_ISLNK(info.st_mode) else 0)
+    stat = {"name": os.path.basename(path.rstrip("/")) or "/", "size": info.st_size, "mode": go_mode,
+            "mtime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(info.st_mtime)),
+            "linkTarget": os.readlink(target) if stat_module.S_ISLNK(info.st_mode) else ""}
+    return base64.b64encode(json.dumps(stat).encode()).decode()
+
+
+def _rootfs_of(container, document: dict[str, Any]) -> str:
+    if container.running and container.pid:
+        return f"/proc/{container.pid}/root"
+    merged = ((document.get("GraphDriver") or {}).get("Data") or {}).get("MergedDir")
+    return merged or str(container.base / "rootfs")
+
+
+# ----- attach -----------------------------------------------------------------------------
+@route("POST", "/containers/{name}/attach")
+def attach(request: Request) -> None:
+    """Before start: the session waits for ``start`` to hand it the container's streams (stdin
+    too). On a running container: its new output, from the log (stdin is not connected)."""
+    client = request.client
+    container = client.container(request.path["name"])
+    session = AttachSession(container.id, tty=bool(container.config.get("Tty")),
+                            stdin=request.flag("stdin") and bool(container.config.get("OpenStdin")),
+                            stdout=request.flag("stdout"), stderr=request.flag("stderr"))
+    include_logs = request.flag("logs")
+    stream = request.flag("stream")
+    if container.running or not stream:
+        connection = request.hijack()
+        follow_logs(client, container, session, connection, past=include_logs, follow=stream)
+        return
+    connection = request.hijack()
+    request.service.pending_attach.setdefault(container.id, []).append(session)
+    session.serve(connection, client)
+
+
+def container_summary(client, container) -> dict[str, Any]:
+    """``GET /containers/json``'s row for one container."""
+    document = container.document
+    config = container.config
+    ports = []
+    running = container.status in _ACTIVE
+    for port, protocol, host_ip, host_port in (document.get("Ports") or []) if running else []:
+        ports.append({"IP": host_ip or "0.0.0.0", "PrivatePort": int(port), "PublicPort": int(host_port),
+                      "Type": protocol})
+    for exposed in config.get("ExposedPorts") or {}:
+        number, _, protocol = exposed.partition("/")
+        if number.isdigit() and not any(p["PrivatePort"] == int(number) for p in ports):
+            ports.append({"PrivatePort": int(number), "Type": protocol or "tcp"})
+    argv = [document.get("Path") or ""] + list(document.get("Args") or [])
+    network = container.host_config.get("NetworkMode") or "default"
+    return {
+        "Id": container.id, "Names": ["/" + container.name], "Image": container.image,
+        "ImageID": container.image_id, "Command": " ".join(a for a in argv if a),
+        "Created": int(container.created), "Ports": ports, "Labels": config.get("Labels") or {},
+        "State": container.status, "Status": _status_text(container),
+        "HostConfig": {"NetworkMode": "bridge" if network == "private" else network},
+        "NetworkSettings": {"Networks": {}},
+        "Mounts": [{"Type": m.get("Type", ""), "Name": m.get("Name", ""), "Source": m.get("Source", ""),
+                    "Destination": m.get("Destination", ""), "Driver": m.get("Driver", ""),
+                    "Mode": m.get("Mode", ""), "RW": m.get("RW", True), "Propagation": m.get("Propagation", "")}
+                   for m in document.get("Mounts") or []],
+    }
+
+
+def _status_text(container) -> str:
+    from lamina.cli.output import human_duration
+
+    now = time.time()
+    if container.status == "running":
+        return "Up " + human_duration(max(0.0, now - container.started_at))
+    if container.status == "paused":
+        return "Up " + human_duration(max(0.0, now - container.started_at)) + " (Paused)"
+    if container.status in ("exited", "restarting"):
+        word = "Exited" if container.status == "exited" else "Restarting"
+        if not container.finished_at:
+            return f"{word} ({container.exit_code})"
+        return f"{word} ({container.exit_code}) {human_duration(max(0.0, now - container.finished_at))} ago"
+    return {"created": "Created", "dead": "Dead", "removing": "Removal In Progress"}.get(container.status,
+                                                                                         container.status)
+
+
+def _familiar(image: str) -> str:
+    from lamina.errors import LaminaError
+    from lamina.oci.reference import parse_reference
+
+    try:
+        return parse_reference(image).familiar
+    except LaminaError:
+        return image

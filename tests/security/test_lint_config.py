@@ -2,7 +2,8 @@
 
 Covers ``ignored``, ``failure-threshold``, ``trustedRegistries`` (DL3026 on FROM, COPY --from and
 RUN --mount from=), ``override``, ``label-schema`` with each label type (DL3049–DL3058),
-``strict-labels`` and ``disable-ignore-pragma`` (which also shows DL1001 when raised to info).
+``strict-labels``, ``disable-ignore-pragma`` and ``override`` raising the rules that are off by
+default (DL1001, DL3057).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def _keys(findings: list[dict]) -> list[tuple]:
         (CONFIGS / "registries_labels.Dockerfile", CONFIGS / "hadolint.yaml"),
         (CORPUS / "pragmas.Dockerfile", CONFIGS / "pragmas_off.yaml"),
         (CORPUS / "from_images.Dockerfile", CONFIGS / "hadolint.yaml"),
+        (CORPUS / "healthchecks.Dockerfile", CONFIGS / "healthcheck_override.yaml"),
+        (CORPUS / "image_config.Dockerfile", CONFIGS / "healthcheck_override.yaml"),
     ],
 )
 def test_config_given_with_dash_c_gives_hadolints_result(tmp_path: Path, dockerfile: Path, config: Path) -> None:

@@ -288,3 +288,31 @@ _VALIDATOR_MESSAGES = {
 def schema_rules(settings: LintSettings) -> list[Rule]:
     """The label rules for ``settings`` (none without a label schema)."""
     return _label_rules(settings)
+
+
+@rule("DL3057", "ignore", "`HEALTHCHECK` instruction missing.")
+def missing_healthcheck(steps: list[Step], settings: LintSettings) -> Iterator[int]:
+    """Off unless raised by ``override``: stages without a HEALTHCHECK of their own or inherited."""
+    stages: dict[int, tuple[str, str]] = {}  # FROM line → (image it builds on, its name)
+    good: set[int] = set()
+    bad: set[int] = set()
+    current: int | None = None
+    for step in steps:
+        if step.keyword == "from":
+            image = step.base_image
+            stages[step.line] = (image.name, image.alias or image.name)
+            builds_on_good = any(stages[line][1] == image.name for line in good)
+            (good if current is not None and builds_on_good else bad).add(step.line)
+            current = step.line
+        elif step.keyword == "healthcheck" and current is not None:
+            healed = {current}
+            frontier = [current]
+            # hadolint also counts the stages this one is built FROM (transitively) as checked.
+            while frontier:
+                parent_image = stages[frontier.pop()][0]
+                parents = {line for line in bad - healed if stages[line][1] == parent_image}
+                healed |= parents
+                frontier.extend(parents)
+            good |= healed
+            bad -= healed
+    yield from sorted(bad)

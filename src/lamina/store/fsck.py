@@ -3,8 +3,9 @@
 Content nothing references (a blob committed by a ``load``/``pull``/``import``/``build`` that
 was killed before its metadata transaction, a temp file of a writer killed mid-blob) is not a
 problem: the store's rules make it invisible to every image, and it runs under the GC lock, so
-no live writer owns it. It is reported as reclaimable (``--repair``, ``image prune`` and the
-next writer remove it) and the next ``load`` or ``pull`` of the same content reuses the blob.
+no live writer owns it. It is reported as reclaimable: ``--repair`` and any GC sweep (an
+``rmi``) remove the blobs, the next writer the temp files, and the next ``load`` or ``pull``
+of the same content reuses the blobs.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Generated Dockerfiles, linted by lamina and by hadolint: the findings must be equal.
 
+Two generators: shell-heavy RUN lines (below) and the other instructions (ENV/ARG/LABEL/USER/
+EXPOSE/COPY/ADD/WORKDIR/CMD…, further down).
+
 A seeded generator combines package-manager commands, flags, quoting, expansions, command
 substitutions, backticks, process substitutions, pipelines, lists, if/case/while/for, functions,
 prefixes (exec, command, VAR=…), redirections and cache mounts into RUN lines, across stages
@@ -122,4 +125,73 @@ def test_generated_dockerfile_findings_equal_hadolints(seed: int, hadolint_by_se
     text = generated_dockerfile(seed)
     ours = {(f.line, f.code, f.level, f.message) for f in lint_text(text, f"gen{seed}")}
     theirs = hadolint_by_seed[seed]
+    assert ours == theirs, f"{text}\nonly lamina: {sorted(ours - theirs)}\nonly hadolint: {sorted(theirs - ours)}"
+
+
+INSTRUCTION_SEEDS = range(100)
+_VALUES = ["1", "$A", "${A}", '"$B x"', "'lit'", "${A:-x}", "$Ax", "/p:$PATH", '""', '"a b"']
+_NAMES = ["A", "B", "PATH", "GITHUB_TOKEN", "my_secret", "Api_Key_Id", "USER_NAME", "X1", "PASSWORD_FILE"]
+_LABELS = ["org.example.a", "Maintainer", "com.docker.x", "a..b", "a--b", "ok/path_1", "1abc", "abc-", '"q.key"']
+
+
+def generated_instructions(seed: int) -> str:
+    """Stages of ENV/ARG/LABEL/USER/EXPOSE/COPY/ADD/WORKDIR/CMD… lines (the non-shell rules)."""
+    rng = random.Random(seed)
+    lines: list[str] = []
+    for stage in range(rng.randint(1, 3)):
+        lines.append(rng.choice(["FROM alpine:3.19", f"FROM alpine:3.19 AS s{stage}", f"FROM s0 AS t{stage}",
+                                 "FROM debian"]))
+        for _ in range(rng.randint(1, 8)):
+            kind = rng.random()
+            if kind < 0.2:
+                pairs = (f"{rng.choice(_NAMES)}={rng.choice(_VALUES)}" for _ in range(rng.randint(1, 3)))
+                lines.append("ENV " + " ".join(pairs))
+            elif kind < 0.27:
+                lines.append(f"ENV {rng.choice(_NAMES)} {rng.choice(_VALUES)}")
+            elif kind < 0.37:
+                lines.append("ARG " + rng.choice(_NAMES) + rng.choice(["", "=1", "=$A"]))
+            elif kind < 0.47:
+                pairs = (f"{rng.choice(_LABELS)}={rng.choice(_VALUES)}" for _ in range(rng.randint(1, 2)))
+                lines.append("LABEL " + " ".join(pairs))
+            elif kind < 0.55:
+                lines.append("USER " + rng.choice(["root", "0", "app", "1000:1000", "$A", "${B}:g", "0:0", "nobody"]))
+            elif kind < 0.62:
+                ports = (rng.choice(["80", "443/tcp", "70000", "1-65536", "8080/udp", "$P"]) for _ in range(2))
+                lines.append("EXPOSE " + " ".join(ports))
+            elif kind < 0.72:
+                source = rng.choice(["", "--from=s0 ", "--from=0 ", "--from=9 ", "--from=nope ", "--from=img:1 "])
+                lines.append(f"COPY {source}{rng.choice(['a.tar.gz', 'a b', 'x.zip', '/'])} "
+                             f"{rng.choice(['rel', '/abs/', 'rel/', '$D', '/'])}")
+            elif kind < 0.78:
+                lines.append("ADD " + rng.choice(["a.txt", "http://x/y", "b.tgz", "c.tar.xz d.txt"]) + " /d/")
+            elif kind < 0.84:
+                lines.append("WORKDIR " + rng.choice(["/a", "rel", "$H", '"/q"']))
+            elif kind < 0.9:
+                lines.append("RUN " + rng.choice(["tar -xf a.tar.gz", "unzip x.zip", "gunzip b.tgz", "echo ok"]))
+            elif kind < 0.95:
+                lines.append(rng.choice(["CMD echo", 'CMD ["a"]', "ENTRYPOINT x", 'ENTRYPOINT ["y"]',
+                                         "HEALTHCHECK CMD c", "HEALTHCHECK NONE"]))
+            else:
+                lines.append("MAINTAINER me")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def hadolint_instructions(tmp_path_factory: pytest.TempPathFactory) -> dict[int, set]:
+    work = tmp_path_factory.mktemp("instructions")
+    for seed in INSTRUCTION_SEEDS:
+        (work / f"ins{seed}").write_text(generated_instructions(seed))
+    findings, _ = hadolint_json([Path(f"ins{seed}") for seed in INSTRUCTION_SEEDS], work, "--no-fail")
+    grouped: dict[int, list[dict]] = {seed: [] for seed in INSTRUCTION_SEEDS}
+    for finding in findings:
+        grouped[int(finding["file"][3:])].append(finding)
+    assert not any(f["code"] == "DL1000" for f in findings), "the generator must write files hadolint parses"
+    return {seed: as_keys(found) for seed, found in grouped.items()}
+
+
+@pytest.mark.parametrize("seed", INSTRUCTION_SEEDS)
+def test_generated_instructions_findings_equal_hadolints(seed: int, hadolint_instructions: dict[int, set]) -> None:
+    text = generated_instructions(seed)
+    ours = {(f.line, f.code, f.level, f.message) for f in lint_text(text, f"ins{seed}")}
+    theirs = hadolint_instructions[seed]
     assert ours == theirs, f"{text}\nonly lamina: {sorted(ours - theirs)}\nonly hadolint: {sorted(theirs - ours)}"

@@ -54,9 +54,16 @@ def _announce(text: str) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output")
 @click.option("--compression", type=click.Choice(["gzip", "zstd", "none"]), default="gzip", show_default=True,
               help="Compression of layers stored uncompressed")
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False, exists=True),
+              help="Policy-check rules (YAML) the image must pass before it is pushed")
+@click.option("--sign-by", "sign_key", type=click.Path(dir_okay=False, exists=True),
+              help="Sign each pushed image with this cosign key (COSIGN_PASSWORD or a prompt)")
 @click.pass_context
-def push(ctx, name, all_tags, quiet, compression):
+def push(ctx, name, all_tags, quiet, compression, policy_file, sign_key):
     """Upload an image to a registry."""
+    from lamina.cli.sign import push_guard
+
+    signer = push_guard(name, policy_file, sign_key, (ctx.find_root().obj or {}).get("root"))
     progress = progress_for(quiet)
     with client_from(ctx) as client, _closing(progress):
         for result in client.iter_push(name, all_tags=all_tags, compression=compression, events=progress,
@@ -67,6 +74,7 @@ def push(ctx, name, all_tags, quiet, compression):
                 sys.stdout.write(f"{result.reference.familiar}\n")
             else:
                 sys.stdout.write(f"{tag}: digest: {result.digest} size: {result.size}\n")
+            signer(result.reference, result.digest)
 
 
 @click.command("login")

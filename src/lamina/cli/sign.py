@@ -214,3 +214,33 @@ def build_policy(policy_file: str | None, iidfile: str | None, root: str | None)
                                   + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""))
 
         yield target, check
+
+
+def push_guard(name: str, policy_file: str | None, sign_key: str | None, root: str | None):
+    """``push --policy RULES --sign-by KEY``: check the stored image before anything is sent, read
+    the key (and its password) before pushing; returns what to call with each pushed (reference, digest)."""
+    if policy_file:
+        from lamina.errors import PolicyError
+        from lamina.security.signing.orgpolicy import check_policy, render
+
+        report = check_policy(f"store:{name}", policy_file, root=root)
+        if not report.passed:
+            sys.stderr.buffer.write(render(report, "table"))
+            failed = [r for r in report.results if r.status != "pass"]
+            raise PolicyError(f"{name} breaks policy {policy_file}: {failed[0].rule}: {failed[0].message}"
+                              + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "") + "; nothing pushed")
+    if not sign_key:
+        return lambda reference, digest: None
+    key = _private_key(sign_key)
+
+    def sign_pushed(reference, digest: str) -> None:
+        from lamina.security.signing.cosign import sign as sign_image
+
+        result = sign_image(str(reference), key)
+        if result.manifest_digest != digest:
+            from lamina.errors import SignatureError
+
+            raise SignatureError(f"{reference} moved to {result.manifest_digest} while signing {digest}")
+        sys.stdout.write(f"Pushing signature to: {result.repository}:{result.signature_tag}\n")
+
+    return sign_pushed

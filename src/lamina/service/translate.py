@@ -28,7 +28,10 @@ def run_fields(body: dict[str, Any], *, name: str | None = None, platform: str |
     if platform:
         fields["platform"] = platform
     fields.update(_config_fields(body))
+    anonymous = fields.pop("volumes", [])
     fields.update(_host_fields(host))
+    if anonymous:  # Config.Volumes (anonymous volumes) and HostConfig.Binds are both ``-v``
+        fields["volumes"] = anonymous + fields.get("volumes", [])
     network = _network(host, _object(body, "NetworkingConfig"))
     if network is not None:
         fields["network"] = network

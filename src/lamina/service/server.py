@@ -29,6 +29,7 @@ __all__ = ["API_VERSION", "MIN_API_VERSION", "ApiError", "Request", "Service", "
 API_VERSION = "1.41"
 MIN_API_VERSION = "1.24"
 MAX_JSON_BODY = 16 * 1024 * 1024  # a create or volume body is a few KiB; more is an attack
+MAX_DRAIN = 64 * 1024 * 1024  # unread body read away after an error answer; beyond it, the connection closes
 _VERSION_PREFIX = re.compile(r"^/v(\d+\.\d+)(/.*)$")
 
 Handler = Callable[["Request"], Any]
@@ -83,6 +84,7 @@ class Request:
         self.answered = False
         self._client = None
         self._body_read = False
+        self.body: _BodyReader | None = None
 
     # ----- input --------------------------------------------------------------------
     @property
@@ -144,7 +146,8 @@ class Request:
     def body_stream(self) -> _BodyReader:
         """The request body as a file-like object (Content-Length or chunked)."""
         self._body_read = True
-        return _BodyReader(self.http.rfile, self.headers)
+        self.body = _BodyReader(self.http.rfile, self.headers)
+        return self.body
 
     def json(self, default: Any = None) -> Any:
         """The body as JSON (bounded in size); 400 when malformed."""
@@ -298,9 +301,19 @@ class _BodyReader:
             raise ApiError(413, f"request body larger than {limit} bytes")
         return data
 
-    def drain(self) -> None:
-        while self.read(65536):
-            pass
+    def drain(self, budget: int | None = None) -> bool:
+        """Read the rest so the connection can serve the next request; False when more than
+        ``budget`` bytes were left (then the connection is to be closed)."""
+        try:
+            while budget is None or budget > 0:
+                data = self.read(65536)
+                if not data:
+                    return True
+                if budget is not None:
+                    budget -= len(data)
+        except (ApiError, OSError, ValueError):
+            return False
+        return False
 
 
 class _HttpHandler(BaseHTTPRequestHandler):
@@ -361,6 +374,8 @@ class _HttpHandler(BaseHTTPRequestHandler):
             if not request.answered:
                 if not request._body_read:
                     self._drain_body()
+                elif request.body is not None and not request.body.drain(MAX_DRAIN):
+                    self.close_connection = True
                 self._error(status, message)
             else:
                 self.close_connection = True
@@ -371,11 +386,10 @@ class _HttpHandler(BaseHTTPRequestHandler):
         """Read what the client sent, so the connection can serve the next request."""
         try:
             reader = _BodyReader(self.rfile, self.headers)
-            if int(self.headers.get("Content-Length") or 0) > MAX_JSON_BODY:
-                self.close_connection = True
-                return
-            reader.drain()
-        except (ApiError, OSError, ValueError):
+        except ValueError:
+            self.close_connection = True
+            return
+        if not reader.drain(MAX_DRAIN):
             self.close_connection = True
 
     def _error(self, status: int, message: str) -> None:

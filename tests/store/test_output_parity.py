@@ -22,7 +22,7 @@ SHORT_ID = re.compile(r"\b[0-9a-f]{12}\b")
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory, busybox_tar, docker):
-    from conftest import Lamina
+    from tests.conftest import Lamina
 
     work = tmp_path_factory.mktemp("parity")
     lamina = Lamina(work / "store")

@@ -44,6 +44,11 @@ class AttachSession:
             current = client.container_store.get(self.container_id)
             if current is None:
                 return
+            if current.status == "running" and not self.handed.is_set():  # started by someone else
+                time.sleep(0.2)
+                if not self.handed.is_set():
+                    follow_logs(client, current, self, connection, past=False, follow=True)
+                    return
         if self.process is None:
             container = client.container(self.container_id)
             follow_logs(client, container, self, connection, past=False, follow=True)

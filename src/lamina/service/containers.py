@@ -335,8 +335,13 @@ def attach(request: Request) -> None:
         connection = request.hijack()
         follow_logs(client, container, session, connection, past=include_logs, follow=stream)
         return
-    connection = request.hijack()
+    # registered before the 101 goes out: the client sends ``start`` as soon as it reads it
     request.service.pending_attach.setdefault(container.id, []).append(session)
+    try:
+        connection = request.hijack()
+    except OSError:
+        request.service.pending_attach.get(container.id, [session]).remove(session)
+        raise
     session.serve(connection, client)
 
 

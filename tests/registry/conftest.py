@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from servers import (
+    PASSWORD,
+    USER,
     FaultProxy,
     RegistryServer,
     ScriptedRegistry,
@@ -21,9 +23,6 @@ from servers import (
 from lamina.registry.client import RegistryClient
 from lamina.registry.config import RegistryConfig
 from lamina.registry.credentials import CredentialStore
-
-USER = "lamina-user"
-PASSWORD = "s3cret-Pa55word"
 
 
 @pytest.fixture(scope="session", autouse=True)

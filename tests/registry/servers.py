@@ -33,6 +33,9 @@ from lamina.registry.config import RegistryConfig
 from lamina.registry.credentials import Credential
 
 REGISTRY_BINARY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+# the one account of the authenticating test registries (htpasswd and token)
+USER = "lamina-user"
+PASSWORD = "s3cret-Pa55word"
 TOKEN_SERVICE = "lamina-test-registry"
 TOKEN_ISSUER = "lamina-test-issuer"
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import PASSWORD, USER
-from servers import make_client, push_blob, tiny_image
+from servers import PASSWORD, USER, make_client, push_blob, tiny_image
 
 from lamina.registry.client import DOCKER_MANIFEST
 from lamina.registry.credentials import Credential

@@ -7,8 +7,17 @@ import json
 import time
 
 import pytest
-from conftest import PASSWORD, USER
-from servers import FixedCredentials, digest_of, make_client, opener, push_blob, random_bytes, tiny_image
+from servers import (
+    PASSWORD,
+    USER,
+    FixedCredentials,
+    digest_of,
+    make_client,
+    opener,
+    push_blob,
+    random_bytes,
+    tiny_image,
+)
 
 from lamina.errors import AuthError, RegistryError
 from lamina.registry.auth import parse_www_authenticate

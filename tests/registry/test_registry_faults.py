@@ -176,7 +176,7 @@ def test_dropped_monolithic_patch_resumes_when_nothing_arrived(fault_proxy: Faul
 
 
 def test_redirect_to_storage_does_not_carry_our_credentials(basic_registry) -> None:
-    from conftest import PASSWORD, USER
+    from servers import PASSWORD, USER
 
     credential = Credential(USER, PASSWORD)
     # "localhost" is another origin than "127.0.0.1": the storage proxy plays a pre-signed URL by
@@ -223,8 +223,7 @@ def test_retry_after_as_an_http_date_is_honoured(fault_proxy: FaultProxy, stored
 
 
 def test_a_token_the_registry_rejects_is_fetched_again(token_registry, token_server) -> None:
-    from conftest import PASSWORD, USER
-    from servers import TOKEN_SERVICE
+    from servers import PASSWORD, TOKEN_SERVICE, USER
 
     credential = Credential(USER, PASSWORD)
     front = FaultProxy(token_registry.port).start()

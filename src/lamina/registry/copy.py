@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from typing import IO
@@ -11,6 +12,7 @@ from lamina.oci.models import parse_index, parse_manifest
 from lamina.oci.reference import Reference
 from lamina.registry.client import BlobPushOutcome, Manifest, RegistryClient
 from lamina.registry.transfer_events import EventSink, TransferEvent, short
+from lamina.store.content import INGEST_TEMP_PREFIX
 from lamina.store.store import Store
 
 
@@ -54,14 +56,19 @@ class _DownloadOnDemand:
         self._store, self._source, self._repository = store, source, repository
         self._digest, self._size = digest, size
         self._path: str | None = None
+        self._held: IO[bytes] | None = None
 
     def open(self) -> IO[bytes]:
         if self._path is None:
             self._store.content.ensure()
-            fd, path = tempfile.mkstemp(dir=self._store.content.ingest_dir, prefix="copy-")
+            # named and flocked like the content store's own temp files, so a copy killed
+            # mid-download leaves one the next writer (or fsck --repair) sweeps as abandoned
+            fd, path = tempfile.mkstemp(dir=self._store.content.ingest_dir, prefix=INGEST_TEMP_PREFIX)
+            fcntl.flock(fd, fcntl.LOCK_EX)
             self._path = path
-            with os.fdopen(fd, "w+b") as buffer:
-                self._source.fetch_blob(self._repository, self._digest, buffer, expected_size=self._size)
+            self._held = os.fdopen(fd, "w+b")
+            self._source.fetch_blob(self._repository, self._digest, self._held, expected_size=self._size)
+            self._held.flush()
         return open(self._path, "rb")
 
     def __enter__(self) -> _DownloadOnDemand:
@@ -70,3 +77,5 @@ class _DownloadOnDemand:
     def __exit__(self, *_exc: object) -> None:
         if self._path is not None:
             os.unlink(self._path)
+        if self._held is not None:
+            self._held.close()

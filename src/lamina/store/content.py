@@ -29,6 +29,8 @@ CHUNK = 1 << 20
 #: creating it and taking its lock.
 INGEST_GRACE_SECONDS = 10
 _TEMP_PREFIX = "blob-"
+#: What a temp file in ``ingest/`` is named with, by any writer that flocks it while it writes.
+INGEST_TEMP_PREFIX = _TEMP_PREFIX
 
 
 class ContentStore:
@@ -104,7 +106,7 @@ class ContentStore:
         now = time.time()
         for entry in entries:
             if not entry.name.startswith(_TEMP_PREFIX):
-                continue  # another module's temp file (registry copy's): not flocked, its own rules
+                continue  # not a flocked temp file: its writer has rules of its own
             try:
                 fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
             except OSError:

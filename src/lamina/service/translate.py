@@ -30,12 +30,22 @@ def run_fields(body: dict[str, Any], *, name: str | None = None, platform: str |
     fields.update(_config_fields(body))
     anonymous = fields.pop("volumes", [])
     fields.update(_host_fields(host))
-    if anonymous:  # Config.Volumes (anonymous volumes) and HostConfig.Binds are both ``-v``
+    # Config.Volumes (anonymous volumes) and HostConfig.Binds are both ``-v``; a path both name
+    # is the bind's (docker-py lists every bind's target in Config.Volumes too)
+    targets = {_bind_target(bind) for bind in fields.get("volumes", [])}
+    targets |= {m.get("Target") for m in _list(host, "Mounts") if isinstance(m, dict)}
+    anonymous = [path for path in anonymous if path.rstrip("/") not in targets and path not in targets]
+    if anonymous:
         fields["volumes"] = anonymous + fields.get("volumes", [])
     network = _network(host, _object(body, "NetworkingConfig"))
     if network is not None:
         fields["network"] = network
     return fields
+
+
+def _bind_target(bind: str) -> str:
+    parts = bind.split(":")
+    return (parts[1] if len(parts) > 1 else parts[0]).rstrip("/") or "/"
 
 
 def image_of(body: dict[str, Any]) -> str:

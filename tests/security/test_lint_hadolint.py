@@ -73,7 +73,7 @@ def test_findings_equal_hadolints(name: str, hadolint_findings: dict[str, list[d
 
 def test_the_corpus_triggers_every_rule_that_needs_no_configuration(hadolint_findings) -> None:
     """Each DL rule is seen failing somewhere in the corpus (and so compared with hadolint)."""
-    from lamina.security.lint.registry import all_rules
+    from lamina.security.lint.rules import all_rules
 
     seen = {f["code"] for findings in hadolint_findings.values() for f in findings}
     # Rules that need configuration (test_lint_config.py), are off by default (level "ignore"),

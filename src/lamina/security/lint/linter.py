@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from lamina.security.lint.config import LintConfig
 from lamina.security.lint.model import LintDockerfile, Step, read_dockerfile
-from lamina.security.lint.registry import LEVELS, all_rules
+from lamina.security.lint.registry import LEVELS
+from lamina.security.lint.rules import all_rules
 from lamina.security.lint.rules.image_config import IGNORE_PRAGMA, schema_rules
 from lamina.security.lint.shellcheck import run_shellcheck, scripts_to_check, shellcheck_path
 

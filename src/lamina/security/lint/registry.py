@@ -63,10 +63,3 @@ def simple_rule(
         return is_fine
 
     return register
-
-
-def all_rules() -> dict[str, Rule]:
-    """Every registered rule; importing the rule modules registers them."""
-    from lamina.security.lint.rules import commands, files, image_config, packages, stages  # noqa: F401
-
-    return RULES

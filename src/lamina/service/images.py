@@ -242,6 +242,9 @@ def _pull(request: Request, name: str, *, platform: str | None) -> None:
             progress.status(f"Status: {state} {result.reference.familiar}")
     except Exception as exc:
         if not progress.started:
+            message = str(exc)
+            if "not found" in message or "manifest unknown" in message or "NAME_UNKNOWN" in message:
+                raise ApiError(404, message) from None  # docker-py's ImageNotFound
             raise
         progress.error(str(exc))
     progress.close()

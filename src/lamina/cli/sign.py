@@ -84,17 +84,40 @@ def sign(key_path: str, annotations: tuple[str, ...], image: str) -> None:
 
 
 @click.command("verify")
-@click.option("--key", "key_paths", required=True, multiple=True, help="Public key file (repeat for several)")
+@click.option("--key", "key_paths", multiple=True, help="Public key file (repeat for several)")
+@click.option("--rekor-key", "rekor_paths", multiple=True,
+              help="Rekor public key: also require the signature's Rekor SET to verify (offline)")
+@click.option("--ca-roots", type=click.Path(dir_okay=False, exists=True),
+              help="Fulcio root certificates (PEM) for keyless signatures (needs --rekor-key)")
+@click.option("--certificate-oidc-issuer", help="Keyless: the OIDC issuer the certificate must name")
+@click.option("--certificate-identity", help="Keyless: the e-mail the certificate must name")
 @click.option("-o", "--output", "output", type=click.Choice(["json", "text"]), default="json", show_default=True)
 @click.argument("image")
-def verify(key_paths: tuple[str, ...], output: str, image: str) -> None:
+def verify(key_paths: tuple[str, ...], rekor_paths: tuple[str, ...], ca_roots: str | None,
+           certificate_oidc_issuer: str | None, certificate_identity: str | None, output: str, image: str) -> None:
     """Verify IMAGE's signatures; print the verified payloads; fail when none verifies."""
+    from lamina.errors import UsageError
     from lamina.security.signing.cosign import verify as verify_image
 
-    verified = verify_image(image, _public_keys(key_paths))
+    fulcio = None
+    if ca_roots:
+        from lamina.security.signing.keyless import FulcioTrust
+
+        if key_paths or not (certificate_oidc_issuer and certificate_identity and rekor_paths):
+            raise UsageError("--ca-roots needs --certificate-oidc-issuer, --certificate-identity and --rekor-key, "
+                             "and no --key")
+        fulcio = FulcioTrust(Path(ca_roots).read_bytes(), certificate_oidc_issuer, certificate_identity)
+    elif not key_paths:
+        raise UsageError("verify needs --key (or --ca-roots for keyless signatures)")
+    verified = verify_image(image, _public_keys(key_paths), rekor_keys=_public_keys(rekor_paths) or None,
+                            fulcio=fulcio)
+    checks = ["  - The cosign claims were validated"]
+    checks.append("  - The code-signing certificate was verified against the Fulcio roots" if fulcio else
+                  "  - The signatures were verified against the specified public key")
+    if rekor_paths:
+        checks.append("  - The Rekor SET was verified offline (log inclusion was not checked)")
     click.echo(f"\nVerification for {image} --\nThe following checks were performed on each of these signatures:\n"
-               "  - The cosign claims were validated\n  - The signatures were verified against the specified public key",
-               err=True)
+               + "\n".join(checks), err=True)
     unchecked = sorted({name for item in verified for name in item.unchecked})
     if unchecked:
         click.echo(f"  - Not checked offline: {', '.join(unchecked)} (transparency log / certificate chain)", err=True)

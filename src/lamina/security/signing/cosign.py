@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from lamina.errors import SignatureError
 from lamina.oci.reference import Reference, parse_reference
 from lamina.security.signing.attachments import Attachment, Registry, append_attachment, read_attachments
+from lamina.security.signing.keyless import FulcioTrust
 from lamina.security.signing.keys import PrivateKey, PublicKey, sign_message, verify_message
 from lamina.security.signing.payload import (
     SIMPLE_SIGNING_MEDIA_TYPE,
@@ -27,6 +28,7 @@ from lamina.security.signing.payload import (
 
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"
+CHAIN_ANNOTATION = "dev.sigstore.cosign/chain"
 BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle"
 SIGNATURE_SUFFIX = "sig"
 #: containers/image's file form of one signature (``dir:`` signatures, its test fixtures).
@@ -77,8 +79,13 @@ def sign(image: str, key: PrivateKey, *, annotations: dict[str, str] | None = No
 
 
 def verify(image: str, keys: Sequence[PublicKey], *, identity_check: IdentityCheck | None = None,
-           registry: Registry | None = None) -> list[VerifiedSignature]:
-    """Every signature of ``image`` that verifies; SignatureError (one line, with the reason) when none does."""
+           registry: Registry | None = None, rekor_keys: Sequence[PublicKey] | None = None,
+           fulcio: FulcioTrust | None = None) -> list[VerifiedSignature]:
+    """Every signature of ``image`` that verifies; SignatureError (one line, with the reason) when none does.
+
+    ``keys``: public keys; or ``fulcio`` (roots, OIDC issuer, e-mail) for keyless signatures.
+    ``rekor_keys``: also require a Rekor SET that verifies (offline, from the signature's bundle).
+    """
     ref = parse_reference(image)
     with registry_for(ref, registry) as client:
         digest = resolve_digest(client, ref)
@@ -86,16 +93,20 @@ def verify(image: str, keys: Sequence[PublicKey], *, identity_check: IdentityChe
     if not attachments:
         raise SignatureError(f"{ref}: no signatures found (no tag {ref.domain}/{ref.path}:"
                              f"{digest.replace(':', '-')}.{SIGNATURE_SUFFIX})")
-    return verify_signatures(attachments, keys, digest, identity_check=identity_check, where=str(ref))
+    return verify_signatures(attachments, keys, digest, identity_check=identity_check, where=str(ref),
+                             rekor_keys=rekor_keys, fulcio=fulcio)
 
 
 def verify_signatures(attachments: Sequence[Attachment], keys: Sequence[PublicKey], manifest_digest: str, *,
-                      identity_check: IdentityCheck | None = None, where: str = "image") -> list[VerifiedSignature]:
+                      identity_check: IdentityCheck | None = None, where: str = "image",
+                      rekor_keys: Sequence[PublicKey] | None = None,
+                      fulcio: FulcioTrust | None = None) -> list[VerifiedSignature]:
     """The attachments that verify as signatures of ``manifest_digest``; raises when none does."""
     verified, reasons = [], []
     for attachment in attachments:
         try:
-            verified.append(verify_signature(attachment, keys, manifest_digest, identity_check=identity_check))
+            verified.append(verify_signature(attachment, keys, manifest_digest, identity_check=identity_check,
+                                             rekor_keys=rekor_keys, fulcio=fulcio))
         except SignatureError as exc:
             reasons.append(str(exc))
     if not verified:
@@ -106,30 +117,62 @@ def verify_signatures(attachments: Sequence[Attachment], keys: Sequence[PublicKe
 
 
 def verify_signature(attachment: Attachment, keys: Sequence[PublicKey], manifest_digest: str, *,
-                     identity_check: IdentityCheck | None = None) -> VerifiedSignature:
-    """Check one signature layer: media type, signature over the payload bytes, digest, identity."""
+                     identity_check: IdentityCheck | None = None, rekor_keys: Sequence[PublicKey] | None = None,
+                     fulcio: FulcioTrust | None = None) -> VerifiedSignature:
+    """Check one signature layer: media type, signature over the payload bytes, digest, identity;
+    with ``fulcio`` the key is the certificate's (checked against the roots at the Rekor time), with
+    ``rekor_keys`` the Rekor SET must verify too."""
+    label = f"layer {attachment.digest[:19]}"
     if attachment.media_type != SIMPLE_SIGNING_MEDIA_TYPE:
-        raise SignatureError(f"layer {attachment.digest[:19]} is {attachment.media_type!r}, not a signature")
+        raise SignatureError(f"{label} is {attachment.media_type!r}, not a signature")
     encoded = attachment.annotations.get(SIGNATURE_ANNOTATION)
     if encoded is None:
-        raise SignatureError(f"layer {attachment.digest[:19]} has no {SIGNATURE_ANNOTATION} annotation")
+        raise SignatureError(f"{label} has no {SIGNATURE_ANNOTATION} annotation")
     try:
         raw_signature = base64.b64decode(encoded, validate=True)
     except binascii.Error:
-        raise SignatureError(f"layer {attachment.digest[:19]}: signature annotation is not base64") from None
+        raise SignatureError(f"{label}: signature annotation is not base64") from None
+    certificate = attachment.annotations.get(CERTIFICATE_ANNOTATION, "").encode()
+    bundle = attachment.annotations.get(BUNDLE_ANNOTATION)
+    if fulcio is not None:
+        from lamina.security.signing.keyless import verify_fulcio_certificate, verify_rekor_set
+
+        if not certificate:
+            raise SignatureError(f"{label} has no Fulcio certificate")
+        if not rekor_keys or bundle is None:
+            raise SignatureError(f"{label}: a Fulcio certificate is only checked with a Rekor bundle and key")
+        try:
+            logged_at = verify_rekor_set(bundle, list(rekor_keys), certificate, encoded, attachment.payload)
+            keys = [verify_fulcio_certificate(certificate, attachment.annotations.get(CHAIN_ANNOTATION, "").encode(),
+                                              fulcio, logged_at)]
+        except SignatureError as exc:
+            raise SignatureError(f"{label}: {exc}") from None
     if not keys:
         raise SignatureError("no public key to verify with")
-    if not any(verify_message(key, raw_signature, attachment.payload) for key in keys):
-        raise SignatureError(f"layer {attachment.digest[:19]}: signature does not verify with the given key")
-    payload = parse_payload(attachment.payload, where=f"layer {attachment.digest[:19]} payload")
+    matched = next((key for key in keys if verify_message(key, raw_signature, attachment.payload)), None)
+    if matched is None:
+        raise SignatureError(f"{label}: signature does not verify with the given key")
+    if rekor_keys and fulcio is None:
+        from lamina.security.signing.keyless import verify_rekor_set
+        from lamina.security.signing.keys import public_key_pem
+
+        if bundle is None:
+            raise SignatureError(f"{label} has no Rekor bundle")
+        try:
+            verify_rekor_set(bundle, list(rekor_keys), public_key_pem(matched), encoded, attachment.payload)
+        except SignatureError as exc:
+            raise SignatureError(f"{label}: {exc}") from None
+    payload = parse_payload(attachment.payload, where=f"{label} payload")
     if payload.manifest_digest != manifest_digest:
-        raise SignatureError(f"layer {attachment.digest[:19]}: payload signs {payload.manifest_digest}, "
+        raise SignatureError(f"{label}: payload signs {payload.manifest_digest}, "
                              f"the image is {manifest_digest}")
     if identity_check is not None:
         reason = identity_check(payload.docker_reference)
         if reason:
-            raise SignatureError(f"layer {attachment.digest[:19]}: {reason}")
-    unchecked = tuple(name for name in (CERTIFICATE_ANNOTATION, BUNDLE_ANNOTATION) if name in attachment.annotations)
+            raise SignatureError(f"{label}: {reason}")
+    unchecked = tuple(name for name, checked in ((CERTIFICATE_ANNOTATION, fulcio is not None),
+                                                 (BUNDLE_ANNOTATION, bool(rekor_keys)))
+                      if name in attachment.annotations and not checked)
     return VerifiedSignature(payload, attachment.payload, dict(attachment.annotations), unchecked)
 
 

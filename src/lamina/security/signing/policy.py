@@ -10,8 +10,9 @@ then ``default``. Every requirement in the chosen list must accept the image.
 
 Requirements: ``insecureAcceptAnything``, ``reject``, ``sigstoreSigned`` (cosign signatures
 checked with ``keyPath``/``keyPaths``/``keyData``/``keyDatas`` and a ``signedIdentity``).
-``signedBy`` (GPG), keyless (``fulcio``), ``pki`` and Rekor checks are refused with a clear line:
-lamina has no GPG and works offline.
+``fulcio`` (keyless: certificate chain, OIDC issuer and e-mail) and ``rekorPublicKey*`` (the
+Rekor SET) are checked offline from what the signature carries. ``signedBy`` (GPG) and ``pki``
+are refused with a clear line: lamina has no GPG.
 
 Lookup: ``--policy FILE``, else ``$LAMINA_POLICY``, else ``policy.json`` in lamina's config
 directory (beside config.toml), else ``/etc/containers/policy.json``; with none, anything is
@@ -183,7 +184,7 @@ def _sigstore_unmet(requirement: Requirement, ref: Reference, digest: str, regis
     from lamina.security.signing.attachments import read_attachments
     from lamina.security.signing.cosign import SIGNATURE_SUFFIX, verify_signatures
 
-    keys = _sigstore_keys(requirement, source)
+    keys, rekor_keys, fulcio = _sigstore_trust(requirement, source)
     if registry is None:
         return "no registry to read signatures from"
     try:
@@ -194,33 +195,63 @@ def _sigstore_unmet(requirement: Requirement, ref: Reference, digest: str, regis
         return f"no signatures for {digest} (tag {digest.replace(':', '-')}.{SIGNATURE_SUFFIX})"
     check = identity_check(requirement.get("signedIdentity") or {"type": "matchRepoDigestOrExact"}, ref)
     try:
-        verify_signatures(attachments, keys, digest, identity_check=check, where="signatures")
+        verify_signatures(attachments, keys, digest, identity_check=check, where="signatures",
+                          rekor_keys=rekor_keys, fulcio=fulcio)
     except SignatureError as exc:
         return str(exc).removeprefix("signatures: ")
     return None
 
 
-def _sigstore_keys(requirement: Requirement, source: str) -> list:
-    from lamina.security.signing.keys import load_public_key, read_key_file
+def _sigstore_trust(requirement: Requirement, source: str) -> tuple[list, list, Any]:
+    """(public keys, Rekor keys, Fulcio trust) from a sigstoreSigned requirement, checked as containers/image does."""
+    from lamina.security.signing.keyless import FulcioTrust
 
     where = f"{source}: sigstoreSigned"
-    for unsupported in ("fulcio", "pki", "rekorPublicKeyPath", "rekorPublicKeyPaths", "rekorPublicKeyData",
-                        "rekorPublicKeyDatas"):
-        if unsupported in requirement:
-            raise PolicyError(f"{where}: {unsupported} (keyless/transparency-log checks) needs sigstore's online "
-                              "services and is not supported by lamina; use keyPath/keyData")
-    sources = [name for name in ("keyPath", "keyPaths", "keyData", "keyDatas") if name in requirement]
+    if "pki" in requirement:
+        raise PolicyError(f"{where}: pki (X.509 CA-signed keys) is not supported by lamina; use keyPath or fulcio")
+    sources = [name for name in ("keyPath", "keyPaths", "keyData", "keyDatas", "fulcio") if name in requirement]
     if len(sources) != 1:
-        raise PolicyError(f"{where}: exactly one of keyPath, keyPaths, keyData, keyDatas is needed")
-    name = sources[0]
+        raise PolicyError(f"{where}: exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio is needed")
+    rekor_sources = [name for name in ("rekorPublicKeyPath", "rekorPublicKeyPaths", "rekorPublicKeyData",
+                                       "rekorPublicKeyDatas") if name in requirement]
+    if len(rekor_sources) > 1:
+        raise PolicyError(f"{where}: at most one of {', '.join(rekor_sources)}")
+    rekor_keys = _public_keys(requirement, rekor_sources[0], where) if rekor_sources else []
+    if sources[0] != "fulcio":
+        return _public_keys(requirement, sources[0], where), rekor_keys, None
+    fulcio = requirement["fulcio"]
+    if not isinstance(fulcio, dict):
+        raise PolicyError(f"{where}: fulcio must be an object")
+    if not rekor_keys:
+        raise PolicyError(f"{where}: fulcio needs a rekorPublicKeyPath or rekorPublicKeyData to date certificates")
+    for name in ("oidcIssuer", "subjectEmail"):
+        if not isinstance(fulcio.get(name), str) or not fulcio[name]:
+            raise PolicyError(f"{where}: fulcio.{name} is required")
+    roots = [name for name in ("caPath", "caData") if name in fulcio]
+    if len(roots) != 1:
+        raise PolicyError(f"{where}: fulcio needs exactly one of caPath, caData")
+    try:
+        roots_pem = (Path(fulcio["caPath"]).read_bytes() if roots[0] == "caPath"
+                     else base64.b64decode(fulcio["caData"], validate=True))
+    except OSError as exc:
+        raise PolicyError(f"{where}: fulcio.caPath: {exc.strerror or exc}") from None
+    except (binascii.Error, TypeError):
+        raise PolicyError(f"{where}: fulcio.caData is not base64") from None
+    return [], rekor_keys, FulcioTrust(roots_pem, fulcio["oidcIssuer"], fulcio["subjectEmail"])
+
+
+def _public_keys(requirement: Requirement, name: str, where: str) -> list:
+    from lamina.security.signing.keys import load_public_key, read_key_file
+
     value = requirement[name]
-    values = value if name.endswith("s") else [value]
+    plural = name.endswith("s")
+    values = value if plural else [value]
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
-        raise PolicyError(f"{where}: {name} must be {'a non-empty list of strings' if name.endswith('s') else 'a string'}")
+        raise PolicyError(f"{where}: {name} must be {'a non-empty list of strings' if plural else 'a string'}")
     keys = []
     for index, item in enumerate(values):
         try:
-            if name.startswith("keyPath"):
+            if "Path" in name:
                 keys.append(load_public_key(read_key_file(item), where=item))
             else:
                 keys.append(load_public_key(base64.b64decode(item, validate=True), where=f"{where}.{name}[{index}]"))

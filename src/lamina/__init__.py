@@ -47,11 +47,11 @@ _LAZY = {
     "RegistryCollection": "lamina.client.registry",
     "SystemCollection": "lamina.client.system",
     # results
-    "ImageSummary": "lamina.api_records",
-    "HistoryEntry": "lamina.api_records",
-    "PruneReport": "lamina.api_records",
-    "FsckReport": "lamina.api_records",
-    "FsckProblem": "lamina.api_records",
+    "ImageSummary": "lamina.client.records",
+    "HistoryEntry": "lamina.client.records",
+    "PruneReport": "lamina.client.records",
+    "FsckReport": "lamina.store.fsck",
+    "FsckProblem": "lamina.store.fsck",
     "RemovalReport": "lamina.store.store",
     "LoadedImage": "lamina.archive.load",
     "BuildResult": "lamina.build.executor",
@@ -98,7 +98,6 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from lamina.api_records import FsckProblem, FsckReport, HistoryEntry, ImageSummary, PruneReport
     from lamina.archive.load import LoadedImage
     from lamina.build.events import (
         BuildEvent,
@@ -117,6 +116,7 @@ if TYPE_CHECKING:
     from lamina.client.containers import ContainerCollection
     from lamina.client.images import ImageCollection
     from lamina.client.models import Container, Image, Volume
+    from lamina.client.records import HistoryEntry, ImageSummary, PruneReport
     from lamina.client.registry import RegistryCollection
     from lamina.client.system import SystemCollection
     from lamina.client.volumes import VolumeCollection
@@ -133,6 +133,7 @@ if TYPE_CHECKING:
     from lamina.runtime.processes import ResourceUsage
     from lamina.runtime.runconfig import RunOptions
     from lamina.runtime.volumestore import Volume as VolumeRecord
+    from lamina.store.fsck import FsckProblem, FsckReport
     from lamina.store.store import RemovalReport
 
 

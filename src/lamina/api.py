@@ -11,7 +11,8 @@ from lamina.client.client import Client
 from lamina.oci.digest import short_id
 
 if TYPE_CHECKING:
-    from lamina.api_records import FsckReport, HistoryEntry, ImageSummary, PruneReport
+    from lamina.client.records import HistoryEntry, ImageSummary, PruneReport
+    from lamina.store.fsck import FsckReport
 
 __all__ = ["Client", "FsckReport", "HistoryEntry", "ImageSummary", "PruneReport", "short_id"]
 
@@ -19,8 +20,8 @@ _RECORDS = ("FsckProblem", "FsckReport", "HistoryEntry", "ImageSummary", "PruneR
 
 
 def __getattr__(name: str):
-    """The result records live in ``lamina.api_records``, loaded when first asked for: a
-    container run never needs them (nor the dataclasses module they are made with)."""
+    """The result records live in ``lamina.client.records`` (fsck's in ``lamina.store.fsck``),
+    loaded when first asked for: a container run never needs them."""
     if name in _RECORDS:
         from lamina import api_records
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 import fnmatch
 import re
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
+from lamina import TYPE_CHECKING
 from lamina.errors import UsageError
 from lamina.oci.timefmt import parse_rfc3339
 
 if TYPE_CHECKING:
-    from lamina.api import Client, ImageSummary
+    from typing import Any
+
+    from lamina.client.client import Client
+    from lamina.client.records import ImageSummary
 
 
 def _split(filters) -> dict[str, list[str]]:
@@ -37,13 +39,17 @@ def _label_matches(labels: dict[str, str], selector: str) -> bool:
     return not sep or labels[key] == value
 
 
-@dataclass
 class ImageFilter:
-    dangling: bool | None = None
-    labels: list[str] = field(default_factory=list)
-    before_ts: float | None = None
-    since_ts: float | None = None
-    references: list[str] = field(default_factory=list)
+    """What ``images --filter`` lets through (a plain class: ``lamina images`` makes one)."""
+
+    __slots__ = ("dangling", "labels", "before_ts", "since_ts", "references")
+
+    def __init__(self) -> None:
+        self.dangling: bool | None = None
+        self.labels: list[str] = []
+        self.before_ts: float | None = None
+        self.since_ts: float | None = None
+        self.references: list[str] = []
 
     @classmethod
     def parse(cls, filters, client: Client) -> ImageFilter:
@@ -99,11 +105,15 @@ def parse_until(value: str) -> float:
     return moment
 
 
-@dataclass
 class PruneFilter:
-    until: float | None = None
-    labels: list[str] = field(default_factory=list)
-    not_labels: list[str] = field(default_factory=list)
+    """What ``image prune --filter`` lets through."""
+
+    __slots__ = ("until", "labels", "not_labels")
+
+    def __init__(self) -> None:
+        self.until: float | None = None
+        self.labels: list[str] = []
+        self.not_labels: list[str] = []
 
     @classmethod
     def parse(cls, filters) -> PruneFilter:

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any, BinaryIO
 
-    from lamina.api_records import ImageSummary, PruneReport
     from lamina.client.client import Client
+    from lamina.client.records import ImageSummary, PruneReport
     from lamina.registry.push import PushResult
     from lamina.registry.search import SearchResult
     from lamina.registry.transfer_events import EventSink
@@ -40,8 +40,8 @@ class ImageCollection:
                  filters: Sequence[str] = ()) -> list[ImageSummary]:
         """``docker images``: one row per name; untagged images as ``<none>``. ``reference``
         narrows to ``REPO[:TAG]`` (globs allowed); ``filters`` are docker's ``KEY=VALUE`` filters."""
-        from lamina.api_filters import ImageFilter
-        from lamina.api_records import ImageSummary
+        from lamina.client.filters import ImageFilter
+        from lamina.client.records import ImageSummary
 
         store = self.client.store
         image_filter = ImageFilter.parse(filters, self.client)

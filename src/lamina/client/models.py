@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from typing import Any, BinaryIO
 
-    from lamina.api_records import HistoryEntry
     from lamina.client.client import Client
+    from lamina.client.records import HistoryEntry
     from lamina.runtime.logs import LogEntry
     from lamina.runtime.processes import ResourceUsage
     from lamina.store.store import RemovalReport

@@ -7,9 +7,9 @@ from lamina import TYPE_CHECKING
 if TYPE_CHECKING:
     from typing import Any
 
-    from lamina.api_records import FsckReport
     from lamina.client.client import Client
     from lamina.diskusage import DiskUsage
+    from lamina.store.fsck import FsckReport
 
 __all__ = ["SystemCollection"]
 

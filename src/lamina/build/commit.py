@@ -18,7 +18,7 @@ from lamina.errors import StoreError
 from lamina.oci import mediatypes as mt
 from lamina.oci.models import decode_json, encode
 from lamina.oci.platform import host_platform
-from lamina.oci.timefmt import format_rfc3339
+from lamina.oci.timefmt import format_rfc3339, parse_rfc3339
 from lamina.store.store import LayerRecord, Store
 
 # docker's container.Config, in its field order; None = always written, "omit" = only when set
@@ -80,24 +80,30 @@ def commit_step(
     author: str | None,
     cmd_set: bool,
     history_entry: Mapping[str, Any] | None = None,
+    epoch: int | None = None,
 ) -> StageState:
     """Store the image one step makes on top of ``before``; returns the state it starts the next step with.
 
     ``history_entry``: the step's entry taken whole from a ``--cache-from`` image (its time
     included), so that the next step still finds that image's history as its prefix.
+    ``epoch`` (SOURCE_DATE_EPOCH): the image's and the step's ``created`` (a ``--cache-from``
+    entry only when it is later), as BuildKit does with it; the base image's entries stay.
     """
     diff_ids = before.diff_ids + ((layer.diff_id,) if layer is not None else ())
     if history_entry is not None:
         entry = dict(history_entry)
         created = str(entry.get("created") or format_rfc3339())
     else:
-        created = format_rfc3339()
+        created = format_rfc3339() if epoch is None else epoch_rfc3339(epoch)
         entry = {"created": created}
         if author:
             entry["author"] = author
         entry["created_by"] = created_by
         if layer is None:
             entry["empty_layer"] = True
+    if epoch is not None:  # the base image's entries keep their times (BuildKit, moby/buildkit#4614)
+        created = epoch_rfc3339(epoch)
+        entry = dict(_clamp_created(entry, epoch))
     history = (*before.history, entry)
     full_config = docker_config(config, before.image_id)
     document: dict[str, Any] = {"architecture": before.platform.get("architecture", "")}
@@ -116,6 +122,21 @@ def commit_step(
         layers.append(layer)
     image_id = store.add_image(encode(document), mt.DOCKER_CONFIG, layers, parent=before.image_id)
     return StageState(image_id, dict(config), diff_ids, history, author, cmd_set, before.platform)
+
+
+def epoch_rfc3339(epoch: int) -> str:
+    """SOURCE_DATE_EPOCH as Go's encoder writes a whole-second UTC time (what BuildKit stores)."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _clamp_created(entry: Mapping[str, Any], epoch: int) -> Mapping[str, Any]:
+    """A history entry whose ``created`` is after ``epoch`` gets ``epoch`` (older ones are kept)."""
+    created = entry.get("created")
+    if not created or parse_rfc3339(str(created)) <= epoch:
+        return entry
+    return {**entry, "created": epoch_rfc3339(epoch)}
 
 
 def comment_command(config: Mapping[str, Any], created_by: str) -> list[str]:

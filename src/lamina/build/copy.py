@@ -241,8 +241,8 @@ def _chrooted(member: TarMember) -> TarMember:
     return member
 
 
-def write_plan(store: Store, plan: CopyPlan) -> tuple[LayerRecord | None, dict[str, str]]:
-    """Stream the plan into a layer blob (sorted, parents first).
+def write_plan(store: Store, plan: CopyPlan, *, mtime_clamp: int | None = None) -> tuple[LayerRecord | None, dict[str, str]]:
+    """Stream the plan into a layer blob (sorted, parents first); ``mtime_clamp``: SOURCE_DATE_EPOCH.
 
     Returns the layer (None when the plan adds nothing) and the sha256 of every file copied,
     by host path.
@@ -253,7 +253,8 @@ def write_plan(store: Store, plan: CopyPlan) -> tuple[LayerRecord | None, dict[s
     ordered = sorted(plan.entries.items(), key=lambda item: item[0].split("/"))
     with store.content.writer() as blob:
         counted = SizingWriter(blob)  # docker's size of the layer: the files, not the tar
-        digests = stream_entries(counted, ((path, e.host, e.info, e.keep_xattrs, e.link_group) for path, e in ordered))
+        digests = stream_entries(counted, ((path, e.host, e.info, e.keep_xattrs, e.link_group) for path, e in ordered),
+                                 mtime_clamp=mtime_clamp)
         digest, size = blob.commit("layer")
     return LayerRecord(digest, digest, mt.DOCKER_LAYER, size, counted.size_or(size)), digests
 

@@ -144,6 +144,9 @@ class _Build:
         self.total = 0
         self.bind_root: Path | None = None
         self.dockerfile_path: Path | None = None  # None: the Dockerfile came as text (-f -)
+        self.epoch = source_date_epoch(options.build_args)
+        # a build at a fixed epoch makes other images than one without: its own cache entries
+        self.epoch_key = "" if self.epoch is None else f"\0epoch:{self.epoch}"
 
     # -- the whole build ---------------------------------------------------------------------
 
@@ -457,7 +460,7 @@ class _Build:
 
         ``key_extra`` is what else the step read (files bind-mounted into a RUN)."""
         if not self.options.no_cache:
-            cached = self.cache.lookup(state.image_id, step_key(created_by + key_extra, after.config, after.author))
+            cached = self.cache.lookup(state.image_id, step_key(created_by + key_extra + self.epoch_key, after.config, after.author))
             if cached is not None and self.cache_sources and cached not in self.cache_source_chains:
                 cached = None  # moby: with --cache-from, a local hit counts only on a source's own chain
             if cached is not None:
@@ -529,8 +532,8 @@ class _Build:
                 if layer is None:
                     continue
             new_state = commit_step(self.store, state, after.config, created_by, command, layer,
-                                    author=after.author, cmd_set=after.cmd_set, history_entry=entry)
-            self.cache.record(state.image_id, step_key(created_by, after.config, after.author), new_state.image_id)
+                                    author=after.author, cmd_set=after.cmd_set, history_entry=entry, epoch=self.epoch)
+            self.cache.record(state.image_id, step_key(created_by + self.epoch_key, after.config, after.author), new_state.image_id)
             return new_state
         return None
 
@@ -538,8 +541,8 @@ class _Build:
                     layer: LayerRecord | None, key_extra: str = "") -> StageState:
         """Commit the step's image and remember it for later builds."""
         new_state = commit_step(self.store, state, after.config, created_by, command, layer,
-                                author=after.author, cmd_set=after.cmd_set)
-        key = step_key(created_by + key_extra, after.config, after.author)
+                                author=after.author, cmd_set=after.cmd_set, epoch=self.epoch)
+        key = step_key(created_by + key_extra + self.epoch_key, after.config, after.author)
         self.cache.record(state.image_id, key, new_state.image_id)
         return new_state
 
@@ -556,7 +559,7 @@ class _Build:
                     found = resolve_user(plan.image_root, user)
                     owner = (found.uid, found.gid)
                 plan.add_directory(resolved, owner)
-            return write_plan(self.store, plan)[0]
+            return write_plan(self.store, plan, mtime_clamp=self.epoch)[0]
 
         return make
 
@@ -571,7 +574,7 @@ class _Build:
                 resolved, _ = plan.resolve_dest(str(config["WorkingDir"]))
                 if not plan.is_directory(resolved):
                     plan.add_directory(resolved, ROOT_OWNER)
-            return write_plan(self.store, plan)[0]
+            return write_plan(self.store, plan, mtime_clamp=self.epoch)[0]
 
         return make
 
@@ -610,7 +613,7 @@ class _Build:
                         target, is_dir = posixpath.join(resolved, source.under), True
                     plan.add(source, target, dest_is_dir=is_dir, owner=source_owner, mode=chmod,
                              unpack=unpack and source.local)
-                return write_plan(self.store, plan)
+                return write_plan(self.store, plan, mtime_clamp=self.epoch)
             finally:
                 plan.close()
 
@@ -697,7 +700,7 @@ class _Build:
                 store=self.store, instruction=instruction, state=run_state, build_args=stage_args.visible(env),
                 network=network, secrets=self.options.secrets, context_dir=self._bind_context(instruction),
                 stage_layers=lambda name: self._from_layers(name, state), emit=self.emit, filename=self.filename,
-                host_config=self.options.run_host_config,
+                host_config=self.options.run_host_config, mtime_clamp=self.epoch,
             )
             return execute_run(request).layer
 
@@ -732,6 +735,23 @@ class _Build:
     def _warn(self, text: str) -> None:
         self.warnings.append(text)
         self.emit(BuildWarning(text))
+
+
+def source_date_epoch(build_args: Mapping[str, str | None]) -> int | None:
+    """The ``SOURCE_DATE_EPOCH`` build arg as whole seconds (None when unset or empty).
+
+    It fixes the build's timestamps: config and history ``created``, and every mtime in the
+    layers the build writes is clamped to it (BuildKit's ``rewrite-timestamp``)."""
+    value = build_args.get("SOURCE_DATE_EPOCH")
+    if value is None or not value.strip():
+        return None
+    try:
+        epoch = int(value.strip())
+    except ValueError:
+        raise BuildError(f"invalid SOURCE_DATE_EPOCH {value!r}: want whole seconds since 1970") from None
+    if not 0 <= epoch < 1 << 33:  # a tar header's 11 octal digits hold mtimes below 2**33
+        raise BuildError(f"invalid SOURCE_DATE_EPOCH {value!r}: out of range")
+    return epoch
 
 
 def _parse_tag(tag: str) -> Reference:

@@ -27,8 +27,9 @@ _TYPES = {stat.S_IFDIR: b"5", stat.S_IFLNK: b"2", stat.S_IFCHR: b"3", stat.S_IFB
 class LayerStream:
     """Writes tar members to ``blob``; ``digests`` maps each copied host file to its sha256 (hex)."""
 
-    def __init__(self, blob: BlobWriter | ThreadedSink):
+    def __init__(self, blob: BlobWriter | ThreadedSink, *, mtime_clamp: int | None = None):
         self.blob = blob
+        self.mtime_clamp = mtime_clamp  # SOURCE_DATE_EPOCH: no member is newer than it
         self.digests: dict[str, str] = {}
         self._buffer = bytearray()
         self._links: dict[tuple[int, int, int], bytes] = {}
@@ -44,6 +45,8 @@ class LayerStream:
         xattrs = read_xattrs(os.fsencode(host)) if keep_xattrs and host else {}
         member = os.fsencode(name)
         perm, mtime = stat.S_IMODE(mode), info.st_mtime_ns // 1_000_000_000
+        if self.mtime_clamp is not None:
+            mtime = min(mtime, self.mtime_clamp)
         if kind == stat.S_IFDIR:
             self._header(member + b"/", b"5", perm, info, 0, mtime, xattrs=xattrs)
             return
@@ -113,10 +116,13 @@ class LayerStream:
             self._buffer = bytearray()
 
 
-def stream_entries(blob: BlobWriter, entries: Iterable[tuple[str, str | None, os.stat_result, bool, int]]) -> dict[str, str]:
-    """Write ``(name, host, info, keep_xattrs, link_group)`` members and the end of the archive; returns the digests."""
+def stream_entries(blob: BlobWriter, entries: Iterable[tuple[str, str | None, os.stat_result, bool, int]], *,
+                   mtime_clamp: int | None = None) -> dict[str, str]:
+    """Write ``(name, host, info, keep_xattrs, link_group)`` members and the end of the archive; returns the digests.
+
+    ``mtime_clamp`` (SOURCE_DATE_EPOCH) caps every member's mtime, as BuildKit's rewrite-timestamp."""
     with ThreadedSink(blob) as sink:  # the blob's sha256 and write overlap reading the files
-        stream = LayerStream(sink)
+        stream = LayerStream(sink, mtime_clamp=mtime_clamp)
         for name, host, info, keep_xattrs, link_group in entries:
             stream.add(name, host, info, keep_xattrs=keep_xattrs, link_group=link_group)
         stream.close()

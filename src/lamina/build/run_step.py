@@ -44,6 +44,7 @@ class RunRequest(msgspec.Struct, frozen=True):
     - ``stage_layers``: a stage name/index or image name → its diff_ids (``--mount from=``).
     - ``host_config``: docker's HostConfig fields the build flags set for RUN containers
       (``--add-host``, ``--ulimit``, ``--shm-size``, ``--security-opt``, memory and CPU limits).
+    - ``mtime_clamp``: SOURCE_DATE_EPOCH; no mtime in the layer is newer (BuildKit's rewrite-timestamp).
     - ``emit``: reports progress (``RunStarted`` with the container id, ``StepOutput`` with the
       command's stdout/stderr bytes as they come).
     """
@@ -59,6 +60,7 @@ class RunRequest(msgspec.Struct, frozen=True):
     emit: Callable[[BuildEvent], None] | None = None
     filename: str = "Dockerfile"
     host_config: Mapping[str, Any] = msgspec.field(default_factory=dict)
+    mtime_clamp: int | None = None
 
 
 class RunResult(msgspec.Struct, frozen=True):
@@ -136,7 +138,8 @@ def execute_run(request: RunRequest) -> RunResult:
             error.exit_code = result.exit_code
             error.output_tail = tail.text()  # type: ignore[attr-defined]
             raise error
-        layer = commit_step(request.store, result, snapshot_below=request.state.diff_ids)
+        layer = commit_step(request.store, result, snapshot_below=request.state.diff_ids,
+                            mtime_clamp=request.mtime_clamp)
     state = request.state
     if layer is not None:
         state = msgspec.structs.replace(state, diff_ids=(*state.diff_ids, layer.diff_id))

@@ -51,6 +51,9 @@ import click
               help="containers-policy.json for base-image pulls, or policy-check rules (YAML) the image must pass")
 @click.option("--check", is_flag=True, help="Lint the Dockerfile first (hadolint's rules, as lamina lint) "
                                             "and stop when a finding is an error")
+@click.option("--reproducible-check", "reproducible_check", is_flag=True,
+              help="Build a second time without cache and report the first difference, if any "
+                   "(set SOURCE_DATE_EPOCH to fix the timestamps)")
 @click.pass_context
 def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, network, quiet, iidfile,
           pull, platform, secrets, cache_from, cache_to, rm, force_rm, progress, builder, squash, **run_flags):
@@ -58,6 +61,7 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
     from lamina.cli.buildrun import run_build
 
     policy_file = run_flags.pop("policy_file")
+    reproducible_check = run_flags.pop("reproducible_check")
     if run_flags.pop("check"):
         _lint_first(context, dockerfile, quiet)
     run_host_config = _run_host_config(run_flags)
@@ -74,7 +78,7 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
                   build_args=build_args, target=target, labels=labels, no_cache=no_cache, network=network,
                   quiet=quiet, iidfile=iidfile, pull=pull, platform=platform, secrets=secrets,
                   cache_from=cache_from, progress=progress, run_host_config=run_host_config, builder=builder,
-                  squash=squash)
+                  squash=squash, reproducible_check=reproducible_check)
         check_built_image()
 
 

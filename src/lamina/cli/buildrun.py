@@ -15,12 +15,14 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
               no_cache: bool = False, network: str = "default", quiet: bool = False, iidfile: str | None = None,
               pull: bool = False, platform: str | None = None, secrets: Sequence[str] = (),
               cache_from: Sequence[str] = (), progress: str | None = "auto", fast_checked: bool = False,
-              run_host_config: dict | None = None, builder: str | None = None, squash: bool = False) -> None:
+              run_host_config: dict | None = None, builder: str | None = None, squash: bool = False,
+              reproducible_check: bool = False) -> None:
     """Build ``context`` and print what docker's classic builder prints (or the ID with -q).
     ``fast_checked``: the caller already found no recorded no-op answer for this request.
     ``run_host_config``: HostConfig fields for RUN containers (they change no cache key, so a
     recorded no-op answer still holds). ``builder``: ``--builder``; without it ``DOCKER_BUILDKIT``
-    decides (:func:`lamina.build.mode.requested_builder`)."""
+    decides (:func:`lamina.build.mode.requested_builder`). ``reproducible_check``: build again
+    without cache and fail naming the first difference (:mod:`lamina.build.reprocheck`)."""
     import os
     import signal
 
@@ -33,11 +35,12 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
 
         raise UsageError(str(exc)) from None
 
+    build_args = with_source_date_epoch(build_args, os.environ)
     mode = progress_mode(progress, quiet)
     quiet = mode == "quiet"
     from lamina.build.fastpath import FastRequest
 
-    fast = None if no_cache or pull or cache_from or squash else FastRequest(context, dockerfile, tags, build_args, target, labels,
+    fast = None if no_cache or pull or cache_from or squash or reproducible_check else FastRequest(context, dockerfile, tags, build_args, target, labels,
                                                      network, platform, secrets, builder)
     if fast is not None and not fast_checked:
         from lamina.cli.buildreplay import print_replay, recorded_answer
@@ -75,6 +78,11 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
             raise
         if display is not None:
             display.close()
+        if reproducible_check:
+            _check_reproducible(client, result.image_id, context, dockerfile=dockerfile, build_args=build_args,
+                                target=target, labels=labels, network=network, platform=platform,
+                                secrets=secrets, cache_from=list(cache_from), run_host_config=run_host_config,
+                                builder=builder, squash=squash)
         if fast is not None and renderer.replayable:
             from lamina.build.fastpath import record
 
@@ -84,6 +92,26 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
             out.write(result.image_id)
     if quiet:
         sys.stdout.write(result.image_id + "\n")
+
+
+def with_source_date_epoch(build_args: Sequence[str], environ) -> list[str]:
+    """``$SOURCE_DATE_EPOCH`` becomes the build arg of that name unless one is given (as buildx does)."""
+    value = environ.get("SOURCE_DATE_EPOCH")
+    if value is None or any(arg.partition("=")[0] == "SOURCE_DATE_EPOCH" for arg in build_args):
+        return list(build_args)
+    return [*build_args, f"SOURCE_DATE_EPOCH={value}"]
+
+
+def _check_reproducible(client, image_id: str, context: str, **options) -> None:
+    """Build ``context`` again without cache (untagged) and fail naming the first difference."""
+    from lamina.build.reprocheck import first_difference
+    from lamina.errors import BuildError
+
+    second = client.build(context, no_cache=True, **options)
+    difference = first_difference(client.store, image_id, second.image_id)
+    if difference is not None:
+        raise BuildError(f"not reproducible: {difference}")
+    sys.stderr.write(f"reproducible: a second build without cache gave the same image {image_id}\n")
 
 
 def progress_mode(progress: str | None, quiet: bool) -> str:

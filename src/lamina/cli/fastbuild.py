@@ -71,7 +71,9 @@ def try_fast_build(argv: list[str]) -> bool:
 
         from lamina.build.fastpath import FastRequest
         from lamina.build.mode import requested_builder
+        from lamina.cli.buildrun import with_source_date_epoch
 
+        options["build_args"] = with_source_date_epoch(options["build_args"], os.environ)
         request = FastRequest(options["context"], options["dockerfile"], options["tags"], options["build_args"],
                               options["target"], options["labels"], options["network"], options["platform"],
                               options["secrets"], requested_builder(options["builder"], os.environ))

@@ -162,9 +162,10 @@ def record(rootfs: Path) -> CopyRecord:
     return CopyRecord(tree, time.time_ns())
 
 
-def write_copy_diff(rootfs: Path, before: CopyRecord, out: BinaryIO) -> None:
-    """Write what changed in ``rootfs`` since ``before`` as a layer tar, as an overlay upper dir would."""
-    writer = LayerTarWriter(out)
+def write_copy_diff(rootfs: Path, before: CopyRecord, out: BinaryIO, *, mtime_clamp: int | None = None) -> None:
+    """Write what changed in ``rootfs`` since ``before`` as a layer tar, as an overlay upper dir would
+    (``mtime_clamp``: SOURCE_DATE_EPOCH, no mtime newer)."""
+    writer = LayerTarWriter(out, mtime_clamp=mtime_clamp)
     for _, change in sorted(_changes(os.fsencode(rootfs), before).items()):
         change(writer)
     writer.close()

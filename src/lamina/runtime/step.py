@@ -180,27 +180,30 @@ def run_in_snapshot(
 
 
 def commit_step(store: Store, result: StepResult, *, keep_empty: bool = False,
-                snapshot_below: Sequence[str] | None = None) -> LayerRecord | None:
+                snapshot_below: Sequence[str] | None = None, mtime_clamp: int | None = None) -> LayerRecord | None:
     """``commit_upper`` for a step of either snapshotter (a copied rootfs is never adopted)."""
     if result.copy is None:
         return commit_upper(store, result.upper_dir, result.lowers, keep_empty=keep_empty,
-                            snapshot_below=snapshot_below)
+                            snapshot_below=snapshot_below, mtime_clamp=mtime_clamp)
     record_ = result.copy
-    return _commit_tar(store, lambda sink: copyroot.write_copy_diff(result.upper_dir, record_, sink), keep_empty)
+    return _commit_tar(store, lambda sink: copyroot.write_copy_diff(result.upper_dir, record_, sink,
+                                                                    mtime_clamp=mtime_clamp), keep_empty)
 
 
 def commit_upper(store: Store, upper: Path, lowers: Sequence[Path], *, keep_empty: bool = False,
-                 snapshot_below: Sequence[str] | None = None) -> LayerRecord | None:
+                 snapshot_below: Sequence[str] | None = None, mtime_clamp: int | None = None) -> LayerRecord | None:
     """Store the changes in ``upper`` as an uncompressed layer blob (diffID = digest).
 
     Returns None when nothing changed (the classic builder then records ``empty_layer``), unless
     ``keep_empty``: then the empty tar is a layer too, as BuildKit makes one for every RUN. The
     record is added to the store's layer table. ``snapshot_below`` (the diffIDs under the new
     layer) hands the upper dir over as the new layer's snapshot, so the next step need not
-    unpack it; only for an upper dir nothing uses any more (a finished RUN step).
+    unpack it; only for an upper dir nothing uses any more (a finished RUN step). ``mtime_clamp``
+    (SOURCE_DATE_EPOCH) caps the mtimes in the tar; the upper dir is then not adopted.
     """
     fixups = SnapshotFixups() if snapshot_below is not None else None
-    record = _commit_tar(store, lambda sink: write_overlay_diff(upper, sink, lowers=lowers, fixups=fixups),
+    record = _commit_tar(store, lambda sink: write_overlay_diff(upper, sink, lowers=lowers, fixups=fixups,
+                                                                mtime_clamp=mtime_clamp),
                          keep_empty)
     if record is not None and fixups is not None and fixups.adoptable:
         _adopt_upper(store, upper, fixups, chain_id([*snapshot_below, record.diff_id]))

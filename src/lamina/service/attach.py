@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from lamina.service.server import ApiError, client_gone, frames
 
@@ -53,9 +54,11 @@ class AttachSession:
             container = client.container(self.container_id)
             follow_logs(client, container, self, connection, past=False, follow=True)
             return
-        code = relay_process(self.process, connection, tty=self.tty, stdin=self.stdin,
-                             wanted={"stdout": self.stdout, "stderr": self.stderr}, session=self)
-        self.exit_codes[self.container_id] = code
+        def record(code: int) -> None:
+            self.exit_codes[self.container_id] = code
+
+        relay_process(self.process, connection, tty=self.tty, stdin=self.stdin,
+                      wanted={"stdout": self.stdout, "stderr": self.stderr}, session=self, on_exit=record)
 
 
 def start_attached(service, client, container, sessions: list[AttachSession]) -> None:
@@ -95,7 +98,8 @@ def child_command(service, verb: str, container_id: str, options: dict) -> list[
 
 
 def relay_process(process: subprocess.Popen, connection: socket.socket, *, tty: bool, stdin: bool,
-                  wanted: dict[str, bool], session: AttachSession | None = None) -> int:
+                  wanted: dict[str, bool], session: AttachSession | None = None,
+                  on_exit: Callable[[int], None] | None = None) -> int:
     """Copy the process's stdout/stderr to the connection (frames unless ``tty``) and, with
     ``stdin``, the connection's bytes to its stdin; returns the process's exit status."""
     if stdin and process.stdin is not None:
@@ -123,6 +127,8 @@ def relay_process(process: subprocess.Popen, connection: socket.socket, *, tty: 
                 except OSError:
                     client_alive = False  # the client detached; the container runs on
     code = process.wait()
+    if on_exit is not None:  # before the client sees the end: it asks for the exit code next
+        on_exit(code)
     if session is not None:
         session.finished.set()
     with contextlib.suppress(OSError):

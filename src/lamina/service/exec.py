@@ -88,9 +88,13 @@ def start_exec(request: Request) -> None:
         request.send_bytes(b"")
         return
     connection = request.hijack()
+    def record(code: int) -> None:
+        session.exit_code = code
+        session.running = False
+
     try:
-        session.exit_code = relay_process(process, connection, tty=session.tty, stdin=session.stdin,
-                                          wanted={"stdout": session.stdout, "stderr": session.stderr})
+        relay_process(process, connection, tty=session.tty, stdin=session.stdin,
+                      wanted={"stdout": session.stdout, "stderr": session.stderr}, on_exit=record)
     finally:
         session.running = False
         if session.exit_code is None:

@@ -82,19 +82,14 @@ class Request:
         self.query = query
         self.headers = handler.headers
         self.answered = False
-        self._client = None
         self._body_read = False
         self.body: _BodyReader | None = None
 
     # ----- input --------------------------------------------------------------------
     @property
     def client(self):
-        """The lamina Client of this request (closed after it)."""
-        if self._client is None:
-            from lamina.api import Client
-
-            self._client = Client(self.service.root)
-        return self._client
+        """The lamina Client of this connection (opened at its first use, closed with it)."""
+        return self.http.lamina_client()
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -212,9 +207,7 @@ class Request:
         return http.connection
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        """Nothing to release per request: the connection owns the Client."""
 
 
 class ChunkedWriter:
@@ -321,9 +314,20 @@ class _HttpHandler(BaseHTTPRequestHandler):
     server_version = "lamina"
     sys_version = ""
     timeout = 600  # a client silent this long between requests is gone
+    wbufsize = 65536  # headers and body leave in one write; streams and upgrades flush themselves
 
     def log_message(self, format: str, *args: Any) -> None:  # the library never prints
         return
+
+    _client = None
+
+    def lamina_client(self):
+        """One Client (one store connection) per client connection: keep-alive requests reuse it."""
+        if self._client is None:
+            from lamina.api import Client
+
+            self._client = Client(self.server.service.root)  # type: ignore[attr-defined]
+        return self._client
 
     def handle(self) -> None:
         service: Service = self.server.service  # type: ignore[attr-defined]
@@ -333,6 +337,9 @@ class _HttpHandler(BaseHTTPRequestHandler):
         except (ConnectionError, TimeoutError, OSError):
             pass  # a client that went away mid-request
         finally:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
             service.activity(-1)
 
     def _dispatch(self) -> None:

@@ -95,6 +95,10 @@ class PolicyError(LaminaError):
     """A policy file is malformed, or an image breaks a requirement of it (the message names which)."""
 
 
+class RemoteError(LaminaError):
+    """Another host could not be reached or refused us over ssh (its address, then ssh's reason)."""
+
+
 class UsageError(LaminaError):
     """A command was called with flags or arguments that do not fit together."""
 

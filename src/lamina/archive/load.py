@@ -65,6 +65,9 @@ class _Archive:
     # check's result for those checked so far
     fresh: set[str] = field(default_factory=set)
     checked: dict[str, int] = field(default_factory=dict)
+    # a partial OCI layout (``lamina image scp``): a layer the archive leaves out is taken from
+    # the store, but only one an image row there already records with this diffID and size
+    stored_layers: bool = False
 
     def ingested(self, path: str, blob: IngestedBlob) -> IngestedBlob:
         _forget(self, path)
@@ -74,9 +77,12 @@ class _Archive:
         return blob
 
 
-def load_archive(store: Store, stream: BinaryIO, *, what: str = "archive") -> list[LoadedImage]:
+def load_archive(store: Store, stream: BinaryIO, *, what: str = "archive",
+                 stored_layers: bool = False) -> list[LoadedImage]:
+    """Load every image of the archive. ``stored_layers``: an OCI layout may leave out layer
+    blobs the store already holds as checked layers (see :func:`_stored_layer`)."""
     reader, _ = open_decompressed(stream, what=what)
-    archive = _Archive()
+    archive = _Archive(stored_layers=stored_layers)
     with store.lease():
         try:
             try:
@@ -341,7 +347,8 @@ def _load_oci_layout(store: Store, archive: _Archive, what: str) -> list[LoadedI
             raise ManifestError(f"{where} and its config disagree on the number of layers")
         layers = []
         for descriptor_layer, diff_id in zip(manifest.layers, config.rootfs.diff_ids, strict=True):
-            blob = _described_blob(archive, descriptor_layer, what)
+            blob = _stored_layer(store, archive, descriptor_layer, diff_id, what) \
+                or _described_blob(archive, descriptor_layer, what)
             layers.append(_layer_record(store, archive, blob, diff_id, f"{what}: layer {descriptor_layer.digest}"))
         media_type = sniff_media_type(manifest_bytes)
         planned.append((config_bytes, manifest.config.mediaType, layers, tags, manifest_digest, media_type))
@@ -369,6 +376,32 @@ def _described_blob(archive: _Archive, descriptor: Descriptor, what: str) -> Ing
         raise ManifestError(
             f"{what}: blob {descriptor.digest} is {blob.size} bytes but its descriptor says {descriptor.size}")
     return blob
+
+
+def _stored_layer(store: Store, archive: _Archive, descriptor: Descriptor, diff_id: str, what: str) -> IngestedBlob | None:
+    """In a partial load, the store's own copy of a layer the archive leaves out.
+
+    Taken only when a layer row already records exactly this blob for this diffID (so it was
+    checked when it was stored) and the blob file is there with the descriptor's size (blob
+    files are named by their verified digest); anything less is the usual missing-blob error,
+    so a partial archive can never make an image whose layers are not all present.
+    """
+    if not archive.stored_layers or _resolve(archive, "blobs/" + descriptor.digest.replace(":", "/"), what) in archive.blobs:
+        return None
+    rows = store.meta.query("SELECT media_type, blob_size, diff_size FROM layers WHERE blob_digest=? AND diff_id=?",
+                            (descriptor.digest, diff_id))
+    if not rows or rows[0][1] != descriptor.size:
+        return None
+    try:
+        if store.content.size(descriptor.digest) != descriptor.size:
+            return None
+    except (OSError, ValueError):
+        return None
+    try:
+        compression = mt.layer_compression(rows[0][0])
+    except KeyError:
+        return None
+    return IngestedBlob(descriptor.digest, descriptor.size, compression, diff_id, rows[0][2], False)
 
 
 def _blob_bytes(store: Store, archive: _Archive, descriptor: Descriptor, what: str) -> bytes:

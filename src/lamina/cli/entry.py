@@ -11,6 +11,9 @@ def main() -> None:
 
     set_warning_sink(_print_warning)
     argv = sys.argv[1:]
+    from lamina.remote.forward import forward_guarded  # -H, LAMINA_HOST, a context: run it over there
+
+    forward_guarded(argv)
     head = argv[:4]  # the command comes after at most --root DIR --debug
     if "build" in head:
         from lamina.cli.fastbuild import try_fast_build

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["after_globals"]
+__all__ = ["after_globals", "split_globals"]
 
 
 def after_globals(argv: list[str], command: str) -> tuple[str | None, bool, list[str]] | None:
@@ -25,3 +25,28 @@ def after_globals(argv: list[str], command: str) -> tuple[str | None, bool, list
     if not args:
         return None
     return root, debug, args[1:]
+
+
+#: the global options that take a value, as the entry point's remote door reads them
+_VALUED = {"--root", "-H", "--host", "-c", "--context"}
+
+
+def split_globals(argv: list[str]) -> tuple[dict[str, str | bool], list[str]]:
+    """The options before the command (``--root``, ``--debug``, ``-H/--host``, ``-c/--context``) by
+    their long names, and the command with its arguments; unknown leading options stay in front."""
+    found: dict[str, str | bool] = {}
+    args = list(argv)
+    while args and args[0].startswith("-") and args[0] != "-":
+        head = args[0]
+        name, has_value, value = head.partition("=")
+        if head == "--debug":
+            found["debug"] = True
+        elif name in _VALUED and name.startswith("--") and has_value:
+            found[name.lstrip("-")] = value
+        elif head in _VALUED and len(args) > 1:
+            found[{"-H": "host", "-c": "context"}.get(head, head.lstrip("-"))] = args[1]
+            args.pop(0)
+        else:
+            break
+        args.pop(0)
+    return found, args

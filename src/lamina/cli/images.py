@@ -232,7 +232,8 @@ def prune(ctx, all_, force, filters):
 @click.group("image", cls=LazyGroup, lazy={
     "build": "lamina.cli.build:build", "pull": "lamina.cli.registry:pull", "push": "lamina.cli.registry:push",
     "save": "lamina.cli.archives:save", "load": "lamina.cli.archives:load", "import": "lamina.cli.archives:import_",
-    "diff": "lamina.cli.analyze:image_diff", "squash": "lamina.cli.analyze:image_squash"})
+    "diff": "lamina.cli.analyze:image_diff", "squash": "lamina.cli.analyze:image_squash",
+    "scp": "lamina.cli.remote:image_scp"})
 def image_group():
     """Manage images."""
 

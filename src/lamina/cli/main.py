@@ -67,6 +67,7 @@ COMMANDS = {
     "attest": "lamina.cli.sign:attest",
     "verify-attestation": "lamina.cli.sign:verify_attestation",
     "policy": "lamina.cli.sign:policy_group",
+    "context": "lamina.cli.remote:context_group",
 }
 HELP = {
     "images": "List images",
@@ -126,6 +127,7 @@ HELP = {
     "attest": "Attach a signed in-toto attestation (SBOM, provenance) to an image",
     "verify-attestation": "Verify an image's signed attestations",
     "policy": "Check images against organizational policies (YAML rules)",
+    "context": "Manage contexts (other hosts reached over ssh)",
 }
 
 
@@ -165,6 +167,10 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, envvar="LAMINA_DEBUG", help="Show tracebacks for errors.")
 @click.option("--root", envvar="LAMINA_ROOT", type=click.Path(file_okay=False), help="Store root (LAMINA_ROOT).")
+@click.option("-H", "--host", "host", metavar="ssh://[USER@]HOST[:PORT]", expose_value=False,
+              help="Run the command on another host over ssh (LAMINA_HOST)")
+@click.option("-c", "--context", "context_name", metavar="NAME", expose_value=False,
+              help="Name of the context to use (LAMINA_CONTEXT; see 'lamina context use')")
 @click.option("-v", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Print version information and quit")
 @click.pass_context

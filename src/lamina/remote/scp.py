@@ -1,0 +1,200 @@
+"""``lamina image scp SRC [user@]host::[REF]`` (podman's): copy an image into another host's
+store over ssh, sending only the layer blobs that store lacks.
+
+Two ssh round trips, both to the remote lamina's hidden server side of the same command:
+
+1. ``image scp --have`` reads layer digests on stdin and answers those its store holds as
+   checked layers (a layer row records the blob and the blob file is there);
+2. ``image scp --receive`` reads a partial OCI image layout on stdin — ``oci-layout``,
+   ``index.json``, the manifest and config, and only the layers the other side lacks — and
+   loads it with :func:`lamina.archive.load.load_archive` ``stored_layers=True``, which takes
+   each missing layer from its own store only after checking it is recorded there with the same
+   diffID and size. If a layer vanished in between (a prune), the load fails and, as every load
+   does, removes what it added: neither store is ever left with half an image.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from lamina.errors import ConflictError, RemoteError, StoreError, UsageError
+from lamina.store.store import LayerRecord, Store
+
+__all__ = ["ScpDestination", "parse_destination", "ImagePlan", "plan_image", "stored_layers", "write_partial_layout",
+           "receive", "send_image", "SentImage"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScpDestination:
+    host: str           # ssh destination: [user@]host, a ~/.ssh/config alias, or ssh://…
+    reference: str      # "" = the source's own name
+
+
+@dataclass(slots=True)
+class ImagePlan:
+    image_id: str
+    config_bytes: bytes
+    layers: list[LayerRecord]
+    manifest_bytes: bytes
+    manifest_digest: str
+
+
+@dataclass(slots=True)
+class SentImage:
+    image_id: str
+    reference: str
+    layers_sent: int
+    layers_skipped: int
+    bytes_sent: int
+
+
+def parse_destination(text: str) -> ScpDestination:
+    """``[user@]host::[REF]`` or ``ssh://[user@]host[:port]::[REF]``."""
+    host, sep, reference = text.partition("::")
+    if not sep or not host:
+        raise UsageError(f"invalid destination {text!r}: expected [user@]host::[IMAGE]")
+    if any(c.isspace() for c in host) or host.startswith("-"):
+        raise UsageError(f"invalid destination host {host!r}")
+    return ScpDestination(host, reference)
+
+
+def plan_image(store: Store, image_id: str) -> ImagePlan:
+    """The OCI manifest that describes a stored image, as ``save`` writes it."""
+    from lamina.oci import mediatypes as mt
+    from lamina.oci.digest import sha256_digest
+    from lamina.oci.models import encode
+
+    config_bytes = store.config_bytes(image_id)
+    layers = []
+    for diff_id in store.image_diff_ids(image_id):
+        layer = store.layer_for(diff_id)
+        if layer is None:
+            raise StoreError(f"image {image_id}: layer {diff_id} is missing from the store (run 'lamina fsck')")
+        layers.append(layer)
+    manifest = encode({
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "config": {"mediaType": mt.OCI_CONFIG, "digest": image_id, "size": len(config_bytes)},
+        "layers": [{"mediaType": mt.oci_layer_type(mt.layer_compression(layer.media_type)), "digest": layer.blob_digest,
+                    "size": layer.blob_size} for layer in layers],
+    })
+    return ImagePlan(image_id, config_bytes, layers, manifest, sha256_digest(manifest))
+
+
+def stored_layers(store: Store, digests: Iterable[str]) -> list[str]:
+    """The subset of layer blob digests this store holds as checked layers (``--have``)."""
+    from lamina.oci.digest import is_digest
+
+    present = []
+    for digest in digests:
+        digest = digest.strip()
+        if not digest or not is_digest(digest):
+            continue
+        rows = store.meta.query("SELECT blob_size FROM layers WHERE blob_digest=? LIMIT 1", (digest,))
+        try:
+            if rows and store.content.has(digest) and store.content.size(digest) == rows[0][0]:
+                present.append(digest)
+        except OSError:
+            continue
+    return present
+
+
+def write_partial_layout(store: Store, plan: ImagePlan, reference: str, skip: set[str], out: BinaryIO) -> int:
+    """Stream the image as an OCI layout leaving out the layer blobs in ``skip``; bytes of blobs sent."""
+    from lamina.archive.tarstream import TarWriter
+    from lamina.oci import mediatypes as mt
+    from lamina.oci.models import encode
+
+    writer = TarWriter(out)
+    writer.add_bytes("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+    writer.add_dir("blobs")
+    writer.add_dir("blobs/sha256")
+    sent = 0
+    written: set[str] = set()
+    for layer in plan.layers:
+        if layer.blob_digest in skip or layer.blob_digest in written:
+            continue
+        writer.add_file("blobs/" + layer.blob_digest.replace(":", "/"), store.content.path(layer.blob_digest),
+                        layer.blob_size)
+        written.add(layer.blob_digest)
+        sent += layer.blob_size
+    writer.add_bytes("blobs/" + plan.image_id.replace(":", "/"), plan.config_bytes)
+    writer.add_bytes("blobs/" + plan.manifest_digest.replace(":", "/"), plan.manifest_bytes)
+    descriptor: dict = {"mediaType": mt.OCI_MANIFEST, "digest": plan.manifest_digest, "size": len(plan.manifest_bytes)}
+    if reference:
+        descriptor["annotations"] = {"io.containerd.image.name": reference}
+    writer.add_bytes("index.json", encode({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [descriptor]}))
+    writer.close()
+    return sent
+
+
+def receive(store: Store, stream: BinaryIO) -> list:
+    """The server side of ``--receive``: load a partial layout (``LoadedImage`` records)."""
+    from lamina.archive.load import load_archive
+
+    return load_archive(store, stream, what="image scp stream", stored_layers=True)
+
+
+def send_image(store: Store, source: str, destination: ScpDestination) -> SentImage:
+    """Copy ``source`` from ``store`` into the destination host's store; what was sent."""
+    import tempfile
+
+    from lamina.oci.reference import parse_reference
+    from lamina.remote.transport import capture_remote, remote_error_line, remote_process
+
+    image_id = store.resolve(source)
+    reference = destination.reference or _source_name(store, source, image_id)
+    if reference:
+        reference = str(parse_reference(reference))  # a bad name fails here, before any connection
+    plan = plan_image(store, image_id)
+    target = _target(destination.host)
+    digests = sorted({layer.blob_digest for layer in plan.layers})
+    answer = capture_remote(target, ["image", "scp", "--have"], stdin="\n".join(digests).encode() + b"\n")
+    have = {line.strip() for line in answer.decode(errors="replace").splitlines()} & set(digests)
+    with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as output:
+        with remote_process(target, ["image", "scp", "--receive"], stdout=output, stderr=errors) as process:
+            assert process.stdin is not None
+            sent = write_partial_layout(store, plan, reference, have, process.stdin)
+        if process.returncode != 0:
+            errors.seek(0)
+            raise RemoteError(f"{target}: {remote_error_line(errors.read())}")
+        output.seek(0)
+        try:
+            loaded = json.loads(output.read() or b"null")
+        except ValueError:
+            loaded = None
+    if not isinstance(loaded, dict) or loaded.get("Id") != image_id:
+        raise RemoteError(f"{target}: the image arrived as {loaded!r}, expected {image_id}")
+    unique = {layer.blob_digest for layer in plan.layers}
+    familiar = parse_reference(reference).familiar if reference else ""
+    return SentImage(image_id, familiar, len(unique - have), len(unique & have), sent)
+
+
+def _source_name(store: Store, source: str, image_id: str) -> str:
+    """The tag to give over there when none is named: the source's own name, if it is one."""
+    from lamina.errors import InvalidReferenceError
+    from lamina.oci.reference import parse_reference
+
+    if source.startswith("sha256:") or source == image_id[7:7 + len(source)]:
+        return ""
+    try:
+        ref = parse_reference(source)
+    except InvalidReferenceError:
+        return ""
+    return str(ref) if ref.tag is not None else ""
+
+
+def _target(host: str):
+    from lamina.remote.transport import SshTarget, parse_host
+
+    if host.startswith("ssh://"):
+        return parse_host(host)
+    user, at, name = host.rpartition("@")
+    if at and not user:
+        raise UsageError(f"invalid destination host {host!r}: empty user name")
+    if not name:
+        raise ConflictError(f"invalid destination host {host!r}")
+    return SshTarget(name, user or None, None)

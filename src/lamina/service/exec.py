@@ -75,8 +75,9 @@ def start_exec(request: Request) -> None:
     body = request.json(default={}) or {}
     if session.started:
         raise ApiError(409, f"Error: Exec command {session.id} has already run")
-    if body.get("Tty") is not None:
-        session.tty = bool(body["Tty"])
+    # the process has a terminal if the exec was created with one; the stream is raw only if
+    # start asks for it too (dockerd frames a TTY exec's output when start's Tty is false)
+    raw_stream = bool(body["Tty"]) if body.get("Tty") is not None else session.tty
     detach = bool(body.get("Detach"))
     session.started = session.running = True
     command = child_command(request.service, "exec", session.container_id, session.options())
@@ -93,7 +94,7 @@ def start_exec(request: Request) -> None:
         session.running = False
 
     try:
-        relay_process(process, connection, tty=session.tty, stdin=session.stdin,
+        relay_process(process, connection, tty=raw_stream, stdin=session.stdin,
                       wanted={"stdout": session.stdout, "stderr": session.stderr}, on_exit=record)
     finally:
         session.running = False

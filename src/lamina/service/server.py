@@ -84,6 +84,7 @@ class Request:
         self.answered = False
         self._body_read = False
         self.body: _BodyReader | None = None
+        self.api_version: tuple[int, ...] = _version_tuple(API_VERSION)  # the client's /vX.Y prefix
 
     # ----- input --------------------------------------------------------------------
     @property
@@ -352,6 +353,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
                                  f"is {MIN_API_VERSION}, please upgrade your client to a newer version")
                 return
             path = match.group(2)
+        api_version = _version_tuple(match.group(1)) if match else _version_tuple(API_VERSION)
         method = "GET" if self.command == "HEAD" and not path.startswith("/containers/") else self.command
         handler, params, allowed = None, {}, False
         for route_method, pattern, candidate in _ROUTES:
@@ -367,6 +369,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
             self._error(status, "page not found" if status == 404 else "method not allowed")
             return
         request = Request(self, params, parse_qs(url.query, keep_blank_values=True))
+        request.api_version = api_version
         try:
             handler(request)
             if not request.answered:

@@ -36,7 +36,9 @@ def create_volume(request: Request) -> None:
 def prune_volumes(request: Request) -> None:
     filters = request.filters()
     labels = [f.split("=", 1)[1] for f in filters if f.startswith("label=")]
-    all_volumes = any(f in ("all=true", "all=1") for f in filters)
+    # before API 1.42 docker pruned every unused volume, named ones too; since, only anonymous
+    # ones unless all=true
+    all_volumes = request.api_version < (1, 42) or any(f in ("all=true", "all=1") for f in filters)
     removed, reclaimed = request.client.prune_volumes(all=all_volumes, labels=labels)
     request.send_json({"VolumesDeleted": removed or None, "SpaceReclaimed": reclaimed})
 

@@ -14,7 +14,7 @@ _EXPORTS = {
     "generate_key_pair": "keys", "load_private_key": "keys", "load_public_key": "keys", "KeyPair": "keys",
     "encrypt_private_key": "keys", "read_key_file": "keys",
     "sign": "cosign", "verify": "cosign", "verify_signature": "cosign", "VerifiedSignature": "cosign",
-    "SignResult": "cosign",
+    "SignResult": "cosign", "FulcioTrust": "keyless",
     "attest": "attest", "verify_attestation": "attest", "VerifiedAttestation": "attest",
     "load_policy": "policy", "default_policy_path": "policy", "check_image": "policy", "pull_gate": "policy",
     "Policy": "policy",

@@ -21,7 +21,8 @@ def build(request: Request) -> None:
         writer.json_line({"errorDetail": {"message": message}, "error": message})
         writer.close()
         return
-    writer.json_line({"aux": {"ID": result.image_id}})
+    if not lines.announced:
+        writer.json_line({"aux": {"ID": result.image_id}})
     if lines.quiet:
         writer.json_line({"stream": result.image_id + "\n"})
     writer.close()
@@ -55,7 +56,7 @@ class _BuildLines:
     def __init__(self, writer: ChunkedWriter, *, quiet: bool):
         self.writer = writer
         self.quiet = quiet
-        self._step = ""
+        self.announced = False  # the aux line with the image ID went out
 
     def _stream(self, text: str) -> None:
         if not self.quiet:
@@ -66,7 +67,6 @@ class _BuildLines:
         from lamina.oci.digest import short_id
 
         if isinstance(event, events.StepStarted):
-            self._step = event.text
             self._stream(f"Step {event.number}/{event.total} : {event.text}\n")
         elif isinstance(event, events.StepFinished):
             if event.cached:
@@ -80,7 +80,9 @@ class _BuildLines:
             self._stream(event.data.decode("utf-8", "replace"))
         elif isinstance(event, events.BuildWarning):
             self._stream(f"[Warning] {event.text}\n")
-        elif isinstance(event, events.Built):
+        elif isinstance(event, events.Built):  # dockerd: the ID first, then the words
+            self.writer.json_line({"aux": {"ID": event.image_id}})
+            self.announced = True
             self._stream(f"Successfully built {short_id(event.image_id)}\n")
         elif isinstance(event, events.Tagged):
             self._stream(f"Successfully tagged {event.reference}\n")

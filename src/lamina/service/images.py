@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from lamina.service.server import ApiError, ChunkedWriter, Request, route
+from lamina.service.server import MAX_DRAIN, ApiError, ChunkedWriter, Request, route
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -54,7 +54,17 @@ def save_images(request: Request) -> None:
 
 @route("POST", "/images/load")
 def load_images(request: Request) -> None:
-    loaded = request.client.load(request.body_stream())
+    from lamina.errors import LaminaError
+
+    try:
+        loaded = request.client.load(request.body_stream())
+    except LaminaError as exc:  # dockerd reports a bad archive inside a 200 stream
+        if request.body is not None:
+            request.body.drain(MAX_DRAIN)
+        writer = request.stream()
+        writer.json_line({"errorDetail": {"message": str(exc)}, "error": str(exc)})
+        writer.close()
+        return
     writer = request.stream()
     for image in loaded:  # ``quiet`` hides progress only (docker's CLI sets it when piped)
         lines = [f"Loaded image: {tag}\n" for tag in image.tags] or [f"Loaded image ID: {image.image_id}\n"]

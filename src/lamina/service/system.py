@@ -50,6 +50,7 @@ def info(request: Request) -> None:
     document.setdefault("SecurityOptions", [])
     document.setdefault("Runtimes", {"runc": {"path": "runc"}})
     document.setdefault("DefaultRuntime", "runc")
+    document.setdefault("ExperimentalBuild", False)
     request.send_json(document)
 
 

@@ -33,6 +33,11 @@ def test_run_returns_stdout_as_the_cli_prints_it(ctr_client: lamina.Client, cli:
     assert ctr_client.containers.list(all=True) == []
 
 
+def test_run_with_auto_remove_still_returns_the_output(ctr_client: lamina.Client, cli: Lamina):
+    assert ctr_client.containers.run("busybox", ["echo", "gone"], auto_remove=True) == b"gone\n"
+    assert cli.out("ps", "-aq") == ""
+
+
 def test_run_raises_container_error_with_stderr(ctr_client: lamina.Client):
     with pytest.raises(lamina.ContainerError) as failure:
         ctr_client.containers.run("busybox", "echo broken >&2; exit 3")

@@ -50,6 +50,8 @@ class ContainerCollection:
 
         if detach and remove:
             raise UsageError("remove=True cannot be combined with detach=True (use auto_remove=True)")
+        if not detach and options.pop("auto_remove", False):
+            remove = True  # removed here once its output is read, not by its monitor before that
         container = self.create(image, command, events=events, detach=detach, **options)
         container.start()
         if detach:

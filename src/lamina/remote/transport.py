@@ -26,7 +26,8 @@ from typing import IO
 
 from lamina.errors import RemoteError, UsageError
 
-__all__ = ["SshTarget", "parse_host", "ssh_argv", "run_remote", "remote_process", "capture_remote"]
+__all__ = ["SshTarget", "parse_host", "ssh_argv", "run_remote", "remote_process", "capture_remote",
+           "capture_remote_streams", "remote_error_line"]
 
 #: ssh exits with this status when ssh itself failed (and with the remote status otherwise)
 SSH_FAILED = 255
@@ -140,6 +141,11 @@ def remote_process(target: SshTarget, remote_args: Sequence[str], *, stdout: int
 def capture_remote(target: SshTarget, remote_args: Sequence[str], *, stdin: bytes = b"") -> bytes:
     """Run ``lamina ARGS`` over there and return its stdout; a failure is one :class:`RemoteError`
     line carrying the remote lamina's own error message."""
+    return capture_remote_streams(target, remote_args, stdin=stdin)[0]
+
+
+def capture_remote_streams(target: SshTarget, remote_args: Sequence[str], *, stdin: bytes = b"") -> tuple[bytes, bytes]:
+    """:func:`capture_remote`, with the remote command's stderr as well."""
     with _ssh_log() as log_file:
         try:
             completed = subprocess.run(ssh_argv(target, remote_args, log_file=log_file), input=stdin,
@@ -149,7 +155,7 @@ def capture_remote(target: SshTarget, remote_args: Sequence[str], *, stdin: byte
         _check_ssh(target, completed.returncode, log_file)
     if completed.returncode != 0:
         raise RemoteError(f"{target}: {remote_error_line(completed.stderr)}")
-    return completed.stdout
+    return completed.stdout, completed.stderr
 
 
 def remote_error_line(stderr: bytes) -> str:

@@ -42,9 +42,19 @@ if TYPE_CHECKING:
 
 
 class Client:
-    """A handle on one lamina store (``root``; default ``$LAMINA_ROOT`` or the per-user dir)."""
+    """A handle on one lamina store (``root``; default ``$LAMINA_ROOT`` or the per-user dir).
 
-    def __init__(self, root: str | os.PathLike[str] | None = None):
+    ``host="ssh://[user@]host[:port]"``: another host's store over ssh instead, as a
+    :class:`lamina.remote.client.RemoteClient` (the same images/containers methods)."""
+
+    def __new__(cls, root: str | os.PathLike[str] | None = None, *, host: str | None = None):
+        if host is not None:
+            from lamina.remote.client import RemoteClient
+
+            return RemoteClient(host)
+        return super().__new__(cls)
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, host: str | None = None):
         self._root = Path(root) if root is not None else None
         self._store: Store | None = None
         self._images: ImageCollection | None = None

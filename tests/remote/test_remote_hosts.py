@@ -168,3 +168,43 @@ def test_connection_cut_mid_scp_leaves_neither_store_changed(hosts, busybox_tar,
     assert store_listing(host_b.root) == before_b
     assert store_listing(host_a.root) == before_a
     assert "big" not in host_b.out("images")
+
+
+def test_output_streams_while_the_remote_command_runs(hosts, busybox_tar, tmp_path):
+    """The first line arrives while the remote container still waits (for a file only this test
+    creates after reading that line): output is relayed as it comes, not when the command ends."""
+    host_a, host_b = hosts
+    host_b.out("import", str(busybox_tar), "busybox:latest")
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    process = subprocess.Popen(host_a.inside(sys.executable, "-m", "lamina", "-H", "ssh://hostB", "run", "--rm",
+                                             "-v", f"{gate}:/gate", "busybox", "sh", "-c",
+                                             "echo ready; while [ ! -e /gate/go ]; do sleep 0.1; done; echo done"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=host_a.env())
+    try:
+        assert process.stdout.readline() == b"ready\n"
+        assert process.poll() is None
+        (gate / "go").touch()
+        assert process.stdout.read() == b"done\n"
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_build_with_a_dockerfile_outside_the_context_and_from_stdin(hosts, busybox_tar, tmp_path):
+    host_a, host_b = hosts
+    host_b.out("import", str(busybox_tar), "busybox:latest")
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "data.txt").write_text("payload\n")
+    outside = tmp_path / "elsewhere.Dockerfile"
+    outside.write_text("FROM busybox\nCOPY data.txt /data.txt\nCMD [\"cat\", \"/data.txt\"]\n")
+    host_a.out("-H", "ssh://hostB", "build", "-t", "outside:1", "-f", str(outside), str(context))
+    assert host_b.out("run", "--rm", "outside:1") == "payload\n"
+    # the random name the Dockerfile travelled under is not left in the image's files
+    assert ".dockerfile." not in host_b.out("run", "--rm", "outside:1", "ls", "-a", "/")
+    host_a.out("-H", "ssh://hostB", "build", "-t", "stdin:1", "-f", "-", str(context),
+               input=b"FROM busybox\nCOPY . /ctx/\nCMD [\"ls\", \"-A\", \"/ctx\"]\n")
+    assert host_b.out("run", "--rm", "stdin:1").split() == ["data.txt"]

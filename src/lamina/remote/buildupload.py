@@ -11,6 +11,7 @@ is streamed while it is written: nothing is staged on disk, memory stays flat.
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import stat
@@ -160,6 +161,8 @@ def write_context_tar(out, context: str, dockerfile: str | None, dockerfile_in_c
     count = 0
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for relative, info in walk_context(base, matcher):
+            if extra is not None and relative == ".dockerignore":
+                continue  # sent below, naming the added Dockerfile
             full = base / relative
             entry = tar.gettarinfo(str(full), arcname=relative)
             entry.uid = entry.gid = 0
@@ -173,11 +176,16 @@ def write_context_tar(out, context: str, dockerfile: str | None, dockerfile_in_c
                 continue  # devices and fifos: docker's client sends them, no build needs them
             count += 1
         if extra is not None:
+            # as docker's client does: the added Dockerfile and the .dockerignore itself are
+            # ignored by COPY/ADD, so neither lands in the image
             name, data = extra
-            entry = tarfile.TarInfo(name)
-            entry.size, entry.mode = len(data), 0o644
-            import io
-
-            tar.addfile(entry, io.BytesIO(data))
-            count += 1
+            try:
+                ignore = (base / ".dockerignore").read_bytes()
+            except FileNotFoundError:
+                ignore = b""
+            for member_name, member_data in ((name, data), (".dockerignore", ignore + f"\n{name}\n.dockerignore\n".encode())):
+                entry = tarfile.TarInfo(member_name)
+                entry.size, entry.mode = len(member_data), 0o644
+                tar.addfile(entry, io.BytesIO(member_data))
+                count += 1
     return count

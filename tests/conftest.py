@@ -24,6 +24,22 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+def pytest_configure(config) -> None:
+    """Remove what earlier runs left in pytest's temp root that pytest cannot: a tree deeper
+    than Python's recursion limit (a test of deep contexts, killed before its own clean-up)
+    makes pytest's shutil.rmtree of old temp dirs crash the whole session at its end."""
+    import getpass
+
+    from lamina.layer.treeremoval import remove_tree
+
+    root = Path(tempfile.gettempdir()) / f"pytest-of-{getpass.getuser()}"
+    for leftover in root.glob("garbage-*") if root.is_dir() else ():
+        try:
+            remove_tree(leftover)
+        except OSError:
+            pass  # another worker got there first
+
+
 def require_tool(name: str, package: str) -> str:
     path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
     if not path:

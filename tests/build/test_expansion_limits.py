@@ -139,9 +139,20 @@ def _layer_members(lamina, image: str) -> list[tarfile.TarInfo]:
         return files.getmembers()
 
 
+@pytest.fixture
+def deep_dir(tmp_path):
+    """A dir for a tree too deep for shutil.rmtree's recursion (pytest's own clean-up of old
+    temp dirs would crash on it later): removed here with lamina's iterative remover."""
+    from lamina.layer.treeremoval import remove_tree
+
+    yield tmp_path / "deep"
+    if (tmp_path / "deep").exists():
+        remove_tree(tmp_path / "deep")
+
+
 @pytest.mark.slow
-def test_a_context_1500_directories_deep_builds(lamina, tmp_path):
-    _deep_context(tmp_path / "deep", 1500)
+def test_a_context_1500_directories_deep_builds(lamina, tmp_path, deep_dir):
+    _deep_context(deep_dir, 1500)
     result = build(lamina, tmp_path / "deep", "-q", "-t", "deep:1")
     assert result.returncode == 0, result.stderr[-1000:]
     members = _layer_members(lamina, "deep:1")

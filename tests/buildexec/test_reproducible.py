@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tarfile
 import time
 from pathlib import Path
@@ -22,9 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Lamina, require_tool
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "registry"))
-from servers import RegistryServer  # noqa: E402
+from tests.registry.servers import RegistryServer
 
 EPOCH = 1700000000
 EPOCH_TEXT = "2023-11-14T22:13:20Z"

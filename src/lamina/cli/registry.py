@@ -52,14 +52,19 @@ def _announce(text: str) -> None:
 @click.argument("name")
 @click.option("-a", "--all-tags", is_flag=True, help="Push all tags of an image to the repository")
 @click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output")
-@click.option("--compression", type=click.Choice(["gzip", "zstd", "none"]), default="gzip", show_default=True,
-              help="Compression of layers stored uncompressed")
+@click.option("--compression", type=click.Choice(["gzip", "zstd", "estargz", "none"]), default="gzip",
+              show_default=True, help="Compression of the pushed layers (estargz: gzip that stargz-snapshotter "
+                                      "can lazy-pull; it has its own diffIDs, so its own image config)")
+@click.option("--compression-level", "compression_level", type=int,
+              help="Level where a layer is compressed (gzip 0-9, zstd 1-22)")
+@click.option("--force-compression", "force_compression", is_flag=True,
+              help="Recompress layers stored in another compression (else they are pushed as stored)")
 @click.option("--policy", "policy_file", type=click.Path(dir_okay=False, exists=True),
               help="Policy-check rules (YAML) the image must pass before it is pushed")
 @click.option("--sign-by", "sign_key", type=click.Path(dir_okay=False, exists=True),
               help="Sign each pushed image with this cosign key (COSIGN_PASSWORD or a prompt)")
 @click.pass_context
-def push(ctx, name, all_tags, quiet, compression, policy_file, sign_key):
+def push(ctx, name, all_tags, quiet, compression, compression_level, force_compression, policy_file, sign_key):
     """Upload an image to a registry."""
     from lamina.cli.sign import push_guard
 
@@ -67,7 +72,8 @@ def push(ctx, name, all_tags, quiet, compression, policy_file, sign_key):
     progress = progress_for(quiet)
     with client_from(ctx) as client, _closing(progress):
         for result in client.iter_push(name, all_tags=all_tags, compression=compression, events=progress,
-                                  announce=(lambda text: None) if quiet else _announce):
+                                       announce=(lambda text: None) if quiet else _announce,
+                                       compression_level=compression_level, force_compression=force_compression):
             progress.close()
             tag = result.reference.tag or "latest"
             if quiet:

@@ -533,22 +533,29 @@ class Client:
 
     def push(self, name: str, *, all_tags: bool = False, compression: str = "gzip",
              events: EventSink | None = None, announce: Callable[[str], None] | None = None,
-             ) -> list[PushResult]:
+             compression_level: int | None = None, force_compression: bool = False) -> list[PushResult]:
         """``docker push``: pushes now and returns a PushResult per tag pushed.
 
         Progress goes to ``events`` while it runs; :meth:`iter_push` is the streaming variant.
+        ``compression``: gzip, zstd, estargz or none (``lamina.registry.layer_formats``);
+        ``compression_level`` where a blob is made; ``force_compression`` remakes blobs stored
+        in another compression.
         """
         return list(self.iter_push(name, all_tags=all_tags, compression=compression, events=events,
-                                   announce=announce))
+                                   announce=announce, compression_level=compression_level,
+                                   force_compression=force_compression))
 
     def iter_push(self, name: str, *, all_tags: bool = False, compression: str = "gzip",
                   events: EventSink | None = None, announce: Callable[[str], None] | None = None,
+                  compression_level: int | None = None, force_compression: bool = False,
                   ) -> Iterator[PushResult]:
         """The streaming :meth:`push`: yields each tag's PushResult once it is pushed; nothing
         happens until it is iterated."""
+        from lamina.registry.layer_formats import check_level
         from lamina.registry.push import push_image, push_index
         from lamina.registry.transfer_events import ignore
 
+        check_level(compression, compression_level)
         ref = parse_reference(name, default_tag=False)
         if all_tags or (ref.tag is None and ref.digest is None):
             rows = self.store.meta.query("SELECT name FROM tags WHERE repository=? ORDER BY tag", (ref.repository,))
@@ -567,10 +574,13 @@ class Client:
                     raise ImageNotFoundError(
                         f"An image does not exist locally with the tag: {target.familiar_repository}") from None
                 index_digest = self.store.tag_target(target) if target.tag is not None else ""
+                if force_compression or compression_level is not None or compression != "gzip":
+                    index_digest = ""  # a multi-platform index is pushed as stored only by a plain push
                 whole = push_index(self.store, registry, target, index_digest, events=events or ignore,
                                    max_concurrent=registry.config.max_concurrent_uploads) if index_digest else None
                 yield whole or push_image(self.store, registry, target, image_id, compression=compression,
-                                          events=events or ignore,
+                                          events=events or ignore, level=compression_level,
+                                          force=force_compression,
                                           max_concurrent=registry.config.max_concurrent_uploads)
 
     def login(self, server: str, username: str, password: str) -> str:

@@ -1,4 +1,4 @@
-"""``lamina push``: store → registry, compressing plain layers once (isal gzip, or zstd),
+"""``lamina push``: store → registry, layers in the compression asked for (layer_formats.py),
 uploading in parallel, mounting blobs the registry already holds in another repository.
 
 A compressed layer is kept in the store next to its plain tar, so a second push (or a push
@@ -7,17 +7,18 @@ to another registry) uploads the very same bytes and the manifest digest stays s
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
-from lamina.errors import ManifestError
 from lamina.oci import mediatypes as mt
 from lamina.oci.digest import sha256_digest
 from lamina.oci.models import encode, parse_manifest
 from lamina.oci.reference import Reference
 from lamina.registry.client import BlobPushOutcome, RegistryClient
+from lamina.registry.layer_formats import check_level, config_for, layer_for_push
 from lamina.registry.locations import known_locations, record_locations
 from lamina.registry.transfer_events import EventSink, TransferEvent, ignore, short
-from lamina.store.store import LayerRecord, Store
+from lamina.store.store import Store
 
 CHUNK = 1 << 20
 _WORDS = {BlobPushOutcome.EXISTS: "Layer already exists", BlobPushOutcome.UPLOADED: "Pushed"}
@@ -31,9 +32,15 @@ class PushResult:
 
 
 def push_image(store: Store, client: RegistryClient, ref: Reference, image_id: str, *,
-               compression: str = "gzip", events: EventSink = ignore, max_concurrent: int = 5) -> PushResult:
+               compression: str = "gzip", events: EventSink = ignore, max_concurrent: int = 5,
+               level: int | None = None, force: bool = False) -> PushResult:
+    """Push the stored image ``image_id`` as ``ref``; layers in ``compression`` (see layer_formats.py:
+    ``level`` where a blob is made, ``force`` to remake blobs stored in another compression)."""
+    check_level(compression, level)
     repository = ref.path
-    manifest_bytes, media_type, blobs = _manifest_for(store, image_id, compression, client.host)
+    manifest_bytes, media_type, blobs, config_bytes = _manifest_for(store, image_id, compression, level, force)
+    config_digest = sha256_digest(config_bytes)
+    converted = config_digest != image_id  # eStargz: other diffIDs, so another config
     layers = [b for b in blobs if b[2] == "layer"]
     for digest, _, _ in layers:
         events(TransferEvent(short(digest), "Preparing"))
@@ -46,86 +53,61 @@ def push_image(store: Store, client: RegistryClient, ref: Reference, image_id: s
             events(TransferEvent(short(layer_digest), "Layer already exists"))
     else:
         _upload_blobs(store, client, repository, [(d, size) for d, size, _ in layers], events, max_concurrent)
-        for config in (b for b in blobs if b[2] == "config"):
-            client.upload_blob(repository, config[0], config[1], lambda d=config[0]: store.content.open(d))
+        client.upload_blob(repository, config_digest, len(config_bytes), lambda: io.BytesIO(config_bytes))
         digest = client.put_manifest(repository, reference, manifest_bytes, media_type)
-    store.content.ingest_bytes(manifest_bytes, digest)
-    store.add_manifest(digest, media_type, image_id)
-    store.add_repo_digest(ref.repository, digest, image_id)
+    if not converted:  # a converted image is another image: the stored one keeps its own manifests
+        store.content.ingest_bytes(manifest_bytes, digest)
+        store.add_manifest(digest, media_type, image_id)
+        store.add_repo_digest(ref.repository, digest, image_id)
     record_locations(store, client.host, repository, [b[0] for b in blobs])
     return PushResult(ref, digest, len(manifest_bytes))
 
 
-def _manifest_for(store: Store, image_id: str, compression: str,
-                  registry: str) -> tuple[bytes, str, list[tuple[str, int, str]]]:
-    """The manifest to push and its blobs (digest, size, kind), reusing a kept manifest if whole."""
+def _manifest_for(store: Store, image_id: str, compression: str, level: int | None,
+                  force: bool) -> tuple[bytes, str, list[tuple[str, int, str]], bytes]:
+    """The manifest to push, its blobs (digest, size, kind) and its config, reusing a kept manifest if whole."""
     diff_ids = store.image_diff_ids(image_id)
-    for digest, media_type in store.manifests_of(image_id):
+    kept_kind = {"gzip": "gzip", "zstd": "zstd", "none": ""}.get(compression)
+    for digest, media_type in store.manifests_of(image_id) if kept_kind is not None and not force else ():
         if media_type not in mt.IMAGE_MANIFESTS or not store.content.has(digest):
             continue
         data = store.content.read(digest)
         manifest = parse_manifest(data)
-        wanted = {"gzip": ("gzip",), "zstd": ("zstd",)}.get(compression, ("",))
+        if manifest.config.digest != image_id or any(d.annotations for d in manifest.layers):
+            continue  # an eStargz (or other converted) manifest is not this image's own
         if all(store.content.has(d.digest) for d in manifest.layers) and \
-                all(mt.layer_compression(d.mediaType) in wanted for d in manifest.layers):
+                all(mt.layer_compression(d.mediaType) == kept_kind for d in manifest.layers):
             blobs = [(d.digest, d.size, "layer") for d in manifest.layers]
-            return data, media_type, blobs + [(manifest.config.digest, manifest.config.size, "config")]
-    config_bytes = store.config_bytes(image_id)
+            return data, media_type, blobs, store.config_bytes(image_id)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # isal and zstd release the GIL: use both cores
-        layers = list(pool.map(lambda diff_id: _compressed_layer(store, diff_id, compression), diff_ids))
-    oci = compression == "zstd"
+        layers = list(pool.map(lambda diff_id: layer_for_push(store, diff_id, compression, level=level, force=force),
+                               diff_ids))
+    config_bytes = config_for(store.config_bytes(image_id), layers)
+    oci = compression in ("zstd", "estargz") or any(
+        mt.layer_compression(layer.record.media_type) == "zstd" for layer in layers)
+    descriptors = []
+    for layer in layers:
+        record = layer.record
+        media_type = record.media_type
+        if oci:
+            media_type = mt.oci_layer_type(mt.layer_compression(media_type))
+        elif mt.layer_compression(media_type) != "zstd":
+            media_type = mt.docker_layer_type(mt.layer_compression(media_type))
+        descriptor: dict = {"mediaType": media_type, "size": record.blob_size, "digest": record.blob_digest}
+        if layer.annotations:
+            descriptor["annotations"] = dict(layer.annotations)
+        descriptors.append(descriptor)
     document = {
         "schemaVersion": 2,
         "mediaType": mt.OCI_MANIFEST if oci else mt.DOCKER_MANIFEST,
         "config": {"mediaType": mt.OCI_CONFIG if oci else mt.DOCKER_CONFIG, "size": len(config_bytes),
-                   "digest": image_id},
-        "layers": [{"mediaType": layer.media_type, "size": layer.blob_size, "digest": layer.blob_digest}
-                   for layer in layers],
+                   "digest": sha256_digest(config_bytes)},
+        "layers": descriptors,
     }
-    blobs = [(layer.blob_digest, layer.blob_size, "layer") for layer in layers]
-    return encode(document), document["mediaType"], blobs + [(image_id, len(config_bytes), "config")]
-
-
-def _compressed_layer(store: Store, diff_id: str, compression: str) -> LayerRecord:
-    """The stored blob of ``diff_id`` in ``compression``, made once (and kept) if missing."""
-    wanted_types = {
-        "gzip": (mt.DOCKER_LAYER_GZIP, mt.OCI_LAYER_GZIP),
-        "zstd": (mt.OCI_LAYER_ZSTD,),
-        "none": (mt.DOCKER_LAYER, mt.OCI_LAYER),
-    }[compression]
-    candidates = [r for r in store.layers_of(diff_id) if store.content.has(r.blob_digest)]
-    for record in candidates:
-        if record.media_type in wanted_types:
-            media_type = record.media_type
-            if compression == "gzip":
-                media_type = mt.DOCKER_LAYER_GZIP
-            elif compression == "none":
-                media_type = mt.DOCKER_LAYER
-            return LayerRecord(diff_id, record.blob_digest, media_type, record.blob_size, record.diff_size)
-    plain = next((r for r in candidates if mt.layer_compression(r.media_type) == ""), None)
-    if plain is None:
-        source = next(iter(candidates), None)
-        if source is None:
-            raise ManifestError(f"layer {diff_id} is missing from the store (run 'lamina fsck')")
-        return source  # another compression than asked: push what we have rather than recompress
-    if compression == "none":
-        return LayerRecord(diff_id, plain.blob_digest, mt.DOCKER_LAYER, plain.blob_size, plain.diff_size)
-    from lamina.layer.compression import gzip_compressor, zstd_compressor  # only when compressing
-
-    compressor = gzip_compressor(1) if compression == "gzip" else zstd_compressor(3)
-    with store.content.open(plain.blob_digest) as source, store.content.writer() as writer:
-        while chunk := source.read(CHUNK):
-            out = compressor.compress(chunk)
-            if out:
-                writer.write(out)
-        writer.write(compressor.flush())
-        digest, size = writer.commit("compressed layer")
-    media_type = mt.DOCKER_LAYER_GZIP if compression == "gzip" else mt.OCI_LAYER_ZSTD
-    record = LayerRecord(diff_id, digest, media_type, size, plain.diff_size)
-    store.add_layer_record(record)
-    return record
+    blobs = [(layer.record.blob_digest, layer.record.blob_size, "layer") for layer in layers]
+    return encode(document), document["mediaType"], blobs, config_bytes
 
 
 def push_index(store: Store, client: RegistryClient, ref: Reference, index_digest: str, *,

@@ -57,32 +57,16 @@ def openssl(*args: str, cwd: Path, stdin: bytes | None = None) -> bytes:
 
 
 def bcrypt_line(username: str, password: str) -> str:
-    """An htpasswd line with a bcrypt hash (the only kind distribution accepts).
-
-    Tries apache's ``htpasswd``, then the C library's crypt (libxcrypt knows ``$2b$``), then the
-    ``bcrypt`` package, so the tests run on a bare machine.
-    """
+    """An htpasswd line with a bcrypt hash (the only kind distribution accepts), by apache's
+    ``htpasswd`` (Debian's apache2-utils, in the Makefile's DEBS): one declared way, not a chain of
+    fallbacks (the C library's crypt is gone in Python 3.13, the bcrypt package undeclared)."""
     tool = shutil.which("htpasswd")
-    if tool:
-        out = subprocess.run([tool, "-Bbn", username, password], capture_output=True, text=True, check=True)
-        return out.stdout.strip()
-    try:
-        import warnings
+    if tool is None:
+        import pytest
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import crypt  # type: ignore[import-not-found]
-
-        alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-        salt = "".join(secrets.choice(alphabet) for _ in range(21)) + "u"
-        hashed = crypt.crypt(password, f"$2b$05${salt}")
-        if hashed and hashed.startswith("$2b$"):
-            return f"{username}:{hashed}"
-    except ImportError:
-        pass
-    import bcrypt  # type: ignore[import-not-found]
-
-    return f"{username}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=5)).decode()}"
+        pytest.fail("htpasswd is not installed: apt-get install apache2-utils (make test installs it)")
+    out = subprocess.run([tool, "-Bbn", "-C", "5", username, password], capture_output=True, text=True, check=True)
+    return out.stdout.strip()
 
 
 # -- TLS material ----------------------------------------------------------------------------------

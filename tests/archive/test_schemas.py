@@ -26,7 +26,10 @@ def _strip_ids(node):
 
 
 def _validator(name: str):
-    jsonschema = pytest.importorskip("jsonschema")
+    try:
+        import jsonschema
+    except ImportError:
+        pytest.fail("jsonschema is missing: pip install -e '.[dev]' (make test does)")
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT4
 

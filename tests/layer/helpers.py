@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 IS_ROOT = os.geteuid() == 0
-needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root (chown, mknod, trusted.* xattrs)")
+needs_root = pytest.mark.usefixtures("must_be_root")  # fails without root (tests/layer/conftest.py)
 
 MTIME = 1_700_000_000
 

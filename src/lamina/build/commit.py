@@ -124,6 +124,24 @@ def commit_step(
     return StageState(image_id, dict(config), diff_ids, history, author, cmd_set, before.platform)
 
 
+def commit_stage_config(store: Store, state: StageState) -> StageState:
+    """BuildKit exports a stage's config even when no instruction ran (``FROM base`` alone): a
+    base without PATH comes out with the default PATH (see :func:`begin_stage`), as a new image
+    with the base's layers and history. The classic builder answers with the base image itself."""
+    document = decode_json(store.config_bytes(state.image_id))
+    stored = dict(document.get("config") or {})
+    config = {**stored, "Env": state.config.get("Env")}
+    config.pop("OpenStdin", None)
+    config.pop("StdinOnce", None)
+    if config == stored:
+        return state
+    document["config"] = config
+    layers = [_layer(store, diff_id) for diff_id in state.diff_ids]
+    image_id = store.add_image(encode(document), mt.DOCKER_CONFIG, layers, parent=state.image_id)
+    return StageState(image_id, dict(state.config), state.diff_ids, state.history, state.author, state.cmd_set,
+                      state.platform)
+
+
 def epoch_rfc3339(epoch: int) -> str:
     """SOURCE_DATE_EPOCH as Go's encoder writes a whole-second UTC time (what BuildKit stores)."""
     from datetime import UTC, datetime

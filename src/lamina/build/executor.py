@@ -28,7 +28,14 @@ from lamina.build import imageconfig
 from lamina.build.args import BuildArgs, environment, platform_args
 from lamina.build.bindcontext import bind_context_root
 from lamina.build.cache import BuildCache, step_key
-from lamina.build.commit import base_state, begin_stage, comment_command, commit_step, scratch_state
+from lamina.build.commit import (
+    base_state,
+    begin_stage,
+    comment_command,
+    commit_stage_config,
+    commit_step,
+    scratch_state,
+)
 from lamina.build.context import ContextError, resolve_in_context
 from lamina.build.copy import ROOT_OWNER, CopyPlan, lookup_owner, parse_chmod, write_plan
 from lamina.build.digests import FileDigests
@@ -365,11 +372,14 @@ class _Build:
         instructions: Iterable[Instruction] = stage.instructions
         if last:
             instructions = [*stage.instructions, *self._label_steps()]
+        started = state.image_id
         for instruction in instructions:
             self._start(instruction.source)
             before = state.image_id
             state = self._dispatch(instruction, state, stage_args)
             self.emit(StepFinished(state.image_id, cached=self._cached and state.image_id != before))
+        if last and self.buildkit and state.image_id == started and plan.base.lower() != SCRATCH:
+            state = commit_stage_config(self.store, state)  # BuildKit's export of an untouched base
         return state
 
     def _label_steps(self) -> list[Instruction]:

@@ -273,8 +273,48 @@ def archive_get(request: Request) -> None:
     from lamina.service.server import ChunkedWriter
 
     writer = ChunkedWriter(http.wfile)
-    client.copy_from_container(request.path["name"], request.arg("path") or "/", writer)  # type: ignore[arg-type]
+    _copy_out_through_pipe(client, request.path["name"], request.arg("path") or "/", writer)
     writer.close()
+
+
+def _copy_out_through_pipe(client, name: str, path: str, writer) -> None:
+    """The copy writes from a process inside the container's root, so it needs a real file
+    descriptor: a pipe, read here into the response. A failure after the first byte cuts the
+    stream (the client sees a truncated tar), as with dockerd."""
+    import os
+    import threading
+
+    read_fd, write_fd = os.pipe()
+    failure: list[BaseException] = []
+
+    def copy() -> None:
+        with os.fdopen(write_fd, "wb") as destination:
+            try:
+                client_copy(destination)
+            except BaseException as exc:  # noqa: BLE001 - handed to the request thread
+                failure.append(exc)
+
+    from lamina.api import Client
+
+    store_client = Client(client.store.root)  # its own store connection: it runs on another thread
+
+    def client_copy(destination) -> None:
+        try:
+            store_client.copy_from_container(name, path, destination)
+        finally:
+            store_client.close()
+
+    thread = threading.Thread(target=copy, daemon=True)
+    thread.start()
+    with os.fdopen(read_fd, "rb") as source:
+        while True:
+            data = source.read(65536)
+            if not data:
+                break
+            writer.write(data)
+    thread.join()
+    if failure:
+        raise failure[0]
 
 
 @route("PUT", "/containers/{name}/archive")
@@ -282,8 +322,35 @@ def archive_put(request: Request) -> None:
     path = request.arg("path")
     if not path:
         raise ApiError(400, "path is required")
-    request.client.copy_to_container(request.path["name"], request.body_stream(), path, archive=True)
+    _copy_in_through_pipe(request.client, request.path["name"], request.body_stream(), path)
     request.send_bytes(b"")
+
+
+def _copy_in_through_pipe(client, name: str, body, path: str) -> None:
+    """The copy reads from a process inside the container's root: the body goes through a pipe."""
+    import os
+    import threading
+
+    read_fd, write_fd = os.pipe()
+
+    def feed() -> None:
+        with os.fdopen(write_fd, "wb") as sink:
+            try:
+                while True:
+                    data = body.read(65536)
+                    if not data:
+                        break
+                    sink.write(data)
+            except OSError:
+                pass  # the copy stopped reading (it failed); its error is the answer
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    try:
+        with os.fdopen(read_fd, "rb") as source:
+            client.copy_to_container(name, source, path, archive=True)
+    finally:
+        thread.join()
 
 
 def _path_stat(request: Request) -> str:

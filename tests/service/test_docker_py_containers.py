@@ -1,0 +1,75 @@
+"""docker-py on the rest of the container verbs: top, diff, export, archives, rename,
+pause/unpause, restart, kill with a signal, ports, prune."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import uuid
+
+import pytest
+
+
+@pytest.fixture
+def sleeper(docker_client):
+    container = docker_client.containers.run("busybox", ["sh", "-c", "echo made > /made; sleep 60"], detach=True,
+                                             name="sleeper-" + uuid.uuid4().hex[:6])
+    yield container
+    container.remove(force=True)
+
+
+def test_top_diff_and_archives(sleeper):
+    processes = sleeper.top()
+    assert "PID" in processes["Titles"]
+    assert any("sleep 60" in " ".join(row) for row in processes["Processes"])
+    for _ in range(50):
+        if {"Path": "/made", "Kind": 1} in (sleeper.diff() or []):
+            break
+    assert {"Path": "/made", "Kind": 1} in sleeper.diff()
+    stream, stat = sleeper.get_archive("/made")
+    assert stat["name"] == "made" and stat["size"] == 5
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        assert tar.extractfile("made").read() == b"made\n"
+    upload = io.BytesIO()
+    with tarfile.open(fileobj=upload, mode="w") as tar:
+        info = tarfile.TarInfo("put.txt")
+        info.size = 4
+        tar.addfile(info, io.BytesIO(b"put\n"))
+    assert sleeper.put_archive("/tmp", upload.getvalue())
+    assert sleeper.exec_run(["cat", "/tmp/put.txt"]).output == b"put\n"
+    exported = b"".join(sleeper.export())
+    with tarfile.open(fileobj=io.BytesIO(exported)) as tar:
+        names = {name.lstrip("./") for name in tar.getnames()}
+    assert {"bin/busybox", "made", "tmp/put.txt"} <= names
+
+
+def test_rename_pause_restart_kill(docker_client, sleeper):
+    new_name = "renamed-" + uuid.uuid4().hex[:6]
+    sleeper.rename(new_name)
+    assert docker_client.containers.get(new_name).id == sleeper.id
+    sleeper.pause()
+    sleeper.reload()
+    assert sleeper.status == "paused"
+    sleeper.unpause()
+    sleeper.reload()
+    assert sleeper.status == "running"
+    started = sleeper.attrs["State"]["StartedAt"]
+    sleeper.restart(timeout=1)
+    sleeper.reload()
+    assert sleeper.status == "running" and sleeper.attrs["State"]["StartedAt"] != started
+    sleeper.kill(signal="SIGKILL")
+    assert sleeper.wait(timeout=30)["StatusCode"] == 137
+    import docker.errors
+
+    with pytest.raises(docker.errors.APIError) as caught:
+        sleeper.kill()
+    assert caught.value.status_code == 409
+
+
+def test_prune_removes_stopped_containers_only(docker_client, sleeper):
+    stopped = docker_client.containers.run("busybox", ["true"], detach=True)
+    stopped.wait(timeout=30)
+    report = docker_client.containers.prune()
+    assert stopped.id in report["ContainersDeleted"]
+    assert sleeper.id not in report["ContainersDeleted"]
+    assert sleeper.id in [c.id for c in docker_client.containers.list()]

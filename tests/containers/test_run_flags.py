@@ -39,18 +39,19 @@ def test_flag_seen_inside_as_in_docker(ctr, oracle, label, flags, command):
         (mine.stderr, theirs.stderr)
 
 
-def test_add_host_takes_the_equals_form_of_newer_docker(ctr):
-    out = ctr.out("run", "--rm", "--network", "none", "--add-host", "bar=5.6.7.8", "busybox", "tail", "-n1",
-                  "/etc/hosts")
-    assert out == "5.6.7.8\tbar\n"
+def test_add_host_takes_the_equals_form_of_newer_docker(ctr, oracle28):
+    args = ["run", "--rm", "--network", "none", "--add-host", "bar=5.6.7.8", "busybox", "tail", "-n1", "/etc/hosts"]
+    assert ctr.out(*args) == oracle28.out(*args) == "5.6.7.8\tbar\n"  # docker 28's client knows the form
 
 
-def test_no_new_privileges_can_be_turned_off_and_on(ctr):
-    def no_new_privs(*flags: str) -> str:
-        return ctr.out("run", "--rm", "--network", "none", *flags, "busybox", "grep", "NoNewPrivs", "/proc/self/status")
+def test_no_new_privileges_can_be_turned_off_and_on(ctr, oracle28):
+    def no_new_privs(tool, *flags: str) -> list[str]:
+        return tool.out("run", "--rm", "--network", "none", *flags, "busybox", "grep", "NoNewPrivs",
+                        "/proc/self/status").split()
 
-    assert no_new_privs("--security-opt", "no-new-privileges=false").split() == ["NoNewPrivs:", "0"]
-    assert no_new_privs("--security-opt", "no-new-privileges:true").split() == ["NoNewPrivs:", "1"]
+    for flag, expected in (("no-new-privileges=false", "0"), ("no-new-privileges:true", "1")):
+        assert no_new_privs(ctr, "--security-opt", flag) == no_new_privs(oracle28, "--security-opt", flag) == \
+            ["NoNewPrivs:", expected]
 
 
 def test_privileged_has_every_capability_no_seccomp_and_writable_sys(ctr):
@@ -66,9 +67,11 @@ def test_privileged_has_every_capability_no_seccomp_and_writable_sys(ctr):
     assert lines[3].strip() == "1"  # not masked (a masked file reads empty)
 
 
-def test_group_add_unknown_name_fails_at_start_like_docker(ctr):
-    stderr = ctr.fails("run", "--rm", "--network", "none", "--group-add", "nosuch", "busybox", "id")
+def test_group_add_unknown_name_fails_at_start_like_docker(ctr, oracle28):
+    args = ["run", "--rm", "--network", "none", "--group-add", "nosuch", "busybox", "id"]
+    stderr = ctr.fails(*args)
     assert stderr.strip() == "lamina: error: Unable to find group nosuch: no matching entries in group file"
+    assert refusal(oracle28.run(*args, check=False)) == (125, stderr.strip().removeprefix("lamina: error: "))
 
 
 def test_dns_search_alone_keeps_the_nameservers(ctr, oracle):
@@ -114,7 +117,7 @@ def test_inspect_defaults_as_docker(ctr, oracle):
     assert host_config(ctr, "--privileged") == host_config(oracle, "--privileged")
 
 
-def test_cidfile_is_written_and_an_existing_one_refused(ctr, tmp_path):
+def test_cidfile_is_written_and_an_existing_one_refused(ctr, oracle28, tmp_path):
     cidfile = tmp_path / "cid"
     container = ctr.out("create", "--cidfile", str(cidfile), "--network", "none", "busybox", "true").strip()
     assert cidfile.read_text() == container
@@ -126,6 +129,9 @@ def test_cidfile_is_written_and_an_existing_one_refused(ctr, tmp_path):
                                       f"running or delete {cidfile}\n")
     assert ctr.ids() == before
     assert cidfile.read_text() == container
+    theirs = oracle28.run("run", "--rm", "--cidfile", str(cidfile), "--network", "none", "busybox", "true",
+                          check=False)  # docker 28's client refuses the same file in the same words
+    assert refusal(theirs) == refusal(result)
 
 
 def test_cidfile_is_removed_when_the_create_fails(ctr, tmp_path):

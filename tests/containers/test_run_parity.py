@@ -126,17 +126,28 @@ def test_created_container_inspects_like_docker(ctr, oracle):
 
 
 @pytest.mark.parametrize("flag", ["-d", ""])
-def test_run_attaches_only_in_the_foreground(ctr, flag):
+def test_run_attaches_only_in_the_foreground(ctr, oracle, flag):
     args = [flag] if flag else []
-    ctr.run("run", *args, "--name", f"att{flag}", "busybox", "true")
-    ctr.wait_for(lambda: ctr.state(f"att{flag}") == "exited", what="exit")
-    attached = ctr.out("inspect", "--format", "{{.Config.AttachStdout}}", f"att{flag}").strip()
-    assert attached == ("false" if flag else "true")
+    seen = []
+    for tool in (ctr, oracle):
+        tool.run("run", *args, "--name", f"att{flag}", "--network", "none", "busybox", "true")
+        try:
+            tool.run("wait", f"att{flag}")
+            seen.append(tool.out("inspect", "--format", "{{.Config.AttachStdout}}", f"att{flag}").strip())
+        finally:
+            tool.run("rm", "-f", f"att{flag}", check=False)
+    assert seen == ["false" if flag else "true"] * 2
 
 
-def test_host_network_records_the_hosts_name(ctr):
-    ctr.run("create", "--name", "onhost", "--network", "host", "busybox")
-    assert ctr.out("inspect", "--format", "{{.Config.Hostname}}", "onhost").strip() == os.uname().nodename
+def test_host_network_records_the_hosts_name(ctr, oracle):
+    names = []
+    for tool in (ctr, oracle):
+        tool.run("create", "--name", "onhost", "--network", "host", "busybox")
+        try:
+            names.append(tool.out("inspect", "--format", "{{.Config.Hostname}}", "onhost").strip())
+        finally:
+            tool.run("rm", "-f", "onhost", check=False)
+    assert names == [os.uname().nodename] * 2
 
 
 def test_create_exits_like_docker_for_its_clients_and_its_daemons_refusals(ctr, oracle28, tmp_path):

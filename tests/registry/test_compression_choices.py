@@ -243,3 +243,30 @@ def test_docker_20_10_pulls_estargz_but_not_zstd(source, docker) -> None:
     assert results["zstd"].returncode != 0
     assert b"failed to register layer" in results["zstd"].stderr, results["zstd"].stderr
     assert b"invalid tar header" in results["zstd"].stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("compression", ["gzip", "zstd", "estargz"])
+def test_save_with_compression(source, compression: str, tmp_path: Path) -> None:
+    store, _ = source
+    image_id = store.out("images", "-q", "--no-trunc", "app:latest").strip()
+    archive = tmp_path / "saved.tar"
+    store.out("save", "--compression", compression, "--force-compression", "-o", str(archive), "app:latest")
+    extracted = tmp_path / "extracted"  # the archive is an OCI layout too: skopeo reads it as one
+    extracted.mkdir()
+    with tarfile.open(archive) as tar:
+        tar.extractall(extracted, filter="data")
+    recompress = ["--dest-compress", "--dest-compress-format", "gzip"] if compression == "zstd" else []
+    _skopeo("copy", *recompress, f"oci:{extracted}", f"oci:{tmp_path / 'copy'}:img")
+    manifest = json.loads(_skopeo("inspect", "--raw", f"oci:{extracted}"))
+    kinds = {layer["mediaType"].rpartition("+")[2] for layer in manifest["layers"]}
+    assert kinds == {"gzip" if compression == "estargz" else compression}
+    require_tool("umoci", "umoci")
+    subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{tmp_path / 'copy'}:img", str(tmp_path / "bundle")],
+                   check=True, capture_output=True)
+    assert (tmp_path / "bundle" / "rootfs" / "data" / "big.bin").stat().st_size == 10 << 20
+    other = Lamina(tmp_path / "loaded" / "store")
+    other.out("load", "-i", str(archive))
+    loaded = other.out("images", "-q", "--no-trunc", "app:latest").strip()
+    assert (loaded == image_id) == (compression != "estargz")  # eStargz layers: their own diffIDs and config
+    assert other.out("run", "--rm", "app:latest", "sh", "-c", "wc -c < /big").strip() == str(10 << 20)

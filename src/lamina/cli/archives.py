@@ -28,8 +28,14 @@ def import_(ctx, source, reference, changes, message, platform):
 @click.argument("names", nargs=-1, required=True)
 @click.option("-o", "--output", help="Write to a file, instead of STDOUT")
 @click.option("--platform", help="Platform to save of a multi-platform image read from a registry")
+@click.option("--compression", type=click.Choice(["gzip", "zstd", "estargz", "none"]),
+              help="Compression of the saved layers of stored images (default: as stored)")
+@click.option("--compression-level", "compression_level", type=int,
+              help="Level where a layer is compressed (gzip 0-9, zstd 1-22)")
+@click.option("--force-compression", "force_compression", is_flag=True,
+              help="Recompress layers stored in another compression")
 @click.pass_context
-def save(ctx, names, output, platform):
+def save(ctx, names, output, platform, compression, compression_level, force_compression):
     """Save one or more images to a tar archive (streamed to STDOUT by default).
 
     An image the store does not have is read from its registry into the archive, without
@@ -38,7 +44,9 @@ def save(ctx, names, output, platform):
     from lamina.cli.output import write_archive
 
     with client_from(ctx) as client:
-        write_archive(output, lambda out: client.save(names, out, platform=platform))
+        write_archive(output, lambda out: client.save(names, out, platform=platform, compression=compression,
+                                                      compression_level=compression_level,
+                                                      force_compression=force_compression))
 
 
 @click.command("load")

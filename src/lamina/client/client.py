@@ -257,15 +257,22 @@ class Client:
                                      message=message, platform=plat, tags=[ref] if ref else [])
         return image_id
 
-    def save(self, names: Sequence[str], out: BinaryIO, *, platform: str | None = None) -> None:
+    def save(self, names: Sequence[str], out: BinaryIO, *, platform: str | None = None,
+             compression: str | None = None, compression_level: int | None = None,
+             force_compression: bool = False) -> None:
         """``docker save``: several images into one archive written to ``out``.
 
         A name the store does not have is read from its registry straight into the archive
         (docker refuses; lamina stores nothing on the way). ``platform`` picks from a
-        registry's multi-platform index.
+        registry's multi-platform index. ``compression`` (gzip, zstd, estargz, none; None:
+        layers as stored) and its level and force apply to stored images as for ``push``.
         """
         from lamina.image.archive_writer import ArchiveEntry, write_docker_archive
+        from lamina.image.layer_formats import check_level, converted_image
         from lamina.image.store_source import StoreImage
+
+        if compression is not None:
+            check_level(compression, compression_level)
 
         entries: dict[str, ArchiveEntry] = {}
         try:
@@ -276,7 +283,10 @@ class Client:
                     remote = _registry_image_for_save(name, platform)
                     entries.setdefault(f"remote:{name}", ArchiveEntry(remote, [parse_reference(name)]))
                     continue
-                if image_id not in entries:
+                if image_id not in entries and compression is not None:
+                    entries[image_id] = ArchiveEntry(converted_image(
+                        self.store, image_id, name, compression, level=compression_level, force=force_compression))
+                elif image_id not in entries:
                     entries[image_id] = ArchiveEntry(StoreImage(self.store, image_id, name))
                 refs = entries[image_id].refs
                 ref = None
@@ -537,7 +547,7 @@ class Client:
         """``docker push``: pushes now and returns a PushResult per tag pushed.
 
         Progress goes to ``events`` while it runs; :meth:`iter_push` is the streaming variant.
-        ``compression``: gzip, zstd, estargz or none (``lamina.registry.layer_formats``);
+        ``compression``: gzip, zstd, estargz or none (``lamina.image.layer_formats``);
         ``compression_level`` where a blob is made; ``force_compression`` remakes blobs stored
         in another compression.
         """
@@ -551,7 +561,7 @@ class Client:
                   ) -> Iterator[PushResult]:
         """The streaming :meth:`push`: yields each tag's PushResult once it is pushed; nothing
         happens until it is iterated."""
-        from lamina.registry.layer_formats import check_level
+        from lamina.image.layer_formats import check_level
         from lamina.registry.push import push_image, push_index
         from lamina.registry.transfer_events import ignore
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+from lamina.image.layer_formats import check_level, config_for, layer_for_push
 from lamina.oci import mediatypes as mt
 from lamina.oci.digest import sha256_digest
 from lamina.oci.models import encode, parse_manifest
 from lamina.oci.reference import Reference
 from lamina.registry.client import BlobPushOutcome, RegistryClient
-from lamina.registry.layer_formats import check_level, config_for, layer_for_push
 from lamina.registry.locations import known_locations, record_locations
 from lamina.registry.transfer_events import EventSink, TransferEvent, ignore, short
 from lamina.store.store import Store

@@ -1,4 +1,4 @@
-"""The layer blobs a push sends in the compression asked for (``--compression``).
+"""The layer blobs a push or save writes in the compression asked for (``--compression``).
 
 gzip, zstd and none keep the layer's tar, so its diffID and the image ID stay: a blob of the
 asked kind already in the store is sent as it is (unless ``force``), else one is made from the
@@ -12,7 +12,6 @@ the same bytes for the same layer). ``level`` applies where a blob is made: gzip
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,17 +68,13 @@ def layer_for_push(store: Store, diff_id: str, compression: str, *, level: int |
     plain = next((r for r in candidates if mt.layer_compression(r.media_type) == ""), None)
     if not force and plain is None:
         return PushLayer(candidates[0])  # another compression than asked: sent as it is (see --force-compression)
-    with _plain_file(store, diff_id, candidates) as path:
-        if kind == "":
-            with store.content.writer(diff_id) as writer, open(path, "rb") as source:
-                while chunk := source.read(CHUNK):
-                    writer.write(chunk)
-                digest, size = writer.commit("layer")
-            record = LayerRecord(diff_id, digest, mt.DOCKER_LAYER, size, candidates[0].diff_size)
-        else:
-            record = _compress(store, diff_id, path, kind, _DEFAULT_LEVEL[kind] if level is None else level,
-                               candidates[0].diff_size)
-    store.add_layer_record(record)
+    path = _plain_path(store, diff_id, candidates)
+    if kind == "":
+        record = next(r for r in store.layers_of(diff_id) if r.blob_digest == diff_id)
+    else:
+        record = _compress(store, diff_id, path, kind, _DEFAULT_LEVEL[kind] if level is None else level,
+                           candidates[0].diff_size)
+        store.add_layer_record(record)
     return PushLayer(LayerRecord(diff_id, record.blob_digest, media_type, record.blob_size, record.diff_size))
 
 
@@ -111,7 +106,8 @@ def _compress(store: Store, diff_id: str, path: Path, kind: str, level: int, dif
 def _estargz(store: Store, diff_id: str, candidates: list[LayerRecord], level: int) -> PushLayer:
     from lamina.layer.estargz import TOC_DIGEST_ANNOTATION, UNCOMPRESSED_SIZE_ANNOTATION, write_estargz
 
-    with _plain_file(store, diff_id, candidates) as path, store.content.writer() as writer:
+    path = _plain_path(store, diff_id, candidates)
+    with store.content.writer() as writer:
         converted = write_estargz(path, writer, level=level)
         digest, size = writer.commit("eStargz layer")
     record = LayerRecord(converted.diff_id, digest, mt.OCI_LAYER_GZIP, size, candidates[0].diff_size)
@@ -120,28 +116,54 @@ def _estargz(store: Store, diff_id: str, candidates: list[LayerRecord], level: i
                               UNCOMPRESSED_SIZE_ANNOTATION: str(converted.uncompressed_size)})
 
 
-@contextmanager
-def _plain_file(store: Store, diff_id: str, candidates: list[LayerRecord]):
-    """The layer's plain tar as a file: the stored one, or a temporary one decompressed from another."""
+def _plain_path(store: Store, diff_id: str, candidates: list[LayerRecord]) -> Path:
+    """The layer's plain tar as a file of the store: the stored one, or one decompressed from
+    another blob and kept (the store prefers plain blobs anyway: saves and snapshots read them)."""
     plain = next((r for r in candidates if mt.layer_compression(r.media_type) == ""), None)
-    if plain is not None:
-        yield store.content.path(plain.blob_digest)
-        return
-    import hashlib
+    if plain is None:
+        from lamina.layer.compression import decompressing_reader
 
-    from lamina.layer.compression import decompressing_reader
-    from lamina.runtime.scratch import scratch_dir
-
-    source = candidates[0]
-    with scratch_dir(store.root, "push") as scratch:
-        path = scratch / "layer.tar"
-        digest = hashlib.sha256()
-        with store.content.open(source.blob_digest) as blob, open(path, "wb") as out:
+        source = candidates[0]
+        with store.content.open(source.blob_digest) as blob, store.content.writer(diff_id) as writer:
             reader = decompressing_reader(blob, mt.layer_compression(source.media_type), what=f"layer {diff_id}")
             while chunk := reader.read(CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-        if "sha256:" + digest.hexdigest() != diff_id:
-            raise ManifestError(f"layer {diff_id}: the stored blob {source.blob_digest} decompresses to "
-                                f"sha256:{digest.hexdigest()} (run 'lamina fsck')")
-        yield path
+                writer.write(chunk)
+            digest, size = writer.commit("layer")  # a DigestMismatchError if the blob is not that layer
+        plain = LayerRecord(diff_id, digest, mt.DOCKER_LAYER, size, source.diff_size)
+        store.add_layer_record(plain)
+    return store.content.path(plain.blob_digest)
+
+
+def converted_image(store: Store, image_id: str, name: str, compression: str, *, level: int | None = None,
+                    force: bool = False):
+    """The stored image with its layers in ``compression`` (``lamina save --compression``), as an
+    image source: an OCI manifest, eStargz layers with their annotations."""
+    from functools import partial
+
+    from lamina.image.blobs import BlobLayer
+    from lamina.image.source import SourceImage
+    from lamina.oci.digest import sha256_digest
+
+    check_level(compression, level)
+    layers = [layer_for_push(store, diff_id, compression, level=level, force=force)
+              for diff_id in store.image_diff_ids(image_id)]
+    config_bytes = config_for(store.config_bytes(image_id), layers)
+    descriptors, blobs = [], []
+    for layer in layers:
+        record = layer.record
+        media_type = mt.oci_layer_type(mt.layer_compression(record.media_type))
+        descriptor: dict = {"mediaType": media_type, "digest": record.blob_digest, "size": record.blob_size}
+        if layer.annotations:
+            descriptor["annotations"] = dict(layer.annotations)
+        descriptors.append(descriptor)
+        path = str(store.content.path(record.blob_digest))
+        blobs.append(BlobLayer(digest=record.blob_digest, diff_id=record.diff_id, media_type=media_type,
+                               size=record.blob_size, opener=partial(open, path, "rb"),
+                               what=f"{name}: layer {record.blob_digest}", path=path))
+    manifest = encode({
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "config": {"mediaType": mt.OCI_CONFIG, "digest": sha256_digest(config_bytes), "size": len(config_bytes)},
+        "layers": descriptors,
+    })
+    return SourceImage(name, manifest, mt.OCI_MANIFEST, config_bytes, blobs)

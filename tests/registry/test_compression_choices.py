@@ -131,47 +131,99 @@ def test_estargz_layout_follows_the_spec(source, anon_registry) -> None:
         assert "sha256:" + hashlib.sha256(plain).hexdigest() == diff_id
         assert descriptor["annotations"]["io.containers.estargz.uncompressed-size"] == str(len(plain))
 
-        footer = blob[-51:]
-        assert footer[:4] == b"\x1f\x8b\x08\x04" and footer[10:12] == (26).to_bytes(2, "little")
-        assert footer[12:16] == b"SG" + (22).to_bytes(2, "little") and footer[32:38] == b"STARGZ"
-        assert gzip.decompress(footer) == b""
-        toc_offset = int(footer[16:32], 16)
-        with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob[toc_offset:-51]))) as toc_tar:
-            [member] = toc_tar.getmembers()
-            assert member.name == "stargz.index.json"
-            toc_bytes = toc_tar.extractfile(member).read()
+        toc_bytes, chunks = _check_estargz(blob, plain)
         assert "sha256:" + hashlib.sha256(toc_bytes).hexdigest() == descriptor["annotations"][TOC_ANNOTATION]
-        toc = json.loads(toc_bytes)
-        assert toc["version"] == 1
-        assert toc["entries"][0]["name"] == ".no.prefetch.landmark"
-
-        with tarfile.open(fileobj=io.BytesIO(plain)) as archive:
-            names = [m.name for m in archive.getmembers()]
-            contents = {m.name: archive.extractfile(m).read() for m in archive.getmembers() if m.isreg()}
-        assert names[0] == ".no.prefetch.landmark" and names[-1] == "stargz.index.json"
-        assert contents[".no.prefetch.landmark"] == b"\x0f"
-        toc_names = [e["name"].rstrip("/") for e in toc["entries"] if e["type"] != "chunk"]
-        assert toc_names == names[:-1]
-        for entry in toc["entries"]:
-            if entry["type"] not in ("reg", "chunk") or "offset" not in entry:
-                continue
-            name = entry["name"]
-            start = entry.get("chunkOffset", 0)
-            size = entry.get("chunkSize") or len(contents[name]) - start
-            expected = contents[name][start:start + size]
-            # a gzip member starts at the offset, and its first bytes are this chunk
-            member = zlib.decompressobj(31).decompress(blob[entry["offset"]:], len(expected))
-            assert member == expected, name
-            assert entry["chunkDigest"] == "sha256:" + hashlib.sha256(expected).hexdigest()
-            if entry["type"] == "reg":
-                assert entry["digest"] == "sha256:" + hashlib.sha256(contents[name]).hexdigest()
-            chunked = chunked or entry["type"] == "chunk"
+        chunked = chunked or chunks > 0
     assert chunked  # the 10 MiB file was cut into 4 MiB chunks
 
     again = f"{base}/layout:2"  # the same image pushed again: the very same bytes
     store.out("tag", "app:latest", again)
     store.out("push", "--compression", "estargz", again)
     assert _raw_manifest(again) == manifest
+
+
+def _check_estargz(blob: bytes, plain: bytes) -> tuple[bytes, int]:
+    """Check ``blob`` against the eStargz spec; returns the TOC's bytes and how many ``chunk`` entries it has."""
+    footer = blob[-51:]
+    assert footer[:4] == b"\x1f\x8b\x08\x04" and footer[10:12] == (26).to_bytes(2, "little")
+    assert footer[12:16] == b"SG" + (22).to_bytes(2, "little") and footer[32:38] == b"STARGZ"
+    assert gzip.decompress(footer) == b""
+    toc_offset = int(footer[16:32], 16)
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob[toc_offset:-51]))) as toc_tar:
+        [member] = toc_tar.getmembers()
+        assert member.name == "stargz.index.json"
+        toc_bytes = toc_tar.extractfile(member).read()
+    toc = json.loads(toc_bytes)
+    assert toc["version"] == 1
+    assert toc["entries"][0]["name"] == ".no.prefetch.landmark"
+    with tarfile.open(fileobj=io.BytesIO(plain)) as archive:
+        members = archive.getmembers()
+        names = [m.name for m in members]
+        contents = {m.name: archive.extractfile(m).read() for m in members if m.isreg()}
+    assert names[0] == ".no.prefetch.landmark" and names[-1] == "stargz.index.json"
+    assert contents[".no.prefetch.landmark"] == b"\x0f"
+    entries = [e for e in toc["entries"] if e["type"] != "chunk"]
+    assert [e["name"].rstrip("/") for e in entries] == names[:-1]
+    for entry, member in zip(entries, members, strict=False):
+        assert (entry["mode"], entry.get("uid", 0), entry.get("gid", 0)) == (member.mode, member.uid, member.gid)
+        assert entry.get("linkName", "") == member.linkname
+    chunks = 0
+    for entry in toc["entries"]:
+        if entry["type"] not in ("reg", "chunk") or "offset" not in entry:
+            assert entry["type"] != "reg" or not contents[entry["name"]]  # only empty files have no offset
+            continue
+        name = entry["name"]
+        start = entry.get("chunkOffset", 0)
+        size = entry.get("chunkSize") or len(contents[name]) - start
+        expected = contents[name][start:start + size]
+        # a gzip member starts at the offset, and its first bytes are this chunk
+        assert zlib.decompressobj(31).decompress(blob[entry["offset"]:], len(expected)) == expected, name
+        assert entry["chunkDigest"] == "sha256:" + hashlib.sha256(expected).hexdigest()
+        if entry["type"] == "reg":
+            assert entry["digest"] == "sha256:" + hashlib.sha256(contents[name]).hexdigest()
+        chunks += entry["type"] == "chunk"
+    return toc_bytes, chunks
+
+
+def test_estargz_of_unusual_members(tmp_path: Path) -> None:
+    """PAX long names, xattrs, hard links, symlinks, fifos, empty and chunked files keep their headers."""
+    from lamina.layer.estargz import write_estargz
+
+    source = tmp_path / "layer.tar"
+    with tarfile.open(source, "w", format=tarfile.PAX_FORMAT) as archive:
+        def add(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", **fields) -> None:
+            info = tarfile.TarInfo(name)
+            info.type, info.size, info.mtime, info.mode = kind, len(data), 1234567890, fields.pop("mode", 0o644)
+            for key, value in fields.items():
+                setattr(info, key, value)
+            archive.addfile(info, io.BytesIO(data) if data else None)
+        add("dir/", tarfile.DIRTYPE, mode=0o755)
+        add("dir/" + "long" * 40, data=b"long name\n", uid=1000, gid=1000)
+        add("dir/xattr", data=b"x", pax_headers={"SCHILY.xattr.user.note": "hello"})
+        add("dir/empty")
+        add("dir/big", data=os.urandom(1 << 20) * 3 + b"tail")
+        add("dir/hard", tarfile.LNKTYPE, linkname="dir/big")
+        add("dir/sym", tarfile.SYMTYPE, linkname="big", mode=0o777)
+        add("dir/fifo", tarfile.FIFOTYPE)
+    out = io.BytesIO()
+    result = write_estargz(source, out, chunk_size=1 << 20)
+    blob = out.getvalue()
+    plain = gzip.decompress(blob)
+    assert result.diff_id == "sha256:" + hashlib.sha256(plain).hexdigest()
+    toc_bytes, chunks = _check_estargz(blob, plain)
+    assert result.toc_digest == "sha256:" + hashlib.sha256(toc_bytes).hexdigest()
+    assert chunks == 3
+    original = source.read_bytes()
+    with tarfile.open(source) as archive:
+        first = archive.getmembers()
+    # the original members' bytes follow the landmark unchanged, up to the original end blocks
+    landmark = 1024  # its header and its one-byte payload block
+    assert plain[landmark:landmark + first[-1].offset_data] == original[:first[-1].offset_data]
+    toc = json.loads(toc_bytes)
+    xattr = next(e for e in toc["entries"] if e["name"] == "dir/xattr")
+    assert xattr["xattrs"] == {"user.note": "aGVsbG8="}
+    write_estargz(source, again := io.BytesIO(), chunk_size=1 << 20)
+    assert again.getvalue() == blob  # the same bytes every time
 
 
 @pytest.mark.slow

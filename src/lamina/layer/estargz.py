@@ -161,8 +161,8 @@ def _copy_member(members: _Members, entries: list[dict], fd: int, member: tarfil
         entry["xattrs"] = {key: base64.b64encode(value.encode("utf-8", "surrogateescape")).decode()
                            for key, value in sorted(xattrs.items())}
     if kind != "reg" or not member.size:
-        entries.append(entry)
-        members.write(os.pread(fd, -member.size % BLOCK, member.offset_data + member.size) if member.size else b"")
+        entries.append(entry)  # a payload here (rare: a hard link with data) is copied as it is
+        members.write(_pread_all(fd, member.size + (-member.size % BLOCK), member.offset_data))
         return
     base = member.offset_data
     _payload(members, entries, entry, lambda start, length: _pread_all(fd, length, base + start), member.size,

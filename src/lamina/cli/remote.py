@@ -119,15 +119,14 @@ def context_show():
 @click.argument("source", required=False)
 @click.argument("destination", required=False)
 @click.option("-q", "--quiet", is_flag=True, help="Suppress the output")
-@click.option("--have", "serve_have", is_flag=True, hidden=True)
-@click.option("--receive", "serve_receive", is_flag=True, hidden=True)
+@click.option("--serve", is_flag=True, hidden=True)
 @click.pass_context
-def image_scp(ctx, source, destination, quiet, serve_have, serve_receive):
+def image_scp(ctx, source, destination, quiet, serve):
     """Copy an image to another host's store over ssh: SOURCE [USER@]HOST::[IMAGE].
 
     Only the layers the other store lacks are sent."""
-    if serve_have or serve_receive:
-        _serve(ctx, serve_have)
+    if serve:
+        _serve(ctx)
         return
     if not source or not destination:
         raise click.BadArgumentUsage("requires SOURCE and [USER@]HOST::[IMAGE]")
@@ -145,14 +144,11 @@ def image_scp(ctx, source, destination, quiet, serve_have, serve_receive):
         sys.stdout.write(f"Loaded image: {sent.reference}\n" if sent.reference else f"Loaded image ID: {sent.image_id}\n")
 
 
-def _serve(ctx: click.Context, have: bool) -> None:
-    """The other host's side of ``image scp``: answer which layers it has, or load the stream."""
-    from lamina.remote.scp import receive, stored_layers
+def _serve(ctx: click.Context) -> None:
+    """The other host's side of ``image scp``: which layers are here, then load the stream."""
+    from lamina.remote.scp import serve
 
     with client_from(ctx) as client:
-        if have:
-            sys.stdout.write("".join(f"{digest}\n" for digest in stored_layers(client.store, sys.stdin.read().split())))
-            return
-        loaded = receive(client.store, sys.stdin.buffer)
+        loaded = serve(client.store, sys.stdin.buffer, sys.stdout.buffer)
     first = loaded[0]
     sys.stdout.write(json.dumps({"Id": first.image_id, "Tags": first.tags}) + "\n")

@@ -1,16 +1,19 @@
 """``lamina image scp SRC [user@]host::[REF]`` (podman's): copy an image into another host's
 store over ssh, sending only the layer blobs that store lacks.
 
-Two ssh round trips, both to the remote lamina's hidden server side of the same command:
+One ssh connection to the remote lamina's hidden server side of the same command,
+``image scp --serve``, which on its stdin/stdout:
 
-1. ``image scp --have`` reads layer digests on stdin and answers those its store holds as
-   checked layers (a layer row records the blob and the blob file is there);
-2. ``image scp --receive`` reads a partial OCI image layout on stdin — ``oci-layout``,
-   ``index.json``, the manifest and config, and only the layers the other side lacks — and
-   loads it with :func:`lamina.archive.load.load_archive` ``stored_layers=True``, which takes
-   each missing layer from its own store only after checking it is recorded there with the same
-   diffID and size. If a layer vanished in between (a prune), the load fails and, as every load
-   does, removes what it added: neither store is ever left with half an image.
+1. reads the image's layer digests, one a line, up to an empty line, and answers the ones its
+   store holds as checked layers (a layer row records the blob and the blob file is there),
+   again ending with an empty line;
+2. then reads a partial OCI image layout — ``oci-layout``, ``index.json``, the manifest and
+   config, and only the layers it lacks — and loads it with
+   :func:`lamina.archive.load.load_archive` ``stored_layers=True``, which takes each layer left
+   out from its own store only after checking it is recorded there with the same diffID and
+   size, and prints the loaded image as one JSON line. If a layer vanished in between (a
+   prune), the load fails and, as every load does, removes what it added: neither store is ever
+   left with half an image.
 """
 
 from __future__ import annotations
@@ -23,8 +26,11 @@ from typing import BinaryIO
 from lamina.errors import ConflictError, RemoteError, StoreError, UsageError
 from lamina.store.store import LayerRecord, Store
 
+#: more layer digests than any image has (docker's limit is 127 layers; OCI sets none)
+MAX_LAYERS = 10_000
+
 __all__ = ["ScpDestination", "parse_destination", "ImagePlan", "plan_image", "stored_layers", "write_partial_layout",
-           "receive", "send_image", "SentImage"]
+           "serve", "send_image", "SentImage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,19 +137,31 @@ def write_partial_layout(store: Store, plan: ImagePlan, reference: str, skip: se
     return sent
 
 
-def receive(store: Store, stream: BinaryIO) -> list:
-    """The server side of ``--receive``: load a partial layout (``LoadedImage`` records)."""
+def serve(store: Store, requests: BinaryIO, answers: BinaryIO) -> list:
+    """The other host's side (``--serve``): answer which layers are here, then load the
+    partial layout that follows (``LoadedImage`` records)."""
     from lamina.archive.load import load_archive
 
-    return load_archive(store, stream, what="image scp stream", stored_layers=True)
+    asked = []
+    while len(asked) <= MAX_LAYERS:
+        line = requests.readline(200)
+        if not line.strip():
+            break
+        asked.append(line.decode("ascii", errors="replace").strip())
+    else:
+        raise UsageError(f"image scp: more than {MAX_LAYERS} layers asked about")
+    answers.write("".join(f"{digest}\n" for digest in stored_layers(store, asked)).encode() + b"\n")
+    answers.flush()
+    return load_archive(store, requests, what="image scp stream", stored_layers=True)
 
 
 def send_image(store: Store, source: str, destination: ScpDestination) -> SentImage:
     """Copy ``source`` from ``store`` into the destination host's store; what was sent."""
+    import subprocess
     import tempfile
 
     from lamina.oci.reference import parse_reference
-    from lamina.remote.transport import capture_remote, remote_error_line, remote_process
+    from lamina.remote.transport import remote_error_line, remote_process
 
     image_id = store.resolve(source)
     reference = destination.reference or _source_name(store, source, image_id)
@@ -152,18 +170,28 @@ def send_image(store: Store, source: str, destination: ScpDestination) -> SentIm
     plan = plan_image(store, image_id)
     target = _target(destination.host)
     digests = sorted({layer.blob_digest for layer in plan.layers})
-    answer = capture_remote(target, ["image", "scp", "--have"], stdin="\n".join(digests).encode() + b"\n")
-    have = {line.strip() for line in answer.decode(errors="replace").splitlines()} & set(digests)
-    with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as output:
-        with remote_process(target, ["image", "scp", "--receive"], stdout=output, stderr=errors) as process:
-            assert process.stdin is not None
-            sent = write_partial_layout(store, plan, reference, have, process.stdin)
+    have: set[str] = set()
+    sent, output = 0, b""
+    with tempfile.TemporaryFile() as errors:
+        with remote_process(target, ["image", "scp", "--serve"], stdout=subprocess.PIPE, stderr=errors) as process:
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write("".join(f"{digest}\n" for digest in digests).encode() + b"\n")
+            process.stdin.flush()
+            for _ in range(len(digests) + 1):
+                line = process.stdout.readline(200).strip()
+                if not line:
+                    break
+                have.add(line.decode(errors="replace"))
+            have &= set(digests)
+            if process.poll() is None:
+                sent = write_partial_layout(store, plan, reference, have, process.stdin)
+                process.stdin.close()
+            output = process.stdout.read(1 << 16)
         if process.returncode != 0:
             errors.seek(0)
             raise RemoteError(f"{target}: {remote_error_line(errors.read())}")
-        output.seek(0)
         try:
-            loaded = json.loads(output.read() or b"null")
+            loaded = json.loads(output or b"null")
         except ValueError:
             loaded = None
     if not isinstance(loaded, dict) or loaded.get("Id") != image_id:

@@ -31,7 +31,7 @@ FROM busybox:latest
 COPY app/ /app/
 ADD data.txt /data/
 RUN mkdir -p /out && echo built > /out/file && cp /app/a.txt /out/ && touch /app/a.txt
-WORKDIR /work
+WORKDIR /srv/app
 RUN touch /out/file
 COPY --chmod=755 run.sh /usr/local/bin/
 ENV MODE=release

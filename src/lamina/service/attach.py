@@ -37,6 +37,14 @@ class AttachSession:
         self.error = b""                  # lamina's own one-line error, kept out of the stream
         self.exit_codes: dict[str, int | None] = {}  # the service's, once start handed us a process
 
+    def drain(self) -> None:
+        """A start with nobody attached: read the child's streams (kept out of the service's
+        way; the container's log has the output) and keep its exit code."""
+        _, stderr = self.process.communicate()
+        self.error = b"".join(line for line in stderr.splitlines(keepends=True) if line.startswith(_ERROR_PREFIX))
+        self.exit_codes[self.container_id] = self.process.returncode
+        self.finished.set()
+
     def serve(self, connection: socket.socket, client) -> None:
         """Wait for start (or the client leaving), then relay."""
         while not self.handed.wait(0.2):
@@ -61,9 +69,12 @@ class AttachSession:
                       wanted={"stdout": self.stdout, "stderr": self.stderr}, session=self, on_exit=record)
 
 
-def start_attached(service, client, container, sessions: list[AttachSession]) -> None:
+def start_attached(service, client, container, sessions: list[AttachSession], *, detached: bool = False) -> None:
     """Start with the first session's streams connected (the others read the log); returns once
-    the container runs or its start failed (raised as docker's error)."""
+    the container runs or its start failed (raised as docker's error). ``detached``: no session;
+    the output is only logged, the exit code kept for ``wait``."""
+    if detached:
+        sessions = [AttachSession(container.id, tty=False, stdin=False, stdout=False, stderr=False)]
     first, others = sessions[0], sessions[1:]
     command = child_command(service, "start", container.id, {"stdin": first.stdin})
     started_before = container.started_at
@@ -72,6 +83,8 @@ def start_attached(service, client, container, sessions: list[AttachSession]) ->
     first.process = process
     first.exit_codes = service.exit_codes
     service.exit_codes[container.id] = None
+    if detached:
+        threading.Thread(target=first.drain, daemon=True).start()
     first.handed.set()
     for other in others:
         other.handed.set()

@@ -61,6 +61,9 @@ def start(request: Request) -> None:
     sessions = request.service.pending_attach.pop(container.id, [])
     if sessions:
         start_attached(request.service, client, container, sessions)
+    elif container.host_config.get("AutoRemove"):
+        # supervised by a child of ours, so the exit code outlives the removed row (wait needs it)
+        start_attached(request.service, client, container, [], detached=True)
     else:
         client.start_container(container.id)
     request.no_content()
@@ -89,7 +92,17 @@ def kill(request: Request) -> None:
     container = client.container(request.path["name"])
     if not container.running:
         raise ApiError(409, f"Cannot kill container: {request.path['name']}: Container {container.id} is not running")
-    client.kill_container(container.id, signal=request.arg("signal") or "KILL")
+    signal = request.arg("signal") or "KILL"
+    client.kill_container(container.id, signal=signal)
+    if signal.upper().removeprefix("SIG") in ("KILL", "9"):
+        # dockerd answers a SIGKILL once the container is down (inspect right after shows it)
+        store = client.container_store
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            current = store.get(container.id)
+            if current is None or store.refresh(current).status not in _ACTIVE:
+                break
+            time.sleep(0.02)
     request.no_content()
 
 
@@ -138,13 +151,13 @@ def wait(request: Request) -> None:
             return True
         current = store.refresh(current)
         last[0] = current
-        if current.status in _ACTIVE or current.status == "restarting":
-            return False
+        exited_since = current.finished_at != first_finish  # it ended at least once meanwhile
         if condition == "removed":
             return False
         if condition == "next-exit":
-            return current.finished_at != first_finish
-        return True
+            return exited_since
+        # not-running: a container that its restart policy brings back counts once it ended
+        return current.status not in _ACTIVE or exited_since
 
     # the headers go out now: docker's client waits for them before it sends ``start``
     writer = request.stream()
@@ -400,6 +413,9 @@ def attach(request: Request) -> None:
     stream = request.flag("stream")
     if container.running or not stream:
         connection = request.hijack()
+        # docker-py reads the 101 through a buffered reader and the stream from the raw
+        # socket: bytes sent together with the 101 would be lost in that buffer
+        time.sleep(0.05)
         follow_logs(client, container, session, connection, past=include_logs, follow=stream)
         return
     # registered before the 101 goes out: the client sends ``start`` as soon as it reads it

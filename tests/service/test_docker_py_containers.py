@@ -73,3 +73,35 @@ def test_prune_removes_stopped_containers_only(docker_client, sleeper):
     assert stopped.id in report["ContainersDeleted"]
     assert sleeper.id not in report["ContainersDeleted"]
     assert sleeper.id in [c.id for c in docker_client.containers.list()]
+
+
+def test_auto_remove_keeps_the_exit_code_for_wait(docker_client):
+    import docker.errors
+
+    with pytest.raises(docker.errors.ContainerError) as caught:
+        docker_client.containers.run("busybox", ["sh", "-c", "exit 4"], auto_remove=True)
+    assert caught.value.exit_status == 4
+
+
+def test_attach_without_stream_replays_the_log(docker_client):
+    created = docker_client.api.create_container("busybox", "echo hello")
+    try:
+        docker_client.api.start(created)
+        assert docker_client.api.wait(created, condition="not-running")["StatusCode"] == 0
+        assert docker_client.api.attach(created, stream=False, logs=True) == b"hello\n"
+    finally:
+        docker_client.api.remove_container(created, force=True)
+
+
+def test_wait_returns_when_a_restarting_container_exits(docker_client):
+    container = docker_client.containers.run("busybox", ["sleep", "0.5"], detach=True,
+                                             restart_policy={"Name": "always"})
+    try:
+        assert container.wait(timeout=30)["StatusCode"] == 0
+        import docker.errors
+
+        with pytest.raises(docker.errors.APIError) as caught:
+            container.remove()
+        assert caught.value.status_code == 409
+    finally:
+        container.remove(force=True)

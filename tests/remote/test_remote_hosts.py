@@ -208,3 +208,33 @@ def test_build_with_a_dockerfile_outside_the_context_and_from_stdin(hosts, busyb
     host_a.out("-H", "ssh://hostB", "build", "-t", "stdin:1", "-f", "-", str(context),
                input=b"FROM busybox\nCOPY . /ctx/\nCMD [\"ls\", \"-A\", \"/ctx\"]\n")
     assert host_b.out("run", "--rm", "stdin:1").split() == ["data.txt"]
+
+
+def test_run_it_from_a_terminal_gets_a_terminal_over_there(hosts, busybox_tar):
+    import os
+    import pty
+
+    host_a, host_b = hosts
+    host_b.out("import", str(busybox_tar), "busybox:latest")
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(host_a.inside(sys.executable, "-m", "lamina", "-H", "ssh://hostB", "run", "--rm", "-it",
+                                             "busybox", "sh", "-c", "test -t 0 && test -t 1 && echo has-a-tty"),
+                               stdin=terminal, stdout=terminal, stderr=terminal, env=host_a.env(), start_new_session=True)
+    os.close(terminal)
+    seen = b""
+    try:
+        while b"has-a-tty" not in seen:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert process.wait(60) == 0, seen
+    finally:
+        os.close(controller)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert b"has-a-tty" in seen

@@ -126,3 +126,10 @@ def test_contexts_on_disk_and_their_errors(tmp_path: Path):
     assert not (config / "config.json").exists()  # default again: nothing is read before each command
     assert _lamina(config, "context", "rm", "prod").stdout == b"prod\n"
     assert _lamina(config, "context", "ls", "-q").stdout == b"default\n"
+
+
+def test_a_missing_remote_lamina_is_named():
+    from lamina.remote.transport import remote_error_line
+
+    assert remote_error_line(b"bash: line 1: lamina: command not found\n").startswith("lamina is not installed there")
+    assert remote_error_line(b"noise\nlamina: error: No such image: x\n") == "No such image: x"

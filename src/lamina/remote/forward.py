@@ -47,11 +47,14 @@ def _maybe_current_context() -> bool:
 
 
 def _wants_tty(args: list[str]) -> bool:
-    """``-t``/``--tty`` (alone or in a cluster such as ``-it``) before the image or command."""
+    """``run``/``exec`` with ``-t``/``--tty`` (alone or in a cluster such as ``-it``) before the
+    image or container: the remote side then gets a terminal too (``ssh -tt``)."""
+    if args[0] not in ("run", "exec"):
+        return False
     for word in args[1:]:
-        if word == "--":
-            break
-        if word in ("--tty", "--tty=true") or (word.startswith("-") and not word.startswith("--") and "t" in word[1:]
+        if word == "--" or not word.startswith("-"):
+            break  # the image (or a flag's value: then -t, if given, came before it)
+        if word in ("--tty", "--tty=true") or (not word.startswith("--") and "t" in word[1:]
                                                  and word[1:].isalpha() and len(word) <= 4):
             return True
     return False

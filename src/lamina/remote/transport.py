@@ -164,6 +164,9 @@ def remote_error_line(stderr: bytes) -> str:
     errors = [line for line in lines if line.startswith("lamina: error: ")]
     if errors:
         return errors[-1].removeprefix("lamina: error: ")
+    if lines and lines[-1].endswith(("lamina: command not found", "lamina: not found")):
+        return ("lamina is not installed there, or not on the PATH of ssh sessions "
+                "(LAMINA_REMOTE_COMMAND names it)")
     return lines[-1] if lines else "the remote command failed without a message"
 
 

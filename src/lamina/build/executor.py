@@ -105,7 +105,8 @@ class BuildOptions(msgspec.Struct):
     secrets: Mapping[str, Path] = msgspec.field(default_factory=dict)
     pull: bool = False
     pull_image: Callable[[str], str] | None = None
-    cache_from: Sequence[str] = ()
+    cache_from: Sequence[str] = ()  # image names, or type=registry|local specs (remotecache.py)
+    cache_to: Sequence[str] = ()  # --cache-to specs (cacheexport.py)
     run_host_config: Mapping[str, Any] = msgspec.field(default_factory=dict)
     scratch: Path | None = None  # where the work files go (``runtime.scratch``); None: a temp dir
     builder: str | None = None  # "classic" or "buildkit" semantics (see mode.py); None: BuildKit's
@@ -172,7 +173,7 @@ class _Build:
         self.context = context
         self.emit(ContextSent(context.tar_size()))
         plans = self._plan(dockerfile)
-        self.cache = BuildCache(self.store)
+        self.cache = self._cache_ledger()
         self.cache_sources = self._cache_sources()
         self.cache_source_chains = self._source_chains() if self.cache_sources else frozenset()
         self.digests = FileDigests(self.store)
@@ -203,6 +204,10 @@ class _Build:
                 self.store.tag(image_id, ref)
                 names.append(ref.familiar)
                 self.emit(Tagged(ref.familiar))
+            if options.cache_to:
+                from lamina.build.cacheexport import export_caches
+
+                export_caches(self.store, self.cache, final.image_id, options.cache_to)
         return BuildResult(image_id, names, self.warnings)
 
     def _ignore_matcher(self) -> PatternMatcher:
@@ -487,6 +492,15 @@ class _Build:
 
     # -- --cache-from: docker's classic image cache over other images' histories -----------------
 
+    def _cache_ledger(self) -> Any:
+        """The local cache, with ``--cache-from`` caches (registry, local) behind it; the other
+        ``--cache-from`` names are images (``self.cache_images``)."""
+        from lamina.build.remotecache import open_caches
+
+        ledger, self.cache_images = open_caches(self.store, BuildCache(self.store), self.options.cache_from,
+                                                self._warn)
+        return ledger
+
     def _source_chains(self) -> frozenset[str]:
         """The ``--cache-from`` images and every image they were built on (their parent links):
         the local cache hits moby's image cache accepts while sources are given."""
@@ -504,7 +518,7 @@ class _Build:
         """(history, diff_ids) of each ``--cache-from`` image; missing ones are pulled when possible."""
         self.cache_source_ids: list[str] = []
         sources = []
-        for name in self.options.cache_from:
+        for name in self.cache_images:
             try:
                 image_id = self.store.resolve(name)
             except LaminaError:

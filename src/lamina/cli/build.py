@@ -20,9 +20,10 @@ import click
 @click.option("--platform", help="Set platform if server is multi-platform capable")
 @click.option("--secret", "secrets", multiple=True, help="Secret to expose to the build (id=ID,src=FILE)")
 @click.option("--cache-from", "cache_from", multiple=True,
-              help="Images to consider as cache sources (IMAGE or type=registry,ref=IMAGE)")
+              help="Cache sources: IMAGE, type=registry,ref=REF (a cache or an image), type=local,src=DIR")
 @click.option("--cache-to", "cache_to", multiple=True,
-              help="Cache export (type=inline: accepted; every lamina image carries its cache)")
+              help="Cache export: type=registry,ref=REF or type=local,dest=DIR [,mode=min|max]"
+                   "[,compression=gzip|zstd|none]; type=inline (every lamina image carries its cache)")
 @click.option("--add-host", "add_hosts", multiple=True, help="Add a custom host-to-IP mapping (host:ip)")
 @click.option("--ulimit", "ulimits", multiple=True, help="Ulimit options")
 @click.option("--shm-size", help="Size of /dev/shm")
@@ -67,9 +68,7 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
     run_host_config = _run_host_config(run_flags)
 
     cache_from = [_cache_source(spec) for spec in cache_from]
-    for spec in cache_to:
-        if _cache_fields(spec).get("type", "inline") != "inline":
-            raise click.UsageError(f"--cache-to {spec}: only type=inline is supported")
+    cache_to = [_cache_export(spec) for spec in cache_to]
     from lamina.cli.sign import build_policy
 
     root = (ctx.find_root().obj or {}).get("root")
@@ -77,7 +76,7 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
         run_build(root, context, tags=tags, dockerfile=dockerfile,
                   build_args=build_args, target=target, labels=labels, no_cache=no_cache, network=network,
                   quiet=quiet, iidfile=iidfile, pull=pull, platform=platform, secrets=secrets,
-                  cache_from=cache_from, progress=progress, run_host_config=run_host_config, builder=builder,
+                  cache_from=cache_from, cache_to=cache_to, progress=progress, run_host_config=run_host_config, builder=builder,
                   squash=squash, reproducible_check=reproducible_check)
         check_built_image()
 
@@ -116,15 +115,26 @@ def _run_host_config(flags: dict) -> dict:
     return build_host_config(**flags)
 
 
-def _cache_fields(spec: str) -> dict[str, str]:
-    return dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
-
-
 def _cache_source(spec: str) -> str:
-    """``--cache-from``: an image name, or BuildKit's ``type=registry,ref=NAME`` form."""
-    if "=" not in spec:
-        return spec
-    fields = _cache_fields(spec)
-    if fields.get("type", "registry") not in ("registry", "image") or not fields.get("ref"):
-        raise click.UsageError(f"--cache-from {spec}: use an image name or type=registry,ref=IMAGE")
-    return fields["ref"]
+    """``--cache-from``: an image name, or BuildKit's ``type=registry,ref=REF`` / ``type=local,src=DIR``
+    (checked here, read by the builder: a registry ref may be a cache or an image)."""
+    from lamina.build.cachespec import parse_import
+    from lamina.errors import UsageError
+
+    try:
+        parse_import(spec)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    return spec
+
+
+def _cache_export(spec: str) -> str:
+    """``--cache-to``: checked here, written by the builder after the build (cacheexport.py)."""
+    from lamina.build.cachespec import parse_export
+    from lamina.errors import UsageError
+
+    try:
+        parse_export(spec)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    return spec

@@ -14,7 +14,8 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
               build_args: Sequence[str] = (), target: str | None = None, labels: Sequence[str] = (),
               no_cache: bool = False, network: str = "default", quiet: bool = False, iidfile: str | None = None,
               pull: bool = False, platform: str | None = None, secrets: Sequence[str] = (),
-              cache_from: Sequence[str] = (), progress: str | None = "auto", fast_checked: bool = False,
+              cache_from: Sequence[str] = (), cache_to: Sequence[str] = (), progress: str | None = "auto",
+              fast_checked: bool = False,
               run_host_config: dict | None = None, builder: str | None = None, squash: bool = False,
               reproducible_check: bool = False) -> None:
     """Build ``context`` and print what docker's classic builder prints (or the ID with -q).
@@ -40,7 +41,7 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
     quiet = mode == "quiet"
     from lamina.build.fastpath import FastRequest
 
-    fast = None if no_cache or pull or cache_from or squash or reproducible_check else FastRequest(context, dockerfile, tags, build_args, target, labels,
+    fast = None if no_cache or pull or cache_from or cache_to or squash or reproducible_check else FastRequest(context, dockerfile, tags, build_args, target, labels,
                                                      network, platform, secrets, builder)
     if fast is not None and not fast_checked:
         from lamina.cli.buildreplay import print_replay, recorded_answer
@@ -71,7 +72,7 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
                                   labels=labels, no_cache=no_cache, network=network, platform=platform,
                                   secrets=secrets, pull=True if pull else None, progress=on_event,
                                   cache_from=list(cache_from), run_host_config=run_host_config,
-                                  builder=builder, squash=squash)
+                                  builder=builder, squash=squash, cache_to=list(cache_to))
         except BaseException as exc:
             if display is not None:
                 display.close(failed="CANCELED" if isinstance(exc, KeyboardInterrupt) else "ERROR")

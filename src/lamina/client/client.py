@@ -323,7 +323,7 @@ class Client:
               platform: str | None = None, secrets: Sequence[str] = (), pull: bool | None = None,
               progress: Callable[[Any], None] | None = None, cache_from: Sequence[str] = (),
               run_host_config: Mapping[str, Any] | None = None, builder: str | None = None,
-              squash: bool = False) -> Any:
+              squash: bool = False, cache_to: Sequence[str] = ()) -> Any:
         """``docker build``: returns a ``BuildResult`` (image ID, tags).
 
         ``context`` is a directory, ``-`` (stdin: a tar context or a bare Dockerfile) or a tar
@@ -331,7 +331,9 @@ class Client:
         receives ``lamina.build.events`` objects. Images the Dockerfile names are pulled when
         missing (``pull=None``, docker's default), always (``True``, ``--pull``) or never (``False``).
         ``cache_from`` names images (local, or pulled when missing) whose history and layers may
-        stand in for steps, as docker's ``--cache-from`` does with the classic builder.
+        stand in for steps, as docker's ``--cache-from`` does with the classic builder, or caches
+        (``type=registry,ref=REF``, ``type=local,src=DIR``); ``cache_to`` exports the build's
+        cache (``type=registry,ref=REF|type=local,dest=DIR[,mode=min|max]``, lamina.build.cacheexport).
         ``run_host_config``: docker's HostConfig fields for the RUN containers (made by
         ``lamina.runtime.hostflags.build_host_config`` from ``--add-host``, ``--ulimit``, ``-m`` …).
         ``builder``: ``"classic"`` (docker's classic builder's results, ``DOCKER_BUILDKIT=0``) or
@@ -360,6 +362,7 @@ class Client:
                 no_cache=no_cache, network=check_network(network), platform=platform,
                 secrets=parse_secrets(secrets, scratch / "secrets"), pull=bool(pull), scratch=scratch,
                 pull_image=None if pull is False else self._pull_for_build, cache_from=list(cache_from),
+                cache_to=list(cache_to),
                 run_host_config=dict(run_host_config or {}), builder=builder,
                 squash=self._squash_for_build if squash else None,
             )

@@ -1,0 +1,149 @@
+"""``--cache-to/--cache-from type=registry|local``: host A's build cache used by host B.
+
+Two stores on this machine play the two hosts and one loopback docker-registry (behind the
+FaultProxy, which logs every request) the registry they share. skopeo, a real peer, reads the
+cache artifact (it must be a valid OCI manifest whose blobs are all there).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Lamina, require_tool
+from tests.registry.servers import Fault, FaultProxy, RegistryServer
+
+pytestmark = pytest.mark.registry
+
+DOCKERFILE = """FROM {base}
+ENV APP=demo
+WORKDIR /app
+COPY data.txt .
+RUN echo built > /app/built.txt && cat /app/data.txt >> /app/built.txt
+CMD ["cat", "/app/built.txt"]
+"""
+STEPS = 5  # after FROM
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    if not Path("/usr/bin/docker-registry").exists():
+        pytest.fail("docker-registry is not installed: run 'make test' as root (it installs Debian's docker-registry)")
+    server = RegistryServer(tmp_path_factory.mktemp("cache-registry")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def proxy(registry: RegistryServer) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(registry.port).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def host_a(lamina: Lamina, imported_busybox: str, proxy: FaultProxy, tmp_path: Path) -> tuple[Lamina, str, Path]:
+    """Store A with busybox pushed as the project's base, and the project's context."""
+    base = f"127.0.0.1:{proxy.port}/base/busybox:1"
+    lamina.out("tag", "busybox", base)
+    lamina.out("push", base)
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(DOCKERFILE.format(base=base))
+    (context / "data.txt").write_text("payload\n")
+    return lamina, base, context
+
+
+def skopeo_raw(location: str) -> dict:
+    require_tool("skopeo", "apt-get install skopeo")
+    out = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", location],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def registry_manifest(reference: str) -> dict:
+    """The manifest a tag serves, by a plain HTTP GET (skopeo 1.x asks without the OCI type)."""
+    import httpx
+
+    host, _, rest = reference.partition("/")
+    repository, _, tag = rest.rpartition(":")
+    response = httpx.get(f"http://{host}/v2/{repository}/manifests/{tag}",
+                         headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def blob_gets(proxy: FaultProxy, repository: str) -> set[str]:
+    return {re.sub(r"\?.*", "", r.path).rsplit("/", 1)[-1]
+            for r in proxy.requests("GET", f"/v2/{repository}/blobs/sha256:")}
+
+
+def test_host_b_builds_warm_from_host_a_registry_cache(host_a, proxy: FaultProxy, tmp_path: Path):
+    lamina, base, context = host_a
+    cache = f"127.0.0.1:{proxy.port}/cache/app:buildcache"
+    lamina.out("build", "--cache-to", f"type=registry,ref={cache}", "-t", "app:1", str(context))
+    manifest = registry_manifest(cache)
+    assert manifest["artifactType"] == "application/vnd.lamina.buildcache.v1"
+    image_id = lamina.out("inspect", "-f", "{{.Id}}", "app:1").strip()
+    base_layers = json.loads(lamina.out("inspect", base))[0]["RootFS"]["Layers"]
+    app_layers = json.loads(lamina.out("inspect", "app:1"))[0]["RootFS"]["Layers"]
+    new_layers = len(app_layers) - len(base_layers)
+    assert len(manifest["layers"]) == new_layers  # WORKDIR, COPY, RUN
+
+    proxy.reset()
+    host_b = Lamina(tmp_path / "host-b")  # an empty store
+    out = host_b.out("build", "--cache-from", f"type=registry,ref={cache}", "-t", "app:1", str(context))
+    assert out.count("Using cache") == STEPS, out
+    assert "Running in" not in out
+    assert host_b.out("inspect", "-f", "{{.Id}}", "app:1").strip() == image_id  # the same image
+    # bytes moved: the cache's config and the layers the steps added, each once, nothing else
+    fetched = blob_gets(proxy, "cache/app")
+    assert fetched == {manifest["config"]["digest"], *(layer["digest"] for layer in manifest["layers"])}
+    assert len(proxy.requests("GET", "/v2/cache/app/blobs/")) == len(fetched)
+    assert host_b.out("run", "--rm", "--network", "none", "app:1") == "built\npayload\n"
+
+    (context / "data.txt").write_text("changed\n")
+    out = host_b.out("build", "--cache-from", f"type=registry,ref={cache}", "-t", "app:2", str(context))
+    assert out.count("Using cache") == 2, out  # ENV, WORKDIR; COPY changed, so RUN runs again
+    assert host_b.out("run", "--rm", "--network", "none", "app:2") == "built\nchanged\n"
+
+
+def test_a_local_cache_directory_round_trips(host_a, tmp_path: Path):
+    lamina, _base, context = host_a
+    directory = tmp_path / "cache-dir"
+    lamina.out("build", "--cache-to", f"type=local,dest={directory}", "-t", "app:1", str(context))
+    manifest = skopeo_raw(f"oci:{directory}:buildcache")
+    assert manifest["config"]["mediaType"] == "application/vnd.lamina.buildcache.config.v1+json"
+    host_b = Lamina(tmp_path / "host-b")
+    out = host_b.out("build", "--cache-from", f"type=local,src={directory}", "-t", "app:1", str(context))
+    assert out.count("Using cache") == STEPS, out
+    assert host_b.out("inspect", "-f", "{{.Id}}", "app:1") == lamina.out("inspect", "-f", "{{.Id}}", "app:1")
+
+
+def test_a_registry_failing_mid_export_keeps_the_previous_cache(host_a, proxy: FaultProxy, tmp_path: Path):
+    lamina, _base, context = host_a
+    cache = f"127.0.0.1:{proxy.port}/cache/fail:buildcache"
+    lamina.out("build", "--cache-to", f"type=registry,ref={cache}", "-t", "app:1", str(context))
+    before = registry_manifest(cache)
+    (context / "data.txt").write_text("second\n")
+    proxy.reset()
+    proxy.add(Fault("*", "/v2/cache/fail/blobs/uploads/", "status", times=1000, status=503))
+    lamina.fails("build", "--cache-to", f"type=registry,ref={cache}", "-t", "app:2", str(context))
+    assert not proxy.requests("PUT", "/v2/cache/fail/manifests/")  # the manifest goes last: never sent
+    proxy.reset()
+    assert registry_manifest(cache) == before
+    host_b = Lamina(tmp_path / "host-b")
+    out = host_b.out("build", "--cache-from", f"type=registry,ref={cache}", "-t", "app:2", str(context))
+    assert out.count("Using cache") == 2, out  # the old cache, whole: its first steps still hit
+
+
+def test_bad_cache_specs_are_refused(lamina: Lamina, tmp_path: Path):
+    for spec in ("type=s3,ref=x", "type=registry", "type=registry,ref=r/x,mode=all", "type=local"):
+        message = lamina.run("build", "--cache-to", spec, str(tmp_path), check=False)
+        assert message.returncode != 0 and b"--cache-to" in message.stderr, message.stderr

@@ -105,3 +105,20 @@ def test_wait_returns_when_a_restarting_container_exits(docker_client):
         assert caught.value.status_code == 409
     finally:
         container.remove(force=True)
+
+
+def test_archive_of_a_volume_path_on_a_stopped_container(docker_client):
+    container = docker_client.containers.run("busybox", ["sh", "-c", "echo in-volume > /vol1/data.txt"],
+                                             volumes=["/vol1"], detach=True)
+    try:
+        assert container.wait(timeout=30)["StatusCode"] == 0
+        stream, stat = container.get_archive("/vol1/data.txt")
+        assert (stat["name"], stat["size"]) == ("data.txt", 10)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            assert tar.extractfile("data.txt").read() == b"in-volume\n"
+        import docker.errors
+
+        with pytest.raises(docker.errors.NotFound):
+            container.get_archive("/vol1/nothing-here")
+    finally:
+        container.remove(force=True, v=True)

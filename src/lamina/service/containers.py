@@ -5,6 +5,7 @@ rename, pause/unpause, resize, stats."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
 from typing import Any
@@ -269,65 +270,65 @@ def stats(request: Request) -> None:
 # ----- files ----------------------------------------------------------------------------------
 @route("HEAD", "/containers/{name}/archive")
 def archive_head(request: Request) -> None:
-    request.send_bytes(b"", headers={"X-Docker-Container-Path-Stat": _path_stat(request)})
+    with _archive(request) as (stat, _archive_file):
+        request.send_bytes(b"", headers={"X-Docker-Container-Path-Stat": stat})
 
 
 @route("GET", "/containers/{name}/archive")
 def archive_get(request: Request) -> None:
-    client = request.client
-    stat = _path_stat(request)
-    http = request.http
-    http.send_response(200)
-    http.send_header("Content-Type", "application/x-tar")
-    http.send_header("X-Docker-Container-Path-Stat", stat)
-    http.send_header("Transfer-Encoding", "chunked")
-    http.end_headers()
-    request.answered = True
     from lamina.service.server import ChunkedWriter
 
-    writer = ChunkedWriter(http.wfile)
-    _copy_out_through_pipe(client, request.path["name"], request.arg("path") or "/", writer)
-    writer.close()
-
-
-def _copy_out_through_pipe(client, name: str, path: str, writer) -> None:
-    """The copy writes from a process inside the container's root, so it needs a real file
-    descriptor: a pipe, read here into the response. A failure after the first byte cuts the
-    stream (the client sees a truncated tar), as with dockerd."""
-    import os
-    import threading
-
-    read_fd, write_fd = os.pipe()
-    failure: list[BaseException] = []
-
-    def copy() -> None:
-        with os.fdopen(write_fd, "wb") as destination:
-            try:
-                client_copy(destination)
-            except BaseException as exc:  # noqa: BLE001 - handed to the request thread
-                failure.append(exc)
-
-    from lamina.api import Client
-
-    store_client = Client(client.store.root)  # its own store connection: it runs on another thread
-
-    def client_copy(destination) -> None:
-        try:
-            store_client.copy_from_container(name, path, destination)
-        finally:
-            store_client.close()
-
-    thread = threading.Thread(target=copy, daemon=True)
-    thread.start()
-    with os.fdopen(read_fd, "rb") as source:
+    with _archive(request) as (stat, archive_file):
+        http = request.http
+        http.send_response(200)
+        http.send_header("Content-Type", "application/x-tar")
+        http.send_header("X-Docker-Container-Path-Stat", stat)
+        http.send_header("Transfer-Encoding", "chunked")
+        http.end_headers()
+        request.answered = True
+        writer = ChunkedWriter(http.wfile)
         while True:
-            data = source.read(65536)
+            data = archive_file.read(65536)
             if not data:
                 break
             writer.write(data)
-    thread.join()
-    if failure:
-        raise failure[0]
+        writer.close()
+
+
+@contextlib.contextmanager
+def _archive(request: Request):
+    """The path as ``docker cp`` copies it (volumes and mounts included), in a temporary file,
+    and docker's ``X-Docker-Container-Path-Stat`` of its top entry (base64 JSON: name, size,
+    mode with Go's type bits, mtime, linkTarget). The copy runs in a process inside the
+    container's root and writes to a file descriptor; a file also lets the stat come first."""
+    import stat as stat_module
+    import tarfile
+    import tempfile
+
+    from lamina.errors import LaminaError
+
+    path = request.arg("path")
+    if not path:
+        raise ApiError(400, "path is required")
+    client = request.client
+    container = client.container(request.path["name"])
+    with tempfile.TemporaryFile() as archive_file:
+        try:
+            client.copy_from_container(container.id, path, archive_file)
+        except LaminaError as exc:
+            if "Could not find" in str(exc) or "no such file" in str(exc):
+                raise ApiError(404, str(exc)) from None
+            raise
+        archive_file.seek(0)
+        with tarfile.open(fileobj=archive_file, mode="r:") as tar:
+            top = tar.next()
+        if top is None:
+            raise ApiError(404, f"Could not find the file {path} in container {request.path['name']}")
+        mode = stat_module.S_IMODE(top.mode) | (1 << 31 if top.isdir() else 0) | (1 << 27 if top.issym() else 0)
+        stat = {"name": top.name.rstrip("/").rsplit("/", 1)[-1] or "/", "size": top.size, "mode": mode,
+                "mtime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(top.mtime)), "linkTarget": top.linkname}
+        archive_file.seek(0)
+        yield base64.b64encode(json.dumps(stat).encode()).decode(), archive_file
 
 
 @route("PUT", "/containers/{name}/archive")
@@ -364,39 +365,6 @@ def _copy_in_through_pipe(client, name: str, body, path: str) -> None:
             client.copy_to_container(name, source, path, archive=True)
     finally:
         thread.join()
-
-
-def _path_stat(request: Request) -> str:
-    """docker's ``X-Docker-Container-Path-Stat``: base64 JSON of the path's name, size, mode, mtime."""
-    import os
-    import stat as stat_module
-
-    path = request.arg("path")
-    if not path:
-        raise ApiError(400, "path is required")
-    client = request.client
-    container = client.container(request.path["name"])
-    document = client.inspect_container(container.id)
-    rootfs = _rootfs_of(container, document)
-    target = os.path.join(rootfs, path.lstrip("/"))
-    try:
-        info = os.lstat(target)
-    except OSError:
-        raise ApiError(404, f"Could not find the file {path} in container {request.path['name']}") from None
-    mode = stat_module.S_IMODE(info.st_mode)
-    go_mode = mode | (1 << 31 if stat_module.S_ISDIR(info.st_mode) else 0) | (
-        1 << 27 if stat_module.S_ISLNK(info.st_mode) else 0)
-    stat = {"name": os.path.basename(path.rstrip("/")) or "/", "size": info.st_size, "mode": go_mode,
-            "mtime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(info.st_mtime)),
-            "linkTarget": os.readlink(target) if stat_module.S_ISLNK(info.st_mode) else ""}
-    return base64.b64encode(json.dumps(stat).encode()).decode()
-
-
-def _rootfs_of(container, document: dict[str, Any]) -> str:
-    if container.running and container.pid:
-        return f"/proc/{container.pid}/root"
-    merged = ((document.get("GraphDriver") or {}).get("Data") or {}).get("MergedDir")
-    return merged or str(container.base / "rootfs")
 
 
 # ----- attach -----------------------------------------------------------------------------

@@ -119,7 +119,8 @@ def context_show():
 @click.argument("source", required=False)
 @click.argument("destination", required=False)
 @click.option("-q", "--quiet", is_flag=True, help="Suppress the output")
-@click.option("--serve", is_flag=True, hidden=True)
+@click.option("--serve", is_flag=True,
+              help="The receiving side, on stdin/stdout (what image scp runs over ssh on the other host)")
 @click.pass_context
 def image_scp(ctx, source, destination, quiet, serve):
     """Copy an image to another host's store over ssh: SOURCE [USER@]HOST::[IMAGE].

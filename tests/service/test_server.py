@@ -152,3 +152,19 @@ def test_tcp_elsewhere_than_loopback_warns_that_the_api_is_root_equivalent(tmp_p
                                 "service", "--time", "1", "tcp://127.0.0.1:0"], stderr=subprocess.PIPE)
     _, stderr = process.communicate(timeout=20)
     assert b"warning" not in stderr and b"tcp://127.0.0.1:" in stderr
+
+
+def test_sigterm_stops_the_service_and_removes_its_socket(tmp_path):
+    socket_path = tmp_path / "term.sock"
+    process = subprocess.Popen([sys.executable, "-m", "lamina", "--root", str(tmp_path / "store"), "system",
+                                "service", "--time", "0", f"unix://{socket_path}"], stderr=subprocess.PIPE)
+    try:
+        while not socket_path.exists():
+            assert process.poll() is None, process.stderr.read()
+            time.sleep(0.05)
+        process.terminate()
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert not socket_path.exists()

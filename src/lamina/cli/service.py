@@ -38,6 +38,12 @@ def service(ctx, idle, uri):
     server = Service(uri, root, idle_seconds=max(0.0, idle))
     sys.stderr.write(f"lamina: serving the Docker Engine API on {server.address}\n")
     sys.stderr.flush()
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)  # unwinds serve(): the socket file is removed
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.serve()
     except KeyboardInterrupt:

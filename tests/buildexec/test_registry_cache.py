@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,3 +148,53 @@ def test_bad_cache_specs_are_refused(lamina: Lamina, tmp_path: Path):
     for spec in ("type=s3,ref=x", "type=registry", "type=registry,ref=r/x,mode=all", "type=local"):
         message = lamina.run("build", "--cache-to", spec, str(tmp_path), check=False)
         assert message.returncode != 0 and b"--cache-to" in message.stderr, message.stderr
+
+
+MULTISTAGE = """FROM {base} AS builder
+RUN echo compiled > /out.txt
+FROM {base}
+COPY --from=builder /out.txt /out.txt
+CMD ["cat", "/out.txt"]
+"""
+
+
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_mode_max_carries_the_intermediate_stage(host_a, proxy: FaultProxy, tmp_path: Path, mode: str):
+    lamina, base, context = host_a
+    (context / "Dockerfile").write_text(MULTISTAGE.format(base=base))
+    cache = f"127.0.0.1:{proxy.port}/cache/multi-{mode}:buildcache"
+    lamina.out("build", "--cache-to", f"type=registry,ref={cache},mode={mode}", "-t", "multi:1", str(context))
+    host_b = Lamina(tmp_path / "host-b")
+    out = host_b.out("build", "--cache-from", f"type=registry,ref={cache}", "-t", "multi:1", str(context))
+    # min: only the final stage's steps are in the cache, so the builder's RUN runs on host B
+    assert ("Running in" in out) == (mode == "min"), out
+    assert out.count("Using cache") == (2 if mode == "min" else 3), out
+    assert host_b.out("run", "--rm", "--network", "none", "multi:1") == "compiled\n"
+
+
+def test_two_hosts_exporting_at_once_leave_one_whole_cache(host_a, proxy: FaultProxy, tmp_path: Path):
+    """The last complete write wins: the tag serves one of the two caches, every blob it names is
+    there, and a third store builds that project with every step hit."""
+    lamina, _base, context = host_a
+    cache = f"127.0.0.1:{proxy.port}/cache/race:buildcache"
+    other = tmp_path / "ctx-2"
+    other.mkdir()
+    (other / "Dockerfile").write_text((context / "Dockerfile").read_text())
+    (other / "data.txt").write_text("other host\n")
+    host_b = Lamina(tmp_path / "host-b")
+    runs = [subprocess.Popen([sys.executable, "-m", "lamina", "build", "--cache-to", f"type=registry,ref={cache}", "-t", "app:1",
+                              str(ctx)], env=store.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for store, ctx in ((lamina, context), (host_b, other))]
+    for run in runs:
+        _, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err
+    manifest = registry_manifest(cache)
+    import httpx
+
+    for descriptor in [manifest["config"], *manifest["layers"]]:
+        head = httpx.head(f"http://127.0.0.1:{proxy.port}/v2/cache/race/blobs/{descriptor['digest']}", timeout=30)
+        assert head.status_code == 200 and int(head.headers["content-length"]) == descriptor["size"]
+    host_c = Lamina(tmp_path / "host-c")
+    results = [host_c.out("build", "--cache-from", f"type=registry,ref={cache}", "-t", f"app:{i}", str(ctx))
+               for i, ctx in enumerate((context, other))]
+    assert sorted(out.count("Using cache") for out in results) == [2, STEPS], results  # one whole cache won

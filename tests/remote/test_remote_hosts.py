@@ -238,3 +238,23 @@ def test_run_it_from_a_terminal_gets_a_terminal_over_there(hosts, busybox_tar):
             process.kill()
             process.wait()
     assert b"has-a-tty" in seen
+
+
+def test_image_scp_from_the_other_host_brings_only_missing_layers(hosts, busybox_tar, tmp_path):
+    host_a, host_b = hosts
+    host_a.out("import", str(busybox_tar), "busybox:latest")
+    host_b.out("import", str(busybox_tar), "busybox:latest")
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nRUN head -c 100000 /dev/urandom > /noise\n")
+    image_id = host_b.out("build", "-q", "-t", "made-on-b:1", str(context)).strip()
+    fetched = host_a.out("image", "scp", "root@hostB::made-on-b:1")
+    assert "Copied 1 layer(s)" in fetched and "1 already present" in fetched and "Loaded image: made-on-b:1" in fetched
+    assert host_a.out("images", "-q", "--no-trunc", "made-on-b:1").strip() == image_id
+    renamed = host_a.out("image", "scp", "hostB::made-on-b:1", "here:2")
+    assert "Copied 0 layer(s) (0B), 2 already present" in renamed
+    assert host_a.out("images", "-q", "--no-trunc", "here:2").strip() == image_id
+    assert "0 problems" in host_a.out("fsck")
+    before = store_listing(host_a.root)
+    assert host_a.fails("image", "scp", "hostB::nothere:1").startswith("lamina: error: ssh://hostB: No such image")
+    assert store_listing(host_a.root) == before

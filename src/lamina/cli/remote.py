@@ -121,22 +121,36 @@ def context_show():
 @click.option("-q", "--quiet", is_flag=True, help="Suppress the output")
 @click.option("--serve", is_flag=True,
               help="The receiving side, on stdin/stdout (what image scp runs over ssh on the other host)")
+@click.option("--serve-source", metavar="IMAGE",
+              help="The sending side, on stdin/stdout (what image scp HOST::IMAGE runs over ssh on the other host)")
 @click.pass_context
-def image_scp(ctx, source, destination, quiet, serve):
-    """Copy an image to another host's store over ssh: SOURCE [USER@]HOST::[IMAGE].
+def image_scp(ctx, source, destination, quiet, serve, serve_source):
+    """Copy an image between this host and another over ssh: SOURCE [USER@]HOST::[IMAGE], or
+    [USER@]HOST::IMAGE [NAME] to bring one here.
 
-    Only the layers the other store lacks are sent."""
+    Only the layers the receiving store lacks are sent."""
     if serve:
         _serve(ctx)
         return
-    if not source or not destination:
+    if serve_source:
+        from lamina.remote.scp import serve_source as send_from_here
+
+        with client_from(ctx) as client:
+            send_from_here(client.store, serve_source, sys.stdin.buffer, sys.stdout.buffer)
+        return
+    if not source:
         raise click.BadArgumentUsage("requires SOURCE and [USER@]HOST::[IMAGE]")
-    if "::" in source:
-        raise click.UsageError("copying from another host is not supported: run 'lamina image scp' there")
-    from lamina.remote.scp import parse_destination, send_image
+    from lamina.remote.scp import fetch_image, parse_destination, send_image
 
     with client_from(ctx) as client:
-        sent = send_image(client.store, source, parse_destination(destination))
+        if "::" in source:  # from the other host into this store
+            if destination and "::" in destination:
+                raise click.UsageError("copying between two other hosts is not supported: one side must be this host")
+            sent = fetch_image(client.store, parse_destination(source), destination or "")
+        else:
+            if not destination:
+                raise click.BadArgumentUsage("requires SOURCE and [USER@]HOST::[IMAGE]")
+            sent = send_image(client.store, source, parse_destination(destination))
     if not quiet:
         from lamina.cli.output import human_size
 

@@ -1,5 +1,6 @@
 """``lamina image scp SRC [user@]host::[REF]`` (podman's): copy an image into another host's
-store over ssh, sending only the layer blobs that store lacks.
+store over ssh, sending only the layer blobs that store lacks (``host::IMAGE [REF]`` copies
+the other way, the same exchange with the roles swapped: ``--serve-source``).
 
 One ssh connection to the remote lamina's hidden server side of the same command,
 ``image scp --serve``, which on its stdin/stdout:
@@ -30,7 +31,8 @@ from lamina.store.store import LayerRecord, Store
 MAX_LAYERS = 10_000
 
 __all__ = ["ScpDestination", "parse_destination", "ImagePlan", "plan_image", "stored_layers", "write_partial_layout",
-           "serve", "send_image", "SentImage"]
+           "serve", "send_image", "SentImage",
+           "serve_source", "fetch_image"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +101,9 @@ def stored_layers(store: Store, digests: Iterable[str]) -> list[str]:
         digest = digest.strip()
         if not digest or not is_digest(digest):
             continue
-        rows = store.meta.query("SELECT blob_size FROM layers WHERE blob_digest=? LIMIT 1", (digest,))
+        row = store.layer_of_blob(digest)
         try:
-            if rows and store.content.has(digest) and store.content.size(digest) == rows[0][0]:
+            if row is not None and store.content.has(digest) and store.content.size(digest) == row.blob_size:
                 present.append(digest)
         except OSError:
             continue
@@ -226,3 +228,85 @@ def _target(host: str):
     if not name:
         raise ConflictError(f"invalid destination host {host!r}")
     return SshTarget(name, user or None, None)
+
+
+def serve_source(store: Store, source: str, requests: BinaryIO, answers: BinaryIO) -> None:
+    """The other host's side when it is the source (``--serve-source IMAGE``): read the name to
+    give (one line, may be empty), send the layer digests, read which the receiver holds, then
+    send the partial layout."""
+    from lamina.oci.reference import parse_reference
+
+    wanted = requests.readline(1024).decode("utf-8", errors="replace").strip()
+    image_id = store.resolve(source)
+    reference = wanted or _source_name(store, source, image_id)
+    if reference:
+        reference = str(parse_reference(reference))
+    plan = plan_image(store, image_id)
+    digests = sorted({layer.blob_digest for layer in plan.layers})
+    answers.write("".join(f"{digest}\n" for digest in digests).encode() + b"\n")
+    answers.flush()
+    held = set()
+    for _ in range(len(digests) + 1):
+        line = requests.readline(200).strip()
+        if not line:
+            break
+        held.add(line.decode(errors="replace"))
+    write_partial_layout(store, plan, reference, held & set(digests), answers)
+    answers.flush()
+
+
+def fetch_image(store: Store, source: ScpDestination, reference: str) -> SentImage:
+    """Copy ``source`` (``host::IMAGE``) from the other host into ``store`` under ``reference``
+    (or its own name); only the layers this store lacks travel."""
+    import subprocess
+    import tempfile
+
+    from lamina.archive.load import load_archive
+    from lamina.errors import LaminaError
+    from lamina.oci.reference import parse_reference
+    from lamina.remote.transport import remote_error_line, remote_process
+
+    if not source.reference:
+        raise UsageError(f"no image named in {source.host}::")
+    if reference:
+        reference = str(parse_reference(reference))
+    target = _target(source.host)
+    digests: list[str] = []
+    have: list[str] = []
+    loaded: list = []
+    failure: LaminaError | None = None
+    with tempfile.TemporaryFile() as errors:
+        with remote_process(target, ["image", "scp", "--serve-source", source.reference], stdout=subprocess.PIPE,
+                            stderr=errors) as process:
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write(reference.encode() + b"\n")
+            process.stdin.flush()
+            while len(digests) <= MAX_LAYERS:
+                line = process.stdout.readline(200).strip()
+                if not line:
+                    break
+                digests.append(line.decode(errors="replace"))
+            if digests:
+                have = stored_layers(store, digests)
+                process.stdin.write("".join(f"{digest}\n" for digest in have).encode() + b"\n")
+                process.stdin.close()
+                try:
+                    loaded = load_archive(store, process.stdout, what="image scp stream", stored_layers=True)
+                except LaminaError as exc:
+                    failure = exc
+        if process.returncode != 0:
+            errors.seek(0)
+            raise RemoteError(f"{target}: {remote_error_line(errors.read())}")
+    if failure is not None:
+        raise failure
+    if not loaded:
+        raise RemoteError(f"{target}: no image arrived")
+    image = loaded[0]
+    sizes = {}
+    for digest in set(digests) - set(have):
+        try:
+            sizes[digest] = store.content.size(digest)
+        except OSError:
+            sizes[digest] = 0
+    return SentImage(image.image_id, image.tags[0] if image.tags else "", len(sizes), len(set(have)),
+                     sum(sizes.values()))

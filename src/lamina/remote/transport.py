@@ -134,6 +134,8 @@ def remote_process(target: SshTarget, remote_args: Sequence[str], *, stdout: int
                     process.stdin.close()
                 except BrokenPipeError:
                     pass
+            if process.stdout is not None:
+                process.stdout.close()  # a writer we stopped reading gets EPIPE instead of blocking forever
             process.wait()
         _check_ssh(target, process.returncode, log_file)
 

@@ -198,3 +198,33 @@ def test_two_hosts_exporting_at_once_leave_one_whole_cache(host_a, proxy: FaultP
     results = [host_c.out("build", "--cache-from", f"type=registry,ref={cache}", "-t", f"app:{i}", str(ctx))
                for i, ctx in enumerate((context, other))]
     assert sorted(out.count("Using cache") for out in results) == [2, STEPS], results  # one whole cache won
+
+
+UNUSED_STAGE = """FROM {base} AS unused
+RUN head -c 300000 /dev/urandom > /big.bin
+FROM {base}
+RUN echo final > /final.txt
+"""
+
+
+def test_hits_fetch_only_the_layers_the_result_needs(host_a, proxy: FaultProxy, tmp_path: Path):
+    """The classic builder builds every stage; a stage that only hits and that nothing copies
+    from is never downloaded (hits are lazy), the final image's layers are."""
+    lamina, base, context = host_a
+    (context / "Dockerfile").write_text(UNUSED_STAGE.format(base=base))
+    cache = f"127.0.0.1:{proxy.port}/cache/lazy:buildcache"
+    lamina.out("build", "--builder", "classic", "--cache-to", f"type=registry,ref={cache},mode=max",
+               "-t", "lazy:1", str(context))
+    manifest = registry_manifest(cache)
+    assert len(manifest["layers"]) == 2
+    final_layer = json.loads(lamina.out("inspect", "lazy:1"))[0]["RootFS"]["Layers"][-1]
+    host_b = Lamina(tmp_path / "host-b")
+    host_b.out("pull", base)
+    proxy.reset()
+    out = host_b.out("build", "--builder", "classic", "--cache-from", f"type=registry,ref={cache}",
+                     "-t", "lazy:1", str(context))
+    assert out.count("Using cache") == 2, out
+    fetched = blob_gets(proxy, "cache/lazy") - {manifest["config"]["digest"]}
+    assert len(fetched) == 1, fetched  # the final stage's layer only
+    assert json.loads(host_b.out("inspect", "lazy:1"))[0]["RootFS"]["Layers"][-1] == final_layer
+    assert host_b.out("run", "--rm", "--network", "none", "lazy:1", "cat", "/final.txt") == "final\n"

@@ -95,6 +95,8 @@ def export_caches(store: Store, ledger: Any, final_image: str, cache_to: Iterabl
     from lamina.build.cachespec import parse_export
 
     reports = []
+    if any(parse_export(value).type != "inline" for value in cache_to):
+        ledger.materialize_all()  # every exported step's rows and layers, lazily hit ones too
     for spec in [parse_export(value) for value in cache_to]:
         if spec.type != "inline":
             reports.append(export_cache(store, ledger.steps, final_image, spec))

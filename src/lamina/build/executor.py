@@ -192,6 +192,7 @@ class _Build:
             final = self.results[max(plans)]
             if not final.image_id:
                 raise BuildError("No image was generated. Is your Dockerfile empty?")
+            self.cache.materialize(final.image_id)  # a lazily hit image is recorded, layers fetched
             unused = self.args.unused()
             if unused:
                 self._warn(f"One or more build-args [{' '.join(unused)}] were not consumed")
@@ -384,6 +385,7 @@ class _Build:
             state = self._dispatch(instruction, state, stage_args)
             self.emit(StepFinished(state.image_id, cached=self._cached and state.image_id != before))
         if last and self.buildkit and state.image_id == started and plan.base.lower() != SCRATCH:
+            self.cache.materialize(state.image_id)
             state = commit_stage_config(self.store, state)  # BuildKit's export of an untouched base
         return state
 
@@ -483,6 +485,7 @@ class _Build:
                 found = base_state(self.store, cached)
                 return msgspec.structs.replace(found, config=dict(after.config), author=after.author,
                                            cmd_set=after.cmd_set)
+            self.cache.materialize(state.image_id)  # the step runs: its parent's files are needed
             restored = self._restore_from_sources(state, after, created_by, command)
             if restored is not None:
                 self._cached = True
@@ -684,6 +687,7 @@ class _Build:
     def _from_layers(self, name: str, state: StageState) -> tuple[str, ...]:
         index = self._earlier_stage(self.stages, self.current_stage, name, by_index=True)
         if index is not None and index in self.results:
+            self.cache.materialize(self.results[index].image_id)
             return self.results[index].diff_ids
         if name.isdigit() and int(name) >= self.current_stage:  # docker's words for a stage not built yet
             where = "refers to current build stage" if int(name) == self.current_stage else "index out of bounds"

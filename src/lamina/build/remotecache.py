@@ -8,9 +8,13 @@ step's parent matches the next record) and the layer the step added. Its ``layer
 layer blobs, the same blobs the image's own push sends, so a registry keeps them and mounts
 them across repositories.
 
-Importing reads the records only; a record is used when the local cache misses: the image is
-recorded from its config, and the one layer the step added is downloaded then (unless a layer
-with that diffID is already stored), checked against its digest and diffID.
+Importing reads the records only; a record is used when the local cache misses. A hit is lazy:
+only its config enters the store, so the next step finds its parent and the chain of hits goes
+on without a download. The image is recorded (:meth:`CacheLedger.materialize`) when something
+needs its files or rows — a later step that runs or copies, ``COPY --from`` it, the final image,
+an export — and only then is each layer the chain added downloaded (unless a layer with that
+diffID is already stored), checked against its digest and diffID. A stage whose results only
+ever hit (and that nothing copies from) costs no layer download at all.
 """
 
 from __future__ import annotations
@@ -93,6 +97,7 @@ class ImportedCache:
         self.store = store
         self.warn = warn
         self.records: dict[tuple[str, str], tuple[CacheRecord, CacheTarget]] = {}
+        self.pending: dict[str, tuple[CacheRecord, CacheTarget]] = {}  # hits not recorded yet
         self.fetched_layers: list[str] = []  # blob digests downloaded, in order
 
     def add(self, target: CacheTarget, config: CacheConfig) -> None:
@@ -103,33 +108,60 @@ class ImportedCache:
         return bool(self.records)
 
     def restore(self, parent: str, key: str) -> str | None:
-        """The image this step made elsewhere, recorded in the store; None on a miss (a record
-        that cannot be used is a miss, with a warning naming why)."""
+        """The image this step made elsewhere, its config in the store and the image pending
+        (see :meth:`materialize`); None on a miss (a record that cannot be used is a miss, with
+        a warning naming why)."""
         found = self.records.get((parent, key))
         if found is None:
             return None
         record, target = found
         try:
-            return self._record_image(record, target)
+            self._check(record)
         except (LaminaError, OSError) as exc:
             self.warn(f"cache {target.where}: step {key[:12]} not used: {exc}")
             return None
+        self.store.content.ingest_bytes(record.config.encode(), record.image)
+        self.pending[record.image] = found
+        return record.image
 
-    def _record_image(self, record: CacheRecord, target: CacheTarget) -> str | None:
+    def _check(self, record: CacheRecord) -> None:
+        """The record's config is the image it names, on its parent's layers plus its own."""
         from lamina.oci.digest import sha256_digest
+        from lamina.oci.models import parse_config
 
         config_bytes = record.config.encode()
         if sha256_digest(config_bytes) != record.image:
             raise DigestMismatchError(f"config of {record.image} does not match its digest")
+        parent = parse_config(self.store.config_bytes(record.parent)).rootfs.diff_ids if record.parent else []
+        wanted = [*parent, *([record.layer.diffID] if record.layer else [])]
+        if parse_config(config_bytes).rootfs.diff_ids != wanted:
+            raise ManifestError(f"config of {record.image} does not continue its parent's layers")
+
+    def materialize(self, image_id: str) -> None:
+        """Record ``image_id`` and its pending ancestors, oldest first, fetching their layers."""
+        chain: list[tuple[CacheRecord, CacheTarget]] = []
+        while image_id in self.pending:
+            chain.append(self.pending[image_id])
+            image_id = self.pending[image_id][0].parent
+        for record, target in reversed(chain):
+            try:
+                self._record_image(record, target)
+            except (LaminaError, OSError) as exc:
+                from lamina.errors import BuildError
+
+                raise BuildError(f"cache {target.where}: step image {record.image[:19]}: {exc}") from None
+            del self.pending[record.image]
+
+    def _record_image(self, record: CacheRecord, target: CacheTarget) -> str:
         layers: list[LayerRecord] = []
         for diff_id in self.store.image_diff_ids(record.parent) if record.parent else ():
             layer = self.store.layer_for(diff_id)
             if layer is None:
-                return None
+                raise ManifestError(f"layer {diff_id} of {record.parent} is missing")
             layers.append(layer)
         if record.layer is not None:
             layers.append(self._layer(record.layer, target))
-        return self.store.add_image(config_bytes, record.configMediaType, layers, parent=record.parent)
+        return self.store.add_image(record.config.encode(), record.configMediaType, layers, parent=record.parent)
 
     def _layer(self, wanted: CacheLayer, target: CacheTarget) -> LayerRecord:
         """The step's layer: a stored one with its diffID, else its blob downloaded and checked."""
@@ -198,7 +230,7 @@ class CacheLedger:
             found = self.imported.restore(parent, key)
             if found is not None:
                 self.remote_hits.append(found)
-                self.local.record(parent, key, found)
+                self.local.record(parent, key, found)  # a hit for later builds once it is recorded
         if found is not None:
             self.steps.setdefault(found, (parent, key))
         return found
@@ -206,6 +238,15 @@ class CacheLedger:
     def record(self, parent: str, key: str, image_id: str) -> None:
         self.local.record(parent, key, image_id)
         self.steps[image_id] = (parent, key)
+
+    def materialize(self, image_id: str) -> None:
+        """Make a (maybe lazily hit) image whole in the store before its files or rows are used."""
+        if self.imported:
+            self.imported.materialize(image_id)
+
+    def materialize_all(self) -> None:
+        for image_id in list(self.steps):
+            self.materialize(image_id)
 
 
 def open_caches(store: Store, local: Any, cache_from: Iterable[str],

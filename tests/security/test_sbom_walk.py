@@ -11,19 +11,47 @@ from lamina.security.sbom import walk as walk_module
 from lamina.security.sbom.walk import build_view
 from tests.security.conftest import MemoryImage, layer_tar
 
+_REPLAY_CACHE: list = []  # the layer cache of the "replayed" mode, while its test runs
 
-@pytest.fixture(autouse=True, params=["in-memory", "on-disk"])
-def spooling(request, monkeypatch):
-    """Every walker test twice: small files held in memory, and every file in a temp file."""
+
+@pytest.fixture(autouse=True, params=["in-memory", "on-disk", "replayed"])
+def spooling(request, monkeypatch, tmp_path):
+    """Every walker test three times: small files held in memory, every file in a temp file, and
+    the view rebuilt from the layer cache entries a first walk recorded (no layer read)."""
     if request.param == "on-disk":
         monkeypatch.setattr(walk_module, "MAX_MEMORY_FILE", -1)
-    return request.param
+    if request.param == "replayed":
+        from lamina.store.layercache import LayerCache
+
+        _REPLAY_CACHE.append(LayerCache(tmp_path, "sbom", "test"))
+        yield request.param
+        _REPLAY_CACHE.clear()
+        return
+    yield request.param
 
 
 def view_of(*layers, wants=lambda path, mode, size: path.startswith("db/"), warnings=None):
     image = MemoryImage([layer_tar(members) for members in layers])
     pairs = [(layer.diff_id, layer.open_uncompressed) for layer in image.layers()]
-    return image, build_view(pairs, wants, on_warning=(warnings.append if warnings is not None else None))
+    if not _REPLAY_CACHE:
+        return image, build_view(pairs, wants, on_warning=(warnings.append if warnings is not None else None))
+    cache = _REPLAY_CACHE[0]
+    recorded: list[str] = []
+    build_view(pairs, wants, on_warning=recorded.append, cache=cache).close()
+    assert all(cache.entry(diff_id) for diff_id, _ in pairs)
+
+    def unread(diff_id):
+        def fail():
+            raise AssertionError(f"layer {diff_id} was read although it is cached")
+        return fail
+
+    replayed: list[str] = []
+    view = build_view([(diff_id, unread(diff_id)) for diff_id, _ in pairs], wants,
+                      on_warning=replayed.append, cache=cache)
+    assert replayed == recorded  # the same warnings, in the same order
+    if warnings is not None:
+        warnings.extend(replayed)
+    return image, view
 
 
 def test_wanted_files_are_spooled_and_others_are_not():

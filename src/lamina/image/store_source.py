@@ -46,6 +46,11 @@ class StoreImage(SourceImage):
         self._store = store
         self._own_store = own_store
 
+    @property
+    def store_root(self):
+        """The store's root directory, for derived data kept beside it (layer caches)."""
+        return self._store.root
+
     def close(self) -> None:
         if self._own_store and not self._closed:
             self._store.close()

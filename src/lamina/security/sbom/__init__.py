@@ -40,7 +40,7 @@ def catalog_image(image: Image, catalogers: Sequence[Cataloger] | None = None, *
 
     layers = image.layers()
     with build_view([(layer.diff_id, layer.open_uncompressed) for layer in layers], wants,
-                    on_warning=warn) as view:
+                    on_warning=warn, cache=_layer_cache(image, chosen)) as view:
         os_info = osrelease.detect_os(view)
         packages: list[Package] = []
         for cataloger in chosen:
@@ -69,6 +69,22 @@ def sbom(spec: str, *, root: str | None = None, format: str = "cyclonedx-json", 
     finally:
         image.close()
     return render(inventory, format)
+
+
+def _layer_cache(image: Image, catalogers: Sequence[Cataloger]):
+    """The store's per-layer walk cache when ``image`` comes from the store, else None: the
+    store verified its layers on the way in, while an archive's diffIDs are claims until hashed."""
+    import sys
+
+    from lamina.image.store_source import StoreImage
+
+    if not isinstance(image, StoreImage):
+        return None
+    from lamina.security.sbom.walk import cache_stamp
+    from lamina.store.layercache import LayerCache
+
+    modules = [sys.modules[type(cataloger).__module__] for cataloger in catalogers]
+    return LayerCache(image.store_root, "sbom", cache_stamp([c.name for c in catalogers], modules))
 
 
 def _run(cataloger: Cataloger, view: FileView, os_info, warn: Callable[[str], None]) -> list[Package]:

@@ -18,9 +18,13 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-__all__ = ["FileView", "MAX_SPOOL_FILE", "Wants", "normalise_path"]
+if TYPE_CHECKING:
+    from lamina.store.layercache import LayerCache
+
+__all__ = ["FileView", "MAX_SPOOL_FILE", "Wants", "build_view", "cache_stamp", "normalise_path"]
 
 #: Largest file spooled for a cataloger; bigger ones are skipped with a warning.
 MAX_SPOOL_FILE = 512 << 20
@@ -85,6 +89,7 @@ class FileView:
         self._counter = 0
         self._memory = 0  # bytes of spooled content held in memory
         self._full = False  # MAX_ENTRIES reached (warned once)
+        self._borrowed: set[str] = set()  # spool files of a layer cache entry: read, never removed
 
     # -- the cataloger's side ----------------------------------------------------------------
 
@@ -118,23 +123,28 @@ class FileView:
         readers that need a file name (sqlite); read only."""
         entry = self._file_entry(path)
         if diff_id is None or self.diff_ids[entry.layer] == diff_id:
-            if isinstance(entry.spool, bytes):
-                entry.spool = self._to_disk(entry.spool)
+            if isinstance(entry.spool, bytes) or entry.spool in self._borrowed:
+                entry.spool = self._own_copy(entry.spool)
             return entry.spool
         for position, (layer, spool) in enumerate(entry.history):
             if self.diff_ids[layer] == diff_id:
-                if isinstance(spool, bytes):
-                    spool = self._to_disk(spool)
+                if isinstance(spool, bytes) or spool in self._borrowed:
+                    spool = self._own_copy(spool)
                     entry.history[position] = (layer, spool)
                 return spool
         raise FileNotFoundError(f"{path} in layer {diff_id}")
 
-    def _to_disk(self, content: bytes) -> str:
-        spool = self._new_spool()
-        with open(spool, "xb") as handle:
-            handle.write(content)
-        self._memory -= len(content)
-        return spool
+    def _own_copy(self, spool: str | bytes) -> str:
+        """A spool file of this view's own: a reader that wants a path (sqlite) may write beside
+        it (journals), which must touch neither a cache entry nor the memory budget's books."""
+        copy = self._new_spool()
+        if isinstance(spool, bytes):
+            with open(copy, "xb") as handle:
+                handle.write(spool)
+            self._memory -= len(spool)
+        else:
+            shutil.copyfile(spool, copy)
+        return copy
 
     def size(self, path: str) -> int:
         return self._file_entry(path).size
@@ -174,13 +184,18 @@ class FileView:
 
     # -- building the view -------------------------------------------------------------------
 
-    def add_layer(self, index: int, tar_stream: BinaryIO, wants: Wants) -> None:
-        """Apply one layer's tar (base first): whiteouts, opaque dirs, then its wanted files."""
+    def add_layer(self, index: int, tar_stream: BinaryIO, wants: Wants, *,
+                  recorder: _Recorder | None = None) -> None:
+        """Apply one layer's tar (base first): whiteouts, opaque dirs, then its wanted files.
+
+        With a ``recorder``, what the layer did to the view is also written down (see
+        :meth:`replay_layer`), so that the next walk over the same layer need not read it."""
         from lamina.layer.tarread import TarReader
 
         diff_id = self.diff_ids[index]
         reader = TarReader(tar_stream, what=f"layer {diff_id}")
         regular_in_layer: dict[str, str | bytes] = {}  # path -> spool, for hard links to wanted files
+        record = recorder.events.append if recorder is not None else None
         for member in reader:
             path = normalise_path(member.name)
             if not path:
@@ -188,39 +203,101 @@ class FileView:
             if WHITEOUT_PREFIX in path:
                 parent, base = posixpath.split(path)
                 if base == OPAQUE_MARKER:
+                    if record:
+                        record(("o", parent))
                     self._remove_below(parent, before_layer=index)
                     continue
                 if base.startswith(WHITEOUT_PREFIX):
-                    self._remove(posixpath.join(parent, base[len(WHITEOUT_PREFIX):]), below_too=True,
-                                 before_layer=index)
+                    hidden = posixpath.join(parent, base[len(WHITEOUT_PREFIX):])
+                    if record:
+                        record(("w", hidden))
+                    self._remove(hidden, below_too=True, before_layer=index)
                     continue
             kind = member.type
             if kind == b"5":
+                if record:
+                    record(("d", path))
                 self._replace_with_directory(path)
                 continue
             if kind == b"2":
-                self._remove(path, below_too=True)
-                self._record(path, _Entry(layer=index, target=member.linkname))
+                if record:
+                    record(("s", path, member.linkname))
+                self._add_symlink(path, member.linkname, index)
                 continue
             if kind == b"1":
-                self._add_hard_link(path, normalise_path(member.linkname), member.mode, index,
-                                    regular_in_layer, wants)
+                target = normalise_path(member.linkname)
+                if record:
+                    record(("h", path, target, member.mode))
+                self._add_hard_link(path, target, member.mode, index, regular_in_layer, wants)
                 continue
             if not member.is_regular:  # devices, fifos: nothing a cataloger reads
+                if record:
+                    record(("x", path))
                 self._remove(path, below_too=True)
                 continue
             mode = stat.S_IFREG | (member.mode & 0o7777)
             if not wants(path, mode, member.size):
+                if record:
+                    record(("x", path))
                 self._remove(path, below_too=True)
                 continue
             if member.size > MAX_SPOOL_FILE:
-                self._warn(f"{path} in layer {diff_id} is {member.size} bytes: larger than "
-                           f"{MAX_SPOOL_FILE >> 20} MiB, skipped")
-                self._remove(path, below_too=True)
+                if record:
+                    record(("b", path, member.size))
+                self._skip_large(path, member.size, index)
                 continue
             spool = self._spool(reader, member.size)
-            regular_in_layer[path] = spool
-            self._put_file(path, _Entry(layer=index, spool=spool, size=member.size, mode=mode))
+            if recorder is not None:
+                recorder.keep(path, mode, member.size, spool)
+            self._add_file(path, mode, member.size, spool, index, regular_in_layer)
+
+    def replay_layer(self, index: int, entry: str, events: list[tuple], wants: Wants) -> None:
+        """Apply a layer as a cached record of an earlier :meth:`add_layer` says it went.
+
+        The record holds every change the layer made to the view, in order, and the wanted
+        files' contents (small ones inline, larger ones as files of the entry, used in place),
+        so the view ends up as reading the tar would have left it; warnings are given again."""
+        regular_in_layer: dict[str, str | bytes] = {}
+        for event in events:
+            tag = event[0]
+            if tag == "x":
+                self._remove(event[1], below_too=True)
+            elif tag == "f":
+                _, path, mode, size, content = event
+                if isinstance(content, bytes):
+                    spool = self._spool_bytes(content)
+                else:
+                    spool = os.path.join(entry, content)
+                    self._borrowed.add(spool)
+                self._add_file(path, mode, size, spool, index, regular_in_layer)
+            elif tag == "d":
+                self._replace_with_directory(event[1])
+            elif tag == "s":
+                self._add_symlink(event[1], event[2], index)
+            elif tag == "h":
+                self._add_hard_link(event[1], event[2], event[3], index, regular_in_layer, wants)
+            elif tag == "o":
+                self._remove_below(event[1], before_layer=index)
+            elif tag == "w":
+                self._remove(event[1], below_too=True, before_layer=index)
+            elif tag == "b":
+                self._skip_large(event[1], event[2], index)
+            else:
+                raise ValueError(f"unknown event {tag!r}")
+
+    def _add_symlink(self, path: str, target: str, index: int) -> None:
+        self._remove(path, below_too=True)
+        self._record(path, _Entry(layer=index, target=target))
+
+    def _skip_large(self, path: str, size: int, index: int) -> None:
+        self._warn(f"{path} in layer {self.diff_ids[index]} is {size} bytes: larger than "
+                   f"{MAX_SPOOL_FILE >> 20} MiB, skipped")
+        self._remove(path, below_too=True)
+
+    def _add_file(self, path: str, mode: int, size: int, spool: str | bytes, index: int,
+                  regular_in_layer: dict[str, str | bytes]) -> None:
+        regular_in_layer[path] = spool
+        self._put_file(path, _Entry(layer=index, spool=spool, size=size, mode=mode))
 
     def close(self) -> None:
         shutil.rmtree(self._dir, ignore_errors=True)
@@ -234,6 +311,17 @@ class FileView:
         self.close()
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _spool_bytes(self, content: bytes) -> str | bytes:
+        """Cached content, kept as :meth:`_spool` would keep it: in memory only within the budget."""
+        size = len(content)
+        if size <= MAX_MEMORY_FILE and self._memory + size <= MEMORY_BUDGET:
+            self._memory += size
+            return content
+        spool = self._new_spool()
+        with open(spool, "xb") as handle:
+            handle.write(content)
+        return spool
 
     def _spool(self, reader, size: int) -> str | bytes:
         """The current member's content: in memory when small and the budget allows, else a temp file."""
@@ -270,7 +358,10 @@ class FileView:
         spool: str | bytes = source
         if isinstance(source, str):
             spool = self._new_spool()
-            os.link(source, spool)
+            if source in self._borrowed:  # a link would let a reader of the copy write to the entry
+                shutil.copyfile(source, spool)
+            else:
+                os.link(source, spool)
         elif self._memory + len(source) <= MEMORY_BUDGET:
             self._memory += len(source)
         else:
@@ -293,7 +384,7 @@ class FileView:
     def _release(self, spool: str | bytes) -> None:
         if isinstance(spool, bytes):
             self._memory -= len(spool)
-        else:
+        elif spool not in self._borrowed:
             _unlink(spool)
 
     def _record(self, path: str, entry: _Entry) -> None:
@@ -380,18 +471,146 @@ class FileView:
 
 
 def build_view(layers: Iterable[tuple[str, Callable[[], BinaryIO]]], wants: Wants, *,
-               on_warning: Callable[[str], None] | None = None) -> FileView:
-    """A FileView over ``(diff_id, open_tar)`` pairs, base first; the caller closes the view."""
+               on_warning: Callable[[str], None] | None = None, cache: LayerCache | None = None) -> FileView:
+    """A FileView over ``(diff_id, open_tar)`` pairs, base first; the caller closes the view.
+
+    With a ``cache`` (only for layers whose diffIDs are trusted: the store's), a layer with an
+    entry is replayed from it instead of read, and one without is recorded into a new entry.
+    The cache's stamp must name everything ``wants`` depends on (see :func:`cache_stamp`)."""
     pairs = list(layers)
-    view = FileView([diff_id for diff_id, _ in pairs], on_warning=on_warning)
+    temp_dir = _cache_temp_dir(cache)
+    view = FileView([diff_id for diff_id, _ in pairs], on_warning=on_warning, temp_dir=temp_dir)
     try:
-        for index, (_, open_tar) in enumerate(pairs):
-            with open_tar() as stream:
-                view.add_layer(index, stream, wants)
+        for index, (diff_id, open_tar) in enumerate(pairs):
+            entry = cache.entry(diff_id) if cache is not None else None
+            events = _load_record(entry) if entry is not None else None
+            if events is not None:
+                view.replay_layer(index, str(entry), events, wants)
+                continue
+            recorder = _Recorder.start(cache)
+            try:
+                with open_tar() as stream:
+                    view.add_layer(index, stream, wants, recorder=recorder)
+            except BaseException:
+                if recorder is not None:
+                    recorder.abandon()
+                raise
+            if recorder is not None:
+                recorder.finish(diff_id)
     except BaseException:
         view.close()
         raise
     return view
+
+
+def cache_stamp(names: Iterable[str], modules: Iterable[object]) -> str:
+    """A layer cache stamp for a walk whose ``wants`` comes from these catalogers' code.
+
+    It hashes the cataloger names, the source of the given modules, of every module of the sbom
+    package (the catalogers' ``wants`` and their helpers) and of the tar reader (what a record
+    holds depends on all of them): any code change, a different selection of catalogers, or
+    another lamina version starts a fresh set of entries."""
+    import hashlib
+    import sys
+
+    from lamina.layer import tarread
+
+    digest = hashlib.sha256(f"{RECORD_VERSION}:{','.join(names)}".encode())
+    files = {getattr(module, "__file__", None) for module in modules}
+    files |= {__file__, tarread.__file__}
+    package = os.path.dirname(__file__)
+    for directory, _, filenames in os.walk(package):
+        files |= {os.path.join(directory, f) for f in filenames if f.endswith(".py")}
+    for name in sorted(f for f in files if f):
+        try:
+            with open(name, "rb") as handle:
+                digest.update(name.encode() + b"\0" + handle.read())
+        except OSError:
+            digest.update(name.encode() + b"\0?")
+    digest.update(sys.version.encode())
+    return digest.hexdigest()[:20]
+
+
+#: The record format's version (part of every stamp).
+RECORD_VERSION = 1
+_RECORD_FILE = "record"
+
+
+class _Recorder:
+    """Writes down what :meth:`FileView.add_layer` did to the view, as a layer cache entry.
+
+    Small contents stay inline (up to MEMORY_BUDGET in all, so memory stays bounded even though
+    the record keeps what the view may have dropped); the rest are hard links (or copies) of the
+    spool files in the entry's directory."""
+
+    def __init__(self, cache: LayerCache, staging: str):
+        self.events: list[tuple] = []
+        self._cache = cache
+        self._staging = staging
+        self._inline = 0
+        self._files = 0
+
+    @classmethod
+    def start(cls, cache: LayerCache | None) -> _Recorder | None:
+        if cache is None:
+            return None
+        try:
+            return cls(cache, str(cache.begin()))
+        except OSError:  # a read-only store: walk without recording
+            return None
+
+    def keep(self, path: str, mode: int, size: int, spool: str | bytes) -> None:
+        if isinstance(spool, bytes) and self._inline + len(spool) <= MEMORY_BUDGET:
+            self._inline += len(spool)
+            self.events.append(("f", path, mode, size, spool))
+            return
+        self._files += 1
+        name = str(self._files)
+        target = os.path.join(self._staging, name)
+        if isinstance(spool, bytes):
+            with open(target, "xb") as handle:
+                handle.write(spool)
+        else:
+            try:
+                os.link(spool, target)
+            except OSError:
+                shutil.copyfile(spool, target)
+        self.events.append(("f", path, mode, size, name))
+
+    def finish(self, diff_id: str) -> None:
+        import marshal
+
+        try:
+            with open(os.path.join(self._staging, _RECORD_FILE), "xb") as handle:
+                marshal.dump((RECORD_VERSION, self.events), handle)
+            self._cache.commit(diff_id, Path(self._staging))
+        except OSError:  # a full disk costs the cache entry, never the walk
+            self.abandon()
+
+    def abandon(self) -> None:
+        self._cache.abandon(Path(self._staging))
+
+
+def _load_record(entry: Path) -> list[tuple] | None:
+    """A cache entry's events, or None when it cannot be used (then the layer is read)."""
+    import marshal
+
+    try:
+        with open(entry / _RECORD_FILE, "rb") as handle:
+            version, events = marshal.load(handle)
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    return events if version == RECORD_VERSION and isinstance(events, list) else None
+
+
+def _cache_temp_dir(cache: LayerCache | None) -> str | None:
+    """Spool beside the cache when there is one, so recorded spool files are hard-linked, not copied."""
+    if cache is None:
+        return None
+    try:
+        return str(cache.temp_dir())
+    except OSError:
+        return None
 
 
 def _parents(path: str) -> Iterator[str]:

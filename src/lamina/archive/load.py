@@ -388,9 +388,8 @@ def _stored_layer(store: Store, archive: _Archive, descriptor: Descriptor, diff_
     """
     if not archive.stored_layers or _resolve(archive, "blobs/" + descriptor.digest.replace(":", "/"), what) in archive.blobs:
         return None
-    rows = store.meta.query("SELECT media_type, blob_size, diff_size FROM layers WHERE blob_digest=? AND diff_id=?",
-                            (descriptor.digest, diff_id))
-    if not rows or rows[0][1] != descriptor.size:
+    row = store.layer_of_blob(descriptor.digest, diff_id)
+    if row is None or row.blob_size != descriptor.size:
         return None
     try:
         if store.content.size(descriptor.digest) != descriptor.size:
@@ -398,10 +397,10 @@ def _stored_layer(store: Store, archive: _Archive, descriptor: Descriptor, diff_
     except (OSError, ValueError):
         return None
     try:
-        compression = mt.layer_compression(rows[0][0])
+        compression = mt.layer_compression(row.media_type)
     except KeyError:
         return None
-    return IngestedBlob(descriptor.digest, descriptor.size, compression, diff_id, rows[0][2], False)
+    return IngestedBlob(descriptor.digest, descriptor.size, compression, diff_id, row.diff_size, False)
 
 
 def _blob_bytes(store: Store, archive: _Archive, descriptor: Descriptor, what: str) -> bytes:
@@ -456,7 +455,7 @@ def _layer_record(store: Store, archive: _Archive, blob: IngestedBlob, diff_id: 
 
 def _recorded_layer(store: Store, blob_digest: str) -> bool:
     """Whether an image's layer row names the blob (so it was checked when it was recorded)."""
-    return bool(store.meta.query("SELECT 1 FROM layers WHERE blob_digest=? LIMIT 1", (blob_digest,)))
+    return store.layer_of_blob(blob_digest) is not None
 
 
 def _docker_only(document: dict) -> bool:
@@ -478,9 +477,4 @@ def _commit(store: Store, archive: _Archive, config_bytes: bytes, media_type: st
 
 
 def _discard_new_blobs(store: Store, archive: _Archive) -> None:
-    referenced = {r[0] for r in store.meta.query("SELECT blob_digest FROM layers")}
-    referenced |= {r[0] for r in store.meta.query("SELECT id FROM images")}
-    referenced |= {r[0] for r in store.meta.query("SELECT digest FROM manifests")}
-    for blob in [*archive.blobs.values(), *archive.shadowed]:
-        if blob.created and blob.digest not in referenced:
-            store.content.delete(blob.digest)
+    store.discard_unrecorded(blob.digest for blob in [*archive.blobs.values(), *archive.shadowed] if blob.created)

@@ -16,17 +16,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from lamina.store.repos.build import BuildCacheRows
 from lamina.store.store import Store
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS build_cache (
-    parent TEXT NOT NULL,        -- image the step ran on ('' for FROM scratch)
-    key TEXT NOT NULL,           -- sha256 of created_by + the config after the step
-    image_id TEXT NOT NULL,      -- the image the step made
-    created REAL NOT NULL,
-    PRIMARY KEY (parent, key)
-)
-"""
 
 
 def step_key(created_by: str, config: Mapping[str, Any], author: str | None) -> str:
@@ -37,21 +28,15 @@ def step_key(created_by: str, config: Mapping[str, Any], author: str | None) -> 
 
 
 class BuildCache:
+    """The step cache of one store (rows: ``store/repos/build.py``)."""
+
     def __init__(self, store: Store):
         self.store = store
-        with store.meta.transaction() as db:
-            db.execute(_SCHEMA)
+        self.rows = BuildCacheRows(store.meta)
 
     def lookup(self, parent: str, key: str) -> str | None:
         """The image a step with ``key`` made on ``parent``, if it is still in the store."""
-        rows = self.store.meta.query("SELECT image_id FROM build_cache WHERE parent=? AND key=?", (parent, key))
-        if not rows:
-            return None
-        image_id = rows[0][0]
-        if not self.store.meta.query("SELECT 1 FROM images WHERE id=?", (image_id,)):
-            return None
-        return image_id
+        return self.rows.lookup(parent, key)
 
     def record(self, parent: str, key: str, image_id: str) -> None:
-        with self.store.meta.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO build_cache VALUES (?,?,?,?)", (parent, key, image_id, time.time()))
+        self.rows.record(parent, key, image_id, time.time())

@@ -10,19 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 from collections.abc import Mapping
 
+from lamina.store.repos.build import FileDigestRows
 from lamina.store.store import Store
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS build_file_digests (
-    path TEXT PRIMARY KEY,       -- absolute path of a source file on this host
-    dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
-    digest TEXT NOT NULL         -- sha256 of the content, hex
-)
-"""
 
 
 class FileDigests:
@@ -66,9 +57,7 @@ class FileDigests:
         # sqlite TEXT is UTF-8: a path that is not (a context file named in Latin-1, kept by
         # Python as surrogates) is not remembered, only hashed again by the next build.
         rows = [(path, *identity, digest) for path, (identity, digest) in self._learnt.items() if _storable(path)]
-        with self.store.meta.transaction() as db:
-            db.execute(_SCHEMA)
-            db.executemany("INSERT OR REPLACE INTO build_file_digests VALUES (?,?,?,?,?,?,?)", rows)
+        FileDigestRows(self.store.meta).remember(rows)
         self._learnt.clear()
 
     def prepare(self, top: str) -> None:
@@ -79,13 +68,7 @@ class FileDigests:
             if top == loaded or top.startswith(loaded + "/"):
                 return
         self._loaded.add(top)
-        try:
-            rows = self.store.meta.query(
-                "SELECT path, dev, ino, size, mtime_ns, ctime_ns, digest FROM build_file_digests "
-                "WHERE path > ? AND path < ?", (top + "/", top + "0"))
-        except sqlite3.OperationalError:  # the table does not exist yet: nothing remembered
-            return
-        for row in rows:
+        for row in FileDigestRows(self.store.meta).under(top):
             self._remembered[row[0]] = ((row[1], row[2], row[3], row[4], row[5]), row[6])
 
 

@@ -17,14 +17,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 
-_SCHEMA = """CREATE TABLE IF NOT EXISTS build_fastpath (
-    key TEXT PRIMARY KEY,          -- the request: Dockerfile, arguments, context path, lamina version
-    context TEXT NOT NULL,         -- fingerprint of the context's metadata
-    tags TEXT NOT NULL,            -- hash of the whole tags table after that build
-    image_id TEXT NOT NULL,
-    step_images TEXT NOT NULL,     -- JSON list: every image the replayed output names
-    transcript TEXT NOT NULL,      -- JSON list of [stream, text] lines, as a fully cached build prints
-    created REAL NOT NULL)"""
+from lamina.store.repos.build import FastpathRows
 
 
 class FastRequest:
@@ -121,27 +114,20 @@ def _walk(root: str):
 
 
 def tags_hash(store) -> str:
-    digest = hashlib.sha256()
-    for name, image_id in store.meta.query("SELECT name, image_id FROM tags ORDER BY name"):
-        digest.update(f"{name}\0{image_id}\n".encode())
-    return digest.hexdigest()
+    return FastpathRows(store.meta).tags_hash()
 
 
 def lookup(store, request: FastRequest) -> FastAnswer | None:
     key = request.key()
     if key is None:
         return None
-    _ensure_table(store)
-    rows = store.meta.query("SELECT * FROM build_fastpath WHERE key=?", (key,))
-    if not rows:
+    rows = FastpathRows(store.meta)
+    row = rows.get(key)
+    if row is None:
         return None
-    row = rows[0]
-    if row["tags"] != tags_hash(store) or row["context"] != context_fingerprint(request.context):
+    if row["tags"] != rows.tags_hash() or row["context"] != context_fingerprint(request.context):
         return None
-    images = json.loads(row["step_images"]) + [row["image_id"]]
-    present = {r[0] for r in store.meta.query(
-        f"SELECT id FROM images WHERE id IN ({','.join('?' * len(images))})", tuple(images))}
-    if set(images) - present:
+    if rows.missing_images(json.loads(row["step_images"]) + [row["image_id"]]):
         return None
     return FastAnswer(row["image_id"], json.loads(row["transcript"]))
 
@@ -152,16 +138,9 @@ def record(store, request: FastRequest, image_id: str, step_images: Iterable[str
     key = request.key()
     if key is None:
         return
-    _ensure_table(store)
-    with store.meta.transaction() as db:
-        db.execute("INSERT OR REPLACE INTO build_fastpath VALUES (?,?,?,?,?,?,?)",
-                   (key, context_fingerprint(request.context), tags_hash(store), image_id,
-                    json.dumps(sorted(set(step_images))), json.dumps(transcript), time.time()))
-
-
-def _ensure_table(store) -> None:
-    with store.meta.transaction() as db:
-        db.execute(_SCHEMA)
+    rows = FastpathRows(store.meta)
+    rows.put(key, context_fingerprint(request.context), rows.tags_hash(), image_id,
+             json.dumps(sorted(set(step_images))), json.dumps(transcript), time.time())
 
 
 def _secret_identity(spec: str) -> str:

@@ -418,15 +418,9 @@ class Client:
         from lamina.layer.treeremoval import discard_tree  # iterative: any depth
 
         report = self.prune_images()  # abandoned step images are dangling images
-        removed_rows = 0
-        with self.store.meta.transaction() as db:
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if "build_cache" in tables:
-                condition = "" if all else " WHERE image_id NOT IN (SELECT id FROM images)"
-                removed_rows += db.execute(f"DELETE FROM build_cache{condition}").rowcount
-            if "build_fastpath" in tables:
-                condition = "" if all else " WHERE image_id NOT IN (SELECT id FROM images)"
-                removed_rows += db.execute(f"DELETE FROM build_fastpath{condition}").rowcount
+        from lamina.store.repos.build import prune_build_records
+
+        removed_rows = prune_build_records(self.store.meta, everything=all)
         mounts = Path(self.store.root) / "cache-mounts"
         if all and mounts.is_dir():
             from lamina.runtime.lifecycle import tree_size
@@ -452,7 +446,9 @@ class Client:
         return disk_usage(self.store, self.container_store if self._has_containers() else None)
 
     def _has_containers(self) -> bool:
-        return bool(self.store.meta.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='containers'"))
+        from lamina.store.repos.containers import ContainerRows
+
+        return ContainerRows(self.store.meta).any()
 
     def info(self) -> dict[str, Any]:
         """``docker info``: counts, storage, runtime, kernel and registry settings (docker's keys)."""
@@ -571,8 +567,7 @@ class Client:
         check_level(compression, compression_level)
         ref = parse_reference(name, default_tag=False)
         if all_tags or (ref.tag is None and ref.digest is None):
-            rows = self.store.meta.query("SELECT name FROM tags WHERE repository=? ORDER BY tag", (ref.repository,))
-            targets = [parse_reference(row[0]) for row in rows]
+            targets = [parse_reference(tag) for tag in self.store.tags_in_repository(ref.repository)]
             if not targets:
                 raise ImageNotFoundError(f"An image does not exist locally with the tag: {ref.familiar}")
         else:

@@ -103,12 +103,7 @@ def _pull(store: Store, client: RegistryClient, ref: Reference, platform: Platfo
 def _discard(store: Store, new_blobs: list[str]) -> None:
     """Delete the blobs this failed pull created, but not one that another pull of the same
     content has recorded meanwhile (both hold the lease; the other found the blob in place)."""
-    referenced = store.meta.query(
-        "SELECT blob_digest FROM layers UNION SELECT id FROM images UNION SELECT digest FROM manifests")
-    keep = {row[0] for row in referenced}
-    for digest in new_blobs:
-        if digest not in keep:
-            store.content.delete(digest)
+    store.discard_unrecorded(new_blobs)
 
 
 def _resolve_platform(client: RegistryClient, repository: str, top: Manifest,

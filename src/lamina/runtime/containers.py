@@ -21,6 +21,7 @@ from pathlib import Path
 from lamina import TYPE_CHECKING
 from lamina.errors import ConflictError, LaminaError
 from lamina.procstat import process_alive as _process_alive
+from lamina.store.repos.containers import ContainerRows, NameTaken
 from lamina.store.store import Store
 
 if TYPE_CHECKING:
@@ -28,26 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AmbiguousContainerError", "Container", "ContainerNotFoundError", "ContainerStore", "container_runc", "discard", "new_container_id"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS containers (
-    id TEXT PRIMARY KEY,                   -- 64 hex digits
-    name TEXT NOT NULL UNIQUE,             -- without docker's leading '/'
-    image_id TEXT NOT NULL,                -- the image's config digest
-    image TEXT NOT NULL,                   -- the image as the user named it
-    created REAL NOT NULL,
-    status TEXT NOT NULL,                  -- created, running, paused, exited, dead
-    pid INTEGER NOT NULL DEFAULT 0,
-    exit_code INTEGER NOT NULL DEFAULT 0,
-    oom_killed INTEGER NOT NULL DEFAULT 0,
-    error TEXT NOT NULL DEFAULT '',
-    started_at REAL NOT NULL DEFAULT 0,
-    finished_at REAL NOT NULL DEFAULT 0,
-    document TEXT NOT NULL                 -- JSON: Path, Args, Config, HostConfig, Mounts, Ports
-);
-CREATE INDEX IF NOT EXISTS containers_image ON containers(image_id);
-"""
-_COLUMNS = ("id", "name", "image_id", "image", "created", "status", "pid", "exit_code", "oom_killed", "error",
-            "started_at", "finished_at", "document")
 ACTIVE = ("running", "paused")
 
 
@@ -117,11 +98,7 @@ class ContainerStore:
         self.store = store
         self.root = Path(store.root) / "containers"
         self.volumes_root = Path(store.root) / "volumes"
-        if not store.meta.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='containers'"):
-            with store.meta.transaction() as db:  # executescript would commit on its own
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+        self.rows = ContainerRows(store.meta)
 
     def base(self, container_id: str) -> Path:
         return self.root / container_id
@@ -131,11 +108,9 @@ class ContainerStore:
         """Record a new container; ConflictError (docker's wording) if the name is taken."""
         row = self._row(container)
         try:
-            with self.store.meta.transaction() as db:
-                db.execute(f"INSERT INTO containers VALUES ({','.join('?' * len(_COLUMNS))})", row)
-        except sqlite3.IntegrityError:
-            owner = self.store.meta.query("SELECT id FROM containers WHERE name=?", (container.name,))
-            holder = owner[0][0] if owner else "another container"
+            self.rows.insert(row)
+        except NameTaken as taken:
+            holder = taken.holder or "another container"
             raise ConflictError(f'Conflict. The container name "/{container.name}" is already in use by container '
                                 f'"{holder}". You have to remove (or rename) that container to be able to reuse '
                                 "that name.") from None
@@ -143,48 +118,42 @@ class ContainerStore:
     def update(self, container_id: str, **fields: Any) -> None:
         if "document" in fields:
             fields["document"] = json.dumps(fields["document"])
-        assignments = ", ".join(f"{key}=?" for key in fields)
-        with self.store.meta.transaction() as db:
-            db.execute(f"UPDATE containers SET {assignments} WHERE id=?", (*fields.values(), container_id))
+        self.rows.update(container_id, fields)
 
     def rename(self, container: Container, name: str) -> None:
         """Give the container another name (ConflictError, docker's wording, if it is taken)."""
         try:
-            with self.store.meta.transaction() as db:
-                db.execute("UPDATE containers SET name=? WHERE id=?", (name, container.id))
-        except sqlite3.IntegrityError:
-            owner = self.store.meta.query("SELECT id FROM containers WHERE name=?", (name,))
-            holder = owner[0][0] if owner else "another container"
+            self.rows.rename(container.id, name)
+        except NameTaken as taken:
+            holder = taken.holder or "another container"
             raise ConflictError(f'Error when allocating new name: Conflict. The container name "/{name}" is already '
                                 f'in use by container "{holder}". You have to remove (or rename) that container to '
                                 "be able to reuse that name.") from None
         container.name = name
 
     def delete(self, container_id: str) -> None:
-        with self.store.meta.transaction() as db:
-            db.execute("DELETE FROM containers WHERE id=?", (container_id,))
+        self.rows.delete(container_id)
 
     def get(self, container_id: str) -> Container | None:
-        rows = self.store.meta.query("SELECT * FROM containers WHERE id=?", (container_id,))
-        return self._container(rows[0]) if rows else None
+        row = self.rows.get(container_id)
+        return self._container(row) if row is not None else None
 
     def names(self) -> set[str]:
-        return {row[0] for row in self.store.meta.query("SELECT name FROM containers")}
+        return self.rows.names()
 
     def list(self) -> list[Container]:
         """Every container, newest first, with statuses made true (see :meth:`refresh`)."""
-        rows = self.store.meta.query("SELECT * FROM containers ORDER BY created DESC")
+        rows = self.rows.newest_first()
         return [self.refresh(self._container(row)) for row in rows]
 
     def resolve(self, name_or_id: str) -> Container:
         """docker's lookup order: full ID, exact name, then a unique ID prefix."""
         key = name_or_id.strip()
-        rows = self.store.meta.query("SELECT * FROM containers WHERE id=? OR name=?", (key, key.lstrip("/")))
+        rows = self.rows.by_id_or_name(key, key.lstrip("/"))
         if len(rows) > 1:
             rows = [row for row in rows if row["id"] == key]
         if not rows and key and all(c in "0123456789abcdef" for c in key):
-            rows = self.store.meta.query("SELECT * FROM containers WHERE id >= ? AND id < ? LIMIT 2",
-                                         (key, key + "g"))
+            rows = self.rows.by_id_prefix(key)
             if len(rows) > 1:
                 raise AmbiguousContainerError(f"Multiple IDs found with provided prefix: {key}")
         if not rows:
@@ -192,7 +161,7 @@ class ContainerStore:
         return self.refresh(self._container(rows[0]))
 
     def using_image(self, image_id: str) -> list[Container]:
-        rows = self.store.meta.query("SELECT * FROM containers WHERE image_id=?", (image_id,))
+        rows = self.rows.using_image(image_id)
         return [self._container(row) for row in rows]
 
     # ----- liveness -------------------------------------------------------------------

@@ -38,7 +38,7 @@ def create(containers: ContainerStore, image: str, image_id: str, image_config: 
            options: RunOptions, *, default_network: str) -> Container:
     """``docker create``: check the flags, record the container, make its dir and volumes."""
     name = check_name(options.name) if options.name else None
-    if name is not None and containers.store.meta.query("SELECT 1 FROM containers WHERE name=?", (name,)):
+    if name is not None and containers.rows.holder(name) is not None:
         holder = containers.resolve(name).id
         raise ConflictError(f'Conflict. The container name "/{name}" is already in use by container "{holder}". '
                             "You have to remove (or rename) that container to be able to reuse that name.")

@@ -22,7 +22,7 @@ from lamina.errors import ConflictError, ImageNotFoundError, InvalidReferenceErr
 from lamina.oci.digest import looks_like_id_prefix, short_id
 from lamina.oci.reference import Reference, parse_reference
 from lamina.oci.timefmt import parse_rfc3339
-from lamina.store import locks
+from lamina.store import gcroots, locks
 from lamina.store.content import ContentStore
 from lamina.store.location import default_root
 from lamina.store.metadata import Metadata
@@ -175,6 +175,25 @@ class Store:
             if self.content.has(row["blob_digest"]):
                 return LayerRecord(*tuple(row))
         return None
+
+    def layer_of_blob(self, blob_digest: str, diff_id: str | None = None) -> LayerRecord | None:
+        """A layer row recording this blob (for this diffID when given): it was checked when stored."""
+        rows = self.meta.query(
+            "SELECT * FROM layers WHERE blob_digest=?" + ("" if diff_id is None else " AND diff_id=?") + " LIMIT 1",
+            (blob_digest,) if diff_id is None else (blob_digest, diff_id))
+        return LayerRecord(*tuple(rows[0])) if rows else None
+
+    def tags_in_repository(self, repository: str) -> list[str]:
+        """The full tag references of ``repository``, by tag."""
+        return [r[0] for r in self.meta.query("SELECT name FROM tags WHERE repository=? ORDER BY tag", (repository,))]
+
+    def discard_unrecorded(self, digests: Iterable[str]) -> None:
+        """Delete blobs a failed transfer wrote, except those a row names meanwhile (another
+        transfer of the same content, holding the lease too, found them in place and recorded them)."""
+        live = gcroots.live_blobs(self.meta)
+        for digest in digests:
+            if digest not in live:
+                self.content.delete(digest)
 
     def layers_of(self, diff_id: str) -> list[LayerRecord]:
         return [LayerRecord(*tuple(r)) for r in self.meta.query("SELECT * FROM layers WHERE diff_id=?", (diff_id,))]
@@ -357,15 +376,10 @@ class Store:
         return report
 
     def containers_using(self, image_id: str) -> list[tuple[str, str]]:
-        """(container ID, status) of the containers created from the image (the runtime's
-        ``containers`` table, absent until the first container)."""
-        import sqlite3
+        """(container ID, status) of the containers created from the image, oldest first."""
+        from lamina.store.repos.containers import ContainerRows
 
-        try:
-            rows = self.meta.query("SELECT id, status FROM containers WHERE image_id=? ORDER BY created", (image_id,))
-        except sqlite3.OperationalError:
-            return []
-        return [(row[0], row[1]) for row in rows]
+        return [(row["id"], row["status"]) for row in ContainerRows(self.meta).using_image(image_id)]
 
     def _containers_block(self, name: str, image_id: str, by_name: Reference | None, force: bool,
                           report: RemovalReport) -> bool:
@@ -401,8 +415,7 @@ class Store:
         return ref if self.lookup(ref) == image_id else None
 
     def _references(self, image_id: str) -> int:
-        return (self.meta.query("SELECT COUNT(*) FROM tags WHERE image_id=?", (image_id,))[0][0]
-                + self.meta.query("SELECT COUNT(*) FROM repo_digests WHERE image_id=?", (image_id,))[0][0])
+        return sum(gcroots.image_roots(self.meta, image_id, gcroots.NAME_ROOTS).values())
 
     @staticmethod
     def _untag(db, ref: Reference, report: RemovalReport) -> None:
@@ -422,8 +435,7 @@ class Store:
                 current = pending.pop()
                 if not self.meta.query("SELECT 1 FROM images WHERE id=?", (current,)):
                     continue  # another process removed it meanwhile
-                if only_if_unreferenced and (self._references(current) or self.children(current)
-                                             or self.containers_using(current)):
+                if only_if_unreferenced and gcroots.image_roots(self.meta, current):
                     continue
                 record = self.image(current)
                 diff_ids = self.image_diff_ids(current)
@@ -450,8 +462,7 @@ class Store:
                 report.deleted.extend(c for c, d in zip(chains, diff_ids, strict=True) if d not in still_used)
                 if prune and record.parent:
                     parent = self.meta.query("SELECT id FROM images WHERE id=?", (record.parent,))
-                    if (parent and not self._references(record.parent) and not self.children(record.parent)
-                            and not self.containers_using(record.parent)):
+                    if parent and not gcroots.image_roots(self.meta, record.parent):
                         pending.append(record.parent)
             self._sweep()
 
@@ -469,9 +480,7 @@ class Store:
                 "DELETE FROM index_children WHERE child_digest NOT IN (SELECT digest FROM manifests)")
             db.execute(
                 "DELETE FROM manifests WHERE image_id = '' AND digest NOT IN (SELECT index_digest FROM index_children)")
-            live = {r[0] for r in db.execute("SELECT id FROM images")}
-            live |= {r[0] for r in db.execute("SELECT blob_digest FROM layers")}
-            live |= {r[0] for r in db.execute("SELECT digest FROM manifests")}
+            live = gcroots.live_blobs(db)
         freed = 0
         for digest in list(self.content.digests()):
             if digest not in live:

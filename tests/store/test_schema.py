@@ -178,3 +178,39 @@ def test_no_metadata_sql_outside_store():
                  if not name.startswith("store/") and name not in OTHER_DATABASES
                  for number, line in enumerate(text.splitlines(), 1) if SQL_CALL.search(line)]
     assert offenders == [], f"SQL outside store/ (add a method to a store/repos class instead): {offenders}"
+
+
+def test_every_table_naming_an_image_is_a_root_or_declared_not_one(tmp_path: Path):
+    """A new table with an ``image_id`` column must say, in store/gcroots.py, whether it keeps the image."""
+    from lamina.store import gcroots
+
+    meta = Metadata(tmp_path / "metadata.db")
+    try:
+        tables = [r[0] for r in meta.query("SELECT name FROM sqlite_master WHERE type='table'")]
+        naming = {t for t in tables if any(c[1] == "image_id" for c in meta.query(f"PRAGMA table_info({t})"))}
+    finally:
+        meta.close()
+    roots = {re.search(r"FROM (\w+)", sql).group(1) for sql in gcroots.IMAGE_ROOTS.values()}
+    assert naming, "no table names an image?"
+    assert naming - roots - set(gcroots.NOT_ROOTS) == set()
+    assert set(gcroots.NOT_ROOTS) <= set(tables)
+
+
+def test_two_processes_migrate_an_old_store_once(lamina: Lamina, busybox_tar: Path):
+    import subprocess
+
+    rows = _oldest_store(lamina, busybox_tar, lazy_tables=True)
+    openers = [subprocess.Popen(lamina_command, env=lamina.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for lamina_command in ([*_cli(), "images"], [*_cli(), "fsck"])]
+    outputs = [opener.communicate(timeout=120) for opener in openers]
+    assert [opener.returncode for opener in openers] == [0, 0], outputs
+    assert b"busybox" in outputs[0][0] and b"0 problems, clean" in outputs[1][0]
+    database = lamina.root / "metadata.db"
+    for table, values in rows.items():
+        assert _rows(database, table) == values, table
+
+
+def _cli() -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "lamina"]

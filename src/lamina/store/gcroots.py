@@ -27,6 +27,15 @@ IMAGE_ROOTS: dict[str, str] = {
 }
 """Root kind -> how many of them hold the image given as the only parameter."""
 
+NOT_ROOTS: dict[str, str] = {
+    "image_layers": "the image's own layer list, deleted with it",
+    "manifests": "the image's manifests, deleted with it",
+    "build_cache": "a cached step whose image is gone is a miss; builder prune drops the row",
+    "build_fastpath": "a recorded answer whose images are gone is a miss; builder prune drops the row",
+}
+"""Tables that name an image without keeping it: every table with an ``image_id`` column is a
+root above or listed here (tests/store/test_schema.py checks), so a new owner's table decides."""
+
 NAME_ROOTS = ("tag", "repo digest")
 """The roots that are names: ``rmi NAME`` removes one of these, never the others."""
 

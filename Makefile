@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-DEBS := docker.io docker-registry skopeo umoci runc busybox-static debootstrap bzip2 xz-utils zstd openssl slirp4netns apache2-utils rpm ruby libmaven3-core-java golang-go golang-github-coreos-bbolt-dev nodejs chromium tmux openssh-server
+DEBS := docker.io docker-registry skopeo umoci runc busybox-static debootstrap bzip2 xz-utils zstd openssl slirp4netns apache2-utils rpm ruby libmaven3-core-java golang-go golang-github-coreos-bbolt-dev nodejs chromium tmux openssh-server qemu-user-static binfmt-support
 PYTEST_ARGS ?=
 
 .PHONY: install compile deps test demo lint bench clean

@@ -155,3 +155,20 @@ def test_system_calls(docker_client):
     assert info["Images"] >= 1 and info["OSType"] == "linux"
     assert {n.name for n in docker_client.networks.list()} == {"bridge", "host", "none"}
     assert docker_client.df()["Images"]
+
+
+@pytest.mark.slow
+def test_build_with_a_dockerfile_outside_the_context(docker_client, tmp_path):
+    """docker-py sends such a Dockerfile inside the tar and names it twice in the query
+    (``dockerfile=<name in the tar>&dockerfile=<its text>``): the first value counts, as in Go."""
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "file.txt").write_text("hello")
+    (context / ".dockerignore").write_text(".dockerignore\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "Dockerfile").write_text("FROM busybox\nCOPY . /src\nWORKDIR /src\n")
+    tag = "outside-" + uuid.uuid4().hex[:6]
+    docker_client.images.build(path=str(context), dockerfile=str(elsewhere / "Dockerfile"), tag=tag)
+    assert sorted(docker_client.containers.run(tag, ["ls", "-a"], remove=True).split()) == [b".", b"..", b"file.txt"]
+    docker_client.images.remove(tag)

@@ -93,8 +93,10 @@ class Request:
         return self.http.lamina_client()
 
     def arg(self, name: str, default: str | None = None) -> str | None:
+        """The first value, as Go's ``Query().Get`` reads it (docker-py sends ``dockerfile``
+        twice for a Dockerfile outside the context: its name in the tar, then its text)."""
         values = self.query.get(name)
-        return values[-1] if values else default
+        return values[0] if values else default
 
     def flag(self, name: str, default: bool = False) -> bool:
         """docker's booleans in a query: 1/true/True/yes; 0/false/empty."""

@@ -335,6 +335,16 @@ class Store:
             db.execute("INSERT OR REPLACE INTO manifests VALUES (?,?,?,?)", (digest, media_type, image_id, platform))
             db.executemany("INSERT OR IGNORE INTO index_children VALUES (?,?)", [(digest, c) for c in children])
 
+    def manifest_image(self, digest: str) -> str:
+        """The stored image a kept image manifest describes ('' for an index or an unknown digest)."""
+        rows = self.meta.query("SELECT image_id FROM manifests WHERE digest=?", (digest,))
+        return rows[0][0] if rows else ""
+
+    def untag(self, ref: Reference) -> bool:
+        """Drop one tag and nothing else (a manifest list's name): the images it named stay."""
+        with self.meta.transaction() as db:
+            return db.execute("DELETE FROM tags WHERE name=?", (str(ref),)).rowcount > 0
+
     def manifests_of(self, image_id: str) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.meta.query(
             "SELECT digest, media_type FROM manifests WHERE image_id=? ORDER BY digest", (image_id,))]

@@ -1,5 +1,6 @@
-"""The SBOM walker's per-layer cache in the store: a second sbom reads no layer and says the same.
+"""The SBOM caches in the store: a second sbom reads no layer and says the same.
 
+Two levels: each layer's walk (``cache/sbom``) and each stack's inventory (``cache/inventory``).
 The walker-level equivalence (every walker scenario rebuilt from recorded entries) is in
 test_sbom_walk.py's "replayed" mode; these tests run the real CLI against a store.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -44,8 +46,8 @@ def rootfs_tar(path: Path, status: bytes = STATUS) -> Path:
     return path
 
 
-def entries(root: Path) -> list[str]:
-    directory = root / "cache" / "sbom"
+def entries(root: Path, kind: str = "sbom") -> list[str]:
+    directory = root / "cache" / kind
     return sorted(p.name for p in directory.iterdir() if not p.name.startswith((".tmp-", "lamina-"))) \
         if directory.is_dir() else []
 
@@ -60,8 +62,11 @@ def test_a_second_sbom_of_a_store_image_is_read_from_the_cache_and_equal(lamina,
     cached = entries(lamina.root)
     assert len(cached) == 1
     assert {p["name"] for p in cold["packages"]} >= {"base-files", "libfoo1"}
+    assert len(entries(lamina.root, "inventory")) == 1
     warm = sbom_json(lamina, "cached:1")
     assert warm == cold
+    shutil.rmtree(lamina.root / "cache" / "inventory")  # the walk alone replayed
+    assert sbom_json(lamina, "cached:1") == cold
     assert entries(lamina.root) == cached
 
 
@@ -76,7 +81,9 @@ def test_a_cached_layer_is_not_read_again(lamina, tmp_path):
     saved = blob.read_bytes()
     blob.write_bytes(b"not a tar")
     try:
-        assert sbom_json(lamina, "cached:1") == cold
+        assert sbom_json(lamina, "cached:1") == cold  # from the inventory
+        shutil.rmtree(lamina.root / "cache" / "inventory")
+        assert sbom_json(lamina, "cached:1") == cold  # from the layer's walk
         (lamina.root / "cache").rename(lamina.root / "cache-aside")
         assert "truncated" in lamina.fails("sbom", "cached:1", "-f", "json")
     finally:
@@ -98,7 +105,26 @@ def test_an_unreadable_entry_is_ignored_and_the_layer_read(lamina, tmp_path):
     cold = sbom_json(lamina, "cached:1")
     (entry,) = entries(lamina.root)
     (lamina.root / "cache" / "sbom" / entry / "record").write_bytes(b"\x00garbage")
+    (inventory,) = entries(lamina.root, "inventory")
+    (lamina.root / "cache" / "inventory" / inventory / "inventory").write_bytes(b"\x00garbage")
     assert sbom_json(lamina, "cached:1") == cold
+
+
+def test_a_cached_inventory_gives_the_same_warnings_and_names_the_image_asked_for(lamina, tmp_path):
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:  # dpkg packages but no release file: a warning
+        info = tarfile.TarInfo("var/lib/dpkg/status")
+        info.size = len(STATUS)
+        tar.addfile(info, io.BytesIO(STATUS))
+    (tmp_path / "bare.tar").write_bytes(out.getvalue())
+    lamina.out("import", str(tmp_path / "bare.tar"), "bare:1")
+    first = lamina.run("sbom", "bare:1", "-f", "json")
+    assert b"no OS release file" in first.stderr
+    lamina.out("tag", "bare:1", "other:2")
+    again = lamina.run("sbom", "other:2", "-f", "json")
+    assert entries(lamina.root, "inventory") and again.stderr == first.stderr
+    assert json.loads(again.stdout)["image_name"] == "other:2"
+    assert json.loads(again.stdout)["packages"] == json.loads(first.stdout)["packages"]
 
 
 def test_entries_of_other_stamps_and_of_removed_layers_are_swept(lamina, tmp_path):
@@ -114,3 +140,4 @@ def test_entries_of_other_stamps_and_of_removed_layers_are_swept(lamina, tmp_pat
     assert {p["version"] for p in two["packages"] if p["name"] == "libfoo1"} == {"1.2-4"}
     (left,) = entries(lamina.root)
     assert left != old and not stale.exists()
+    assert len(entries(lamina.root, "inventory")) == 1  # one:1's went with its layer

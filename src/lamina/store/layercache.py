@@ -36,14 +36,19 @@ def cache_root(store_root: str | os.PathLike[str]) -> Path:
 
 
 class LayerCache:
-    """One kind of per-layer entry (``kind``: "sbom", …) written by code identified by ``stamp``."""
+    """One kind of per-layer entry (``kind``: "sbom", …) written by code identified by ``stamp``.
 
-    def __init__(self, store_root: str | os.PathLike[str], kind: str, stamp: str):
+    ``by_chain``: entries are keyed by the chain ID of a stack of layers (what is true of a whole
+    filesystem, such as its package inventory) instead of a single layer's diffID; they live
+    as long as some image of the store has that stack."""
+
+    def __init__(self, store_root: str | os.PathLike[str], kind: str, stamp: str, *, by_chain: bool = False):
         if not kind.isidentifier() or not stamp.isalnum():
             raise ValueError(f"layer cache kind {kind!r} / stamp {stamp!r}")
         self.store_root = Path(store_root)
         self.directory = cache_root(store_root) / kind
         self.stamp = stamp
+        self.by_chain = by_chain
 
     def entry(self, diff_id: str) -> Path | None:
         """The entry directory of ``diff_id``, or None when there is none for this stamp."""
@@ -98,17 +103,26 @@ class LayerCache:
                 shutil.rmtree(path, ignore_errors=True)
 
     def _live_diff_ids(self) -> set[str] | None:
-        """The diffIDs the store has layers for; None when that cannot be read (then keep all)."""
+        """The diffIDs the store has layers for (chain IDs of its images' stacks, ``by_chain``);
+        None when that cannot be read (then everything is kept)."""
         import sqlite3
 
         try:
             connection = sqlite3.connect(f"file:{self.store_root / 'metadata.db'}?mode=ro", uri=True, timeout=5)
             try:
-                return {row[0] for row in connection.execute("SELECT diff_id FROM layers")}
+                if not self.by_chain:
+                    return {row[0] for row in connection.execute("SELECT diff_id FROM layers")}
+                stacks: dict[str, list[str]] = {}
+                for image_id, diff_id in connection.execute(
+                        "SELECT image_id, diff_id FROM image_layers ORDER BY image_id, position"):
+                    stacks.setdefault(image_id, []).append(diff_id)
             finally:
                 connection.close()
         except sqlite3.Error:
             return None
+        from lamina.oci.identity import chain_ids
+
+        return {chain for stack in stacks.values() for chain in chain_ids(stack)}
 
 
 def clear(store_root: str | os.PathLike[str]) -> int:

@@ -21,12 +21,30 @@ _OS_CATALOGERS = frozenset(("dpkg", "apk", "rpm"))
 
 def catalog_image(image: Image, catalogers: Sequence[Cataloger] | None = None, *,
                   on_warning: Callable[[str], None] | None = None) -> Inventory:
-    """Every package the catalogers find in ``image``'s final filesystem, with its layer."""
+    """Every package the catalogers find in ``image``'s final filesystem, with its layer.
+
+    For a store image the result and each layer's walk are cached in the store (sbom.cache):
+    the next call for the same stack answers from there, with the same warnings."""
     from lamina.security.sbom import osrelease
+    from lamina.security.sbom.cache import catalog_cache
+
+    warn = on_warning or (lambda message: None)
+    cache = catalog_cache(image, catalogers)
+    warnings: list[str] = []
+    if cache is not None:
+        hit = cache.load_inventory(image)
+        if hit is not None:
+            inventory, warnings = hit
+            for message in warnings:
+                warn(message)
+            return inventory
+        report = warn
+
+        def warn(message: str) -> None:  # kept with the inventory, to be given again on a hit
+            warnings.append(message)
+            report(message)
 
     chosen = list(catalogers) if catalogers is not None else load_catalogers()
-    warn = on_warning or (lambda message: None)
-
     asks = [cataloger.wants for cataloger in chosen]
     os_files = osrelease.OS_FILES
 
@@ -40,7 +58,7 @@ def catalog_image(image: Image, catalogers: Sequence[Cataloger] | None = None, *
 
     layers = image.layers()
     with build_view([(layer.diff_id, layer.open_uncompressed) for layer in layers], wants,
-                    on_warning=warn, cache=_layer_cache(image, chosen)) as view:
+                    on_warning=warn, cache=cache.layers if cache is not None else None) as view:
         os_info = osrelease.detect_os(view)
         packages: list[Package] = []
         for cataloger in chosen:
@@ -48,8 +66,11 @@ def catalog_image(image: Image, catalogers: Sequence[Cataloger] | None = None, *
             if found and os_info is None and cataloger.name in _OS_CATALOGERS:
                 warn(f"{cataloger.name}: {len(found)} packages but no OS release file: their purls name no distro")
             packages.extend(found)
-    return Inventory(image_name=image.name, image_id=image.config_digest(), os=os_info,
-                     packages=packages, diff_ids=view.diff_ids)
+    inventory = Inventory(image_name=image.name, image_id=image.config_digest(), os=os_info,
+                          packages=packages, diff_ids=view.diff_ids)
+    if cache is not None and layers:
+        cache.save_inventory(image, inventory, warnings)
+    return inventory
 
 
 def sbom(spec: str, *, root: str | None = None, format: str = "cyclonedx-json", platform: str | None = None,
@@ -69,22 +90,6 @@ def sbom(spec: str, *, root: str | None = None, format: str = "cyclonedx-json", 
     finally:
         image.close()
     return render(inventory, format)
-
-
-def _layer_cache(image: Image, catalogers: Sequence[Cataloger]):
-    """The store's per-layer walk cache when ``image`` comes from the store, else None: the
-    store verified its layers on the way in, while an archive's diffIDs are claims until hashed."""
-    import sys
-
-    from lamina.image.store_source import StoreImage
-
-    if not isinstance(image, StoreImage):
-        return None
-    from lamina.security.sbom.walk import cache_stamp
-    from lamina.store.layercache import LayerCache
-
-    modules = [sys.modules[type(cataloger).__module__] for cataloger in catalogers]
-    return LayerCache(image.store_root, "sbom", cache_stamp([c.name for c in catalogers], modules))
 
 
 def _run(cataloger: Cataloger, view: FileView, os_info, warn: Callable[[str], None]) -> list[Package]:

@@ -71,3 +71,12 @@ def test_push_sends_list_and_children(lamina: Lamina, two_platforms, registry, t
     other.out("pull", "--platform", "linux/arm64", name)
     assert other.out("run", "--rm", "--platform", "linux/arm64", name, "uname", "-m").strip() == "aarch64"
     assert other.out("image", "inspect", "--format", "{{.Architecture}}", name).strip() == "arm64"
+
+
+def test_run_platform_picks_the_lists_child(lamina: Lamina, two_platforms, qemu_arm64):
+    """run --platform of a local list's name runs the list's image for that platform, no pull."""
+    lamina.out("manifest", "create", "multi:run", "bb:amd64", "bb:arm64")
+    args = ("run", "--rm", "--pull", "never", "--platform")
+    assert lamina.out(*args, "linux/arm64", "multi:run", "uname", "-m").strip() == "aarch64"
+    assert lamina.out(*args, "linux/amd64", "multi:run", "busybox", "uname", "-m").strip() == "x86_64"
+    assert "does not match" in lamina.fails(*args, "linux/arm/v7", "multi:run", "true")

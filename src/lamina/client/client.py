@@ -871,6 +871,9 @@ class Client:
                 actual = _image_platform(self.store.config_bytes(image_id)) if wanted else None
                 if wanted is None or wanted.matches(*actual):
                     return image_id
+                sibling = _local_platform_image(self.store, image, wanted)
+                if sibling:  # a local manifest list (or pulled index) holds this platform's image too
+                    return sibling
                 if pull == "never":
                     raise ImageNotFoundError(
                         f"image with reference {image} was found but does not match the specified platform: "
@@ -905,6 +908,23 @@ def _requested_platform(text: str):
         raise UsageError(f'error parsing specified platform: "{text}": cannot parse platform specifier: '
                          "invalid argument")
     return parse_platform(text)
+
+
+def _local_platform_image(store: Store, image: str, wanted) -> str:
+    """The stored image for ``wanted`` among the children of the index ``image``'s tag names; ''."""
+    from lamina.oci.models import parse_index
+
+    with contextlib.suppress(LaminaError):
+        ref = parse_reference(image)
+        target = store.tag_target(ref) if ref.tag is not None else ""
+        if target and store.content.has(target):
+            for child in parse_index(store.content.read(target)).manifests:
+                p = child.platform
+                if p is not None and wanted.matches(p.os, p.architecture, p.variant or ""):
+                    found = store.manifest_image(child.digest)
+                    if found:
+                        return store.image(found).id  # ImageNotFoundError when it left the store
+    return ""
 
 
 def _image_platform(config_bytes: bytes) -> tuple[str, str, str]:

@@ -55,6 +55,12 @@ import click
 @click.option("--reproducible-check", "reproducible_check", is_flag=True,
               help="Build a second time without cache and report the first difference, if any "
                    "(set SOURCE_DATE_EPOCH to fix the timestamps)")
+@click.option("--sbom", is_flag=True, help="Attach a CycloneDX SBOM attestation to the built image (BuildKit's "
+                                          "--attest type=sbom; push carries it as cosign's .att)")
+@click.option("--provenance", is_flag=True, help="Attach a SLSA provenance attestation (builder, Dockerfile digest, "
+                                                "build args, base images, context digest)")
+@click.option("--attest-key", "attest_key", type=click.Path(dir_okay=False, exists=True),
+              help="Sign the --sbom/--provenance attestations with this cosign key (else they are unsigned)")
 @click.pass_context
 def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, network, quiet, iidfile,
           pull, platform, secrets, cache_from, cache_to, rm, force_rm, progress, builder, squash, **run_flags):
@@ -63,6 +69,7 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
 
     policy_file = run_flags.pop("policy_file")
     reproducible_check = run_flags.pop("reproducible_check")
+    attest = _attest_flags(run_flags.pop("sbom"), run_flags.pop("provenance"), run_flags.pop("attest_key"))
     if run_flags.pop("check"):
         _lint_first(context, dockerfile, quiet)
     run_host_config = _run_host_config(run_flags)
@@ -77,8 +84,20 @@ def build(ctx, context, tags, dockerfile, build_args, target, labels, no_cache, 
                   build_args=build_args, target=target, labels=labels, no_cache=no_cache, network=network,
                   quiet=quiet, iidfile=iidfile, pull=pull, platform=platform, secrets=secrets,
                   cache_from=cache_from, cache_to=cache_to, progress=progress, run_host_config=run_host_config, builder=builder,
-                  squash=squash, reproducible_check=reproducible_check)
+                  squash=squash, reproducible_check=reproducible_check, attest=attest)
         check_built_image()
+
+
+def _attest_flags(sbom: bool, provenance: bool, key_path: str | None):
+    """(sbom, provenance, private key or None), or None without --sbom/--provenance; the key and
+    its password are read before the build starts."""
+    if not (sbom or provenance):
+        if key_path:
+            raise click.UsageError("--attest-key needs --sbom or --provenance")
+        return None
+    from lamina.cli.sign import _private_key
+
+    return sbom, provenance, _private_key(key_path) if key_path else None
 
 
 def _lint_first(context: str, dockerfile: str | None, quiet: bool) -> None:

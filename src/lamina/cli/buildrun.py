@@ -17,13 +17,15 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
               cache_from: Sequence[str] = (), cache_to: Sequence[str] = (), progress: str | None = "auto",
               fast_checked: bool = False,
               run_host_config: dict | None = None, builder: str | None = None, squash: bool = False,
-              reproducible_check: bool = False) -> None:
+              reproducible_check: bool = False, attest: tuple[bool, bool, object] | None = None) -> None:
     """Build ``context`` and print what docker's classic builder prints (or the ID with -q).
     ``fast_checked``: the caller already found no recorded no-op answer for this request.
     ``run_host_config``: HostConfig fields for RUN containers (they change no cache key, so a
     recorded no-op answer still holds). ``builder``: ``--builder``; without it ``DOCKER_BUILDKIT``
     decides (:func:`lamina.build.mode.requested_builder`). ``reproducible_check``: build again
-    without cache and fail naming the first difference (:mod:`lamina.build.reprocheck`)."""
+    without cache and fail naming the first difference (:mod:`lamina.build.reprocheck`).
+    ``attest``: (``--sbom``, ``--provenance``, the ``--attest-key`` private key or None): attach
+    those attestations to the built image (:mod:`lamina.security.signing.buildattest`)."""
     import os
     import signal
 
@@ -41,7 +43,7 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
     quiet = mode == "quiet"
     from lamina.build.fastpath import FastRequest
 
-    fast = None if no_cache or pull or cache_from or cache_to or squash or reproducible_check else FastRequest(context, dockerfile, tags, build_args, target, labels,
+    fast = None if no_cache or pull or cache_from or cache_to or squash or reproducible_check or attest else FastRequest(context, dockerfile, tags, build_args, target, labels,
                                                      network, platform, secrets, builder)
     if fast is not None and not fast_checked:
         from lamina.cli.buildreplay import print_replay, recorded_answer
@@ -53,6 +55,12 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
     # A build holds mounts and temp dirs: on SIGTERM unwind like on Ctrl-C so they are released.
     signal.signal(signal.SIGTERM, _interrupted)
     renderer = _Renderer(echo=mode == "plain")
+    facts = None
+    if attest:
+        from lamina.security.signing.buildattest import BuildFacts
+
+        facts = BuildFacts(context, _dockerfile_path(context, dockerfile), build_args, target, platform)
+        renderer = _Both(renderer, facts)
     from lamina.api import Client
 
     with Client(root=root) as client:
@@ -84,6 +92,12 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
                                 target=target, labels=labels, network=network, platform=platform,
                                 secrets=secrets, cache_from=list(cache_from), run_host_config=run_host_config,
                                 builder=builder, squash=squash)
+        if attest and facts is not None:
+            from lamina.security.signing.buildattest import attach_build_attestations
+
+            sbom, provenance, key = attest
+            attach_build_attestations(client.store, result.image_id, root=root, repository=_repository(tags),
+                                      sbom=sbom, provenance=facts if provenance else None, key=key)
         if fast is not None and renderer.replayable:
             from lamina.build.fastpath import record
 
@@ -113,6 +127,38 @@ def _check_reproducible(client, image_id: str, context: str, **options) -> None:
     if difference is not None:
         raise BuildError(f"not reproducible: {difference}")
     sys.stderr.write(f"reproducible: a second build without cache gave the same image {image_id}\n")
+
+
+class _Both:
+    """The renderer, and the build's facts for its provenance, both fed every event."""
+
+    def __init__(self, renderer: _Renderer, facts) -> None:
+        self.renderer, self.facts = renderer, facts
+
+    def __getattr__(self, name: str):
+        return getattr(self.renderer, name)
+
+    def __call__(self, event) -> None:
+        self.renderer(event)
+        self.facts(event)
+
+
+def _dockerfile_path(context: str, dockerfile: str | None) -> str:
+    """Where the Dockerfile is: -f as given (relative to the working directory, as docker), else in the context."""
+    import os
+
+    if dockerfile:
+        return dockerfile if os.path.exists(dockerfile) else os.path.join(context, dockerfile)
+    return os.path.join(context, "Dockerfile")
+
+
+def _repository(tags: Sequence[str]) -> str:
+    """The repository the attestations' statements name: the first tag's, else none."""
+    if not tags:
+        return ""
+    from lamina.oci.reference import parse_reference
+
+    return parse_reference(tags[0]).repository
 
 
 def progress_mode(progress: str | None, quiet: bool) -> str:

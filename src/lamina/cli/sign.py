@@ -241,7 +241,8 @@ def build_policy(policy_file: str | None, iidfile: str | None, root: str | None)
 
 def push_guard(name: str, policy_file: str | None, sign_key: str | None, root: str | None):
     """``push --policy RULES --sign-by KEY``: check the stored image before anything is sent, read
-    the key (and its password) before pushing; returns what to call with each pushed (reference, digest)."""
+    the key (and its password) before pushing; returns what to call with each pushed (reference, digest):
+    it sends the attachments the store keeps for that manifest (``build --sbom``), then signs."""
     if policy_file:
         from lamina.errors import PolicyError
         from lamina.security.signing.orgpolicy import check_policy, render
@@ -252,12 +253,16 @@ def push_guard(name: str, policy_file: str | None, sign_key: str | None, root: s
             failed = [r for r in report.results if r.status != "pass"]
             raise PolicyError(f"{name} breaks policy {policy_file}: {failed[0].rule}: {failed[0].message}"
                               + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "") + "; nothing pushed")
-    if not sign_key:
-        return lambda reference, digest: None
-    key = _private_key(sign_key)
+    key = _private_key(sign_key) if sign_key else None
 
     def sign_pushed(reference, digest: str) -> None:
         from lamina.security.signing.cosign import sign as sign_image
+        from lamina.security.signing.transfer import push_attachments
+
+        for tag in push_attachments(root, reference, digest):
+            sys.stdout.write(f"Pushing attestations to: {reference.repository}:{tag}\n")
+        if key is None:
+            return
 
         result = sign_image(str(reference), key)
         if result.manifest_digest != digest:

@@ -38,6 +38,15 @@ class LayerRecord(namedtuple("LayerRecord", "diff_id blob_digest media_type blob
     __slots__ = ()
 
 
+ATTACHMENT_ROW = "attachment:"
+"""The ``platform`` of a manifests row that is an image's cosign attachment manifest (then its tag)."""
+ATTACHMENT_MEDIA_TYPE = "application/vnd.lamina.cosign-attachment.v1+json"
+"""The media type recorded for an attachment manifest (an OCI manifest, but not an image's own:
+push and save, which look for an image's kept manifests, pass it by)."""
+ATTACHMENT_BLOB_ROW = "attachment-blob"
+"""The ``platform`` of a manifests row that keeps a blob an attachment manifest names."""
+
+
 class ImageRecord:
     """An image's row with its tags (full references) and repo digests (``repo@digest``).
     A plain class, not a dataclass: every command loads this module, and making a dataclass
@@ -344,6 +353,24 @@ class Store:
         """Drop one tag and nothing else (a manifest list's name): the images it named stay."""
         with self.meta.transaction() as db:
             return db.execute("DELETE FROM tags WHERE name=?", (str(ref),)).rowcount > 0
+
+    def add_attachment(self, image_id: str, tag: str, manifest_digest: str,
+                       blobs: Iterable[tuple[str, str]]) -> None:
+        """Keep a cosign attachment manifest (``sha256-<hex>.sig``/``.att``) of an image and its
+        blobs (digest, media type) as manifest rows of that image: GC keeps them while the image
+        lives and ``rmi`` drops them with it; the row's platform column names the tag."""
+        with self.meta.transaction() as db:
+            db.execute("DELETE FROM manifests WHERE image_id=? AND platform=?", (image_id, ATTACHMENT_ROW + tag))
+            db.executemany("INSERT OR IGNORE INTO manifests VALUES (?,?,?,?)",
+                           [(digest, media_type, image_id, ATTACHMENT_BLOB_ROW) for digest, media_type in blobs])
+            db.execute("INSERT OR REPLACE INTO manifests VALUES (?,?,?,?)",
+                       (manifest_digest, ATTACHMENT_MEDIA_TYPE, image_id, ATTACHMENT_ROW + tag))
+
+    def attachments_of(self, image_id: str) -> dict[str, str]:
+        """The image's kept attachment manifests: tag -> manifest digest."""
+        return {r[0][len(ATTACHMENT_ROW):]: r[1] for r in self.meta.query(
+            "SELECT platform, digest FROM manifests WHERE image_id=? AND platform LIKE ?",
+            (image_id, ATTACHMENT_ROW + "%"))}
 
     def manifests_of(self, image_id: str) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.meta.query(

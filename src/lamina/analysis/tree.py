@@ -299,6 +299,12 @@ class _Crc32:
 
 def clean_path(name: str) -> str:
     """Go's path.Clean: the shortest equivalent path ("." for empty), as dive names tar members."""
+    # Already clean (the common case, checked in C): no empty, "." or ".." component and no
+    # trailing slash; a "./" prefix alone is dropped. Anything else takes the general path.
+    rest = name[2:] if name.startswith("./") else name
+    if (rest and rest[0] != "." and rest[-1] != "/" and "//" not in rest and "/." not in rest
+            and (rest is name or rest[0] != "/")):
+        return rest
     rooted = name.startswith("/")
     parts: list[str] = []
     for part in name.split("/"):
@@ -326,10 +332,11 @@ def go_file_mode(mode: int, type_flag: int) -> int:
         result |= _MODE_SETGID
     if mode & 0o1000:
         result |= _MODE_STICKY
-    kind = mode & 0o170000
-    result |= {0o040000: _MODE_DIR, 0o010000: _MODE_NAMED_PIPE, 0o120000: _MODE_SYMLINK,
-               0o060000: _MODE_DEVICE, 0o020000: _MODE_DEVICE | _MODE_CHAR_DEVICE,
-               0o140000: _MODE_SOCKET}.get(kind, 0)
-    result |= {ord("2"): _MODE_SYMLINK, ord("3"): _MODE_DEVICE | _MODE_CHAR_DEVICE, ord("4"): _MODE_DEVICE,
-               ord("5"): _MODE_DIR, ord("6"): _MODE_NAMED_PIPE}.get(type_flag, 0)
-    return result
+    return result | _MODE_OF_KIND.get(mode & 0o170000, 0) | _MODE_OF_TYPE.get(type_flag, 0)
+
+
+# The file type bits Go adds for the st_mode type bits of a header's mode, and for its type flag.
+_MODE_OF_KIND = {0o040000: _MODE_DIR, 0o010000: _MODE_NAMED_PIPE, 0o120000: _MODE_SYMLINK,
+                 0o060000: _MODE_DEVICE, 0o020000: _MODE_DEVICE | _MODE_CHAR_DEVICE, 0o140000: _MODE_SOCKET}
+_MODE_OF_TYPE = {ord("2"): _MODE_SYMLINK, ord("3"): _MODE_DEVICE | _MODE_CHAR_DEVICE, ord("4"): _MODE_DEVICE,
+                 ord("5"): _MODE_DIR, ord("6"): _MODE_NAMED_PIPE}

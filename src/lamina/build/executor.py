@@ -112,6 +112,8 @@ class BuildOptions(msgspec.Struct):
     builder: str | None = None  # "classic" or "buildkit" semantics (see mode.py); None: BuildKit's
     #: ``--squash``: (image ID, final stage's base ID or "") -> the squashed image's ID (from the client)
     squash: Callable[[str, str], str] | None = None
+    #: (FROM image, platform) -> that platform's image ID (multiplatform.py); set with ``platform``
+    platform_image: Callable[[str, str], str] | None = None
 
 
 class BuildResult(msgspec.Struct):
@@ -137,6 +139,7 @@ class _StagePlan(msgspec.Struct):
     stage: Stage
     base: str                     # FROM's image after expansion
     base_stage: int | None = None  # index of the stage it builds on, if any
+    platform: str | None = None   # FROM --platform after expansion (e.g. $BUILDPLATFORM)
 
 
 class _Build:
@@ -272,7 +275,8 @@ class _Build:
             base = getattr(image, "image", stage.base)
             if not base:
                 raise DockerfileError(f"base name ({stage.base}) should not be blank", filename=self.filename, line=stage.line)
-            plan = _StagePlan(stage, base, self._earlier_stage(stages, stage.index, base, by_index=False))
+            plan = _StagePlan(stage, base, self._earlier_stage(stages, stage.index, base, by_index=False),
+                              platform=getattr(image, "platform", None) or None)
             plans[stage.index] = plan
         self.stages = stages
         self.all_plans = plans
@@ -398,12 +402,20 @@ class _Build:
         if plan.base_stage is not None:
             return self.results[plan.base_stage]
         if plan.base.lower() == SCRATCH:
+            state = scratch_state()
+            if plan.platform or self.options.platform:  # the empty image of the platform built for
+                from lamina.build.multiplatform import platform_fields
+
+                state = msgspec.structs.replace(state, platform=platform_fields(plan.platform or self.options.platform))
             if self.buildkit:  # BuildKit's empty image has WorkingDir "/", the classic one none
-                state = scratch_state()
                 return msgspec.structs.replace(state, config={**state.config, "WorkingDir": "/"})
-            return scratch_state()
+            return state
         try:
-            image_id = self._image(plan.base)
+            platform = plan.platform or self.options.platform
+            if platform and self.options.platform_image is not None:
+                image_id = self.options.platform_image(plan.base, platform)
+            else:
+                image_id = self._image(plan.base)
         except LaminaError as exc:
             raise DockerfileError(str(exc), filename=self.filename, line=plan.stage.line) from None
         return base_state(self.store, image_id)

@@ -349,24 +349,52 @@ class Client:
             parse_secrets,
             prepare_context,
         )
+        from lamina.build.multiplatform import platform_resolver, split_platforms
         from lamina.runtime.scratch import scratch_dir, sweep_scratch
 
+        platforms = split_platforms(platform)
+        resolver = platform_resolver(self.store, None if pull is False else self._pull_for_build,
+                                     always_pull=bool(pull)) if platforms else None
         sweep_scratch(self.store.root)  # what builds killed before they could clean up left
         with scratch_dir(self.store.root, "build") as scratch, prepare_context(context, dockerfile,
                                                                                scratch=scratch) as prepared:
             (scratch / "secrets").mkdir(mode=0o700)
-            options = BuildOptions(
-                context_dir=prepared.directory, dockerfile=prepared.dockerfile,
-                dockerfile_text=prepared.dockerfile_text, tags=list(tags),
-                build_args=parse_build_args(build_args), target=target, labels=parse_labels(labels),
-                no_cache=no_cache, network=check_network(network), platform=platform,
-                secrets=parse_secrets(secrets, scratch / "secrets"), pull=bool(pull), scratch=scratch,
-                pull_image=None if pull is False else self._pull_for_build, cache_from=list(cache_from),
-                cache_to=list(cache_to),
-                run_host_config=dict(run_host_config or {}), builder=builder,
-                squash=self._squash_for_build if squash else None,
-            )
-            return build(self.store, options, progress)
+
+            def options_for(one_platform: str | None, one_tags: list[str]) -> BuildOptions:
+                return BuildOptions(
+                    context_dir=prepared.directory, dockerfile=prepared.dockerfile,
+                    dockerfile_text=prepared.dockerfile_text, tags=one_tags,
+                    build_args=parse_build_args(build_args), target=target, labels=parse_labels(labels),
+                    no_cache=no_cache, network=check_network(network), platform=one_platform,
+                    secrets=parse_secrets(secrets, scratch / "secrets"), pull=bool(pull), scratch=scratch,
+                    pull_image=None if pull is False else self._pull_for_build, cache_from=list(cache_from),
+                    cache_to=list(cache_to),
+                    run_host_config=dict(run_host_config or {}), builder=builder,
+                    squash=self._squash_for_build if squash else None, platform_image=resolver,
+                )
+
+            if len(platforms) <= 1:
+                return build(self.store, options_for(platforms[0] if platforms else None, list(tags)), progress)
+            results = [build(self.store, options_for(one, []), progress) for one in platforms]
+            return self._tag_platform_builds(results, list(tags))
+
+    def _tag_platform_builds(self, results: list, tags: list[str]) -> Any:
+        """``build --platform a,b``: each tag names a manifest list of the platforms' images (a
+        tag that named something else before is taken over, as a build's tag is)."""
+        from lamina.build.executor import BuildResult
+        from lamina.registry.manifestlist import create
+
+        familiar = []
+        for tag in tags:
+            ref = parse_reference(tag)
+            if ref.digest is not None:
+                raise UsageError(f"refusing to create a tag with a digest reference: {tag}")
+            self.store.untag(ref)
+            create(self.store, str(ref), [result.image_id for result in results])
+            familiar.append(ref.familiar)
+        default = self.store.resolve(tags[0]) if tags else results[0].image_id
+        return BuildResult(image_id=default, tags=familiar,
+                           warnings=[w for result in results for w in result.warnings])
 
     def _squash_for_build(self, image_id: str, base_id: str) -> str:
         """``build --squash``: the built image squashed onto its final stage's base; its ID."""
@@ -374,10 +402,10 @@ class Client:
 
         return squash_stored(self.store, image_id, base_id)
 
-    def _pull_for_build(self, name: str) -> str:
-        """Pull one image a Dockerfile names; its ID."""
+    def _pull_for_build(self, name: str, platform: str | None = None) -> str:
+        """Pull one image a Dockerfile names (for ``platform``: that platform's); its ID."""
         image_id = ""
-        for result, _ in self.pull(name):
+        for result, _ in self.pull(name, platform=platform):
             image_id = result.image_id
         return image_id
 

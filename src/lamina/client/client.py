@@ -376,9 +376,9 @@ class Client:
             if len(platforms) <= 1:
                 return build(self.store, options_for(platforms[0] if platforms else None, list(tags)), progress)
             results = [build(self.store, options_for(one, []), progress) for one in platforms]
-            return self._tag_platform_builds(results, list(tags))
+            return self._tag_platform_builds(results, list(tags), progress)
 
-    def _tag_platform_builds(self, results: list, tags: list[str]) -> Any:
+    def _tag_platform_builds(self, results: list, tags: list[str], progress=None) -> Any:
         """``build --platform a,b``: each tag names a manifest list of the platforms' images (a
         tag that named something else before is taken over, as a build's tag is)."""
         from lamina.build.executor import BuildResult
@@ -392,6 +392,10 @@ class Client:
             self.store.untag(ref)
             create(self.store, str(ref), [result.image_id for result in results])
             familiar.append(ref.familiar)
+            if progress is not None:
+                from lamina.build.events import Tagged
+
+                progress(Tagged(ref.familiar))
         default = self.store.resolve(tags[0]) if tags else results[0].image_id
         return BuildResult(image_id=default, tags=familiar,
                            warnings=[w for result in results for w in result.warnings])

@@ -141,3 +141,19 @@ def test_entries_of_other_stamps_and_of_removed_layers_are_swept(lamina, tmp_pat
     (left,) = entries(lamina.root)
     assert left != old and not stale.exists()
     assert len(entries(lamina.root, "inventory")) == 1  # one:1's went with its layer
+
+
+def test_the_stamp_names_the_catalogers_and_their_code(tmp_path):
+    import types
+
+    from lamina.security.sbom.walk import cache_stamp
+
+    source = tmp_path / "custom_cataloger.py"
+    source.write_text("WANTED = 'a'\n")
+    module = types.ModuleType("custom_cataloger")
+    module.__file__ = str(source)
+    first = cache_stamp(["dpkg", "custom"], [module])
+    assert cache_stamp(["dpkg", "custom"], [module]) == first
+    assert cache_stamp(["dpkg"], [module]) != first
+    source.write_text("WANTED = 'b'\n")  # a changed cataloger must not read the old entries
+    assert cache_stamp(["dpkg", "custom"], [module]) != first

@@ -1,6 +1,6 @@
 """Fixtures for multi-platform images: qemu user emulation and an arm64 busybox root filesystem.
 
-The arm64 rootfs is made from Debian's ``busybox-static`` package for arm64 (``apt-get download
+The arm64 (and arm/v7) rootfs is made from Debian's ``busybox-static`` package for arm64 (armhf) (``apt-get download
 busybox-static:arm64`` after ``dpkg --add-architecture arm64``): a static aarch64 busybox, so an
 arm64 image exists in seconds without downloading any image. It is kept per machine next to the
 debootstrap'd bookworm rootfs (``$LAMINA_TEST_CACHE``).
@@ -29,22 +29,21 @@ def _cache() -> Path:
     return cache
 
 
-@pytest.fixture(scope="session")
-def qemu_arm64() -> Path:
-    """The kernel runs aarch64 ELF files through Debian's qemu-user-static (binfmt_misc, F flag).
+def _qemu_handler(name: str) -> Path:
+    """The kernel runs ELF files of another CPU through Debian's qemu-user-static (binfmt_misc, F flag).
 
     Registers the handler when the package is installed but its entry is not active (a fresh
     container has binfmt_misc unmounted): mount it and ``update-binfmts --enable``.
     """
-    require_tool("qemu-aarch64-static", "qemu-user-static")
+    require_tool(f"{name}-static", "qemu-user-static")
     update = require_tool("update-binfmts", "binfmt-support")
-    entry = BINFMT / "qemu-aarch64"
+    entry = BINFMT / name
     if not entry.exists():
         if not (BINFMT / "register").exists():
             subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT)], capture_output=True)
-        subprocess.run([update, "--enable", "qemu-aarch64"], capture_output=True)
+        subprocess.run([update, "--enable", name], capture_output=True)
     if not entry.exists():
-        pytest.fail("binfmt_misc has no qemu-aarch64 handler: run 'update-binfmts --enable qemu-aarch64' as root "
+        pytest.fail(f"binfmt_misc has no {name} handler: run 'update-binfmts --enable {name}' as root "
                     "(Debian's qemu-user-static + binfmt-support)")
     text = entry.read_text()
     flags = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("flags:")), "")
@@ -52,50 +51,73 @@ def qemu_arm64() -> Path:
     return entry
 
 
-def _arm64_busybox() -> Path:
-    """A static aarch64 busybox from Debian's busybox-static:arm64 package, fetched once per machine."""
+@pytest.fixture(scope="session")
+def qemu_arm64() -> Path:
+    return _qemu_handler("qemu-aarch64")
+
+
+@pytest.fixture(scope="session")
+def qemu_arm() -> Path:
+    return _qemu_handler("qemu-arm")
+
+
+def _foreign_busybox(debian_arch: str = "arm64") -> Path:
+    """A static busybox from Debian's busybox-static:<arch> package, fetched once per machine."""
     cache = _cache()
-    target = cache / "busybox-arm64"
-    with open(cache / "busybox-arm64.lock", "w") as lock:
+    target = cache / f"busybox-{debian_arch}"
+    with open(cache / f"busybox-{debian_arch}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not target.exists():
             foreign = subprocess.run(["dpkg", "--print-foreign-architectures"], capture_output=True, text=True).stdout
-            if "arm64" not in foreign.split():
-                subprocess.run(["dpkg", "--add-architecture", "arm64"], check=True)
+            if debian_arch not in foreign.split():
+                subprocess.run(["dpkg", "--add-architecture", debian_arch], check=True)
                 subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", "update", "-qq"], check=True,
                                capture_output=True, timeout=600)
-            work = cache / "busybox-arm64.work"
+            work = cache / f"busybox-{debian_arch}.work"
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir()
-            got = subprocess.run(["apt-get", "download", "-qq", "busybox-static:arm64"], cwd=work,
+            package = f"busybox-static:{debian_arch}"
+            got = subprocess.run(["apt-get", "download", "-qq", package], cwd=work,
                                  capture_output=True, text=True, timeout=600)
             if got.returncode != 0:
                 subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=600)
-                got = subprocess.run(["apt-get", "download", "-qq", "busybox-static:arm64"], cwd=work,
+                got = subprocess.run(["apt-get", "download", "-qq", package], cwd=work,
                                      capture_output=True, text=True, timeout=600)
-            debs = list(work.glob("busybox-static_*_arm64.deb"))
+            debs = list(work.glob(f"busybox-static_*_{debian_arch}.deb"))
             if not debs:
-                pytest.fail(f"apt-get download busybox-static:arm64 failed: {got.stderr.strip()}")
+                pytest.fail(f"apt-get download {package} failed: {got.stderr.strip()}")
             subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(work / "x")], check=True)
-            shutil.copy2(work / "x" / "bin" / "busybox", cache / "busybox-arm64.tmp")
-            os.replace(cache / "busybox-arm64.tmp", target)
+            shutil.copy2(work / "x" / "bin" / "busybox", cache / f"busybox-{debian_arch}.tmp")
+            os.replace(cache / f"busybox-{debian_arch}.tmp", target)
             shutil.rmtree(work, ignore_errors=True)
     return target
 
 
-@pytest.fixture(scope="session")
-def arm64_rootfs(tmp_path_factory) -> Path:
-    """A minimal arm64 busybox root filesystem (same shape as the amd64 ``busybox_rootfs``)."""
-    root = tmp_path_factory.mktemp("rootfs-arm64") / "busybox"
+def _busybox_rootfs(root: Path, busybox: Path) -> Path:
     (root / "bin").mkdir(parents=True)
     (root / "etc").mkdir()
     (root / "tmp").mkdir(mode=0o1777)
-    shutil.copy2(_arm64_busybox(), root / "bin" / "busybox")
+    shutil.copy2(busybox, root / "bin" / "busybox")
     for applet in ("sh", "ls", "cat", "echo", "uname", "true", "wc", "sleep"):
         (root / "bin" / applet).symlink_to("busybox")
     (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
     (root / "etc" / "group").write_text("root:x:0:\n")
     return root
+
+
+@pytest.fixture(scope="session")
+def arm64_rootfs(tmp_path_factory) -> Path:
+    """A minimal arm64 busybox root filesystem (same shape as the amd64 ``busybox_rootfs``)."""
+    return _busybox_rootfs(tmp_path_factory.mktemp("rootfs-arm64") / "busybox", _foreign_busybox("arm64"))
+
+
+@pytest.fixture(scope="session")
+def armv7_tar(tmp_path_factory) -> Path:
+    """A linux/arm/v7 busybox rootfs as a tar (Debian's busybox-static:armhf)."""
+    root = _busybox_rootfs(tmp_path_factory.mktemp("rootfs-armhf") / "busybox", _foreign_busybox("armhf"))
+    out = tmp_path_factory.mktemp("tars-armhf") / "busybox-armhf.tar"
+    subprocess.run(["tar", "--numeric-owner", "-C", str(root), "-cf", str(out), "."], check=True)
+    return out
 
 
 @pytest.fixture(scope="session")

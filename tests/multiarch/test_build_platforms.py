@@ -75,3 +75,20 @@ def test_push_built_list_whole(lamina: Lamina, multi_base: str, tmp_path: Path, 
                                        check=True, capture_output=True, timeout=120).stdout)
     assert config["architecture"] == "arm64"
     assert any("linux/arm64" in (h.get("created_by") or "") for h in config["history"])  # the RUN's build arg
+
+
+@pytest.mark.slow
+def test_build_three_platforms_with_arm_v7(lamina: Lamina, multi_base: str, armv7_tar: Path, qemu_arm,
+                                           tmp_path: Path):
+    """linux/arm/v7 too: its variant travels from the image config to the list, and RUN under qemu-arm."""
+    lamina.out("import", "--platform", "linux/arm/v7", str(armv7_tar), "bb:armv7")
+    assert lamina.out("image", "inspect", "--format", "{{.Variant}}", "bb:armv7").strip() == "v7"
+    lamina.out("manifest", "add", "base", "bb:armv7")
+    lamina.out("build", "--platform", "linux/amd64,linux/arm64,linux/arm/v7", "-t", "app:three",
+               str(_context(tmp_path)))
+    index = json.loads(lamina.out("manifest", "inspect", "app:three"))
+    assert [(m["platform"]["architecture"], m["platform"].get("variant")) for m in index["manifests"]] == \
+        [("amd64", None), ("arm64", None), ("arm", "v7")]
+    out = lamina.out("run", "--rm", "--pull", "never", "--platform", "linux/arm/v7", "app:three",
+                     "cat", "/arch", "/for").split("\n")[:2]
+    assert out == ["armv7l linux/arm/v7 linux/amd64", "arm"]

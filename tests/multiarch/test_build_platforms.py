@@ -92,3 +92,15 @@ def test_build_three_platforms_with_arm_v7(lamina: Lamina, multi_base: str, armv
     out = lamina.out("run", "--rm", "--pull", "never", "--platform", "linux/arm/v7", "app:three",
                      "cat", "/arch", "/for").split("\n")[:2]
     assert out == ["armv7l linux/arm/v7 linux/amd64", "arm"]
+
+
+def test_prune_keeps_the_lists_images(lamina: Lamina, multi_base: str, tmp_path: Path):
+    """A built list's foreign images carry no tag; they are named by digest, so prune keeps them."""
+    lamina.out("build", "--platform", "linux/amd64,linux/arm64", "-t", "app:kept", str(_context(tmp_path)))
+    lamina.out("image", "prune", "-f")
+    assert lamina.out("run", "--rm", "--pull", "never", "--platform", "linux/arm64", "app:kept",
+                      "cat", "/for").strip() == "arm64"
+    digests = lamina.out("images", "--digests", "--format", "{{.Repository}} {{.Digest}}")
+    index = json.loads(lamina.out("manifest", "inspect", "app:kept"))
+    for child in index["manifests"]:
+        assert f"app {child['digest']}" in digests

@@ -146,6 +146,10 @@ def _save(store: Store, ref: Reference, descriptors: list[Descriptor]) -> str:
     digest = sha256_digest(index_bytes)
     store.content.ingest_bytes(index_bytes, digest)
     store.add_manifest(digest, media_type, children=[d.digest for d in descriptors])
+    for descriptor in descriptors:  # named by digest, as a pulled child is: prune keeps it
+        child_image = store.manifest_image(descriptor.digest)
+        if child_image:
+            store.add_repo_digest(ref.repository, descriptor.digest, child_image)
     store.tag(_default_image(store, descriptors), ref)
     store.set_tag_target(ref, digest)
     return digest

@@ -172,3 +172,47 @@ def test_build_with_a_dockerfile_outside_the_context(docker_client, tmp_path):
     docker_client.images.build(path=str(context), dockerfile=str(elsewhere / "Dockerfile"), tag=tag)
     assert sorted(docker_client.containers.run(tag, ["ls", "-a"], remove=True).split()) == [b".", b"..", b"file.txt"]
     docker_client.images.remove(tag)
+
+
+def test_events_of_a_container_run(docker_client):
+    import time
+
+    since = time.time()
+    label = "events-" + uuid.uuid4().hex[:6]
+    container = docker_client.containers.run("busybox", ["sh", "-c", "exit 3"], detach=True, auto_remove=True,
+                                             labels={"suite": label})
+    assert container.wait(timeout=30)["StatusCode"] == 3
+    docker_client.volumes.create("evvol-" + label).remove()
+    events = list(docker_client.events(since=since, until=time.time() + 1, decode=True,
+                                       filters={"label": f"suite={label}"}))
+    actions = [e["Action"] for e in events]
+    assert actions[:3] == ["create", "start", "die"], actions
+    assert events[2]["Actor"]["Attributes"]["exitCode"] == "3"
+    assert all(e["Actor"]["ID"] == container.id and e["Type"] == "container" for e in events)
+    volume_events = list(docker_client.events(since=since, until=time.time(), decode=True,
+                                              filters={"type": "volume"}))
+    assert [e["Action"] for e in volume_events if e["Actor"]["ID"] == "evvol-" + label] == ["create", "destroy"]
+
+
+def test_an_events_stream_stays_open_until_closed(docker_client):
+    import threading
+    import time
+
+    stream = docker_client.events(decode=True, filters={"type": "volume"})
+    seen = []
+
+    def read() -> None:
+        for event in stream:
+            seen.append(event)
+            return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    time.sleep(0.5)
+    assert reader.is_alive() and not seen  # open, nothing yet
+    name = "live-" + uuid.uuid4().hex[:6]
+    docker_client.volumes.create(name).remove()
+    reader.join(10)
+    assert seen and seen[0]["Actor"]["ID"] == name and seen[0]["Action"] == "create"
+    stream.close()
+    assert docker_client.ping()

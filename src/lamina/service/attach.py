@@ -36,14 +36,22 @@ class AttachSession:
         self.finished = threading.Event()  # every output of the process was relayed
         self.error = b""                  # lamina's own one-line error, kept out of the stream
         self.exit_codes: dict[str, int | None] = {}  # the service's, once start handed us a process
+        self.events = None  # the service's EventBus, idem
+        self.attributes: dict[str, str] = {}
 
     def drain(self) -> None:
         """A start with nobody attached: read the child's streams (kept out of the service's
         way; the container's log has the output) and keep its exit code."""
         _, stderr = self.process.communicate()
         self.error = b"".join(line for line in stderr.splitlines(keepends=True) if line.startswith(_ERROR_PREFIX))
-        self.exit_codes[self.container_id] = self.process.returncode
+        self.ended(self.process.returncode)
         self.finished.set()
+
+    def ended(self, code: int) -> None:
+        """The container's process ended: its exit code for ``wait``, a ``die`` event."""
+        self.exit_codes[self.container_id] = code
+        if self.events is not None and not self.error:
+            self.events.publish("container", "die", self.container_id, {**self.attributes, "exitCode": str(code)})
 
     def serve(self, connection: socket.socket, client) -> None:
         """Wait for start (or the client leaving), then relay."""
@@ -63,7 +71,7 @@ class AttachSession:
             follow_logs(client, container, self, connection, past=False, follow=True)
             return
         def record(code: int) -> None:
-            self.exit_codes[self.container_id] = code
+            self.ended(code)
 
         relay_process(self.process, connection, tty=self.tty, stdin=self.stdin,
                       wanted={"stdout": self.stdout, "stderr": self.stderr}, session=self, on_exit=record)
@@ -82,6 +90,8 @@ def start_attached(service, client, container, sessions: list[AttachSession], *,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     first.process = process
     first.exit_codes = service.exit_codes
+    first.events = service.events
+    first.attributes = {**(container.config.get("Labels") or {}), "image": container.image, "name": container.name}
     service.exit_codes[container.id] = None
     if detached:
         threading.Thread(target=first.drain, daemon=True).start()

@@ -32,6 +32,7 @@ def create(request: Request) -> None:
         container_id = request.client.create_container(image, options)
     except ImageNotFoundError:
         raise ApiError(404, f"No such image: {_familiar(image)}") from None
+    _event(request, "create", container_id)
     request.send_json({"Id": container_id, "Warnings": []}, status=201)
 
 
@@ -67,6 +68,7 @@ def start(request: Request) -> None:
         start_attached(request.service, client, container, [], detached=True)
     else:
         client.start_container(container.id)
+    _event(request, "start", container.id)
     request.no_content()
 
 
@@ -78,12 +80,15 @@ def stop(request: Request) -> None:
         request.no_content(304)
         return
     client.stop_container(container.id, timeout=request.int_arg("t", request.int_arg("timeout")))
+    _event(request, "die", container.id)
+    _event(request, "stop", container.id)
     request.no_content()
 
 
 @route("POST", "/containers/{name}/restart")
 def restart(request: Request) -> None:
     request.client.restart_container(request.path["name"], timeout=request.int_arg("t"))
+    _event(request, "restart", request.path["name"])
     request.no_content()
 
 
@@ -95,6 +100,7 @@ def kill(request: Request) -> None:
         raise ApiError(409, f"Cannot kill container: {request.path['name']}: Container {container.id} is not running")
     signal = request.arg("signal") or "KILL"
     client.kill_container(container.id, signal=signal)
+    _event(request, "kill", container.id, signal=signal)
     if signal.upper().removeprefix("SIG") in ("KILL", "9"):
         # dockerd answers a SIGKILL once the container is down (inspect right after shows it)
         store = client.container_store
@@ -110,12 +116,14 @@ def kill(request: Request) -> None:
 @route("POST", "/containers/{name}/pause")
 def pause(request: Request) -> None:
     request.client.pause_container(request.path["name"])
+    _event(request, "pause", request.path["name"])
     request.no_content()
 
 
 @route("POST", "/containers/{name}/unpause")
 def unpause(request: Request) -> None:
     request.client.unpause_container(request.path["name"])
+    _event(request, "unpause", request.path["name"])
     request.no_content()
 
 
@@ -124,7 +132,9 @@ def rename(request: Request) -> None:
     new_name = request.arg("name")
     if not new_name:
         raise ApiError(400, "name is required")
+    old_name = request.client.container(request.path["name"]).name
     request.client.rename_container(request.path["name"], new_name.lstrip("/"))
+    _event(request, "rename", request.path["name"], oldName="/" + old_name)
     request.no_content()
 
 
@@ -185,7 +195,9 @@ def remove(request: Request) -> None:
     if container.running and not request.flag("force"):
         raise ApiError(409, f"You cannot remove a running container {container.id}. "
                             "Stop the container before attempting removal or force remove")
+    attributes = _attributes(container)
     client.remove_container(container.id, force=request.flag("force"), volumes=request.flag("v"))
+    request.service.events.publish("container", "destroy", container.id, attributes)
     request.no_content()
 
 
@@ -450,3 +462,18 @@ def _familiar(image: str) -> str:
         return parse_reference(image).familiar
     except LaminaError:
         return image
+
+
+def _attributes(container) -> dict[str, str]:
+    """An event's actor attributes: the container's labels, image and name (docker's set)."""
+    return {**(container.config.get("Labels") or {}), "image": container.image, "name": container.name}
+
+
+def _event(request: Request, action: str, name: str, **extra: str) -> None:
+    from lamina.errors import LaminaError
+
+    try:
+        container = request.client.container(name)
+    except LaminaError:
+        return
+    request.service.events.publish("container", action, container.id, {**_attributes(container), **extra})

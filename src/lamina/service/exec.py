@@ -66,6 +66,8 @@ def create_exec(request: Request) -> None:
         raise ApiError(409, f"Container {container.id} is not running")
     session = ExecSession(secrets.token_hex(32), container.id, config)
     request.service.exec_sessions[session.id] = session
+    request.service.events.publish("container", "exec_create: " + " ".join(cmd), container.id,
+                                   {"image": container.image, "name": container.name, "execID": session.id})
     request.send_json({"Id": session.id}, status=201)
 
 

@@ -173,7 +173,9 @@ def tag_image(request: Request) -> None:
     if not repo:
         raise ApiError(400, "repository name (repo) is required")
     tag = request.arg("tag") or "latest"
-    request.client.tag(request.path["name"], f"{repo}:{tag}" if "@" not in repo else repo)
+    target = f"{repo}:{tag}" if "@" not in repo else repo
+    image_id = request.client.tag(request.path["name"], target)
+    request.service.events.publish("image", "tag", image_id, {"name": target})
     request.no_content(201)
 
 
@@ -211,6 +213,10 @@ def remove_image(request: Request) -> None:
             raise result
         answer += [{"Untagged": name} for name in result.untagged]
         answer += [{"Deleted": name} for name in result.deleted if name.startswith("sha256:")]
+    for entry in answer:
+        action, subject = next(iter(entry.items()))
+        request.service.events.publish("image", action.lower().replace("deleted", "delete"), subject,
+                                       {"name": subject})
     request.send_json(answer)
 
 
@@ -250,6 +256,8 @@ def _pull(request: Request, name: str, *, platform: str | None) -> None:
             progress.status(f"Digest: {result.digest}")
             state = "Downloaded newer image for" if newer else "Image is up to date for"
             progress.status(f"Status: {state} {result.reference.familiar}")
+            request.service.events.publish("image", "pull", result.reference.familiar,
+                                           {"name": result.reference.familiar})
     except Exception as exc:
         if not progress.started:
             message = str(exc)

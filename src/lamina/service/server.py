@@ -453,6 +453,9 @@ class Service:
         self.exec_sessions: dict[str, Any] = {}  # exec ID → lamina.service.exec.ExecSession
         self.pending_attach: dict[str, list[Any]] = {}  # container ID → attach sessions before start
         self.exit_codes: dict[str, int | None] = {}  # container ID → exit code seen by an attached start
+        from lamina.service.events import EventBus
+
+        self.events = EventBus()
 
     def _listen(self, uri: str):
         if uri.startswith("unix://"):

@@ -83,20 +83,30 @@ def system_df(request: Request) -> None:
 
 @route("GET", "/events")
 def events(request: Request) -> None:
-    """A stream that stays open until ``until`` passes or the client leaves (lamina keeps no
-    event log yet, so nothing is sent on it)."""
-    until = request.arg("until")
-    deadline = None
-    if until:
-        try:
-            deadline = float(until)
-        except ValueError:
-            deadline = time.time()
+    """docker's event stream (lamina.service.events): past events from ``since``, then new ones
+    until ``until`` or the client leaves; filtered by ``filters``."""
+    from lamina.service.events import matches, parse_time_ns
+
+    bus = request.service.events
+    filters = request.filters()
+    since = parse_time_ns(request.arg("since"))
+    until = parse_time_ns(request.arg("until"))
+    position = since if since is not None else time.time_ns()
     writer = request.stream()
     connection = request.http.connection
-    while deadline is None or time.time() < deadline:
+    replay = since is not None  # first the kept events after ``since``, without waiting
+    while True:
+        fresh = bus.since(position) if replay else bus.wait(position, 0.2)
+        replay = False
+        for event in fresh:
+            if until is not None and event["timeNano"] > until:
+                break
+            position = event["timeNano"]
+            if matches(event, filters):
+                writer.json_line(event)
+        if until is not None and time.time_ns() >= until:
+            break
         if client_gone(connection):
             request.http.close_connection = True
             return
-        time.sleep(0.2)
     writer.close()

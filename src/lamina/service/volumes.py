@@ -29,6 +29,7 @@ def create_volume(request: Request) -> None:
     client = request.client
     name = client.create_volume(body.get("Name") or None, driver=driver, labels=body.get("Labels") or None,
                                 options=body.get("DriverOpts") or None)
+    request.service.events.publish("volume", "create", name, {"driver": "local"})
     request.send_json(client.inspect_volume(name), status=201)
 
 
@@ -51,6 +52,7 @@ def inspect_volume(request: Request) -> None:
 @route("DELETE", "/volumes/{name}")
 def remove_volume(request: Request) -> None:
     request.client.remove_volume(request.path["name"], force=request.flag("force"))
+    request.service.events.publish("volume", "destroy", request.path["name"], {"driver": "local"})
     request.no_content()
 
 

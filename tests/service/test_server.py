@@ -168,3 +168,23 @@ def test_sigterm_stops_the_service_and_removes_its_socket(tmp_path):
         if process.poll() is None:
             process.kill()
     assert not socket_path.exists()
+
+
+def test_concurrent_creates_of_one_name_make_one_container(service):
+    import threading
+
+    statuses: list[int] = []
+
+    def create() -> None:
+        statuses.append(call(str(service.socket), "POST", "/containers/create?name=racer",
+                             body={"Image": "busybox", "Cmd": ["true"]})[0])
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [201, 409, 409, 409, 409, 409]
+    listed = json.loads(call(str(service.socket), "GET", '/containers/json?all=1&filters={"name":["racer"]}')[2])
+    assert len(listed) == 1
+    assert call(str(service.socket), "DELETE", "/containers/racer")[0] == 204

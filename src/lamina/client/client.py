@@ -119,6 +119,14 @@ class Client:
         return self._registry_collection
 
     @property
+    def manifests(self):
+        """Local manifest lists (multi-platform images): ``create``, ``add``, ``annotate``,
+        ``local``, ``index``, ``push``, ``remove`` (lamina.client.manifests)."""
+        from lamina.client.manifests import ManifestLists
+
+        return ManifestLists(self)
+
+    @property
     def system(self) -> SystemCollection:
         """The store as a whole: ``df``, ``info``, ``version``, ``prune``, ``fsck``."""
         if self._system is None:

@@ -92,9 +92,12 @@ def service(tmp_path_factory, busybox_applets_tar: Path) -> LaminaService:
     served.start()
     yield served
     served.stop()
-    # containers the tests left behind go with the store
-    subprocess.run([sys.executable, "-m", "lamina", "--root", str(served.root), "container", "prune", "-f"],
-                   capture_output=True, check=False)
+    # containers the tests left behind (running ones too) go with the store
+    left = subprocess.run([sys.executable, "-m", "lamina", "--root", str(served.root), "ps", "-aq"],
+                          capture_output=True, check=False).stdout.decode().split()
+    if left:
+        subprocess.run([sys.executable, "-m", "lamina", "--root", str(served.root), "rm", "-f", *left],
+                       capture_output=True, check=False)
 
 
 @pytest.fixture

@@ -310,6 +310,10 @@ def _load_docker(store: Store, archive: _Archive, what: str) -> list[LoadedImage
     return [_commit(store, archive, *plan, what=what) for plan in planned]
 
 
+_ATTACHMENT_REF = re.compile(r"^sha256-[0-9a-f]{64}\.(sig|att|sbom)$")
+"""cosign's tag for an image's attachments, as OCI layouts name them (``cosign save``)."""
+
+
 def _load_oci_layout(store: Store, archive: _Archive, what: str) -> list[LoadedImage]:
     if "oci-layout" in archive.small:
         try:
@@ -328,6 +332,8 @@ def _load_oci_layout(store: Store, archive: _Archive, what: str) -> list[LoadedI
         annotations = descriptor.annotations or {}
         name = annotations.get("io.containerd.image.name")
         ref_name = annotations.get("org.opencontainers.image.ref.name", "")
+        if _ATTACHMENT_REF.match(ref_name):
+            continue  # cosign's signature/attestation manifest about an image, not an image
         if not name and (":" in ref_name or "/" in ref_name):
             name = ref_name  # a full reference; a bare "latest" is only a tag and names no repository
         tags = []

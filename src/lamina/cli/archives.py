@@ -44,6 +44,12 @@ def save(ctx, names, output, platform, compression, compression_level, force_com
     from lamina.cli.output import write_archive
 
     with client_from(ctx) as client:
+        if not (platform or compression or compression_level is not None or force_compression):
+            from lamina.security.signing.archive import save_signed, stored_with_attachments
+
+            if stored_with_attachments(client.store, names):  # signatures and attestations go along
+                write_archive(output, lambda out: save_signed(client.store, names, out))
+                return
         write_archive(output, lambda out: client.save(names, out, platform=platform, compression=compression,
                                                       compression_level=compression_level,
                                                       force_compression=force_compression))
@@ -61,6 +67,10 @@ def load(ctx, input_, quiet):
 
     with client_from(ctx) as client:
         loaded = client.load(input_ or "-")
+        if input_:
+            from lamina.security.signing.archive import keep_archive_attachments
+
+            keep_archive_attachments(client.store, input_)  # the archive's signatures and attestations
     for image in loaded:
         for name, old_id in image.replaced:
             sys.stdout.write(f"The image {name} already exists, renaming the old one with ID {old_id} to empty string\n")

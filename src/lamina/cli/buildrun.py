@@ -96,8 +96,9 @@ def run_build(root: str | None, context: str, *, tags: Sequence[str] = (), docke
             from lamina.security.signing.buildattest import attach_build_attestations
 
             sbom, provenance, key = attest
-            attach_build_attestations(client.store, result.image_id, root=root, repository=_repository(tags),
-                                      sbom=sbom, provenance=facts if provenance else None, key=key)
+            attach_build_attestations(client.store, result.image_id, _pin_push_manifest(client.store, result.image_id),
+                                      root=root, repository=_repository(tags), sbom=sbom,
+                                      provenance=facts if provenance else None, key=key)
         if fast is not None and renderer.replayable:
             from lamina.build.fastpath import record
 
@@ -150,6 +151,20 @@ def _dockerfile_path(context: str, dockerfile: str | None) -> str:
     if dockerfile:
         return dockerfile if os.path.exists(dockerfile) else os.path.join(context, dockerfile)
     return os.path.join(context, "Dockerfile")
+
+
+def _pin_push_manifest(store, image_id: str) -> str:
+    """The manifest a plain ``push`` sends for the image (gzip layers), kept so push reuses it: the
+    attestations name this digest (a stored image has none of its own until it is pushed)."""
+    from lamina.oci.digest import sha256_digest
+    from lamina.registry.push import _manifest_for
+
+    with store.lease():
+        data, media_type, _, _ = _manifest_for(store, image_id, "gzip", None, False)
+        digest = sha256_digest(data)
+        store.content.ingest_bytes(data, digest)
+        store.add_manifest(digest, media_type, image_id)
+    return digest
 
 
 def _repository(tags: Sequence[str]) -> str:

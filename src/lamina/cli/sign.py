@@ -75,12 +75,17 @@ def generate_key_pair(output_key_prefix: str, force: bool) -> None:
 @click.option("-a", "--annotations", "annotations", multiple=True, metavar="KEY=VALUE",
               help="Extra key=value pairs signed in the payload's optional section")
 @click.argument("image")
-def sign(key_path: str, annotations: tuple[str, ...], image: str) -> None:
-    """Sign IMAGE in its registry (cosign's .sig tag, appended to existing signatures)."""
+@click.pass_context
+def sign(ctx: click.Context, key_path: str, annotations: tuple[str, ...], image: str) -> None:
+    """Sign IMAGE in its registry (cosign's .sig tag, appended to existing signatures); a stored copy
+    of that image keeps the signatures too (save carries them)."""
+    from lamina.oci.reference import parse_reference
     from lamina.security.signing.cosign import sign as sign_image
+    from lamina.security.signing.transfer import keep_attachments
 
     result = sign_image(image, _private_key(key_path), annotations=_annotations(annotations))
     click.echo(f"Pushing signature to: {result.repository}:{result.signature_tag}")
+    keep_attachments((ctx.find_root().obj or {}).get("root"), parse_reference(image), result.manifest_digest)
 
 
 @click.command("verify")
@@ -109,8 +114,11 @@ def verify(key_paths: tuple[str, ...], rekor_paths: tuple[str, ...], ca_roots: s
         fulcio = FulcioTrust(Path(ca_roots).read_bytes(), certificate_oidc_issuer, certificate_identity)
     elif not key_paths:
         raise UsageError("verify needs --key (or --ca-roots for keyless signatures)")
-    verified = verify_image(image, _public_keys(key_paths), rekor_keys=_public_keys(rekor_paths) or None,
-                            fulcio=fulcio)
+    from lamina.security.signing.archive import is_archive_spec, verify_archive
+
+    verify_one = verify_archive if is_archive_spec(image) else verify_image
+    verified = verify_one(image, _public_keys(key_paths), rekor_keys=_public_keys(rekor_paths) or None,
+                          fulcio=fulcio)
     checks = ["  - The cosign claims were validated"]
     checks.append("  - The code-signing certificate was verified against the Fulcio roots" if fulcio else
                   "  - The signatures were verified against the specified public key")
@@ -154,9 +162,11 @@ def attest(key_path: str, kind: str, predicate: str, image: str) -> None:
 @click.argument("image")
 def verify_attestation(key_paths: tuple[str, ...], kind: str | None, image: str) -> None:
     """Verify IMAGE's attestations; print each verified DSSE envelope; fail when none verifies."""
+    from lamina.security.signing.archive import is_archive_spec, verify_archive_attestation
     from lamina.security.signing.attest import verify_attestation as verify_image
 
-    verified = verify_image(image, _public_keys(key_paths), kind)
+    verify_one = verify_archive_attestation if is_archive_spec(image) else verify_image
+    verified = verify_one(image, _public_keys(key_paths), kind)
     click.echo(f"\nVerification for {image} --\nThe following checks were performed on each of these signatures:\n"
                "  - The signatures were verified against the specified public key\n"
                "  - The in-toto statement's subject is the image's manifest digest", err=True)
@@ -257,7 +267,7 @@ def push_guard(name: str, policy_file: str | None, sign_key: str | None, root: s
 
     def sign_pushed(reference, digest: str) -> None:
         from lamina.security.signing.cosign import sign as sign_image
-        from lamina.security.signing.transfer import push_attachments
+        from lamina.security.signing.transfer import keep_attachments, push_attachments
 
         for tag in push_attachments(root, reference, digest):
             sys.stdout.write(f"Pushing attestations to: {reference.repository}:{tag}\n")
@@ -270,5 +280,6 @@ def push_guard(name: str, policy_file: str | None, sign_key: str | None, root: s
 
             raise SignatureError(f"{reference} moved to {result.manifest_digest} while signing {digest}")
         sys.stdout.write(f"Pushing signature to: {result.repository}:{result.signature_tag}\n")
+        keep_attachments(root, reference, digest)
 
     return sign_pushed

@@ -10,6 +10,7 @@ finished, so a wrong blob fails the write instead of ending up in the archive.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ class ArchiveEntry:
     image: Image
     refs: list[Reference] = field(default_factory=list)
     ref_name: str | None = None
+    attachments: list = field(default_factory=list)
+    """(ref name, manifest bytes, [(digest, bytes)]): manifests about the image (cosign's signatures
+    and attestations) written beside it as index entries named ``sha256-<hex>.sig`` and the like."""
 
 
 def write_docker_archive(entries: Sequence[ArchiveEntry], out: BinaryIO) -> None:
@@ -64,6 +68,7 @@ def write_docker_archive(entries: Sequence[ArchiveEntry], out: BinaryIO) -> None
             "RepoTags": [ref.familiar for ref in tagged] or None,
             "Layers": layer_paths,
         })
+        index_entries.extend(archive.put_attachments(entry))
     archive.writer.add_bytes("index.json", _json({"schemaVersion": 2, "mediaType": mt.OCI_INDEX,
                                                   "manifests": index_entries}))
     archive.writer.add_bytes("manifest.json", _json(legacy_manifest))
@@ -82,6 +87,7 @@ def write_oci_archive(entries: Sequence[ArchiveEntry], out: BinaryIO) -> None:
         for layer in image.layers():
             archive.put_layer(layer)
         index_entries.append(_annotated(archive.put_manifest(image), entry.ref_name))
+        index_entries.extend(archive.put_attachments(entry))
     archive.writer.add_bytes("index.json", _json({"schemaVersion": 2, "mediaType": mt.OCI_INDEX,
                                                   "manifests": index_entries}))
     archive.writer.close()
@@ -126,6 +132,19 @@ class _BlobArchive:
         digest = image.manifest_digest()
         self.put_bytes(digest, manifest)
         return {"mediaType": image.manifest_media_type(), "digest": digest, "size": len(manifest)}
+
+
+    def put_attachments(self, entry: ArchiveEntry) -> list[dict]:
+        """The entry's attachment manifests and blobs; returns their index descriptors."""
+        descriptors = []
+        for ref_name, manifest, blobs in entry.attachments:
+            for digest, data in blobs:
+                self.put_bytes(digest, data)
+            digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+            self.put_bytes(digest, manifest)
+            descriptors.append(_annotated({"mediaType": mt.OCI_MANIFEST, "digest": digest, "size": len(manifest)},
+                                          ref_name))
+        return descriptors
 
 
 def blob_path(digest: str) -> str:

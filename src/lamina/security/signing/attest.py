@@ -96,6 +96,13 @@ def verify_attestation(image: str, keys: Sequence[PublicKey], kind: str | None =
         attachments = read_attachments(client, ref.path, digest, ATTESTATION_SUFFIX)
     if not attachments:
         raise SignatureError(f"{ref}: no attestations found (no tag {digest.replace(':', '-')}.{ATTESTATION_SUFFIX})")
+    return verify_envelopes(attachments, keys, digest, wanted, str(ref))
+
+
+def verify_envelopes(attachments: Sequence[Attachment], keys: Sequence[PublicKey], digest: str,
+                     wanted: str | None, where: str) -> list[VerifiedAttestation]:
+    """The ``.att`` layers that verify as attestations of ``digest`` (of predicate type ``wanted``
+    when given); SignatureError naming the first reason when none does."""
     verified, reasons = [], []
     for attachment in attachments:
         try:
@@ -109,7 +116,7 @@ def verify_attestation(image: str, keys: Sequence[PublicKey], kind: str | None =
         verified.append(found)
     if not verified:
         more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
-        raise SignatureError(f"{ref}: no valid attestation: {reasons[0]}{more}")
+        raise SignatureError(f"{where}: no valid attestation: {reasons[0]}{more}")
     return verified
 
 

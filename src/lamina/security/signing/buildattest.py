@@ -77,12 +77,12 @@ class BuildFacts:
             self._pending = None
 
 
-def attach_build_attestations(store: Store, image_id: str, *, root: str | None, repository: str,
-                              sbom: bool, provenance: BuildFacts | None, key: PrivateKey | None = None) -> str:
-    """Pin the image's push manifest, then append the SBOM and/or provenance attestations to its
-    ``.att`` in the store; returns the manifest digest the statements name."""
+def attach_build_attestations(store: Store, image_id: str, manifest_digest: str, *, root: str | None,
+                              repository: str, sbom: bool, provenance: BuildFacts | None,
+                              key: PrivateKey | None = None) -> str:
+    """Append the SBOM and/or provenance attestations about ``manifest_digest`` (the push manifest
+    the caller pinned and kept) to the image's ``.att`` in the store; returns that digest."""
     with store.lease():
-        manifest_digest = pin_manifest(store, image_id)
         local = StoreAttachments(store, image_id)
         if sbom:
             from lamina.security.sbom import sbom as make_sbom
@@ -93,18 +93,6 @@ def attach_build_attestations(store: Store, image_id: str, *, root: str | None, 
             predicate = provenance_predicate(provenance, store)
             _append(local, repository, manifest_digest, PREDICATE_TYPES["slsaprovenance"], predicate, key)
     return manifest_digest
-
-
-def pin_manifest(store: Store, image_id: str) -> str:
-    """The manifest a plain ``push`` of the image sends (gzip layers), kept so push reuses it."""
-    from lamina.oci.digest import sha256_digest
-    from lamina.registry.push import _manifest_for
-
-    data, media_type, _, _ = _manifest_for(store, image_id, "gzip", None, False)
-    digest = sha256_digest(data)
-    store.content.ingest_bytes(data, digest)
-    store.add_manifest(digest, media_type, image_id)
-    return digest
 
 
 def provenance_predicate(facts: BuildFacts, store: Store | None = None) -> dict:

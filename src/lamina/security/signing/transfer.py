@@ -32,3 +32,30 @@ def push_attachments(root: str | None, reference: Reference, manifest_digest: st
             return copy_attachments(local, "", client, reference.path, manifest_digest)
     finally:
         store.close()
+
+
+def keep_attachments(root: str | None, reference: Reference, manifest_digest: str) -> list[str]:
+    """After ``sign``/``attest`` in a registry: when the store holds that image with that very manifest
+    (pushed or pulled from there), keep a copy of its attachments, so ``save`` carries them; returns the tags."""
+    import json
+
+    from lamina.errors import ImageNotFoundError
+    from lamina.store.store import Store
+
+    store = Store(root)
+    try:
+        try:
+            image_id = store.resolve(str(reference))
+        except ImageNotFoundError:
+            return []
+        if not store.content.has(manifest_digest):
+            return []
+        try:
+            if json.loads(store.content.read(manifest_digest))["config"]["digest"] != image_id:
+                return []
+        except (ValueError, KeyError, TypeError):
+            return []
+        with store.lease(), registry_for(reference, None) as client:
+            return copy_attachments(client, reference.path, StoreAttachments(store, image_id), "", manifest_digest)
+    finally:
+        store.close()

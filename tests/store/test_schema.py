@@ -120,13 +120,18 @@ def test_oldest_store_is_migrated_with_every_row(lamina: Lamina, busybox_tar: Pa
             meta.close()
 
 
-def test_newer_schema_is_refused(lamina: Lamina, imported_busybox: str):
+def test_newer_schema_is_refused(lamina: Lamina, imported_busybox: str, tmp_path: Path):
     database = lamina.root / "metadata.db"
     with sqlite3.connect(database) as db:
         db.execute(f"PRAGMA user_version={schema.SCHEMA_VERSION + 1}")
     before = _rows(database, "images")
-    error = lamina.fails("images")
-    assert "metadata.db" in error and f"version {schema.SCHEMA_VERSION + 1} is newer" in error
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nRUN true\n")
+    # the store's doors: images, the no-op rebuild door, the run door, the containers' table
+    for args in (["images"], ["build", "-t", "x", str(context)], ["run", "--rm", "busybox", "true"], ["ps"]):
+        error = lamina.fails(*args)
+        assert "metadata.db" in error and f"version {schema.SCHEMA_VERSION + 1} is newer" in error, args
     with sqlite3.connect(database) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION + 1
     assert _rows(database, "images") == before

@@ -670,24 +670,9 @@ def _each(ctx, names, action, *, echo_result: bool = False, missing_is_fine: boo
 
 
 def _status(container) -> str:
-    now = time.time()
-    if container.status == "running":
-        suffix = ""
-        if container.config.get("Healthcheck"):
-            from lamina.runtime.health import status_suffix
+    from lamina.runtime.status import status_text
 
-            suffix = status_suffix(container.base)
-        return "Up " + human_duration(max(0.0, now - container.started_at)) + suffix
-    if container.status == "paused":
-        return "Up " + human_duration(max(0.0, now - container.started_at)) + " (Paused)"
-    if container.status == "restarting":
-        return f"Restarting ({container.exit_code}) {human_duration(max(0.0, now - container.finished_at))} ago"
-    if container.status == "exited":
-        if not container.finished_at:
-            return f"Exited ({container.exit_code})"
-        return f"Exited ({container.exit_code}) {human_duration(max(0.0, now - container.finished_at))} ago"
-    return {"created": "Created", "dead": "Dead", "removing": "Removal In Progress"}.get(container.status,
-                                                                                         container.status)
+    return status_text(container)
 
 
 def _port_map(container) -> dict:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lamina.cli.gotemplate import render
+from lamina.runtime.status import human_duration  # go-units HumanDuration, shared with the engine API
 
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
@@ -36,33 +37,6 @@ def _go_g(value: float, precision: int) -> str:
     if "e+" in text:  # Go writes e+03 where Python writes e+03 too; keep as is
         return text
     return text
-
-
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration."""
-    if seconds < 1:
-        return "Less than a second"
-    if int(seconds) == 1:
-        return "1 second"
-    if seconds < 60:
-        return f"{int(seconds)} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600 / 24 / 365)} years"
 
 
 def since(timestamp: float) -> str:

@@ -24,7 +24,7 @@ def default_uri() -> str:
 def service(ctx, idle, uri):
     """Serve the Docker Engine API (unix://PATH or tcp://HOST:PORT) for docker's clients."""
     from lamina.errors import UsageError, warn
-    from lamina.service.server import Service
+    from lamina.service import make_service
 
     uri = uri or default_uri()
     if uri.startswith("tcp://"):
@@ -35,7 +35,7 @@ def service(ctx, idle, uri):
     elif not uri.startswith("unix://"):
         raise UsageError(f"invalid service address {uri}: want unix://PATH or tcp://HOST:PORT")
     root = (ctx.find_root().obj or {}).get("root")
-    server = Service(uri, root, idle_seconds=max(0.0, idle))
+    server = make_service(uri, root, idle_seconds=max(0.0, idle))
     sys.stderr.write(f"lamina: serving the Docker Engine API on {server.address}\n")
     sys.stderr.flush()
     import signal

@@ -438,20 +438,9 @@ def container_summary(client, container) -> dict[str, Any]:
 
 
 def _status_text(container) -> str:
-    from lamina.cli.output import human_duration
+    from lamina.runtime.status import status_text
 
-    now = time.time()
-    if container.status == "running":
-        return "Up " + human_duration(max(0.0, now - container.started_at))
-    if container.status == "paused":
-        return "Up " + human_duration(max(0.0, now - container.started_at)) + " (Paused)"
-    if container.status in ("exited", "restarting"):
-        word = "Exited" if container.status == "exited" else "Restarting"
-        if not container.finished_at:
-            return f"{word} ({container.exit_code})"
-        return f"{word} ({container.exit_code}) {human_duration(max(0.0, now - container.finished_at))} ago"
-    return {"created": "Created", "dead": "Dead", "removing": "Removal In Progress"}.get(container.status,
-                                                                                         container.status)
+    return status_text(container)
 
 
 def _familiar(image: str) -> str:

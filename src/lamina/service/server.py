@@ -26,6 +26,10 @@ from lamina.errors import ConflictError, InvalidReferenceError, LaminaError, Usa
 
 __all__ = ["API_VERSION", "MIN_API_VERSION", "ApiError", "Request", "Service", "route"]
 
+# The handlers register themselves with ``route`` when their modules are imported
+# (lamina.service.routes); :func:`lamina.service.make_service` does that before it makes a
+# Service, so this module never imports them back.
+
 API_VERSION = "1.41"
 MIN_API_VERSION = "1.24"
 MAX_JSON_BODY = 16 * 1024 * 1024  # a create or volume body is a few KiB; more is an attack
@@ -439,8 +443,6 @@ class Service:
     a connection (0: never)."""
 
     def __init__(self, uri: str, root: str | os.PathLike[str] | None = None, *, idle_seconds: float = 5.0):
-        from lamina.service import routes  # noqa: F401 - registers every handler
-
         self.root = Path(root) if root is not None else None
         self.uri = uri
         self.idle_seconds = idle_seconds

@@ -47,6 +47,8 @@ def _options(request: Request) -> dict[str, Any]:
         "cache_from": [str(c) for c in cache_from],
         "network": "default" if network in ("default", "bridge") else network,
         "platform": request.arg("platform") or None,
+        # docker's /build: version=1 (or none) is the classic builder, version=2 BuildKit's session
+        "builder": "buildkit" if request.arg("version") == "2" else "classic",
     }
 
 

@@ -134,3 +134,38 @@ def registry(tmp_path_factory) -> Iterator[RegistryServer]:
     server = RegistryServer(tmp_path_factory.mktemp("multiarch-registry")).start()
     yield server
     server.stop()
+
+
+def cached_debian_arm64_rootfs() -> Path:
+    """A debian:bookworm minbase arm64 rootfs: ``debootstrap --arch=arm64 --foreign``, then its
+    second stage run in a chroot under qemu (binfmt_misc). About four minutes on the 2-core test
+    machine, so made once per machine and kept (``$LAMINA_TEST_CACHE``, as the amd64 one is)."""
+    from tests.conftest import _apt_mirror
+
+    cache = _cache()
+    root = cache / "rootfs-bookworm-arm64"
+    with open(cache / "rootfs-bookworm-arm64.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / ".complete").exists():
+            debootstrap = require_tool("debootstrap", "debootstrap")
+            shutil.rmtree(root, ignore_errors=True)
+            mirror = _apt_mirror()
+            first = subprocess.run([debootstrap, "--arch=arm64", "--foreign", "--variant=minbase", "bookworm",
+                                    str(root), *([mirror] if mirror else [])], capture_output=True, timeout=1200)
+            if first.returncode != 0:
+                pytest.fail(f"debootstrap --arch=arm64 --foreign failed: {first.stderr.decode()[-2000:]}")
+            second = subprocess.run(["chroot", str(root), "/debootstrap/debootstrap", "--second-stage"],
+                                    capture_output=True, timeout=2400)
+            if second.returncode != 0:
+                pytest.fail(f"debootstrap --second-stage under qemu failed: {second.stdout.decode()[-2000:]}")
+            (root / ".complete").touch()
+    return root
+
+
+@pytest.fixture(scope="session")
+def debian_arm64_tar(qemu_arm64, tmp_path_factory) -> Path:
+    root = cached_debian_arm64_rootfs()
+    out = tmp_path_factory.mktemp("debian-arm64") / "bookworm-arm64.tar"
+    subprocess.run(["tar", "--numeric-owner", "--exclude=./.complete", "-C", str(root), "-cf", str(out), "."],
+                   check=True)
+    return out

@@ -19,8 +19,9 @@ from typing import Any
 from lamina.errors import SignatureError
 from lamina.oci.reference import parse_reference
 from lamina.security.signing.attachments import Attachment, Registry, append_attachment, read_attachments
-from lamina.security.signing.cosign import SIGNATURE_ANNOTATION, registry_for, resolve_digest
+from lamina.security.signing.cosign import SIGNATURE_ANNOTATION, _union, registry_for, resolve_digest
 from lamina.security.signing.keys import PrivateKey, PublicKey, sign_message, verify_message
+from lamina.security.signing.referrers import push_referrer, read_referrers
 
 DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -83,7 +84,9 @@ def attest(image: str, key: PrivateKey, predicate: Any, kind: str = "custom", *,
         digest = resolve_digest(client, ref)
         envelope = make_envelope(make_statement(ref.repository, digest, predicate_type, predicate), key)
         attachment = Attachment(DSSE_MEDIA_TYPE, envelope, {SIGNATURE_ANNOTATION: "", "predicateType": predicate_type})
-        return append_attachment(client, ref.path, digest, ATTESTATION_SUFFIX, attachment)
+        result = append_attachment(client, ref.path, digest, ATTESTATION_SUFFIX, attachment)
+        push_referrer(client, ref.path, digest, ATTESTATION_SUFFIX, attachment)
+        return result
 
 
 def verify_attestation(image: str, keys: Sequence[PublicKey], kind: str | None = None, *,
@@ -93,7 +96,8 @@ def verify_attestation(image: str, keys: Sequence[PublicKey], kind: str | None =
     ref = parse_reference(image)
     with registry_for(ref, registry) as client:
         digest = resolve_digest(client, ref)
-        attachments = read_attachments(client, ref.path, digest, ATTESTATION_SUFFIX)
+        attachments = _union(read_referrers(client, ref.path, digest, ATTESTATION_SUFFIX),
+                             read_attachments(client, ref.path, digest, ATTESTATION_SUFFIX))
     if not attachments:
         raise SignatureError(f"{ref}: no attestations found (no tag {digest.replace(':', '-')}.{ATTESTATION_SUFFIX})")
     return verify_envelopes(attachments, keys, digest, wanted, str(ref))

@@ -25,6 +25,7 @@ from lamina.security.signing.payload import (
     make_payload,
     parse_payload,
 )
+from lamina.security.signing.referrers import push_referrer, read_referrers
 
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"
@@ -75,6 +76,7 @@ def sign(image: str, key: PrivateKey, *, annotations: dict[str, str] | None = No
         signature = base64.b64encode(sign_message(key, payload)).decode()
         attachment = Attachment(SIMPLE_SIGNING_MEDIA_TYPE, payload, {SIGNATURE_ANNOTATION: signature})
         tag, manifest_digest = append_attachment(client, ref.path, digest, SIGNATURE_SUFFIX, attachment)
+        push_referrer(client, ref.path, digest, SIGNATURE_SUFFIX, attachment)
     return SignResult(str(ref), ref.repository, digest, tag, manifest_digest, payload)
 
 
@@ -89,7 +91,8 @@ def verify(image: str, keys: Sequence[PublicKey], *, identity_check: IdentityChe
     ref = parse_reference(image)
     with registry_for(ref, registry) as client:
         digest = resolve_digest(client, ref)
-        attachments = read_attachments(client, ref.path, digest, SIGNATURE_SUFFIX)
+        attachments = _union(read_referrers(client, ref.path, digest, SIGNATURE_SUFFIX),
+                             read_attachments(client, ref.path, digest, SIGNATURE_SUFFIX))
     if not attachments:
         raise SignatureError(f"{ref}: no signatures found (no tag {ref.domain}/{ref.path}:"
                              f"{digest.replace(':', '-')}.{SIGNATURE_SUFFIX})")
@@ -174,6 +177,15 @@ def verify_signature(attachment: Attachment, keys: Sequence[PublicKey], manifest
                                                  (BUNDLE_ANNOTATION, bool(rekor_keys)))
                       if name in attachment.annotations and not checked)
     return VerifiedSignature(payload, attachment.payload, dict(attachment.annotations), unchecked)
+
+
+def _union(first: Sequence[Attachment], second: Sequence[Attachment]) -> list[Attachment]:
+    """Referrers first, then the tag's layers, each attachment once."""
+    result: list[Attachment] = []
+    for attachment in [*first, *second]:
+        if attachment not in result:
+            result.append(attachment)
+    return result
 
 
 def parse_sigstore_json(data: bytes, *, where: str = "signature") -> Attachment:

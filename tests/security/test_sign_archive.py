@@ -172,3 +172,36 @@ def test_attachments_survive_gc_and_go_with_the_image(cli, sign_registry, keys, 
     cli.run("rmi", "-f", image_id)
     cli.run("system", "prune", "-f")
     assert not blob.exists()  # gone with the image
+
+
+def test_hostile_attachment_entries_in_a_loaded_archive(cli, sign_registry, keys, tmp_path):
+    image, digest = _signed_pushed(cli, sign_registry, keys, "hostile")
+    archive = tmp_path / "signed.tar"
+    cli.run("save", "-o", str(archive), image)
+    index = _index(archive)
+    tag = digest.replace(":", "-") + ".sig"
+
+    def odd_annotations(name: str, data: bytes) -> bytes:
+        if name != "index.json":
+            return data
+        changed = dict(index, manifests=[*index["manifests"], {"mediaType": "x", "digest": "sha256:" + "1" * 64,
+                                                                "size": 1, "annotations": ["not", "a", "map"]}])
+        return json.dumps(changed).encode()
+
+    odd = tmp_path / "odd.tar"
+    _rewrite(archive, odd, odd_annotations)
+    second = Lamina(tmp_path / "second")
+    assert "Loaded image" in second.out("load", "-i", str(odd))
+
+    def missing_manifest(name: str, data: bytes) -> bytes:
+        if name != "index.json":
+            return data
+        entries = [dict(d, digest="sha256:" + "2" * 64) if (d.get("annotations") or {}).get(
+            "org.opencontainers.image.ref.name") == tag else d for d in index["manifests"]]
+        return json.dumps(dict(index, manifests=entries)).encode()
+
+    missing = tmp_path / "missing.tar"
+    _rewrite(archive, missing, missing_manifest)
+    third = Lamina(tmp_path / "third")
+    assert "is missing" in third.fails("load", "-i", str(missing))
+    assert "is missing" in cli.fails("verify", "--key", str(keys[1]), f"docker-archive:{missing}")

@@ -136,14 +136,13 @@ def keep_archive_attachments(store: Store, path: str) -> list[str]:
         index, blob = read_layout(f"docker-archive:{path}")
     except SignatureError:
         return []  # no OCI layout (docker ≤24's archive): nothing attached
-    if not any(ATTACHMENT_REF.match((d.get("annotations") or {}).get(REF_NAME, "") or "")
-               for d in index["manifests"]):
+    if not any(ATTACHMENT_REF.match(_ref_name(d)) for d in index["manifests"]):
         return []
     kept = []
     with store.lease():
         for descriptor in index.get("manifests", []):
-            tag = (descriptor.get("annotations") or {}).get(REF_NAME, "")
-            match = ATTACHMENT_REF.match(tag) if isinstance(tag, str) else None
+            tag = _ref_name(descriptor)
+            match = ATTACHMENT_REF.match(tag)
             if match is None:
                 continue
             subject = "sha256:" + match.group(1)
@@ -152,6 +151,8 @@ def keep_archive_attachments(store: Store, path: str) -> list[str]:
                 image_id = json.loads(subject_bytes)["config"]["digest"]
             except (SignatureError, ValueError, KeyError, TypeError):
                 continue  # the image it is about is not in the archive
+            if not isinstance(image_id, str) or not _DIGEST.match(image_id):
+                continue
             if not store.attachments_of(image_id) and not _stored(store, image_id):
                 continue
             manifest = blob(str(descriptor.get("digest")))
@@ -205,6 +206,13 @@ def _stored(store: Store, image_id: str) -> bool:
     return True
 
 
+def _ref_name(descriptor: Any) -> str:
+    """An index entry's ``org.opencontainers.image.ref.name`` ('' when absent or malformed)."""
+    annotations = descriptor.get("annotations") if isinstance(descriptor, dict) else None
+    name = annotations.get(REF_NAME) if isinstance(annotations, dict) else None
+    return name if isinstance(name, str) else ""
+
+
 def is_attachment_descriptor(annotations: dict[str, str] | None) -> bool:
     """Whether an index entry is an attachment (not an image to load)."""
     return bool(annotations) and bool(ATTACHMENT_REF.match(annotations.get(REF_NAME, "")))
@@ -221,7 +229,7 @@ class LayoutAttachments:
 
     def _find(self, reference: str) -> dict | None:
         for descriptor in self.index.get("manifests", []):
-            if (descriptor.get("annotations") or {}).get(REF_NAME) == reference:
+            if _ref_name(descriptor) == reference:
                 return descriptor
         return None
 
@@ -262,9 +270,9 @@ def open_layout(spec: str) -> tuple[LayoutAttachments, str]:
     image's manifest there: the one index entry that is not an attachment, or the one ``:REF`` names)."""
     index, blob = read_layout(spec)
     ref_name = spec.split(":", 2)[2] if spec.startswith("oci:") and spec.count(":") >= 2 else ""
-    images = [d for d in index.get("manifests", []) if not is_attachment_descriptor(d.get("annotations"))]
+    images = [d for d in index["manifests"] if not ATTACHMENT_REF.match(_ref_name(d))]
     if ref_name:
-        images = [d for d in images if (d.get("annotations") or {}).get(REF_NAME) == ref_name]
+        images = [d for d in images if _ref_name(d) == ref_name]
     digests = sorted({str(d.get("digest")) for d in images})
     if len(digests) != 1:
         raise SignatureError(f"{spec}: {len(digests)} images in the archive; name one (oci:DIR:REF)")

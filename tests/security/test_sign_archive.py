@@ -205,3 +205,14 @@ def test_hostile_attachment_entries_in_a_loaded_archive(cli, sign_registry, keys
     third = Lamina(tmp_path / "third")
     assert "is missing" in third.fails("load", "-i", str(missing))
     assert "is missing" in cli.fails("verify", "--key", str(keys[1]), f"docker-archive:{missing}")
+
+
+def test_copy_from_an_archive_carries_the_signatures_to_a_registry(cli, sign_registry, keys, tmp_path):
+    image, digest = _signed_pushed(cli, sign_registry, keys, "copysrc")
+    archive = tmp_path / "signed.tar"
+    cli.run("save", "-o", str(archive), image)
+    target = f"{sign_registry.host}/archive/copied:v1"
+    out = cli.out("copy", f"docker-archive:{archive}", target)
+    assert digest in out  # the very manifest that was signed
+    verified = json.loads(cli.out("verify", "--key", str(keys[1]), target))
+    assert verified[0]["critical"]["image"]["docker-manifest-digest"] == digest

@@ -185,5 +185,8 @@ def copy(ctx, source, destination, all_platforms, platform):
     with client_from(ctx) as client:
         digest = client.copy(source, destination, all_platforms=all_platforms, platform=platform,
                              events=PlainProgress(False))
+    from lamina.security.signing.archive import copy_archive_attachments
+
+    copy_archive_attachments(source, destination, digest)  # an archive's signatures go to the registry too
     what = "image ID" if destination.startswith("store:") else "digest"  # the store keeps no manifest
     sys.stdout.write(f"Copied {source} to {destination}: {what}: {digest}\n")

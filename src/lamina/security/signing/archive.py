@@ -196,6 +196,31 @@ def verify_archive_attestation(spec: str, keys: list, kind: str | None = None) -
     return verify_envelopes(attachments, keys, digest, wanted, spec)
 
 
+def copy_archive_attachments(source: str, destination: str, digest: str) -> list[str]:
+    """``copy docker-archive:X.tar|oci-archive:X.tar|oci:DIR REGISTRY/REPO:TAG``: the archive's
+    attachments about the copied manifest go along (``cosign load``); returns the tags copied.
+    Nothing happens for other pairs, or when the registry got another manifest than the archive's."""
+    if not is_archive_spec(source):
+        return []
+    transport, _, location = destination.partition("://")
+    if destination.split(":", 1)[0] in ("docker-archive", "oci-archive", "oci", "store") or \
+            (location and transport != "docker"):
+        return []
+    from lamina.oci.reference import parse_reference
+    from lamina.security.signing.attachments import copy_attachments
+    from lamina.security.signing.cosign import registry_for
+
+    try:
+        layout, archived = open_layout(source)
+    except SignatureError:
+        return []  # several images, or no OCI layout: nothing to match the copied one with
+    if archived != digest or not any(ATTACHMENT_REF.match(_ref_name(d)) for d in layout.index["manifests"]):
+        return []
+    ref = parse_reference(location or destination)
+    with registry_for(ref, None) as client:
+        return copy_attachments(layout, "", client, ref.path, digest)
+
+
 def _stored(store: Store, image_id: str) -> bool:
     from lamina.errors import ImageNotFoundError
 

@@ -325,32 +325,64 @@ onbuild workdir /obwd
         runs=(("sh", "-c", "cat /trig /from-ctx /tmp/child-saw; pwd; id"),),
     ),
     # --- errors: docker refuses these, lamina must too, with the line --------------------------
-    Case("err-unknown-instruction", f"FROM {B}\nFOO bar\n", fail=r"unknown instruction: FOO", error_line=2),
-    Case("err-no-from", "ENV A=1\nFROM scratch\n", fail=r"", error_line=1),
-    Case("err-empty", "# only a comment\n", fail=r""),
-    Case("err-copy-missing", f"FROM {B}\nRUN true\nCOPY nothere /x\n", fail=r"nothere", error_line=3),
-    Case("err-copy-glob-none", f"FROM {B}\nCOPY *.none /x/\n", fail=r"", error_line=2),
-    Case("err-copy-one-arg", f"FROM {B}\nCOPY onlyone\n", fail=r"", error_line=2),
-    Case("err-chown-unknown-user", f"FROM {B}\nCOPY --chown=ghost f /f\n", files={"f": "f"}, fail=r"ghost",
+    # lamina's words differ on purpose: lamina adds a did-you-mean hint
+    Case("err-unknown-instruction", f"FROM {B}\nFOO bar\n", fail=r"Dockerfile:2: unknown instruction: FOO \(did you mean FROM\?\)",
+         docker_error=r"dockerfile parse error line 2: unknown instruction: FOO", error_line=2),
+    Case("err-no-from", "ENV A=1\nFROM scratch\n", fail=r"Dockerfile:1: no build stage in current context",
+         docker_error=r"no build stage in current context", error_line=1),
+    Case("err-empty", "# only a comment\n", fail=r"Dockerfile:1: file with no instructions",
+         docker_error=r"failed to parse Dockerfile: file with no instructions"),
+    # lamina's words differ on purpose: lamina names the source as written, not docker's internal stat of it
+    Case("err-copy-missing", f"FROM {B}\nRUN true\nCOPY nothere /x\n", fail='Dockerfile:3: COPY failed: "nothere": not found in build context \\(or excluded by \\.dockerignore\\)',
+         docker_error=r"COPY failed: file not found in build context or excluded by \.dockerignore: stat nothere: file does not exist", error_line=3),
+    # lamina's words differ on purpose: lamina names the pattern that matched nothing
+    Case("err-copy-glob-none", f"FROM {B}\nCOPY *.none /x/\n", fail='Dockerfile:2: COPY failed: no source files were specified for "\\*\\.none"',
+         docker_error=r"COPY failed: no source files were specified", error_line=2),
+    Case("err-copy-one-arg", f"FROM {B}\nCOPY onlyone\n", fail=r"Dockerfile:2: COPY requires at least two arguments, but only one was provided\. Destination could not be determined",
+         docker_error=r"dockerfile parse error line 2: COPY requires at least two arguments, but only one was provided\. Destination could not be determined", error_line=2),
+    # lamina's words differ on purpose: lamina leaves out docker's internal 'host mapping' prefix (and daemon paths)
+    Case("err-chown-unknown-user", f"FROM {B}\nCOPY --chown=ghost f /f\n", files={"f": "f"}, fail=r"Dockerfile:2: COPY failed: can't find uid for user ghost: no such user: ghost",
+         docker_error=r"unable to convert uid/gid chown string to host mapping: can't find uid for user ghost: no such user: ghost",
          error_line=2),
+    # lamina's words differ on purpose: lamina leaves out docker's internal 'host mapping' prefix (and daemon paths)
     Case("err-chown-unknown-group", f"FROM {B}\nCOPY --chown=app:ghostgrp f /f\n", files={"f": "f"},
-         fail=r"ghostgrp", error_line=2),
-    Case("err-env-no-value", f"FROM {B}\nENV ONLYNAME\n", fail=r"ENV", error_line=2),
-    Case("err-env-missing-equals", f"FROM {B}\nENV A=1 B\n", fail=r"", error_line=2),
-    Case("err-from-no-arg", "FROM\n", fail=r"", error_line=1),
-    Case("err-from-missing-image", "FROM 127.0.0.1:1/cx-none/missing:1\n", fail=r"cx-none/missing"),
-    Case("err-copy-from-missing-stage", f"FROM {B}\nCOPY --from=127.0.0.1:1/nostage /x /y\n", fail=r"nostage"),
-    Case("err-run-fails", f"FROM {B}\nRUN exit 3\n", fail=r"returned a non-zero code: 3", error_line=2),
-    Case("err-healthcheck-bad-interval", f"FROM {B}\nHEALTHCHECK --interval=abc CMD true\n", fail=r"", error_line=2),
-    Case("err-unknown-flag", f"FROM {B}\nCOPY --chwon=1 f /f\n", files={"f": "f"}, fail=r"chwon", error_line=2),
-    Case("err-onbuild-onbuild", f"FROM {B}\nONBUILD ONBUILD RUN true\n", fail=r"ONBUILD", error_line=2),
-    Case("err-onbuild-from", f"FROM {B}\nONBUILD FROM busybox\n", fail=r"FROM", error_line=2),
-    Case("err-expose-bad", f"FROM {B}\nEXPOSE 80/xyz\n", fail=r"", error_line=2),
-    Case("err-user-missing-at-run", f"FROM {B}\nUSER ghost\nRUN true\n", fail=r"ghost", error_line=3),
-    Case("err-copy-outside-context", f"FROM {B}\nCOPY ../outside /x\n", fail=r"outside the build context",
+         fail=r"Dockerfile:2: COPY failed: can't find gid for group ghostgrp: no such group: ghostgrp",
+         docker_error=r"unable to convert uid/gid chown string to host mapping: can't find gid for group ghostgrp: no such group: ghostgrp", error_line=2),
+    Case("err-env-no-value", f"FROM {B}\nENV ONLYNAME\n", fail=r"Dockerfile:2: ENV must have two arguments",
+         docker_error=r"failed to parse Dockerfile: ENV must have two arguments", error_line=2),
+    Case("err-env-missing-equals", f"FROM {B}\nENV A=1 B\n", fail='Dockerfile:2: Syntax error - can\'t find = in "B"\\. Must be of the form: name=value',
+         docker_error='failed to parse Dockerfile: Syntax error - can\'t find = in "B"\\. Must be of the form: name=value', error_line=2),
+    Case("err-from-no-arg", "FROM\n", fail=r"Dockerfile:1: FROM requires either one or three arguments",
+         docker_error=r"dockerfile parse error line 1: FROM requires either one or three arguments", error_line=1),
+    # lamina's words differ on purpose: lamina's registry client words the unreachable registry its own way (the same fact)
+    Case("err-from-missing-image", "FROM 127.0.0.1:1/cx-none/missing:1\n", fail=r"Dockerfile:1: 127\.0\.0\.1:\d+/cx-none/missing:1: cannot reach 127\.0\.0\.1:\d+: connect: connection refused",
+         docker_error='Get "http://127\\.0\\.0\\.1:\\d+/v2/": dial tcp 127\\.0\\.0\\.1:\\d+: connect: connection refused'),
+    # lamina's words differ on purpose: lamina's registry client words the unreachable registry its own way (the same fact)
+    Case("err-copy-from-missing-stage", f"FROM {B}\nCOPY --from=127.0.0.1:1/nostage /x /y\n", fail=r"Dockerfile:2: COPY failed: invalid from flag value 127\.0\.0\.1:\d+/nostage: 127\.0\.0\.1:\d+/nostage:latest: cannot reach 127\.0\.0\.1:\d+: connect: connection refused",
+         docker_error='invalid from flag value 127\\.0\\.0\\.1:\\d+/nostage: Get "http://127\\.0\\.0\\.1:\\d+/v2/": dial tcp 127\\.0\\.0\\.1:\\d+: connect: connection refused'),
+    Case("err-run-fails", f"FROM {B}\nRUN exit 3\n", fail=r"Dockerfile:2: The command '/bin/sh -c exit 3' returned a non-zero code: 3",
+         docker_error=r"The command '/bin/sh -c exit 3' returned a non-zero code: 3", error_line=2),
+    Case("err-healthcheck-bad-interval", f"FROM {B}\nHEALTHCHECK --interval=abc CMD true\n", fail='Dockerfile:2: time: invalid duration "abc"',
+         docker_error='dockerfile parse error line 2: time: invalid duration "abc"', error_line=2),
+    # lamina's words differ on purpose: lamina adds a did-you-mean hint and writes the flag with its dashes
+    Case("err-unknown-flag", f"FROM {B}\nCOPY --chwon=1 f /f\n", files={"f": "f"}, fail=r"Dockerfile:2: unknown flag: --chwon \(did you mean chown\?\)",
+         docker_error=r"dockerfile parse error line 2: Unknown flag: chwon", error_line=2),
+    Case("err-onbuild-onbuild", f"FROM {B}\nONBUILD ONBUILD RUN true\n", fail=r"Dockerfile:2: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed",
+         docker_error=r"dockerfile parse error line 2: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed", error_line=2),
+    Case("err-onbuild-from", f"FROM {B}\nONBUILD FROM busybox\n", fail=r"Dockerfile:2: FROM isn't allowed as an ONBUILD trigger",
+         docker_error=r"dockerfile parse error line 2: FROM isn't allowed as an ONBUILD trigger", error_line=2),
+    # lamina's words differ on purpose: lamina writes these in lower case, the flag with its dashes
+    Case("err-expose-bad", f"FROM {B}\nEXPOSE 80/xyz\n", fail=r"Dockerfile:2: invalid proto: xyz",
+         docker_error=r"Invalid proto: xyz", error_line=2),
+    Case("err-user-missing-at-run", f"FROM {B}\nUSER ghost\nRUN true\n", fail=r"Dockerfile:3: unable to find user ghost: no matching entries in passwd file",
+         docker_error=r"unable to find user ghost: no matching entries in passwd file", error_line=3),
+    Case("err-copy-outside-context", f"FROM {B}\nCOPY ../outside /x\n", fail=r"Dockerfile:2: COPY failed: forbidden path outside the build context: \.\./outside \(\)",
+         docker_error=r"COPY failed: forbidden path outside the build context: \.\./outside \(\)",
          error_line=2),
-    Case("err-maintainer-empty", f"FROM {B}\nMAINTAINER\n", fail=r"", error_line=2),
-    Case("err-stopsignal-bad", f"FROM {B}\nSTOPSIGNAL SIGNOPE\n", fail=r"", error_line=2),
+    Case("err-maintainer-empty", f"FROM {B}\nMAINTAINER\n", fail=r"Dockerfile:2: MAINTAINER requires exactly one argument",
+         docker_error=r"dockerfile parse error line 2: MAINTAINER requires exactly one argument", error_line=2),
+    Case("err-stopsignal-bad", f"FROM {B}\nSTOPSIGNAL SIGNOPE\n", fail=r"Dockerfile:2: Invalid signal: SIGNOPE",
+         docker_error=r"Invalid signal: SIGNOPE", error_line=2),
 ]
 
 CASES += [
@@ -468,34 +500,58 @@ RUN pwd > /tmp/3
     Case("newer-dash-modifier", f"FROM {B}\nARG C=\nENV E=${{C-dash}}\n",
          lamina_accepts="${V-w} is current BuildKit syntax (docker 20.10: missing ':' in substitution)",
          expect=((("sh", "-c", "echo $E"), "\n"),)),
-    Case("err-copy-from-self", f"FROM {B}\nCOPY --from=0 /bin /x\n", fail=r"refers to current build stage",
+    Case("err-copy-from-self", f"FROM {B}\nCOPY --from=0 /bin /x\n", fail=r"Dockerfile:2: COPY failed: invalid from flag value 0: refers to current build stage",
+         docker_error=r"invalid from flag value 0: refers to current build stage",
          error_line=2),
-    Case("err-copy-from-future-index", f"FROM {B}\nCOPY --from=3 /bin /x\n", fail=r"index out of bounds", error_line=2),
+    Case("err-copy-from-future-index", f"FROM {B}\nCOPY --from=3 /bin /x\n", fail=r"Dockerfile:2: COPY failed: invalid from flag value 3: index out of bounds",
+         docker_error=r"invalid from flag value 3: index out of bounds", error_line=2),
     # the target needs no stage before it: BuildKit never builds the first one; the classic builder
     # builds it and looks for an image called later
     Case("bk-copy-from-later-stage-is-skipped", f"FROM {B}\nCOPY --from=later /bin/sh /x\nFROM {B} AS later\n",
          buildkit=True),
+    # lamina's words differ on purpose: lamina's registry client words the unreachable registry its own way (the same fact)
     Case("err-mode-copy-from-later-stage", f"FROM {B}\nCOPY --from=later /bin/sh /x\nFROM {B} AS later\n",
-         fail=r"invalid from flag value later", error_line=2, docker_error=r"invalid from flag value later"),
-    Case("err-from-as-missing-name", f"FROM {B} AS\n", fail=r"", error_line=1),
-    Case("err-from-extra-words", f"FROM {B} extra\n", fail=r"", error_line=1),
-    Case("err-stage-name-invalid", f"FROM {B} AS 1bad\n", fail=r"", error_line=1),
-    Case("err-stage-name-duplicate", f"FROM {B} AS same\nFROM {B} AS same\n", fail=r"same"),
-    Case("err-label-no-value", f"FROM {B}\nLABEL a\n", fail=r"", error_line=2),
-    Case("err-healthcheck-no-cmd", f"FROM {B}\nHEALTHCHECK --interval=5s\n", fail=r"", error_line=2),
-    Case("err-healthcheck-bad-retries", f"FROM {B}\nHEALTHCHECK --retries=-1 CMD true\n", fail=r"", error_line=2),
-    Case("err-healthcheck-tiny-interval", f"FROM {B}\nHEALTHCHECK --interval=1us CMD true\n", fail=r"", error_line=2),
-    Case("err-workdir-empty", f"FROM {B}\nWORKDIR\n", fail=r"", error_line=2),
-    Case("err-user-empty", f"FROM {B}\nUSER\n", fail=r"", error_line=2),
-    Case("err-arg-empty", f"FROM {B}\nARG\n", fail=r"", error_line=2),
-    Case("err-chown-three-parts", f"FROM {B}\nCOPY --chown=a:b:c f /f\n", files={"f": "f"}, fail=r"", error_line=2),
-    Case("err-expose-empty", f"FROM {B}\nEXPOSE\n", fail=r"", error_line=2),
+         fail=r"Dockerfile:2: COPY failed: invalid from flag value later: later:latest: cannot reach ",
+         docker_error=r"invalid from flag value later: Get ", error_line=2),
+    Case("err-from-as-missing-name", f"FROM {B} AS\n", fail=r"Dockerfile:1: FROM requires either one or three arguments",
+         docker_error=r"dockerfile parse error line 1: FROM requires either one or three arguments", error_line=1),
+    Case("err-from-extra-words", f"FROM {B} extra\n", fail=r"Dockerfile:1: FROM requires either one or three arguments",
+         docker_error=r"dockerfile parse error line 1: FROM requires either one or three arguments", error_line=1),
+    Case("err-stage-name-invalid", f"FROM {B} AS 1bad\n", fail='Dockerfile:1: invalid name for build stage: "1bad", name can\'t start with a number or contain symbols',
+         docker_error='dockerfile parse error line 1: invalid name for build stage: "1bad", name can\'t start with a number or contain symbols', error_line=1),
+    Case("err-stage-name-duplicate", f"FROM {B} AS same\nFROM {B} AS same\n", fail=r"Dockerfile:2: same stage name already used",
+         docker_error=r"same stage name already used"),
+    Case("err-label-no-value", f"FROM {B}\nLABEL a\n", fail=r"Dockerfile:2: LABEL must have two arguments",
+         docker_error=r"failed to parse Dockerfile: LABEL must have two arguments", error_line=2),
+    Case("err-healthcheck-no-cmd", f"FROM {B}\nHEALTHCHECK --interval=5s\n", fail=r"Dockerfile:2: HEALTHCHECK requires at least one argument",
+         docker_error=r"dockerfile parse error line 2: HEALTHCHECK requires at least one argument", error_line=2),
+    # lamina's words differ on purpose: lamina's own words for the same refusal of a negative count
+    Case("err-healthcheck-bad-retries", f"FROM {B}\nHEALTHCHECK --retries=-1 CMD true\n", fail=r"Dockerfile:2: --retries cannot be negative \(-1\)",
+         docker_error=r"dockerfile parse error line 2: --retries must be at least 1 \(not -1\)", error_line=2),
+    Case("err-healthcheck-tiny-interval", f"FROM {B}\nHEALTHCHECK --interval=1us CMD true\n", fail='Dockerfile:2: Interval "interval" cannot be less than 1ms',
+         docker_error='dockerfile parse error line 2: Interval "interval" cannot be less than 1ms', error_line=2),
+    Case("err-workdir-empty", f"FROM {B}\nWORKDIR\n", fail=r"Dockerfile:2: WORKDIR requires exactly one argument",
+         docker_error=r"dockerfile parse error line 2: WORKDIR requires exactly one argument", error_line=2),
+    Case("err-user-empty", f"FROM {B}\nUSER\n", fail=r"Dockerfile:2: USER requires exactly one argument",
+         docker_error=r"dockerfile parse error line 2: USER requires exactly one argument", error_line=2),
+    Case("err-arg-empty", f"FROM {B}\nARG\n", fail=r"Dockerfile:2: ARG requires at least one argument",
+         docker_error=r"dockerfile parse error line 2: ARG requires at least one argument", error_line=2),
+    # lamina's words differ on purpose: lamina leaves out docker's internal 'host mapping' prefix (and daemon paths)
+    Case("err-chown-three-parts", f"FROM {B}\nCOPY --chown=a:b:c f /f\n", files={"f": "f"}, fail=r"Dockerfile:2: COPY failed: invalid chown string format: a:b:c",
+         docker_error=r"unable to convert uid/gid chown string to host mapping: invalid chown string format: a:b:c", error_line=2),
+    Case("err-expose-empty", f"FROM {B}\nEXPOSE\n", fail=r"Dockerfile:2: EXPOSE requires at least one argument",
+         docker_error=r"dockerfile parse error line 2: EXPOSE requires at least one argument", error_line=2),
+    # lamina's words differ on purpose: lamina names the source as written, not docker's internal stat of it
     Case("err-dockerignored-source", f"FROM {B}\nCOPY secret /s\n", files={"secret": "s", ".dockerignore": "secret\n"},
-         fail=r"secret", error_line=2),
-    Case("err-multi-source-no-slash", f"FROM {B}\nCOPY a b /dst\n", files={"a": "a", "b": "b"}, fail=r"", error_line=2),
+         fail='Dockerfile:2: COPY failed: "secret": not found in build context \\(or excluded by \\.dockerignore\\)',
+         docker_error=r"COPY failed: file not found in build context or excluded by \.dockerignore: stat secret: file does not exist", error_line=2),
+    Case("err-multi-source-no-slash", f"FROM {B}\nCOPY a b /dst\n", files={"a": "a", "b": "b"}, fail=r"Dockerfile:2: COPY failed: When using COPY with more than one source file, the destination must be a directory and end with a /",
+         docker_error=r"When using COPY with more than one source file, the destination must be a directory and end with a /", error_line=2),
     Case("err-onbuild-trigger-fails", "FROM cx-pre/ob-fail\nRUN true\n",
-         pre=(("cx-pre/ob-fail", f"FROM {B}\nONBUILD RUN exit 4\n"),), fail=r"non-zero code: 4"),
-    Case("err-json-non-string", f'FROM {B}\nCMD ["a", 1]\n', fail=r""),
+         pre=(("cx-pre/ob-fail", f"FROM {B}\nONBUILD RUN exit 4\n"),), fail=r"Dockerfile:1: The command '/bin/sh -c exit 4' returned a non-zero code: 4",
+         docker_error=r"The command '/bin/sh -c exit 4' returned a non-zero code: 4"),
+    Case("err-json-non-string", f'FROM {B}\nCMD ["a", 1]\n', fail=r"Dockerfile:2: when using JSON array syntax, arrays must be comprised of strings only",
+         docker_error=r"failed to parse Dockerfile: when using JSON array syntax, arrays must be comprised of strings only"),
 ]
 
 # BuildKit-only syntax, judged against the daemon's BuildKit (DOCKER_BUILDKIT=1 docker build):
@@ -657,14 +713,24 @@ COPY tree/*/g /g-real-dirs-only/
         lamina_accepts="heredocs are BuildKit dockerfile/1.4 syntax; docker 20.10 reads 'echo hi' as an instruction",
         expect=((("cat", "/hi"), "hi\n"),),
     ),
+    # lamina's words differ on purpose: lamina names the source as written, not docker's internal stat of it
     Case("err-host-symlink-source", f"FROM {B}\nCOPY hostlink /x\n", files={"hostlink": Link("/etc/hostname")},
-         fail=r"hostlink|hostname", error_line=2),
-    Case("err-unterminated-brace", f"FROM {B}\nENV A=${{B\n", fail=r"", error_line=2),
-    Case("err-bad-substitution", f"FROM {B}\nENV A=${{B:=x}}\n", fail=r"", error_line=2),
+         fail='Dockerfile:2: COPY failed: "hostlink": not found in build context \\(or excluded by \\.dockerignore\\)',
+         docker_error=r"COPY failed: file not found in build context or excluded by \.dockerignore: stat hostlink: file does not exist", error_line=2),
+    # lamina's words differ on purpose: docker's words mislead (no ':' is missing); lamina names the missing '}'
+    Case("err-unterminated-brace", f"FROM {B}\nENV A=${{B\n", fail='Dockerfile:2: failed to process "\\$\\{B": syntax error: missing \'\\}\'',
+         docker_error='failed to process "\\$\\{B": missing \':\' in substitution', error_line=2),
+    # lamina's words differ on purpose: lamina names the modifier as written (:=)
+    Case("err-bad-substitution", f"FROM {B}\nENV A=${{B:=x}}\n", fail='Dockerfile:2: failed to process "\\$\\{B:=x\\}": unsupported modifier \\(:=\\) in substitution',
+         docker_error='failed to process "\\$\\{B:=x\\}": unsupported modifier \\(=\\) in substitution', error_line=2),
+    # lamina's words differ on purpose: lamina names the source as written, not docker's internal stat of it
     Case("err-glob-through-absolute-link", f"FROM {B}\nCOPY tree/* /star/\n",
-         files={"tree/f": "f\n", "tree/abs": Link("/tmp")}, fail=r"tree/abs", error_line=2),
+         files={"tree/f": "f\n", "tree/abs": Link("/tmp")}, fail='Dockerfile:2: COPY failed: "tree/abs": not found in build context \\(or excluded by \\.dockerignore\\)',
+         docker_error=r"COPY failed: file not found in build context or excluded by \.dockerignore: stat tree/abs: file does not exist", error_line=2),
+    # lamina's words differ on purpose: lamina names the pattern that matched nothing
     Case("err-glob-inside-symlinked-dir", f"FROM {B}\nCOPY linkdir/* /x/\n",
-         files={"real/f": "f\n", "linkdir": Link("real")}, fail=r"linkdir", error_line=2),
+         files={"real/f": "f\n", "linkdir": Link("real")}, fail='Dockerfile:2: COPY failed: no source files were specified for "linkdir/\\*"',
+         docker_error=r"COPY failed: no source files were specified", error_line=2),
     Case("add-hostile-tar", f"FROM {B}\nADD evil.tar /evil/\n",
          files={"evil.tar": tar_of([("../../escape", "x\n", 0o644), ("/abs/file", "a\n", 0o644),
                                     ("ok/../../up", "u\n", 0o644), ("lnk", ("sym", "/etc"), 0o777)])}),
@@ -757,15 +823,27 @@ COPY --chown=1000:50 --from={B} /etc /etc-copy
         files={"dir/f": File("f\n", 0o600), "dir/sub/g": "g\n", "single-file": "s\n", "a b": "ab\n", "c d": "cd\n",
                "arch.tar": tar_of([("t", None, 0o700), ("t/f", "t\n", 0o640)])},
     ),
-    Case("err-env-nested-quotes", f'FROM {B}\nENV N7="${{A:-"quoted default"}}"\n', fail=r"", error_line=2),
-    Case("err-copy-into-file", f"FROM {B}\nCOPY f /data/old/\n", files={"f": "f"}, fail=r"", error_line=2),
-    Case("err-copy-dir-onto-file", f"FROM {B}\nCOPY dir /data/old\n", files={"dir/x": "x"}, fail=r"", error_line=2),
-    Case("err-glob-multi-no-slash", f"FROM {B}\nCOPY f* /dst\n", files={"f1": "1", "f2": "2"}, fail=r"", error_line=2),
-    Case("err-bad-target-stage", f"FROM {B} AS a\nRUN true\n", args=("--target", "b"), fail=r"b"),
-    Case("err-arg-bad-name", f"FROM {B}\nARG =x\n", fail=r"", error_line=2),
-    Case("err-env-bad-name", f"FROM {B}\nENV =x\n", fail=r"", error_line=2),
-    Case("err-from-bad-ref", "FROM cx-base/busybox:1@sha256:abc\n", fail=r"", error_line=1),
-    Case("err-cmd-json-nested", f'FROM {B}\nENTRYPOINT ["a", {{"b": 1}}]\n', fail=r""),
+    Case("err-env-nested-quotes", f'FROM {B}\nENV N7="${{A:-"quoted default"}}"\n', fail='Dockerfile:2: Syntax error - can\'t find = in "default\\\\"\\}\\\\""\\. Must be of the form: name=value',
+         docker_error='failed to parse Dockerfile: Syntax error - can\'t find = in "default\\\\"\\}\\\\""\\. Must be of the form: name=value', error_line=2),
+    # lamina's words differ on purpose: lamina names the path in the image, not the daemon's overlay directory
+    Case("err-copy-into-file", f"FROM {B}\nCOPY f /data/old/\n", files={"f": "f"}, fail=r"Dockerfile:2: COPY failed: mkdir /data/old: not a directory",
+         docker_error=r"failed to copy files: failed to create new directory: mkdir \S+/data/old: not a directory", error_line=2),
+    # lamina's words differ on purpose: lamina names the path in the image, not the daemon's overlay directory
+    Case("err-copy-dir-onto-file", f"FROM {B}\nCOPY dir /data/old\n", files={"dir/x": "x"}, fail=r"Dockerfile:2: COPY failed: mkdir /data/old: not a directory",
+         docker_error=r"failed to copy files: failed to copy directory: mkdir \S+/data/old: not a directory", error_line=2),
+    Case("err-glob-multi-no-slash", f"FROM {B}\nCOPY f* /dst\n", files={"f1": "1", "f2": "2"}, fail=r"Dockerfile:2: COPY failed: When using COPY with more than one source file, the destination must be a directory and end with a /",
+         docker_error=r"When using COPY with more than one source file, the destination must be a directory and end with a /", error_line=2),
+    Case("err-bad-target-stage", f"FROM {B} AS a\nRUN true\n", args=("--target", "b"), fail=r"failed to reach build target b in Dockerfile",
+         docker_error=r"failed to reach build target b in Dockerfile"),
+    Case("err-arg-bad-name", f"FROM {B}\nARG =x\n", fail=r"Dockerfile:2: ARG names can not be blank",
+         docker_error=r"dockerfile parse error line 2: ARG names can not be blank", error_line=2),
+    Case("err-env-bad-name", f"FROM {B}\nENV =x\n", fail=r"Dockerfile:2: ENV names can not be blank",
+         docker_error=r"dockerfile parse error line 2: ENV names can not be blank", error_line=2),
+    # lamina's words differ on purpose: lamina says why the reference is invalid
+    Case("err-from-bad-ref", "FROM cx-base/busybox:1@sha256:abc\n", fail=r"Dockerfile:1: invalid reference format: 'cx-base/busybox:1@sha256:abc': invalid digest 'sha256:abc': expected 64 lower-case hex digits",
+         docker_error=r"invalid reference format", error_line=1),
+    Case("err-cmd-json-nested", f'FROM {B}\nENTRYPOINT ["a", {{"b": 1}}]\n', fail=r"Dockerfile:2: when using JSON array syntax, arrays must be comprised of strings only",
+         docker_error=r"failed to parse Dockerfile: when using JSON array syntax, arrays must be comprised of strings only"),
 ]
 
 CASES += [
@@ -826,8 +904,10 @@ ADD double.tar.xz.gz /double/
 """,
         files={"double.tar.xz.gz": __import__("gzip").compress(tar_of([("x", "x\n", 0o644)], compress="xz"), mtime=0)},
     ),
+    # lamina's words differ on purpose: lamina says where the archive ends
     Case("err-add-truncated-tar", f"FROM {B}\nADD truncated.tar /trunc/\n",
-         files={"truncated.tar": tar_of([("t", "t" * 2000, 0o644)])[:1024]}, fail=r"", error_line=2),
+         files={"truncated.tar": tar_of([("t", "t" * 2000, 0o644)])[:1024]}, fail=r"Dockerfile:2: ADD failed: archive is truncated \(unexpected end of data at byte 1024\)",
+         docker_error=r"failed to copy files: Error processing tar file\(exit status 1\): unexpected EOF", error_line=2),
     Case(
         "arg-defined-after-use-and-stage-names",
         f"""FROM {B} as Foo
@@ -847,10 +927,14 @@ RUN pwd > /pwd
         args=("--build-arg", "late=value"),
         runs=(("cat", "/both", "/pwd"),),
     ),
-    Case("err-empty-scratch", "FROM scratch\n", fail=r""),
-    Case("err-volume-empty-string", f'FROM {B}\nVOLUME ""\n', fail=r"", error_line=2),
-    Case("err-onbuild-no-args", f"FROM {B}\nONBUILD\n", fail=r"", error_line=2),
-    Case("err-run-127", f"FROM {B}\nRUN badEXE a1 \\\\& a2\ta3\n", fail=r"returned a non-zero code: 127", error_line=2),
+    Case("err-empty-scratch", "FROM scratch\n", fail=r"No image was generated\. Is your Dockerfile empty\?",
+         docker_error=r"No image was generated\. Is your Dockerfile empty\?"),
+    Case("err-volume-empty-string", f'FROM {B}\nVOLUME ""\n', fail=r"Dockerfile:2: VOLUME specified can not be an empty string",
+         docker_error=r"VOLUME specified can not be an empty string", error_line=2),
+    Case("err-onbuild-no-args", f"FROM {B}\nONBUILD\n", fail=r"Dockerfile:2: ONBUILD requires at least one argument",
+         docker_error=r"dockerfile parse error line 2: ONBUILD requires at least one argument", error_line=2),
+    Case("err-run-127", f"FROM {B}\nRUN badEXE a1 \\\\& a2\ta3\n", fail="Dockerfile:2: The command '/bin/sh -c badEXE a1 \\\\\\\\& a2\ta3' returned a non-zero code: 127",
+         docker_error="The command '/bin/sh -c badEXE a1 \\\\\\\\& a2\ta3' returned a non-zero code: 127", error_line=2),
     Case("cmd-without-arguments", "FROM cx-pre/cmd3\nCMD\n", pre=(("cx-pre/cmd3", f"FROM {B}\nCMD [\"x\"]\n"),)),
 ]
 
@@ -877,17 +961,25 @@ RUN --mount=type=bind,target=/ctx,source=. ls /ctx | sort > /b4
                      "data/*"),
         runs=(("sh", "-c", "cat /c1 /c2 /c3 /c4 /b1 /b2 /b3 /s1 /t1 /b4; ls /dir /data 2>&1"),),
     ),
+    # lamina's words differ on purpose: lamina adds how to pass the secret
     Case("bk-err-required-secret", f"FROM {B}\nRUN --mount=type=secret,id=need,required=true cat /run/secrets/need\n",
-         buildkit=True, fail=r"need"),
-    Case("bk-err-mount-unknown-type", f"FROM {B}\nRUN --mount=type=nope,target=/x true\n", buildkit=True, fail=r"nope",
+         buildkit=True, fail=r"Dockerfile:2: secret need not found \(pass it with --secret id=need,src=FILE\)",
+         docker_error=r"secret need not found: not found"),
+    Case("bk-err-mount-unknown-type", f"FROM {B}\nRUN --mount=type=nope,target=/x true\n", buildkit=True, fail='Dockerfile:2: unsupported mount type "nope"',
+         docker_error='dockerfile parse error line 2: unsupported mount type "nope"',
          error_line=2),
 ]
 
 # Hostile inputs: lamina must fail cleanly (one error line) where docker fails, and build what it builds.
 CASES += [
-    Case("err-dockerignore-bad-pattern", f"FROM {B}\nCOPY . /x\n", files={".dockerignore": "[\n", "f": "f"}, fail=r""),
-    Case("err-copy-bad-glob", f"FROM {B}\nCOPY [ab /x/\n", files={"a": "a"}, fail=r"", error_line=2),
-    Case("err-nul-in-dockerfile", f"FROM {B}\nRUN echo \0 > /x\n", fail=r""),
+    # lamina's words differ on purpose: lamina names the bad pattern (docker names no line either)
+    Case("err-dockerignore-bad-pattern", f"FROM {B}\nCOPY . /x\n", files={".dockerignore": "[\n", "f": "f"}, fail=r"invalid \.dockerignore pattern '\[': syntax error in pattern",
+         docker_error=r"error checking context: syntax error in pattern"),
+    # lamina's words differ on purpose: docker 20.10 takes a malformed pattern as matching nothing; lamina names it as malformed
+    Case("err-copy-bad-glob", f"FROM {B}\nCOPY [ab /x/\n", files={"a": "a"}, fail=r"Dockerfile:2: COPY failed: invalid pattern '\[ab': syntax error in pattern",
+         docker_error=r"COPY failed: no source files were specified", error_line=2),
+    Case("err-nul-in-dockerfile", f"FROM {B}\nRUN echo \0 > /x\n", fail="Dockerfile:2: The command '/bin/sh -c echo \x00 > /x' returned a non-zero code: 1",
+         docker_error="The command '/bin/sh -c echo \x00 > /x' returned a non-zero code: 1"),
     Case("invalid-utf8", f"FROM {B}\nLABEL x=a\xffb\nENV E=\xfe\nRUN echo \xff > /f\n".encode("latin-1").decode(
         "utf-8", "surrogateescape"), runs=(("cat", "/f"),)),
     Case(
@@ -981,7 +1073,8 @@ LABEL 'k 1'="v \"1\"" k2=\$X k3="${X}\\"
 ENV P1=${X:-\$X} P2="${X:+a\}b}" P3=${NOPE:-a\ b}
 """,
     ),
-    Case("err-label-quoted-key-with-equals", 'FROM cx-base/busybox:1\nLABEL "a=b"=c\n', fail=r"matching double-quote",
+    Case("err-label-quoted-key-with-equals", 'FROM cx-base/busybox:1\nLABEL "a=b"=c\n', fail='Dockerfile:2: failed to process "\\\\"a": unexpected end of statement while looking for matching double-quote',
+         docker_error='failed to process "\\\\"a": unexpected end of statement while looking for matching double-quote',
          error_line=2),
 ]
 
@@ -1098,8 +1191,10 @@ LABEL single value with   spaces
 LABEL quoted "a b" c
 """,
     ),
-    Case("err-stopsignal-zero", f"FROM {B}\nSTOPSIGNAL 0\n", fail=r"", error_line=2),
-    Case("err-healthcheck-cmd-shell-type", f"FROM {B}\nHEALTHCHECK CMD-SHELL exit 0\n", fail=r"CMD-SHELL",
+    Case("err-stopsignal-zero", f"FROM {B}\nSTOPSIGNAL 0\n", fail=r"Dockerfile:2: Invalid signal: 0",
+         docker_error=r"Invalid signal: 0", error_line=2),
+    Case("err-healthcheck-cmd-shell-type", f"FROM {B}\nHEALTHCHECK CMD-SHELL exit 0\n", fail='Dockerfile:2: Unknown type "CMD-SHELL" in HEALTHCHECK \\(try CMD\\)',
+         docker_error='dockerfile parse error line 2: Unknown type "CMD-SHELL" in HEALTHCHECK \\(try CMD\\)',
          error_line=2),
     Case("newer-healthcheck-zero-values",
          f"FROM {B}\nHEALTHCHECK --interval=0s --timeout=0 --start-period=0s --retries=0 CMD true\n",
@@ -1117,9 +1212,14 @@ COPY f /f2
 """,
         files={"f": "f\n"},
     ),
-    Case("err-user-unknown-group-at-run", f"FROM {B}\nUSER app:ghostgrp\nRUN true\n", fail=r"ghostgrp", error_line=3),
-    Case("err-chown-group-only", f"FROM {B}\nCOPY --chown=:50 f /f\n", files={"f": "f"}, fail=r"", error_line=2),
-    Case("err-chown-trailing-colon", f"FROM {B}\nCOPY --chown=1000: f /f\n", files={"f": "f"}, fail=r"", error_line=2),
+    Case("err-user-unknown-group-at-run", f"FROM {B}\nUSER app:ghostgrp\nRUN true\n", fail=r"Dockerfile:3: unable to find group ghostgrp: no matching entries in group file",
+         docker_error=r"unable to find group ghostgrp: no matching entries in group file", error_line=3),
+    # lamina's words differ on purpose: lamina leaves out docker's internal 'host mapping' prefix (and daemon paths)
+    Case("err-chown-group-only", f"FROM {B}\nCOPY --chown=:50 f /f\n", files={"f": "f"}, fail=r"Dockerfile:2: COPY failed: can't find uid for user : no such user: ",
+         docker_error=r"unable to convert uid/gid chown string to host mapping: can't find uid for user : no such user: ", error_line=2),
+    # lamina's words differ on purpose: lamina leaves out docker's internal 'host mapping' prefix (and daemon paths)
+    Case("err-chown-trailing-colon", f"FROM {B}\nCOPY --chown=1000: f /f\n", files={"f": "f"}, fail=r"Dockerfile:2: COPY failed: can't find gid for group : no such group: ",
+         docker_error=r"unable to convert uid/gid chown string to host mapping: can't find gid for group : no such group: ", error_line=2),
     Case(
         "copy-dest-forms",
         f"""FROM {B}
@@ -1193,8 +1293,10 @@ COPY --from=src /real/filelink /followed-file
 COPY --from=src /linkdir/old /base-link
 """,
     ),
+    # lamina's words differ on purpose: lamina refuses a variable --from in BuildKit's words; docker 20.10's classic builder reads '$S' as an image name
     Case("err-copy-from-arg", f"FROM {B} AS builder\nRUN echo b > /b\nFROM {B}\nARG S=builder\nCOPY --from=$S /b /b\n",
-         fail=r"", error_line=5),
+         fail=r"Dockerfile:5: variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround",
+         docker_error=r"invalid from flag value \$S: invalid reference format: repository name must be lowercase", error_line=5),
     # hard links survive inside one directory source, not between sources
     Case(
         "context-hardlinks",
@@ -1339,8 +1441,10 @@ RUN rm /.dockerenv && ls -a / > /root-list-after
 """,
         runs=(("cat", "/root-list", "/mtab", "/env-mode", "/root-list-after"),),
     ),
-    Case("err-run-set-e", f"FROM {B}\nRUN set -e; false; echo never\n", fail=r"non-zero code: 1", error_line=2),
-    Case("err-shell-not-json", f"FROM {B}\nSHELL /bin/sh -c\n", fail=r"SHELL", error_line=2),
+    Case("err-run-set-e", f"FROM {B}\nRUN set -e; false; echo never\n", fail=r"Dockerfile:2: The command '/bin/sh -c set -e; false; echo never' returned a non-zero code: 1",
+         docker_error=r"The command '/bin/sh -c set -e; false; echo never' returned a non-zero code: 1", error_line=2),
+    Case("err-shell-not-json", f"FROM {B}\nSHELL /bin/sh -c\n", fail=r"Dockerfile:2: SHELL requires the arguments to be in JSON form",
+         docker_error=r"dockerfile parse error line 2: SHELL requires the arguments to be in JSON form", error_line=2),
     # RUN []: docker's container gets no command, so the daemon runs the image's ENTRYPOINT or CMD
     Case(
         "run-empty-json",
@@ -1354,9 +1458,13 @@ ENTRYPOINT []
 CMD ["true"]
 """,
     ),
-    Case("err-run-empty-json-with-arg", f"FROM {B}\nARG A=1\nRUN []\n", fail=r"No command specified", error_line=3),
+    # lamina's words differ on purpose: lamina says it was the step's container that could not be made
+    Case("err-run-empty-json-with-arg", f"FROM {B}\nARG A=1\nRUN []\n", fail=r"Dockerfile:3: failed to create the step's container: No command specified",
+         docker_error=r"No command specified", error_line=3),
+    # lamina's words differ on purpose: lamina says it was the step's container that could not be made
     Case("err-run-empty-json-no-cmd", "FROM cx-pre/nocmd\nRUN []\n", pre=(("cx-pre/nocmd", f"FROM {B}\nCMD []\n"),),
-         fail=r"No command specified", error_line=2),
+         fail=r"Dockerfile:2: failed to create the step's container: No command specified",
+         docker_error=r"No command specified", error_line=2),
     Case(
         "run-env-per-user",
         f"""FROM {B}
@@ -1462,7 +1570,9 @@ RUN env | grep -v HOSTNAME | sort > /env
         files={"f": "f\n", "d/x": "x\n"},
         runs=(("cat", "/env"), ("sh", "-c", "env | grep -v HOSTNAME | sort")),
     ),
-    Case("err-chown-name-on-scratch", "FROM scratch\nCOPY --chown=app f /f\n", files={"f": "f"}, fail=r"", error_line=2),
+    # lamina's words differ on purpose: lamina leaves out docker's internal 'host mapping' prefix (and daemon paths)
+    Case("err-chown-name-on-scratch", "FROM scratch\nCOPY --chown=app f /f\n", files={"f": "f"}, fail=r"Dockerfile:2: COPY failed: can't find uid for user app: open /etc/passwd: no such file or directory",
+         docker_error=r"unable to convert uid/gid chown string to host mapping: can't find uid for user app: open \S+/etc/passwd: no such file or directory", error_line=2),
     Case(
         "volume-paths-and-metadata",
         f"""FROM {B}
@@ -1493,7 +1603,8 @@ RUN echo c \\
 RUN echo at-eof >> /out \\""",
         runs=(("cat", "/out"),),
     ),
-    Case("err-escape-directive-repeated", f"# escape=`\n# escape=\\\nFROM {B}\n", fail=r"escape"),
+    Case("err-escape-directive-repeated", f"# escape=`\n# escape=\\\nFROM {B}\n", fail=r"Dockerfile:2: only one escape parser directive can be used",
+         docker_error=r"failed to parse Dockerfile: only one escape parser directive can be used"),
     Case("newer-substitution-operators", f"FROM {B}\nENV X=abc\nENV A=${{X#a}} C=${{X/b/c}} D=${{X%c}}\n",
          lamina_accepts="${V#p}, ${V%s} and ${V/a/b} are current BuildKit syntax (docker 20.10: missing ':' in "
                         "substitution)",
@@ -1529,7 +1640,9 @@ ADD $URL/sub/deep.txt .
         served={"plain.txt": b"downloaded\n", "sub/deep.txt": b"deep\n", "sp ace.txt": b"space\n"},
         runs=(("sh", "-c", "stat -c '%Y %a %u %g %n' /tmp/plain.txt /owned/plain.txt /enc/* /mixed/* /data/deep.txt"),),
     ),
-    Case("err-add-url-dir", f"FROM {B}\nADD $URL/sub/ /x/\n", served={"sub/f": b"f\n"}, fail=r"", error_line=2),
+    # lamina's words differ on purpose: the same fact in lamina's words
+    Case("err-add-url-dir", f"FROM {B}\nADD $URL/sub/ /x/\n", served={"sub/f": b"f\n"}, fail=r"Dockerfile:2: ADD failed: cannot determine filename from url: http://127\.0\.0\.1:\d+/sub/",
+         docker_error=r"ADD failed: cannot determine filename for source http://127\.0\.0\.1:\d+/sub/", error_line=2),
     Case(
         "user-numeric-groups",
         f"""FROM {B}
@@ -1578,7 +1691,9 @@ FROM one
 """,
         runs=(("cat", "/tv"),),
     ),
-    Case("err-workdir-over-file", f"FROM {B}\nWORKDIR /data/old\nRUN true\n", fail=r"", error_line=2),
+    # lamina's words differ on purpose: lamina names the path in the image, not the daemon's overlay directory
+    Case("err-workdir-over-file", f"FROM {B}\nWORKDIR /data/old\nRUN true\n", fail=r"Dockerfile:2: mkdir /data/old: not a directory",
+         docker_error=r"Cannot mkdir: /data/old is not a directory", error_line=2),
     Case(
         "cmd-shell-then-shell-change",
         f"""FROM {B}
@@ -1623,7 +1738,8 @@ CASES += [
     ),
     Case("target-name-case", f"FROM {B} AS One\nRUN echo 1 > /one\nFROM {B} AS two\nRUN exit 5\n",
          args=("--target", "ONE"), runs=(("cat", "/one"),)),
-    Case("err-target-index", f"FROM {B} AS one\nRUN echo 1 > /one\n", args=("--target", "0"), fail=r"0"),
+    Case("err-target-index", f"FROM {B} AS one\nRUN echo 1 > /one\n", args=("--target", "0"), fail=r"failed to reach build target 0 in Dockerfile",
+         docker_error=r"failed to reach build target 0 in Dockerfile"),
     Case(
         "onbuild-global-args",
         """ARG G=global
@@ -1662,21 +1778,35 @@ WORKDIR "/quoted dir"
 EXPOSE "8080/udp"
 """,
     ),
+    # lamina's words differ on purpose: lamina names the path in the image, not the daemon's overlay directory
     Case("err-add-tar-onto-file", f"FROM {B}\nADD arch.tar /data/old\n", files={"arch.tar": tar_of([("t", "t\n", 0o644)])},
-         fail=r"", error_line=2),
-    Case("err-volume-quoted-space", f'FROM {B}\nVOLUME "/q v"\n', fail=r"", error_line=2),
+         fail=r"Dockerfile:2: ADD failed: mkdir /data/old: not a directory",
+         docker_error=r"failed to copy files: Error processing tar file\(exit status 1\): Error setting up pivot dir: mkdir \S+/data/old/\.pivot_root\d+: not a directory", error_line=2),
+    Case("err-volume-quoted-space", f'FROM {B}\nVOLUME "/q v"\n', fail='Dockerfile:2: failed to process "\\\\"/q": unexpected end of statement while looking for matching double-quote',
+         docker_error='failed to process "\\\\"/q": unexpected end of statement while looking for matching double-quote', error_line=2),
     Case("stopsignal-numbers", f"FROM {B}\nSTOPSIGNAL 99\n"),
     Case("stopsignal-negative", f"FROM {B}\nSTOPSIGNAL -3\n"),
     Case("expose-odd-accepted", f"FROM {B}\nEXPOSE 0 80/tcp/udp 81/ 82/TCP/x [1.2.3.4]:1:1 [::1]:83:83/udp 127.0.0.1::84\n"),
-    Case("err-expose-bad-ip", f"FROM {B}\nEXPOSE abc:80:80\n", fail=r"abc", error_line=2),
-    Case("err-expose-unbracketed-ipv6", f"FROM {B}\nEXPOSE ::1:80:80\n", fail=r"", error_line=2),
-    Case("err-expose-too-big", f"FROM {B}\nEXPOSE 65536\n", fail=r"", error_line=2),
-    Case("err-healthcheck-repeated-flag", f"FROM {B}\nHEALTHCHECK --interval=1s --interval=2s CMD true\n", fail=r"",
+    # lamina's words differ on purpose: lamina writes these in lower case, the flag with its dashes
+    Case("err-expose-bad-ip", f"FROM {B}\nEXPOSE abc:80:80\n", fail=r"Dockerfile:2: invalid ip address: abc",
+         docker_error=r"Invalid ip address: abc", error_line=2),
+    # lamina's words differ on purpose: lamina names the address it read, not Go's parser detail
+    Case("err-expose-unbracketed-ipv6", f"FROM {B}\nEXPOSE ::1:80:80\n", fail=r"Dockerfile:2: invalid ip address: ::1",
+         docker_error=r"Invalid ip address ::1: address ::1:: too many colons in address", error_line=2),
+    # lamina's words differ on purpose: lamina writes these in lower case, the flag with its dashes
+    Case("err-expose-too-big", f"FROM {B}\nEXPOSE 65536\n", fail=r"Dockerfile:2: invalid containerPort: 65536",
+         docker_error=r"Invalid containerPort: 65536", error_line=2),
+    # lamina's words differ on purpose: lamina writes these in lower case, the flag with its dashes
+    Case("err-healthcheck-repeated-flag", f"FROM {B}\nHEALTHCHECK --interval=1s --interval=2s CMD true\n", fail=r"Dockerfile:2: duplicate flag specified: --interval",
+         docker_error=r"dockerfile parse error line 2: Duplicate flag specified: interval",
          error_line=2),
-    Case("err-volume-empty-json", f"FROM {B}\nVOLUME []\n", fail=r"VOLUME", error_line=2),
-    Case("err-shell-empty-json", f"FROM {B}\nSHELL []\n", fail=r"", error_line=2),
+    Case("err-volume-empty-json", f"FROM {B}\nVOLUME []\n", fail=r"Dockerfile:2: VOLUME requires at least one argument",
+         docker_error=r"dockerfile parse error line 2: VOLUME requires at least one argument", error_line=2),
+    Case("err-shell-empty-json", f"FROM {B}\nSHELL []\n", fail=r"Dockerfile:2: SHELL requires at least one argument",
+         docker_error=r"dockerfile parse error line 2: SHELL requires at least one argument", error_line=2),
     Case("entrypoint-no-args", "FROM cx-pre/ep0\nENTRYPOINT\n", pre=(("cx-pre/ep0", f'FROM {B}\nENTRYPOINT ["x"]\nCMD ["y"]\n'),)),
-    Case("err-onbuild-maintainer", f"FROM {B}\nONBUILD MAINTAINER x\n", fail=r"MAINTAINER", error_line=2),
+    Case("err-onbuild-maintainer", f"FROM {B}\nONBUILD MAINTAINER x\n", fail=r"Dockerfile:2: MAINTAINER isn't allowed as an ONBUILD trigger",
+         docker_error=r"dockerfile parse error line 2: MAINTAINER isn't allowed as an ONBUILD trigger", error_line=2),
     Case("chown-empty-value", f"FROM {B}\nCOPY --chown= f /f\nADD --chown= f /g\n", files={"f": File("f\n", 0o640, 5, 6)}),
     Case("copy-from-empty-is-context", f"FROM {B}\nCOPY --from= f /f\n", files={"f": File("f\n", 0o640, 5, 6)}),
     Case("user-only-group", f"FROM {B}\nUSER :50\nRUN id > /tmp/id\nUSER :staff\nRUN id >> /tmp/id\n",
@@ -1684,10 +1814,17 @@ EXPOSE "8080/udp"
 ]
 
 CASES += [
-    Case("err-copy-from-stage-glob-none", f"FROM {B} AS s\nFROM {B}\nCOPY --from=s /nope* /x/\n", fail=r"", error_line=3),
-    Case("err-copy-from-stage-missing", f"FROM {B} AS s\nFROM {B}\nCOPY --from=s /nope /x\n", fail=r"nope", error_line=3),
-    Case("err-add-from-flag", f"FROM {B} AS s\nFROM {B}\nADD --from=s /etc/group /x\n", fail=r"from", error_line=3),
-    Case("err-add-url-missing", f"FROM {B}\nADD $URL/absent.txt /x\n", served={"present.txt": b"p\n"}, fail=r"404",
+    # lamina's words differ on purpose: lamina names the pattern that matched nothing
+    Case("err-copy-from-stage-glob-none", f"FROM {B} AS s\nFROM {B}\nCOPY --from=s /nope* /x/\n", fail='Dockerfile:3: COPY failed: no source files were specified for "/nope\\*"',
+         docker_error=r"COPY failed: no source files were specified", error_line=3),
+    # lamina's words differ on purpose: lamina names the source as written, not docker's internal stat of it
+    Case("err-copy-from-stage-missing", f"FROM {B} AS s\nFROM {B}\nCOPY --from=s /nope /x\n", fail='Dockerfile:3: COPY failed: "/nope": not found in build context \\(or excluded by \\.dockerignore\\)',
+         docker_error=r"COPY failed: stat nope: file does not exist", error_line=3),
+    # lamina's words differ on purpose: lamina writes these in lower case, the flag with its dashes
+    Case("err-add-from-flag", f"FROM {B} AS s\nFROM {B}\nADD --from=s /etc/group /x\n", fail=r"Dockerfile:3: unknown flag: --from",
+         docker_error=r"dockerfile parse error line 3: Unknown flag: from", error_line=3),
+    Case("err-add-url-missing", f"FROM {B}\nADD $URL/absent.txt /x\n", served={"present.txt": b"p\n"}, fail=r"Dockerfile:2: ADD failed: failed to GET http://127\.0\.0\.1:\d+/absent\.txt with status 404 File not found",
+         docker_error=r"ADD failed: failed to GET http://127\.0\.0\.1:\d+/absent\.txt with status 404 File not found",
          error_line=2),
     Case("add-url-redirected-dir", f"FROM {B}\nADD $URL/sub /redir/\n", served={"sub/f": b"f\n"}),
     Case(
@@ -1708,13 +1845,18 @@ COPY f $HOME/
 # instructions whose words expand to nothing
 CASES += [
     Case("user-expands-empty", f"FROM {B}\nUSER app\nUSER $NOPE\nRUN id > /id\n", runs=(("cat", "/id"),)),
-    Case("err-workdir-expands-empty", f"FROM {B}\nWORKDIR $NOPE\n", fail=r"", error_line=2),
+    Case("err-workdir-expands-empty", f"FROM {B}\nWORKDIR $NOPE\n", fail=r"Dockerfile:2: cannot normalize nothing",
+         docker_error=r"cannot normalize nothing", error_line=2),
     Case("copy-dest-expands-empty", f"FROM {B}\nWORKDIR /w\nCOPY f $NOPE\nLABEL $NOPE=x\n", files={"f": "f\n"}),
     Case("expose-expands-empty", f"FROM {B}\nEXPOSE $NOPE\n"),
-    Case("err-volume-expands-empty", f"FROM {B}\nVOLUME $NOPE\n", fail=r"", error_line=2),
-    Case("err-stopsignal-expands-empty", f"FROM {B}\nSTOPSIGNAL $NOPE\n", fail=r"", error_line=2),
-    Case("err-from-expands-empty", "ARG IMG\nFROM $IMG\n", fail=r"", error_line=2),
-    Case("err-stage-name-variable", f"ARG N=x\nFROM {B} AS $N\n", fail=r"", error_line=2),
+    Case("err-volume-expands-empty", f"FROM {B}\nVOLUME $NOPE\n", fail=r"Dockerfile:2: VOLUME specified can not be an empty string",
+         docker_error=r"VOLUME specified can not be an empty string", error_line=2),
+    Case("err-stopsignal-expands-empty", f"FROM {B}\nSTOPSIGNAL $NOPE\n", fail=r"Dockerfile:2: Invalid signal: ",
+         docker_error=r"Invalid signal: ", error_line=2),
+    Case("err-from-expands-empty", "ARG IMG\nFROM $IMG\n", fail=r"Dockerfile:2: base name \(\$IMG\) should not be blank",
+         docker_error=r"base name \(\$IMG\) should not be blank", error_line=2),
+    Case("err-stage-name-variable", f"ARG N=x\nFROM {B} AS $N\n", fail='Dockerfile:2: invalid name for build stage: "\\$N", name can\'t start with a number or contain symbols',
+         docker_error='dockerfile parse error line 2: invalid name for build stage: "\\$N", name can\'t start with a number or contain symbols', error_line=2),
     Case("chown-expands-empty", f"FROM {B}\nCOPY --chown=$NOPE f /f\n", files={"f": File("f\n", 0o640, 5, 6)}),
     Case("env-label-expand-empty", f"FROM {B}\nENV A=$NOPE B=${{NOPE}}x\nLABEL l=$NOPE\nARG C=$NOPE\nRUN echo \"[$C]\" > /c\n",
          runs=(("cat", "/c"),)),
@@ -1748,10 +1890,12 @@ RUN ls -la /v /data | grep -v -e total -e ' \\.\\.\\?$' | sed 's/ [A-Z][a-z][a-z
 ]
 
 CASES += [
-    Case("err-directive-trailing-text", f"# escape=`garbage here\nFROM {B}\nENV X=a\\b Y=c`d\n", fail=r"escape"),
+    Case("err-directive-trailing-text", f"# escape=`garbage here\nFROM {B}\nENV X=a\\b Y=c`d\n", fail="Dockerfile:1: invalid escape token '`garbage here' does not match ` or \\\\",
+         docker_error="failed to parse Dockerfile: invalid escape token '`garbage here' does not match ` or \\\\"),
     Case("directive-empty-value", f"# escape=\n# escape=`\nFROM {B}\nENV X=a\\b Y=c`d\n"),
     Case("directive-after-instruction", f"FROM {B}\n# escape=`\nENV X=a\\b Y=c`d\n"),
-    Case("err-directive-bad-escape", f"# escape=x\nFROM {B}\n", fail=r"escape"),
+    Case("err-directive-bad-escape", f"# escape=x\nFROM {B}\n", fail="Dockerfile:1: invalid escape token 'x' does not match ` or \\\\",
+         docker_error="failed to parse Dockerfile: invalid escape token 'x' does not match ` or \\\\"),
 ]
 
 CASES += [
@@ -1798,7 +1942,9 @@ CASES += [
          runs=(("cat", "/n"),)),
     Case("stdin-context-tar", f"FROM {B}\nCOPY . /ctx/\n",
          files={"a": File("a\n", 0o600, 7, 8), "d/b": "b\n", ".dockerignore": "d\n"}, stdin="tar"),
-    Case("err-stdin-bare-dockerfile-copy", f"FROM {B}\nCOPY f /f\n", stdin="dockerfile", fail=r"f", error_line=2),
+    # lamina's words differ on purpose: lamina names the source as written, not docker's internal stat of it
+    Case("err-stdin-bare-dockerfile-copy", f"FROM {B}\nCOPY f /f\n", stdin="dockerfile", fail='Dockerfile:2: COPY failed: "f": not found in build context \\(or excluded by \\.dockerignore\\)',
+         docker_error=r"COPY failed: file not found in build context or excluded by \.dockerignore: stat f: file does not exist", error_line=2),
 ]
 CASES += [
     Case("stdin-context-tar-ignores-itself", f"FROM {B}\nCOPY . /ctx/\n",
@@ -1819,13 +1965,21 @@ CASES += [
 # argument-count rules of single-string instructions and health checks
 CASES += [
     Case("string-instructions-keep-spaces", f"FROM {B}\nWORKDIR /a b\nUSER some user\nMAINTAINER a  b   c\n"),
-    Case("err-copy-repeated-flag", f"FROM {B}\nCOPY --chown=app --chown=app f /f\n", files={"f": "f\n"}, fail=r"chown",
+    # lamina's words differ on purpose: lamina writes these in lower case, the flag with its dashes
+    Case("err-copy-repeated-flag", f"FROM {B}\nCOPY --chown=app --chown=app f /f\n", files={"f": "f\n"}, fail=r"Dockerfile:2: duplicate flag specified: --chown",
+         docker_error=r"dockerfile parse error line 2: Duplicate flag specified: chown",
          error_line=2),
-    Case("err-expose-reversed-range", f"FROM {B}\nEXPOSE 80-79\n", fail=r"", error_line=2),
-    Case("err-stopsignal-two-words", f"FROM {B}\nSTOPSIGNAL SIGKILL extra\n", fail=r"", error_line=2),
-    Case("err-healthcheck-cmd-empty", f"FROM {B}\nHEALTHCHECK CMD\n", fail=r"", error_line=2),
-    Case("err-healthcheck-none-extra", f"FROM {B}\nHEALTHCHECK NONE extra\n", fail=r"", error_line=2),
-    Case("err-healthcheck-unknown-type", f"FROM {B}\nHEALTHCHECK FOO true\n", fail=r"FOO", error_line=2),
+    # lamina's words differ on purpose: lamina writes these in lower case, the flag with its dashes
+    Case("err-expose-reversed-range", f"FROM {B}\nEXPOSE 80-79\n", fail=r"Dockerfile:2: invalid containerPort: 80-79",
+         docker_error=r"Invalid containerPort: 80-79", error_line=2),
+    Case("err-stopsignal-two-words", f"FROM {B}\nSTOPSIGNAL SIGKILL extra\n", fail=r"Dockerfile:2: Invalid signal: SIGKILL extra",
+         docker_error=r"Invalid signal: SIGKILL extra", error_line=2),
+    Case("err-healthcheck-cmd-empty", f"FROM {B}\nHEALTHCHECK CMD\n", fail=r"Dockerfile:2: Missing command after HEALTHCHECK CMD",
+         docker_error=r"dockerfile parse error line 2: Missing command after HEALTHCHECK CMD", error_line=2),
+    Case("err-healthcheck-none-extra", f"FROM {B}\nHEALTHCHECK NONE extra\n", fail=r"Dockerfile:2: HEALTHCHECK NONE takes no arguments",
+         docker_error=r"dockerfile parse error line 2: HEALTHCHECK NONE takes no arguments", error_line=2),
+    Case("err-healthcheck-unknown-type", f"FROM {B}\nHEALTHCHECK FOO true\n", fail='Dockerfile:2: Unknown type "FOO" in HEALTHCHECK \\(try CMD\\)',
+         docker_error='dockerfile parse error line 2: Unknown type "FOO" in HEALTHCHECK \\(try CMD\\)', error_line=2),
     Case("cmd-json-trailing-comma", f'FROM {B}\nCMD ["echo", "a",]\nENTRYPOINT ["sh", "-c"] \n'),
 ]
 
@@ -1849,14 +2003,20 @@ COPY --from=s app/out abs-less
 CASES += [
     Case("context-sockets", f"FROM {B}\nCOPY . /ctx/\nCOPY s* /glob/\nCOPY d /d\n",
          files={"sock": Socket(), "sfile": "s\n", "d/inner.sock": Socket(), "d/f": "f\n", "link": Link("sock")}),
-    Case("err-copy-socket", f"FROM {B}\nCOPY sock /s\n", files={"sock": Socket()}, fail=r"sock", error_line=2),
-    Case("err-copy-glob-only-socket", f"FROM {B}\nCOPY so* /s/\n", files={"sock": Socket()}, fail=r"", error_line=2),
+    # lamina's words differ on purpose: lamina names the source as written, not docker's internal stat of it
+    Case("err-copy-socket", f"FROM {B}\nCOPY sock /s\n", files={"sock": Socket()}, fail='Dockerfile:2: COPY failed: "sock": not found in build context \\(or excluded by \\.dockerignore\\)',
+         docker_error=r"COPY failed: file not found in build context or excluded by \.dockerignore: stat sock: file does not exist", error_line=2),
+    # lamina's words differ on purpose: lamina names the pattern that matched nothing
+    Case("err-copy-glob-only-socket", f"FROM {B}\nCOPY so* /s/\n", files={"sock": Socket()}, fail='Dockerfile:2: COPY failed: no source files were specified for "so\\*"',
+         docker_error=r"COPY failed: no source files were specified", error_line=2),
 ]
 
 # user lookups against odd /etc/passwd and /etc/group files (first match wins, short lines)
 CASES += [
+    # lamina's words differ on purpose: lamina leaves out docker's internal 'host mapping' prefix (and daemon paths)
     Case("err-chown-lone-name-without-group", f"FROM {B}\nRUN echo 'short:x:2003:2003::/:/bin/sh' >> /etc/passwd\n"
-         "COPY --chown=short f /f\n", files={"f": "f\n"}, fail=r"short", error_line=3),
+         "COPY --chown=short f /f\n", files={"f": "f\n"}, fail=r"Dockerfile:3: COPY failed: can't find gid for group short: no such group: short",
+         docker_error=r"unable to convert uid/gid chown string to host mapping: can't find gid for group short: no such group: short", error_line=3),
     Case(
         "user-lookup-odd-files",
         f"""FROM {B}
@@ -1891,10 +2051,18 @@ COPY --chown=+7:+5 f /f4
     ),
 ]
 CASES += [
-    Case("err-shell-missing-binary", f'FROM {B}\nSHELL ["/bin/nope", "-c"]\nRUN true\n', fail=r"nope", error_line=3),
-    Case("err-run-exec-missing-binary", f'FROM {B}\nRUN ["/nope", "x"]\n', fail=r"nope", error_line=2),
-    Case("err-run-exec-directory", f'FROM {B}\nRUN ["/etc"]\n', fail=r"", error_line=2),
-    Case("err-run-exec-not-executable", f'FROM {B}\nRUN ["/etc/passwd"]\n', fail=r"", error_line=2),
+    # lamina's words differ on purpose: lamina names the runtime (runc) without dockerd's shim and OCI wrapping
+    Case("err-shell-missing-binary", f'FROM {B}\nSHELL ["/bin/nope", "-c"]\nRUN true\n', fail='Dockerfile:3: runc: exec: "/bin/nope": stat /bin/nope: no such file or directory',
+         docker_error='failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/bin/nope": stat /bin/nope: no such file or directory: unknown', error_line=3),
+    # lamina's words differ on purpose: lamina names the runtime (runc) without dockerd's shim and OCI wrapping
+    Case("err-run-exec-missing-binary", f'FROM {B}\nRUN ["/nope", "x"]\n', fail='Dockerfile:2: runc: exec: "/nope": stat /nope: no such file or directory',
+         docker_error='failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/nope": stat /nope: no such file or directory: unknown', error_line=2),
+    # lamina's words differ on purpose: lamina names the runtime (runc) without dockerd's shim and OCI wrapping
+    Case("err-run-exec-directory", f'FROM {B}\nRUN ["/etc"]\n', fail='Dockerfile:2: runc: exec: "/etc": permission denied',
+         docker_error='failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/etc": permission denied: unknown', error_line=2),
+    # lamina's words differ on purpose: lamina names the runtime (runc) without dockerd's shim and OCI wrapping
+    Case("err-run-exec-not-executable", f'FROM {B}\nRUN ["/etc/passwd"]\n', fail='Dockerfile:2: runc: exec: "/etc/passwd": permission denied',
+         docker_error='failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/etc/passwd": permission denied: unknown', error_line=2),
 ]
 CASES += [
     Case(
@@ -1925,11 +2093,17 @@ CMD ["sh"]
     ),
 ]
 CASES += [
-    Case("err-volume-over-file", f"FROM {B}\nVOLUME /data/old\n", fail=r"", error_line=2),
+    # lamina's words differ on purpose: each side names its own rootfs path
+    Case("err-volume-over-file", f"FROM {B}\nVOLUME /data/old\n", fail=r"Dockerfile:2: cannot mount volume over existing file, file exists \S+/data/old$",
+         docker_error=r"cannot mount volume over existing file, file exists \S+/data/old", error_line=2),
+    # lamina's words differ on purpose: each side names its own rootfs path
     Case("err-volume-over-file-later-step", f"FROM {B}\nVOLUME /v\nCOPY f /v\nENV A=1\n", files={"f": "f\n"},
-         fail=r"", error_line=4),
+         fail=r"Dockerfile:4: cannot mount volume over existing file, file exists \S+/v$",
+         docker_error=r"cannot mount volume over existing file, file exists \S+/v", error_line=4),
+    # lamina's words differ on purpose: each side names its own rootfs path
     Case("err-volume-over-file-at-run", f"FROM {B}\nVOLUME /v\nCOPY f /v\nRUN true\n", files={"f": "f\n"},
-         fail=r"", error_line=4),
+         fail=r"Dockerfile:4: cannot mount volume over existing file, file exists \S+/v$",
+         docker_error=r"cannot mount volume over existing file, file exists \S+/v", error_line=4),
     Case("volume-over-dir-link-and-missing", f"FROM {B}\nRUN ln -s /nowhere /dangling\nVOLUME /linkdir /dangling /missing\n"
          "ENV A=1\n"),
 ]
@@ -1971,12 +2145,12 @@ CASES += [
          buildkit=True),
     Case("mode-scratch-workdir", "FROM scratch\nCOPY f /f\nENV A=1\n", files={"f": "f\n"}),
     Case("bk-mode-scratch-workdir", "FROM scratch\nCOPY f /f\nENV A=1\n", files={"f": "f\n"}, buildkit=True),
-    Case("err-mode-unused-stage-is-built", _MODE_STAGES, fail=r"returned a non-zero code: 3", error_line=2,
-         docker_error=r"returned a non-zero code: 3"),
+    Case("err-mode-unused-stage-is-built", _MODE_STAGES, fail=r"Dockerfile:2: The command '/bin/sh -c exit 3' returned a non-zero code: 3",
+         docker_error=r"The command '/bin/sh -c exit 3' returned a non-zero code: 3", error_line=2),
     Case("bk-mode-unused-stage-is-skipped", _MODE_STAGES, buildkit=True, runs=(("cat", "/ok"),)),
     Case("err-mode-several-sources-into-dot", f"FROM {B}\nWORKDIR /w\nCOPY f1 f2 .\n", files=_MODE_SOURCES_FILES,
-         fail=r"more than one source file, the destination must be a directory and end with a /", error_line=3,
-         docker_error=r"more than one source file, the destination must be a directory and end with a /"),
+         fail=r"Dockerfile:3: COPY failed: When using COPY with more than one source file, the destination must be a directory and end with a /",
+         docker_error=r"When using COPY with more than one source file, the destination must be a directory and end with a /", error_line=3),
     Case("bk-mode-several-sources-without-slash", _MODE_SOURCES, files=_MODE_SOURCES_FILES, buildkit=True,
          runs=(("sh", "-c", "find /5 /6 /w /7 | sort; cat /6"),)),
     # with a backtick escape a backslash is a plain character: the classic builder copies the file

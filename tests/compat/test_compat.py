@@ -31,11 +31,28 @@ def test_case_names_are_unique() -> None:
     assert len(names) == len(set(names))
 
 
+def test_every_error_case_names_both_messages() -> None:
+    """An error case judges docker's words and lamina's one line, not just that both failed."""
+    lax = [case.name for case in CASES if case.fail is not None and not (case.fail and case.docker_error)]
+    assert not lax, f"error cases without docker_error or with an empty fail: {lax}"
+    unnamed = [case.name for case in CASES if case.fail and case.error_line is not None
+               and f"Dockerfile:{case.error_line}:" not in case.fail]
+    assert not unnamed, f"fail regexes that do not name their Dockerfile line: {unnamed}"
+
+
+def test_a_failure_is_judged_on_both_messages() -> None:
+    case = Case("err-x", "FROM scratch\n", fail=r"Dockerfile:2: bad thing", error_line=2, docker_error=r"bad thing")
+    good = "lamina: error: Dockerfile:2: bad thing\n"
+    assert Builders.check_failure(case, 1, "Step 2/2 : X\nbad thing\n", 1, good) == []
+    assert Builders.check_failure(case, 1, "something else\n", 1, good)  # docker failed for another reason
+    assert Builders.check_failure(case, 1, "bad thing", 1, "lamina: error: Dockerfile:3: bad thing\n")
+    assert Builders.check_failure(case, 1, "bad thing", 1, "lamina: error: other\n")
+    assert Builders.check_failure(case, 0, "", 1, good)
+    lax = Case("err-y", "FROM scratch\n", fail=r"")
+    assert Builders.check_failure(lax, 1, "bad thing", 1, good)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_lamina_builds_what_docker_builds(builders: Builders, case: Case, tmp_path: Path) -> None:
-    problems = builders.check(case)
-    if problems:
-        # Both sides build with --no-cache, so a real difference shows again; the oracle
-        # dockerd now and then gives a wrong image (an empty rootfs, a missing last layer).
-        problems = builders.check(case)
+    problems = builders.check(case)  # lamina's one build judged; docker's rebuilt once if they differ
     assert not problems, "\n".join(problems)

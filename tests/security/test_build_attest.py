@@ -124,3 +124,16 @@ def test_attest_key_without_sbom_or_provenance_is_a_usage_error(cli, keys, tmp_p
     result = cli.run("build", "--attest-key", str(keys[0]), str(_context(tmp_path)), check=False)
     assert result.returncode != 0
     assert b"--attest-key needs --sbom or --provenance" in result.stderr
+
+
+def test_a_rebuild_replaces_its_attestations(cli, sign_registry, keys, tmp_path):
+    image = f"{sign_registry.host}/battest/rebuild:v1"
+    context = _context(tmp_path)
+    for value in ("first", "second"):  # an undeclared build arg: the same image, another provenance
+        cli.run("build", "--provenance", "--attest-key", str(keys[0]), "--build-arg", f"UNUSED={value}",
+                "-t", image, str(context))
+    cli.run("push", image)
+    lines = cli.out("verify-attestation", "--key", str(keys[1]), image).splitlines()
+    assert len(lines) == 1
+    assert _statements(lines[0])["https://slsa.dev/provenance/v0.2"]["predicate"]["invocation"]["parameters"][
+        "args"]["build-arg:UNUSED"] == "second"

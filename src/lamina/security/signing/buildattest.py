@@ -171,7 +171,26 @@ def _append(local: StoreAttachments, repository: str, manifest_digest: str, pred
     statement = make_statement(repository, manifest_digest, predicate_type, predicate)
     envelope = make_envelope(statement, key) if key is not None else unsigned_envelope(statement)
     attachment = Attachment(DSSE_MEDIA_TYPE, envelope, {SIGNATURE_ANNOTATION: "", "predicateType": predicate_type})
-    append_attachment(local, repository, manifest_digest, ATTESTATION_SUFFIX, attachment)
+    append_attachment(_Replacing(local, predicate_type), repository, manifest_digest, ATTESTATION_SUFFIX, attachment)
+
+
+class _Replacing:
+    """The store's attachments with the earlier build attestations of one predicate type left out,
+    so a rebuild replaces its SBOM/provenance instead of piling up one per build (as BuildKit)."""
+
+    def __init__(self, local: StoreAttachments, predicate_type: str) -> None:
+        self.local, self.predicate_type = local, predicate_type
+        self.host = local.host
+
+    def get_manifest(self, repository: str, reference: str, accept=None):
+        manifest = self.local.get_manifest(repository, reference, accept)
+        document = json.loads(manifest.data)
+        document["layers"] = [layer for layer in document.get("layers", [])
+                              if (layer.get("annotations") or {}).get("predicateType") != self.predicate_type]
+        return manifest._replace(data=json.dumps(document, separators=(",", ":")).encode())
+
+    def __getattr__(self, name: str):
+        return getattr(self.local, name)
 
 
 def _repo_digest(store: Store, image_id: str) -> str:

@@ -41,3 +41,35 @@ def test_pulling_a_missing_image_fails_like_dockerd(cli, registry, docker_client
 
     with pytest.raises(docker.errors.NotFound):
         docker_client.images.pull(f"{registry.host}/nosuch", tag="v1")
+
+
+@pytest.fixture(scope="module")
+def basic_registry(tmp_path_factory):
+    from tests.registry.servers import PASSWORD, USER, bcrypt_line, htpasswd_auth_yaml
+
+    workdir = tmp_path_factory.mktemp("svc-basic")
+    (workdir / "htpasswd").write_text(bcrypt_line(USER, PASSWORD) + "\n")
+    server = RegistryServer(workdir, auth_yaml=htpasswd_auth_yaml(workdir / "htpasswd")).start()
+    yield server
+    server.stop()
+
+
+def test_push_and_pull_use_the_x_registry_auth_header(basic_registry, docker_client):
+    """docker-py's auth_config travels as X-Registry-Auth; with it the push and pull pass the
+    registry's Basic auth, without it (and nothing stored) the registry refuses them."""
+    from tests.registry.servers import PASSWORD, USER
+
+    name = f"{basic_registry.host}/authed-{uuid.uuid4().hex[:6]}"
+    docker_client.images.get("busybox").tag(name, "v1")
+    refused = docker_client.images.push(name, tag="v1")
+    assert "authentication required" in refused or "unauthorized" in refused.lower(), refused
+    auth = {"username": USER, "password": PASSWORD, "serveraddress": basic_registry.host}
+    pushed = docker_client.images.push(name, tag="v1", auth_config=auth)
+    assert "v1: digest: sha256:" in pushed, pushed
+    docker_client.images.remove(f"{name}:v1")
+    import docker.errors
+
+    with pytest.raises(docker.errors.APIError):
+        docker_client.images.pull(name, tag="v1")
+    pulled = docker_client.images.pull(name, tag="v1", auth_config=auth)
+    assert f"{name}:v1" in pulled.tags

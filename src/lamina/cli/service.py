@@ -35,16 +35,21 @@ def service(ctx, idle, uri):
     elif not uri.startswith("unix://"):
         raise UsageError(f"invalid service address {uri}: want unix://PATH or tcp://HOST:PORT")
     root = (ctx.find_root().obj or {}).get("root")
-    server = make_service(uri, root, idle_seconds=max(0.0, idle))
-    sys.stderr.write(f"lamina: serving the Docker Engine API on {server.address}\n")
-    sys.stderr.flush()
     import signal
 
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(0)  # unwinds serve(): the socket file is removed
 
+    # before the socket exists: a SIGTERM as soon as it appears must still remove it
     signal.signal(signal.SIGTERM, stop)
+    server = None
     try:
+        server = make_service(uri, root, idle_seconds=max(0.0, idle))
+        sys.stderr.write(f"lamina: serving the Docker Engine API on {server.address}\n")
+        sys.stderr.flush()
         server.serve()
     except KeyboardInterrupt:
         pass
+    finally:
+        if server is not None and server.socket_path is not None:
+            server.socket_path.unlink(missing_ok=True)  # also when the signal came before serve()

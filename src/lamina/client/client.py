@@ -62,6 +62,9 @@ class Client:
         self._volumes: VolumeCollection | None = None
         self._registry_collection: RegistryCollection | None = None
         self._system: SystemCollection | None = None
+        #: where registry credentials come from (None: docker's config.json and its helpers); the
+        #: engine API sets one per request from the client's ``X-Registry-Auth`` header
+        self.registry_credentials = None
 
     @property
     def store(self) -> Store:
@@ -540,7 +543,7 @@ class Client:
     def _registry(self, host: str):
         from lamina.registry.client import RegistryClient
 
-        return RegistryClient(host)
+        return RegistryClient(host, credentials=self.registry_credentials)
 
     def pull(self, name: str, *, all_tags: bool = False, platform: str | None = None,
              events: EventSink | None = None, announce: Callable[[str], None] | None = None,

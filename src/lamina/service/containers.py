@@ -10,6 +10,7 @@ import json
 import time
 from typing import Any
 
+from lamina.errors import LaminaError
 from lamina.service.attach import AttachSession, follow_logs, start_attached
 from lamina.service.server import ApiError, Request, frames, poll_until, route
 from lamina.service.translate import image_of, run_fields
@@ -61,14 +62,18 @@ def start(request: Request) -> None:
         request.no_content(304)
         return
     sessions = request.service.pending_attach.pop(container.id, [])
-    if sessions:
-        start_attached(request.service, client, container, sessions)
-    elif container.host_config.get("AutoRemove"):
-        # supervised by a child of ours, so the exit code outlives the removed row (wait needs it)
-        start_attached(request.service, client, container, [], detached=True)
+    attributes = _attributes(container)  # now: a --rm container's row may be gone right after its start
+    if sessions or container.host_config.get("AutoRemove"):
+        # supervised by a child of ours, whose watcher publishes "die" — maybe before this
+        # request could look again — so "start" goes out first; for a --rm container the exit
+        # code outlives the removed row that way too (wait needs it)
+        request.service.events.publish("container", "start", container.id, attributes)
+        if container.host_config.get("AutoRemove"):
+            _keep_ghost(request.service, client.inspect_container(container.id))
+        start_attached(request.service, client, container, sessions, detached=not sessions)
     else:
         client.start_container(container.id)
-    _event(request, "start", container.id)
+        request.service.events.publish("container", "start", container.id, attributes)
     request.no_content()
 
 
@@ -151,7 +156,18 @@ def wait(request: Request) -> None:
     condition = request.arg("condition") or "not-running"
     if condition not in ("not-running", "next-exit", "removed"):
         raise ApiError(400, f"invalid condition: {condition!r}")
-    container = client.container(request.path["name"])
+    try:
+        container = client.container(request.path["name"])
+    except LaminaError:
+        # a --rm container the service started may be gone already (it exited and was removed
+        # before this wait came in): its exit code was kept when its supervising child saw it
+        known = _removed_exit_code(request.service, request.path["name"])
+        if known is None:
+            raise
+        writer = request.stream()
+        writer.write(json.dumps({"StatusCode": known, "Error": None}).encode() + b"\n")
+        writer.close()
+        return
     store = client.container_store
     first_finish = container.finished_at
     last = [container]
@@ -188,6 +204,17 @@ def wait(request: Request) -> None:
     writer.close()
 
 
+def _removed_exit_code(service, name: str) -> int | None:
+    """The exit code of a container this service started and saw removed, by full or short ID."""
+    matches = [container_id for container_id in service.exit_codes if container_id.startswith(name)]
+    if len(matches) != 1 or len(name) < 12:
+        return None
+    deadline = time.monotonic() + 5
+    while service.exit_codes.get(matches[0]) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return service.exit_codes.get(matches[0])
+
+
 @route("DELETE", "/containers/{name}")
 def remove(request: Request) -> None:
     client = request.client
@@ -204,14 +231,52 @@ def remove(request: Request) -> None:
 # ----- views ----------------------------------------------------------------------------------
 @route("GET", "/containers/{name}/json")
 def inspect(request: Request) -> None:
-    document = request.client.inspect_container(request.path["name"])
+    try:
+        document = request.client.inspect_container(request.path["name"])
+    except LaminaError:
+        document = _ghost(request.service, request.path["name"])
+        if document is None:
+            raise
     request.send_json(document)
+
+
+# A --rm container the service started is removed the moment it exits; a client that asks about
+# it right after its start (docker-py's run reads the logs, which inspects first) still finds it
+# for a few seconds, as it was at its start with its exit code, rather than a 404 from the race.
+_GHOST_SECONDS = 10.0
+
+
+def _keep_ghost(service, document: dict) -> None:
+    ghosts = service.removed_ghosts
+    now = time.monotonic()
+    for container_id in [k for k, (at, _doc) in ghosts.items() if now - at > _GHOST_SECONDS]:
+        del ghosts[container_id]
+    ghosts[document["Id"]] = (now, document)
+
+
+def _ghost(service, name: str) -> dict | None:
+    ghosts = service.removed_ghosts
+    found = [doc for at, doc in ghosts.values()
+             if len(name) >= 12 and doc["Id"].startswith(name) and time.monotonic() - at <= _GHOST_SECONDS]
+    if len(found) != 1:
+        return None
+    code = _removed_exit_code(service, found[0]["Id"])
+    state = {**found[0]["State"], "Status": "exited", "Running": False, "Pid": 0,
+             "ExitCode": code if code is not None else found[0]["State"].get("ExitCode", 0)}
+    return {**found[0], "State": state}
 
 
 @route("GET", "/containers/{name}/logs")
 def logs(request: Request) -> None:
     client = request.client
-    container = client.container(request.path["name"])
+    try:
+        container = client.container(request.path["name"])
+    except LaminaError:
+        if _ghost(request.service, request.path["name"]) is None:
+            raise
+        writer = request.stream("application/vnd.docker.raw-stream")  # its log went with it
+        writer.close()
+        return
     want = {"stdout": request.flag("stdout"), "stderr": request.flag("stderr")}
     if not any(want.values()):
         raise ApiError(400, "You must choose at least one stream")

@@ -193,6 +193,7 @@ def push_image(request: Request) -> None:
     client = request.client
     client.inspect_image(name)  # 404 before the stream starts
     progress = _Progress(request)
+    client.registry_credentials = registry_auth(request)
     try:
         progress.status(f"The push refers to repository [{name.rsplit(':', 1)[0] if tag else name}]")
         for result in client.iter_push(name, events=progress.event):
@@ -200,6 +201,8 @@ def push_image(request: Request) -> None:
                             f"size: {getattr(result, 'size', 0)}")
     except Exception as exc:  # noqa: BLE001 - docker reports a failed push inside the stream
         progress.error(str(exc))
+    finally:
+        client.registry_credentials = None
     progress.close()
 
 
@@ -250,6 +253,7 @@ def _pull(request: Request, name: str, *, platform: str | None) -> None:
 
     reference = parse_reference(name)
     progress = _Progress(request)
+    request.client.registry_credentials = registry_auth(request)
     try:
         progress.status(f"Pulling from {reference.familiar_repository}", reference.tag or reference.digest or "")
         for result, newer in request.client.iter_pull(name, platform=platform, events=progress.event):
@@ -265,7 +269,46 @@ def _pull(request: Request, name: str, *, platform: str | None) -> None:
                 raise ApiError(404, message) from None  # docker-py's ImageNotFound
             raise
         progress.error(str(exc))
+    finally:
+        request.client.registry_credentials = None
     progress.close()
+
+
+def registry_auth(request: Request):
+    """docker's ``X-Registry-Auth`` header (base64url JSON: username/password or identitytoken,
+    serveraddress) as the credential source of this request (as dockerd, only the header's
+    credential is used then); None without a header: the stored credentials, as lamina's own."""
+    import base64
+    import json
+
+    header = request.headers.get("X-Registry-Auth") or ""
+    if not header.strip():
+        return None
+    try:
+        padded = header.strip() + "=" * (-len(header.strip()) % 4)
+        auth = json.loads(base64.urlsafe_b64decode(padded))
+    except (ValueError, TypeError):
+        raise ApiError(400, "invalid X-Registry-Auth header: not base64url-encoded JSON") from None
+    if not isinstance(auth, dict):
+        raise ApiError(400, "invalid X-Registry-Auth header: not a JSON object")
+    return _HeaderCredentials(auth)
+
+
+class _HeaderCredentials:
+    """One credential from the request's header, for the registry it names (or any, unnamed)."""
+
+    def __init__(self, auth: dict):
+        from lamina.registry.credentials import Credential, server_key
+
+        self._server = server_key(str(auth["serveraddress"])) if auth.get("serveraddress") else ""
+        self._credential = Credential(str(auth.get("username") or ""), str(auth.get("password") or ""),
+                                      str(auth.get("identitytoken") or ""))
+        self._server_key = server_key
+
+    def get(self, server: str):
+        if self._credential and (not self._server or self._server_key(server) == self._server):
+            return self._credential
+        return None
 
 
 class _Progress:

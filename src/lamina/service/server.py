@@ -380,6 +380,12 @@ class _HttpHandler(BaseHTTPRequestHandler):
             handler(request)
             if not request.answered:
                 request.no_content()
+            if not self.close_connection:  # keep-alive: a body the handler ignored (docker-py
+                # sends "{}" with a push) must not be read as the next request
+                if not request._body_read:
+                    self._drain_body()
+                elif request.body is not None and not request.body.drain(MAX_DRAIN):
+                    self.close_connection = True
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         except Exception as exc:  # noqa: BLE001 - every failure becomes docker's JSON error
@@ -455,6 +461,7 @@ class Service:
         self.exec_sessions: dict[str, Any] = {}  # exec ID → lamina.service.exec.ExecSession
         self.pending_attach: dict[str, list[Any]] = {}  # container ID → attach sessions before start
         self.exit_codes: dict[str, int | None] = {}  # container ID → exit code seen by an attached start
+        self.removed_ghosts: dict[str, tuple[float, dict]] = {}  # --rm containers just gone: ID → (when, inspect)
         from lamina.service.events import EventBus
 
         self.events = EventBus()

@@ -140,3 +140,18 @@ def test_run_refuses_an_unsigned_image_before_storing_it(cli, sign_registry, key
     assert result.returncode != 0 and "Traceback" not in result.stderr.decode()
     assert last.startswith("lamina: error: ") and "rejected by policy" in last and "sigstoreSigned" in last
     assert store_listing(cli.root)["files"] == {}
+
+
+def test_run_policy_flag_refuses_an_unsigned_image_and_runs_a_signed_one(cli, sign_registry, keys, tmp_path):
+    """``run --policy FILE`` (issue 15: --policy on pull, run and build): the pull run makes is
+    checked before anything is stored; the same image signed runs."""
+    policy = _policy(tmp_path, _signed_only(sign_registry.host, keys[1]))
+    push_tiny(sign_registry.host, "pol/runflag", "v1", "pol-runflag")
+    refused = cli.run("run", "--rm", "--policy", str(policy), f"{sign_registry.host}/pol/runflag:v1", "true",
+                      check=False)
+    last = refused.stderr.decode().strip().splitlines()[-1]
+    assert refused.returncode != 0 and last.startswith("lamina: error: ") and "rejected by policy" in last
+    assert store_listing(cli.root)["files"] == {}
+    cli.run("sign", "--key", str(keys[0]), f"{sign_registry.host}/pol/runflag:v1")
+    created = cli.out("create", "--policy", str(policy), f"{sign_registry.host}/pol/runflag:v1", "true")
+    assert cli.out("ps", "-aq", "--no-trunc").split() == [created.strip().splitlines()[-1]]

@@ -709,7 +709,7 @@ class Client:
         from lamina.runtime.slirp import find_slirp4netns
 
         image_id = self._image_for_run(image, options.pull, platform=getattr(options, "platform", None),
-                                       announce=announce, events=events)
+                                       policy=getattr(options, "policy", None), announce=announce, events=events)
         image_config = (json.loads(self.store.config_bytes(image_id)).get("config") or {})
         default_network = "private" if find_slirp4netns() else "none"
         container = lifecycle.create(self.container_store, image, image_id, image_config, options,
@@ -901,8 +901,8 @@ class Client:
                    else [c for c in self.container_store.list() if all or c.running])
         return sample_twice(self.container_store, targets)
 
-    def _image_for_run(self, image: str, pull: str, *, platform: str | None = None, announce=None,
-                       events=None) -> str:
+    def _image_for_run(self, image: str, pull: str, *, platform: str | None = None, policy: str | None = None,
+                       announce=None, events=None) -> str:
         """The image ID to run: local, else pulled (``--pull missing|always|never``); with
         ``platform``, a local image of another platform counts as missing (pulled for it)."""
         if pull not in ("missing", "always", "never"):
@@ -935,7 +935,7 @@ class Client:
                 if announce is not None:
                     announce(f"Unable to find image '{familiar}' locally")
         for result, newer in self.pull(image, platform=str(wanted) if wanted else None, events=events,
-                                       announce=announce):
+                                       announce=announce, policy=policy):
             if announce is not None:
                 status = "Downloaded newer image for " if newer else "Image is up to date for "
                 announce(f"Digest: {result.digest}\nStatus: {status}{result.reference.familiar}")

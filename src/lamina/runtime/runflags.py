@@ -68,6 +68,7 @@ RUN_FLAGS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
     (("--ipc",), "ipc", "value", "IPC mode to use"),
     (("--log-driver",), "log_driver", "value", "Logging driver for the container"),
     (("--log-opt",), "log_opts", "multi", "Log driver options"),
+    (("--policy",), "policy", "value", "Signature policy (containers-policy.json) a pull of the image must pass"),
 )
 
 # Destinations that steer the command line itself, not the container (not RunOptions fields).

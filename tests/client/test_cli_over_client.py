@@ -60,7 +60,7 @@ def test_container_commands_import_no_runtime_internals():
     """cli/containerrun.py imports only lamina's surface; cli/containers.py reaches into the
     runtime only for the helpers listed here (what is left of item 3)."""
     allowed_left = {"lamina.runtime.runflags", "lamina.runtime.signals", "lamina.runtime.ports",
-                    "lamina.runtime.logs", "lamina.runtime.runconfig", "lamina.runtime.health"}
+                    "lamina.runtime.logs", "lamina.runtime.runconfig", "lamina.runtime.status"}
     for name, allowed in (("containerrun.py", {"lamina.runtime.runflags"}), ("containers.py", allowed_left)):
         tree = ast.parse((CLI / name).read_text())
         modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}

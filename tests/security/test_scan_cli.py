@@ -167,7 +167,9 @@ def test_on_a_terminal_progress_goes_to_stderr_and_the_report_is_unchanged(lamin
     assert process.wait(timeout=120) == 0
     os.close(controller)
     assert b"Traceback" not in transcript
-    assert b"scanning" in transcript  # the spinner's step, drawn on the terminal only
+    # the spinner, drawn on the terminal only: its first frame may already show a later step
+    # ("scanning …", "layer N: …") when the scan is quick
+    assert b"\x1b[?25l" in transcript and (b"scanning" in transcript or b"layer " in transcript), transcript
     strip = ("CreatedAt",)
     ours = {k: v for k, v in json.loads(on_tty.read_text()).items() if k not in strip}
     assert ours == {k: v for k, v in json.loads(plain.read_text()).items() if k not in strip}

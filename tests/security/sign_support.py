@@ -76,3 +76,14 @@ def push_tiny(host: str, repository: str, tag: str, seed: str, credential=None) 
 
 def sha256_of(path: Path) -> str:
     return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def key_files(directory: Path, password: str) -> tuple[Path, Path]:
+    """A fresh cosign key pair written as ``cosign.key`` (encrypted with ``password``) and
+    ``cosign.pub`` in ``directory``: what each signing test module's ``keys`` fixture hands out."""
+    from lamina.security.signing.keys import generate_key_pair
+
+    pair = generate_key_pair(password)
+    (directory / "cosign.key").write_bytes(pair.private_pem)
+    (directory / "cosign.pub").write_bytes(pair.public_pem)
+    return directory / "cosign.key", directory / "cosign.pub"

@@ -23,11 +23,7 @@ PASS = "build-attest-pass"
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory) -> tuple[Path, Path]:
-    directory = tmp_path_factory.mktemp("build-attest-keys")
-    pair = generate_key_pair(PASS)
-    (directory / "cosign.key").write_bytes(pair.private_pem)
-    (directory / "cosign.pub").write_bytes(pair.public_pem)
-    return directory / "cosign.key", directory / "cosign.pub"
+    return sign_support.key_files(tmp_path_factory.mktemp("build-attest-keys"), PASS)
 
 
 @pytest.fixture

@@ -21,11 +21,7 @@ PASS = "policy-pass"
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory) -> tuple[Path, Path]:
-    directory = tmp_path_factory.mktemp("policy-keys")
-    pair = generate_key_pair(PASS)
-    (directory / "cosign.key").write_bytes(pair.private_pem)
-    (directory / "cosign.pub").write_bytes(pair.public_pem)
-    return directory / "cosign.key", directory / "cosign.pub"
+    return sign_support.key_files(tmp_path_factory.mktemp("policy-keys"), PASS)
 
 
 @pytest.fixture

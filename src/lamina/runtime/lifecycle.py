@@ -383,6 +383,24 @@ def _settle_unsupervised(containers: ContainerStore, container: Container, kille
                       error="monitor process died; exit status unknown")
 
 
+def _lock_stopped_container(fd: int, containers: ContainerStore, container: Container) -> None:
+    """Take a stopped container's monitor lock. Its monitor still holds it for a moment after
+    the exit is recorded (unmounting, runc's delete), so a copy or export right after ``wait``
+    waits for that (a few seconds at most) instead of failing; a container that is starting or
+    running meanwhile is the caller's conflict."""
+    import time
+
+    deadline = time.monotonic() + 5.0
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline or containers.refresh(container).running:
+                raise ConflictError(f"container {container.id[:12]} is starting; try again") from None
+            time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def _rootfs(containers: ContainerStore, container: Container, *, with_mounts: bool = False) -> Iterator[Path]:
     """The container's merged filesystem: the live mount, or a temporary one (under the
@@ -397,10 +415,7 @@ def _rootfs(containers: ContainerStore, container: Container, *, with_mounts: bo
         return
     fd = os.open(container.base / "monitor.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ConflictError(f"container {container.id[:12]} is starting; try again") from None
+        _lock_stopped_container(fd, containers, container)
         if not (container.base / "init").exists():
             (container.base / "init").mkdir()
         if mounts_under(rootfs):
